@@ -1,0 +1,55 @@
+import type { JobKind, Phase, Reason, ReviewState } from "./phases.ts";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry-policy.ts";
+
+/** The canonical job record: everything any dialect or transition needs, nothing derivable. */
+export interface Job {
+  id: string;
+  kind: JobKind;
+  phase: Phase;
+  /** Why the job is in its phase, where that matters (a failure, a wait, a requeue). */
+  reason?: Reason;
+  /** Exit code of the last run, when it exited. */
+  exitCode?: number;
+  /** 1-based number of the counted attempt; never above `retryPolicy.backoffLimit + 1`. */
+  attempt: number;
+  /** Restarts that do not count against the limit: preemptions, ignored failures, interactive restarts. */
+  requeues: number;
+  workersTotal: number;
+  /** Workers whose agent has registered in this attempt. */
+  workersReady: number;
+  spot: boolean;
+  retryPolicy: RetryPolicy;
+  review?: ReviewState;
+  /** Whether any attempt reached TRAINING (ModelArts tells KILLED from CANCELED by it). */
+  ran: boolean;
+  /** Target worker count of an inference resize in flight. */
+  scalingTo?: number;
+  instanceId?: string;
+  /** Bumped by every transition; the store's optimistic-concurrency token. */
+  version: number;
+}
+
+export interface JobSubmission {
+  id: string;
+  kind: JobKind;
+  workers?: number;
+  spot?: boolean;
+  retryPolicy?: RetryPolicy;
+}
+
+/** A job as the `submitted` event creates it. */
+export const submitJob = (submission: JobSubmission): Job => ({
+  id: submission.id,
+  kind: submission.kind,
+  phase: "SUBMITTED",
+  attempt: 1,
+  requeues: 0,
+  workersTotal: submission.workers ?? 1,
+  workersReady: 0,
+  spot: submission.spot ?? false,
+  retryPolicy: submission.retryPolicy ?? DEFAULT_RETRY_POLICY,
+  ran: false,
+  version: 1,
+});
+
+export const isMultiNode = (job: Pick<Job, "workersTotal">): boolean => job.workersTotal > 1;

@@ -1,0 +1,339 @@
+import type { Job } from "./job.ts";
+import {
+  type AttemptFailureReason,
+  HOLDING_PHASES,
+  isTerminal,
+  PHASES,
+  type Phase,
+  type Reason,
+  WAITING_PHASES,
+  type WaitReason,
+} from "./phases.ts";
+import { type Failure, failureForExit, retryActionFor } from "./retry-policy.ts";
+
+/** Facts that move a job; `submitted` is `submitJob`, which creates the job. */
+export type JobEvent =
+  | { type: "admitted" }
+  | { type: "reviewRequested" }
+  | { type: "reviewStarted" }
+  | { type: "reviewApproved" }
+  | { type: "reviewRejected" }
+  | { type: "capacityWait"; reason: WaitReason }
+  | { type: "capacityAvailable" }
+  | { type: "instanceClaimed"; instanceId: string }
+  | { type: "instanceLaunched"; instanceId: string }
+  | { type: "instanceStarted"; instanceId: string }
+  | { type: "agentRegistered"; envCached: boolean }
+  | { type: "envReady" }
+  | { type: "inputsReady" }
+  | { type: "runExited"; code: number }
+  | { type: "failed"; reason: AttemptFailureReason; exitCode?: number }
+  | { type: "resultsReturned" }
+  | { type: "scaleRequested"; workers: number }
+  | { type: "scaled" }
+  | { type: "heartbeatLost" }
+  | { type: "spotInterruptionNotice" }
+  | { type: "instanceGone" }
+  | { type: "released" }
+  | { type: "cancelRequested" }
+  | { type: "cancelFailed" }
+  | { type: "timeout" }
+  | { type: "completeRequested" }
+  | { type: "retryDue" };
+
+export type JobEventType = JobEvent["type"];
+type EventOf<T extends JobEventType> = Extract<JobEvent, { type: T }>;
+
+/** Fields to set; an `undefined` value clears the field. */
+export type JobPatch = { [K in keyof Job]?: Job[K] | undefined };
+
+/** Where a transition lands, and the fields it sets beyond phase and version. */
+export interface Outcome {
+  phase: Phase;
+  reason?: Reason | undefined;
+  patch?: JobPatch;
+}
+
+export interface TransitionRule {
+  event: JobEventType;
+  from: readonly Phase[];
+  /** Every phase this rule can land in; more than one when a policy decides. */
+  to: readonly Phase[];
+  guard?: { holds: (job: Job, event: JobEvent) => boolean; refusal: string };
+  decide?: (job: Job, event: JobEvent) => Outcome;
+}
+
+const rule = <T extends JobEventType>(spec: {
+  event: T;
+  from: readonly Phase[];
+  to: readonly Phase[];
+  guard?: { holds: (job: Job, event: EventOf<T>) => boolean; refusal: string };
+  decide?: (job: Job, event: EventOf<T>) => Outcome;
+}): TransitionRule => spec as unknown as TransitionRule;
+
+const ACTIVE_PHASES = PHASES.filter((phase) => !isTerminal(phase));
+const ACQUIRING_OR_HOLDING = ["REQUESTING_SERVER", ...HOLDING_PHASES] as const;
+
+/** An attempt failed: the retry policy picks a counted retry, an uncounted one, or the end. */
+const afterFailure = (job: Job, failure: Failure): Outcome => {
+  const failed: Outcome = { phase: "FAILED", reason: failure.reason };
+  // Run:ai restarts a failing interactive job with no back-off limit (CrashLoopBackOff).
+  const action = job.kind === "interactive" ? "ignore" : retryActionFor(job.retryPolicy, failure);
+  if (action === "fail") return failed;
+  if (action === "ignore") {
+    return {
+      phase: "RETRY_BACKOFF",
+      reason: failure.reason,
+      patch: { requeues: job.requeues + 1 },
+    };
+  }
+  if (job.attempt > job.retryPolicy.backoffLimit) return failed;
+  return { phase: "RETRY_BACKOFF", reason: failure.reason, patch: { attempt: job.attempt + 1 } };
+};
+
+/** The instance was taken away; preemption never counts against the limit. */
+const afterEviction = (job: Job): Outcome =>
+  job.kind === "interactive" && job.spot
+    ? { phase: "PREEMPTED", reason: "SPOT_INTERRUPTED" }
+    : {
+        phase: "REQUESTING_SERVER",
+        reason: "SPOT_INTERRUPTED",
+        patch: { requeues: job.requeues + 1 },
+      };
+
+/** Legal transitions, as data: anything not listed here is refused. */
+export const TRANSITIONS: readonly TransitionRule[] = [
+  rule({ event: "admitted", from: ["SUBMITTED"], to: ["REQUESTING_SERVER"] }),
+  rule({
+    event: "reviewRequested",
+    from: ["SUBMITTED"],
+    to: ["PENDING_REVIEW"],
+    guard: { holds: (job) => job.review === undefined, refusal: "the job has been reviewed" },
+    decide: () => ({ phase: "PENDING_REVIEW", patch: { review: "INIT" } }),
+  }),
+  rule({
+    event: "reviewStarted",
+    from: ["PENDING_REVIEW"],
+    to: ["PENDING_REVIEW"],
+    guard: { holds: (job) => job.review === "INIT", refusal: "the review has started" },
+    decide: () => ({ phase: "PENDING_REVIEW", patch: { review: "RUNNING" } }),
+  }),
+  rule({
+    event: "reviewApproved",
+    from: ["PENDING_REVIEW"],
+    to: ["SUBMITTED"],
+    decide: () => ({ phase: "SUBMITTED", patch: { review: "APPROVED" } }),
+  }),
+  rule({
+    event: "reviewRejected",
+    from: ["PENDING_REVIEW"],
+    to: ["FAILED"],
+    decide: () => ({ phase: "FAILED", reason: "REVIEW_REJECTED" }),
+  }),
+  rule({
+    event: "capacityWait",
+    from: ["SUBMITTED", "REQUESTING_SERVER"],
+    to: ["QUEUED"],
+    decide: (_job, event) => ({ phase: "QUEUED", reason: event.reason }),
+  }),
+  rule({ event: "capacityAvailable", from: ["QUEUED"], to: ["REQUESTING_SERVER"] }),
+  ...(["instanceClaimed", "instanceLaunched", "instanceStarted"] as const).map((event) =>
+    rule({
+      event,
+      from: ["REQUESTING_SERVER"],
+      to: ["CONNECTING_SERVER"],
+      decide: (_job, e) => ({ phase: "CONNECTING_SERVER", patch: { instanceId: e.instanceId } }),
+    }),
+  ),
+  rule({
+    event: "agentRegistered",
+    from: ["CONNECTING_SERVER"],
+    to: ["CONNECTING_SERVER", "GEARING_UP_ENV", "SENDING_MODEL_AND_DATA"],
+    decide: (job, event) => {
+      const workersReady = job.workersReady + 1;
+      if (workersReady < job.workersTotal)
+        return { phase: "CONNECTING_SERVER", patch: { workersReady } };
+      return {
+        phase: event.envCached ? "SENDING_MODEL_AND_DATA" : "GEARING_UP_ENV",
+        patch: { workersReady },
+      };
+    },
+  }),
+  rule({ event: "envReady", from: ["GEARING_UP_ENV"], to: ["SENDING_MODEL_AND_DATA"] }),
+  rule({ event: "inputsReady", from: ["SENDING_MODEL_AND_DATA"], to: ["TRAINING"] }),
+  rule({
+    event: "runExited",
+    from: ["TRAINING"],
+    to: ["RETURNING", "RETRY_BACKOFF", "FAILED"],
+    decide: (job, event) => {
+      const exit = { exitCode: event.code };
+      if (job.kind === "training" && event.code === 0) return { phase: "RETURNING", patch: exit };
+      // A serving process is meant to run until completed: any exit is a failed deployment.
+      const failure =
+        job.kind === "inference"
+          ? { reason: "SERVICE_FAILED" as const, exitCode: event.code }
+          : failureForExit(event.code);
+      const outcome = afterFailure(job, failure);
+      return { ...outcome, patch: { ...outcome.patch, ...exit } };
+    },
+  }),
+  rule({
+    event: "failed",
+    from: ACQUIRING_OR_HOLDING,
+    to: ["RETRY_BACKOFF", "FAILED"],
+    decide: (job, event) => {
+      const outcome = afterFailure(job, event);
+      return event.exitCode === undefined
+        ? outcome
+        : { ...outcome, patch: { ...outcome.patch, exitCode: event.exitCode } };
+    },
+  }),
+  rule({ event: "resultsReturned", from: ["RETURNING"], to: ["COMPLETED"] }),
+  rule({
+    event: "scaleRequested",
+    from: ["TRAINING"],
+    to: ["TRAINING"],
+    guard: {
+      holds: (job, event) =>
+        job.kind === "inference" &&
+        job.scalingTo === undefined &&
+        Number.isInteger(event.workers) &&
+        event.workers >= 1 &&
+        event.workers !== job.workersTotal,
+      refusal: "only a serving inference job with no resize in flight can change its worker count",
+    },
+    decide: (_job, event) => ({ phase: "TRAINING", patch: { scalingTo: event.workers } }),
+  }),
+  rule({
+    event: "scaled",
+    from: ["TRAINING"],
+    to: ["TRAINING"],
+    guard: { holds: (job) => job.scalingTo !== undefined, refusal: "no resize is in flight" },
+    decide: (job) => ({
+      phase: "TRAINING",
+      patch: {
+        workersTotal: job.scalingTo ?? job.workersTotal,
+        workersReady: job.scalingTo ?? job.workersTotal,
+        scalingTo: undefined,
+      },
+    }),
+  }),
+  rule({
+    event: "heartbeatLost",
+    from: HOLDING_PHASES,
+    to: ["LOST"],
+    decide: () => ({ phase: "LOST", reason: "HEARTBEAT_LOST" }),
+  }),
+  rule({
+    event: "spotInterruptionNotice",
+    from: HOLDING_PHASES,
+    to: ["PREEMPTING"],
+    guard: { holds: (job) => job.spot, refusal: "the job does not run on spot capacity" },
+    decide: () => ({ phase: "PREEMPTING", reason: "SPOT_INTERRUPTED" }),
+  }),
+  rule({
+    event: "instanceGone",
+    from: HOLDING_PHASES,
+    to: ["REQUESTING_SERVER", "PREEMPTED", "LOST"],
+    // Spot capacity can be reclaimed without a notice; an on-demand instance that vanished cannot be recovered.
+    decide: (job) =>
+      job.spot ? afterEviction(job) : { phase: "LOST", reason: "INSTANCE_VANISHED" },
+  }),
+  ...(["instanceGone", "released", "heartbeatLost"] as const).map((event) =>
+    rule({
+      event,
+      from: ["PREEMPTING"],
+      to: ["REQUESTING_SERVER", "PREEMPTED"],
+      decide: afterEviction,
+    }),
+  ),
+  ...(["instanceGone", "released"] as const).map((event) =>
+    rule({ event, from: ["CANCELING"], to: ["CANCELED"] }),
+  ),
+  rule({ event: "cancelRequested", from: WAITING_PHASES, to: ["CANCELED"] }),
+  rule({
+    event: "cancelRequested",
+    from: [...ACQUIRING_OR_HOLDING, "PREEMPTING", "CANCELING"],
+    to: ["CANCELING"],
+  }),
+  rule({
+    event: "cancelFailed",
+    from: ["CANCELING"],
+    to: ["CANCELING"],
+    decide: () => ({ phase: "CANCELING", reason: "DELETE_FAILED" }),
+  }),
+  rule({
+    event: "timeout",
+    from: ACTIVE_PHASES.filter((phase) => phase !== "CANCELING"),
+    to: ["TIMED_OUT"],
+  }),
+  rule({
+    event: "completeRequested",
+    from: ACTIVE_PHASES.filter((phase) => phase !== "CANCELING"),
+    to: ["COMPLETED"],
+    guard: {
+      holds: (job) => job.kind === "inference",
+      refusal: "only an inference deployment can be completed; cancel other jobs",
+    },
+  }),
+  rule({ event: "retryDue", from: ["RETRY_BACKOFF"], to: ["REQUESTING_SERVER"] }),
+];
+
+export interface Refusal {
+  code: "ILLEGAL_TRANSITION" | "GUARD_FAILED";
+  phase: Phase;
+  event: JobEventType;
+  message: string;
+}
+
+export type TransitionResult = { ok: true; job: Job } | { ok: false; refusal: Refusal };
+
+export const ruleFor = (phase: Phase, event: JobEventType): TransitionRule | undefined =>
+  TRANSITIONS.find((candidate) => candidate.event === event && candidate.from.includes(phase));
+
+/** Fields that describe one placement of the job; a fresh placement starts without them. */
+const unplaced = (outcome: Outcome): JobPatch =>
+  outcome.phase === "REQUESTING_SERVER" ? { instanceId: undefined, workersReady: 0 } : {};
+
+const withoutCleared = (fields: JobPatch): Job =>
+  Object.fromEntries(
+    Object.entries(fields).filter(([, value]) => value !== undefined),
+  ) as unknown as Job;
+
+/** Applies one event to a job: the next job, or a typed refusal; never throws for a bad event. */
+export const transition = (job: Job, event: JobEvent): TransitionResult => {
+  const found = ruleFor(job.phase, event.type);
+  if (!found) {
+    const why = isTerminal(job.phase) ? "the job has ended" : "not a legal transition";
+    return refuse(job, event, "ILLEGAL_TRANSITION", `${event.type} in ${job.phase}: ${why}`);
+  }
+  if (found.guard && !found.guard.holds(job, event)) {
+    return refuse(
+      job,
+      event,
+      "GUARD_FAILED",
+      `${event.type} in ${job.phase}: ${found.guard.refusal}`,
+    );
+  }
+  const outcome = found.decide?.(job, event) ?? { phase: found.to[0] as Phase };
+  const next: JobPatch = {
+    ...job,
+    ...unplaced(outcome),
+    ...outcome.patch,
+    phase: outcome.phase,
+    reason: outcome.reason,
+    ran: job.ran || outcome.phase === "TRAINING",
+    version: job.version + 1,
+  };
+  return { ok: true, job: withoutCleared(next) };
+};
+
+const refuse = (
+  job: Job,
+  event: JobEvent,
+  code: Refusal["code"],
+  message: string,
+): TransitionResult => ({
+  ok: false,
+  refusal: { code, phase: job.phase, event: event.type, message },
+});
