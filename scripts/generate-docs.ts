@@ -1,0 +1,55 @@
+/**
+ * Regenerates the tables in docs/ from the code that serves them, so the docs cannot drift.
+ * `--check` changes nothing and fails when a file is stale (CI runs it).
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { instanceDialectTable, jobDialectTable, renderMarkdown } from "../bin/cli/dialect-table.ts";
+import { dialectRows } from "../lambdas/domain/reachable.ts";
+import { TRANSITIONS } from "../lambdas/domain/transitions.ts";
+
+const transitionTable = () =>
+  renderMarkdown({
+    headers: ["event", "from", "to", "refused when"],
+    rows: TRANSITIONS.map((rule) => [
+      rule.event,
+      rule.from.join(", "),
+      rule.to.join(" or "),
+      rule.guard?.refusal ?? "",
+    ]),
+  });
+
+const GENERATED: Record<string, Record<string, () => string>> = {
+  "docs/status-dialects.md": {
+    transitions: transitionTable,
+    "job-dialects": () => renderMarkdown(jobDialectTable(dialectRows())),
+    "instance-dialects": () => renderMarkdown(instanceDialectTable()),
+  },
+};
+
+const root = join(import.meta.dirname, "..");
+const check = process.argv.includes("--check");
+let stale = 0;
+
+for (const [file, sections] of Object.entries(GENERATED)) {
+  const path = join(root, file);
+  const current = readFileSync(path, "utf8");
+  let next = current;
+  for (const [name, render] of Object.entries(sections)) {
+    const start = `<!-- generated:${name} -->`;
+    const end = `<!-- /generated:${name} -->`;
+    const from = next.indexOf(start);
+    const to = next.indexOf(end);
+    if (from < 0 || to < from) throw new Error(`${file}: markers ${start} ... ${end} not found`);
+    next = `${next.slice(0, from + start.length)}\n${render()}\n${next.slice(to)}`;
+  }
+  if (next === current) continue;
+  if (check) {
+    stale++;
+    console.error(`${file} is stale: run \`npm run docs\` and commit the result`);
+  } else {
+    writeFileSync(path, next);
+    console.log(`wrote ${file}`);
+  }
+}
+process.exitCode = stale ? 1 : 0;
