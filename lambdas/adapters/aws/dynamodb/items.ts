@@ -1,0 +1,104 @@
+import type { Instance, InstancePool } from "../../../domain/instance.ts";
+import type { Job } from "../../../domain/job.ts";
+import { readJobRecord } from "../../../domain/job-record.ts";
+import type { JobEventRecord, JobRecord } from "../../../ports.ts";
+
+/** Key builders: the item layout of docs/storage.md, in one place. */
+export const keys = {
+  job: (jobId: string) => ({ pk: `JOB#${jobId}`, sk: "JOB" }),
+  jobEvent: (jobId: string, version: number) => ({
+    pk: `JOB#${jobId}`,
+    sk: `EVENT#${String(version).padStart(10, "0")}`,
+  }),
+  eventPrefix: "EVENT#",
+  modelLock: (modelName: string) => ({ pk: `MODEL#${modelName}`, sk: "MODEL" }),
+  instance: (instanceId: string) => ({ pk: `INSTANCE#${instanceId}`, sk: "INSTANCE" }),
+  idempotency: (owner: string, key: string) => ({
+    pk: `IDEMPOTENCY#${owner}#${key}`,
+    sk: "IDEMPOTENCY",
+  }),
+  owner: (owner: string) => `OWNER#${owner}`,
+  jobStatus: (phase: string) => `JOBSTATUS#${phase}`,
+  instanceStatus: (status: string) => `INSTANCESTATUS#${status}`,
+  pool: (pool: InstancePool, status: "COOLING" | "STOPPED") =>
+    `POOL#${pool.instanceType}#${pool.envHash}#${pool.region}#${status}`,
+};
+
+/** Job fields a transition may clear; the others are always present. */
+export const OPTIONAL_JOB_FIELDS = [
+  "reason",
+  "exitCode",
+  "review",
+  "scalingTo",
+  "instanceId",
+] as const;
+
+export const jobStatusIndex = (job: Job, updatedAt: string) => ({
+  gsi3pk: keys.jobStatus(job.phase),
+  gsi3sk: `${updatedAt}#${job.id}`,
+});
+
+export const jobItem = (record: JobRecord) => ({
+  ...keys.job(record.job.id),
+  ...record.job,
+  owner: record.owner,
+  name: record.name,
+  createdAt: record.createdAt,
+  updatedAt: record.updatedAt,
+  ...(record.modelName ? { modelName: record.modelName } : {}),
+  timeline: record.timeline,
+  gsi1pk: keys.owner(record.owner),
+  gsi1sk: `${record.createdAt}#${record.job.id}`,
+  ...jobStatusIndex(record.job, record.updatedAt),
+});
+
+/** Thrown for a job item this version cannot read; the API serves it as unknown. */
+export class UnreadableJobError extends Error {
+  readonly item: Record<string, unknown>;
+  constructor(item: Record<string, unknown>) {
+    super(`job item ${String(item.pk)} cannot be read by this version`);
+    this.item = item;
+  }
+}
+
+export const jobRecordFrom = (item: Record<string, unknown>): JobRecord => {
+  const job = readJobRecord(item);
+  if (!job) throw new UnreadableJobError(item);
+  const { owner, name, createdAt, updatedAt, modelName, timeline } = item as unknown as JobRecord;
+  return { job, owner, name, createdAt, updatedAt, timeline, ...(modelName ? { modelName } : {}) };
+};
+
+export const jobEventItem = (record: JobEventRecord, expiresAt: number) => ({
+  ...keys.jobEvent(record.jobId, record.version),
+  ...record,
+  expiresAt,
+});
+
+export const jobEventFrom = (item: Record<string, unknown>): JobEventRecord => {
+  const { pk, sk, expiresAt, ...record } = item;
+  return record as unknown as JobEventRecord;
+};
+
+export const instanceItem = (instance: Instance, updatedAt: string) => {
+  const reusable =
+    instance.status === "COOLING"
+      ? "COOLING"
+      : instance.status === "CLOSED" && instance.substatus === "STOPPED"
+        ? "STOPPED"
+        : undefined;
+  return {
+    ...keys.instance(instance.id),
+    ...instance,
+    updatedAt,
+    ...(reusable
+      ? { gsi2pk: keys.pool(instance.pool, reusable), gsi2sk: `${updatedAt}#${instance.id}` }
+      : {}),
+    gsi3pk: keys.instanceStatus(instance.status),
+    gsi3sk: `${updatedAt}#${instance.id}`,
+  };
+};
+
+export const instanceFrom = (item: Record<string, unknown>): Instance => {
+  const { pk, sk, updatedAt, gsi2pk, gsi2sk, gsi3pk, gsi3sk, ...instance } = item;
+  return instance as unknown as Instance;
+};

@@ -1,0 +1,345 @@
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { isTerminal } from "../../../domain/phases.ts";
+import type { Timeline, TimelinePhase } from "../../../domain/timeline.ts";
+import {
+  InvalidCursorError,
+  type JobChange,
+  type JobEventRecord,
+  type JobRecord,
+  type JobStore,
+  type Page,
+  type Submission,
+  type SubmitResult,
+  type WriteResult,
+} from "../../../ports.ts";
+import {
+  jobEventFrom,
+  jobEventItem,
+  jobItem,
+  jobRecordFrom,
+  jobStatusIndex,
+  keys,
+  OPTIONAL_JOB_FIELDS,
+} from "./items.ts";
+import { INDEX } from "./schema.ts";
+import { transact, type Write } from "./transact.ts";
+
+export interface StoreOptions {
+  client: DynamoDBDocumentClient;
+  tableName: string;
+  /** How long job events are kept before DynamoDB's TTL removes them. */
+  eventRetentionDays?: number;
+}
+
+const DAY_S = 86_400;
+const IDEMPOTENCY_RETENTION_S = DAY_S;
+const DEFAULT_PAGE = 20;
+const MAX_PAGE = 100;
+
+const epochS = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+
+/** The writes that persist one job transition: the conditional update, its event, and the lock it frees. */
+export const jobChangeWrites = (
+  tableName: string,
+  change: JobChange,
+  eventRetentionDays: number,
+): Write[] => {
+  const { before, after, event, at } = change;
+  const stale = {
+    conflict: "STALE_JOB" as const,
+    message: `job ${after.id} changed since it was read (expected ${before.job.phase} v${before.job.version})`,
+  };
+  const { id, ...fields } = after;
+  const set = { ...fields, updatedAt: at, ...jobStatusIndex(after, at) };
+  const removed = OPTIONAL_JOB_FIELDS.filter((field) => after[field] === undefined);
+  const names = Object.fromEntries(
+    [...Object.keys(set), ...removed].map((name) => [`#${name}`, name]),
+  );
+  const writes: Write[] = [
+    {
+      item: {
+        Update: {
+          TableName: tableName,
+          Key: keys.job(after.id),
+          UpdateExpression: [
+            `SET ${Object.keys(set)
+              .map((name) => `#${name} = :${name}`)
+              .join(", ")}`,
+            removed.length ? `REMOVE ${removed.map((name) => `#${name}`).join(", ")}` : "",
+          ].join(" "),
+          ConditionExpression: "#phase = :expectedPhase AND #version = :expectedVersion",
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: {
+            ...Object.fromEntries(Object.entries(set).map(([name, value]) => [`:${name}`, value])),
+            ":expectedPhase": before.job.phase,
+            ":expectedVersion": before.job.version,
+          },
+        },
+      },
+      ...stale,
+    },
+    {
+      item: {
+        Put: {
+          TableName: tableName,
+          Item: jobEventItem(
+            {
+              jobId: after.id,
+              version: after.version,
+              at,
+              event,
+              from: before.job.phase,
+              phase: after.phase,
+              ...(after.reason ? { reason: after.reason } : {}),
+            },
+            epochS(at) + eventRetentionDays * DAY_S,
+          ),
+          ConditionExpression: "attribute_not_exists(pk)",
+        },
+      },
+      ...stale,
+    },
+  ];
+  if (before.modelName && isTerminal(after.phase)) {
+    // The deployment has ended: its model name is free for the next one.
+    writes.push({
+      item: {
+        Delete: {
+          TableName: tableName,
+          Key: keys.modelLock(before.modelName),
+          ConditionExpression: "attribute_not_exists(pk) OR jobId = :jobId",
+          ExpressionAttributeValues: { ":jobId": after.id },
+        },
+      },
+      ...stale,
+    });
+  }
+  return writes;
+};
+
+const encodeCursor = (key: Record<string, unknown> | undefined) =>
+  key ? Buffer.from(JSON.stringify(key)).toString("base64url") : undefined;
+
+const decodeCursor = (cursor: string | undefined, owner: string) => {
+  if (cursor === undefined) return undefined;
+  try {
+    const key = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as Record<
+      string,
+      unknown
+    >;
+    if (key.gsi1pk !== keys.owner(owner)) throw new Error("cursor of another listing");
+    return key;
+  } catch {
+    throw new InvalidCursorError("cursor: not a cursor this listing handed out");
+  }
+};
+
+export class DynamoJobStore implements JobStore {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly eventRetentionDays: number;
+
+  constructor(options: StoreOptions) {
+    this.client = options.client;
+    this.tableName = options.tableName;
+    this.eventRetentionDays = options.eventRetentionDays ?? 90;
+  }
+
+  async submit({ record, idempotency }: Submission): Promise<SubmitResult> {
+    const { job, createdAt } = record;
+    const TableName = this.tableName;
+    const writes: Write[] = [
+      {
+        item: {
+          Put: {
+            TableName,
+            Item: jobItem(record),
+            ConditionExpression: "attribute_not_exists(pk)",
+          },
+        },
+        conflict: "JOB_EXISTS",
+        message: `job ${job.id} exists`,
+      },
+      {
+        item: {
+          Put: {
+            TableName,
+            Item: jobEventItem(
+              {
+                jobId: job.id,
+                version: job.version,
+                at: createdAt,
+                event: { type: "submitted" },
+                phase: job.phase,
+              },
+              epochS(createdAt) + this.eventRetentionDays * DAY_S,
+            ),
+          },
+        },
+        conflict: "JOB_EXISTS",
+        message: `job ${job.id} exists`,
+      },
+    ];
+    if (idempotency) {
+      writes.push({
+        item: {
+          Put: {
+            TableName,
+            Item: {
+              ...keys.idempotency(record.owner, idempotency.key),
+              jobId: job.id,
+              requestHash: idempotency.requestHash,
+              expiresAt: epochS(createdAt) + IDEMPOTENCY_RETENTION_S,
+            },
+            ConditionExpression: "attribute_not_exists(pk)",
+          },
+        },
+        conflict: "IDEMPOTENCY_KEY_REUSED",
+        message: `idempotency key ${idempotency.key} was used`,
+      });
+    }
+    if (record.modelName) {
+      writes.push({
+        item: {
+          Put: {
+            TableName,
+            Item: { ...keys.modelLock(record.modelName), jobId: job.id },
+            ConditionExpression: "attribute_not_exists(pk)",
+          },
+        },
+        conflict: "MODEL_NAME_TAKEN",
+        message: `modelName: an active deployment already serves ${record.modelName}`,
+      });
+    }
+    const written = await transact(this.client, writes);
+    if (written.ok) return { ok: true, record, replayed: false };
+    if (written.conflict === "IDEMPOTENCY_KEY_REUSED" && idempotency)
+      return this.replay(record.owner, idempotency);
+    return written;
+  }
+
+  /** The job a used idempotency key created, if the request is the same one. */
+  private async replay(
+    owner: string,
+    idempotency: { key: string; requestHash: string },
+  ): Promise<SubmitResult> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: keys.idempotency(owner, idempotency.key),
+        ConsistentRead: true,
+      }),
+    );
+    const first = Item ? await this.get(String(Item.jobId)) : undefined;
+    if (!Item || !first || Item.requestHash !== idempotency.requestHash) {
+      return {
+        ok: false,
+        conflict: "IDEMPOTENCY_KEY_REUSED",
+        message: `idempotency key ${idempotency.key} was used for a different request`,
+      };
+    }
+    return { ok: true, record: first, replayed: true };
+  }
+
+  async get(jobId: string): Promise<JobRecord | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.job(jobId), ConsistentRead: true }),
+    );
+    return Item ? jobRecordFrom(Item) : undefined;
+  }
+
+  async listByOwner(
+    owner: string,
+    page: { limit?: number; cursor?: string } = {},
+  ): Promise<Page<JobRecord>> {
+    const limit = Math.min(Math.max(1, page.limit ?? DEFAULT_PAGE), MAX_PAGE);
+    const { Items = [], LastEvaluatedKey } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: INDEX.byOwner,
+        KeyConditionExpression: "gsi1pk = :owner",
+        ExpressionAttributeValues: { ":owner": keys.owner(owner) },
+        ScanIndexForward: false,
+        Limit: limit,
+        ExclusiveStartKey: decodeCursor(page.cursor, owner),
+      }),
+    );
+    const cursor = encodeCursor(LastEvaluatedKey);
+    return { items: Items.map(jobRecordFrom), ...(cursor ? { cursor } : {}) };
+  }
+
+  async events(jobId: string): Promise<JobEventRecord[]> {
+    const events: JobEventRecord[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :events)",
+          ExpressionAttributeValues: { ":pk": keys.job(jobId).pk, ":events": keys.eventPrefix },
+          ConsistentRead: true,
+          ExclusiveStartKey,
+        }),
+      );
+      events.push(...(page.Items ?? []).map(jobEventFrom));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return events;
+  }
+
+  async activeDeployment(modelName: string): Promise<JobRecord | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: keys.modelLock(modelName),
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? this.get(String(Item.jobId)) : undefined;
+  }
+
+  apply(change: JobChange): Promise<WriteResult> {
+    return transact(this.client, jobChangeWrites(this.tableName, change, this.eventRetentionDays));
+  }
+
+  async recordTimeline(
+    jobId: string,
+    phase: TimelinePhase,
+    period: NonNullable<Timeline[TimelinePhase]>,
+  ): Promise<WriteResult> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.job(jobId),
+          UpdateExpression: "SET timeline.#phase = :period",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeNames: { "#phase": phase },
+          ExpressionAttributeValues: { ":period": period },
+        }),
+      );
+      return { ok: true };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return { ok: false, conflict: "STALE_JOB", message: `job ${jobId} does not exist` };
+    }
+  }
+
+  async timeline(jobId: string): Promise<Timeline | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: keys.job(jobId),
+        ProjectionExpression: "timeline",
+        ConsistentRead: true,
+      }),
+    );
+    return Item?.timeline as Timeline | undefined;
+  }
+}

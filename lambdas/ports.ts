@@ -1,0 +1,100 @@
+import type { Instance, InstancePool, InstanceStatus } from "./domain/instance.ts";
+import type { Job } from "./domain/job.ts";
+import type { Phase, Reason } from "./domain/phases.ts";
+import type { Timeline, TimelinePhase } from "./domain/timeline.ts";
+import type { JobEvent } from "./domain/transitions.ts";
+
+/** A stored job: the canonical job plus who submitted it, when, and its timeline. */
+export interface JobRecord {
+  job: Job;
+  owner: string;
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+  /** The model an inference deployment serves; unique among active deployments. */
+  modelName?: string;
+  timeline: Timeline;
+}
+
+/** One entry of a job's history: the event that produced `version`, and where it led. */
+export interface JobEventRecord {
+  jobId: string;
+  version: number;
+  at: string;
+  event: JobEvent | { type: "submitted" };
+  from?: Phase;
+  phase: Phase;
+  reason?: Reason;
+}
+
+/** A transition to persist: the job as read, and as the domain says it is now. */
+export interface JobChange {
+  before: JobRecord;
+  after: Job;
+  event: JobEvent;
+  at: string;
+}
+
+export interface InstanceChange {
+  before: Instance;
+  after: Instance;
+  at: string;
+}
+
+export type Conflict =
+  | "STALE_JOB"
+  | "STALE_INSTANCE"
+  | "JOB_EXISTS"
+  | "INSTANCE_EXISTS"
+  | "MODEL_NAME_TAKEN"
+  | "IDEMPOTENCY_KEY_REUSED";
+
+/** A write refused because the records moved on or a uniqueness rule holds: a 409, never a crash. */
+export type WriteResult = { ok: true } | { ok: false; conflict: Conflict; message: string };
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; pass it back to get the next page. Absent on the last page. */
+  cursor?: string;
+}
+
+export interface Submission {
+  record: JobRecord;
+  /** Same key, same request: the first job is returned, nothing new is written. */
+  idempotency?: { key: string; requestHash: string };
+}
+
+export type SubmitResult =
+  | { ok: true; record: JobRecord; replayed: boolean }
+  | { ok: false; conflict: Conflict; message: string };
+
+export interface JobStore {
+  submit(submission: Submission): Promise<SubmitResult>;
+  get(jobId: string): Promise<JobRecord | undefined>;
+  listByOwner(owner: string, page?: { limit?: number; cursor?: string }): Promise<Page<JobRecord>>;
+  events(jobId: string): Promise<JobEventRecord[]>;
+  activeDeployment(modelName: string): Promise<JobRecord | undefined>;
+  /** Persists one transition and its event, only if the job is still as `before` says. */
+  apply(change: JobChange): Promise<WriteResult>;
+  recordTimeline(
+    jobId: string,
+    phase: TimelinePhase,
+    period: NonNullable<Timeline[TimelinePhase]>,
+  ): Promise<WriteResult>;
+  timeline(jobId: string): Promise<Timeline | undefined>;
+}
+
+export interface InstanceStore {
+  create(instance: Instance, at: string): Promise<WriteResult>;
+  get(instanceId: string): Promise<Instance | undefined>;
+  /** Reusable instances of a pool: COOLING ones first, then STOPPED, most recently freed first. */
+  findReusable(pool: InstancePool): Promise<Instance[]>;
+  listByStatus(status: InstanceStatus): Promise<Instance[]>;
+  /** Persists an instance change, with the job change it belongs to in the same transaction. */
+  apply(change: InstanceChange, jobChange?: JobChange): Promise<WriteResult>;
+}
+
+/** A pagination cursor that this store did not hand out. */
+export class InvalidCursorError extends Error {
+  readonly field = "cursor";
+}
