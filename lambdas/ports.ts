@@ -98,3 +98,20 @@ export interface InstanceStore {
 export class InvalidCursorError extends Error {
   readonly field = "cursor";
 }
+
+/** The state machines gpuctl runs; each has an ASL file under statemachines/. */
+export type StateMachineName = "job-lifecycle" | "instance-cooling";
+
+/**
+ * Step Functions, or the local runner that executes the same ASL files. A task state with
+ * `.waitForTaskToken` hands a token to its handler and waits until someone (the agent,
+ * through the API) reports success or failure with that token.
+ */
+export interface Workflows {
+  /** Starts an execution; `name` makes it idempotent (a second start with one name is a no-op). */
+  start(machine: StateMachineName, name: string, input: Record<string, unknown>): Promise<{ executionId: string }>;
+  sendTaskSuccess(taskToken: string, output: Record<string, unknown>): Promise<void>;
+  sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void>;
+  /** Keeps a long task alive; its state's HeartbeatSeconds measures the gaps. */
+  sendTaskHeartbeat(taskToken: string): Promise<void>;
+}
