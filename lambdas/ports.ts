@@ -115,3 +115,40 @@ export interface Workflows {
   /** Keeps a long task alive; its state's HeartbeatSeconds measures the gaps. */
   sendTaskHeartbeat(taskToken: string): Promise<void>;
 }
+
+export interface LaunchRequest {
+  instanceType: string;
+  spot: boolean;
+  region: string;
+  /** What the agent needs to reach the control plane: its endpoint and a bearer token. */
+  agent: { endpoint: string; token: string };
+}
+
+/** EC2, or the local adapter whose instances are agent processes in their own folders. */
+export interface Compute {
+  /** The instance types this compute can launch; anything else is refused before launching. */
+  instanceTypes(): Promise<string[]>;
+  /**
+   * Launches a new instance and returns its id. Fails with a `ComputeError`: code
+   * `InsufficientInstanceCapacity` (try later or elsewhere), `InvalidInstanceType`, or
+   * `SpotUnavailable`.
+   */
+  launch(request: LaunchRequest): Promise<{ instanceId: string }>;
+  /** Starts a stopped instance; its disk (and the env cache on it) is as it was. */
+  start(instanceId: string, agent: LaunchRequest["agent"]): Promise<void>;
+  /** Stops an instance, keeping its disk. */
+  stop(instanceId: string): Promise<void>;
+  /** Deletes an instance and its disk. */
+  terminate(instanceId: string): Promise<void>;
+}
+
+export type ComputeErrorCode = "InsufficientInstanceCapacity" | "InvalidInstanceType" | "SpotUnavailable";
+
+export class ComputeError extends Error {
+  readonly code: ComputeErrorCode;
+  constructor(code: ComputeErrorCode, message: string) {
+    super(message);
+    this.name = "ComputeError";
+    this.code = code;
+  }
+}

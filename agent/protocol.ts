@@ -1,0 +1,109 @@
+/**
+ * The agent protocol: how an instance's agent and the control plane talk, over HTTPS on
+ * AWS and HTTP on loopback locally. One zod schema per message, shared by both sides.
+ *
+ * The agent long-polls for its next command, carries it out, and reports the result with
+ * the command's task token; the control plane turns each report into a job event and
+ * completes the waiting Step Functions task with the same token.
+ */
+import { z } from "zod";
+
+export const AGENT_API = {
+  /** POST, body PollRequest; 200 with a Command, or 204 when none arrived within `waitS`. */
+  poll: (instanceId: string) => `/agent/v1/instances/${encodeURIComponent(instanceId)}/poll`,
+  /** POST, body TaskSuccess. */
+  succeed: "/agent/v1/tasks/succeed",
+  /** POST, body TaskFailure. */
+  fail: "/agent/v1/tasks/fail",
+  /** POST, body TaskHeartbeat; every HEARTBEAT_INTERVAL_S while a command runs. */
+  heartbeat: "/agent/v1/tasks/heartbeat",
+  /** POST, body TimelineReport. */
+  timeline: (jobId: string) => `/agent/v1/jobs/${encodeURIComponent(jobId)}/timeline`,
+  /** POST, body EndpointReport: where an inference deployment serves, once it is healthy. */
+  endpoint: (jobId: string) => `/agent/v1/jobs/${encodeURIComponent(jobId)}/endpoint`,
+} as const;
+
+export const HEARTBEAT_INTERVAL_S = 10;
+/** Agent requests carry `Authorization: Bearer <token>`, the token the instance was launched with. */
+export const AGENT_TOKEN_ENV = "GPUCTL_AGENT_TOKEN";
+
+export const PollRequest = z.object({
+  /** Env hashes whose setup already ran on this instance's disk. */
+  envHashes: z.array(z.string()),
+  /** How long the control plane may hold the request open. */
+  waitS: z.number().int().min(0).max(30),
+});
+
+/** Everything the agent needs to run one job. Paths are relative to the job's folder. */
+export const JobAssignment = z.object({
+  jobId: z.string(),
+  kind: z.enum(["training", "inference", "interactive"]),
+  envHash: z.string(),
+  /** Run once per env hash per instance; the marker lives on the instance's disk. */
+  setup: z.string().optional(),
+  run: z.string(),
+  env: z.record(z.string(), z.string()),
+  /** Each URL is fetched with GET (a presigned S3 URL on AWS, the control plane locally). */
+  inputs: z.array(z.object({ url: z.string(), path: z.string() })),
+  /** Files or folders uploaded after the run. */
+  outputs: z.array(z.string()),
+  /** Uploaded after the run and whenever the instance is about to go (SIGTERM, spot notice). */
+  checkpointDir: z.string().optional(),
+  /** `PUT ${uploadUrl}/${relativePath}` stores one file of the job's results. */
+  uploadUrl: z.string(),
+  /** Inference: the port the serving command listens on and its health path. */
+  serve: z.object({ port: z.number().int(), healthPath: z.string() }).optional(),
+});
+export type JobAssignment = z.infer<typeof JobAssignment>;
+
+const task = { taskToken: z.string(), job: JobAssignment };
+
+/**
+ * - prepare: acknowledge the job (the agent is registered for it); output `{ envCached }`.
+ * - gearUp: run `setup` unless this env hash is cached; output `{}`.
+ * - sendInputs: fetch every input; output `{}`.
+ * - run: run `run` in the job folder, logs to `logs/stdout.log` and `logs/stderr.log`;
+ *   output `{ exitCode }` when it exits, whatever the code. Inference: once the serving
+ *   command answers on its health path, report the endpoint; it runs until aborted.
+ * - returnResults: upload outputs, the checkpoint folder and the logs; output `{ files }`.
+ * - abort: kill the job's process group now (cancel, complete, timeout); no report.
+ */
+export const Command = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("prepare"), ...task }),
+  z.object({ type: z.literal("gearUp"), ...task }),
+  z.object({ type: z.literal("sendInputs"), ...task }),
+  z.object({ type: z.literal("run"), ...task }),
+  z.object({ type: z.literal("returnResults"), ...task }),
+  z.object({ type: z.literal("abort"), jobId: z.string() }),
+]);
+export type Command = z.infer<typeof Command>;
+
+export const TaskSuccess = z.object({
+  taskToken: z.string(),
+  output: z.record(z.string(), z.unknown()),
+});
+
+/** Error names the workflows catch; `cause` is the human-readable reason (stderr tail, HTTP status). */
+export const AGENT_ERRORS = {
+  gearUp: "gpuctl.EnvFailed",
+  sendInputs: "gpuctl.InputsFailed",
+  run: "gpuctl.RunFailed",
+  returnResults: "gpuctl.ResultsFailed",
+  prepare: "gpuctl.AgentFailed",
+} as const;
+
+export const TaskFailure = z.object({
+  taskToken: z.string(),
+  error: z.string(),
+  cause: z.string(),
+});
+
+export const TaskHeartbeat = z.object({ taskToken: z.string() });
+
+export const TimelineReport = z.object({
+  phase: z.string(),
+  startedAt: z.string(),
+  endedAt: z.string().optional(),
+});
+
+export const EndpointReport = z.object({ url: z.string() });
