@@ -5,18 +5,15 @@ import { ATTEMPT_FAILURE_REASONS, JOB_KINDS, PHASES, REASONS, REVIEW_STATES } fr
 
 const count = z.number().int().nonnegative();
 
-export const RetryPolicySchema = z.object({
-  backoffLimit: count,
-  rules: z.array(
-    z.object({
-      action: z.enum(["retry", "fail", "ignore"]),
-      onExitCodes: z
-        .object({ operator: z.enum(["In", "NotIn"]), values: z.array(z.number().int()) })
-        .optional(),
-      onReasons: z.array(z.enum(ATTEMPT_FAILURE_REASONS)).optional(),
-    }),
-  ),
+export const RetryRuleSchema = z.object({
+  action: z.enum(["retry", "fail", "ignore"]),
+  onExitCodes: z
+    .object({ operator: z.enum(["In", "NotIn"]), values: z.array(z.number().int()).min(1) })
+    .optional(),
+  onReasons: z.array(z.enum(ATTEMPT_FAILURE_REASONS)).min(1).optional(),
 });
+
+export const RetryPolicySchema = z.object({ backoffLimit: count, rules: z.array(RetryRuleSchema) });
 
 /** A stored job record as this version understands it. */
 export const JobSchema = z.object({

@@ -10,9 +10,9 @@ export type RetryAction = "retry" | "fail" | "ignore";
 export interface RetryRule {
   action: RetryAction;
   /** Matches when the exit code is (In) or is not (NotIn) one of the values. */
-  onExitCodes?: { operator: "In" | "NotIn"; values: number[] };
+  onExitCodes?: { operator: "In" | "NotIn"; values: number[] } | undefined;
   /** Matches when the failure reason is one of these. */
-  onReasons?: AttemptFailureReason[];
+  onReasons?: AttemptFailureReason[] | undefined;
 }
 
 export interface RetryPolicy {

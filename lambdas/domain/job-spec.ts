@@ -1,0 +1,95 @@
+import { z } from "zod";
+import { RetryRuleSchema } from "./job-record.ts";
+import { JOB_KINDS } from "./phases.ts";
+import { DEFAULT_BACKOFF_LIMIT, DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry-policy.ts";
+
+const relativePath = z
+  .string()
+  .min(1)
+  .refine((path) => !path.startsWith("/") && !path.split("/").includes(".."), {
+    message: "must be a path inside the job folder (relative, no ..)",
+  });
+
+const seconds = (max: number) => z.number().int().min(0).max(max);
+const DAY_S = 86_400;
+
+/** A job as users write it (YAML or JSON); every error names its field. */
+export const JobSpec = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be 1-63 lowercase letters, digits or dashes"),
+    kind: z.enum(JOB_KINDS).default("training"),
+    instance: z.object({
+      types: z.array(z.string().min(1)).min(1, "name at least one instance type"),
+      spot: z.boolean().default(false),
+      /** How long to wait for spot capacity before falling back to on-demand (if allowed). */
+      waitRequestS: seconds(DAY_S).default(600),
+      /** With spot: take on-demand capacity when spot is not granted within waitRequestS. */
+      onDemandFallback: z.boolean().default(true),
+      region: z.string().min(1).optional(),
+    }),
+    workers: z.number().int().min(1).max(64).default(1),
+    image: z.string().min(1).optional(),
+    setup: z.string().min(1).optional(),
+    run: z.string().min(1),
+    inputs: z
+      .array(
+        z.union([
+          z.object({ url: z.url(), path: relativePath }),
+          z.object({ file: z.string().min(1), path: relativePath }),
+        ]),
+      )
+      .default([]),
+    outputs: z.array(relativePath).default([]),
+    checkpointDir: relativePath.optional(),
+    /** Inference: the model name the deployment serves; unique among active deployments. */
+    modelName: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "must be 1-128 letters, digits, '.', '_' or '-'").optional(),
+    serve: z.object({ port: z.number().int().min(1024).max(65535), healthPath: z.string().startsWith("/").default("/") }).optional(),
+    coolingPeriodS: seconds(7 * DAY_S).optional(),
+    backoffLimit: z.number().int().min(0).max(100).default(DEFAULT_BACKOFF_LIMIT),
+    retryRules: z.array(RetryRuleSchema).optional(),
+    timeoutS: seconds(30 * DAY_S).optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"), z.string()).default({}),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    if (spec.kind === "inference" && !spec.modelName) {
+      ctx.addIssue({ code: "custom", path: ["modelName"], message: "an inference deployment needs a modelName" });
+    }
+    if (spec.kind === "inference" && !spec.serve) {
+      ctx.addIssue({ code: "custom", path: ["serve"], message: "an inference deployment needs serve.port" });
+    }
+    if (spec.kind !== "inference" && (spec.modelName || spec.serve)) {
+      ctx.addIssue({ code: "custom", path: ["kind"], message: "modelName and serve are for kind: inference" });
+    }
+  });
+export type JobSpec = z.output<typeof JobSpec>;
+export type JobSpecInput = z.input<typeof JobSpec>;
+
+export interface SpecError {
+  /** Dotted path of the field, e.g. `instance.types` or `inputs.0.path`. */
+  field: string;
+  message: string;
+}
+
+export type ParsedSpec = { ok: true; spec: JobSpec } | { ok: false; errors: SpecError[] };
+
+/** Validates a job spec, reporting every bad field at once. */
+export const parseJobSpec = (input: unknown): ParsedSpec => {
+  const parsed = JobSpec.safeParse(input);
+  if (parsed.success) return { ok: true, spec: parsed.data };
+  return {
+    ok: false,
+    errors: parsed.error.issues.map((issue) => ({
+      field: issue.path.map(String).join(".") || "(spec)",
+      message: issue.message,
+    })),
+  };
+};
+
+/** The job's retry policy: its backoffLimit and rules, with the defaults' rules last. */
+export const retryPolicyOf = (spec: JobSpec): RetryPolicy => ({
+  backoffLimit: spec.backoffLimit,
+  rules: [...(spec.retryRules ?? []), ...DEFAULT_RETRY_POLICY.rules],
+});

@@ -1,0 +1,72 @@
+/** The HTTP API's response shapes: the contract between the control plane, the SDK and the CLI. */
+import type { JobDialects } from "../lambdas/domain/dialects/index.ts";
+import type { JobKind, Phase, Reason } from "../lambdas/domain/phases.ts";
+import type { TimelinePeriod } from "../lambdas/domain/timeline.ts";
+
+export type DialectName = keyof JobDialects;
+
+export interface JobView {
+  id: string;
+  name: string;
+  kind: JobKind;
+  owner: string;
+  phase: Phase;
+  /** The phase is terminal: nothing will change any more. */
+  terminal: boolean;
+  reason?: Reason;
+  exitCode?: number;
+  attempt: number;
+  requeues: number;
+  workersReady: number;
+  workersTotal: number;
+  instanceId?: string;
+  modelName?: string;
+  /** Where an inference deployment serves, once it is healthy. */
+  endpoint?: string;
+  createdAt: string;
+  updatedAt: string;
+  dialects: JobDialects;
+  /** With `?dialect=NAME`: that dialect's view, also found under `dialects`. */
+  status?: JobDialects[DialectName];
+}
+
+export interface InstanceView {
+  id: string;
+  status: "LAUNCHING" | "EXECUTING" | "COOLING" | "CLOSING" | "CLOSED";
+  substatus?: "STOPPING" | "TERMINATING" | "STOPPED" | "TERMINATED";
+  /** AIbro's status and substatus (a cooling instance's substatus is COOLING). */
+  aibro: { status: string; substatus?: string };
+  instanceType: string;
+  envHash: string;
+  region: string;
+  spot: boolean;
+  jobId?: string;
+  updatedAt: string;
+}
+
+export interface JobEventView {
+  version: number;
+  at: string;
+  type: string;
+  from?: Phase;
+  phase: Phase;
+  reason?: Reason;
+}
+
+export interface Page<T> {
+  items: T[];
+  cursor?: string;
+}
+
+export interface TimelineView {
+  periods: TimelinePeriod[];
+}
+
+/** Every 4xx/5xx body. `fields` names each bad input field and why. */
+export interface ApiError {
+  error: {
+    code: "VALIDATION" | "NOT_FOUND" | "CONFLICT" | "REFUSED" | "UNAUTHORIZED" | "INTERNAL";
+    message: string;
+    fields?: Array<{ field: string; message: string }>;
+  };
+}
