@@ -1,11 +1,21 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import packageJson from "../package.json" with { type: "json" };
+import { registerCancel } from "./cli/cancel.ts";
+import { registerComplete } from "./cli/complete.ts";
 import { registerDialects } from "./cli/dialects.ts";
+import { registerInstances } from "./cli/instances.ts";
+import { registerLs } from "./cli/ls.ts";
+import { EXIT_USAGE } from "./cli/run.ts";
+import { registerStatus } from "./cli/status.ts";
+import { registerSubmit } from "./cli/submit.ts";
 
 const program = new Command("gpuctl")
   .description("Run GPU training jobs and inference deployments on your AWS account")
-  .version(packageJson.version);
+  .version(packageJson.version)
+  // Exit codes: 0 done, 1 the API refused or the job did not complete, 2 bad usage (help and
+  // --version keep 0). Set before the commands are added, which inherit it.
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE));
 
 // A reader that closes the pipe early (`gpuctl dialects | head`) is not an error.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
@@ -14,5 +24,11 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 });
 
 registerDialects(program);
+registerSubmit(program);
+registerLs(program);
+registerStatus(program);
+registerCancel(program);
+registerComplete(program);
+registerInstances(program);
 
 await program.parseAsync();

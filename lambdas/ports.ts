@@ -1,6 +1,9 @@
+import type { Command } from "../agent/protocol.ts";
 import type { Instance, InstancePool, InstanceStatus } from "./domain/instance.ts";
 import type { Job } from "./domain/job.ts";
+import type { JobSpec } from "./domain/job-spec.ts";
 import type { Phase, Reason } from "./domain/phases.ts";
+import type { StatusEvent } from "./domain/status-events.ts";
 import type { Timeline, TimelinePhase } from "./domain/timeline.ts";
 import type { JobEvent } from "./domain/transitions.ts";
 
@@ -14,6 +17,11 @@ export interface JobRecord {
   /** The model an inference deployment serves; unique among active deployments. */
   modelName?: string;
   timeline: Timeline;
+  spec: JobSpec;
+  /** Where an inference deployment serves, once its agent reported it healthy. */
+  endpoint?: string;
+  /** The token of the workflow task waiting on this job's agent, if one is. */
+  taskToken?: string;
 }
 
 /** One entry of a job's history: the event that produced `version`, and where it led. */
@@ -82,6 +90,10 @@ export interface JobStore {
     period: NonNullable<Timeline[TimelinePhase]>,
   ): Promise<WriteResult>;
   timeline(jobId: string): Promise<Timeline | undefined>;
+  /** Records where an inference deployment serves. */
+  setEndpoint(jobId: string, url: string): Promise<WriteResult>;
+  /** Records the token of the task the job's workflow waits on, so cancel can end that wait. */
+  setTaskToken(jobId: string, taskToken: string): Promise<WriteResult>;
 }
 
 export interface InstanceStore {
@@ -109,7 +121,11 @@ export type StateMachineName = "job-lifecycle" | "instance-cooling";
  */
 export interface Workflows {
   /** Starts an execution; `name` makes it idempotent (a second start with one name is a no-op). */
-  start(machine: StateMachineName, name: string, input: Record<string, unknown>): Promise<{ executionId: string }>;
+  start(
+    machine: StateMachineName,
+    name: string,
+    input: Record<string, unknown>,
+  ): Promise<{ executionId: string }>;
   sendTaskSuccess(taskToken: string, output: Record<string, unknown>): Promise<void>;
   sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void>;
   /** Keeps a long task alive; its state's HeartbeatSeconds measures the gaps. */
@@ -142,7 +158,10 @@ export interface Compute {
   terminate(instanceId: string): Promise<void>;
 }
 
-export type ComputeErrorCode = "InsufficientInstanceCapacity" | "InvalidInstanceType" | "SpotUnavailable";
+export type ComputeErrorCode =
+  | "InsufficientInstanceCapacity"
+  | "InvalidInstanceType"
+  | "SpotUnavailable";
 
 export class ComputeError extends Error {
   readonly code: ComputeErrorCode;
@@ -151,4 +170,30 @@ export class ComputeError extends Error {
     this.name = "ComputeError";
     this.code = code;
   }
+}
+
+/** Each instance's mailbox of agent commands, drained by the agent's long poll. */
+export interface CommandQueue {
+  push(instanceId: string, command: Command): Promise<void>;
+  /** The next command, waiting up to `waitS` for one to arrive, or until `signal` aborts (the agent left). */
+  next(instanceId: string, waitS: number, signal?: AbortSignal): Promise<Command | undefined>;
+}
+
+/** S3, or a local folder: job inputs and results. */
+export interface Artifacts {
+  /** Stores an input the CLI uploaded; returns the URL an agent fetches it from. */
+  putInput(sha256: string, bytes: Uint8Array): Promise<{ url: string }>;
+  /** The base URL an agent PUTs a job's result files under. */
+  uploadUrl(jobId: string): string;
+  listOutputs(jobId: string): Promise<string[]>;
+  readOutput(jobId: string, path: string): Promise<Uint8Array | undefined>;
+}
+
+/** EventBridge, or an in-process bus with the same envelope. */
+export interface EventBus {
+  publish(events: StatusEvent[]): Promise<void>;
+}
+
+export interface Clock {
+  now(): string;
 }

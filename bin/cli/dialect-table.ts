@@ -1,6 +1,7 @@
 import { aibroInstanceStatus } from "../../lambdas/domain/instance.ts";
 import { JOB_KINDS } from "../../lambdas/domain/phases.ts";
 import { type DialectRow, reachableInstances } from "../../lambdas/domain/reachable.ts";
+import { alignColumns } from "./output.ts";
 
 export interface Table {
   headers: string[];
@@ -72,21 +73,9 @@ export const instanceDialectTable = (): Table => {
   return { headers: ["instance status", "instance substatus"], rows };
 };
 
-/** Columns padded to line up in a terminal. */
-export const renderText = ({ headers, rows }: Table): string => {
-  const all = [headers.map((header) => header.toUpperCase()), ...rows];
-  const widths = headers.map((_, column) =>
-    Math.max(...all.map((row) => (row[column] ?? "").length)),
-  );
-  return all
-    .map((row) =>
-      row
-        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
-};
+/** Columns padded to line up in a terminal, under upper-case headers. */
+export const renderText = ({ headers, rows }: Table): string =>
+  alignColumns([headers.map((header) => header.toUpperCase()), ...rows]);
 
 export const renderMarkdown = ({ headers, rows }: Table): string =>
   [headers, headers.map(() => "---"), ...rows]

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { RetryRuleSchema } from "./job-record.ts";
 import { JOB_KINDS } from "./phases.ts";
@@ -18,7 +19,10 @@ export const JobSpec = z
   .object({
     name: z
       .string()
-      .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be 1-63 lowercase letters, digits or dashes"),
+      .regex(
+        /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+        "must be 1-63 lowercase letters, digits or dashes",
+      ),
     kind: z.enum(JOB_KINDS).default("training"),
     instance: z.object({
       types: z.array(z.string().min(1)).min(1, "name at least one instance type"),
@@ -44,24 +48,49 @@ export const JobSpec = z
     outputs: z.array(relativePath).default([]),
     checkpointDir: relativePath.optional(),
     /** Inference: the model name the deployment serves; unique among active deployments. */
-    modelName: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "must be 1-128 letters, digits, '.', '_' or '-'").optional(),
-    serve: z.object({ port: z.number().int().min(1024).max(65535), healthPath: z.string().startsWith("/").default("/") }).optional(),
+    modelName: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,128}$/, "must be 1-128 letters, digits, '.', '_' or '-'")
+      .optional(),
+    serve: z
+      .object({
+        port: z.number().int().min(1024).max(65535),
+        healthPath: z.string().startsWith("/").default("/"),
+      })
+      .optional(),
     coolingPeriodS: seconds(7 * DAY_S).optional(),
     backoffLimit: z.number().int().min(0).max(100).default(DEFAULT_BACKOFF_LIMIT),
     retryRules: z.array(RetryRuleSchema).optional(),
     timeoutS: seconds(30 * DAY_S).optional(),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"), z.string()).default({}),
+    env: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"),
+        z.string(),
+      )
+      .default({}),
   })
   .strict()
   .superRefine((spec, ctx) => {
     if (spec.kind === "inference" && !spec.modelName) {
-      ctx.addIssue({ code: "custom", path: ["modelName"], message: "an inference deployment needs a modelName" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["modelName"],
+        message: "an inference deployment needs a modelName",
+      });
     }
     if (spec.kind === "inference" && !spec.serve) {
-      ctx.addIssue({ code: "custom", path: ["serve"], message: "an inference deployment needs serve.port" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["serve"],
+        message: "an inference deployment needs serve.port",
+      });
     }
     if (spec.kind !== "inference" && (spec.modelName || spec.serve)) {
-      ctx.addIssue({ code: "custom", path: ["kind"], message: "modelName and serve are for kind: inference" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["kind"],
+        message: "modelName and serve are for kind: inference",
+      });
     }
   });
 export type JobSpec = z.output<typeof JobSpec>;
@@ -93,3 +122,12 @@ export const retryPolicyOf = (spec: JobSpec): RetryPolicy => ({
   backoffLimit: spec.backoffLimit,
   rules: [...(spec.retryRules ?? []), ...DEFAULT_RETRY_POLICY.rules],
 });
+
+/** What makes two jobs' environments interchangeable: an instance that set one up can skip the other's setup. */
+export const envHashOf = (spec: Pick<JobSpec, "image" | "setup" | "env">): string =>
+  createHash("sha256")
+    .update(
+      JSON.stringify([spec.image ?? null, spec.setup ?? null, Object.entries(spec.env).sort()]),
+    )
+    .digest("hex")
+    .slice(0, 16);

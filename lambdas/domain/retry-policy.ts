@@ -55,3 +55,10 @@ export const failureForExit = (exitCode: number): Failure => ({
   reason: exitCode === 126 || exitCode === 127 ? "CONTAINER_CANNOT_RUN" : "EXIT_CODE",
   exitCode,
 });
+
+const BACKOFF_BASE_S = 10;
+const BACKOFF_CAP_S = 300;
+
+/** Exponential back-off before retry number `retry` (1, 2, ...), capped as Kubernetes caps it. */
+export const backoffDelayS = (retry: number): number =>
+  Math.min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** Math.max(0, retry - 1));

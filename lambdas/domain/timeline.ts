@@ -15,7 +15,9 @@ export const TIMELINE_PHASES = [
 export type TimelinePhase = (typeof TIMELINE_PHASES)[number];
 
 /** ISO-8601 start and end of each period a job has entered. */
-export type Timeline = Partial<Record<TimelinePhase, { startedAt: string; endedAt?: string }>>;
+export type Timeline = Partial<
+  Record<TimelinePhase, { startedAt: string; endedAt?: string | undefined }>
+>;
 
 export interface TimelinePeriod {
   phase: TimelinePhase;
@@ -58,5 +60,6 @@ export const timelinePeriods = (timeline: Timeline, now: string): TimelinePeriod
     if (!period) return [];
     const end = period.endedAt ?? now;
     const seconds = Math.max(0, (Date.parse(end) - Date.parse(period.startedAt)) / 1000);
-    return [{ phase, ...period, seconds }];
+    const { startedAt, endedAt } = period;
+    return [{ phase, startedAt, ...(endedAt ? { endedAt } : {}), seconds }];
   });

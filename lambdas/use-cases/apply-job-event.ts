@@ -1,19 +1,29 @@
+import { jobStatusChanged } from "../domain/status-events.ts";
 import { type JobEvent, transition } from "../domain/transitions.ts";
-import type { JobRecord, JobStore } from "../ports.ts";
+import type { JobRecord } from "../ports.ts";
+import type { ControlPlane } from "./control-plane.ts";
 import { conflict, type Failure, notFound, refused } from "./outcome.ts";
 
-/** Reads a job, lets the domain apply one event, and persists the change if nobody moved it first. */
+export type Applied = { ok: true; record: JobRecord; before: JobRecord } | Failure;
+
+/**
+ * Reads a job, lets the domain apply one event, persists the change if nobody moved the
+ * job first, and publishes it.
+ */
 export const applyJobEvent = async (
-  jobs: JobStore,
+  cp: Pick<ControlPlane, "jobs" | "events" | "clock">,
   jobId: string,
   event: JobEvent,
-  at: string,
-): Promise<{ ok: true; record: JobRecord } | Failure> => {
-  const record = await jobs.get(jobId);
-  if (!record) return notFound(`job ${jobId}`);
-  const next = transition(record.job, event);
+): Promise<Applied> => {
+  const before = await cp.jobs.get(jobId);
+  if (!before) return notFound(`job ${jobId}`);
+  const next = transition(before.job, event);
   if (!next.ok) return refused(next.refusal.message);
-  const written = await jobs.apply({ before: record, after: next.job, event, at });
+  const at = cp.clock.now();
+  const written = await cp.jobs.apply({ before, after: next.job, event, at });
   if (!written.ok) return conflict(written);
-  return { ok: true, record: { ...record, job: next.job, updatedAt: at } };
+  await cp.events.publish([
+    jobStatusChanged(next.job, { event: event.type, from: before.job.phase, at }),
+  ]);
+  return { ok: true, record: { ...before, job: next.job, updatedAt: at }, before };
 };

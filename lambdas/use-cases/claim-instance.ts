@@ -1,6 +1,7 @@
 import { type Instance, transitionInstance } from "../domain/instance.ts";
+import { instanceStatusChanged, jobStatusChanged } from "../domain/status-events.ts";
 import { transition } from "../domain/transitions.ts";
-import type { InstanceStore, JobStore } from "../ports.ts";
+import type { ControlPlane } from "./control-plane.ts";
 import { conflict, type Failure, notFound, refused } from "./outcome.ts";
 
 /**
@@ -9,12 +10,11 @@ import { conflict, type Failure, notFound, refused } from "./outcome.ts";
  * a conflict and looks for another instance.
  */
 export const claimInstance = async (
-  stores: { jobs: JobStore; instances: InstanceStore },
+  cp: Pick<ControlPlane, "jobs" | "instances" | "events" | "clock">,
   jobId: string,
   instance: Instance,
-  at: string,
 ): Promise<{ ok: true; instance: Instance } | Failure> => {
-  const record = await stores.jobs.get(jobId);
+  const record = await cp.jobs.get(jobId);
   if (!record) return notFound(`job ${jobId}`);
   const warm = instance.status === "COOLING";
   const claimed = transitionInstance(
@@ -28,9 +28,15 @@ export const claimInstance = async (
   } as const;
   const moved = transition(record.job, event);
   if (!moved.ok) return refused(moved.refusal.message);
-  const written = await stores.instances.apply(
+  const at = cp.clock.now();
+  const written = await cp.instances.apply(
     { before: instance, after: claimed.instance, at },
     { before: record, after: moved.job, event, at },
   );
-  return written.ok ? { ok: true, instance: claimed.instance } : conflict(written);
+  if (!written.ok) return conflict(written);
+  await cp.events.publish([
+    instanceStatusChanged(claimed.instance, at),
+    jobStatusChanged(moved.job, { event: event.type, from: record.job.phase, at }),
+  ]);
+  return { ok: true, instance: claimed.instance };
 };

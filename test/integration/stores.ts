@@ -1,13 +1,20 @@
 import { DynamoInstanceStore } from "../../lambdas/adapters/aws/dynamodb/instance-store.ts";
 import { DynamoJobStore } from "../../lambdas/adapters/aws/dynamodb/job-store.ts";
 import { type JobSubmission, submitJob } from "../../lambdas/domain/job.ts";
+import type { StatusEvent } from "../../lambdas/domain/status-events.ts";
 import type { JobRecord } from "../../lambdas/ports.ts";
 import { freshTable } from "./table.ts";
 
-/** Both stores on a fresh table of the run's DynamoDB Local. */
+/** Both stores on a fresh table of the run's DynamoDB Local, and a bus that keeps what is published. */
 export const freshStores = async () => {
   const table = await freshTable();
-  return { ...table, jobs: new DynamoJobStore(table), instances: new DynamoInstanceStore(table) };
+  const jobs = new DynamoJobStore(table);
+  const instances = new DynamoInstanceStore(table);
+  const published: StatusEvent[] = [];
+  const events = { publish: async (batch: StatusEvent[]) => void published.push(...batch) };
+  /** The stores with a clock stopped at `time`, as the use cases take them. */
+  const at = (time: string) => ({ jobs, instances, events, clock: { now: () => time } });
+  return { ...table, jobs, instances, published, at };
 };
 
 /** A job record as a submit creates it. */
@@ -21,5 +28,16 @@ export const newRecord = (
   createdAt: "2026-01-01T00:00:00.000Z",
   updatedAt: "2026-01-01T00:00:00.000Z",
   timeline: {},
+  spec: {
+    name: submission.id,
+    kind: submission.kind ?? "training",
+    instance: { types: ["local"], spot: false, waitRequestS: 600, onDemandFallback: true },
+    workers: 1,
+    run: "true",
+    inputs: [],
+    outputs: [],
+    backoffLimit: 6,
+    env: {},
+  },
   ...fields,
 });

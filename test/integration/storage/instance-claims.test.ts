@@ -30,7 +30,7 @@ const coolingInstance = async (id: string, at = AT): Promise<Instance> => {
 
 const jobWaitingForServer = async (id: string) => {
   await stores.jobs.submit({ record: newRecord({ id }) });
-  const admitted = await applyJobEvent(stores.jobs, id, { type: "admitted" }, AT);
+  const admitted = await applyJobEvent(stores.at(AT), id, { type: "admitted" });
   expect(admitted.ok).toBe(true);
 };
 
@@ -41,7 +41,7 @@ describe("claiming an instance", () => {
     await Promise.all(jobIds.map(jobWaitingForServer));
 
     const results = await Promise.all(
-      jobIds.map((jobId) => claimInstance(stores, jobId, instance, "2026-01-01T00:01:00.000Z")),
+      jobIds.map((jobId) => claimInstance(stores.at("2026-01-01T00:01:00.000Z"), jobId, instance)),
     );
 
     const winners = jobIds.filter((_, n) => results[n]?.ok);
@@ -73,7 +73,7 @@ describe("claiming an instance", () => {
       instance = next.instance;
     }
     await jobWaitingForServer("restarter");
-    const claimed = await claimInstance(stores, "restarter", instance, AT);
+    const claimed = await claimInstance(stores.at(AT), "restarter", instance);
     expect(claimed).toMatchObject({
       ok: true,
       instance: { status: "LAUNCHING", jobId: "restarter" },

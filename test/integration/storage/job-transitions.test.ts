@@ -13,7 +13,7 @@ describe("job transitions on DynamoDB", () => {
     await stores.jobs.submit({ record: newRecord({ id: "race" }) });
     const results = await Promise.all(
       Array.from({ length: 20 }, () =>
-        applyJobEvent(stores.jobs, "race", { type: "admitted" }, "2026-01-01T00:00:01.000Z"),
+        applyJobEvent(stores.at("2026-01-01T00:00:01.000Z"), "race", { type: "admitted" }),
       ),
     );
     expect(results.filter((result) => result.ok)).toHaveLength(1);
@@ -35,7 +35,7 @@ describe("job transitions on DynamoDB", () => {
   it("refuses a stale change with a typed conflict and writes nothing", async () => {
     const record = newRecord({ id: "stale" });
     await stores.jobs.submit({ record });
-    await applyJobEvent(stores.jobs, "stale", { type: "admitted" }, "2026-01-01T00:00:01.000Z");
+    await applyJobEvent(stores.at("2026-01-01T00:00:01.000Z"), "stale", { type: "admitted" });
     const fromStaleRead = transition(record.job, { type: "cancelRequested" });
     if (!fromStaleRead.ok) throw new Error(fromStaleRead.refusal.message);
     const written = await stores.jobs.apply({
@@ -56,14 +56,12 @@ describe("job transitions on DynamoDB", () => {
   it("sets and clears optional fields, keeps events in order with a TTL", async () => {
     await stores.jobs.submit({ record: newRecord({ id: "fields" }) });
     const at = (s: number) => `2026-01-01T00:00:0${s}.000Z`;
-    await applyJobEvent(
-      stores.jobs,
-      "fields",
-      { type: "capacityWait", reason: "QUOTA_EXCEEDED" },
-      at(1),
-    );
+    await applyJobEvent(stores.at(at(1)), "fields", {
+      type: "capacityWait",
+      reason: "QUOTA_EXCEEDED",
+    });
     expect((await stores.jobs.get("fields"))?.job.reason).toBe("QUOTA_EXCEEDED");
-    await applyJobEvent(stores.jobs, "fields", { type: "capacityAvailable" }, at(2));
+    await applyJobEvent(stores.at(at(2)), "fields", { type: "capacityAvailable" });
     const record = await stores.jobs.get("fields");
     expect(record?.job.reason).toBeUndefined();
     expect(record?.updatedAt).toBe(at(2));
@@ -78,19 +76,16 @@ describe("job transitions on DynamoDB", () => {
 
   it("answers a missing job and a refused event without writing", async () => {
     expect(
-      await applyJobEvent(stores.jobs, "nope", { type: "admitted" }, "2026-01-01T00:00:00.000Z"),
+      await applyJobEvent(stores.at("2026-01-01T00:00:00.000Z"), "nope", { type: "admitted" }),
     ).toMatchObject({
       ok: false,
       error: "NOT_FOUND",
     });
     await stores.jobs.submit({ record: newRecord({ id: "refused" }) });
     expect(
-      await applyJobEvent(
-        stores.jobs,
-        "refused",
-        { type: "resultsReturned" },
-        "2026-01-01T00:00:01.000Z",
-      ),
+      await applyJobEvent(stores.at("2026-01-01T00:00:01.000Z"), "refused", {
+        type: "resultsReturned",
+      }),
     ).toEqual({
       ok: false,
       error: "REFUSED",

@@ -36,12 +36,9 @@ describe("submitting jobs", () => {
   it("frees the model name when the deployment ends", async () => {
     const active = await stores.jobs.activeDeployment("llama-chat");
     if (!active) throw new Error("no active deployment");
-    const done = await applyJobEvent(
-      stores.jobs,
-      active.job.id,
-      { type: "completeRequested" },
-      "2026-01-01T00:10:00.000Z",
-    );
+    const done = await applyJobEvent(stores.at("2026-01-01T00:10:00.000Z"), active.job.id, {
+      type: "completeRequested",
+    });
     expect(done.ok).toBe(true);
     expect(await stores.jobs.activeDeployment("llama-chat")).toBeUndefined();
     expect(await stores.jobs.submit({ record: deployment("deploy-next") })).toMatchObject({

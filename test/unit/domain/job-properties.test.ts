@@ -26,9 +26,9 @@ const arbRetryPolicy = fc.record({
         action: fc.constantFrom("retry", "fail", "ignore"),
         onExitCodes: fc.record({
           operator: fc.constantFrom("In", "NotIn"),
-          values: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 3 }),
+          values: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 3 }),
         }),
-        onReasons: fc.subarray([...ATTEMPT_FAILURE_REASONS]),
+        onReasons: fc.subarray([...ATTEMPT_FAILURE_REASONS], { minLength: 1 }),
       },
       { requiredKeys: ["action"] },
     ),

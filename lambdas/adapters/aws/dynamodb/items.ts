@@ -46,7 +46,9 @@ export const jobItem = (record: JobRecord) => ({
   createdAt: record.createdAt,
   updatedAt: record.updatedAt,
   ...(record.modelName ? { modelName: record.modelName } : {}),
+  ...(record.endpoint ? { endpoint: record.endpoint } : {}),
   timeline: record.timeline,
+  spec: record.spec,
   gsi1pk: keys.owner(record.owner),
   gsi1sk: `${record.createdAt}#${record.job.id}`,
   ...jobStatusIndex(record.job, record.updatedAt),
@@ -64,8 +66,20 @@ export class UnreadableJobError extends Error {
 export const jobRecordFrom = (item: Record<string, unknown>): JobRecord => {
   const job = readJobRecord(item);
   if (!job) throw new UnreadableJobError(item);
-  const { owner, name, createdAt, updatedAt, modelName, timeline } = item as unknown as JobRecord;
-  return { job, owner, name, createdAt, updatedAt, timeline, ...(modelName ? { modelName } : {}) };
+  const { owner, name, createdAt, updatedAt, modelName, endpoint, taskToken, timeline, spec } =
+    item as unknown as JobRecord;
+  return {
+    job,
+    owner,
+    name,
+    createdAt,
+    updatedAt,
+    timeline,
+    spec,
+    ...(modelName ? { modelName } : {}),
+    ...(endpoint ? { endpoint } : {}),
+    ...(taskToken ? { taskToken } : {}),
+  };
 };
 
 export const jobEventItem = (record: JobEventRecord, expiresAt: number) => ({
@@ -99,6 +113,6 @@ export const instanceItem = (instance: Instance, updatedAt: string) => {
 };
 
 export const instanceFrom = (item: Record<string, unknown>): Instance => {
-  const { pk, sk, updatedAt, gsi2pk, gsi2sk, gsi3pk, gsi3sk, ...instance } = item;
+  const { pk, sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, ...instance } = item;
   return instance as unknown as Instance;
 };

@@ -308,20 +308,38 @@ export class DynamoJobStore implements JobStore {
     return transact(this.client, jobChangeWrites(this.tableName, change, this.eventRetentionDays));
   }
 
-  async recordTimeline(
+  recordTimeline(
     jobId: string,
     phase: TimelinePhase,
     period: NonNullable<Timeline[TimelinePhase]>,
+  ): Promise<WriteResult> {
+    return this.updateExisting(jobId, "SET timeline.#name = :value", phase, period);
+  }
+
+  setEndpoint(jobId: string, url: string): Promise<WriteResult> {
+    return this.updateExisting(jobId, "SET #name = :value", "endpoint", url);
+  }
+
+  setTaskToken(jobId: string, taskToken: string): Promise<WriteResult> {
+    return this.updateExisting(jobId, "SET #name = :value", "taskToken", taskToken);
+  }
+
+  /** Sets one attribute of a job that must exist; these writes never change its phase. */
+  private async updateExisting(
+    jobId: string,
+    UpdateExpression: string,
+    name: string,
+    value: unknown,
   ): Promise<WriteResult> {
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.job(jobId),
-          UpdateExpression: "SET timeline.#phase = :period",
+          UpdateExpression,
           ConditionExpression: "attribute_exists(pk)",
-          ExpressionAttributeNames: { "#phase": phase },
-          ExpressionAttributeValues: { ":period": period },
+          ExpressionAttributeNames: { "#name": name },
+          ExpressionAttributeValues: { ":value": value },
         }),
       );
       return { ok: true };

@@ -1,0 +1,105 @@
+/**
+ * The gpuctl instance agent: `node agent/agent.ts`, configured by its environment
+ * (GPUCTL_ENDPOINT, GPUCTL_AGENT_TOKEN, GPUCTL_INSTANCE_ID, GPUCTL_AGENT_HOME; optional
+ * GPUCTL_HEARTBEAT_S, GPUCTL_ADVERTISE_HOST). It long-polls the control plane for commands
+ * and carries them out (commands.ts) while it keeps polling. SIGTERM or SIGINT (instance
+ * stopping, spot notice): kill the jobs, upload the running job's checkpoint folder, exit 0.
+ */
+import { mkdirSync } from "node:fs";
+import { Backoff, ControlPlane, sleep } from "./client.ts";
+import { Agent } from "./commands.ts";
+import { readConfig } from "./config.ts";
+import { killLeftoverGroups } from "./groups.ts";
+import { describeError, log } from "./log.ts";
+import { AGENT_ERRORS, Command } from "./protocol.ts";
+
+/** A 204 faster than this means a control plane that does not hold polls: do not spin. */
+const MIN_EMPTY_POLL_MS = 250;
+
+const main = async (): Promise<void> => {
+  const config = readConfig();
+  mkdirSync(config.home, { recursive: true });
+  const leftovers = killLeftoverGroups(config.home);
+  if (leftovers.length > 0) log(`killed ${leftovers.length} process groups left by a previous run`);
+
+  const controlPlane = new ControlPlane(config.endpoint, config.token);
+  const agent = new Agent(config, controlPlane);
+  const polling = new AbortController();
+
+  process.on("exit", () => agent.killAllNow());
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping`);
+    polling.abort();
+    agent.shutdown().then(
+      () => {
+        log("stopped");
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log(`shutdown: ${describeError(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  process.on("SIGHUP", stop);
+
+  log(`agent ${config.instanceId} polling ${config.endpoint} (home ${config.home})`);
+  const backoff = new Backoff();
+  let lastProblem = "";
+  while (!polling.signal.aborted) {
+    const started = Date.now();
+    const envHashes = await agent.cachedEnvs();
+    let outcome: Awaited<ReturnType<ControlPlane["poll"]>>;
+    try {
+      outcome = await controlPlane.poll(
+        config.instanceId,
+        { envHashes, waitS: config.pollWaitS },
+        polling.signal,
+      );
+    } catch {
+      break; // aborted: the agent is stopping
+    }
+    if (outcome.type === "retry") {
+      if (outcome.reason !== lastProblem) log(`poll: ${outcome.reason}; retrying`);
+      lastProblem = outcome.reason;
+      await sleep(backoff.next(), polling.signal);
+      continue;
+    }
+    if (lastProblem) log("poll: connected");
+    lastProblem = "";
+    backoff.reset();
+    if (outcome.type === "empty") {
+      await sleep(MIN_EMPTY_POLL_MS - (Date.now() - started), polling.signal);
+      continue;
+    }
+    const command = Command.safeParse(outcome.body);
+    if (command.success) {
+      agent.handle(command.data);
+      continue;
+    }
+    const problems = command.error.issues
+      .map((issue) => `${issue.path.join(".") || "command"}: ${issue.message}`)
+      .join("; ");
+    log(`poll: invalid command: ${problems}`);
+    const body = outcome.body as { taskToken?: unknown } | null;
+    if (typeof body?.taskToken === "string") {
+      controlPlane
+        .fail({
+          taskToken: body.taskToken,
+          error: AGENT_ERRORS.prepare,
+          cause: `invalid command: ${problems}`,
+        })
+        .catch((error: unknown) => log(`report of an invalid command: ${describeError(error)}`));
+    }
+  }
+};
+
+main().catch((error: unknown) => {
+  log(`agent failed: ${describeError(error)}`);
+  process.exit(1);
+});

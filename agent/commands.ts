@@ -1,0 +1,478 @@
+/**
+ * What the agent does with each command of protocol.ts. Every command runs alongside the
+ * poll loop (a run can last days and must stay abortable), heartbeats while it runs, and is
+ * reported with its task token, unless an abort or the agent's shutdown overtook it.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
+import { mkdir, open, stat } from "node:fs/promises";
+import { constants } from "node:os";
+import { join } from "node:path";
+import type { z } from "zod";
+import { type ControlPlane, sleep } from "./client.ts";
+import type { AgentConfig } from "./config.ts";
+import { EnvCache, safeSegment } from "./env-cache.ts";
+import { GroupRegistry, killGroup, signalGroup } from "./groups.ts";
+import { describeError, log } from "./log.ts";
+import {
+  AGENT_ERRORS,
+  AGENT_TOKEN_ENV,
+  type Command,
+  type JobAssignment,
+  type TimelineReport,
+} from "./protocol.ts";
+import { download, eachLimited, insideJob, listFiles, upload, uploadUrlFor } from "./transfer.ts";
+
+type TaskCommand = Exclude<Command, { type: "abort" }>;
+type Outcome =
+  | { ok: true; output: Record<string, unknown> }
+  | { ok: false; error: string; cause: string };
+
+/** The timeline periods the agent measures (names as in lambdas/domain/timeline.ts). */
+type MeasuredPhase =
+  | "API Transfer & Server Setup"
+  | "Env Gear up"
+  | "M&D Transfer"
+  | "Model Training"
+  | "Result Transfer";
+
+const STDERR_TAIL_BYTES = 2048;
+const HEALTH_INTERVAL_MS = 250;
+const HEALTH_TIMEOUT_MS = 2_000;
+const TRANSFER_CONCURRENCY = 4;
+const CHECKPOINT_UPLOAD_TIMEOUT_MS = 60_000;
+
+interface InFlight {
+  command: TaskCommand;
+  /** Aborted by an `abort` for its job, or by the agent's shutdown: kills its processes. */
+  controller: AbortController;
+}
+
+interface Spawned {
+  pgid: number;
+  /** The exit code (128 + n when signal n ended it); rejects when it could not start. */
+  exit: Promise<number>;
+  /** Settles once the whole group is gone (leftovers of an exited command are killed). */
+  gone: Promise<void>;
+}
+
+interface LiveGroup {
+  kind: "setup" | "run";
+  job: JobAssignment;
+  gone: Promise<void>;
+}
+
+const iso = () => new Date().toISOString();
+const ok = (output: Record<string, unknown>): Outcome => ({ ok: true, output });
+const firstLine = (text: string) => text.trim().split("\n").at(-1)?.slice(0, 300) ?? "";
+
+/** The last `bytes` bytes a file gained since it was `from` bytes long. */
+const readTail = async (path: string, from: number, bytes: number): Promise<string> => {
+  const file = await open(path, "r").catch(() => undefined);
+  if (!file) return "";
+  try {
+    const { size } = await file.stat();
+    const start = Math.max(from, size - bytes);
+    const buffer = Buffer.alloc(Math.max(0, size - start));
+    await file.read(buffer, 0, buffer.length, start);
+    return buffer.toString("utf8");
+  } finally {
+    await file.close();
+  }
+};
+
+const summarize = (output: Record<string, unknown>): string =>
+  Object.entries(output)
+    .map(([key, value]) => `${key}=${Array.isArray(value) ? value.length : JSON.stringify(value)}`)
+    .map((field) => `${field} `)
+    .join("");
+
+export class Agent {
+  readonly #config: AgentConfig;
+  readonly #controlPlane: ControlPlane;
+  readonly #envs: EnvCache;
+  readonly #groups: GroupRegistry;
+  readonly #inFlight = new Set<InFlight>();
+  readonly #live = new Map<number, LiveGroup>();
+  readonly #setups = new Map<string, Promise<Outcome>>();
+  readonly #timelines = new Map<string, Promise<void>>();
+  readonly #tasks = new Set<Promise<void>>();
+  /** Aborted at shutdown: ends the retries of reports nobody will receive. */
+  readonly #reports = new AbortController();
+
+  constructor(config: AgentConfig, controlPlane: ControlPlane) {
+    this.#config = config;
+    this.#controlPlane = controlPlane;
+    this.#envs = new EnvCache(config.home);
+    this.#groups = new GroupRegistry(config.home);
+  }
+
+  /** The env hashes whose setup finished on this disk, for the poll. */
+  cachedEnvs(): Promise<string[]> {
+    return this.#envs.list();
+  }
+
+  /** Starts carrying out `command` and returns at once. */
+  handle(command: Command): void {
+    if (command.type === "abort") {
+      this.#abort(command.jobId);
+      return;
+    }
+    const duplicate = [...this.#inFlight].some(
+      (flight) => flight.command.taskToken === command.taskToken,
+    );
+    if (duplicate) {
+      log(`${command.type} job=${command.job.jobId} already running, duplicate ignored`);
+      return;
+    }
+    const task: Promise<void> = this.#task(command)
+      .catch((error) => log(`${command.type} job=${command.job.jobId}: ${describeError(error)}`))
+      .finally(() => this.#tasks.delete(task));
+    this.#tasks.add(task);
+  }
+
+  /**
+   * The instance is going away: kill every job's process group (SIGTERM, SIGKILL after 5 s;
+   * nothing is reported), then upload the checkpoint folder of each job that was running.
+   */
+  async shutdown(): Promise<void> {
+    const running = [...this.#live.values()].filter((group) => group.kind === "run");
+    for (const flight of this.#inFlight) flight.controller.abort();
+    this.#reports.abort();
+    await Promise.all([...this.#live.values()].map((group) => group.gone));
+    for (const { job } of running) {
+      if (job.checkpointDir) await this.#uploadCheckpoint(job, job.checkpointDir);
+    }
+  }
+
+  /** Last resort on exit: SIGKILL every group still alive, synchronously. */
+  killAllNow(): void {
+    for (const pgid of this.#groups.pgids()) signalGroup(pgid, "SIGKILL");
+  }
+
+  #abort(jobId: string): void {
+    const flights = [...this.#inFlight].filter((flight) => flight.command.job.jobId === jobId);
+    for (const flight of flights) flight.controller.abort();
+    const what = flights.map((flight) => flight.command.type).join(", ");
+    log(`abort job=${jobId} ${what ? `stopped ${what}` : "nothing was running"}`);
+  }
+
+  async #task(command: TaskCommand): Promise<void> {
+    const { taskToken, job } = command;
+    const flight: InFlight = { command, controller: new AbortController() };
+    this.#inFlight.add(flight);
+    const started = Date.now();
+    let heartbeatFailed = false;
+    const heartbeat = setInterval(() => {
+      this.#controlPlane.heartbeat(taskToken).then(
+        () => {
+          heartbeatFailed = false;
+        },
+        (error) => {
+          if (!heartbeatFailed)
+            log(`heartbeat ${command.type} job=${job.jobId}: ${describeError(error)}`);
+          heartbeatFailed = true;
+        },
+      );
+    }, this.#config.heartbeatMs);
+    let outcome: Outcome;
+    try {
+      outcome = await this.#execute(command, flight.controller.signal);
+    } catch (error) {
+      outcome = { ok: false, error: AGENT_ERRORS[command.type], cause: describeError(error) };
+    } finally {
+      clearInterval(heartbeat);
+      this.#inFlight.delete(flight);
+    }
+    const line = `${command.type} job=${job.jobId}`;
+    const took = `(${Date.now() - started} ms)`;
+    if (flight.controller.signal.aborted) return log(`${line} aborted, not reported ${took}`);
+    if (outcome.ok) {
+      log(`${line} ok ${summarize(outcome.output)}${took}`);
+      await this.#controlPlane.succeed({ taskToken, output: outcome.output }, this.#reports.signal);
+    } else {
+      log(`${line} failed ${outcome.error}: ${firstLine(outcome.cause)} ${took}`);
+      await this.#controlPlane.fail(
+        { taskToken, error: outcome.error, cause: outcome.cause },
+        this.#reports.signal,
+      );
+    }
+  }
+
+  #execute(command: TaskCommand, signal: AbortSignal): Promise<Outcome> {
+    switch (command.type) {
+      case "prepare":
+        return this.#prepare(command.job);
+      case "gearUp":
+        return this.#gearUp(command.job, signal);
+      case "sendInputs":
+        return this.#sendInputs(command.job, signal);
+      case "run":
+        return this.#run(command.job, signal);
+      case "returnResults":
+        return this.#returnResults(command.job, signal);
+    }
+  }
+
+  #jobDir(jobId: string): string {
+    return join(this.#config.home, "jobs", safeSegment("jobId", jobId));
+  }
+
+  async #prepare(job: JobAssignment): Promise<Outcome> {
+    const startedAt = iso();
+    await mkdir(join(this.#jobDir(job.jobId), "logs"), { recursive: true });
+    const envCached = this.#envs.isCached(job.envHash);
+    await this.#timeline(job.jobId, "API Transfer & Server Setup", startedAt, iso());
+    return ok({ envCached });
+  }
+
+  #gearUp(job: JobAssignment, signal: AbortSignal): Promise<Outcome> {
+    if (this.#envs.isCached(job.envHash)) return Promise.resolve(ok({}));
+    // Two jobs of one env on one instance share a single setup.
+    const pending = this.#setups.get(job.envHash);
+    if (pending) return pending;
+    const setup = this.#setup(job, signal).finally(() => this.#setups.delete(job.envHash));
+    this.#setups.set(job.envHash, setup);
+    return setup;
+  }
+
+  async #setup(job: JobAssignment, signal: AbortSignal): Promise<Outcome> {
+    const envDir = this.#envs.dir(job.envHash);
+    await mkdir(envDir, { recursive: true });
+    if (job.setup === undefined) {
+      await this.#envs.markReady(job.envHash);
+      return ok({});
+    }
+    const logs = join(this.#jobDir(job.jobId), "logs");
+    await mkdir(logs, { recursive: true });
+    const stderr = join(logs, "setup-stderr.log");
+    const before = (await stat(stderr).catch(() => undefined))?.size ?? 0;
+    const startedAt = iso();
+    const spawned = await this.#spawn(job, "setup", job.setup, signal, {
+      cwd: envDir,
+      env: this.#jobEnv(job, { GPUCTL_ENV_DIR: envDir }),
+      stdout: join(logs, "setup-stdout.log"),
+      stderr,
+    });
+    const exitCode = await spawned.exit;
+    await spawned.gone;
+    await this.#timeline(job.jobId, "Env Gear up", startedAt, iso());
+    if (exitCode !== 0) {
+      const tail = (await readTail(stderr, before, STDERR_TAIL_BYTES)).trimEnd();
+      return {
+        ok: false,
+        error: AGENT_ERRORS.gearUp,
+        cause: tail || `setup exited with code ${exitCode} and wrote nothing to stderr`,
+      };
+    }
+    await this.#envs.markReady(job.envHash);
+    return ok({});
+  }
+
+  async #sendInputs(job: JobAssignment, signal: AbortSignal): Promise<Outcome> {
+    const startedAt = iso();
+    const jobDir = this.#jobDir(job.jobId);
+    try {
+      // Every path is checked before anything is fetched.
+      const targets = job.inputs.map((input) => ({
+        url: input.url,
+        destination: insideJob(jobDir, input.path),
+      }));
+      await eachLimited(targets, TRANSFER_CONCURRENCY, ({ url, destination }) =>
+        download(url, destination, this.#controlPlane.authFor(url), signal),
+      );
+      return ok({});
+    } catch (error) {
+      return { ok: false, error: AGENT_ERRORS.sendInputs, cause: describeError(error) };
+    } finally {
+      await this.#timeline(job.jobId, "M&D Transfer", startedAt, iso());
+    }
+  }
+
+  async #run(job: JobAssignment, signal: AbortSignal): Promise<Outcome> {
+    const jobDir = this.#jobDir(job.jobId);
+    const logs = join(jobDir, "logs");
+    await mkdir(logs, { recursive: true });
+    const extra: Record<string, string> = { GPUCTL_ENV_DIR: this.#envs.dir(job.envHash) };
+    if (job.checkpointDir !== undefined) {
+      const checkpoints = insideJob(jobDir, job.checkpointDir);
+      await mkdir(checkpoints, { recursive: true });
+      extra.GPUCTL_CHECKPOINT_DIR = checkpoints;
+    }
+    const startedAt = iso();
+    const spawned = await this.#spawn(job, "run", job.run, signal, {
+      cwd: jobDir,
+      env: this.#jobEnv(job, extra),
+      stdout: join(logs, "stdout.log"),
+      stderr: join(logs, "stderr.log"),
+    });
+    // The open period first, so that a long run shows up in the timeline while it runs.
+    void this.#timeline(job.jobId, "Model Training", startedAt);
+    log(`run job=${job.jobId} started pgid=${spawned.pgid}`);
+    if (job.serve) void this.#announce(job, job.serve, spawned, signal);
+    const exitCode = await spawned.exit;
+    await spawned.gone;
+    await this.#timeline(job.jobId, "Model Training", startedAt, iso());
+    return ok({ exitCode });
+  }
+
+  /** Inference: once the server answers 2xx on its health path, report where it serves. */
+  async #announce(
+    job: JobAssignment,
+    serve: NonNullable<JobAssignment["serve"]>,
+    spawned: Spawned,
+    signal: AbortSignal,
+  ): Promise<void> {
+    let exited = false;
+    const settled = () => {
+      exited = true;
+    };
+    spawned.exit.then(settled, settled);
+    const path = serve.healthPath.startsWith("/") ? serve.healthPath : `/${serve.healthPath}`;
+    const health = `http://127.0.0.1:${serve.port}${path}`;
+    for (;;) {
+      if (exited || signal.aborted) return;
+      try {
+        const response = await fetch(health, {
+          signal: AbortSignal.any([signal, AbortSignal.timeout(HEALTH_TIMEOUT_MS)]),
+        });
+        await response.body?.cancel();
+        if (response.ok) break;
+      } catch {}
+      await sleep(HEALTH_INTERVAL_MS, signal);
+    }
+    if (exited || signal.aborted) return;
+    const host = this.#config.advertiseHost;
+    const url = `http://${host.includes(":") ? `[${host}]` : host}:${serve.port}`;
+    try {
+      await this.#controlPlane.endpointReady(job.jobId, { url }, signal);
+      log(`run job=${job.jobId} serving at ${url}`);
+    } catch (error) {
+      log(`run job=${job.jobId} endpoint ${url} not reported: ${describeError(error)}`);
+    }
+  }
+
+  async #returnResults(job: JobAssignment, signal: AbortSignal): Promise<Outcome> {
+    const startedAt = iso();
+    const jobDir = this.#jobDir(job.jobId);
+    try {
+      const declared = [...job.outputs];
+      if (job.checkpointDir !== undefined) declared.push(job.checkpointDir);
+      const files = new Set<string>();
+      const missing: string[] = [];
+      for (const path of [...declared, "logs"]) {
+        const found = await listFiles(jobDir, path);
+        if (found === undefined && path !== "logs") missing.push(path);
+        for (const file of found ?? []) files.add(file);
+      }
+      await eachLimited([...files], TRANSFER_CONCURRENCY, (file) => {
+        const url = uploadUrlFor(job.uploadUrl, file);
+        return upload(join(jobDir, file), url, this.#controlPlane.authFor(url), signal);
+      });
+      return ok(missing.length > 0 ? { files: [...files], missing } : { files: [...files] });
+    } catch (error) {
+      return { ok: false, error: AGENT_ERRORS.returnResults, cause: describeError(error) };
+    } finally {
+      await this.#timeline(job.jobId, "Result Transfer", startedAt, iso());
+    }
+  }
+
+  async #uploadCheckpoint(job: JobAssignment, checkpointDir: string): Promise<void> {
+    const jobDir = this.#jobDir(job.jobId);
+    const signal = AbortSignal.timeout(CHECKPOINT_UPLOAD_TIMEOUT_MS);
+    try {
+      const files = (await listFiles(jobDir, checkpointDir)) ?? [];
+      await eachLimited(files, TRANSFER_CONCURRENCY, (file) => {
+        const url = uploadUrlFor(job.uploadUrl, file);
+        return upload(join(jobDir, file), url, this.#controlPlane.authFor(url), signal);
+      });
+      log(`checkpoint job=${job.jobId} uploaded ${files.length} files`);
+    } catch (error) {
+      log(`checkpoint job=${job.jobId} upload failed: ${describeError(error)}`);
+    }
+  }
+
+  /** The agent's environment, the job's, ours on top; never the agent's own token. */
+  #jobEnv(job: JobAssignment, extra: Record<string, string>): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...job.env,
+      ...extra,
+      GPUCTL_JOB_ID: job.jobId,
+      GPUCTL_AGENT_HOME: this.#config.home,
+    };
+    delete env[AGENT_TOKEN_ENV];
+    return env;
+  }
+
+  /**
+   * `sh -c command`, detached in a process group of its own, output appended to the given
+   * files. Aborting `signal` kills the group (SIGTERM, then SIGKILL after 5 s).
+   */
+  async #spawn(
+    job: JobAssignment,
+    kind: LiveGroup["kind"],
+    command: string,
+    signal: AbortSignal,
+    options: { cwd: string; env: NodeJS.ProcessEnv; stdout: string; stderr: string },
+  ): Promise<Spawned> {
+    if (signal.aborted) throw new Error(`${kind} aborted before it started`);
+    const stdout = openSync(options.stdout, "a");
+    const stderr = openSync(options.stderr, "a");
+    let child: ChildProcess;
+    try {
+      child = spawn("/bin/sh", ["-c", command], {
+        cwd: options.cwd,
+        env: options.env,
+        detached: true,
+        stdio: ["ignore", stdout, stderr],
+      });
+    } finally {
+      closeSync(stdout);
+      closeSync(stderr);
+    }
+    const exit = new Promise<number>((resolve, reject) => {
+      child.once("error", reject);
+      child.once("exit", (code, exitSignal) =>
+        resolve(code ?? 128 + (exitSignal ? constants.signals[exitSignal] : 0)),
+      );
+    });
+    const pgid = child.pid;
+    if (pgid === undefined) {
+      const error = await exit.then(
+        () => "no process",
+        (reason: unknown) => reason,
+      );
+      throw new Error(`${kind} could not start: ${describeError(error)}`);
+    }
+    this.#groups.add(pgid, job.jobId);
+    const onAbort = () => void killGroup(pgid);
+    signal.addEventListener("abort", onAbort, { once: true });
+    const gone = exit
+      .catch(() => undefined)
+      .then(async () => {
+        signal.removeEventListener("abort", onAbort);
+        await killGroup(pgid);
+        this.#groups.remove(pgid);
+        this.#live.delete(pgid);
+      });
+    this.#live.set(pgid, { kind, job, gone });
+    return { pgid, exit, gone };
+  }
+
+  /** Timeline reports of one job go out in order (an open period before its end); best effort. */
+  #timeline(jobId: string, phase: MeasuredPhase, startedAt: string, endedAt?: string) {
+    const report: z.infer<typeof TimelineReport> = endedAt
+      ? { phase, startedAt, endedAt }
+      : { phase, startedAt };
+    const previous = this.#timelines.get(jobId) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.#controlPlane.timeline(jobId, report))
+      .catch((error) => log(`timeline ${phase} job=${jobId}: ${describeError(error)}`));
+    this.#timelines.set(jobId, next);
+    void next.then(() => {
+      if (this.#timelines.get(jobId) === next) this.#timelines.delete(jobId);
+    });
+    return next;
+  }
+}

@@ -1,0 +1,37 @@
+import type { Command } from "commander";
+import { printPhase } from "./cancel.ts";
+import { type OutputFormat, outputOption } from "./output.ts";
+import { action, connect, EXIT_USAGE } from "./run.ts";
+
+/** `gpuctl complete JOB` or `gpuctl complete --model NAME`: end an inference deployment. */
+export const registerComplete = (program: Command): void => {
+  program
+    .command("complete")
+    .description("end an inference deployment, by job id or by the model it serves")
+    .argument("[job]", "the deployment's job id")
+    .option("--model <name>", "the model name the deployment serves")
+    .addOption(outputOption())
+    .action(
+      action(
+        async (
+          id: string | undefined,
+          { model, output }: { model?: string; output: OutputFormat },
+          command: Command,
+        ) => {
+          if ((id === undefined) === (model === undefined)) {
+            command.error("error: name exactly one of JOB or --model NAME", {
+              exitCode: EXIT_USAGE,
+              code: "gpuctl.usage",
+            });
+          }
+          const client = connect();
+          const job =
+            model === undefined
+              ? await client.completeJob(id ?? "")
+              : await client.completeDeployment(model);
+          printPhase(job, output);
+          return 0;
+        },
+      ),
+    );
+};

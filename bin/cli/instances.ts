@@ -1,0 +1,34 @@
+import type { Command } from "commander";
+import type { InstanceView } from "../../sdk/api-types.ts";
+import { renderText } from "./dialect-table.ts";
+import { age, cell, type OutputFormat, outputOption, printJson } from "./output.ts";
+import { action, connect } from "./run.ts";
+
+export const instancesTable = (instances: InstanceView[], now: number = Date.now()) => ({
+  headers: ["id", "status", "substatus", "type", "job", "updated"],
+  rows: instances.map((instance) => [
+    instance.id,
+    instance.status,
+    cell(instance.substatus),
+    instance.instanceType,
+    cell(instance.jobId),
+    age(instance.updatedAt, now),
+  ]),
+});
+
+/** `gpuctl instances`: every instance the control plane knows, with its lifecycle status. */
+export const registerInstances = (program: Command): void => {
+  program
+    .command("instances")
+    .description("list GPU instances and their status")
+    .addOption(outputOption())
+    .action(
+      action(async ({ output }: { output: OutputFormat }) => {
+        const instances = await connect().listInstances();
+        if (output === "json") printJson(instances);
+        else if (instances.length === 0) process.stdout.write("no instances\n");
+        else process.stdout.write(`${renderText(instancesTable(instances))}\n`);
+        return 0;
+      }),
+    );
+};

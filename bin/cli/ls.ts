@@ -1,0 +1,58 @@
+import { type Command, InvalidArgumentError } from "commander";
+import type { JobView } from "../../sdk/api-types.ts";
+import { renderText } from "./dialect-table.ts";
+import { age, cell, type OutputFormat, outputOption, printJson } from "./output.ts";
+import { action, connect } from "./run.ts";
+
+export const DEFAULT_LIMIT = 20;
+/** The API's largest page. */
+const PAGE_SIZE = 100;
+
+export const positiveInteger = (value: string): number => {
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(number) || number < 1) {
+    throw new InvalidArgumentError("must be a positive integer");
+  }
+  return number;
+};
+
+/** The jobs table: one row per job, newest first. */
+export const jobsTable = (jobs: JobView[], now: number = Date.now()) => ({
+  headers: ["id", "name", "kind", "phase", "reason", "age"],
+  rows: jobs.map((job) => [
+    job.id,
+    job.name,
+    job.kind,
+    job.phase,
+    cell(job.reason),
+    age(job.createdAt, now),
+  ]),
+});
+
+/** `gpuctl ls`: the newest jobs, following the API's cursor up to --limit. */
+export const registerLs = (program: Command): void => {
+  program
+    .command("ls")
+    .description("list jobs, newest first")
+    .addOption(outputOption())
+    .option("--limit <n>", "show at most N jobs", positiveInteger, DEFAULT_LIMIT)
+    .action(
+      action(async ({ output, limit }: { output: OutputFormat; limit: number }) => {
+        const client = connect();
+        const jobs: JobView[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await client.listJobs({
+            limit: Math.min(PAGE_SIZE, limit - jobs.length),
+            ...(cursor !== undefined && { cursor }),
+          });
+          jobs.push(...page.items.slice(0, limit - jobs.length));
+          cursor = page.items.length > 0 ? page.cursor : undefined;
+        } while (cursor !== undefined && jobs.length < limit);
+        if (output === "json") printJson(jobs);
+        else if (jobs.length === 0) process.stdout.write("no jobs\n");
+        else process.stdout.write(`${renderText(jobsTable(jobs))}\n`);
+        return 0;
+      }),
+    );
+};

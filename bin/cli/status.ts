@@ -1,0 +1,99 @@
+import { type Command, Option } from "commander";
+import { DIALECTS } from "../../lambdas/domain/dialects/index.ts";
+import type { DialectName, JobView, TimelineView } from "../../sdk/api-types.ts";
+import { alignColumns, type OutputFormat, outputOption, printJson } from "./output.ts";
+import { action, connect } from "./run.ts";
+
+const DIALECT_LABELS: Record<DialectName, string> = {
+  aibro: "AIbro",
+  runai: "Run:ai",
+  modelarts: "ModelArts",
+};
+
+const dialectLine = (job: JobView, dialect: DialectName): string => {
+  switch (dialect) {
+    case "aibro": {
+      const { status, substatus } = job.dialects.aibro;
+      return `${status} / ${substatus}`;
+    }
+    case "runai": {
+      const { status, endState, resourceAllocation } = job.dialects.runai;
+      const notes = [endState && "end state", resourceAllocation && "allocates resources"];
+      const said = notes.filter(Boolean).join(", ");
+      return said ? `${status} (${said})` : status;
+    }
+    case "modelarts": {
+      const { code, name } = job.dialects.modelarts;
+      return `${code} ${name}`;
+    }
+  }
+};
+
+const seconds = (value: number): string => `${value.toFixed(1)}s`;
+
+/** The readable summary: one `label  value` line per fact, then the timeline periods. */
+export const statusText = (
+  job: JobView,
+  timeline: TimelineView,
+  dialects: readonly DialectName[] = DIALECTS,
+): string => {
+  const facts: Array<[string, string | number | undefined]> = [
+    ["Job", `${job.id} (${job.name})`],
+    ["Kind", job.kind],
+    ["Phase", job.phase],
+    ["Reason", job.reason],
+    ["Exit code", job.exitCode],
+    ["Attempt", job.requeues > 0 ? `${job.attempt} (requeued ${job.requeues}x)` : job.attempt],
+    ["Workers", job.workersTotal > 1 ? `${job.workersReady}/${job.workersTotal} ready` : undefined],
+    ["Instance", job.instanceId],
+    ["Model", job.modelName],
+    ["Endpoint", job.endpoint],
+    ...dialects.map((dialect): [string, string] => [
+      DIALECT_LABELS[dialect],
+      dialectLine(job, dialect),
+    ]),
+    ["Created", job.createdAt],
+    ["Updated", job.updatedAt],
+  ];
+  const summary = alignColumns(
+    facts.flatMap(([label, value]) => (value === undefined ? [] : [[`${label}:`, String(value)]])),
+  );
+  if (timeline.periods.length === 0) return `${summary}\nTimeline:  none yet`;
+  const periods = alignColumns(
+    timeline.periods.map((period) => [
+      `  ${period.phase}`,
+      seconds(period.seconds).padStart(8),
+      period.endedAt ? "" : "(running)",
+    ]),
+  );
+  return `${summary}\nTimeline:\n${periods}`;
+};
+
+/** `gpuctl status JOB`: one job's phase, its dialects and its timeline. */
+export const registerStatus = (program: Command): void => {
+  program
+    .command("status")
+    .description("show a job's phase, reason, attempt, instance, dialects and timeline")
+    .argument("<job>", "the job id")
+    .addOption(outputOption())
+    .addOption(
+      new Option(
+        "--dialect <name>",
+        "show (and, in JSON, add as `status`) one dialect only",
+      ).choices(DIALECTS),
+    )
+    .action(
+      action(async (id: string, options: { output: OutputFormat; dialect?: DialectName }) => {
+        const client = connect();
+        const job = await client.getJob(id, options.dialect ? { dialect: options.dialect } : {});
+        if (options.output === "json") {
+          printJson(job);
+          return 0;
+        }
+        const timeline = await client.jobTimeline(id);
+        const dialects = options.dialect ? [options.dialect] : DIALECTS;
+        process.stdout.write(`${statusText(job, timeline, dialects)}\n`);
+        return 0;
+      }),
+    );
+};

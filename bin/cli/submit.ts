@@ -1,0 +1,196 @@
+import { randomUUID } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Command } from "commander";
+import { parse as parseYaml } from "yaml";
+import { type JobSpecInput, parseJobSpec } from "../../lambdas/domain/job-spec.ts";
+import type { JobView } from "../../sdk/api-types.ts";
+import type { GpuctlClient } from "../../sdk/client.ts";
+import { clock, type OutputFormat, outputOption, printJson } from "./output.ts";
+import { action, connect, EXIT_FAILED, EXIT_USAGE, printError } from "./run.ts";
+
+export const POLL_INTERVAL_MS = 500;
+export const DEFAULT_RESULTS_DIR = "./gpuctl-results";
+
+interface SubmitOptions {
+  file: string;
+  wait?: true;
+  output: OutputFormat;
+  results?: string;
+}
+
+type SpecInput = NonNullable<JobSpecInput["inputs"]>[number];
+
+/** A spec that cannot be sent: each line is `FILE: field: message` or `FILE: message`. */
+class SpecFileError extends Error {
+  readonly lines: string[];
+
+  constructor(lines: string[]) {
+    super(lines.join("\n"));
+    this.lines = lines;
+  }
+}
+
+/** Reads and validates the spec file locally, so a bad spec sends nothing. */
+const readSpec = async (file: string): Promise<JobSpecInput> => {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new SpecFileError([`${file}: cannot read: ${(error as Error).message}`]);
+  }
+  let document: unknown;
+  try {
+    // YAML 1.2 is a superset of JSON, so this reads both.
+    document = parseYaml(text);
+  } catch (error) {
+    throw new SpecFileError([`${file}: ${(error as Error).message.trim()}`]);
+  }
+  const parsed = parseJobSpec(document);
+  if (!parsed.ok) {
+    throw new SpecFileError(
+      parsed.errors.map(({ field, message }) => `${file}: ${field}: ${message}`),
+    );
+  }
+  // The document as written, not the parsed spec: the control plane applies the defaults.
+  return document as JobSpecInput;
+};
+
+/**
+ * Replaces each `{ file, path }` input with `{ url, path }` once the file is uploaded. Every
+ * file is read before anything is uploaded, so a missing one sends nothing.
+ */
+const uploadFileInputs = async (
+  client: GpuctlClient,
+  specFile: string,
+  spec: JobSpecInput,
+): Promise<JobSpecInput> => {
+  if (!spec.inputs?.some((input) => "file" in input)) return spec;
+  const base = dirname(specFile);
+  const contents = new Map<string, Uint8Array>();
+  const problems: string[] = [];
+  for (const [index, input] of spec.inputs.entries()) {
+    if (!("file" in input)) continue;
+    const local = resolve(base, input.file);
+    if (contents.has(local)) continue;
+    try {
+      contents.set(local, await readFile(local));
+    } catch (error) {
+      problems.push(`${specFile}: inputs.${index}.file: cannot read: ${(error as Error).message}`);
+    }
+  }
+  if (problems.length > 0) throw new SpecFileError(problems);
+  const urls = new Map<string, string>();
+  for (const [local, bytes] of contents) {
+    urls.set(local, (await client.uploadInput(bytes)).url);
+  }
+  const inputs = spec.inputs.map((input): SpecInput => {
+    if (!("file" in input)) return input;
+    return { url: urls.get(resolve(base, input.file)) ?? "", path: input.path };
+  });
+  return { ...spec, inputs };
+};
+
+/** Where an output lands, refusing paths that would leave the job's results folder. */
+const outputTarget = (folder: string, path: string): string => {
+  const target = resolve(folder, path);
+  const inside = relative(folder, target);
+  if (!inside || inside.startsWith("..") || isAbsolute(inside)) {
+    throw new Error(`refusing output path ${JSON.stringify(path)}: it leaves ${folder}`);
+  }
+  return target;
+};
+
+const downloadOutputs = async (
+  client: GpuctlClient,
+  jobId: string,
+  resultsDir: string,
+): Promise<{ folder: string; files: number }> => {
+  const folder = resolve(resultsDir, jobId);
+  const paths = await client.listOutputs(jobId);
+  for (const path of paths) {
+    const target = outputTarget(folder, path);
+    const bytes = await client.downloadOutput(jobId, path);
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, bytes);
+  }
+  return { folder: join(resultsDir, jobId), files: paths.length };
+};
+
+/** Polls the job until it ends, printing each new phase (and reason) once. */
+const follow = async (
+  client: GpuctlClient,
+  submitted: JobView,
+  progress: (line: string) => void,
+): Promise<JobView> => {
+  let job = submitted;
+  let shown = "";
+  for (;;) {
+    const state = `${job.phase} ${job.reason ?? ""}`;
+    if (state !== shown) {
+      progress(`${clock()}  ${job.phase}${job.reason ? `  (${job.reason})` : ""}`);
+      shown = state;
+    }
+    if (job.terminal) return job;
+    await sleep(POLL_INTERVAL_MS);
+    job = await client.getJob(job.id);
+  }
+};
+
+const submit = async (options: SubmitOptions): Promise<number> => {
+  if (options.results !== undefined && !options.wait) {
+    printError("--results applies only with --wait");
+    return EXIT_USAGE;
+  }
+  const json = options.output === "json";
+  // With --output json, stdout carries only the JobView; progress goes to stderr.
+  const progress = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
+  let spec: JobSpecInput;
+  let client: GpuctlClient;
+  try {
+    spec = await readSpec(options.file);
+    client = connect();
+    spec = await uploadFileInputs(client, options.file, spec);
+  } catch (error) {
+    if (!(error instanceof SpecFileError)) throw error;
+    process.stderr.write(`${error.lines.join("\n")}\n`);
+    return EXIT_USAGE;
+  }
+  const submitted = await client.submitJob(spec, { idempotencyKey: randomUUID() });
+  if (!options.wait) {
+    if (json) printJson(submitted);
+    else progress(submitted.id);
+    return 0;
+  }
+  progress(submitted.id);
+  const job = await follow(client, submitted, progress);
+  if (job.phase === "COMPLETED") {
+    const { folder, files } = await downloadOutputs(
+      client,
+      job.id,
+      options.results ?? DEFAULT_RESULTS_DIR,
+    );
+    const count = `${files} output${files === 1 ? "" : "s"}`;
+    progress(files === 0 ? "no outputs to download" : `${count} downloaded to ${folder}/`);
+  } else if (job.exitCode !== undefined) {
+    progress(`exit code ${job.exitCode}`);
+  }
+  if (json) printJson(job);
+  return job.phase === "COMPLETED" ? 0 : EXIT_FAILED;
+};
+
+/** `gpuctl submit -f FILE`: validate a spec locally, upload its files, submit it. */
+export const registerSubmit = (program: Command): void => {
+  program
+    .command("submit")
+    .description("validate and submit a job spec (YAML or JSON); print the job id")
+    .requiredOption("-f, --file <file>", "the job spec, YAML or JSON")
+    .option("-w, --wait", "follow the job until it ends; when it completes, download its outputs")
+    .addOption(outputOption())
+    .option(
+      "--results <dir>",
+      `with --wait: where the outputs go, under <dir>/<jobId>/ (default: ${DEFAULT_RESULTS_DIR})`,
+    )
+    .action(action(submit));
+};

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: the local control plane, on DynamoDB Local, the ASL files run by
+ * aws-local-stepfunctions, and agent processes as instances. It writes the CLI's config
+ * (~/.gpuctl/config.json, or GPUCTL_CONFIG) so `gpuctl` finds it with no other set-up.
+ */
+import { join } from "node:path";
+import {
+  LOCAL_OWNER,
+  startLocalControlPlane,
+} from "../lambdas/adapters/local/local-control-plane.ts";
+import type { StatusEvent } from "../lambdas/domain/status-events.ts";
+import { configPath, writeConfig } from "../sdk/config.ts";
+
+const stateDir = process.env.GPUCTL_STATE_DIR ?? join(process.cwd(), ".gpuctl-state");
+const port = Number(process.env.GPUCTL_PORT ?? 0);
+
+const describe = (event: StatusEvent): string => {
+  const time = event.detail.metadata.time.slice(11, 19);
+  if (event["detail-type"] === "Job Status Changed") {
+    const { jobId, from, phase, reason, event: cause } = event.detail.data;
+    return `${time}  job ${jobId}  ${from ? `${from} -> ` : ""}${phase}${reason ? ` (${reason})` : ""}  [${cause}]`;
+  }
+  const { instanceId, status, substatus, jobId } = event.detail.data;
+  return `${time}  instance ${instanceId}  ${status}${substatus ? `/${substatus}` : ""}${jobId ? `  job ${jobId}` : ""}`;
+};
+
+const local = await startLocalControlPlane({
+  stateDir,
+  port,
+  onEvent: (event) => console.log(describe(event)),
+});
+const config = configPath();
+await writeConfig(config, { endpoint: local.endpoint, token: local.userToken });
+console.log(`gpuctl local control plane listening on ${local.endpoint} (user ${LOCAL_OWNER})`);
+console.log(`state in ${stateDir}; CLI config written to ${config}`);
+console.log(`instance types offered: ${(await local.compute.instanceTypes()).join(", ")}`);
+console.log("try: npx gpuctl submit -f examples/train.yaml --wait");
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  console.log("stopping: agents, workflows and DynamoDB Local");
+  await local.stop();
+  process.exit(0);
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);

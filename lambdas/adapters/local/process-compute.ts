@@ -1,0 +1,364 @@
+/**
+ * The local `Compute`: an "instance" is a folder, `<stateDir>/instances/<instanceId>/`, with
+ * an agent process (agent/agent.ts) running on it. Stop ends the process and keeps the
+ * folder (and the env cache on it); terminate deletes the folder. `instance.json` in each
+ * folder keeps what a restarted control plane needs to know.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { killLeftoverGroups } from "../../../agent/groups.ts";
+import { AGENT_TOKEN_ENV } from "../../../agent/protocol.ts";
+import { type Compute, ComputeError, type LaunchRequest } from "../../ports.ts";
+
+export interface ProcessComputeOptions {
+  /** Instances live in `<stateDir>/instances/<instanceId>/`. */
+  stateDir: string;
+  /** The agent's entry point; default agent/agent.ts of this repository. */
+  agentEntry?: string;
+  /** The Node.js that runs the agent; default the one running this process. */
+  nodePath?: string;
+  /** Whether this machine has GPUs; default: `nvidia-smi -L` succeeds. */
+  gpuProbe?: () => Promise<boolean>;
+  /** Extra environment for every agent (GPUCTL_HEARTBEAT_S, GPUCTL_ADVERTISE_HOST, ...). */
+  agentEnv?: Record<string, string>;
+}
+
+export type LocalInstanceState = "running" | "stopped";
+
+/** What `instance.json` holds. Never the agent's token. */
+export interface LocalInstance {
+  instanceType: string;
+  spot: boolean;
+  region: string;
+  /** The agent's pid while it runs. */
+  pid: number | null;
+  state: LocalInstanceState;
+  launchedAt: string;
+}
+
+const CPU_TYPE = "local";
+const GPU_TYPE = "local-gpu";
+const STOP_GRACE_MS = 10_000;
+const SETPRIV = "/usr/bin/setpriv";
+const DEFAULT_AGENT_ENTRY = fileURLToPath(new URL("../../../agent/agent.ts", import.meta.url));
+
+/** `nvidia-smi -L` lists at least one GPU. */
+export const nvidiaSmiFindsGpus = (): Promise<boolean> =>
+  new Promise((resolveProbe) => {
+    execFile("nvidia-smi", ["-L"], { timeout: 10_000 }, (error, stdout) =>
+      resolveProbe(!error && /\bGPU\b/.test(stdout)),
+    );
+  });
+
+const useSetpriv = process.platform === "linux" && existsSync(SETPRIV);
+
+/** Whether `pid` runs (a zombie, dead but not yet reaped, does not). */
+const processAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  if (process.platform !== "linux") return true;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(")") + 2));
+  } catch {
+    return false;
+  }
+};
+
+const signal = (pid: number, name: NodeJS.Signals) => {
+  try {
+    process.kill(pid, name);
+  } catch {}
+};
+
+/** Whether `pid` is the agent of `instanceId` (on Linux, its environment says so). */
+const isAgentOf = (pid: number, instanceId: string): boolean => {
+  if (!processAlive(pid)) return false;
+  if (process.platform !== "linux") return true;
+  try {
+    const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    return environ.includes(`GPUCTL_INSTANCE_ID=${instanceId}`);
+  } catch {
+    return false;
+  }
+};
+
+const sleep = (ms: number) => new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
+
+interface Entry {
+  id: string;
+  folder: string;
+  record: LocalInstance;
+  /** The agent process, when this control plane started it. */
+  child?: ChildProcess;
+  /** Settles when the agent this control plane started has exited. */
+  exited?: Promise<void>;
+  terminated: boolean;
+}
+
+export class ProcessCompute implements Compute {
+  readonly #instancesDir: string;
+  readonly #agentEntry: string;
+  readonly #nodePath: string;
+  readonly #gpuProbe: () => Promise<boolean>;
+  readonly #agentEnv: Record<string, string>;
+  readonly #entries = new Map<string, Entry>();
+  /** Operations on one instance run one after another. */
+  readonly #queues = new Map<string, Promise<unknown>>();
+  #types: Promise<string[]> | undefined;
+  readonly #onExit = () => {
+    for (const entry of this.#entries.values()) entry.child?.kill("SIGTERM");
+  };
+
+  constructor(options: ProcessComputeOptions) {
+    this.#instancesDir = join(resolve(options.stateDir), "instances");
+    this.#agentEntry = resolve(options.agentEntry ?? DEFAULT_AGENT_ENTRY);
+    this.#nodePath = options.nodePath ?? process.execPath;
+    this.#gpuProbe = options.gpuProbe ?? nvidiaSmiFindsGpus;
+    this.#agentEnv = options.agentEnv ?? {};
+    this.#recover();
+    // Where setpriv cannot tie agents to this process, a normal exit still ends them.
+    process.on("exit", this.#onExit);
+  }
+
+  async instanceTypes(): Promise<string[]> {
+    this.#types ??= this.#gpuProbe().then(
+      (gpus) => (gpus ? [CPU_TYPE, GPU_TYPE] : [CPU_TYPE]),
+      () => [CPU_TYPE],
+    );
+    return [...(await this.#types)];
+  }
+
+  async launch(request: LaunchRequest): Promise<{ instanceId: string }> {
+    const offered = await this.instanceTypes();
+    if (!offered.includes(request.instanceType))
+      throw new ComputeError(
+        "InvalidInstanceType",
+        `${request.instanceType} is not offered here; local compute offers ${offered.join(", ")}`,
+      );
+    if (!existsSync(this.#agentEntry)) throw new Error(`no agent at ${this.#agentEntry}`);
+    let id: string;
+    do id = `local-${randomBytes(4).toString("hex")}`;
+    while (this.#entries.has(id) || existsSync(join(this.#instancesDir, id)));
+    const folder = join(this.#instancesDir, id);
+    await mkdir(folder, { recursive: true });
+    const entry: Entry = {
+      id,
+      folder,
+      record: {
+        instanceType: request.instanceType,
+        spot: request.spot,
+        region: request.region,
+        pid: null,
+        state: "stopped",
+        launchedAt: new Date().toISOString(),
+      },
+      terminated: false,
+    };
+    this.#entries.set(id, entry);
+    await this.#serial(id, async () => {
+      try {
+        await this.#startAgent(entry, request.agent);
+      } catch (error) {
+        this.#entries.delete(id);
+        await rm(folder, { recursive: true, force: true });
+        throw error;
+      }
+    });
+    return { instanceId: id };
+  }
+
+  async start(instanceId: string, agent: LaunchRequest["agent"]): Promise<void> {
+    const entry = this.#entry(instanceId);
+    return this.#serial(instanceId, async () => {
+      this.#refresh(entry);
+      if (entry.record.state === "running") return;
+      await this.#startAgent(entry, agent);
+    });
+  }
+
+  async stop(instanceId: string): Promise<void> {
+    const entry = this.#entry(instanceId);
+    return this.#serial(instanceId, () => this.#stopAgent(entry));
+  }
+
+  async terminate(instanceId: string): Promise<void> {
+    const entry = this.#entry(instanceId);
+    return this.#serial(instanceId, async () => {
+      await this.#stopAgent(entry);
+      entry.terminated = true;
+      this.#entries.delete(instanceId);
+      await rm(entry.folder, { recursive: true, force: true });
+    });
+  }
+
+  /** One instance as `instance.json` has it; undefined for an unknown (or terminated) id. */
+  describe(instanceId: string): LocalInstance | undefined {
+    const entry = this.#entries.get(instanceId);
+    if (!entry) return undefined;
+    this.#refresh(entry);
+    return { ...entry.record };
+  }
+
+  list(): Array<LocalInstance & { instanceId: string }> {
+    return [...this.#entries.keys()].flatMap((instanceId) => {
+      const record = this.describe(instanceId);
+      return record ? [{ instanceId, ...record }] : [];
+    });
+  }
+
+  /** Stops every running agent (folders kept); the control plane calls it on its way out. */
+  async shutdown(): Promise<void> {
+    await Promise.all(
+      [...this.#entries.values()].map((entry) =>
+        this.#serial(entry.id, () => this.#stopAgent(entry)),
+      ),
+    );
+    process.off("exit", this.#onExit);
+  }
+
+  #entry(instanceId: string): Entry {
+    const entry = this.#entries.get(instanceId);
+    if (!entry) throw new Error(`no local instance ${instanceId}`);
+    return entry;
+  }
+
+  #serial<T>(instanceId: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(instanceId) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queues.set(instanceId, settled);
+    void settled.then(() => {
+      if (this.#queues.get(instanceId) === settled) this.#queues.delete(instanceId);
+    });
+    return next;
+  }
+
+  /** Reads the instances a previous control plane left; those whose agent is gone are stopped. */
+  #recover(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.#instancesDir);
+    } catch {
+      return;
+    }
+    for (const id of names) {
+      const folder = join(this.#instancesDir, id);
+      let record: LocalInstance;
+      try {
+        record = JSON.parse(readFileSync(join(folder, "instance.json"), "utf8")) as LocalInstance;
+      } catch {
+        continue;
+      }
+      const entry: Entry = { id, folder, record, terminated: false };
+      this.#entries.set(id, entry);
+      this.#refresh(entry);
+    }
+  }
+
+  /** A running record whose agent is gone (crashed, killed) becomes stopped. */
+  #refresh(entry: Entry): void {
+    const { record } = entry;
+    if (record.state !== "running") return;
+    if (entry.child && entry.child.exitCode === null && entry.child.signalCode === null) return;
+    if (!entry.child && record.pid !== null && isAgentOf(record.pid, entry.id)) return;
+    killLeftoverGroups(entry.folder);
+    this.#setRecord(entry, { pid: null, state: "stopped" });
+  }
+
+  #setRecord(entry: Entry, change: Partial<LocalInstance>): void {
+    entry.record = { ...entry.record, ...change };
+    if (entry.terminated) return;
+    const file = join(entry.folder, "instance.json");
+    const temporary = `${file}.tmp`;
+    writeFileSync(temporary, `${JSON.stringify(entry.record, null, 2)}\n`);
+    renameSync(temporary, file);
+  }
+
+  async #startAgent(entry: Entry, agent: LaunchRequest["agent"]): Promise<void> {
+    // Leftovers of an agent that was killed outright must not run next to the new one.
+    killLeftoverGroups(entry.folder);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      // A CPU instance does not see the machine's GPUs.
+      ...(entry.record.instanceType === CPU_TYPE ? { CUDA_VISIBLE_DEVICES: "" } : {}),
+      ...this.#agentEnv,
+      GPUCTL_ENDPOINT: agent.endpoint,
+      [AGENT_TOKEN_ENV]: agent.token,
+      GPUCTL_INSTANCE_ID: entry.id,
+      GPUCTL_AGENT_HOME: entry.folder,
+    };
+    const nodeArgs = ["--disable-warning=ExperimentalWarning", this.#agentEntry];
+    // setpriv: the kernel sends the agent SIGTERM when this process dies, however it dies.
+    const [command, args] = useSetpriv
+      ? [SETPRIV, ["--pdeathsig", "TERM", this.#nodePath, ...nodeArgs]]
+      : [this.#nodePath, nodeArgs];
+    const log = openSync(join(entry.folder, "agent.log"), "a");
+    let child: ChildProcess;
+    try {
+      child = spawn(command, args, {
+        cwd: entry.folder,
+        env,
+        detached: true,
+        stdio: ["ignore", log, log],
+      });
+    } finally {
+      closeSync(log);
+    }
+    const exited = new Promise<void>((resolveExit) => {
+      child.once("exit", () => {
+        if (entry.child === child) {
+          killLeftoverGroups(entry.folder);
+          this.#setRecord(entry, { pid: null, state: "stopped" });
+        }
+        resolveExit();
+      });
+    });
+    await once(child, "spawn");
+    entry.child = child;
+    entry.exited = exited;
+    this.#setRecord(entry, { pid: child.pid ?? null, state: "running" });
+  }
+
+  /** SIGTERM to the agent, SIGKILL after 10 s; then whatever its jobs left is killed too. */
+  async #stopAgent(entry: Entry): Promise<void> {
+    this.#refresh(entry);
+    const { pid } = entry.record;
+    if (entry.record.state === "running" && entry.child && entry.exited) {
+      const child = entry.child;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+      await entry.exited;
+      clearTimeout(timer);
+    } else if (entry.record.state === "running" && pid !== null) {
+      // An agent a previous control plane started: not a child of ours, so watch its pid.
+      signal(pid, "SIGTERM");
+      const deadline = Date.now() + STOP_GRACE_MS;
+      while (processAlive(pid) && Date.now() < deadline) await sleep(50);
+      if (processAlive(pid)) signal(pid, "SIGKILL");
+      while (processAlive(pid) && Date.now() < deadline + STOP_GRACE_MS) await sleep(50);
+    }
+    killLeftoverGroups(entry.folder);
+    if (entry.record.state !== "stopped" || entry.record.pid !== null)
+      this.#setRecord(entry, { pid: null, state: "stopped" });
+  }
+}

@@ -1,0 +1,57 @@
+import type { InstanceView, JobEventView, JobView } from "../../../sdk/api-types.ts";
+import { type Dialect, jobDialects } from "../../domain/dialects/index.ts";
+import { aibroInstanceStatus, type Instance } from "../../domain/instance.ts";
+import { isTerminal } from "../../domain/phases.ts";
+import type { JobEventRecord, JobRecord } from "../../ports.ts";
+
+export const jobView = (record: JobRecord, dialect?: Dialect): JobView => {
+  const { job } = record;
+  const dialects = jobDialects(job);
+  return {
+    id: job.id,
+    name: record.name,
+    kind: job.kind,
+    owner: record.owner,
+    phase: job.phase,
+    terminal: isTerminal(job.phase),
+    ...(job.reason ? { reason: job.reason } : {}),
+    ...(job.exitCode !== undefined ? { exitCode: job.exitCode } : {}),
+    attempt: job.attempt,
+    requeues: job.requeues,
+    workersReady: job.workersReady,
+    workersTotal: job.workersTotal,
+    ...(job.instanceId ? { instanceId: job.instanceId } : {}),
+    ...(record.modelName ? { modelName: record.modelName } : {}),
+    ...(record.endpoint ? { endpoint: record.endpoint } : {}),
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    dialects,
+    ...(dialect ? { status: dialects[dialect] } : {}),
+  };
+};
+
+export const instanceView = (instance: Instance & { updatedAt?: string }): InstanceView => ({
+  id: instance.id,
+  status: instance.status,
+  ...(instance.status === "CLOSING" || instance.status === "CLOSED"
+    ? { substatus: instance.substatus }
+    : {}),
+  aibro: aibroInstanceStatus(instance),
+  instanceType: instance.pool.instanceType,
+  envHash: instance.pool.envHash,
+  region: instance.pool.region,
+  spot: instance.spot,
+  ...(instance.status === "LAUNCHING" || instance.status === "EXECUTING"
+    ? { jobId: instance.jobId }
+    : {}),
+  updatedAt: instance.updatedAt ?? "",
+});
+
+export const jobEventView = (event: JobEventRecord): JobEventView => ({
+  version: event.version,
+  at: event.at,
+  type: event.event.type,
+  ...(event.from ? { from: event.from } : {}),
+  phase: event.phase,
+  ...(event.reason ? { reason: event.reason } : {}),
+});

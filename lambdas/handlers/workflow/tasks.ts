@@ -1,0 +1,52 @@
+import { z } from "zod";
+import { acquireInstance } from "../../use-cases/acquire-instance.ts";
+import { AGENT_STEPS, dispatchStep } from "../../use-cases/agent-steps.ts";
+import type { ControlPlane } from "../../use-cases/control-plane.ts";
+import {
+  endJobFromWorkflow,
+  expireCooling,
+  releaseInstance,
+  requeueJob,
+} from "../../use-cases/finish-job.ts";
+
+const jobInput = z.object({ jobId: z.string() });
+
+/**
+ * The workflow task handlers, keyed by the `${...Function}` placeholder their ASL states
+ * invoke: each parses its payload and makes one use-case call. Lambda wraps the same
+ * functions; the local runner binds them to the states directly.
+ */
+export const workflowTasks = (cp: ControlPlane) =>
+  ({
+    AcquireInstanceFunction: (payload: unknown) =>
+      acquireInstance(cp, jobInput.parse(payload).jobId),
+    DispatchStepFunction: (payload: unknown) =>
+      dispatchStep(
+        cp,
+        z
+          .object({ jobId: z.string(), step: z.enum(AGENT_STEPS), taskToken: z.string() })
+          .parse(payload),
+      ),
+    EndJobFunction: (payload: unknown) => {
+      const { jobId, event } = z
+        .object({ jobId: z.string(), event: z.enum(["timeout", "heartbeatLost"]) })
+        .parse(payload);
+      return endJobFromWorkflow(cp, jobId, { type: event });
+    },
+    ReleaseInstanceFunction: (payload: unknown) =>
+      releaseInstance(cp, jobInput.parse(payload).jobId),
+    RequeueJobFunction: (payload: unknown) => requeueJob(cp, jobInput.parse(payload).jobId),
+    ExpireCoolingFunction: (payload: unknown) =>
+      expireCooling(
+        cp,
+        z
+          .object({
+            instanceId: z.string(),
+            coolingEpoch: z.number().int(),
+            action: z.enum(["stop", "terminate"]),
+          })
+          .parse(payload),
+      ),
+  }) satisfies Record<string, (payload: unknown) => Promise<unknown>>;
+
+export type WorkflowTaskName = keyof ReturnType<typeof workflowTasks>;

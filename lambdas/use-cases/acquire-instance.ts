@@ -1,0 +1,124 @@
+import { type Instance, type InstancePool, launchInstance } from "../domain/instance.ts";
+import { envHashOf } from "../domain/job-spec.ts";
+import { isTerminal } from "../domain/phases.ts";
+import { instanceStatusChanged } from "../domain/status-events.ts";
+import type { JobEvent } from "../domain/transitions.ts";
+import { ComputeError } from "../ports.ts";
+import { applyJobEvent } from "./apply-job-event.ts";
+import { closeInstance } from "./change-instance.ts";
+import { claimInstance } from "./claim-instance.ts";
+import type { ControlPlane } from "./control-plane.ts";
+import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
+
+export interface Placement {
+  instanceId: string;
+  /** warm: a COOLING instance; stopped: a STOPPED one started again; launched: a new one. */
+  placement: "warm" | "stopped" | "launched";
+}
+
+const ended = (jobId: string) =>
+  new WorkflowError(WORKFLOW_ERRORS.jobEnded, `job ${jobId} has ended`);
+
+/** Applies an event the workflow needs; if the job moved on (canceled, timed out), the workflow stops. */
+const apply = async (cp: ControlPlane, jobId: string, event: JobEvent) => {
+  const applied = await applyJobEvent(cp, jobId, event);
+  if (!applied.ok) throw ended(jobId);
+  return applied.record;
+};
+
+/**
+ * Finds a GPU for a job: a warm instance of its pool, else a stopped one, else a new
+ * launch of the first instance type that has capacity. Reuse never puts an on-demand
+ * job on spot capacity.
+ */
+export const acquireInstance = async (cp: ControlPlane, jobId: string): Promise<Placement> => {
+  let record = await cp.jobs.get(jobId);
+  if (!record || isTerminal(record.job.phase)) throw ended(jobId);
+  if (record.job.phase === "SUBMITTED") record = await apply(cp, jobId, { type: "admitted" });
+  if (record.job.phase === "QUEUED") record = await apply(cp, jobId, { type: "capacityAvailable" });
+  const { spec } = record;
+  const envHash = envHashOf(spec);
+  const pools: InstancePool[] = spec.instance.types.map((instanceType) => ({
+    instanceType,
+    envHash,
+    region: cp.settings.region,
+  }));
+
+  for (const pool of pools) {
+    const candidates = await cp.instances.findReusable(pool);
+    for (const candidate of candidates.filter((instance) => spec.instance.spot || !instance.spot)) {
+      const claimed = await claimInstance(cp, jobId, candidate);
+      if (claimed.ok) {
+        if (candidate.status === "COOLING") return { instanceId: candidate.id, placement: "warm" };
+        await cp.compute.start(candidate.id, cp.settings.agent);
+        return { instanceId: candidate.id, placement: "stopped" };
+      }
+      // Another job won this instance: try the next. If this job moved on, stop here.
+      if (claimed.error !== "CONFLICT" || claimed.conflict !== "STALE_INSTANCE") throw ended(jobId);
+    }
+  }
+  return launchNew(cp, jobId, pools, spec.instance);
+};
+
+const launchNew = async (
+  cp: ControlPlane,
+  jobId: string,
+  pools: InstancePool[],
+  request: { spot: boolean; onDemandFallback: boolean },
+): Promise<Placement> => {
+  const offered = await cp.compute.instanceTypes();
+  const refusals: string[] = [];
+  let shortOfCapacity = false;
+  for (const pool of pools) {
+    if (!offered.includes(pool.instanceType)) {
+      refusals.push(`${pool.instanceType} is not offered (offered: ${offered.join(", ")})`);
+      continue;
+    }
+    const tries = request.spot && request.onDemandFallback ? [true, false] : [request.spot];
+    for (const spot of tries) {
+      try {
+        const { instanceId } = await cp.compute.launch({
+          instanceType: pool.instanceType,
+          spot,
+          region: pool.region,
+          agent: cp.settings.agent,
+        });
+        return await recordLaunch(cp, jobId, launchInstance({ id: instanceId, pool, spot, jobId }));
+      } catch (error) {
+        if (!(error instanceof ComputeError)) throw error;
+        if (error.code === "InvalidInstanceType") refusals.push(error.message);
+        else shortOfCapacity = true;
+        if (error.code !== "SpotUnavailable") break;
+      }
+    }
+  }
+  if (shortOfCapacity) {
+    await apply(cp, jobId, { type: "capacityWait", reason: "INSUFFICIENT_CAPACITY" });
+    throw new WorkflowError(
+      WORKFLOW_ERRORS.noCapacity,
+      "no capacity for any instance type of the job",
+    );
+  }
+  await apply(cp, jobId, { type: "failed", reason: "LAUNCH_FAILED" });
+  throw new WorkflowError(WORKFLOW_ERRORS.launchFailed, refusals.join("; "));
+};
+
+/** Records a launched instance for the job; if the job moved on meanwhile, the instance goes at once. */
+const recordLaunch = async (
+  cp: ControlPlane,
+  jobId: string,
+  instance: Instance,
+): Promise<Placement> => {
+  const at = cp.clock.now();
+  await cp.instances.create(instance, at);
+  await cp.events.publish([instanceStatusChanged(instance, at)]);
+  const applied = await applyJobEvent(cp, jobId, {
+    type: "instanceLaunched",
+    instanceId: instance.id,
+  });
+  if (!applied.ok) {
+    await closeInstance(cp, instance, "terminate");
+    throw ended(jobId);
+  }
+  return { instanceId: instance.id, placement: "launched" };
+};

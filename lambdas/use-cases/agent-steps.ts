@@ -1,0 +1,160 @@
+import type { Command, JobAssignment } from "../../agent/protocol.ts";
+import { envHashOf } from "../domain/job-spec.ts";
+import type { AttemptFailureReason } from "../domain/phases.ts";
+import type { JobEvent } from "../domain/transitions.ts";
+import type { JobRecord } from "../ports.ts";
+import { applyJobEvent } from "./apply-job-event.ts";
+import { changeInstance } from "./change-instance.ts";
+import type { ControlPlane } from "./control-plane.ts";
+import { conflict, type Failure, notFound, refused } from "./outcome.ts";
+import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
+
+export const AGENT_STEPS = ["prepare", "gearUp", "sendInputs", "run", "returnResults"] as const;
+export type AgentStep = (typeof AGENT_STEPS)[number];
+
+/** Why a step failed, in the canonical model's words (and so in every dialect's). */
+const FAILURE_REASON: Record<AgentStep, AttemptFailureReason> = {
+  prepare: "INIT_FAILED",
+  gearUp: "IMAGE_PULL",
+  sendInputs: "MOUNT_FAILED",
+  run: "CONTAINER_CANNOT_RUN",
+  returnResults: "RESULT_TRANSFER_FAILED",
+};
+
+interface AgentTask {
+  jobId: string;
+  step: AgentStep;
+  taskToken: string;
+}
+
+/**
+ * The agent gets an envelope around the workflow's task token naming the job and step,
+ * and hands it back with its report; the token itself is checked against the job record.
+ */
+const sealTask = (task: AgentTask): string =>
+  Buffer.from(JSON.stringify(task)).toString("base64url");
+
+const openTask = (sealed: string): AgentTask | undefined => {
+  try {
+    const task = JSON.parse(Buffer.from(sealed, "base64url").toString("utf8")) as AgentTask;
+    return AGENT_STEPS.includes(task.step) && typeof task.jobId === "string" ? task : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+export const assignmentOf = (record: JobRecord, uploadUrl: string): JobAssignment => {
+  const { spec } = record;
+  return {
+    jobId: record.job.id,
+    kind: spec.kind,
+    envHash: envHashOf(spec),
+    ...(spec.setup ? { setup: spec.setup } : {}),
+    run: spec.run,
+    env: spec.env,
+    inputs: spec.inputs.flatMap((input) => ("url" in input ? [input] : [])),
+    outputs: spec.outputs,
+    ...(spec.checkpointDir ? { checkpointDir: spec.checkpointDir } : {}),
+    uploadUrl,
+    ...(spec.serve ? { serve: spec.serve } : {}),
+  };
+};
+
+/** Hands one step of a job to its instance's agent; the workflow waits on `taskToken`. */
+export const dispatchStep = async (cp: ControlPlane, task: AgentTask): Promise<void> => {
+  const record = await cp.jobs.get(task.jobId);
+  const instanceId = record?.job.instanceId;
+  if (!record || !instanceId)
+    throw new WorkflowError(WORKFLOW_ERRORS.jobEnded, `job ${task.jobId} holds no instance`);
+  await cp.jobs.setTaskToken(task.jobId, task.taskToken);
+  const command = {
+    type: task.step,
+    taskToken: sealTask(task),
+    job: assignmentOf(record, cp.artifacts.uploadUrl(task.jobId)),
+  } as Command;
+  await cp.commands.push(instanceId, command);
+};
+
+const eventFor = (step: AgentStep, output: Record<string, unknown>): JobEvent => {
+  switch (step) {
+    case "prepare":
+      return { type: "agentRegistered", envCached: output.envCached === true };
+    case "gearUp":
+      return { type: "envReady" };
+    case "sendInputs":
+      return { type: "inputsReady" };
+    case "run":
+      return { type: "runExited", code: typeof output.exitCode === "number" ? output.exitCode : 1 };
+    case "returnResults":
+      return { type: "resultsReturned" };
+  }
+};
+
+/** The task an agent reports on, if it is the one the job's workflow waits for. */
+const currentTask = async (
+  cp: ControlPlane,
+  sealed: string,
+): Promise<{ task: AgentTask; record: JobRecord } | Failure> => {
+  const task = openTask(sealed);
+  if (!task) return refused("taskToken: not a token this control plane handed out");
+  const record = await cp.jobs.get(task.jobId);
+  if (!record) return notFound(`job ${task.jobId}`);
+  if (record.taskToken !== task.taskToken) {
+    return conflict({
+      conflict: "STALE_JOB",
+      message: `job ${task.jobId} no longer waits for this ${task.step}`,
+    });
+  }
+  return { task, record };
+};
+
+/** The agent finished a step: the job moves on, and so does its workflow. */
+export const reportStepSuccess = async (
+  cp: ControlPlane,
+  sealed: string,
+  output: Record<string, unknown>,
+): Promise<{ ok: true } | Failure> => {
+  const current = await currentTask(cp, sealed);
+  if (!("task" in current)) return current;
+  const { task, record } = current;
+  const applied = await applyJobEvent(cp, task.jobId, eventFor(task.step, output));
+  if (!applied.ok) return applied;
+  if (task.step === "prepare" && record.job.instanceId) {
+    const instance = await cp.instances.get(record.job.instanceId);
+    if (instance?.status === "LAUNCHING")
+      await changeInstance(cp, instance, { type: "agentRegistered" });
+  }
+  await cp.workflows.sendTaskSuccess(task.taskToken, {
+    ...output,
+    phase: applied.record.job.phase,
+  });
+  return { ok: true };
+};
+
+/** The agent could not do a step: the retry policy decides, and the workflow catches the error. */
+export const reportStepFailure = async (
+  cp: ControlPlane,
+  sealed: string,
+  failure: { error: string; cause: string },
+): Promise<{ ok: true } | Failure> => {
+  const current = await currentTask(cp, sealed);
+  if (!("task" in current)) return current;
+  const { task } = current;
+  const applied = await applyJobEvent(cp, task.jobId, {
+    type: "failed",
+    reason: FAILURE_REASON[task.step],
+  });
+  if (!applied.ok) return applied;
+  await cp.workflows.sendTaskFailure(task.taskToken, failure.error, failure.cause);
+  return { ok: true };
+};
+
+export const reportHeartbeat = async (
+  cp: ControlPlane,
+  sealed: string,
+): Promise<{ ok: true } | Failure> => {
+  const current = await currentTask(cp, sealed);
+  if (!("task" in current)) return current;
+  await cp.workflows.sendTaskHeartbeat(current.task.taskToken);
+  return { ok: true };
+};

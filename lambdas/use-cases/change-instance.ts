@@ -1,0 +1,43 @@
+import {
+  type CloseAction,
+  type Instance,
+  type InstanceEvent,
+  transitionInstance,
+} from "../domain/instance.ts";
+import { instanceStatusChanged } from "../domain/status-events.ts";
+import type { ControlPlane } from "./control-plane.ts";
+import { conflict, type Failure, refused } from "./outcome.ts";
+
+/** Applies one event to an instance as read, persists it if unchanged since, and publishes it. */
+export const changeInstance = async (
+  cp: Pick<ControlPlane, "instances" | "events" | "clock">,
+  instance: Instance,
+  event: InstanceEvent,
+): Promise<{ ok: true; instance: Instance } | Failure> => {
+  const next = transitionInstance(instance, event);
+  if (!next.ok) return refused(next.refusal.message);
+  const at = cp.clock.now();
+  const written = await cp.instances.apply({ before: instance, after: next.instance, at });
+  if (!written.ok) return conflict(written);
+  await cp.events.publish([instanceStatusChanged(next.instance, at)]);
+  return { ok: true, instance: next.instance };
+};
+
+/**
+ * Stops or terminates an instance and records each step, so a crash half-way leaves it
+ * CLOSING for the reaper rather than silently running.
+ */
+export const closeInstance = async (
+  cp: Pick<ControlPlane, "instances" | "events" | "clock" | "compute">,
+  instance: Instance,
+  action: CloseAction,
+  trigger: InstanceEvent = { type: "closeRequested", action },
+): Promise<{ ok: true; instance: Instance } | Failure> => {
+  const closing = await changeInstance(cp, instance, trigger);
+  if (!closing.ok) return closing;
+  if (action === "stop") await cp.compute.stop(instance.id);
+  else await cp.compute.terminate(instance.id);
+  return changeInstance(cp, closing.instance, {
+    type: action === "stop" ? "stopped" : "terminated",
+  });
+};

@@ -1,0 +1,131 @@
+import { coolingPlan } from "../domain/cooling-policy.ts";
+import type { Instance } from "../domain/instance.ts";
+import { backoffDelayS } from "../domain/retry-policy.ts";
+import type { JobEvent } from "../domain/transitions.ts";
+import type { JobRecord } from "../ports.ts";
+import { applyJobEvent } from "./apply-job-event.ts";
+import { changeInstance, closeInstance } from "./change-instance.ts";
+import type { ControlPlane } from "./control-plane.ts";
+import type { Failure } from "./outcome.ts";
+import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
+
+/** Puts a freed instance in its cooling period and starts the timer that closes it afterwards. */
+const cool = async (cp: ControlPlane, record: JobRecord, instance: Instance) => {
+  const cooled = await changeInstance(cp, instance, { type: "released" });
+  if (!cooled.ok) return;
+  const plan = coolingPlan(record.spec.coolingPeriodS, instance, cp.settings.defaultCoolingPeriodS);
+  const { coolingEpoch } = cooled.instance;
+  await cp.workflows.start("instance-cooling", `${instance.id}-cooling-${coolingEpoch}`, {
+    instanceId: instance.id,
+    coolingEpoch,
+    ...plan,
+  });
+};
+
+/** What becomes of the job's instance now that the job no longer runs on it. */
+const freeInstance = async (cp: ControlPlane, record: JobRecord, instance: Instance) => {
+  const { job } = record;
+  const action = instance.spot ? "terminate" : "stop";
+  // An agent that stopped answering may have left anything behind: the instance goes.
+  if (job.phase === "LOST") return closeInstance(cp, instance, "terminate");
+  // Completing a deployment shuts its instances down at once, as AIbro does.
+  if (job.phase === "COMPLETED" && job.kind === "inference")
+    return closeInstance(cp, instance, action);
+  // Never registered for this job: nothing on it is warm for the next one.
+  if (instance.status === "LAUNCHING") return closeInstance(cp, instance, action);
+  if (instance.status === "EXECUTING" && instance.jobId === job.id)
+    return cool(cp, record, instance);
+  return undefined;
+};
+
+/**
+ * The workflow's last step for an attempt: frees the instance (cooling it for the next
+ * job when it is healthy), ends a cancel, and says whether a retry follows and when.
+ */
+export const releaseInstance = async (
+  cp: ControlPlane,
+  jobId: string,
+): Promise<{ phase: string; retryDelayS: number }> => {
+  let record = await cp.jobs.get(jobId);
+  if (!record) throw new WorkflowError(WORKFLOW_ERRORS.jobEnded, `job ${jobId} not found`);
+  const instance = record.job.instanceId
+    ? await cp.instances.get(record.job.instanceId)
+    : undefined;
+  if (instance) await freeInstance(cp, record, instance);
+  if (record.job.phase === "CANCELING") {
+    const released = await applyJobEvent(cp, jobId, { type: "released" });
+    if (released.ok) record = released.record;
+  }
+  const { phase, attempt, requeues } = record.job;
+  return {
+    phase,
+    retryDelayS: phase === "RETRY_BACKOFF" ? backoffDelayS(attempt + requeues - 1) : 0,
+  };
+};
+
+/** After the back-off, the job asks for a server again. */
+export const requeueJob = async (cp: ControlPlane, jobId: string): Promise<void> => {
+  const applied = await applyJobEvent(cp, jobId, { type: "retryDue" });
+  if (!applied.ok) throw new WorkflowError(WORKFLOW_ERRORS.jobEnded, applied.message);
+};
+
+/**
+ * Ends a job from outside its workflow (cancel, complete, timeout): the job changes first,
+ * then its agent drops the work and the task its workflow waits on fails with `error`.
+ */
+const interrupt = async (
+  cp: ControlPlane,
+  jobId: string,
+  event: JobEvent,
+  error: string,
+): Promise<{ ok: true; record: JobRecord } | Failure> => {
+  const applied = await applyJobEvent(cp, jobId, event);
+  if (!applied.ok) return applied;
+  const { record, before } = applied;
+  if (record.job.instanceId)
+    await cp.commands.push(record.job.instanceId, { type: "abort", jobId });
+  if (before.taskToken) {
+    await cp.workflows
+      .sendTaskFailure(before.taskToken, error, `${event.type} while ${before.job.phase}`)
+      .catch(
+        // The task may have finished in the meantime; then there is nothing left to interrupt.
+        (failure: Error) => {
+          if (failure.name !== "TaskDoesNotExist" && failure.name !== "TaskTimedOut") throw failure;
+        },
+      );
+  }
+  return applied;
+};
+
+export const cancelJob = (cp: ControlPlane, jobId: string) =>
+  interrupt(cp, jobId, { type: "cancelRequested" }, WORKFLOW_ERRORS.canceled);
+
+export const completeJob = (cp: ControlPlane, jobId: string) =>
+  interrupt(cp, jobId, { type: "completeRequested" }, WORKFLOW_ERRORS.completed);
+
+/** The workflow caught its run state's timeout or a silent agent: the job ends, the agent drops it. */
+export const endJobFromWorkflow = async (
+  cp: ControlPlane,
+  jobId: string,
+  event: JobEvent,
+): Promise<void> => {
+  const applied = await applyJobEvent(cp, jobId, event);
+  if (applied.ok && applied.record.job.instanceId) {
+    await cp.commands.push(applied.record.job.instanceId, { type: "abort", jobId });
+  }
+};
+
+/** The cooling timer fired: the instance closes only if no job claimed it since. */
+export const expireCooling = async (
+  cp: ControlPlane,
+  input: { instanceId: string; coolingEpoch: number; action: "stop" | "terminate" },
+): Promise<{ closed: boolean }> => {
+  const instance = await cp.instances.get(input.instanceId);
+  if (!instance) return { closed: false };
+  const closed = await closeInstance(cp, instance, input.action, {
+    type: "coolingExpired",
+    coolingEpoch: input.coolingEpoch,
+    action: input.action,
+  });
+  return { closed: closed.ok };
+};

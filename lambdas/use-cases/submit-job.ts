@@ -1,0 +1,61 @@
+import { randomUUID } from "node:crypto";
+import { submitJob as newJob } from "../domain/job.ts";
+import { type JobSpec, retryPolicyOf } from "../domain/job-spec.ts";
+import { jobStatusChanged } from "../domain/status-events.ts";
+import type { JobRecord } from "../ports.ts";
+import type { ControlPlane } from "./control-plane.ts";
+import { conflict, type Failure } from "./outcome.ts";
+
+/** Step Functions' largest timeout: a job without `timeoutS` runs as long as it needs. */
+const NO_TIMEOUT_S = 99_999_999;
+
+export interface SubmitRequest {
+  spec: JobSpec;
+  owner: string;
+  /** With a key, a repeated request returns the first job instead of creating another. */
+  idempotency?: { key: string; requestHash: string };
+}
+
+/**
+ * Records the job and starts its lifecycle workflow. The execution is named after the
+ * job, so a replayed submit re-starts a workflow that failed to start, and never starts
+ * a second one.
+ */
+export const submitJob = async (
+  cp: Pick<ControlPlane, "jobs" | "workflows" | "events" | "clock">,
+  request: SubmitRequest,
+): Promise<{ ok: true; record: JobRecord; replayed: boolean } | Failure> => {
+  const { spec, owner } = request;
+  const at = cp.clock.now();
+  const job = newJob({
+    id: `job-${randomUUID().slice(0, 13).replace("-", "")}`,
+    kind: spec.kind,
+    workers: spec.workers,
+    spot: spec.instance.spot,
+    retryPolicy: retryPolicyOf(spec),
+  });
+  const record: JobRecord = {
+    job,
+    owner,
+    name: spec.name,
+    createdAt: at,
+    updatedAt: at,
+    timeline: { "Job Create": { startedAt: at, endedAt: at } },
+    spec,
+    ...(spec.modelName ? { modelName: spec.modelName } : {}),
+  };
+  const submitted = await cp.jobs.submit({
+    record,
+    ...(request.idempotency ? { idempotency: request.idempotency } : {}),
+  });
+  if (!submitted.ok) return conflict(submitted);
+  if (!submitted.replayed) {
+    await cp.events.publish([jobStatusChanged(job, { event: "submitted", at })]);
+  }
+  const { job: started, spec: startedSpec } = submitted.record;
+  await cp.workflows.start("job-lifecycle", started.id, {
+    jobId: started.id,
+    timeoutS: startedSpec.timeoutS ?? NO_TIMEOUT_S,
+  });
+  return submitted;
+};

@@ -1,0 +1,22 @@
+/**
+ * Error names the workflow handlers throw and the state machines catch by name
+ * (`ErrorEquals`), as AWS Lambda reports a thrown error's `name`.
+ */
+export const WORKFLOW_ERRORS = {
+  /** No capacity in any of the job's instance types: the state retries later. */
+  noCapacity: "gpuctl.NoCapacity",
+  /** No instance type of the job could be launched; the job's retry policy has decided. */
+  launchFailed: "gpuctl.LaunchFailed",
+  /** The job ended while the workflow was busy (canceled, completed, timed out). */
+  jobEnded: "gpuctl.JobEnded",
+  /** Sent to a waiting task when the user cancels, completes or the job times out. */
+  canceled: "gpuctl.Canceled",
+  completed: "gpuctl.Completed",
+} as const;
+
+export class WorkflowError extends Error {
+  constructor(name: (typeof WORKFLOW_ERRORS)[keyof typeof WORKFLOW_ERRORS], message: string) {
+    super(message);
+    this.name = name;
+  }
+}

@@ -1,0 +1,248 @@
+/** The typed client of the HTTP API (docs/api.md), on the platform's `fetch`. */
+import { createHash } from "node:crypto";
+import type { JobSpecInput } from "../lambdas/domain/job-spec.ts";
+import type {
+  ApiError,
+  DialectName,
+  InstanceView,
+  JobEventView,
+  JobView,
+  Page,
+  TimelineView,
+} from "./api-types.ts";
+import { type GpuctlConfig, loadConfig } from "./config.ts";
+
+type ErrorCode = ApiError["error"]["code"];
+export type FieldError = NonNullable<ApiError["error"]["fields"]>[number];
+
+/** The API answered with a 4xx or 5xx; `body` is its ApiError (synthesised if it sent none). */
+export class ApiRequestError extends Error {
+  override name = "ApiRequestError";
+  readonly status: number;
+  readonly code: ErrorCode;
+  readonly fields: FieldError[];
+  readonly body: ApiError;
+
+  constructor(status: number, body: ApiError) {
+    super(body.error.message);
+    this.status = status;
+    this.code = body.error.code;
+    this.fields = body.error.fields ?? [];
+    this.body = body;
+  }
+}
+
+/** No answer at all: nothing listens at the endpoint, DNS failed, the connection broke. */
+export class UnreachableError extends Error {
+  override name = "UnreachableError";
+  readonly endpoint: string;
+
+  constructor(endpoint: string, cause: unknown) {
+    const code = networkCode(cause);
+    super(
+      code === "ECONNREFUSED"
+        ? `the control plane at ${endpoint} is not reachable (is \`npm start\` running?)`
+        : `the control plane at ${endpoint} is not reachable: ${rootMessage(cause)}`,
+      { cause },
+    );
+    this.endpoint = endpoint;
+  }
+}
+
+/** The system error code (ECONNREFUSED, ENOTFOUND, ...) under undici's "fetch failed", if any. */
+const networkCode = (error: unknown): string | undefined => {
+  for (let current = error, depth = 0; current && depth < 5; depth++) {
+    const { code, cause, errors } = current as {
+      code?: unknown;
+      cause?: unknown;
+      errors?: unknown;
+    };
+    if (typeof code === "string" && code.startsWith("E")) return code;
+    // Node's happy-eyeballs connect reports an AggregateError of per-address failures.
+    current = cause ?? (Array.isArray(errors) ? errors[0] : undefined);
+  }
+  return undefined;
+};
+
+/** The innermost message: "bad port" says more than "fetch failed". */
+const rootMessage = (error: unknown): string => {
+  let current = error;
+  for (let depth = 0; depth < 5 && (current as { cause?: unknown })?.cause; depth++) {
+    current = (current as { cause: unknown }).cause;
+  }
+  return current instanceof Error ? current.message : String(current);
+};
+
+const CODE_BY_STATUS: Record<number, ErrorCode> = {
+  400: "VALIDATION",
+  401: "UNAUTHORIZED",
+  403: "UNAUTHORIZED",
+  404: "NOT_FOUND",
+  409: "CONFLICT",
+};
+
+const isApiError = (body: unknown): body is ApiError => {
+  const error = (body as { error?: unknown } | null)?.error as
+    | { code?: unknown; message?: unknown; fields?: unknown }
+    | undefined;
+  return (
+    typeof error?.code === "string" &&
+    typeof error.message === "string" &&
+    (error.fields === undefined || Array.isArray(error.fields))
+  );
+};
+
+/** The ApiError of a failed response; a proxy's HTML page or an empty body gets one made up. */
+const errorBody = (response: Response, text: string): ApiError => {
+  try {
+    const body: unknown = JSON.parse(text);
+    if (isApiError(body)) return body;
+  } catch {
+    // not JSON: fall through
+  }
+  const detail = text.trim().slice(0, 200);
+  return {
+    error: {
+      code: CODE_BY_STATUS[response.status] ?? "INTERNAL",
+      message: `HTTP ${response.status} ${response.statusText}${detail ? `: ${detail}` : ""}`,
+    },
+  };
+};
+
+/** `a/b c.txt` → `a/b%20c.txt`: each segment encoded, the slashes kept. */
+const encodePath = (path: string): string => path.split("/").map(encodeURIComponent).join("/");
+
+const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+
+export interface ClientOptions extends GpuctlConfig {
+  /** Defaults to the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+interface RequestOptions {
+  query?: Record<string, string | number | undefined>;
+  headers?: Record<string, string>;
+  json?: unknown;
+  bytes?: Uint8Array;
+}
+
+export class GpuctlClient {
+  /** The base URL, without a trailing slash. */
+  readonly endpoint: string;
+  readonly #token: string | undefined;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: ClientOptions) {
+    this.endpoint = options.endpoint.replace(/\/+$/, "");
+    this.#token = options.token;
+    this.#fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  /** A client for the configured control plane (see `loadConfig`). */
+  static fromEnv(env: Record<string, string | undefined> = process.env): GpuctlClient {
+    return new GpuctlClient(loadConfig(env));
+  }
+
+  submitJob(spec: JobSpecInput, options: { idempotencyKey?: string } = {}): Promise<JobView> {
+    return this.#json("POST", "/v1/jobs", {
+      json: spec,
+      ...(options.idempotencyKey && { headers: { "idempotency-key": options.idempotencyKey } }),
+    });
+  }
+
+  getJob(id: string, options: { dialect?: DialectName } = {}): Promise<JobView> {
+    return this.#json("GET", `/v1/jobs/${encodeURIComponent(id)}`, {
+      query: { dialect: options.dialect },
+    });
+  }
+
+  listJobs(options: { limit?: number; cursor?: string } = {}): Promise<Page<JobView>> {
+    return this.#json("GET", "/v1/jobs", {
+      query: { limit: options.limit, cursor: options.cursor },
+    });
+  }
+
+  cancelJob(id: string): Promise<JobView> {
+    return this.#json("POST", `/v1/jobs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  /** Ends an inference deployment. */
+  completeJob(id: string): Promise<JobView> {
+    return this.#json("POST", `/v1/jobs/${encodeURIComponent(id)}/complete`);
+  }
+
+  /** Ends the active deployment serving `modelName`. */
+  completeDeployment(modelName: string): Promise<JobView> {
+    return this.#json("POST", `/v1/deployments/${encodeURIComponent(modelName)}/complete`);
+  }
+
+  async jobEvents(id: string): Promise<JobEventView[]> {
+    const page = await this.#json<Page<JobEventView>>(
+      "GET",
+      `/v1/jobs/${encodeURIComponent(id)}/events`,
+    );
+    return page.items;
+  }
+
+  jobTimeline(id: string): Promise<TimelineView> {
+    return this.#json("GET", `/v1/jobs/${encodeURIComponent(id)}/timeline`);
+  }
+
+  /** Relative paths of the job's uploaded results. */
+  async listOutputs(id: string): Promise<string[]> {
+    const page = await this.#json<Page<string>>(
+      "GET",
+      `/v1/jobs/${encodeURIComponent(id)}/outputs`,
+    );
+    return page.items;
+  }
+
+  async downloadOutput(id: string, path: string): Promise<Uint8Array> {
+    const response = await this.#request(
+      "GET",
+      `/v1/jobs/${encodeURIComponent(id)}/outputs/${encodePath(path)}`,
+    );
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  /** Uploads a local input under its SHA-256; the answer's `url` goes in the spec's `inputs`. */
+  uploadInput(bytes: Uint8Array): Promise<{ url: string }> {
+    return this.#json("PUT", `/v1/inputs/${sha256Hex(bytes)}`, { bytes });
+  }
+
+  async listInstances(): Promise<InstanceView[]> {
+    const page = await this.#json<Page<InstanceView>>("GET", "/v1/instances");
+    return page.items;
+  }
+
+  async #json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const response = await this.#request(method, path, options);
+    return (await response.json()) as T;
+  }
+
+  async #request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
+    const url = new URL(`${this.endpoint}${path}`);
+    for (const [name, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(name, String(value));
+    }
+    const headers: Record<string, string> = { accept: "application/json", ...options.headers };
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    let body: string | Uint8Array | undefined;
+    if (options.json !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(options.json);
+    } else if (options.bytes) {
+      headers["content-type"] = "application/octet-stream";
+      body = options.bytes;
+    }
+    let response: Response;
+    try {
+      response = await this.#fetch(url, { method, headers, ...(body !== undefined && { body }) });
+    } catch (error) {
+      throw new UnreachableError(this.endpoint, error);
+    }
+    if (!response.ok)
+      throw new ApiRequestError(response.status, errorBody(response, await response.text()));
+    return response;
+  }
+}

@@ -1,0 +1,86 @@
+/** Where the control plane is: `GPUCTL_ENDPOINT`, else the config file `npm start` writes. */
+
+import { readFileSync } from "node:fs";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { z } from "zod";
+
+export interface GpuctlConfig {
+  /** Base URL of the HTTP API, e.g. `http://127.0.0.1:8080` or an API Gateway stage URL. */
+  endpoint: string;
+  /** Sent as `Authorization: Bearer <token>` when set. */
+  token?: string;
+}
+
+/** A missing, unreadable or malformed configuration; the message says how to fix it. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const endpoint = z
+  .string()
+  .refine((value) => /^https?:$/.test(URL.parse(value)?.protocol ?? ""), "must be an http(s) URL");
+
+const ConfigFile = z.object({ endpoint, token: z.string().min(1).optional() });
+
+type Env = Record<string, string | undefined>;
+
+const DEFAULT_PATH_LABEL = "~/.gpuctl/config.json";
+
+/** The config file: `GPUCTL_CONFIG` when set, else `~/.gpuctl/config.json`. */
+export const configPath = (env: Env = process.env): string =>
+  env.GPUCTL_CONFIG || join(homedir(), ".gpuctl", "config.json");
+
+const describeIssues = (error: z.ZodError): string =>
+  error.issues.map((issue) => `${issue.path.join(".") || "(config)"}: ${issue.message}`).join("; ");
+
+/**
+ * The control plane to talk to. `GPUCTL_ENDPOINT` (with `GPUCTL_TOKEN`, if any) overrides the
+ * config file; the file's token is never sent to an endpoint the file did not name.
+ */
+export const loadConfig = (env: Env = process.env): GpuctlConfig => {
+  if (env.GPUCTL_ENDPOINT) {
+    const parsed = endpoint.safeParse(env.GPUCTL_ENDPOINT);
+    if (!parsed.success) {
+      throw new ConfigError(
+        `GPUCTL_ENDPOINT ${JSON.stringify(env.GPUCTL_ENDPOINT)}: must be an http(s) URL`,
+      );
+    }
+    return env.GPUCTL_TOKEN
+      ? { endpoint: parsed.data, token: env.GPUCTL_TOKEN }
+      : { endpoint: parsed.data };
+  }
+  const path = configPath(env);
+  const label = env.GPUCTL_CONFIG ? path : DEFAULT_PATH_LABEL;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new ConfigError(
+        `no control plane configured: run \`npm start\` (it writes ${label}) or set GPUCTL_ENDPOINT`,
+      );
+    }
+    throw new ConfigError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${path}: not valid JSON (${(error as Error).message})`);
+  }
+  const parsed = ConfigFile.safeParse(json);
+  if (!parsed.success) throw new ConfigError(`${path}: ${describeIssues(parsed.error)}`);
+  const { endpoint: url, token } = parsed.data;
+  return token ? { endpoint: url, token } : { endpoint: url };
+};
+
+/** Writes the config file (creating its folder), readable by its owner only: it may hold a token. */
+export const writeConfig = async (path: string, config: GpuctlConfig): Promise<void> => {
+  const parsed = ConfigFile.safeParse(config);
+  if (!parsed.success) throw new ConfigError(`config for ${path}: ${describeIssues(parsed.error)}`);
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await writeFile(path, `${JSON.stringify(parsed.data, null, 2)}\n`, { mode: 0o600 });
+  await chmod(path, 0o600);
+};

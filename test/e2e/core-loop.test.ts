@@ -1,0 +1,188 @@
+import { execFileSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../lambdas/adapters/local/dynamodb-local.ts";
+import type { InstanceView } from "../../sdk/api-types.ts";
+import { startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
+
+let plane: Awaited<ReturnType<typeof startTestControlPlane>>;
+beforeAll(async () => {
+  plane = await startTestControlPlane();
+});
+afterAll(async () => {
+  await plane?.stop();
+});
+
+const instance = async (id: string | undefined): Promise<InstanceView | undefined> =>
+  (await plane.client.listInstances()).find((candidate) => candidate.id === id);
+
+/** Processes whose command line contains `marker`, other than the `ps` looking for them. */
+const processesWith = (marker: string) =>
+  execFileSync("ps", ["-eo", "pid,args"], { encoding: "utf8" })
+    .split("\n")
+    .filter((line) => line.includes(marker) && !line.includes("ps -eo"));
+
+const FULL_RUN = [
+  "SUBMITTED",
+  "REQUESTING_SERVER",
+  "CONNECTING_SERVER",
+  "GEARING_UP_ENV",
+  "SENDING_MODEL_AND_DATA",
+  "TRAINING",
+  "RETURNING",
+  "COMPLETED",
+];
+
+describe("the core loop on the local control plane", () => {
+  let firstInstance: string | undefined;
+
+  it("runs a training job through every phase to COMPLETED and returns its results", async () => {
+    const submitted = await plane.client.submitJob(trainingSpec());
+    const done = await plane.finished(submitted.id);
+    expect(done).toMatchObject({ phase: "COMPLETED", exitCode: 0 });
+    expect(await plane.phasesOf(submitted.id)).toEqual(FULL_RUN);
+
+    const outputs = await plane.client.listOutputs(submitted.id);
+    expect(outputs).toEqual(
+      expect.arrayContaining(["results/model.json", "checkpoints/epoch-2.json", "logs/stdout.log"]),
+    );
+    const model = JSON.parse(
+      new TextDecoder().decode(
+        await plane.client.downloadOutput(submitted.id, "results/model.json"),
+      ),
+    );
+    expect(model).toEqual({ loss: 0.01 });
+
+    const { periods } = await plane.client.jobTimeline(submitted.id);
+    expect(periods.map((period) => period.phase)).toEqual([
+      "Job Create",
+      "API Transfer & Server Setup",
+      "Env Gear up",
+      "M&D Transfer",
+      "Model Training",
+      "Result Transfer",
+    ]);
+    firstInstance = done.instanceId;
+    expect(await instance(firstInstance)).toMatchObject({
+      status: "COOLING",
+      aibro: { substatus: "COOLING" },
+    });
+  });
+
+  it("reuses the cooling instance for the next job of its pool, skipping gear-up", async () => {
+    const before = await plane.client.listInstances();
+    const submittedAt = Date.now();
+    const submitted = await plane.client.submitJob(trainingSpec());
+    await plane.waitFor(
+      submitted.id,
+      (job) =>
+        job.phase !== "SUBMITTED" && ["TRAINING", "RETURNING", "COMPLETED"].includes(job.phase),
+    );
+    const toTrainingMs = Date.now() - submittedAt;
+    const done = await plane.finished(submitted.id);
+    expect(done.instanceId).toBe(firstInstance);
+    expect(await plane.phasesOf(submitted.id)).toEqual(
+      FULL_RUN.filter((phase) => phase !== "GEARING_UP_ENV"),
+    );
+    expect(await plane.client.listInstances()).toHaveLength(before.length);
+    console.log(`warm instance: submit -> TRAINING in ${toTrainingMs} ms`);
+  });
+
+  it("gives a cooling instance to one of two racing jobs and another instance to the other", async () => {
+    const racing = await Promise.all([
+      plane.client.submitJob(trainingSpec()),
+      plane.client.submitJob(trainingSpec()),
+    ]);
+    const done = await Promise.all(racing.map((job) => plane.finished(job.id)));
+    expect(done.map((job) => job.phase)).toEqual(["COMPLETED", "COMPLETED"]);
+    const used = done.map((job) => job.instanceId);
+    expect(new Set(used).size).toBe(2);
+    expect(used).toContain(firstInstance);
+  });
+
+  it("cancels a job during gear-up, leaving no process behind", async () => {
+    const marker = `gear-up-marker-${Date.now()}`;
+    const submitted = await plane.client.submitJob(trainingSpec({ setup: `sleep 30 # ${marker}` }));
+    await plane.waitFor(submitted.id, (job) => job.phase === "GEARING_UP_ENV");
+    await plane.waitFor(submitted.id, () => processesWith(marker).length > 0);
+    const canceling = await plane.client.cancelJob(submitted.id);
+    expect(["CANCELING", "CANCELED"]).toContain(canceling.phase);
+    const done = await plane.finished(submitted.id);
+    expect(done).toMatchObject({
+      phase: "CANCELED",
+      dialects: { modelarts: { code: 13 }, runai: { status: "Deleted" } },
+    });
+    await plane.waitFor(submitted.id, () => processesWith(marker).length === 0, 10_000);
+    expect((await instance(done.instanceId))?.status).not.toBe("EXECUTING");
+  });
+
+  it("cancels a job during training, releasing its instance and leaving no process behind", async () => {
+    const marker = `training-marker-${Date.now()}`;
+    const submitted = await plane.client.submitJob(trainingSpec({ run: `sleep 30 # ${marker}` }));
+    await plane.waitFor(submitted.id, (job) => job.phase === "TRAINING");
+    await plane.waitFor(submitted.id, () => processesWith(marker).length > 0);
+    await plane.client.cancelJob(submitted.id);
+    const done = await plane.finished(submitted.id);
+    expect(done).toMatchObject({ phase: "CANCELED", dialects: { modelarts: { code: 12 } } });
+    await plane.waitFor(submitted.id, () => processesWith(marker).length === 0, 10_000);
+    expect(await instance(done.instanceId)).toMatchObject({ status: "COOLING" });
+  });
+
+  it("stops an instance after its cooling period, and starts it again for a later job without gear-up", async () => {
+    const spec = trainingSpec({ setup: "true # stop-start pool", coolingPeriodS: 1 });
+    const first = await plane.finished((await plane.client.submitJob(spec)).id);
+    const deadline = Date.now() + 15_000;
+    while ((await instance(first.instanceId))?.substatus !== "STOPPED" && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await instance(first.instanceId)).toMatchObject({
+      status: "CLOSED",
+      substatus: "STOPPED",
+    });
+
+    const second = await plane.finished((await plane.client.submitJob(spec)).id);
+    expect(second).toMatchObject({ phase: "COMPLETED", instanceId: first.instanceId });
+    expect(await plane.phasesOf(second.id)).toEqual(
+      FULL_RUN.filter((phase) => phase !== "GEARING_UP_ENV"),
+    );
+  });
+
+  it("serves an inference deployment, then stops it at once when completed by model name", async () => {
+    const port = await freePort();
+    const submitted = await plane.client.submitJob({
+      name: "echo-model",
+      kind: "inference",
+      modelName: "echo-model",
+      instance: { types: ["local"] },
+      run: [
+        'python3 -c "',
+        "import http.server, os",
+        "class H(http.server.BaseHTTPRequestHandler):",
+        "    def do_GET(self):",
+        "        self.send_response(200); self.end_headers(); self.wfile.write(b'pong')",
+        "    def log_message(self, *a): pass",
+        "http.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever()\"",
+      ].join("\n"),
+      serve: { port, healthPath: "/health" },
+      env: { PORT: String(port) },
+    });
+    const serving = await plane.waitFor(submitted.id, (job) => job.endpoint !== undefined);
+    expect(serving.phase).toBe("TRAINING");
+    expect(await (await fetch(`${serving.endpoint}/predict`)).text()).toBe("pong");
+
+    const completed = await plane.client.completeDeployment("echo-model");
+    expect(completed).toMatchObject({
+      phase: "COMPLETED",
+      dialects: { aibro: { status: "COMPLETED" } },
+    });
+    const deadline = Date.now() + 10_000;
+    let stillServing = true;
+    while (stillServing && Date.now() < deadline) {
+      stillServing = await fetch(`${serving.endpoint}/predict`).then(
+        () => true,
+        () => false,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(stillServing).toBe(false);
+  });
+});

@@ -1,0 +1,71 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startLocalControlPlane } from "../../lambdas/adapters/local/local-control-plane.ts";
+import type { JobSpecInput } from "../../lambdas/domain/job-spec.ts";
+import type { StatusEvent } from "../../lambdas/domain/status-events.ts";
+import type { JobView } from "../../sdk/api-types.ts";
+import { GpuctlClient } from "../../sdk/client.ts";
+
+/** A local control plane of its own for one test file: in-memory DynamoDB, a temporary state folder. */
+export const startTestControlPlane = async () => {
+  const stateDir = await mkdtemp(join(tmpdir(), "gpuctl-e2e-"));
+  const events: StatusEvent[] = [];
+  const local = await startLocalControlPlane({
+    stateDir,
+    inMemory: true,
+    backoffMs: 50,
+    agentEnv: { GPUCTL_HEARTBEAT_S: "1" },
+    onEvent: (event) => events.push(event),
+  });
+  const client = new GpuctlClient({ endpoint: local.endpoint, token: local.userToken });
+
+  /** Polls the job until `done` holds, failing with the job's last state after `timeoutMs`. */
+  const waitFor = async (jobId: string, done: (job: JobView) => boolean, timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await client.getJob(jobId);
+      if (done(job)) return job;
+      if (Date.now() > deadline)
+        throw new Error(`job ${jobId} stuck in ${job.phase} (${job.reason ?? "no reason"})`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const finished = (jobId: string, timeoutMs?: number) =>
+    waitFor(jobId, (job) => job.terminal, timeoutMs);
+  const phasesOf = async (jobId: string) =>
+    (await client.jobEvents(jobId)).map((event) => event.phase);
+
+  return {
+    ...local,
+    stateDir,
+    client,
+    events,
+    waitFor,
+    finished,
+    phasesOf,
+    stop: async () => {
+      await local.stop();
+      await rm(stateDir, { recursive: true, force: true });
+    },
+  };
+};
+
+/** A quick training job: a checkpoint per epoch and a result file, in plain Python. */
+export const trainingSpec = (overrides: Partial<JobSpecInput> = {}): JobSpecInput => ({
+  name: "quick-train",
+  instance: { types: ["local"] },
+  setup: "python3 -c 'print(\"env ready\")'",
+  run: [
+    'python3 -c "',
+    "import json, os, time",
+    "os.makedirs('checkpoints', exist_ok=True); os.makedirs('results', exist_ok=True)",
+    "[open(f'checkpoints/epoch-{e}.json', 'w').write(json.dumps({'epoch': e})) for e in range(3)]",
+    "open('results/model.json', 'w').write(json.dumps({'loss': 0.01}))",
+    "print('trained')\"",
+  ].join("\n"),
+  outputs: ["results"],
+  checkpointDir: "checkpoints",
+  coolingPeriodS: 60,
+  ...overrides,
+});

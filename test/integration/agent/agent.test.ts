@@ -1,0 +1,377 @@
+/**
+ * The instance agent, for real: ProcessCompute launches agent/agent.ts as a process on a
+ * temporary folder, the agent long-polls a fake control plane on loopback, and real shell
+ * commands run in real process groups.
+ */
+import { once } from "node:events";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import { type AddressInfo, createServer as createNetServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import type { JobAssignment } from "../../../agent/protocol.ts";
+import { ProcessCompute } from "../../../lambdas/adapters/local/process-compute.ts";
+import { FakeControlPlane, type TaskResult, waitFor } from "./fake-control-plane.ts";
+import { groupMembers, processAlive } from "./processes.ts";
+
+let cp: FakeControlPlane;
+let compute: ProcessCompute;
+let stateDir: string;
+/** A server outside the control plane (a presigned S3 URL, say): it must never see the token. */
+let outside: Server;
+let outsideUrl: string;
+const outsideAuthorization: Array<string | undefined> = [];
+
+beforeAll(async () => {
+  cp = await new FakeControlPlane().start();
+  stateDir = await mkdtemp(join(tmpdir(), "gpuctl-agent-"));
+  compute = new ProcessCompute({
+    stateDir,
+    gpuProbe: async () => false,
+    agentEnv: { GPUCTL_HEARTBEAT_S: "0.1" },
+  });
+  outside = createServer((request, response) => {
+    outsideAuthorization.push(request.headers.authorization);
+    if (request.url === "/bucket/data.csv") response.end("a,b\n1,2\n");
+    else response.writeHead(404).end();
+  }).listen(0, "127.0.0.1");
+  await once(outside, "listening");
+  outsideUrl = `http://127.0.0.1:${(outside.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await compute?.shutdown();
+  await cp?.close();
+  outside?.close();
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+});
+
+const launch = async (): Promise<string> => {
+  const { instanceId } = await compute.launch({
+    instanceType: "local",
+    spot: false,
+    region: "local",
+    agent: { endpoint: cp.url, token: cp.token },
+  });
+  return instanceId;
+};
+
+let jobs = 0;
+const newJob = (fields: Partial<JobAssignment> = {}): JobAssignment => {
+  const jobId = fields.jobId ?? `job-${++jobs}`;
+  return {
+    jobId,
+    kind: "training",
+    envHash: "sha256:plain",
+    run: "true",
+    env: {},
+    inputs: [],
+    outputs: [],
+    uploadUrl: cp.uploadUrl(jobId),
+    ...fields,
+  };
+};
+
+const home = (instanceId: string) => join(stateDir, "instances", instanceId);
+const jobDir = (instanceId: string, jobId: string) => join(home(instanceId), "jobs", jobId);
+const read = (path: string) => readFile(path, "utf8");
+const succeeded = (output: Record<string, unknown>): TaskResult => ({ ok: true, output });
+const freePort = async (): Promise<number> => {
+  const server = createNetServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, "close");
+  return port;
+};
+/** Whether a promise is still pending after `ms`. */
+const pendingAfter = async (promise: Promise<unknown>, ms: number) => {
+  let settled = false;
+  void promise.then(() => {
+    settled = true;
+  });
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return !settled;
+};
+/** Waits for the file a job writes its shell's pid (its process group) to. */
+const leaderOf = (path: string) =>
+  waitFor(`${path}`, async () =>
+    existsSync(path) ? Number((await read(path)).trim()) || undefined : undefined,
+  );
+
+describe("the agent", () => {
+  it("runs a training job: prepare, gearUp, sendInputs, run, returnResults", async () => {
+    const id = await launch();
+    cp.artifacts.set("inputs/model.bin", Buffer.from("weights;"));
+    const job = newJob({
+      envHash: "sha256:first",
+      setup: 'echo "$GPUCTL_JOB_ID $GREETING" >> setup-runs.txt',
+      env: { GREETING: "hello" },
+      inputs: [
+        { url: cp.artifactUrl("inputs/model.bin"), path: "model/model.bin" },
+        { url: `${outsideUrl}/bucket/data.csv`, path: "data/data.csv" },
+      ],
+      run: [
+        "mkdir -p out",
+        "cat model/model.bin data/data.csv > out/result.txt",
+        'echo "$GREETING from $GPUCTL_JOB_ID"',
+        'echo step-1 > "$GPUCTL_CHECKPOINT_DIR/step.txt"',
+        "(printenv GPUCTL_AGENT_TOKEN || echo none) > out/token.txt",
+        'echo "$GPUCTL_CHECKPOINT_DIR" > out/env.txt',
+        "echo a-warning >&2",
+        "sleep 0.5",
+      ].join(" && "),
+      outputs: ["out"],
+      checkpointDir: "ckpt",
+    });
+    const dir = jobDir(id, job.jobId);
+
+    expect(await cp.task(id, "prepare", job)).toEqual(succeeded({ envCached: false }));
+    expect(existsSync(dir)).toBe(true);
+
+    expect(await cp.task(id, "gearUp", job)).toEqual(succeeded({}));
+    const envDir = join(home(id), "envs", "sha256:first");
+    expect(await read(join(envDir, "setup-runs.txt"))).toBe(`${job.jobId} hello\n`);
+
+    expect(await cp.task(id, "sendInputs", job)).toEqual(succeeded({}));
+    expect(await read(join(dir, "model/model.bin"))).toBe("weights;");
+    expect(await read(join(dir, "data/data.csv"))).toBe("a,b\n1,2\n");
+    expect(outsideAuthorization).toEqual([undefined]);
+
+    const run = cp.queue(id, "run", job);
+    expect(await run.result).toEqual(succeeded({ exitCode: 0 }));
+    expect(cp.heartbeats.filter((token) => token === run.taskToken).length).toBeGreaterThanOrEqual(
+      2,
+    );
+    expect(await read(join(dir, "logs/stdout.log"))).toBe(`hello from ${job.jobId}\n`);
+    expect(await read(join(dir, "logs/stderr.log"))).toBe("a-warning\n");
+    expect(await read(join(dir, "out/token.txt"))).toBe("none\n");
+    expect(await read(join(dir, "out/env.txt"))).toBe(`${join(dir, "ckpt")}\n`);
+
+    const results = await cp.task(id, "returnResults", job);
+    const files = [
+      "ckpt/step.txt",
+      "logs/setup-stderr.log",
+      "logs/setup-stdout.log",
+      "logs/stderr.log",
+      "logs/stdout.log",
+      "out/env.txt",
+      "out/result.txt",
+      "out/token.txt",
+    ];
+    expect(results.ok && [...(results.output.files as string[])].sort()).toEqual(files);
+    const uploaded = (path: string) => cp.uploads.get(`jobs/${job.jobId}/${path}`)?.toString();
+    expect(uploaded("out/result.txt")).toBe("weights;a,b\n1,2\n");
+    expect(uploaded("ckpt/step.txt")).toBe("step-1\n");
+    expect(uploaded("logs/stdout.log")).toBe(`hello from ${job.jobId}\n`);
+    expect(cp.unauthorized).toEqual([]);
+
+    const periods = cp.timeline.filter((period) => period.jobId === job.jobId && period.endedAt);
+    expect(periods.map((period) => period.phase)).toEqual([
+      "API Transfer & Server Setup",
+      "Env Gear up",
+      "M&D Transfer",
+      "Model Training",
+      "Result Transfer",
+    ]);
+    for (const { startedAt, endedAt } of periods) {
+      expect(new Date(startedAt).toISOString()).toBe(startedAt);
+      expect(Date.parse(endedAt ?? "")).toBeGreaterThanOrEqual(Date.parse(startedAt));
+    }
+    const training = periods.find((period) => period.phase === "Model Training");
+    expect(
+      Date.parse(training?.endedAt ?? "") - Date.parse(training?.startedAt ?? ""),
+    ).toBeGreaterThanOrEqual(450);
+
+    const agentLog = await read(join(home(id), "agent.log"));
+    for (const command of ["prepare", "gearUp", "sendInputs", "returnResults"])
+      expect(agentLog).toMatch(new RegExp(`${command} job=${job.jobId} ok`));
+    expect(agentLog).not.toContain(cp.token);
+  });
+
+  it("runs an env's setup once per instance, and says so in polls and prepare", async () => {
+    const id = await launch();
+    const setup = "echo ran >> setup-runs.txt";
+    const first = newJob({ envHash: "sha256:shared", setup });
+    const second = newJob({ envHash: "sha256:shared", setup });
+    const other = newJob({ envHash: "sha256:other", setup });
+
+    expect(await cp.task(id, "prepare", first)).toEqual(succeeded({ envCached: false }));
+    expect(await cp.task(id, "gearUp", first)).toEqual(succeeded({}));
+    expect(await cp.task(id, "prepare", second)).toEqual(succeeded({ envCached: true }));
+    expect(await cp.task(id, "gearUp", second)).toEqual(succeeded({}));
+    expect(await cp.task(id, "prepare", other)).toEqual(succeeded({ envCached: false }));
+
+    expect(await read(join(home(id), "envs/sha256:shared/setup-runs.txt"))).toBe("ran\n");
+    const gearUps = cp.timeline.filter((period) => period.phase === "Env Gear up");
+    expect(gearUps.map((period) => period.jobId)).toContain(first.jobId);
+    expect(gearUps.map((period) => period.jobId)).not.toContain(second.jobId);
+    await waitFor("a poll listing the cached env", () =>
+      cp.pollsOf(id).some((poll) => poll.envHashes.includes("sha256:shared")),
+    );
+    expect(cp.pollsOf(id).every((poll) => poll.waitS === 20)).toBe(true);
+    expect(cp.pollsOf(id).some((poll) => poll.envHashes.includes("sha256:other"))).toBe(false);
+  });
+
+  it("reports any exit code of the run as its output, a signal as 128 + n", async () => {
+    const id = await launch();
+    const failing = newJob({ run: "echo boom >&2; exit 3" });
+    await cp.task(id, "prepare", failing);
+    expect(await cp.task(id, "run", failing)).toEqual(succeeded({ exitCode: 3 }));
+    expect(await read(join(jobDir(id, failing.jobId), "logs/stderr.log"))).toBe("boom\n");
+
+    const killed = newJob({ run: "kill -KILL $$" });
+    expect(await cp.task(id, "run", killed)).toEqual(succeeded({ exitCode: 137 }));
+  });
+
+  it("fails gearUp with the tail of stderr, and does not cache the env", async () => {
+    const id = await launch();
+    const job = newJob({
+      envHash: "sha256:broken",
+      setup:
+        "echo first-line >&2; head -c 5000 /dev/zero | tr '\\0' x >&2; echo >&2; echo last-line >&2; exit 1",
+    });
+    await cp.task(id, "prepare", job);
+    const result = await cp.task(id, "gearUp", job);
+    expect(result).toMatchObject({ ok: false, error: "gpuctl.EnvFailed" });
+    const cause = result.ok ? "" : result.cause;
+    expect(cause.endsWith("last-line")).toBe(true);
+    expect(cause).not.toContain("first-line");
+    expect(cause.length).toBeGreaterThan(1_000);
+    expect(cause.length).toBeLessThanOrEqual(2_048);
+    expect(await cp.task(id, "prepare", newJob({ envHash: "sha256:broken" }))).toEqual(
+      succeeded({ envCached: false }),
+    );
+  });
+
+  it("fails sendInputs naming the URL and its status, and returnResults on a refused upload", async () => {
+    const id = await launch();
+    const missing = newJob({ inputs: [{ url: cp.artifactUrl("inputs/nothing"), path: "x" }] });
+    const noInput = await cp.task(id, "sendInputs", missing);
+    expect(noInput).toMatchObject({ ok: false, error: "gpuctl.InputsFailed" });
+    expect(noInput.ok || noInput.cause).toContain(cp.artifactUrl("inputs/nothing"));
+    expect(noInput.ok || noInput.cause).toContain("404");
+
+    const escaping = newJob({ inputs: [{ url: `${outsideUrl}/bucket/data.csv`, path: "../x" }] });
+    const refused = await cp.task(id, "sendInputs", escaping);
+    expect(refused).toMatchObject({ ok: false, error: "gpuctl.InputsFailed" });
+    expect(refused.ok || refused.cause).toContain("leaves the job folder");
+
+    const job = newJob({ run: "mkdir out && echo 1 > out/a.txt", outputs: ["out"] });
+    await cp.task(id, "prepare", job);
+    await cp.task(id, "run", job);
+    cp.failUploads.set(`jobs/${job.jobId}/out/a.txt`, 403);
+    const results = await cp.task(id, "returnResults", job);
+    expect(results).toMatchObject({ ok: false, error: "gpuctl.ResultsFailed" });
+    expect(results.ok || results.cause).toContain("403");
+  });
+
+  it("aborts a running job: its whole process group dies and the run is not reported", async () => {
+    const id = await launch();
+    const job = newJob({ run: "echo $$ > leader.pid; sleep 60 & sleep 60; wait" });
+    await cp.task(id, "prepare", job);
+    const run = cp.queue(id, "run", job);
+    const pgid = await leaderOf(join(jobDir(id, job.jobId), "leader.pid"));
+    await waitFor("both sleeps", () => groupMembers(pgid).length >= 3);
+
+    cp.send(id, { type: "abort", jobId: job.jobId });
+    await waitFor("the job's process group to die", () => groupMembers(pgid).length === 0, 7_000);
+    expect(await pendingAfter(run.result, 300)).toBe(true);
+    expect(cp.strayReports).toEqual([]);
+    // The agent is still there for the next command.
+    expect(await cp.task(id, "prepare", newJob())).toMatchObject({ ok: true });
+  });
+
+  it("serves an inference job: reports its endpoint once healthy, runs until aborted", async () => {
+    const id = await launch();
+    const port = await freePort();
+    cp.artifacts.set(
+      "inputs/serve.js",
+      Buffer.from(`
+        const http = require("node:http");
+        setTimeout(() => http.createServer((request, response) => {
+          response.end(request.url === "/healthz" ? "ok" : "prediction");
+        }).listen(${port}, "127.0.0.1"), 300);
+      `),
+    );
+    const job = newJob({
+      kind: "inference",
+      inputs: [{ url: cp.artifactUrl("inputs/serve.js"), path: "serve.cjs" }],
+      run: 'echo $$ > leader.pid; exec "$NODE" serve.cjs',
+      env: { NODE: process.execPath },
+      serve: { port, healthPath: "/healthz" },
+    });
+    await cp.task(id, "prepare", job);
+    await cp.task(id, "sendInputs", job);
+    const run = cp.queue(id, "run", job);
+    const endpoint = await waitFor("the endpoint report", () =>
+      cp.endpoints.find((report) => report.jobId === job.jobId),
+    );
+    expect(endpoint.url).toBe(`http://127.0.0.1:${port}`);
+    expect(await (await fetch(`${endpoint.url}/predict`)).text()).toBe("prediction");
+    expect(await pendingAfter(run.result, 200)).toBe(true);
+
+    const pgid = await leaderOf(join(jobDir(id, job.jobId), "leader.pid"));
+    cp.send(id, { type: "abort", jobId: job.jobId });
+    await waitFor("the server to die", () => groupMembers(pgid).length === 0, 7_000);
+    await expect(fetch(endpoint.url)).rejects.toThrow();
+    expect(await pendingAfter(run.result, 200)).toBe(true);
+  });
+
+  it("on SIGTERM uploads the running job's checkpoint, kills the job and exits 0", async () => {
+    const id = await launch();
+    const job = newJob({
+      run: 'echo $$ > leader.pid; echo 7 > "$GPUCTL_CHECKPOINT_DIR/step-7.txt"; sleep 60',
+      checkpointDir: "checkpoints",
+    });
+    await cp.task(id, "prepare", job);
+    const run = cp.queue(id, "run", job);
+    const pgid = await leaderOf(join(jobDir(id, job.jobId), "leader.pid"));
+    const agentPid = compute.describe(id)?.pid ?? 0;
+    expect(processAlive(agentPid)).toBe(true);
+
+    await compute.stop(id);
+    expect(cp.uploads.get(`jobs/${job.jobId}/checkpoints/step-7.txt`)?.toString()).toBe("7\n");
+    expect(groupMembers(pgid)).toEqual([]);
+    expect(processAlive(agentPid)).toBe(false);
+    const agentLog = await read(join(home(id), "agent.log"));
+    expect(agentLog).toMatch(
+      /SIGTERM: stopping[\s\S]*checkpoint job=\S+ uploaded 1 files[\s\S]*stopped\n$/,
+    );
+    expect(await pendingAfter(run.result, 100)).toBe(true);
+  });
+
+  it("reconnects to a control plane that restarts, and carries on", async () => {
+    let restarting = await new FakeControlPlane(cp.token).start();
+    onTestFinished(() => restarting.close());
+    const { instanceId: id } = await compute.launch({
+      instanceType: "local",
+      spot: false,
+      region: "local",
+      agent: { endpoint: restarting.url, token: restarting.token },
+    });
+    await waitFor("a first poll", () => restarting.pollsOf(id).length > 0);
+    const port = Number(new URL(restarting.url).port);
+    await restarting.close();
+    await new Promise((resolve) => setTimeout(resolve, 600)); // the agent meets refused connections
+    restarting = await new FakeControlPlane(cp.token).start(port);
+    expect(await restarting.task(id, "prepare", newJob())).toEqual(succeeded({ envCached: false }));
+    expect(await read(join(home(id), "agent.log"))).toMatch(
+      /poll: .*retrying[\s\S]*poll: connected/,
+    );
+  });
+
+  it("keeps polling through a control plane that does not know the instance yet", async () => {
+    const id = await launch();
+    await waitFor("a first poll", () => cp.pollsOf(id).length > 0);
+    cp.unknownInstances.add(id);
+    const before = cp.pollsOf(id).length;
+    // Wake the held poll so the next ones get 404s.
+    cp.send(id, { type: "abort", jobId: "nothing" });
+    await waitFor("polls answered 404", () => cp.pollsOf(id).length >= before + 2);
+    cp.unknownInstances.delete(id);
+    expect(await cp.task(id, "prepare", newJob())).toEqual(succeeded({ envCached: false }));
+  });
+});

@@ -1,0 +1,35 @@
+/** Runs the CLI as a child process, so an in-process fake API can answer it. */
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+
+const GPUCTL = join(import.meta.dirname, "../../../bin/gpuctl.ts");
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export const gpuctl = (
+  args: string[],
+  options: { endpoint?: string; cwd?: string; env?: Record<string, string> } = {},
+): Promise<Run> =>
+  new Promise((resolve) => {
+    const { GPUCTL_ENDPOINT, GPUCTL_TOKEN, ...inherited } = process.env;
+    const env: NodeJS.ProcessEnv = {
+      ...inherited,
+      // Never the developer's own ~/.gpuctl/config.json.
+      GPUCTL_CONFIG: join(import.meta.dirname, "no-such-config.json"),
+      ...(options.endpoint && { GPUCTL_ENDPOINT: options.endpoint }),
+      ...options.env,
+    };
+    execFile(
+      process.execPath,
+      [GPUCTL, ...args],
+      { env, encoding: "utf8", ...(options.cwd && { cwd: options.cwd }) },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });

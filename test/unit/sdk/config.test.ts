@@ -1,0 +1,87 @@
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ConfigError, configPath, loadConfig, writeConfig } from "../../../sdk/config.ts";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "gpuctl-config-"));
+});
+afterEach(async () => {
+  vi.unstubAllEnvs();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("loadConfig", () => {
+  it("reads ~/.gpuctl/config.json under the home folder", async () => {
+    vi.stubEnv("HOME", dir);
+    await writeConfig(join(dir, ".gpuctl", "config.json"), {
+      endpoint: "http://127.0.0.1:8080",
+      token: "t0k",
+    });
+    expect(configPath({})).toBe(join(dir, ".gpuctl", "config.json"));
+    expect(loadConfig({})).toEqual({ endpoint: "http://127.0.0.1:8080", token: "t0k" });
+  });
+
+  it("reads the file GPUCTL_CONFIG names", async () => {
+    const path = join(dir, "elsewhere.json");
+    await writeFile(path, JSON.stringify({ endpoint: "https://api.example/prod" }));
+    expect(loadConfig({ GPUCTL_CONFIG: path })).toEqual({ endpoint: "https://api.example/prod" });
+  });
+
+  it("lets GPUCTL_ENDPOINT override the file, without sending the file's token elsewhere", async () => {
+    const path = join(dir, "config.json");
+    await writeConfig(path, { endpoint: "http://127.0.0.1:8080", token: "file-token" });
+    expect(loadConfig({ GPUCTL_CONFIG: path, GPUCTL_ENDPOINT: "http://10.0.0.1:9000" })).toEqual({
+      endpoint: "http://10.0.0.1:9000",
+    });
+    expect(
+      loadConfig({
+        GPUCTL_CONFIG: path,
+        GPUCTL_ENDPOINT: "http://10.0.0.1:9000",
+        GPUCTL_TOKEN: "env-token",
+      }),
+    ).toEqual({ endpoint: "http://10.0.0.1:9000", token: "env-token" });
+  });
+
+  it("says how to configure when there is no config file", () => {
+    vi.stubEnv("HOME", dir);
+    expect(() => loadConfig({})).toThrow(
+      new ConfigError(
+        "no control plane configured: run `npm start` (it writes ~/.gpuctl/config.json) or set GPUCTL_ENDPOINT",
+      ),
+    );
+  });
+
+  it("names the file and the field of a bad config", async () => {
+    const path = join(dir, "config.json");
+    await writeFile(path, JSON.stringify({ endpoint: "localhost:8080" }));
+    expect(() => loadConfig({ GPUCTL_CONFIG: path })).toThrow(
+      `${path}: endpoint: must be an http(s) URL`,
+    );
+    await writeFile(path, "{ not json");
+    expect(() => loadConfig({ GPUCTL_CONFIG: path })).toThrow(`${path}: not valid JSON`);
+    expect(() => loadConfig({ GPUCTL_ENDPOINT: "ftp://x" })).toThrow(
+      'GPUCTL_ENDPOINT "ftp://x": must be an http(s) URL',
+    );
+  });
+});
+
+describe("writeConfig", () => {
+  it("creates the folder and a file only its owner can read", async () => {
+    const path = join(dir, "nested", ".gpuctl", "config.json");
+    await writeConfig(path, { endpoint: "http://127.0.0.1:8080", token: "t" });
+    expect(JSON.parse(await readFile(path, "utf8"))).toEqual({
+      endpoint: "http://127.0.0.1:8080",
+      token: "t",
+    });
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+  });
+
+  it("refuses a config loadConfig could not read back", async () => {
+    await expect(writeConfig(join(dir, "c.json"), { endpoint: "nope" })).rejects.toThrow(
+      "endpoint: must be an http(s) URL",
+    );
+  });
+});
