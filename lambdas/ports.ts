@@ -82,6 +82,8 @@ export interface JobStore {
   listByOwner(owner: string, page?: { limit?: number; cursor?: string }): Promise<Page<JobRecord>>;
   events(jobId: string): Promise<JobEventRecord[]>;
   activeDeployment(modelName: string): Promise<JobRecord | undefined>;
+  /** Every job in a phase, most recently changed first (the reaper, recovery, operators). */
+  listByPhase(phase: Phase): Promise<JobRecord[]>;
   /** Persists one transition and its event, only if the job is still as `before` says. */
   apply(change: JobChange): Promise<WriteResult>;
   recordTimeline(

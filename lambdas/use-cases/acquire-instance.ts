@@ -36,6 +36,7 @@ export const acquireInstance = async (cp: ControlPlane, jobId: string): Promise<
   if (!record || isTerminal(record.job.phase)) throw ended(jobId);
   if (record.job.phase === "SUBMITTED") record = await apply(cp, jobId, { type: "admitted" });
   if (record.job.phase === "QUEUED") record = await apply(cp, jobId, { type: "capacityAvailable" });
+  if (record.job.phase === "RETRY_BACKOFF") record = await apply(cp, jobId, { type: "retryDue" });
   const { spec } = record;
   const envHash = envHashOf(spec);
   const pools: InstancePool[] = spec.instance.types.map((instanceType) => ({

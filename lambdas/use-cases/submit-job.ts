@@ -7,7 +7,7 @@ import type { ControlPlane } from "./control-plane.ts";
 import { conflict, type Failure } from "./outcome.ts";
 
 /** Step Functions' largest timeout: a job without `timeoutS` runs as long as it needs. */
-const NO_TIMEOUT_S = 99_999_999;
+export const NO_TIMEOUT_S = 99_999_999;
 
 export interface SubmitRequest {
   spec: JobSpec;

@@ -19,6 +19,7 @@ import { createApi } from "../../handlers/api/app.ts";
 import { workflowTasks } from "../../handlers/workflow/tasks.ts";
 import type { StateMachineName } from "../../ports.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
+import { recoverAfterRestart } from "../../use-cases/recover.ts";
 import { DynamoInstanceStore } from "../aws/dynamodb/instance-store.ts";
 import { DynamoJobStore } from "../aws/dynamodb/job-store.ts";
 import { createTableInput } from "../aws/dynamodb/schema.ts";
@@ -131,6 +132,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
       : {}),
   });
   cp.workflows = workflows;
+  await recoverAfterRestart(cp);
 
   const api = createApi(cp, { users: { [userToken]: LOCAL_OWNER }, localArtifacts: artifacts });
   const server = serve({ fetch: api.fetch, port, hostname: "127.0.0.1" });

@@ -5,7 +5,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { isTerminal } from "../../../domain/phases.ts";
+import { isTerminal, type Phase } from "../../../domain/phases.ts";
 import type { Timeline, TimelinePhase } from "../../../domain/timeline.ts";
 import {
   InvalidCursorError,
@@ -302,6 +302,26 @@ export class DynamoJobStore implements JobStore {
       }),
     );
     return Item ? this.get(String(Item.jobId)) : undefined;
+  }
+
+  async listByPhase(phase: Phase): Promise<JobRecord[]> {
+    const records: JobRecord[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: INDEX.byStatus,
+          KeyConditionExpression: "gsi3pk = :phase",
+          ExpressionAttributeValues: { ":phase": keys.jobStatus(phase) },
+          ScanIndexForward: false,
+          ExclusiveStartKey,
+        }),
+      );
+      records.push(...(page.Items ?? []).map(jobRecordFrom));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return records;
   }
 
   apply(change: JobChange): Promise<WriteResult> {

@@ -1,0 +1,36 @@
+import { HOLDING_PHASES, type Phase } from "../domain/phases.ts";
+import { applyJobEvent } from "./apply-job-event.ts";
+import { closeInstance } from "./change-instance.ts";
+import type { ControlPlane } from "./control-plane.ts";
+import { NO_TIMEOUT_S } from "./submit-job.ts";
+
+const WAITING_FOR_A_SERVER: Phase[] = ["SUBMITTED", "QUEUED", "REQUESTING_SERVER", "RETRY_BACKOFF"];
+
+/**
+ * Picks up after a restart of the local control plane, whose workflows, agent processes
+ * and timers did not survive it: waiting jobs get their workflow again, jobs that were on
+ * an instance are LOST (their process is gone), cancels finish, and instances whose agent
+ * is gone are recorded as stopped, ready to be started for the next job of their pool.
+ */
+export const recoverAfterRestart = async (cp: ControlPlane): Promise<void> => {
+  for (const status of ["LAUNCHING", "EXECUTING", "COOLING"] as const) {
+    for (const instance of await cp.instances.listByStatus(status)) {
+      await closeInstance(cp, instance, instance.spot ? "terminate" : "stop");
+    }
+  }
+  for (const phase of [...HOLDING_PHASES, "PREEMPTING"] as const) {
+    for (const { job } of await cp.jobs.listByPhase(phase))
+      await applyJobEvent(cp, job.id, { type: "heartbeatLost" });
+  }
+  for (const { job } of await cp.jobs.listByPhase("CANCELING"))
+    await applyJobEvent(cp, job.id, { type: "released" });
+  // Last, so no instance these workflows claim or launch is closed by the steps above.
+  for (const phase of WAITING_FOR_A_SERVER) {
+    for (const { job, spec } of await cp.jobs.listByPhase(phase)) {
+      await cp.workflows.start("job-lifecycle", job.id, {
+        jobId: job.id,
+        timeoutS: spec.timeoutS ?? NO_TIMEOUT_S,
+      });
+    }
+  }
+};

@@ -1,0 +1,78 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { startLocalControlPlane } from "../../lambdas/adapters/local/local-control-plane.ts";
+import { GpuctlClient } from "../../sdk/client.ts";
+import { trainingSpec } from "./local-control-plane.ts";
+
+const stateDir = await mkdtemp(join(tmpdir(), "gpuctl-restart-"));
+afterAll(() => rm(stateDir, { recursive: true, force: true }));
+
+const start = async () => {
+  const local = await startLocalControlPlane({ stateDir, agentEnv: { GPUCTL_HEARTBEAT_S: "1" } });
+  return {
+    ...local,
+    client: new GpuctlClient({ endpoint: local.endpoint, token: local.userToken }),
+  };
+};
+
+const until = async <T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  what: string,
+): Promise<T> => {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
+
+describe("restarting the local control plane", () => {
+  it("keeps jobs and instances, marks interrupted work LOST, and reuses stopped instances", async () => {
+    const first = await start();
+    const done = await first.client.submitJob(trainingSpec());
+    await until(
+      () => first.client.getJob(done.id),
+      (job) => job.terminal,
+      "the first job",
+    );
+    const running = await first.client.submitJob(
+      trainingSpec({ run: "sleep 60 # restart-marker" }),
+    );
+    await until(
+      () => first.client.getJob(running.id),
+      (job) => job.phase === "TRAINING",
+      "training",
+    );
+    await first.stop();
+
+    const second = await start();
+    try {
+      expect(await second.client.getJob(done.id)).toMatchObject({ phase: "COMPLETED" });
+      expect(await second.client.getJob(running.id)).toMatchObject({
+        phase: "LOST",
+        reason: "HEARTBEAT_LOST",
+        dialects: { modelarts: { code: 14 }, runai: { status: "Unknown" } },
+      });
+      // The second job reused the first one's cooling instance: one instance, stopped while its agent was gone.
+      const instances = await second.client.listInstances();
+      expect(instances.map((instance) => [instance.status, instance.substatus])).toEqual([["CLOSED", "STOPPED"]]);
+
+      const again = await second.client.submitJob(trainingSpec());
+      const finished = await until(
+        () => second.client.getJob(again.id),
+        (job) => job.terminal,
+        "the job after restart",
+      );
+      expect(finished.phase).toBe("COMPLETED");
+      expect(finished.instanceId).toBe(instances[0]?.id);
+    } finally {
+      await second.stop();
+    }
+  });
+});
