@@ -61,7 +61,9 @@ describe("restarting the local control plane", () => {
       });
       // The second job reused the first one's cooling instance: one instance, stopped while its agent was gone.
       const instances = await second.client.listInstances();
-      expect(instances.map((instance) => [instance.status, instance.substatus])).toEqual([["CLOSED", "STOPPED"]]);
+      expect(instances.map((instance) => [instance.status, instance.substatus])).toEqual([
+        ["CLOSED", "STOPPED"],
+      ]);
 
       const again = await second.client.submitJob(trainingSpec());
       const finished = await until(
