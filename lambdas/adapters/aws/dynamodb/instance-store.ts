@@ -1,28 +1,14 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-} from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { Instance, InstancePool, InstanceStatus } from "../../../domain/instance.ts";
 import type { InstanceChange, InstanceStore, JobChange, WriteResult } from "../../../ports.ts";
 import { instanceFrom, instanceItem, keys } from "./items.ts";
-import { jobChangeWrites, type StoreOptions } from "./job-store.ts";
+import { jobChangeWrites } from "./job-store.ts";
 import { INDEX } from "./schema.ts";
+import { DynamoTable } from "./table.ts";
 import { transact } from "./transact.ts";
 
-export class DynamoInstanceStore implements InstanceStore {
-  private readonly client: DynamoDBDocumentClient;
-  private readonly tableName: string;
-  private readonly eventRetentionDays: number;
-
-  constructor(options: StoreOptions) {
-    this.client = options.client;
-    this.tableName = options.tableName;
-    this.eventRetentionDays = options.eventRetentionDays ?? 90;
-  }
-
+export class DynamoInstanceStore extends DynamoTable implements InstanceStore {
   async create(instance: Instance, at: string): Promise<WriteResult> {
     try {
       await this.client.send(
@@ -65,24 +51,14 @@ export class DynamoInstanceStore implements InstanceStore {
 
   /** Every instance under one index key, most recently changed first. */
   private async query(IndexName: string, keyName: string, key: string): Promise<Instance[]> {
-    const instances: Instance[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName,
-          KeyConditionExpression: "#key = :key",
-          ExpressionAttributeNames: { "#key": keyName },
-          ExpressionAttributeValues: { ":key": key },
-          ScanIndexForward: false,
-          ExclusiveStartKey,
-        }),
-      );
-      instances.push(...(page.Items ?? []).map(instanceFrom));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return instances;
+    const items = await this.queryAll({
+      IndexName,
+      KeyConditionExpression: "#key = :key",
+      ExpressionAttributeNames: { "#key": keyName },
+      ExpressionAttributeValues: { ":key": key },
+      ScanIndexForward: false,
+    });
+    return items.map(instanceFrom);
   }
 
   apply(change: InstanceChange, jobChange?: JobChange): Promise<WriteResult> {

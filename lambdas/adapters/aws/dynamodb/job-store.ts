@@ -1,10 +1,5 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-  UpdateCommand,
-} from "@aws-sdk/lib-dynamodb";
+import { GetCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { isTerminal, type Phase } from "../../../domain/phases.ts";
 import type { Timeline, TimelinePhase } from "../../../domain/timeline.ts";
 import {
@@ -28,14 +23,8 @@ import {
   OPTIONAL_JOB_FIELDS,
 } from "./items.ts";
 import { INDEX } from "./schema.ts";
+import { DynamoTable } from "./table.ts";
 import { transact, type Write } from "./transact.ts";
-
-export interface StoreOptions {
-  client: DynamoDBDocumentClient;
-  tableName: string;
-  /** How long job events are kept before DynamoDB's TTL removes them. */
-  eventRetentionDays?: number;
-}
 
 const DAY_S = 86_400;
 const IDEMPOTENCY_RETENTION_S = DAY_S;
@@ -140,17 +129,7 @@ const decodeCursor = (cursor: string | undefined, owner: string) => {
   }
 };
 
-export class DynamoJobStore implements JobStore {
-  private readonly client: DynamoDBDocumentClient;
-  private readonly tableName: string;
-  private readonly eventRetentionDays: number;
-
-  constructor(options: StoreOptions) {
-    this.client = options.client;
-    this.tableName = options.tableName;
-    this.eventRetentionDays = options.eventRetentionDays ?? 90;
-  }
-
+export class DynamoJobStore extends DynamoTable implements JobStore {
   async submit({ record, idempotency }: Submission): Promise<SubmitResult> {
     const { job, createdAt } = record;
     const TableName = this.tableName;
@@ -275,22 +254,12 @@ export class DynamoJobStore implements JobStore {
   }
 
   async events(jobId: string): Promise<JobEventRecord[]> {
-    const events: JobEventRecord[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "pk = :pk AND begins_with(sk, :events)",
-          ExpressionAttributeValues: { ":pk": keys.job(jobId).pk, ":events": keys.eventPrefix },
-          ConsistentRead: true,
-          ExclusiveStartKey,
-        }),
-      );
-      events.push(...(page.Items ?? []).map(jobEventFrom));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return events;
+    const items = await this.queryAll({
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :events)",
+      ExpressionAttributeValues: { ":pk": keys.job(jobId).pk, ":events": keys.eventPrefix },
+      ConsistentRead: true,
+    });
+    return items.map(jobEventFrom);
   }
 
   async activeDeployment(modelName: string): Promise<JobRecord | undefined> {
@@ -305,23 +274,13 @@ export class DynamoJobStore implements JobStore {
   }
 
   async listByPhase(phase: Phase): Promise<JobRecord[]> {
-    const records: JobRecord[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: INDEX.byStatus,
-          KeyConditionExpression: "gsi3pk = :phase",
-          ExpressionAttributeValues: { ":phase": keys.jobStatus(phase) },
-          ScanIndexForward: false,
-          ExclusiveStartKey,
-        }),
-      );
-      records.push(...(page.Items ?? []).map(jobRecordFrom));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return records;
+    const items = await this.queryAll({
+      IndexName: INDEX.byStatus,
+      KeyConditionExpression: "gsi3pk = :phase",
+      ExpressionAttributeValues: { ":phase": keys.jobStatus(phase) },
+      ScanIndexForward: false,
+    });
+    return items.map(jobRecordFrom);
   }
 
   apply(change: JobChange): Promise<WriteResult> {
