@@ -59,20 +59,8 @@ const launch = async (): Promise<string> => {
 };
 
 let jobs = 0;
-const newJob = (fields: Partial<JobAssignment> = {}): JobAssignment => {
-  const jobId = fields.jobId ?? `job-${++jobs}`;
-  return {
-    jobId,
-    kind: "training",
-    envHash: "sha256:plain",
-    run: "true",
-    env: {},
-    inputs: [],
-    outputs: [],
-    uploadUrl: cp.uploadUrl(jobId),
-    ...fields,
-  };
-};
+const newJob = (fields: Partial<JobAssignment> = {}): JobAssignment =>
+  cp.assignment(fields.jobId ?? `job-${++jobs}`, fields);
 
 const home = (instanceId: string) => join(stateDir, "instances", instanceId);
 const jobDir = (instanceId: string, jobId: string) => join(home(instanceId), "jobs", jobId);

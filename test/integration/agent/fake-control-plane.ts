@@ -106,6 +106,21 @@ export class FakeControlPlane {
     return `${this.url}/agent/v1/artifacts/${name}`;
   }
 
+  /** A plain job assignment whose results upload here; `fields` override any part of it. */
+  assignment(jobId: string, fields: Partial<JobAssignment> = {}): JobAssignment {
+    return {
+      jobId,
+      kind: "training",
+      envHash: "sha256:plain",
+      run: "true",
+      env: {},
+      inputs: [],
+      outputs: [],
+      uploadUrl: this.uploadUrl(jobId),
+      ...fields,
+    };
+  }
+
   uploadUrl(jobId: string): string {
     return `${this.url}/agent/v1/artifacts/jobs/${jobId}`;
   }

@@ -53,20 +53,8 @@ const launchOn = async (compute: ProcessCompute, fields: { spot?: boolean } = {}
   ).instanceId;
 
 let jobs = 0;
-const newJob = (fields: Partial<JobAssignment> = {}): JobAssignment => {
-  const jobId = `compute-job-${++jobs}`;
-  return {
-    jobId,
-    kind: "training",
-    envHash: "sha256:plain",
-    run: "true",
-    env: {},
-    inputs: [],
-    outputs: [],
-    uploadUrl: cp.uploadUrl(jobId),
-    ...fields,
-  };
-};
+const newJob = (fields: Partial<JobAssignment> = {}): JobAssignment =>
+  cp.assignment(`compute-job-${++jobs}`, fields);
 const pidOf = (compute: ProcessCompute, id: string): number => {
   const pid = compute.describe(id)?.pid;
   if (typeof pid !== "number") throw new Error(`${id} has no pid`);
