@@ -114,7 +114,7 @@ export class InvalidCursorError extends Error {
 }
 
 /** The state machines gpuctl runs; each has an ASL file under statemachines/. */
-export type StateMachineName = "job-lifecycle" | "instance-cooling";
+export type StateMachineName = "job-lifecycle" | "job-deadline" | "instance-cooling";
 
 /**
  * Step Functions, or the local runner that executes the same ASL files. A task state with

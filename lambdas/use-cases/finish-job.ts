@@ -103,13 +103,18 @@ export const cancelJob = (cp: ControlPlane, jobId: string) =>
 export const completeJob = (cp: ControlPlane, jobId: string) =>
   interrupt(cp, jobId, { type: "completeRequested" }, WORKFLOW_ERRORS.completed);
 
-/** The workflow caught its run state's timeout or a silent agent: the job ends, the agent drops it. */
-export const endJobFromWorkflow = async (
+/** The job's deadline passed: it ends TIMED_OUT in whatever phase it was, unless it had ended. */
+export const timeOutJob = async (
   cp: ControlPlane,
   jobId: string,
-  event: JobEvent,
-): Promise<void> => {
-  const applied = await applyJobEvent(cp, jobId, event);
+): Promise<{ timedOut: boolean }> => {
+  const done = await interrupt(cp, jobId, { type: "timeout" }, WORKFLOW_ERRORS.timedOut);
+  return { timedOut: done.ok };
+};
+
+/** The agent went silent (no registration, or no heartbeat while running): the job is LOST. */
+export const markJobLost = async (cp: ControlPlane, jobId: string): Promise<void> => {
+  const applied = await applyJobEvent(cp, jobId, { type: "heartbeatLost" });
   if (applied.ok && applied.record.job.instanceId) {
     await cp.commands.push(applied.record.job.instanceId, { type: "abort", jobId });
   }

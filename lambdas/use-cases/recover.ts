@@ -2,7 +2,7 @@ import { HOLDING_PHASES, type Phase } from "../domain/phases.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { closeInstance } from "./change-instance.ts";
 import type { ControlPlane } from "./control-plane.ts";
-import { NO_TIMEOUT_S } from "./submit-job.ts";
+import { startJobWorkflows } from "./submit-job.ts";
 
 const WAITING_FOR_A_SERVER: Phase[] = ["SUBMITTED", "QUEUED", "REQUESTING_SERVER", "RETRY_BACKOFF"];
 
@@ -26,11 +26,6 @@ export const recoverAfterRestart = async (cp: ControlPlane): Promise<void> => {
     await applyJobEvent(cp, job.id, { type: "released" });
   // Last, so no instance these workflows claim or launch is closed by the steps above.
   for (const phase of WAITING_FOR_A_SERVER) {
-    for (const { job, spec } of await cp.jobs.listByPhase(phase)) {
-      await cp.workflows.start("job-lifecycle", job.id, {
-        jobId: job.id,
-        timeoutS: spec.timeoutS ?? NO_TIMEOUT_S,
-      });
-    }
+    for (const record of await cp.jobs.listByPhase(phase)) await startJobWorkflows(cp, record);
   }
 };

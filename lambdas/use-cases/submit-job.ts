@@ -6,8 +6,24 @@ import type { JobRecord } from "../ports.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { conflict, type Failure } from "./outcome.ts";
 
-/** Step Functions' largest timeout: a job without `timeoutS` runs as long as it needs. */
-export const NO_TIMEOUT_S = 99_999_999;
+/**
+ * Starts the job's lifecycle and, when it has a `timeoutS`, its deadline, counted from
+ * submission. Both executions are named after the job, so starting them again is a no-op.
+ */
+export const startJobWorkflows = async (
+  cp: Pick<ControlPlane, "workflows" | "clock">,
+  record: JobRecord,
+) => {
+  const jobId = record.job.id;
+  await cp.workflows.start("job-lifecycle", jobId, { jobId });
+  const { timeoutS } = record.spec;
+  if (timeoutS === undefined) return;
+  const elapsedS = (Date.parse(cp.clock.now()) - Date.parse(record.createdAt)) / 1000;
+  await cp.workflows.start("job-deadline", `${jobId}-deadline`, {
+    jobId,
+    timeoutS: Math.max(0, Math.ceil(timeoutS - elapsedS)),
+  });
+};
 
 export interface SubmitRequest {
   spec: JobSpec;
@@ -52,10 +68,6 @@ export const submitJob = async (
   if (!submitted.replayed) {
     await cp.events.publish([jobStatusChanged(job, { event: "submitted", at })]);
   }
-  const { job: started, spec: startedSpec } = submitted.record;
-  await cp.workflows.start("job-lifecycle", started.id, {
-    jobId: started.id,
-    timeoutS: startedSpec.timeoutS ?? NO_TIMEOUT_S,
-  });
+  await startJobWorkflows(cp, submitted.record);
   return submitted;
 };

@@ -9,9 +9,10 @@ export const WORKFLOW_ERRORS = {
   launchFailed: "gpuctl.LaunchFailed",
   /** The job ended while the workflow was busy (canceled, completed, timed out). */
   jobEnded: "gpuctl.JobEnded",
-  /** Sent to a waiting task when the user cancels, completes or the job times out. */
+  /** Sent to a waiting task when the user cancels or completes the job, or its deadline passes. */
   canceled: "gpuctl.Canceled",
   completed: "gpuctl.Completed",
+  timedOut: "gpuctl.TimedOut",
 } as const;
 
 export class WorkflowError extends Error {

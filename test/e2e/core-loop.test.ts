@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../lambdas/adapters/local/dynamodb-local.ts";
+import { StatusEvent } from "../../lambdas/domain/status-events.ts";
 import type { InstanceView } from "../../sdk/api-types.ts";
 import { startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
 
@@ -66,6 +67,22 @@ describe("the core loop on the local control plane", () => {
       status: "COOLING",
       aibro: { substatus: "COOLING" },
     });
+
+    const published = plane.events.map((event) => StatusEvent.parse(event));
+    const jobEvents = published.flatMap((event) =>
+      event["detail-type"] === "Job Status Changed" && event.detail.data.jobId === submitted.id
+        ? [event.detail.data]
+        : [],
+    );
+    expect(jobEvents.map((event) => event.phase)).toEqual(FULL_RUN);
+    expect(jobEvents.at(-1)?.dialects).toEqual(done.dialects);
+    const instanceEvents = published.flatMap((event) =>
+      event["detail-type"] === "Instance Status Changed" &&
+      event.detail.data.instanceId === firstInstance
+        ? [event.detail.data.status]
+        : [],
+    );
+    expect(instanceEvents).toEqual(["LAUNCHING", "EXECUTING", "COOLING"]);
   });
 
   it("reuses the cooling instance for the next job of its pool, skipping gear-up", async () => {
@@ -125,6 +142,20 @@ describe("the core loop on the local control plane", () => {
     expect(done).toMatchObject({ phase: "CANCELED", dialects: { modelarts: { code: 12 } } });
     await plane.waitFor(submitted.id, () => processesWith(marker).length === 0, 10_000);
     expect(await instance(done.instanceId)).toMatchObject({ status: "COOLING" });
+  });
+
+  it("times a job out at its deadline, whatever phase it is in, leaving no process behind", async () => {
+    const marker = `deadline-marker-${Date.now()}`;
+    const submitted = await plane.client.submitJob(
+      trainingSpec({ setup: `sleep 30 # ${marker}`, timeoutS: 1 }),
+    );
+    const done = await plane.finished(submitted.id, 15_000);
+    expect(done).toMatchObject({
+      phase: "TIMED_OUT",
+      dialects: { runai: { status: "TimedOut" }, modelarts: { code: 12 } },
+    });
+    expect(await plane.phasesOf(submitted.id)).toContain("GEARING_UP_ENV");
+    await plane.waitFor(submitted.id, () => processesWith(marker).length === 0, 10_000);
   });
 
   it("stops an instance after its cooling period, and starts it again for a later job without gear-up", async () => {

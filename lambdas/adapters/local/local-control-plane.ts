@@ -101,6 +101,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
 
   const definitions: Record<StateMachineName, string> = {
     "job-lifecycle": join(STATE_MACHINES, "job-lifecycle.asl.json"),
+    "job-deadline": join(STATE_MACHINES, "job-deadline.asl.json"),
     "instance-cooling": join(STATE_MACHINES, "instance-cooling.asl.json"),
   };
   // The control plane and its workflows need each other: the handlers are bound once both exist.

@@ -3,10 +3,11 @@ import { acquireInstance } from "../../use-cases/acquire-instance.ts";
 import { AGENT_STEPS, dispatchStep } from "../../use-cases/agent-steps.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
 import {
-  endJobFromWorkflow,
   expireCooling,
+  markJobLost,
   releaseInstance,
   requeueJob,
+  timeOutJob,
 } from "../../use-cases/finish-job.ts";
 
 const jobInput = z.object({ jobId: z.string() });
@@ -27,12 +28,8 @@ export const workflowTasks = (cp: ControlPlane) =>
           .object({ jobId: z.string(), step: z.enum(AGENT_STEPS), taskToken: z.string() })
           .parse(payload),
       ),
-    EndJobFunction: (payload: unknown) => {
-      const { jobId, event } = z
-        .object({ jobId: z.string(), event: z.enum(["timeout", "heartbeatLost"]) })
-        .parse(payload);
-      return endJobFromWorkflow(cp, jobId, { type: event });
-    },
+    MarkJobLostFunction: (payload: unknown) => markJobLost(cp, jobInput.parse(payload).jobId),
+    TimeOutJobFunction: (payload: unknown) => timeOutJob(cp, jobInput.parse(payload).jobId),
     ReleaseInstanceFunction: (payload: unknown) =>
       releaseInstance(cp, jobInput.parse(payload).jobId),
     RequeueJobFunction: (payload: unknown) => requeueJob(cp, jobInput.parse(payload).jobId),
