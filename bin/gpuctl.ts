@@ -6,6 +6,7 @@ import { registerComplete } from "./cli/complete.ts";
 import { registerDialects } from "./cli/dialects.ts";
 import { registerInstances } from "./cli/instances.ts";
 import { registerLs } from "./cli/ls.ts";
+import { registerReview } from "./cli/review.ts";
 import { EXIT_USAGE } from "./cli/run.ts";
 import { registerStatus } from "./cli/status.ts";
 import { registerSubmit } from "./cli/submit.ts";
@@ -30,5 +31,6 @@ registerStatus(program);
 registerCancel(program);
 registerComplete(program);
 registerInstances(program);
+registerReview(program);
 
 await program.parseAsync();

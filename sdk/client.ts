@@ -166,6 +166,11 @@ export class GpuctlClient {
     return this.#json("POST", `/v1/jobs/${encodeURIComponent(id)}/cancel`);
   }
 
+  /** A reviewer's decision on a job waiting at the cost gate. */
+  reviewJob(id: string, decision: "start" | "approve" | "reject"): Promise<JobView> {
+    return this.#json("POST", `/v1/jobs/${encodeURIComponent(id)}/review`, { json: { decision } });
+  }
+
   /** Ends an inference deployment. */
   completeJob(id: string): Promise<JobView> {
     return this.#json("POST", `/v1/jobs/${encodeURIComponent(id)}/complete`);

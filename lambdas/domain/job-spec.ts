@@ -34,6 +34,8 @@ export const JobSpec = z
       region: z.string().min(1).optional(),
     }),
     workers: z.number().int().min(1).max(64).default(1),
+    /** The cost gate: the job waits for a reviewer's approval before any GPU is acquired. */
+    review: z.boolean().default(false),
     image: z.string().min(1).optional(),
     setup: z.string().min(1).optional(),
     run: z.string().min(1),

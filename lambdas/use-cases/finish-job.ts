@@ -97,6 +97,43 @@ const interrupt = async (
   return applied;
 };
 
+/** The workflow waits for a reviewer: the job is PENDING_REVIEW until one decides. */
+export const requestReview = async (
+  cp: ControlPlane,
+  task: { jobId: string; taskToken: string },
+) => {
+  const record = await cp.jobs.get(task.jobId);
+  // Already under review (a restarted workflow): only the task the reviewer ends is new.
+  if (record?.job.phase !== "PENDING_REVIEW") {
+    const applied = await applyJobEvent(cp, task.jobId, { type: "reviewRequested" });
+    if (!applied.ok) throw new WorkflowError(WORKFLOW_ERRORS.jobEnded, applied.message);
+  }
+  await cp.jobs.setTaskToken(task.jobId, task.taskToken);
+};
+
+export const REVIEW_DECISIONS = ["start", "approve", "reject"] as const;
+
+/**
+ * A reviewer's step: `start` marks the review as under way; `approve` lets the workflow go
+ * on to acquire a GPU; `reject` fails the job (REVIEW_REJECTED) and ends its workflow.
+ */
+export const reviewJob = async (
+  cp: ControlPlane,
+  jobId: string,
+  decision: (typeof REVIEW_DECISIONS)[number],
+): Promise<{ ok: true; record: JobRecord } | Failure> => {
+  if (decision === "reject") {
+    return interrupt(cp, jobId, { type: "reviewRejected" }, WORKFLOW_ERRORS.reviewRejected);
+  }
+  const applied = await applyJobEvent(cp, jobId, {
+    type: decision === "start" ? "reviewStarted" : "reviewApproved",
+  });
+  if (applied.ok && decision === "approve" && applied.before.taskToken) {
+    await cp.workflows.sendTaskSuccess(applied.before.taskToken, { approved: true });
+  }
+  return applied;
+};
+
 export const cancelJob = (cp: ControlPlane, jobId: string) =>
   interrupt(cp, jobId, { type: "cancelRequested" }, WORKFLOW_ERRORS.canceled);
 

@@ -4,7 +4,13 @@ import { closeInstance } from "./change-instance.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { startJobWorkflows } from "./submit-job.ts";
 
-const WAITING_FOR_A_SERVER: Phase[] = ["SUBMITTED", "QUEUED", "REQUESTING_SERVER", "RETRY_BACKOFF"];
+const WAITING_FOR_A_SERVER: Phase[] = [
+  "SUBMITTED",
+  "PENDING_REVIEW",
+  "QUEUED",
+  "REQUESTING_SERVER",
+  "RETRY_BACKOFF",
+];
 
 /**
  * Picks up after a restart of the local control plane, whose workflows, agent processes

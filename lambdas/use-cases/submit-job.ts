@@ -15,7 +15,10 @@ export const startJobWorkflows = async (
   record: JobRecord,
 ) => {
   const jobId = record.job.id;
-  await cp.workflows.start("job-lifecycle", jobId, { jobId });
+  await cp.workflows.start("job-lifecycle", jobId, {
+    jobId,
+    review: record.spec.review && record.job.review !== "APPROVED",
+  });
   const { timeoutS } = record.spec;
   if (timeoutS === undefined) return;
   const elapsedS = (Date.parse(cp.clock.now()) - Date.parse(record.createdAt)) / 1000;

@@ -13,6 +13,7 @@ export const WORKFLOW_ERRORS = {
   canceled: "gpuctl.Canceled",
   completed: "gpuctl.Completed",
   timedOut: "gpuctl.TimedOut",
+  reviewRejected: "gpuctl.ReviewRejected",
 } as const;
 
 export class WorkflowError extends Error {

@@ -144,6 +144,43 @@ describe("the core loop on the local control plane", () => {
     expect(await instance(done.instanceId)).toMatchObject({ status: "COOLING" });
   });
 
+  it("holds a job at the cost gate until a reviewer approves it, and fails it when rejected", async () => {
+    const approved = await plane.client.submitJob(trainingSpec({ review: true }));
+    const waiting = await plane.waitFor(approved.id, (job) => job.phase === "PENDING_REVIEW");
+    expect(waiting.dialects.modelarts).toEqual({ code: 18, name: "JOBSTAT_CHECK_INIT" });
+    expect((await plane.client.reviewJob(approved.id, "start")).dialects.modelarts.code).toBe(19);
+    await plane.client.reviewJob(approved.id, "approve");
+    expect(await plane.finished(approved.id)).toMatchObject({ phase: "COMPLETED" });
+    expect((await plane.phasesOf(approved.id)).slice(0, 5)).toEqual([
+      "SUBMITTED",
+      "PENDING_REVIEW",
+      "PENDING_REVIEW",
+      "SUBMITTED",
+      "REQUESTING_SERVER",
+    ]);
+    const approval = plane.events.find(
+      (event) =>
+        event["detail-type"] === "Job Status Changed" &&
+        event.detail.data.jobId === approved.id &&
+        event.detail.data.event === "reviewApproved",
+    );
+    expect(approval?.detail.data).toMatchObject({
+      phase: "SUBMITTED",
+      dialects: { modelarts: { code: 20 } },
+    });
+
+    const rejected = await plane.client.submitJob(trainingSpec({ review: true }));
+    await plane.waitFor(rejected.id, (job) => job.phase === "PENDING_REVIEW");
+    await plane.client.reviewJob(rejected.id, "reject");
+    const done = await plane.finished(rejected.id);
+    expect(done).toMatchObject({
+      phase: "FAILED",
+      reason: "REVIEW_REJECTED",
+      dialects: { modelarts: { code: 21 }, runai: { status: "Fail" } },
+    });
+    expect(done.instanceId).toBeUndefined();
+  });
+
   it("times a job out at its deadline, whatever phase it is in, leaving no process behind", async () => {
     const marker = `deadline-marker-${Date.now()}`;
     const submitted = await plane.client.submitJob(

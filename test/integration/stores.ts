@@ -37,6 +37,7 @@ export const newRecord = (
     inputs: [],
     outputs: [],
     backoffLimit: 6,
+    review: false,
     env: {},
   },
   ...fields,

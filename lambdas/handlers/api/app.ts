@@ -24,7 +24,7 @@ import {
   reportStepSuccess,
 } from "../../use-cases/agent-steps.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
-import { cancelJob, completeJob } from "../../use-cases/finish-job.ts";
+import { cancelJob, completeJob, REVIEW_DECISIONS, reviewJob } from "../../use-cases/finish-job.ts";
 import type { Failure } from "../../use-cases/outcome.ts";
 import { submitJob } from "../../use-cases/submit-job.ts";
 import { instanceView, jobEventView, jobView } from "./views.ts";
@@ -168,6 +168,17 @@ export const createApi = (cp: ControlPlane, options: ApiOptions) => {
       return done.ok ? c.json(jobView(done.record)) : fail(done);
     });
   }
+
+  app.post("/v1/jobs/:id/review", async (c) => {
+    const decision = z
+      .object({ decision: z.enum(REVIEW_DECISIONS) })
+      .safeParse(await body(c.req.raw));
+    if (!decision.success) return invalid("bad review", fieldsOf(decision.error));
+    const record = await ownJob(c.get("owner"), c.req.param("id"));
+    if (!record) return noSuchJob(c.req.param("id"));
+    const done = await reviewJob(cp, record.job.id, decision.data.decision);
+    return done.ok ? c.json(jobView(done.record)) : fail(done);
+  });
 
   app.post("/v1/deployments/:modelName/complete", async (c) => {
     const modelName = c.req.param("modelName");

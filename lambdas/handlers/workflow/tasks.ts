@@ -6,6 +6,7 @@ import {
   expireCooling,
   markJobLost,
   releaseInstance,
+  requestReview,
   requeueJob,
   timeOutJob,
 } from "../../use-cases/finish-job.ts";
@@ -28,6 +29,8 @@ export const workflowTasks = (cp: ControlPlane) =>
           .object({ jobId: z.string(), step: z.enum(AGENT_STEPS), taskToken: z.string() })
           .parse(payload),
       ),
+    RequestReviewFunction: (payload: unknown) =>
+      requestReview(cp, z.object({ jobId: z.string(), taskToken: z.string() }).parse(payload)),
     MarkJobLostFunction: (payload: unknown) => markJobLost(cp, jobInput.parse(payload).jobId),
     TimeOutJobFunction: (payload: unknown) => timeOutJob(cp, jobInput.parse(payload).jobId),
     ReleaseInstanceFunction: (payload: unknown) =>
