@@ -137,6 +137,8 @@ export interface Workflows {
 export interface LaunchRequest {
   instanceType: string;
   spot: boolean;
+  /** Spot only: how long to wait for the request to be fulfilled before `SpotUnavailable`. */
+  waitRequestS?: number;
   region: string;
   /** What the agent needs to reach the control plane: its endpoint and a bearer token. */
   agent: { endpoint: string; token: string };

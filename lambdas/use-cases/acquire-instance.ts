@@ -27,11 +27,20 @@ const apply = async (cp: ControlPlane, jobId: string, event: JobEvent) => {
 };
 
 /**
- * Finds a GPU for a job: a warm instance of its pool, else a stopped one, else a new
- * launch of the first instance type that has capacity. Reuse never puts an on-demand
- * job on spot capacity.
+ * Finds a GPU for a job (see `findInstance`) and starts the timeline's Instance Connect
+ * period, which ends when the instance's agent takes the job.
  */
 export const acquireInstance = async (cp: ControlPlane, jobId: string): Promise<Placement> => {
+  const placement = await findInstance(cp, jobId);
+  await cp.jobs.recordTimeline(jobId, "Instance Connect", { startedAt: cp.clock.now() });
+  return placement;
+};
+
+/**
+ * A warm instance of the job's pool, else a stopped one, else a new launch of the first
+ * instance type that has capacity. Reuse never puts an on-demand job on spot capacity.
+ */
+const findInstance = async (cp: ControlPlane, jobId: string): Promise<Placement> => {
   let record = await cp.jobs.get(jobId);
   if (!record || isTerminal(record.job.phase)) throw ended(jobId);
   if (record.job.phase === "SUBMITTED") record = await apply(cp, jobId, { type: "admitted" });
@@ -65,7 +74,7 @@ const launchNew = async (
   cp: ControlPlane,
   jobId: string,
   pools: InstancePool[],
-  request: { spot: boolean; onDemandFallback: boolean },
+  request: { spot: boolean; onDemandFallback: boolean; waitRequestS: number },
 ): Promise<Placement> => {
   const offered = await cp.compute.instanceTypes();
   const refusals: string[] = [];
@@ -78,12 +87,18 @@ const launchNew = async (
     const tries = request.spot && request.onDemandFallback ? [true, false] : [request.spot];
     for (const spot of tries) {
       try {
+        const requestedAt = cp.clock.now();
         const { instanceId } = await cp.compute.launch({
           instanceType: pool.instanceType,
           spot,
+          ...(spot ? { waitRequestS: request.waitRequestS } : {}),
           region: pool.region,
           agent: cp.settings.agent,
         });
+        if (spot) {
+          const period = { startedAt: requestedAt, endedAt: cp.clock.now() };
+          await cp.jobs.recordTimeline(jobId, "Request Launch", period);
+        }
         return await recordLaunch(cp, jobId, launchInstance({ id: instanceId, pool, spot, jobId }));
       } catch (error) {
         if (!(error instanceof ComputeError)) throw error;

@@ -120,6 +120,13 @@ export const reportStepSuccess = async (
   const applied = await applyJobEvent(cp, task.jobId, eventFor(task.step, output));
   if (!applied.ok) return applied;
   if (task.step === "prepare" && record.job.instanceId) {
+    const connect = record.timeline["Instance Connect"];
+    if (connect) {
+      await cp.jobs.recordTimeline(task.jobId, "Instance Connect", {
+        ...connect,
+        endedAt: cp.clock.now(),
+      });
+    }
     const instance = await cp.instances.get(record.job.instanceId);
     if (instance?.status === "LAUNCHING")
       await changeInstance(cp, instance, { type: "agentRegistered" });

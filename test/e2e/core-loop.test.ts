@@ -56,6 +56,7 @@ describe("the core loop on the local control plane", () => {
     const { periods } = await plane.client.jobTimeline(submitted.id);
     expect(periods.map((period) => period.phase)).toEqual([
       "Job Create",
+      "Instance Connect",
       "API Transfer & Server Setup",
       "Env Gear up",
       "M&D Transfer",
@@ -142,6 +143,22 @@ describe("the core loop on the local control plane", () => {
     expect(done).toMatchObject({ phase: "CANCELED", dialects: { modelarts: { code: 12 } } });
     await plane.waitFor(submitted.id, () => processesWith(marker).length === 0, 10_000);
     expect(await instance(done.instanceId)).toMatchObject({ status: "COOLING" });
+  });
+
+  it("times a spot request on the timeline, and never puts an on-demand job on a spot instance", async () => {
+    const spot = trainingSpec({
+      setup: "true # spot pool",
+      instance: { types: ["local"], spot: true },
+    });
+    const first = await plane.finished((await plane.client.submitJob(spot)).id);
+    const { periods } = await plane.client.jobTimeline(first.id);
+    expect(periods.map((period) => period.phase)).toContain("Request Launch");
+    expect(await instance(first.instanceId)).toMatchObject({ status: "COOLING", spot: true });
+
+    const onDemand = trainingSpec({ setup: "true # spot pool" });
+    const second = await plane.finished((await plane.client.submitJob(onDemand)).id);
+    expect(second.instanceId).not.toBe(first.instanceId);
+    expect(await instance(second.instanceId)).toMatchObject({ spot: false });
   });
 
   it("holds a job at the cost gate until a reviewer approves it, and fails it when rejected", async () => {
