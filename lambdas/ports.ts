@@ -1,4 +1,5 @@
 import type { Command } from "../agent/protocol.ts";
+import type { PoolHistory } from "./domain/cooling-policy.ts";
 import type { Instance, InstancePool, InstanceStatus } from "./domain/instance.ts";
 import type { Job } from "./domain/job.ts";
 import type { JobSpec } from "./domain/job-spec.ts";
@@ -200,4 +201,13 @@ export interface EventBus {
 
 export interface Clock {
   now(): string;
+}
+
+/** Each pool's idle periods and gaps, which the adaptive cooling policy learns from. */
+export interface PoolStats {
+  /**
+   * Applies `change` to the pool's history and returns the new history. The history only
+   * advises the cooling policy: under contention a change may be dropped, never a job.
+   */
+  update(pool: InstancePool, change: (history: PoolHistory) => PoolHistory): Promise<PoolHistory>;
 }

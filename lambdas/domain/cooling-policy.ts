@@ -1,21 +1,259 @@
-import type { CloseAction, Instance } from "./instance.ts";
-
+/**
+ * What becomes of an instance when its job is done, and what that costs. The control
+ * plane and the cooling simulator (bench/cooling) run this very code.
+ *
+ * A plan keeps the instance running (warm) for `warmS`, then stopped (its disk kept, so
+ * it starts faster and with its env set up) for `stoppedS`, then terminates it. The next
+ * job of the pool finds it warm, stopped, or gone (a cold launch).
+ */
 export interface CoolingPlan {
-  /** How long the instance stays warm for the next job of its pool. */
-  periodS: number;
-  /** What happens when nobody claimed it in time: stopped keeps the disk (faster setup). */
-  action: CloseAction;
+  warmS: number;
+  stoppedS: number;
+}
+
+export interface CostModel {
+  /** Running price of one instance, $ per hour. */
+  priceH: number;
+  /** Root volume kept while stopped, GB, and its price, $ per GB-month. */
+  ebsGb: number;
+  ebsPriceGbMonth: number;
+  /** Seconds from a job's start to its command running, billed as running time. */
+  bootS: { warm: number; stopped: number; cold: number };
+  /** What an hour of a user waiting for a job to start is worth, $. */
+  waitPriceH: number;
 }
 
 /**
- * The job's own cooling period wins; otherwise the installation's default. A spot
- * instance cannot be stopped, only terminated.
+ * Defaults, us-east-1, read 2026-11: g5.xlarge on-demand $1.006/h (aws.amazon.com/ec2/pricing/on-demand);
+ * gp3 $0.08/GB-month (aws.amazon.com/ebs/pricing) on a 100 GB root volume (the Deep Learning
+ * AMIs' recommended size); boot: 2 s to hand a job to a running agent, 60 s to start a stopped
+ * instance and its agent, 180 s to launch a new one from a GPU AMI (EC2 boot, driver and agent
+ * start-up, measured by users at 2-4 minutes). User wait is free by default.
  */
-export const coolingPlan = (
-  jobCoolingPeriodS: number | undefined,
-  instance: Pick<Instance, "spot">,
-  defaultPeriodS: number,
-): CoolingPlan => ({
-  periodS: jobCoolingPeriodS ?? defaultPeriodS,
-  action: instance.spot ? "terminate" : "stop",
+export const DEFAULT_COST_MODEL: CostModel = {
+  priceH: 1.006,
+  ebsGb: 100,
+  ebsPriceGbMonth: 0.08,
+  bootS: { warm: 2, stopped: 60, cold: 180 },
+  waitPriceH: 0,
+};
+
+const HOUR_S = 3600;
+const MONTH_S = 730 * HOUR_S;
+
+export type StartKind = "warm" | "stopped" | "cold";
+
+/** The controllable overhead of one idle period, in $, by where it went. */
+export interface Overhead {
+  idle: number;
+  stopped: number;
+  boot: number;
+  wait: number;
+}
+
+const rates = (model: CostModel) => ({
+  run: model.priceH / HOUR_S,
+  stored: (model.ebsGb * model.ebsPriceGbMonth) / MONTH_S,
+  wait: model.waitPriceH / HOUR_S,
 });
+
+/** How a job starts on an instance idle for `gapS` under `plan`. */
+export const startKind = (plan: CoolingPlan, gapS: number): StartKind =>
+  gapS <= plan.warmS ? "warm" : gapS <= plan.warmS + plan.stoppedS ? "stopped" : "cold";
+
+/** Boot billed and waited for by a job that starts `kind`. */
+export const startOverhead = (
+  kind: StartKind,
+  model: CostModel,
+): Pick<Overhead, "boot" | "wait"> => {
+  const { run, wait } = rates(model);
+  const seconds = model.bootS[kind];
+  return { boot: seconds * run, wait: seconds * wait };
+};
+
+/** Idle and stored cost of `spanS` seconds under a plan, with nobody arriving. */
+export const idleOverhead = (
+  plan: CoolingPlan,
+  spanS: number,
+  model: CostModel,
+): Pick<Overhead, "idle" | "stopped"> => {
+  const { run, stored } = rates(model);
+  const warm = Math.min(spanS, plan.warmS);
+  const stopped = Math.min(Math.max(0, spanS - plan.warmS), plan.stoppedS);
+  return { idle: warm * run, stopped: stopped * stored };
+};
+
+/** The whole overhead of an idle period of `gapS` that ends with the next job arriving. */
+export const gapOverhead = (
+  plan: CoolingPlan,
+  gapS: number,
+  model: CostModel,
+): Overhead & { start: StartKind } => {
+  const start = startKind(plan, gapS);
+  return { ...idleOverhead(plan, gapS, model), ...startOverhead(start, model), start };
+};
+
+export const total = (overhead: Overhead): number =>
+  overhead.idle + overhead.stopped + overhead.boot + overhead.wait;
+
+/** What a cold start costs beyond a warm one: the price of giving an instance up. */
+const coldPenalty = (model: CostModel): number => {
+  const cold = startOverhead("cold", model);
+  const warm = startOverhead("warm", model);
+  return cold.boot + cold.wait - warm.boot - warm.wait;
+};
+
+/**
+ * Ski rental: keep the instance warm until the idle cost equals a cold start's, then
+ * terminate. Never more than twice the cheaper of "warm throughout" and "terminate at once".
+ */
+export const breakEvenPlan = (model: CostModel): CoolingPlan => ({
+  warmS: coldPenalty(model) / rates(model).run,
+  stoppedS: 0,
+});
+
+/** With hindsight: the cheapest way through a gap whose length is known. */
+export const oraclePlan = (gapS: number, model: CostModel): CoolingPlan => {
+  const options: CoolingPlan[] = [
+    { warmS: gapS, stoppedS: 0 },
+    { warmS: 0, stoppedS: gapS },
+    { warmS: 0, stoppedS: 0 },
+  ];
+  const costs = options.map((plan) => total(gapOverhead(plan, gapS, model)));
+  return options[costs.indexOf(Math.min(...costs))] as CoolingPlan;
+};
+
+export const ADAPTIVE = {
+  /** Gaps remembered per pool: recent enough to follow a change of habit. */
+  window: 512,
+  /** Below this many observed gaps the pool is new: fall back to the break-even plan. */
+  minSamples: 8,
+  /** Candidate durations tried: this many quantiles of the observed gaps. */
+  quantiles: 48,
+};
+
+/**
+ * The longest a plan keeps an instance stopped (two weeks of storage, about $3.70 for
+ * 100 GB): beyond that a cold launch is the cheaper bet, and a timer stays within what
+ * a Node.js timer can wait (24.8 days) when the workflows run locally.
+ */
+export const MAX_STOPPED_S = 14 * 24 * HOUR_S;
+
+/** Remembers one more observed gap of a pool, forgetting the oldest beyond the window. */
+export const recordGap = (gaps: readonly number[], gapS: number): number[] =>
+  [...gaps, gapS].slice(-ADAPTIVE.window);
+
+/**
+ * The project's default policy: the plan with the least expected overhead over the gaps
+ * this pool has shown so far (the time from an instance going idle to the next job of
+ * its pool arriving). No look-ahead: only gaps already observed count.
+ */
+export const adaptivePlan = (gaps: readonly number[], model: CostModel): CoolingPlan => {
+  if (gaps.length < ADAPTIVE.minSamples) return breakEvenPlan(model);
+  const sorted = [...gaps].sort((a, b) => a - b);
+  const prefix = [0];
+  for (const gap of sorted) prefix.push((prefix.at(-1) as number) + gap);
+  const candidates = [
+    0,
+    ...new Set(
+      Array.from({ length: ADAPTIVE.quantiles + 1 }, (_, i) => {
+        const index = Math.round((i / ADAPTIVE.quantiles) * (sorted.length - 1));
+        return sorted[index] as number;
+      }),
+    ),
+    MAX_STOPPED_S,
+  ];
+  let best = { plan: breakEvenPlan(model), cost: Number.POSITIVE_INFINITY };
+  for (const warmS of candidates) {
+    for (const end of candidates) {
+      if (end < warmS) continue;
+      const plan = { warmS, stoppedS: Math.min(end - warmS, MAX_STOPPED_S) };
+      const cost = expectedOverhead(sorted, prefix, plan, model);
+      if (cost < best.cost) best = { plan, cost };
+    }
+  }
+  return best.plan;
+};
+
+/** Index of the first sorted gap above `limit`. */
+const countAtMost = (sorted: readonly number[], limit: number): number => {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if ((sorted[middle] as number) <= limit) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+};
+
+/** Mean overhead of a plan over the observed gaps, in O(log n) with prefix sums. */
+const expectedOverhead = (
+  sorted: readonly number[],
+  prefix: readonly number[],
+  plan: CoolingPlan,
+  model: CostModel,
+): number => {
+  const { run, stored } = rates(model);
+  const start = (kind: StartKind) => {
+    const overhead = startOverhead(kind, model);
+    return overhead.boot + overhead.wait;
+  };
+  const warmEnd = countAtMost(sorted, plan.warmS);
+  const stoppedEnd = countAtMost(sorted, plan.warmS + plan.stoppedS);
+  const sum = (from: number, to: number) => (prefix[to] as number) - (prefix[from] as number);
+  const warm = run * sum(0, warmEnd) + warmEnd * start("warm");
+  const stoppedCount = stoppedEnd - warmEnd;
+  const stopped =
+    stoppedCount * (plan.warmS * run + start("stopped")) +
+    stored * (sum(warmEnd, stoppedEnd) - stoppedCount * plan.warmS);
+  const coldCount = sorted.length - stoppedEnd;
+  const cold = coldCount * (plan.warmS * run + plan.stoppedS * stored + start("cold"));
+  return (warm + stopped + cold) / sorted.length;
+};
+
+/**
+ * The control plane's plan for an instance its job just freed: the job's own cooling
+ * period when it names one (then the instance is stopped, kept a month at most), else the
+ * adaptive policy on the gaps its pool has shown. A spot instance cannot be stopped.
+ */
+export const coolingPlanFor = (input: {
+  jobCoolingPeriodS: number | undefined;
+  spot: boolean;
+  poolGaps: readonly number[];
+  model: CostModel;
+}): CoolingPlan => {
+  const plan =
+    input.jobCoolingPeriodS === undefined
+      ? adaptivePlan(input.poolGaps, input.model)
+      : { warmS: input.jobCoolingPeriodS, stoppedS: MAX_STOPPED_S };
+  return input.spot ? { warmS: plan.warmS, stoppedS: 0 } : plan;
+};
+
+/** A pool's idle periods in flight and the gaps it has shown, as the control plane keeps them. */
+export interface PoolHistory {
+  /** When each idle instance of the pool went idle, the most recent last. */
+  idleSince: number[];
+  gaps: number[];
+}
+
+const MAX_IDLE_TRACKED = 64;
+
+/** An instance of the pool went idle at `atS` (epoch seconds). */
+export const poolWentIdle = (history: PoolHistory, atS: number): PoolHistory => ({
+  idleSince: [...history.idleSince, atS].slice(-MAX_IDLE_TRACKED),
+  gaps: history.gaps,
+});
+
+/**
+ * A job of the pool arrived at `atS`: it ends the most recent idle period, whatever became
+ * of that instance, so an instance given up never hides how long its idle period lasted.
+ */
+export const poolJobArrived = (history: PoolHistory, atS: number): PoolHistory => {
+  const since = history.idleSince.at(-1);
+  if (since === undefined) return history;
+  return {
+    idleSince: history.idleSince.slice(0, -1),
+    gaps: recordGap(history.gaps, Math.max(0, atS - since)),
+  };
+};

@@ -63,7 +63,8 @@ export const JobSpec = z
     coolingPeriodS: seconds(7 * DAY_S).optional(),
     backoffLimit: z.number().int().min(0).max(100).default(DEFAULT_BACKOFF_LIMIT),
     retryRules: z.array(RetryRuleSchema).optional(),
-    timeoutS: seconds(30 * DAY_S).optional(),
+    /** At most two weeks: a job that may run longer runs without a deadline. */
+    timeoutS: seconds(14 * DAY_S).optional(),
     env: z
       .record(
         z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"),

@@ -1,3 +1,4 @@
+import { poolJobArrived } from "../domain/cooling-policy.ts";
 import { type Instance, type InstancePool, launchInstance } from "../domain/instance.ts";
 import { envHashOf } from "../domain/job-spec.ts";
 import { isTerminal } from "../domain/phases.ts";
@@ -32,6 +33,9 @@ const apply = async (cp: ControlPlane, jobId: string, event: JobEvent) => {
  */
 export const acquireInstance = async (cp: ControlPlane, jobId: string): Promise<Placement> => {
   const placement = await findInstance(cp, jobId);
+  const nowS = Date.parse(cp.clock.now()) / 1000;
+  const instance = await cp.instances.get(placement.instanceId);
+  if (instance) await cp.pools.update(instance.pool, (pool) => poolJobArrived(pool, nowS));
   await cp.jobs.recordTimeline(jobId, "Instance Connect", { startedAt: cp.clock.now() });
   return placement;
 };

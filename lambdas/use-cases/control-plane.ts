@@ -1,3 +1,4 @@
+import type { CostModel } from "../domain/cooling-policy.ts";
 import type {
   Artifacts,
   Clock,
@@ -6,6 +7,7 @@ import type {
   EventBus,
   InstanceStore,
   JobStore,
+  PoolStats,
   Workflows,
 } from "../ports.ts";
 
@@ -17,13 +19,14 @@ export interface ControlPlane {
   workflows: Workflows;
   commands: CommandQueue;
   artifacts: Artifacts;
+  pools: PoolStats;
   events: EventBus;
   clock: Clock;
   settings: {
     region: string;
     /** Where agents reach the control plane, and the bearer token they use. */
     agent: { endpoint: string; token: string };
-    /** Cooling period when a job names none. */
-    defaultCoolingPeriodS: number;
+    /** Prices and boot times the cooling policy weighs. */
+    costModel: CostModel;
   };
 }

@@ -1,4 +1,4 @@
-import { coolingPlan } from "../domain/cooling-policy.ts";
+import { coolingPlanFor, poolWentIdle } from "../domain/cooling-policy.ts";
 import type { Instance } from "../domain/instance.ts";
 import { backoffDelayS } from "../domain/retry-policy.ts";
 import type { JobEvent } from "../domain/transitions.ts";
@@ -9,11 +9,21 @@ import type { ControlPlane } from "./control-plane.ts";
 import type { Failure } from "./outcome.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
-/** Puts a freed instance in its cooling period and starts the timer that closes it afterwards. */
+/**
+ * Puts a freed instance in its cooling period and starts the timer that stops it, then
+ * terminates it, as the cooling plan says (unless a job claims it first).
+ */
 const cool = async (cp: ControlPlane, record: JobRecord, instance: Instance) => {
   const cooled = await changeInstance(cp, instance, { type: "released" });
   if (!cooled.ok) return;
-  const plan = coolingPlan(record.spec.coolingPeriodS, instance, cp.settings.defaultCoolingPeriodS);
+  const nowS = Date.parse(cp.clock.now()) / 1000;
+  const history = await cp.pools.update(instance.pool, (pool) => poolWentIdle(pool, nowS));
+  const plan = coolingPlanFor({
+    jobCoolingPeriodS: record.spec.coolingPeriodS,
+    spot: instance.spot,
+    poolGaps: history.gaps,
+    model: cp.settings.costModel,
+  });
   const { coolingEpoch } = cooled.instance;
   await cp.workflows.start("instance-cooling", `${instance.id}-cooling-${coolingEpoch}`, {
     instanceId: instance.id,
@@ -157,17 +167,35 @@ export const markJobLost = async (cp: ControlPlane, jobId: string): Promise<void
   }
 };
 
-/** The cooling timer fired: the instance closes only if no job claimed it since. */
+/**
+ * The warm part of the cooling plan is over: the instance is stopped (or terminated, when
+ * the plan keeps it stopped for no time or it is spot), unless a job claimed it since.
+ */
 export const expireCooling = async (
   cp: ControlPlane,
-  input: { instanceId: string; coolingEpoch: number; action: "stop" | "terminate" },
-): Promise<{ closed: boolean }> => {
+  input: { instanceId: string; coolingEpoch: number; stoppedS: number },
+): Promise<{ closed: boolean; stopped: boolean }> => {
   const instance = await cp.instances.get(input.instanceId);
-  if (!instance) return { closed: false };
-  const closed = await closeInstance(cp, instance, input.action, {
+  if (!instance) return { closed: false, stopped: false };
+  const action = input.stoppedS > 0 && !instance.spot ? "stop" : "terminate";
+  const closed = await closeInstance(cp, instance, action, {
     type: "coolingExpired",
     coolingEpoch: input.coolingEpoch,
-    action: input.action,
+    action,
   });
-  return { closed: closed.ok };
+  return { closed: closed.ok, stopped: closed.ok && action === "stop" };
+};
+
+/** The stopped part of the plan is over: the instance goes, unless it was started again since. */
+export const expireStopped = async (
+  cp: ControlPlane,
+  input: { instanceId: string; coolingEpoch: number },
+): Promise<{ terminated: boolean }> => {
+  const instance = await cp.instances.get(input.instanceId);
+  const stillStopped =
+    instance?.status === "CLOSED" &&
+    instance.substatus === "STOPPED" &&
+    instance.coolingEpoch === input.coolingEpoch;
+  if (!stillStopped) return { terminated: false };
+  return { terminated: (await closeInstance(cp, instance, "terminate")).ok };
 };

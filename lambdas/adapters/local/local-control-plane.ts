@@ -14,14 +14,16 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { serve } from "@hono/node-server";
+import { type CostModel, DEFAULT_COST_MODEL } from "../../domain/cooling-policy.ts";
 import type { StatusEvent } from "../../domain/status-events.ts";
 import { createApi } from "../../handlers/api/app.ts";
 import { workflowTasks } from "../../handlers/workflow/tasks.ts";
-import type { StateMachineName } from "../../ports.ts";
+import type { Compute, LaunchRequest, StateMachineName } from "../../ports.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
 import { recoverAfterRestart } from "../../use-cases/recover.ts";
 import { DynamoInstanceStore } from "../aws/dynamodb/instance-store.ts";
 import { DynamoJobStore } from "../aws/dynamodb/job-store.ts";
+import { DynamoPoolStats } from "../aws/dynamodb/pool-stats.ts";
 import { createTableInput } from "../aws/dynamodb/schema.ts";
 import { bindTasks } from "./bind-tasks.ts";
 import { freePort, LOCAL_CREDENTIALS, startDynamoDbLocal } from "./dynamodb-local.ts";
@@ -42,13 +44,57 @@ export interface LocalOptions {
   port?: number;
   /** Keep DynamoDB's data in memory only (tests). */
   inMemory?: boolean;
-  defaultCoolingPeriodS?: number;
+  /** What the cooling policy weighs; AWS's prices and boot times by default. */
+  costModel?: CostModel;
   /** Makes the retry back-off and task retries take this many milliseconds (tests). */
   backoffMs?: number;
   /** Extra environment for the agents (tests shorten their heartbeat). */
   agentEnv?: Record<string, string>;
   onEvent?: (event: StatusEvent) => void;
+  /** Measures what the control plane does (bench/control-plane.ts); none of them changes it. */
+  probes?: LocalProbes;
 }
+
+/**
+ * Each probe wraps one kind of call that is a billed request on AWS, and must make it.
+ * Wrappers rather than callbacks: a probe can time the call and attribute its DynamoDB use.
+ */
+export interface LocalProbes {
+  /** Gets the DynamoDB client before its first request, to add middleware to its stack. */
+  dynamodb?: (client: DynamoDBClient) => void;
+  /** Every HTTP request, users' and agents' (API Gateway and a Lambda invocation on AWS). */
+  apiRequest?: (request: Request, handle: () => Promise<Response>) => Promise<Response>;
+  /** Every workflow task (a Lambda invocation on AWS), by its `${...Function}` name. */
+  task?: (name: string, payload: unknown, invoke: () => Promise<unknown>) => Promise<unknown>;
+  /** Every launch of a new instance (RunInstances on AWS). */
+  launch?: (
+    request: LaunchRequest,
+    launch: () => Promise<{ instanceId: string }>,
+  ) => Promise<{ instanceId: string }>;
+}
+
+type TaskFunctions = Record<string, (payload: unknown) => Promise<unknown>>;
+
+const probedTasks = (tasks: TaskFunctions, probe: LocalProbes["task"]): TaskFunctions =>
+  probe
+    ? Object.fromEntries(
+        Object.entries(tasks).map(([name, fn]) => [
+          name,
+          (payload: unknown) => probe(name, payload, () => fn(payload)),
+        ]),
+      )
+    : tasks;
+
+const probedCompute = (compute: ProcessCompute, probe: LocalProbes["launch"]): Compute =>
+  probe
+    ? {
+        instanceTypes: () => compute.instanceTypes(),
+        launch: (request) => probe(request, () => compute.launch(request)),
+        start: (instanceId, agent) => compute.start(instanceId, agent),
+        stop: (instanceId) => compute.stop(instanceId),
+        terminate: (instanceId) => compute.terminate(instanceId),
+      }
+    : compute;
 
 /** Tokens that outlive a restart, so the CLI's config and running agents stay valid. */
 const secrets = async (stateDir: string): Promise<{ userToken: string; agentToken: string }> => {
@@ -83,6 +129,8 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     region: "local",
     credentials: LOCAL_CREDENTIALS,
   });
+  const probes = options.probes ?? {};
+  probes.dynamodb?.(raw);
   await createTable(raw);
   const client = DynamoDBDocumentClient.from(raw, {
     marshallOptions: { removeUndefinedValues: true },
@@ -108,7 +156,8 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
   const cp: ControlPlane = {
     jobs: new DynamoJobStore(table),
     instances: new DynamoInstanceStore(table),
-    compute,
+    pools: new DynamoPoolStats(table),
+    compute: probedCompute(compute, probes.launch),
     workflows: undefined as unknown as ControlPlane["workflows"],
     commands: new MemoryCommandQueue(),
     artifacts,
@@ -117,13 +166,13 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     settings: {
       region: "local",
       agent: { endpoint, token: agentToken },
-      defaultCoolingPeriodS: options.defaultCoolingPeriodS ?? 300,
+      costModel: options.costModel ?? DEFAULT_COST_MODEL,
     },
   };
   const { backoffMs } = options;
   const workflows = new LocalWorkflows({
     definitions,
-    ...bindTasks(definitions, workflowTasks(cp)),
+    ...bindTasks(definitions, probedTasks(workflowTasks(cp), probes.task)),
     ...(backoffMs !== undefined
       ? {
           waitTimeOverrides: (state: string) =>
@@ -136,7 +185,11 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
   await recoverAfterRestart(cp);
 
   const api = createApi(cp, { users: { [userToken]: LOCAL_OWNER }, localArtifacts: artifacts });
-  const server = serve({ fetch: api.fetch, port, hostname: "127.0.0.1" });
+  const { apiRequest } = probes;
+  const fetch: typeof api.fetch = apiRequest
+    ? (request, ...rest) => apiRequest(request, async () => api.fetch(request, ...rest))
+    : api.fetch;
+  const server = serve({ fetch, port, hostname: "127.0.0.1" });
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
 
   return {

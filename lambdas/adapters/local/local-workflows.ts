@@ -101,7 +101,8 @@ interface Execution {
   machine: StateMachineName;
   name: string;
   id: string;
-  transitions: number;
+  /** Names of the states entered, in order: one per state transition. */
+  statesEntered: string[];
   /** Set once stopping begins or the library settles; no handler may start after it. */
   closed: boolean;
   /** Minted by `$$.Task.Token` while Parameters are evaluated, claimed by the task right after. */
@@ -184,7 +185,24 @@ export class LocalWorkflows implements Workflows {
 
   /** States entered so far, those inside Map and Parallel states included. */
   transitions(executionId: string): number {
-    return this.#execution(executionId).transitions;
+    return this.#execution(executionId).statesEntered.length;
+  }
+
+  /**
+   * The names of the states entered so far, in order, those inside Map and Parallel states
+   * included. A retry does not enter its state again, so a name seen twice means a loop.
+   */
+  statesEntered(executionId: string): string[] {
+    return [...this.#execution(executionId).statesEntered];
+  }
+
+  /** Every execution started so far, oldest first. */
+  executions(): Array<Pick<ExecutionEnd, "machine" | "name" | "executionId">> {
+    return [...this.#executions.values()].map(({ machine, name, id }) => ({
+      machine,
+      name,
+      executionId: id,
+    }));
   }
 
   /** Aborts every running execution and resolves once all of them have ended. */
@@ -208,7 +226,7 @@ export class LocalWorkflows implements Workflows {
       machine,
       name,
       id,
-      transitions: 0,
+      statesEntered: [],
       closed: false,
       pendingToken: undefined,
       tokens: new Set(),
@@ -526,7 +544,7 @@ function definedFor<T>(
 
 async function countTransitions(eventLogs: EventLogs, execution: Execution): Promise<void> {
   for await (const event of eventLogs) {
-    if (event.type === "StateEntered") execution.transitions += 1;
+    if (event.type === "StateEntered") execution.statesEntered.push(event.state.name);
   }
 }
 

@@ -4,6 +4,7 @@ import { AGENT_STEPS, dispatchStep } from "../../use-cases/agent-steps.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
 import {
   expireCooling,
+  expireStopped,
   markJobLost,
   releaseInstance,
   requestReview,
@@ -43,9 +44,14 @@ export const workflowTasks = (cp: ControlPlane) =>
           .object({
             instanceId: z.string(),
             coolingEpoch: z.number().int(),
-            action: z.enum(["stop", "terminate"]),
+            stoppedS: z.number().min(0),
           })
           .parse(payload),
+      ),
+    ExpireStoppedFunction: (payload: unknown) =>
+      expireStopped(
+        cp,
+        z.object({ instanceId: z.string(), coolingEpoch: z.number().int() }).parse(payload),
       ),
   }) satisfies Record<string, (payload: unknown) => Promise<unknown>>;
 

@@ -20,6 +20,10 @@ export const keys = {
   owner: (owner: string) => `OWNER#${owner}`,
   jobStatus: (phase: string) => `JOBSTATUS#${phase}`,
   instanceStatus: (status: string) => `INSTANCESTATUS#${status}`,
+  poolStats: (pool: InstancePool) => ({
+    pk: `POOLSTATS#${pool.instanceType}#${pool.envHash}#${pool.region}`,
+    sk: "POOLSTATS",
+  }),
   pool: (pool: InstancePool, status: "COOLING" | "STOPPED") =>
     `POOL#${pool.instanceType}#${pool.envHash}#${pool.region}#${status}`,
 };

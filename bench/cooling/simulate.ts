@@ -1,0 +1,173 @@
+import {
+  type CoolingPlan,
+  type CostModel,
+  gapOverhead,
+  idleOverhead,
+  type Overhead,
+  oraclePlan,
+  type PoolHistory,
+  poolJobArrived,
+  poolWentIdle,
+  type StartKind,
+  startKind,
+  startOverhead,
+} from "../../lambdas/domain/cooling-policy.ts";
+import type { Policy } from "./policies.ts";
+import type { TraceJob } from "./trace.ts";
+
+export interface SimulationResult extends Overhead {
+  policy: string;
+  overheadCost: number;
+  starts: Record<StartKind, number>;
+  /** Boot seconds all jobs waited for, added up. */
+  waitS: number;
+  jobs: number;
+}
+
+/** An idle instance: when it went idle, and what its policy planned for it then. */
+interface Slot {
+  freedAt: number;
+  plan: CoolingPlan;
+}
+
+/** Decides, for an arriving job, which idle slot of its pool it takes (if any) and how it starts. */
+type Arrival = (
+  pool: string,
+  stack: Slot[],
+  now: number,
+) => { kind: StartKind; overhead: Overhead };
+
+const zero = (): Overhead => ({ idle: 0, stopped: 0, boot: 0, wait: 0 });
+
+const add = (into: Overhead, more: Partial<Overhead>) => {
+  into.idle += more.idle ?? 0;
+  into.stopped += more.stopped ?? 0;
+  into.boot += more.boot ?? 0;
+  into.wait += more.wait ?? 0;
+};
+
+/** Inserts into an array kept sorted by `at` (instances finishing their jobs). */
+const insertByTime = (
+  queue: Array<{ at: number; pool: string }>,
+  entry: { at: number; pool: string },
+) => {
+  let low = 0;
+  let high = queue.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if ((queue[middle] as { at: number }).at <= entry.at) low = middle + 1;
+    else high = middle;
+  }
+  queue.splice(low, 0, entry);
+};
+
+/**
+ * Replays a trace: jobs arrive at their submit time and need one instance of their pool
+ * for their duration (after booting). An instance going idle gets a plan; a job takes the
+ * most recently freed idle instance of its pool that is still warm or stopped, else a new
+ * one. The overhead counted is what the policy controls: idle running, stopped storage,
+ * billed boot time and priced user wait; the jobs' own running time is the same for all.
+ */
+const replay = (
+  name: string,
+  jobs: readonly TraceJob[],
+  model: CostModel,
+  planFor: (pool: string, now: number) => CoolingPlan,
+  arrive: Arrival,
+  leftover: (slot: Slot, untilS: number) => Partial<Overhead>,
+): SimulationResult => {
+  const ordered = [...jobs].sort((a, b) => a.submitS - b.submitS);
+  const idle = new Map<string, Slot[]>();
+  const finishing: Array<{ at: number; pool: string }> = [];
+  const overhead = zero();
+  const starts: Record<StartKind, number> = { warm: 0, stopped: 0, cold: 0 };
+  let waitS = 0;
+  let end = 0;
+  const free = (until: number) => {
+    while (finishing.length && (finishing[0] as { at: number }).at <= until) {
+      const { at, pool } = finishing.shift() as { at: number; pool: string };
+      const stack = idle.get(pool) ?? [];
+      stack.push({ freedAt: at, plan: planFor(pool, at) });
+      idle.set(pool, stack);
+    }
+  };
+  for (const job of ordered) {
+    free(job.submitS);
+    const { kind, overhead: spent } = arrive(job.pool, idle.get(job.pool) ?? [], job.submitS);
+    add(overhead, spent);
+    starts[kind]++;
+    waitS += model.bootS[kind];
+    const done = job.submitS + model.bootS[kind] + job.durationS;
+    end = Math.max(end, done);
+    insertByTime(finishing, { at: done, pool: job.pool });
+  }
+  free(Number.POSITIVE_INFINITY);
+  for (const stack of idle.values()) for (const slot of stack) add(overhead, leftover(slot, end));
+  return {
+    policy: name,
+    ...overhead,
+    overheadCost: overhead.idle + overhead.stopped + overhead.boot + overhead.wait,
+    starts,
+    waitS,
+    jobs: ordered.length,
+  };
+};
+
+/**
+ * A policy's run: plans are made when instances go idle, from what it has observed so far.
+ * What it observes are the gaps of its pool's idle periods as if no instance were ever
+ * given up (each job ends the most recent idle period): what happens to an instance does
+ * not hide how long its idle period would have lasted.
+ */
+export const simulate = (
+  jobs: readonly TraceJob[],
+  policy: Policy,
+  model: CostModel,
+): SimulationResult => {
+  const histories = new Map<string, PoolHistory>();
+  const historyOf = (pool: string) => histories.get(pool) ?? { idleSince: [], gaps: [] };
+  return replay(
+    policy.name,
+    jobs,
+    model,
+    (pool, now) => {
+      histories.set(pool, poolWentIdle(historyOf(pool), now));
+      return policy.plan(pool, historyOf(pool).gaps);
+    },
+    (pool, stack, now) => {
+      histories.set(pool, poolJobArrived(historyOf(pool), now));
+      const spent = zero();
+      // Instances whose plan ran out are gone: they cost their whole plan and serve no one.
+      while (stack.length) {
+        const slot = stack.pop() as Slot;
+        const gapS = now - slot.freedAt;
+        if (startKind(slot.plan, gapS) !== "cold") {
+          const { start, ...overhead } = gapOverhead(slot.plan, gapS, model);
+          add(spent, overhead);
+          return { kind: start, overhead: spent };
+        }
+        add(spent, idleOverhead(slot.plan, gapS, model));
+      }
+      add(spent, startOverhead("cold", model));
+      return { kind: "cold", overhead: spent };
+    },
+    (slot, untilS) => idleOverhead(slot.plan, untilS - slot.freedAt, model),
+  );
+};
+
+/** The offline optimum: each gap, known in advance, gets its cheapest plan; a last idle period costs nothing. */
+export const simulateOracle = (jobs: readonly TraceJob[], model: CostModel): SimulationResult =>
+  replay(
+    "oracle (offline)",
+    jobs,
+    model,
+    () => ({ warmS: 0, stoppedS: 0 }),
+    (_pool, stack, now) => {
+      const slot = stack.pop();
+      if (!slot) return { kind: "cold", overhead: { ...zero(), ...startOverhead("cold", model) } };
+      const gapS = now - slot.freedAt;
+      const { start, ...overhead } = gapOverhead(oraclePlan(gapS, model), gapS, model);
+      return { kind: start, overhead };
+    },
+    () => ({}),
+  );
