@@ -50,12 +50,9 @@ const freeInstance = async (cp: ControlPlane, record: JobRecord, instance: Insta
 
 /**
  * The workflow's last step for an attempt: frees the instance (cooling it for the next
- * job when it is healthy), ends a cancel, and says whether a retry follows and when.
+ * job when it is healthy), ends a cancel, and starts the next attempt when one is due.
  */
-export const releaseInstance = async (
-  cp: ControlPlane,
-  jobId: string,
-): Promise<{ phase: string; retryDelayS: number }> => {
+export const releaseInstance = async (cp: ControlPlane, jobId: string): Promise<void> => {
   let record = await cp.jobs.get(jobId);
   if (!record) throw new WorkflowError(WORKFLOW_ERRORS.jobEnded, `job ${jobId} not found`);
   const instance = record.job.instanceId
@@ -67,16 +64,15 @@ export const releaseInstance = async (
     if (released.ok) record = released.record;
   }
   const { phase, attempt, requeues } = record.job;
-  return {
-    phase,
-    retryDelayS: phase === "RETRY_BACKOFF" ? backoffDelayS(attempt + requeues - 1) : 0,
-  };
-};
-
-/** After the back-off, the job asks for a server again. */
-export const requeueJob = async (cp: ControlPlane, jobId: string): Promise<void> => {
-  const applied = await applyJobEvent(cp, jobId, { type: "retryDue" });
-  if (!applied.ok) throw new WorkflowError(WORKFLOW_ERRORS.jobEnded, applied.message);
+  // A retry (after its back-off) or a requeue (after a preemption) runs as a new execution.
+  if (phase === "RETRY_BACKOFF" || phase === "REQUESTING_SERVER") {
+    const retryDelayS = phase === "RETRY_BACKOFF" ? backoffDelayS(attempt + requeues - 1) : 0;
+    await cp.workflows.start("job-lifecycle", `${jobId}-attempt-${attempt}-${requeues}`, {
+      jobId,
+      review: false,
+      retryDelayS,
+    });
+  }
 };
 
 /**

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../lambdas/adapters/local/dynamodb-local.ts";
 import { StatusEvent } from "../../lambdas/domain/status-events.ts";
@@ -159,6 +160,37 @@ describe("the core loop on the local control plane", () => {
     const second = await plane.finished((await plane.client.submitJob(onDemand)).id);
     expect(second.instanceId).not.toBe(first.instanceId);
     expect(await instance(second.instanceId)).toMatchObject({ spot: false });
+  });
+
+  it("retries a failed run under the job's backoffLimit and completes on the next attempt", async () => {
+    const marker = join(plane.stateDir, `failed-once-${Date.now()}`);
+    const submitted = await plane.client.submitJob(
+      trainingSpec({
+        run: `test -f ${marker} || { touch ${marker}; exit 3; }`,
+        backoffLimit: 1,
+        outputs: [],
+      }),
+    );
+    const done = await plane.finished(submitted.id);
+    expect(done).toMatchObject({ phase: "COMPLETED", attempt: 2, exitCode: 0 });
+    const phases = await plane.phasesOf(submitted.id);
+    expect(phases.slice(phases.indexOf("TRAINING"), phases.indexOf("TRAINING") + 3)).toEqual([
+      "TRAINING",
+      "RETRY_BACKOFF",
+      "REQUESTING_SERVER",
+    ]);
+    const [failedAttempt] = plane.events.flatMap((event) =>
+      event["detail-type"] === "Job Status Changed" &&
+      event.detail.data.jobId === submitted.id &&
+      event.detail.data.phase === "RETRY_BACKOFF"
+        ? [event.detail.data]
+        : [],
+    );
+    expect(failedAttempt?.dialects).toMatchObject({
+      runai: { status: "Error" },
+      modelarts: { code: 7 },
+      aibro: { status: "QUEUING", substatus: "REQUESTING SERVER" },
+    });
   });
 
   it("holds a job at the cost gate until a reviewer approves it, and fails it when rejected", async () => {

@@ -8,7 +8,6 @@ import {
   markJobLost,
   releaseInstance,
   requestReview,
-  requeueJob,
   timeOutJob,
 } from "../../use-cases/finish-job.ts";
 
@@ -36,7 +35,6 @@ export const workflowTasks = (cp: ControlPlane) =>
     TimeOutJobFunction: (payload: unknown) => timeOutJob(cp, jobInput.parse(payload).jobId),
     ReleaseInstanceFunction: (payload: unknown) =>
       releaseInstance(cp, jobInput.parse(payload).jobId),
-    RequeueJobFunction: (payload: unknown) => requeueJob(cp, jobInput.parse(payload).jobId),
     ExpireCoolingFunction: (payload: unknown) =>
       expireCooling(
         cp,
