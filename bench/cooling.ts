@@ -2,16 +2,17 @@
  * `npm run bench:cooling -- --trace FILE [--format neutral|openb]`: replays a job trace
  * against every cooling policy and the offline oracle, and prints what each costs.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type CostModel, DEFAULT_COST_MODEL } from "../lambdas/domain/cooling-policy.ts";
 import { drawCostVsColdStarts } from "./cooling/plot.ts";
 import { policies } from "./cooling/policies.ts";
 import { type SimulationResult, simulate, simulateOracle } from "./cooling/simulate.ts";
-import { TRACE_FORMATS, type TraceFormat } from "./cooling/trace.ts";
+import { TRACE_FORMATS, type TraceFormat, toNeutral } from "./cooling/trace.ts";
 
 const usage = `usage: npm run bench:cooling -- --trace FILE [--format neutral|openb]
-  [--price-h 1.006] [--wait-price-h 0] [--ebs-gb 100] [--boot-s 2,60,180] [--plot FILE.png]`;
+  [--price-h 1.006] [--wait-price-h 0] [--ebs-gb 100] [--boot-s 2,60,180] [--plot FILE.png]
+  [--write-neutral FILE.csv]  (keeps the trace converted to submit_s,duration_s,pool)`;
 
 const fail = (message: string): never => {
   console.error(`bench:cooling: ${message}\n${usage}`);
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     "ebs-gb": { type: "string" },
     "boot-s": { type: "string" },
     plot: { type: "string" },
+    "write-neutral": { type: "string" },
   },
 });
 
@@ -57,10 +59,19 @@ const model: CostModel = {
 };
 if (!values.trace) fail("--trace is required");
 if (!(values.format in TRACE_FORMATS)) fail(`--format: neutral or openb, not "${values.format}"`);
-const jobs = TRACE_FORMATS[values.format as TraceFormat](
-  readFileSync(values.trace as string, "utf8"),
-);
+const readTrace = (path: string, format: TraceFormat) => {
+  try {
+    return TRACE_FORMATS[format](readFileSync(path, "utf8"));
+  } catch (error) {
+    return fail(`--trace ${path}: ${(error as Error).message}`);
+  }
+};
+const jobs = readTrace(values.trace as string, values.format as TraceFormat);
 const pools = new Set(jobs.map((job) => job.pool));
+if (values["write-neutral"]) {
+  writeFileSync(values["write-neutral"], `${toNeutral(jobs)}\n`);
+  console.log(`wrote the trace in the neutral format to ${values["write-neutral"]}`);
+}
 
 const startedAt = performance.now();
 const oracle = simulateOracle(jobs, model);

@@ -52,5 +52,3 @@ export const workflowTasks = (cp: ControlPlane) =>
         z.object({ instanceId: z.string(), coolingEpoch: z.number().int() }).parse(payload),
       ),
   }) satisfies Record<string, (payload: unknown) => Promise<unknown>>;
-
-export type WorkflowTaskName = keyof ReturnType<typeof workflowTasks>;
