@@ -1,17 +1,11 @@
-import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   LocalWorkflows,
   type TaskHandler,
 } from "../../../lambdas/adapters/local/local-workflows.ts";
+import { fixture, stopAfterEach } from "./harness.ts";
 
-const fixture = (name: string) =>
-  fileURLToPath(new URL(`../../fixtures/asl/${name}.asl.json`, import.meta.url));
-
-const running: LocalWorkflows[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((workflows) => workflows.stopAll()));
-});
+const track = stopAfterEach();
 
 /** The cooling fixture as "instance-cooling", the Parallel one as "job-lifecycle". */
 const workflowsFor = (handlers: Record<string, TaskHandler> = {}) => {
@@ -28,7 +22,7 @@ const workflowsFor = (handlers: Record<string, TaskHandler> = {}) => {
     waitTimeOverrides: () => 0,
     retryIntervalOverrides: () => 0,
   });
-  running.push(workflows);
+  track(workflows);
   return workflows;
 };
 

@@ -1,5 +1,4 @@
-import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   type ExecutionEnd,
   LocalWorkflows,
@@ -7,14 +6,9 @@ import {
   TaskDoesNotExist,
   type TaskHandler,
 } from "../../../lambdas/adapters/local/local-workflows.ts";
+import { fixture, stopAfterEach } from "./harness.ts";
 
-const fixture = (name: string) =>
-  fileURLToPath(new URL(`../../fixtures/asl/${name}.asl.json`, import.meta.url));
-
-const running: LocalWorkflows[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((workflows) => workflows.stopAll()));
-});
+const track = stopAfterEach();
 
 /** One fixture machine, run as "job-lifecycle". */
 const workflowsFor = (
@@ -28,7 +22,7 @@ const workflowsFor = (
     handlers,
     ...options,
   });
-  running.push(workflows);
+  track(workflows);
   return workflows;
 };
 
