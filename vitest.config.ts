@@ -13,6 +13,7 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      { test: { name: "infra", include: ["test/infra/**/*.test.ts"] } },
       {
         test: {
           name: "e2e",
