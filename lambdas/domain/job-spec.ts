@@ -33,7 +33,13 @@ export const JobSpec = z
       onDemandFallback: z.boolean().default(true),
       region: z.string().min(1).optional(),
     }),
-    workers: z.number().int().min(1).max(64).default(1),
+    /** The canonical model and its dialects know multi-node jobs; the workflows run one node so far. */
+    workers: z
+      .number()
+      .int()
+      .min(1)
+      .max(1, "multi-node jobs cannot run yet: set workers to 1")
+      .default(1),
     /** The cost gate: the job waits for a reviewer's approval before any GPU is acquired. */
     review: z.boolean().default(false),
     image: z.string().min(1).optional(),

@@ -1,13 +1,13 @@
 import type { Command, JobAssignment } from "../../agent/protocol.ts";
 import { envHashOf } from "../domain/job-spec.ts";
-import type { AttemptFailureReason } from "../domain/phases.ts";
+import type { AttemptFailureReason, Phase } from "../domain/phases.ts";
 import type { JobEvent } from "../domain/transitions.ts";
 import type { JobRecord } from "../ports.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance } from "./change-instance.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { conflict, type Failure, notFound, refused } from "./outcome.ts";
-import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
+import { failWaitingTask, WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 export const AGENT_STEPS = ["prepare", "gearUp", "sendInputs", "run", "returnResults"] as const;
 export type AgentStep = (typeof AGENT_STEPS)[number];
@@ -60,12 +60,28 @@ export const assignmentOf = (record: JobRecord, uploadUrl: string): JobAssignmen
   };
 };
 
-/** Hands one step of a job to its instance's agent; the workflow waits on `taskToken`. */
+/** The phase a job is in while its agent carries out each step. */
+const PHASE_OF_STEP: Record<AgentStep, Phase> = {
+  prepare: "CONNECTING_SERVER",
+  gearUp: "GEARING_UP_ENV",
+  sendInputs: "SENDING_MODEL_AND_DATA",
+  run: "TRAINING",
+  returnResults: "RETURNING",
+};
+
+/**
+ * Hands one step of a job to its instance's agent; the workflow waits on `taskToken`. A
+ * job that moved on meanwhile (canceled, completed, timed out) gets no further step.
+ */
 export const dispatchStep = async (cp: ControlPlane, task: AgentTask): Promise<void> => {
   const record = await cp.jobs.get(task.jobId);
   const instanceId = record?.job.instanceId;
-  if (!record || !instanceId)
-    throw new WorkflowError(WORKFLOW_ERRORS.jobEnded, `job ${task.jobId} holds no instance`);
+  if (!record || !instanceId || record.job.phase !== PHASE_OF_STEP[task.step]) {
+    throw new WorkflowError(
+      WORKFLOW_ERRORS.jobEnded,
+      `job ${task.jobId} is not waiting for ${task.step}`,
+    );
+  }
   await cp.jobs.setTaskToken(task.jobId, task.taskToken);
   const command = {
     type: task.step,
@@ -73,6 +89,15 @@ export const dispatchStep = async (cp: ControlPlane, task: AgentTask): Promise<v
     job: assignmentOf(record, cp.artifacts.uploadUrl(task.jobId)),
   } as Command;
   await cp.commands.push(instanceId, command);
+};
+
+/**
+ * The report came too late: the job moved on while its agent worked. The workflow still
+ * waits on this task, so it learns the job has ended, and goes on to free the instance.
+ */
+const endTask = async (cp: ControlPlane, task: AgentTask, refusal: Failure): Promise<Failure> => {
+  await failWaitingTask(cp.workflows, task.taskToken, WORKFLOW_ERRORS.jobEnded, refusal.message);
+  return refusal;
 };
 
 const eventFor = (step: AgentStep, output: Record<string, unknown>): JobEvent => {
@@ -118,7 +143,7 @@ export const reportStepSuccess = async (
   if (!("task" in current)) return current;
   const { task, record } = current;
   const applied = await applyJobEvent(cp, task.jobId, eventFor(task.step, output));
-  if (!applied.ok) return applied;
+  if (!applied.ok) return endTask(cp, task, applied);
   if (task.step === "prepare" && record.job.instanceId) {
     const connect = record.timeline["Instance Connect"];
     if (connect) {
@@ -151,7 +176,7 @@ export const reportStepFailure = async (
     type: "failed",
     reason: FAILURE_REASON[task.step],
   });
-  if (!applied.ok) return applied;
+  if (!applied.ok) return endTask(cp, task, applied);
   await cp.workflows.sendTaskFailure(task.taskToken, failure.error, failure.cause);
   return { ok: true };
 };

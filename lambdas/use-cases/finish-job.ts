@@ -1,5 +1,6 @@
 import { coolingPlanFor, poolWentIdle } from "../domain/cooling-policy.ts";
 import type { Instance } from "../domain/instance.ts";
+import { HOLDING_PHASES } from "../domain/phases.ts";
 import { backoffDelayS } from "../domain/retry-policy.ts";
 import type { JobEvent } from "../domain/transitions.ts";
 import type { JobRecord } from "../ports.ts";
@@ -7,15 +8,15 @@ import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance, closeInstance } from "./change-instance.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import type { Failure } from "./outcome.ts";
-import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
+import { failWaitingTask, WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 /**
- * Puts a freed instance in its cooling period and starts the timer that stops it, then
- * terminates it, as the cooling plan says (unless a job claims it first).
+ * Puts a freed instance in its cooling period, with the timer that stops it, then
+ * terminates it, as the cooling plan says (unless a job claims it first). The timer
+ * starts first: should recording the cooling fail, a timer whose epoch never comes to
+ * pass does nothing, while an instance cooling with no timer would run on unwatched.
  */
 const cool = async (cp: ControlPlane, record: JobRecord, instance: Instance) => {
-  const cooled = await changeInstance(cp, instance, { type: "released" });
-  if (!cooled.ok) return;
   const nowS = Date.parse(cp.clock.now()) / 1000;
   const history = await cp.pools.update(instance.pool, (pool) => poolWentIdle(pool, nowS));
   const plan = coolingPlanFor({
@@ -24,37 +25,72 @@ const cool = async (cp: ControlPlane, record: JobRecord, instance: Instance) => 
     poolGaps: history.gaps,
     model: cp.settings.costModel,
   });
-  const { coolingEpoch } = cooled.instance;
+  const coolingEpoch = instance.coolingEpoch + 1;
   await cp.workflows.start("instance-cooling", `${instance.id}-cooling-${coolingEpoch}`, {
     instanceId: instance.id,
     coolingEpoch,
     ...plan,
   });
+  await changeInstance(cp, instance, { type: "released" });
 };
 
 /** What becomes of the job's instance now that the job no longer runs on it. */
 const freeInstance = async (cp: ControlPlane, record: JobRecord, instance: Instance) => {
   const { job } = record;
+  // Only an instance still booting or executing for this very job is this job's to free.
+  const owned =
+    (instance.status === "LAUNCHING" || instance.status === "EXECUTING") &&
+    instance.jobId === job.id;
+  if (!owned) return;
   const action = instance.spot ? "terminate" : "stop";
   // An agent that stopped answering may have left anything behind: the instance goes.
-  if (job.phase === "LOST") return closeInstance(cp, instance, "terminate");
+  if (job.phase === "LOST") await closeInstance(cp, instance, "terminate");
   // Completing a deployment shuts its instances down at once, as AIbro does.
-  if (job.phase === "COMPLETED" && job.kind === "inference")
-    return closeInstance(cp, instance, action);
+  else if (job.phase === "COMPLETED" && job.kind === "inference")
+    await closeInstance(cp, instance, action);
   // Never registered for this job: nothing on it is warm for the next one.
-  if (instance.status === "LAUNCHING") return closeInstance(cp, instance, action);
-  if (instance.status === "EXECUTING" && instance.jobId === job.id)
-    return cool(cp, record, instance);
+  else if (instance.status === "LAUNCHING") await closeInstance(cp, instance, action);
+  else await cool(cp, record, instance);
+};
+
+/**
+ * The attempt ended without the job saying why (a step's handler failed, or a branch the
+ * workflow did not expect): the retry policy decides, as for any failed attempt.
+ */
+const unexplainedEnd = (record: JobRecord): JobEvent | undefined => {
+  const { phase, reason } = record.job;
+  if ((HOLDING_PHASES as readonly string[]).includes(phase))
+    return { type: "failed", reason: "INIT_FAILED" };
+  if (phase === "REQUESTING_SERVER" && reason !== "SPOT_INTERRUPTED")
+    return { type: "failed", reason: "LAUNCH_FAILED" };
   return undefined;
 };
+
+/** How long the next execution waits before it asks for a server, or undefined for no next execution. */
+const nextAttemptDelayS = (job: JobRecord["job"]): number | undefined => {
+  if (job.phase === "RETRY_BACKOFF") return backoffDelayS(job.attempt + job.requeues - 1);
+  // Requeued after a preemption: at once. Still short of capacity: try again later.
+  if (job.phase === "REQUESTING_SERVER") return 0;
+  if (job.phase === "QUEUED") return CAPACITY_RECHECK_S;
+  return undefined;
+};
+
+/** How long a job short of capacity waits before its next try, once its acquire retries ran out. */
+const CAPACITY_RECHECK_S = 900;
 
 /**
  * The workflow's last step for an attempt: frees the instance (cooling it for the next
  * job when it is healthy), ends a cancel, and starts the next attempt when one is due.
+ * Every attempt is its own execution, named after the job's version, so none starts twice.
  */
 export const releaseInstance = async (cp: ControlPlane, jobId: string): Promise<void> => {
   let record = await cp.jobs.get(jobId);
   if (!record) throw new WorkflowError(WORKFLOW_ERRORS.jobEnded, `job ${jobId} not found`);
+  const unexplained = unexplainedEnd(record);
+  if (unexplained) {
+    const failed = await applyJobEvent(cp, jobId, unexplained);
+    if (failed.ok) record = failed.record;
+  }
   const instance = record.job.instanceId
     ? await cp.instances.get(record.job.instanceId)
     : undefined;
@@ -63,11 +99,9 @@ export const releaseInstance = async (cp: ControlPlane, jobId: string): Promise<
     const released = await applyJobEvent(cp, jobId, { type: "released" });
     if (released.ok) record = released.record;
   }
-  const { phase, attempt, requeues } = record.job;
-  // A retry (after its back-off) or a requeue (after a preemption) runs as a new execution.
-  if (phase === "RETRY_BACKOFF" || phase === "REQUESTING_SERVER") {
-    const retryDelayS = phase === "RETRY_BACKOFF" ? backoffDelayS(attempt + requeues - 1) : 0;
-    await cp.workflows.start("job-lifecycle", `${jobId}-attempt-${attempt}-${requeues}`, {
+  const retryDelayS = nextAttemptDelayS(record.job);
+  if (retryDelayS !== undefined) {
+    await cp.workflows.start("job-lifecycle", `${jobId}-v${record.job.version}`, {
       jobId,
       review: false,
       retryDelayS,
@@ -91,14 +125,12 @@ const interrupt = async (
   if (record.job.instanceId)
     await cp.commands.push(record.job.instanceId, { type: "abort", jobId });
   if (before.taskToken) {
-    await cp.workflows
-      .sendTaskFailure(before.taskToken, error, `${event.type} while ${before.job.phase}`)
-      .catch(
-        // The task may have finished in the meantime; then there is nothing left to interrupt.
-        (failure: Error) => {
-          if (failure.name !== "TaskDoesNotExist" && failure.name !== "TaskTimedOut") throw failure;
-        },
-      );
+    await failWaitingTask(
+      cp.workflows,
+      before.taskToken,
+      error,
+      `${event.type} while ${before.job.phase}`,
+    );
   }
   return applied;
 };

@@ -87,6 +87,23 @@ describe("the core loop on the local control plane", () => {
     expect(instanceEvents).toEqual(["LAUNCHING", "EXECUTING", "COOLING"]);
   });
 
+  it("serves a job's results to its owner only, and no file outside them", async () => {
+    const [job] = (await plane.client.listJobs({ limit: 1 })).items;
+    const get = (path: string, token = plane.userToken) =>
+      fetch(`${plane.endpoint}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await get(`/v1/jobs/${job?.id}/outputs/results%2Fmodel.json`)).status).toBe(200);
+    for (const outside of [
+      "..%2F..%2Fsecrets.json",
+      "..%2Fother-job%2Fresults%2Fmodel.json",
+      "%2E%2E/x",
+    ]) {
+      expect((await get(`/v1/jobs/${job?.id}/outputs/${outside}`)).status).toBe(404);
+    }
+    for (const token of ["constructor", "__proto__", "toString", "wrong"]) {
+      expect((await get("/v1/instances", token)).status).toBe(401);
+    }
+  });
+
   it("reuses the cooling instance for the next job of its pool, skipping gear-up", async () => {
     const before = await plane.client.listInstances();
     const submittedAt = Date.now();

@@ -16,7 +16,7 @@ export class FsArtifacts implements Artifacts {
   }
 
   async putInput(sha256: string, bytes: Uint8Array): Promise<{ url: string }> {
-    const path = this.inside("inputs", sha256);
+    const path = this.inside(["inputs", sha256]) as string;
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, bytes);
     return { url: `${this.baseUrl}/agent/v1/artifacts/inputs/${sha256}` };
@@ -27,7 +27,8 @@ export class FsArtifacts implements Artifacts {
   }
 
   async listOutputs(jobId: string): Promise<string[]> {
-    const root = this.inside("jobs", jobId);
+    const root = this.inside(["jobs", jobId]);
+    if (!root) return [];
     const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
     return entries
       .filter((entry) => entry.isFile())
@@ -36,26 +37,35 @@ export class FsArtifacts implements Artifacts {
   }
 
   readOutput(jobId: string, path: string): Promise<Uint8Array | undefined> {
-    return this.read(["jobs", jobId, path]);
+    return this.read(["jobs", jobId, ...path.split("/")]);
   }
 
   /** An artifact by its key under the root (what the agent URLs name), or undefined. */
-  read(key: string[]): Promise<Uint8Array | undefined> {
-    return readFile(this.inside(...key)).catch(() => undefined);
+  async read(key: string[]): Promise<Uint8Array | undefined> {
+    const path = this.inside(key);
+    return path ? readFile(path).catch(() => undefined) : undefined;
   }
 
-  async write(key: string[], bytes: Uint8Array): Promise<void> {
-    const path = this.inside(...key);
+  /** Stores a file under `jobs/<jobId>/...`, the only place agents upload to. */
+  async write(key: string[], bytes: Uint8Array): Promise<boolean> {
+    const path = key[0] === "jobs" && key.length > 2 ? this.inside(key) : undefined;
+    if (!path) return false;
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, bytes);
+    return true;
   }
 
-  /** A path under the root; a key that climbs out of it (`..`) is refused. */
-  private inside(...key: string[]): string {
+  /**
+   * The file a key names, or undefined for a key that is not one: an empty segment, `.`,
+   * `..` or a separator inside a segment could reach another job's files, or leave the folder.
+   */
+  private inside(key: string[]): string | undefined {
+    const valid = key.every(
+      (segment) => segment !== "" && segment !== "." && segment !== ".." && !/[/\\]/.test(segment),
+    );
+    if (!valid) return undefined;
     const root = resolve(this.root);
     const path = resolve(root, ...key);
-    if (!path.startsWith(root + sep))
-      throw new Error(`artifact key ${key.join("/")} leaves the artifact folder`);
-    return path;
+    return path.startsWith(root + sep) ? path : undefined;
   }
 }

@@ -35,7 +35,8 @@ export interface ApiOptions {
   /** Serves the agent-facing artifact URLs when artifacts live in a local folder. */
   localArtifacts?: {
     read(key: string[]): Promise<Uint8Array | undefined>;
-    write(key: string[], bytes: Uint8Array): Promise<void>;
+    /** False when the key names no place a job's results may go. */
+    write(key: string[], bytes: Uint8Array): Promise<boolean>;
   };
 }
 
@@ -81,7 +82,7 @@ export const createApi = (cp: ControlPlane, options: ApiOptions) => {
 
   app.use("/v1/*", async (c, next) => {
     const token = c.req.header("authorization")?.replace(/^Bearer /, "");
-    const owner = token ? options.users[token] : undefined;
+    const owner = token && Object.hasOwn(options.users, token) ? options.users[token] : undefined;
     if (!owner)
       return Response.json(errorBody("UNAUTHORIZED", "a valid bearer token is required"), {
         status: 401,
@@ -312,8 +313,14 @@ export const createApi = (cp: ControlPlane, options: ApiOptions) => {
         : fail({ ok: false, error: "NOT_FOUND", message: "no such artifact" });
     });
     app.put("/agent/v1/artifacts/jobs/*", async (c) => {
-      await artifacts.write(keyOf(c.req.path), new Uint8Array(await c.req.arrayBuffer()));
-      return c.body(null, 201);
+      const written = await artifacts.write(
+        keyOf(c.req.path),
+        new Uint8Array(await c.req.arrayBuffer()),
+      );
+      if (written) return c.body(null, 201);
+      return invalid("not a place for a job's results", [
+        { field: "path", message: "must be jobs/<jobId>/<file>" },
+      ]);
     });
   }
   return app;
