@@ -29,6 +29,9 @@ const local = await startLocalControlPlane({
   stateDir,
   port,
   onEvent: (event) => console.log(describe(event)),
+}).catch((error: Error) => {
+  console.error(`gpuctl: the local control plane did not start: ${error.message}`);
+  process.exit(1);
 });
 const config = configPath();
 await writeConfig(config, { endpoint: local.endpoint, token: local.userToken });

@@ -182,7 +182,6 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
       : {}),
   });
   cp.workflows = workflows;
-  await recoverAfterRestart(cp);
 
   const api = createApi(cp, { users: { [userToken]: LOCAL_OWNER }, localArtifacts: artifacts });
   const { apiRequest } = probes;
@@ -190,7 +189,18 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     ? (request, ...rest) => apiRequest(request, async () => api.fetch(request, ...rest))
     : api.fetch;
   const server = serve({ fetch, port, hostname: "127.0.0.1" });
-  await new Promise<void>((resolve) => server.once("listening", () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", resolve);
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === "EADDRINUSE"
+          ? new Error(`port ${port} is in use: choose another with GPUCTL_PORT`)
+          : error,
+      ),
+    );
+  });
+  // Only once the server answers: recovery restarts workflows whose agents will call it.
+  await recoverAfterRestart(cp);
 
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
