@@ -1,6 +1,6 @@
 import type { Command, JobAssignment } from "../../agent/protocol.ts";
 import { envHashOf } from "../domain/job-spec.ts";
-import type { AttemptFailureReason, Phase } from "../domain/phases.ts";
+import { type AttemptFailureReason, isTerminal, type Phase } from "../domain/phases.ts";
 import type { JobEvent } from "../domain/transitions.ts";
 import type { JobRecord } from "../ports.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
@@ -133,6 +133,16 @@ const currentTask = async (
   return { task, record };
 };
 
+/**
+ * The job left the step's phase while its workflow still waits on the step's task, and
+ * has not ended: the agent's report was applied, and this is that report again (it is
+ * retried when the workflow could not be told the first time).
+ */
+const alreadyReported = (record: JobRecord, task: AgentTask): boolean =>
+  record.job.phase !== PHASE_OF_STEP[task.step] &&
+  !isTerminal(record.job.phase) &&
+  record.job.phase !== "CANCELING";
+
 /** The agent finished a step: the job moves on, and so does its workflow. */
 export const reportStepSuccess = async (
   cp: ControlPlane,
@@ -142,6 +152,11 @@ export const reportStepSuccess = async (
   const current = await currentTask(cp, sealed);
   if (!("task" in current)) return current;
   const { task, record } = current;
+  if (alreadyReported(record, task)) {
+    // An earlier delivery of this report moved the job; only the workflow missed it.
+    await cp.workflows.sendTaskSuccess(task.taskToken, { ...output, phase: record.job.phase });
+    return { ok: true };
+  }
   const applied = await applyJobEvent(cp, task.jobId, eventFor(task.step, output));
   if (!applied.ok) return endTask(cp, task, applied);
   if (task.step === "prepare" && record.job.instanceId) {
@@ -171,13 +186,16 @@ export const reportStepFailure = async (
 ): Promise<{ ok: true } | Failure> => {
   const current = await currentTask(cp, sealed);
   if (!("task" in current)) return current;
-  const { task } = current;
-  const applied = await applyJobEvent(cp, task.jobId, {
-    type: "failed",
-    reason: FAILURE_REASON[task.step],
-  });
-  if (!applied.ok) return endTask(cp, task, applied);
-  await cp.workflows.sendTaskFailure(task.taskToken, failure.error, failure.cause);
+  const { task, record } = current;
+  // The job already left the step (this report again, or a cancel): the workflow only needs to hear it.
+  if (record.job.phase === PHASE_OF_STEP[task.step]) {
+    const applied = await applyJobEvent(cp, task.jobId, {
+      type: "failed",
+      reason: FAILURE_REASON[task.step],
+    });
+    if (!applied.ok) return endTask(cp, task, applied);
+  }
+  await failWaitingTask(cp.workflows, task.taskToken, failure.error, failure.cause);
   return { ok: true };
 };
 

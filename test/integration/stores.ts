@@ -20,7 +20,7 @@ export const freshStores = async () => {
 /** A job record as a submit creates it. */
 export const newRecord = (
   submission: Partial<JobSubmission> & { id: string },
-  fields: Partial<Omit<JobRecord, "job">> = {},
+  fields: Partial<JobRecord> = {},
 ): JobRecord => ({
   job: submitJob({ kind: "training", ...submission }),
   owner: "ada",

@@ -1,0 +1,100 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { MemoryCommandQueue } from "../../../lambdas/adapters/local/memory-command-queue.ts";
+import type { Job } from "../../../lambdas/domain/job.ts";
+import type { Workflows } from "../../../lambdas/ports.ts";
+import {
+  dispatchStep,
+  reportStepFailure,
+  reportStepSuccess,
+} from "../../../lambdas/use-cases/agent-steps.ts";
+import type { ControlPlane } from "../../../lambdas/use-cases/control-plane.ts";
+import { freshStores, newRecord } from "../stores.ts";
+
+const AT = "2026-01-01T00:00:00.000Z";
+
+/** Step Functions as the reports see it: every call recorded, the first success lost in transit. */
+const flakyWorkflows = () => {
+  const calls: Array<[string, string]> = [];
+  let failNext = true;
+  const workflows: Pick<Workflows, "sendTaskSuccess" | "sendTaskFailure"> = {
+    sendTaskSuccess: async (token) => {
+      calls.push(["success", token]);
+      if (failNext) {
+        failNext = false;
+        throw new Error("connection reset");
+      }
+    },
+    sendTaskFailure: async (token, error) => void calls.push([error, token]),
+  };
+  return { workflows, calls };
+};
+
+let stores: Awaited<ReturnType<typeof freshStores>>;
+beforeAll(async () => {
+  stores = await freshStores();
+});
+
+/** A control plane over the run's DynamoDB Local, with a job whose agent is gearing up its env. */
+const gearingUp = async (id: string) => {
+  const flaky = flakyWorkflows();
+  const commands = new MemoryCommandQueue();
+  const cp = {
+    ...stores.at(AT),
+    workflows: flaky.workflows,
+    commands,
+    artifacts: { uploadUrl: (jobId: string) => `http://127.0.0.1/upload/${jobId}` },
+  } as unknown as ControlPlane;
+  const job: Job = { ...newRecord({ id }).job, phase: "GEARING_UP_ENV", instanceId: "i-1" };
+  await stores.jobs.submit({ record: newRecord({ id }, { job }) });
+  await dispatchStep(cp, { jobId: id, step: "gearUp", taskToken: `token-${id}` });
+  const command = await commands.next("i-1", 0);
+  if (!command || command.type === "abort") throw new Error("no gear-up command");
+  return { cp, sealed: command.taskToken, ...flaky };
+};
+
+describe("agent reports", () => {
+  it("tells the workflow again when a report is repeated after the workflow missed it", async () => {
+    const { cp, sealed, calls } = await gearingUp("repeat");
+    await expect(reportStepSuccess(cp, sealed, {})).rejects.toThrow("connection reset");
+    expect(await reportStepSuccess(cp, sealed, {})).toEqual({ ok: true });
+    expect(calls).toEqual([
+      ["success", "token-repeat"],
+      ["success", "token-repeat"],
+    ]);
+    const events = await stores.jobs.events("repeat");
+    expect(events.map((event) => event.event.type)).toEqual(["submitted", "envReady"]);
+  });
+
+  it("ends the workflow's wait when the job moved on while its agent worked", async () => {
+    const { cp, sealed, calls } = await gearingUp("moved");
+    const record = await stores.jobs.get("moved");
+    if (!record) throw new Error("no job");
+    const canceled = {
+      ...record.job,
+      phase: "CANCELING" as const,
+      version: record.job.version + 1,
+    };
+    await stores.jobs.apply({
+      before: record,
+      after: canceled,
+      event: { type: "cancelRequested" },
+      at: AT,
+    });
+    expect(await reportStepSuccess(cp, sealed, {})).toMatchObject({ ok: false, error: "REFUSED" });
+    expect(
+      await reportStepFailure(cp, sealed, { error: "gpuctl.EnvFailed", cause: "exit 1" }),
+    ).toEqual({ ok: true });
+    expect(calls).toEqual([
+      ["gpuctl.JobEnded", "token-moved"],
+      ["gpuctl.EnvFailed", "token-moved"],
+    ]);
+    expect((await stores.jobs.get("moved"))?.job.phase).toBe("CANCELING");
+  });
+
+  it("refuses to hand a step to a job that is no longer in it", async () => {
+    const { cp } = await gearingUp("late");
+    await expect(
+      dispatchStep(cp, { jobId: "late", step: "run", taskToken: "token-late-run" }),
+    ).rejects.toThrow("job late is not waiting for run");
+  });
+});
