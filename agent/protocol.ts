@@ -24,7 +24,10 @@ export const AGENT_API = {
 } as const;
 
 export const HEARTBEAT_INTERVAL_S = 10;
-/** Agent requests carry `Authorization: Bearer <token>`, the token the instance was launched with. */
+/**
+ * Agent requests carry `Authorization: Bearer <token>`, the token the instance was launched
+ * with. Each instance has its own: it opens that instance's mailbox and jobs, nothing else.
+ */
 export const AGENT_TOKEN_ENV = "GPUCTL_AGENT_TOKEN";
 
 export const PollRequest = z.object({

@@ -213,14 +213,13 @@ const createMeter = () => {
             : OUTSIDE;
       return response;
     },
-    launch: async (_request, launch) => {
+    launch: async (request, launch) => {
       const scope = current();
       add(scope.tally, "ec2 launches");
       if (scope.owner) launchCalledAt.set(scope.owner, performance.now());
-      const launched = await launch();
       // The agent polls before the instance's first event: its polls are the job's already.
-      if (scope.owner) hold(launched.instanceId, scope.owner);
-      return launched;
+      if (scope.owner) hold(request.instanceId, scope.owner);
+      await launch();
     },
   };
 

@@ -136,12 +136,14 @@ export interface Workflows {
 }
 
 export interface LaunchRequest {
+  /** Chosen by the control plane, so the agent's token can name its instance. */
+  instanceId: string;
   instanceType: string;
   spot: boolean;
   /** Spot only: how long to wait for the request to be fulfilled before `SpotUnavailable`. */
   waitRequestS?: number;
   region: string;
-  /** What the agent needs to reach the control plane: its endpoint and a bearer token. */
+  /** What the agent needs to reach the control plane: its endpoint and its own bearer token. */
   agent: { endpoint: string; token: string };
 }
 
@@ -150,11 +152,11 @@ export interface Compute {
   /** The instance types this compute can launch; anything else is refused before launching. */
   instanceTypes(): Promise<string[]>;
   /**
-   * Launches a new instance and returns its id. Fails with a `ComputeError`: code
+   * Launches a new instance with the id it is given. Fails with a `ComputeError`: code
    * `InsufficientInstanceCapacity` (try later or elsewhere), `InvalidInstanceType`, or
    * `SpotUnavailable`.
    */
-  launch(request: LaunchRequest): Promise<{ instanceId: string }>;
+  launch(request: LaunchRequest): Promise<void>;
   /** Starts a stopped instance; its disk (and the env cache on it) is as it was. */
   start(instanceId: string, agent: LaunchRequest["agent"]): Promise<void>;
   /** Stops an instance, keeping its disk. */

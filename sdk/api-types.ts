@@ -65,7 +65,14 @@ export interface TimelineView {
 /** Every 4xx/5xx body. `fields` names each bad input field and why. */
 export interface ApiError {
   error: {
-    code: "VALIDATION" | "NOT_FOUND" | "CONFLICT" | "REFUSED" | "UNAUTHORIZED" | "INTERNAL";
+    code:
+      | "VALIDATION"
+      | "NOT_FOUND"
+      | "CONFLICT"
+      | "REFUSED"
+      | "UNAUTHORIZED"
+      | "FORBIDDEN"
+      | "INTERNAL";
     message: string;
     fields?: Array<{ field: string; message: string }>;
   };

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { poolJobArrived } from "../domain/cooling-policy.ts";
 import { type Instance, type InstancePool, launchInstance } from "../domain/instance.ts";
 import { envHashOf } from "../domain/job-spec.ts";
@@ -5,6 +6,7 @@ import { isTerminal } from "../domain/phases.ts";
 import { instanceStatusChanged } from "../domain/status-events.ts";
 import type { JobEvent } from "../domain/transitions.ts";
 import { ComputeError } from "../ports.ts";
+import { agentAccess } from "./agent-identity.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { closeInstance } from "./change-instance.ts";
 import { claimInstance } from "./claim-instance.ts";
@@ -64,7 +66,7 @@ const findInstance = async (cp: ControlPlane, jobId: string): Promise<Placement>
       const claimed = await claimInstance(cp, jobId, candidate);
       if (claimed.ok) {
         if (candidate.status === "COOLING") return { instanceId: candidate.id, placement: "warm" };
-        await cp.compute.start(candidate.id, cp.settings.agent);
+        await cp.compute.start(candidate.id, agentAccess(cp, candidate.id));
         return { instanceId: candidate.id, placement: "stopped" };
       }
       // Another job won this instance: try the next. If this job moved on, stop here.
@@ -92,12 +94,14 @@ const launchNew = async (
     for (const spot of tries) {
       try {
         const requestedAt = cp.clock.now();
-        const { instanceId } = await cp.compute.launch({
+        const instanceId = `gi-${randomBytes(8).toString("hex")}`;
+        await cp.compute.launch({
+          instanceId,
           instanceType: pool.instanceType,
           spot,
           ...(spot ? { waitRequestS: request.waitRequestS } : {}),
           region: pool.region,
-          agent: cp.settings.agent,
+          agent: agentAccess(cp, instanceId),
         });
         if (spot) {
           const period = { startedAt: requestedAt, endedAt: cp.clock.now() };

@@ -115,15 +115,20 @@ const eventFor = (step: AgentStep, output: Record<string, unknown>): JobEvent =>
   }
 };
 
-/** The task an agent reports on, if it is the one the job's workflow waits for. */
+/**
+ * The task an agent reports on, if it is the one the job's workflow waits for and the job
+ * runs on the reporting agent's instance.
+ */
 const currentTask = async (
   cp: ControlPlane,
+  instanceId: string,
   sealed: string,
 ): Promise<{ task: AgentTask; record: JobRecord } | Failure> => {
   const task = openTask(sealed);
   if (!task) return refused("taskToken: not a token this control plane handed out");
   const record = await cp.jobs.get(task.jobId);
-  if (!record) return notFound(`job ${task.jobId}`);
+  if (!record || record.job.instanceId !== instanceId)
+    return notFound(`job ${task.jobId} on instance ${instanceId}`);
   if (record.taskToken !== task.taskToken) {
     return conflict({
       conflict: "STALE_JOB",
@@ -146,10 +151,11 @@ const alreadyReported = (record: JobRecord, task: AgentTask): boolean =>
 /** The agent finished a step: the job moves on, and so does its workflow. */
 export const reportStepSuccess = async (
   cp: ControlPlane,
+  instanceId: string,
   sealed: string,
   output: Record<string, unknown>,
 ): Promise<{ ok: true } | Failure> => {
-  const current = await currentTask(cp, sealed);
+  const current = await currentTask(cp, instanceId, sealed);
   if (!("task" in current)) return current;
   const { task, record } = current;
   if (alreadyReported(record, task)) {
@@ -181,10 +187,11 @@ export const reportStepSuccess = async (
 /** The agent could not do a step: the retry policy decides, and the workflow catches the error. */
 export const reportStepFailure = async (
   cp: ControlPlane,
+  instanceId: string,
   sealed: string,
   failure: { error: string; cause: string },
 ): Promise<{ ok: true } | Failure> => {
-  const current = await currentTask(cp, sealed);
+  const current = await currentTask(cp, instanceId, sealed);
   if (!("task" in current)) return current;
   const { task, record } = current;
   // The job already left the step (this report again, or a cancel): the workflow only needs to hear it.
@@ -201,9 +208,10 @@ export const reportStepFailure = async (
 
 export const reportHeartbeat = async (
   cp: ControlPlane,
+  instanceId: string,
   sealed: string,
 ): Promise<{ ok: true } | Failure> => {
-  const current = await currentTask(cp, sealed);
+  const current = await currentTask(cp, instanceId, sealed);
   if (!("task" in current)) return current;
   await cp.workflows.sendTaskHeartbeat(current.task.taskToken);
   return { ok: true };

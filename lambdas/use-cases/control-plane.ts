@@ -24,8 +24,8 @@ export interface ControlPlane {
   clock: Clock;
   settings: {
     region: string;
-    /** Where agents reach the control plane, and the bearer token they use. */
-    agent: { endpoint: string; token: string };
+    /** Where agents reach the control plane, and the secret their tokens are signed with. */
+    agent: { endpoint: string; secret: string };
     /** Prices and boot times the cooling policy weighs. */
     costModel: CostModel;
   };

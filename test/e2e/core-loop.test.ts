@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../lambdas/adapters/local/dynamodb-local.ts";
 import { StatusEvent } from "../../lambdas/domain/status-events.ts";
+import { agentAccess } from "../../lambdas/use-cases/agent-identity.ts";
 import type { InstanceView } from "../../sdk/api-types.ts";
 import { startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
 
@@ -102,6 +103,17 @@ describe("the core loop on the local control plane", () => {
     for (const token of ["constructor", "__proto__", "toString", "wrong"]) {
       expect((await get("/v1/instances", token)).status).toBe(401);
     }
+    // An agent's token opens its own instance's mailbox only; a token not signed here opens nothing.
+    const poll = (instanceId: string, token: string) =>
+      fetch(`${plane.endpoint}/agent/v1/instances/${instanceId}/poll`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ envHashes: [], waitS: 0 }),
+      });
+    const instanceId = job?.instanceId ?? "";
+    expect((await poll(instanceId, agentAccess(plane.cp, instanceId).token)).status).toBe(204);
+    expect((await poll(instanceId, agentAccess(plane.cp, "gi-other").token)).status).toBe(403);
+    expect((await poll(instanceId, `${instanceId}.forged`)).status).toBe(401);
   });
 
   it("reuses the cooling instance for the next job of its pool, skipping gear-up", async () => {

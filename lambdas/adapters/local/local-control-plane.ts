@@ -67,10 +67,7 @@ export interface LocalProbes {
   /** Every workflow task (a Lambda invocation on AWS), by its `${...Function}` name. */
   task?: (name: string, payload: unknown, invoke: () => Promise<unknown>) => Promise<unknown>;
   /** Every launch of a new instance (RunInstances on AWS). */
-  launch?: (
-    request: LaunchRequest,
-    launch: () => Promise<{ instanceId: string }>,
-  ) => Promise<{ instanceId: string }>;
+  launch?: (request: LaunchRequest, launch: () => Promise<void>) => Promise<void>;
 }
 
 type TaskFunctions = Record<string, (payload: unknown) => Promise<unknown>>;
@@ -97,13 +94,13 @@ const probedCompute = (compute: ProcessCompute, probe: LocalProbes["launch"]): C
     : compute;
 
 /** Tokens that outlive a restart, so the CLI's config and running agents stay valid. */
-const secrets = async (stateDir: string): Promise<{ userToken: string; agentToken: string }> => {
+const secrets = async (stateDir: string): Promise<{ userToken: string; agentSecret: string }> => {
   const path = join(stateDir, "secrets.json");
   const existing = await readFile(path, "utf8").then(JSON.parse, () => undefined);
-  if (existing) return existing;
+  if (existing?.userToken && existing?.agentSecret) return existing;
   const fresh = {
     userToken: randomBytes(24).toString("hex"),
-    agentToken: randomBytes(24).toString("hex"),
+    agentSecret: randomBytes(32).toString("hex"),
   };
   await writeFile(path, JSON.stringify(fresh), { mode: 0o600 });
   return fresh;
@@ -120,7 +117,7 @@ const createTable = async (client: DynamoDBClient) => {
 export const startLocalControlPlane = async (options: LocalOptions) => {
   const { stateDir } = options;
   await mkdir(join(stateDir, "dynamodb"), { recursive: true });
-  const { userToken, agentToken } = await secrets(stateDir);
+  const { userToken, agentSecret } = await secrets(stateDir);
   const dynamodb = await startDynamoDbLocal(
     options.inMemory ? {} : { dbPath: join(stateDir, "dynamodb") },
   );
@@ -165,7 +162,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     clock: { now: () => new Date().toISOString() },
     settings: {
       region: "local",
-      agent: { endpoint, token: agentToken },
+      agent: { endpoint, secret: agentSecret },
       costModel: options.costModel ?? DEFAULT_COST_MODEL,
     },
   };

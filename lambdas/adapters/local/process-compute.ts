@@ -5,7 +5,6 @@
  * folder keeps what a restarted control plane needs to know.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import {
   closeSync,
@@ -145,7 +144,7 @@ export class ProcessCompute implements Compute {
     return [...(await this.#types)];
   }
 
-  async launch(request: LaunchRequest): Promise<{ instanceId: string }> {
+  async launch(request: LaunchRequest): Promise<void> {
     const offered = await this.instanceTypes();
     if (!offered.includes(request.instanceType))
       throw new ComputeError(
@@ -153,9 +152,14 @@ export class ProcessCompute implements Compute {
         `${request.instanceType} is not offered here; local compute offers ${offered.join(", ")}`,
       );
     if (!existsSync(this.#agentEntry)) throw new Error(`no agent at ${this.#agentEntry}`);
-    let id: string;
-    do id = `local-${randomBytes(4).toString("hex")}`;
-    while (this.#entries.has(id) || existsSync(join(this.#instancesDir, id)));
+    const id = request.instanceId;
+    if (
+      this.#entries.has(id) ||
+      existsSync(join(this.#instancesDir, id)) ||
+      !/^[\w.-]+$/.test(id)
+    ) {
+      throw new Error(`instance ${id} exists already, or is not a name for a folder`);
+    }
     const folder = join(this.#instancesDir, id);
     await mkdir(folder, { recursive: true });
     const entry: Entry = {
@@ -181,7 +185,6 @@ export class ProcessCompute implements Compute {
         throw error;
       }
     });
-    return { instanceId: id };
   }
 
   async start(instanceId: string, agent: LaunchRequest["agent"]): Promise<void> {

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import { Hono } from "hono";
-import { bearerAuth } from "hono/bearer-auth";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import {
@@ -18,6 +17,7 @@ import { INSTANCE_STATUSES } from "../../domain/instance.ts";
 import { parseJobSpec } from "../../domain/job-spec.ts";
 import { TIMELINE_PHASES, timelinePeriods } from "../../domain/timeline.ts";
 import { InvalidCursorError } from "../../ports.ts";
+import { instanceOfToken } from "../../use-cases/agent-identity.ts";
 import {
   reportHeartbeat,
   reportStepFailure,
@@ -65,7 +65,7 @@ const fieldsOf = (error: z.ZodError) =>
  * route validates its input, makes one use-case call, and maps the outcome to a status.
  */
 export const createApi = (cp: ControlPlane, options: ApiOptions) => {
-  const app = new Hono<{ Variables: { owner: string } }>();
+  const app = new Hono<{ Variables: { owner: string; instance: string } }>();
   const fail = (failure: Failure) =>
     Response.json(errorBody(failure.error, failure.message), { status: STATUS[failure.error] });
   const invalid = (message: string, fields: ApiError["error"]["fields"]) =>
@@ -90,7 +90,22 @@ export const createApi = (cp: ControlPlane, options: ApiOptions) => {
     c.set("owner", owner);
     await next();
   });
-  app.use("/agent/v1/*", bearerAuth({ token: cp.settings.agent.token }));
+  // Each agent's token names its instance; it opens that instance's mailbox and jobs only.
+  app.use("/agent/v1/*", async (c, next) => {
+    const token = c.req.header("authorization")?.replace(/^Bearer /, "") ?? "";
+    const instance = instanceOfToken(cp.settings.agent.secret, token);
+    if (!instance)
+      return Response.json(errorBody("UNAUTHORIZED", "a valid agent token is required"), {
+        status: 401,
+      });
+    c.set("instance", instance);
+    await next();
+  });
+  const notYours = (what: string) =>
+    Response.json(errorBody("FORBIDDEN", `${what} is not this instance's`), { status: 403 });
+  /** Whether the job runs on the calling agent's instance. */
+  const runsOnCaller = async (jobId: string, instance: string) =>
+    (await cp.jobs.get(jobId))?.job.instanceId === instance;
 
   app.post("/v1/jobs", async (c) => {
     const input = await body(c.req.raw);
@@ -244,6 +259,7 @@ export const createApi = (cp: ControlPlane, options: ApiOptions) => {
     const request = PollRequest.safeParse(await body(c.req.raw));
     if (!request.success) return invalid("bad poll", fieldsOf(request.error));
     const instanceId = c.req.param("instanceId");
+    if (instanceId !== c.get("instance")) return notYours(`instance ${instanceId}`);
     if (!(await cp.instances.get(instanceId))) {
       return fail({
         ok: false,
@@ -263,21 +279,26 @@ export const createApi = (cp: ControlPlane, options: ApiOptions) => {
   app.post(AGENT_API.succeed, async (c) => {
     const report = TaskSuccess.safeParse(await body(c.req.raw));
     if (!report.success) return invalid("bad report", fieldsOf(report.error));
-    const done = await reportStepSuccess(cp, report.data.taskToken, report.data.output);
+    const done = await reportStepSuccess(
+      cp,
+      c.get("instance"),
+      report.data.taskToken,
+      report.data.output,
+    );
     return done.ok ? c.body(null, 204) : fail(done);
   });
 
   app.post(AGENT_API.fail, async (c) => {
     const report = TaskFailure.safeParse(await body(c.req.raw));
     if (!report.success) return invalid("bad report", fieldsOf(report.error));
-    const done = await reportStepFailure(cp, report.data.taskToken, report.data);
+    const done = await reportStepFailure(cp, c.get("instance"), report.data.taskToken, report.data);
     return done.ok ? c.body(null, 204) : fail(done);
   });
 
   app.post(AGENT_API.heartbeat, async (c) => {
     const report = TaskHeartbeat.safeParse(await body(c.req.raw));
     if (!report.success) return invalid("bad heartbeat", fieldsOf(report.error));
-    const done = await reportHeartbeat(cp, report.data.taskToken);
+    const done = await reportHeartbeat(cp, c.get("instance"), report.data.taskToken);
     return done.ok ? c.body(null, 204) : fail(done);
   });
 
@@ -287,6 +308,8 @@ export const createApi = (cp: ControlPlane, options: ApiOptions) => {
     );
     if (!report.success) return invalid("bad timeline report", fieldsOf(report.error));
     const { phase, ...period } = report.data;
+    if (!(await runsOnCaller(c.req.param("jobId"), c.get("instance"))))
+      return notYours(`job ${c.req.param("jobId")}`);
     const written = await cp.jobs.recordTimeline(c.req.param("jobId"), phase, period);
     return written.ok
       ? c.body(null, 204)
@@ -296,6 +319,8 @@ export const createApi = (cp: ControlPlane, options: ApiOptions) => {
   app.post("/agent/v1/jobs/:jobId/endpoint", async (c) => {
     const report = EndpointReport.safeParse(await body(c.req.raw));
     if (!report.success) return invalid("bad endpoint report", fieldsOf(report.error));
+    if (!(await runsOnCaller(c.req.param("jobId"), c.get("instance"))))
+      return notYours(`job ${c.req.param("jobId")}`);
     const written = await cp.jobs.setEndpoint(c.req.param("jobId"), report.data.url);
     return written.ok
       ? c.body(null, 204)
@@ -306,17 +331,22 @@ export const createApi = (cp: ControlPlane, options: ApiOptions) => {
   if (artifacts) {
     const keyOf = (path: string) =>
       path.replace("/agent/v1/artifacts/", "").split("/").map(decodeURIComponent);
+    /** Inputs are content-addressed and open to any agent; a job's results only to the agent running it. */
+    const mayUse = async (key: string[], instance: string) =>
+      key[0] === "inputs" ||
+      (key[0] === "jobs" && key[1] !== undefined && (await runsOnCaller(key[1], instance)));
     app.get("/agent/v1/artifacts/*", async (c) => {
-      const bytes = await artifacts.read(keyOf(c.req.path));
+      const key = keyOf(c.req.path);
+      if (!(await mayUse(key, c.get("instance")))) return notYours(key.join("/"));
+      const bytes = await artifacts.read(key);
       return bytes
         ? c.body(new Uint8Array(bytes), 200)
         : fail({ ok: false, error: "NOT_FOUND", message: "no such artifact" });
     });
     app.put("/agent/v1/artifacts/jobs/*", async (c) => {
-      const written = await artifacts.write(
-        keyOf(c.req.path),
-        new Uint8Array(await c.req.arrayBuffer()),
-      );
+      const key = keyOf(c.req.path);
+      if (!(await mayUse(key, c.get("instance")))) return notYours(key.join("/"));
+      const written = await artifacts.write(key, new Uint8Array(await c.req.arrayBuffer()));
       if (written) return c.body(null, 201);
       return invalid("not a place for a job's results", [
         { field: "path", message: "must be jobs/<jobId>/<file>" },

@@ -48,8 +48,11 @@ afterAll(async () => {
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
 
+let launches = 0;
 const launch = async (): Promise<string> => {
-  const { instanceId } = await compute.launch({
+  const instanceId = `local-${++launches}`;
+  await compute.launch({
+    instanceId,
     instanceType: "local",
     spot: false,
     region: "local",
@@ -334,7 +337,9 @@ describe("the agent", () => {
   it("reconnects to a control plane that restarts, and carries on", async () => {
     let restarting = await new FakeControlPlane(cp.token).start();
     onTestFinished(() => restarting.close());
-    const { instanceId: id } = await compute.launch({
+    const id = `local-restarting-${++launches}`;
+    await compute.launch({
+      instanceId: id,
       instanceType: "local",
       spot: false,
       region: "local",

@@ -9,7 +9,9 @@ const [stateDir, endpoint, token] = process.argv.slice(2);
 if (!stateDir || !endpoint || !token)
   throw new Error("usage: launch-one.ts <stateDir> <endpoint> <token>");
 const compute = new ProcessCompute({ stateDir, gpuProbe: async () => false });
-const { instanceId } = await compute.launch({
+const instanceId = "local-one";
+await compute.launch({
+  instanceId,
   instanceType: "local",
   spot: false,
   region: "local",

@@ -42,15 +42,18 @@ const newCompute = (stateDir = newStateDir(), gpus = false) => {
   return { compute, stateDir };
 };
 const agent = () => ({ endpoint: cp.url, token: cp.token });
-const launchOn = async (compute: ProcessCompute, fields: { spot?: boolean } = {}) =>
-  (
-    await compute.launch({
-      instanceType: "local",
-      spot: fields.spot ?? false,
-      region: "local",
-      agent: agent(),
-    })
-  ).instanceId;
+let launches = 0;
+const launchOn = async (compute: ProcessCompute, fields: { spot?: boolean } = {}) => {
+  const instanceId = `local-${++launches}`;
+  await compute.launch({
+    instanceId,
+    instanceType: "local",
+    spot: fields.spot ?? false,
+    region: "local",
+    agent: agent(),
+  });
+  return instanceId;
+};
 
 let jobs = 0;
 const newJob = (fields: Partial<JobAssignment> = {}): JobAssignment =>
@@ -76,11 +79,25 @@ describe("ProcessCompute", () => {
     expect(await broken.instanceTypes()).toEqual(["local"]);
   });
 
+  it("refuses an id it has launched already", async () => {
+    const { compute } = newCompute();
+    const id = await launchOn(compute);
+    const again = compute.launch({
+      instanceId: id,
+      instanceType: "local",
+      spot: false,
+      region: "local",
+      agent: agent(),
+    });
+    await expect(again).rejects.toThrow(`instance ${id} exists already`);
+  });
+
   it("refuses an instance type it does not offer, and launches nothing", async () => {
     const { compute, stateDir } = newCompute();
     const pollsBefore = cp.polls.length;
     for (const instanceType of ["local-gpu", "g5.xlarge"]) {
       const launching = compute.launch({
+        instanceId: `refused-${instanceType}`,
         instanceType,
         spot: false,
         region: "local",
@@ -102,7 +119,6 @@ describe("ProcessCompute", () => {
   it("launches an agent on its own folder, which polls with the token it was given", async () => {
     const { compute, stateDir } = newCompute();
     const id = await launchOn(compute, { spot: true });
-    expect(id).toMatch(/^local-[0-9a-f]{8}$/);
     const folder = join(stateDir, "instances", id);
     const written = JSON.parse(await readFile(join(folder, "instance.json"), "utf8"));
     expect(written).toMatchObject({ instanceType: "local", spot: true, state: "running" });

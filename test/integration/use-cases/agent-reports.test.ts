@@ -55,8 +55,8 @@ const gearingUp = async (id: string) => {
 describe("agent reports", () => {
   it("tells the workflow again when a report is repeated after the workflow missed it", async () => {
     const { cp, sealed, calls } = await gearingUp("repeat");
-    await expect(reportStepSuccess(cp, sealed, {})).rejects.toThrow("connection reset");
-    expect(await reportStepSuccess(cp, sealed, {})).toEqual({ ok: true });
+    await expect(reportStepSuccess(cp, "i-1", sealed, {})).rejects.toThrow("connection reset");
+    expect(await reportStepSuccess(cp, "i-1", sealed, {})).toEqual({ ok: true });
     expect(calls).toEqual([
       ["success", "token-repeat"],
       ["success", "token-repeat"],
@@ -80,15 +80,28 @@ describe("agent reports", () => {
       event: { type: "cancelRequested" },
       at: AT,
     });
-    expect(await reportStepSuccess(cp, sealed, {})).toMatchObject({ ok: false, error: "REFUSED" });
+    expect(await reportStepSuccess(cp, "i-1", sealed, {})).toMatchObject({
+      ok: false,
+      error: "REFUSED",
+    });
     expect(
-      await reportStepFailure(cp, sealed, { error: "gpuctl.EnvFailed", cause: "exit 1" }),
+      await reportStepFailure(cp, "i-1", sealed, { error: "gpuctl.EnvFailed", cause: "exit 1" }),
     ).toEqual({ ok: true });
     expect(calls).toEqual([
       ["gpuctl.JobEnded", "token-moved"],
       ["gpuctl.EnvFailed", "token-moved"],
     ]);
     expect((await stores.jobs.get("moved"))?.job.phase).toBe("CANCELING");
+  });
+
+  it("takes a report only from the agent of the instance the job runs on", async () => {
+    const { cp, sealed, calls } = await gearingUp("elsewhere");
+    expect(await reportStepSuccess(cp, "i-2", sealed, {})).toMatchObject({
+      ok: false,
+      error: "NOT_FOUND",
+    });
+    expect(calls).toEqual([]);
+    expect((await stores.jobs.get("elsewhere"))?.job.phase).toBe("GEARING_UP_ENV");
   });
 
   it("refuses to hand a step to a job that is no longer in it", async () => {
