@@ -213,3 +213,12 @@ export interface PoolStats {
    */
   update(pool: InstancePool, change: (history: PoolHistory) => PoolHistory): Promise<PoolHistory>;
 }
+
+/** A stored job this version cannot read: damaged, or written by a newer version. */
+export class UnreadableJobError extends Error {
+  readonly item: Record<string, unknown>;
+  constructor(item: Record<string, unknown>) {
+    super(`job item ${String(item.pk)} cannot be read by this version`);
+    this.item = item;
+  }
+}

@@ -16,7 +16,7 @@ import { DIALECTS } from "../../domain/dialects/index.ts";
 import { INSTANCE_STATUSES } from "../../domain/instance.ts";
 import { parseJobSpec } from "../../domain/job-spec.ts";
 import { TIMELINE_PHASES, timelinePeriods } from "../../domain/timeline.ts";
-import { InvalidCursorError } from "../../ports.ts";
+import { InvalidCursorError, UnreadableJobError } from "../../ports.ts";
 import { instanceOfToken } from "../../use-cases/agent-identity.ts";
 import {
   reportHeartbeat,
@@ -73,6 +73,10 @@ export const createApi = (cp: ControlPlane, options: ApiOptions) => {
   const body = async (request: Request) => request.json().catch(() => undefined);
 
   app.onError((error) => {
+    if (error instanceof UnreadableJobError) {
+      const message = `${error.message}: written by a newer version, or damaged`;
+      return Response.json(errorBody("INTERNAL", message), { status: 500 });
+    }
     if (error instanceof InvalidCursorError)
       return invalid(error.message, [{ field: "cursor", message: error.message }]);
     console.error(error);

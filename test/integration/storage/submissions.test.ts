@@ -1,5 +1,6 @@
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
-import { InvalidCursorError } from "../../../lambdas/ports.ts";
+import { InvalidCursorError, UnreadableJobError } from "../../../lambdas/ports.ts";
 import { applyJobEvent } from "../../../lambdas/use-cases/apply-job-event.ts";
 import { freshStores, newRecord } from "../stores.ts";
 
@@ -121,5 +122,26 @@ describe("listing a user's jobs", () => {
     await expect(stores.jobs.listByOwner("grace", { cursor: "not-a-cursor" })).rejects.toThrow(
       "cursor:",
     );
+  });
+});
+
+describe("records this version cannot read", () => {
+  it("are left out of listings, and named when asked for", async () => {
+    await stores.jobs.submit({ record: newRecord({ id: "readable" }, { owner: "ana" }) });
+    await stores.client.send(
+      new PutCommand({
+        TableName: stores.tableName,
+        Item: {
+          pk: "JOB#from-the-future",
+          sk: "JOB",
+          gsi1pk: "OWNER#ana",
+          gsi1sk: "2099#x",
+          phase: "WARMING_UP",
+        },
+      }),
+    );
+    const page = await stores.jobs.listByOwner("ana");
+    expect(page.items.map((record) => record.job.id)).toEqual(["readable"]);
+    await expect(stores.jobs.get("from-the-future")).rejects.toThrow(UnreadableJobError);
   });
 });

@@ -1,7 +1,7 @@
 import type { Instance, InstancePool } from "../../../domain/instance.ts";
 import type { Job } from "../../../domain/job.ts";
 import { readJobRecord } from "../../../domain/job-record.ts";
-import type { JobEventRecord, JobRecord } from "../../../ports.ts";
+import { type JobEventRecord, type JobRecord, UnreadableJobError } from "../../../ports.ts";
 
 /** Key builders: the item layout of docs/storage.md, in one place. */
 export const keys = {
@@ -58,15 +58,6 @@ export const jobItem = (record: JobRecord) => ({
   ...jobStatusIndex(record.job, record.updatedAt),
 });
 
-/** Thrown for a job item this version cannot read; the API serves it as unknown. */
-export class UnreadableJobError extends Error {
-  readonly item: Record<string, unknown>;
-  constructor(item: Record<string, unknown>) {
-    super(`job item ${String(item.pk)} cannot be read by this version`);
-    this.item = item;
-  }
-}
-
 export const jobRecordFrom = (item: Record<string, unknown>): JobRecord => {
   const job = readJobRecord(item);
   if (!job) throw new UnreadableJobError(item);
@@ -85,6 +76,21 @@ export const jobRecordFrom = (item: Record<string, unknown>): JobRecord => {
     ...(taskToken ? { taskToken } : {}),
   };
 };
+
+/**
+ * The records among listed items that this version can read. One it cannot (damaged, or
+ * written by a newer version) must not take a whole listing, or a restart, down with it.
+ */
+export const readableJobRecords = (items: Array<Record<string, unknown>>): JobRecord[] =>
+  items.flatMap((item) => {
+    try {
+      return [jobRecordFrom(item)];
+    } catch (error) {
+      if (!(error instanceof UnreadableJobError)) throw error;
+      console.warn(error.message);
+      return [];
+    }
+  });
 
 export const jobEventItem = (record: JobEventRecord, expiresAt: number) => ({
   ...keys.jobEvent(record.jobId, record.version),

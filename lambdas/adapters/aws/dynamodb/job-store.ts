@@ -21,6 +21,7 @@ import {
   jobStatusIndex,
   keys,
   OPTIONAL_JOB_FIELDS,
+  readableJobRecords,
 } from "./items.ts";
 import { INDEX } from "./schema.ts";
 import { DynamoTable } from "./table.ts";
@@ -250,7 +251,7 @@ export class DynamoJobStore extends DynamoTable implements JobStore {
       }),
     );
     const cursor = encodeCursor(LastEvaluatedKey);
-    return { items: Items.map(jobRecordFrom), ...(cursor ? { cursor } : {}) };
+    return { items: readableJobRecords(Items), ...(cursor ? { cursor } : {}) };
   }
 
   async events(jobId: string): Promise<JobEventRecord[]> {
@@ -280,7 +281,7 @@ export class DynamoJobStore extends DynamoTable implements JobStore {
       ExpressionAttributeValues: { ":phase": keys.jobStatus(phase) },
       ScanIndexForward: false,
     });
-    return items.map(jobRecordFrom);
+    return readableJobRecords(items);
   }
 
   apply(change: JobChange): Promise<WriteResult> {
