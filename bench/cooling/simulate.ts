@@ -11,6 +11,7 @@ import {
   type StartKind,
   startKind,
   startOverhead,
+  total,
 } from "../../lambdas/domain/cooling-policy.ts";
 import type { Policy } from "./policies.ts";
 import type { TraceJob } from "./trace.ts";
@@ -106,7 +107,7 @@ const replay = (
   return {
     policy: name,
     ...overhead,
-    overheadCost: overhead.idle + overhead.stopped + overhead.boot + overhead.wait,
+    overheadCost: total(overhead),
     starts,
     waitS,
     jobs: ordered.length,

@@ -140,3 +140,19 @@ export const envHashOf = (spec: Pick<JobSpec, "image" | "setup" | "env">): strin
     )
     .digest("hex")
     .slice(0, 16);
+
+/**
+ * A spec as the API takes it: `file` inputs are the CLI's to upload first, so the control
+ * plane never reads a path on somebody else's machine.
+ */
+export const inputsToUpload = (spec: JobSpec): SpecError[] =>
+  spec.inputs.flatMap((input, index) =>
+    "file" in input
+      ? [
+          {
+            field: `inputs.${index}.file`,
+            message: "upload the file first (PUT /v1/inputs/{sha256}) and send its url",
+          },
+        ]
+      : [],
+  );

@@ -288,7 +288,7 @@ export interface Refusal {
 
 export type TransitionResult = { ok: true; job: Job } | { ok: false; refusal: Refusal };
 
-export const ruleFor = (phase: Phase, event: JobEventType): TransitionRule | undefined =>
+const ruleFor = (phase: Phase, event: JobEventType): TransitionRule | undefined =>
   TRANSITIONS.find((candidate) => candidate.event === event && candidate.from.includes(phase));
 
 /** Fields that describe one placement of the job; a fresh placement starts without them. */

@@ -17,6 +17,7 @@ export interface Placement {
   instanceId: string;
   /** warm: a COOLING instance; stopped: a STOPPED one started again; launched: a new one. */
   placement: "warm" | "stopped" | "launched";
+  pool: InstancePool;
 }
 
 const ended = (jobId: string) =>
@@ -36,8 +37,7 @@ const apply = async (cp: ControlPlane, jobId: string, event: JobEvent) => {
 export const acquireInstance = async (cp: ControlPlane, jobId: string): Promise<Placement> => {
   const placement = await findInstance(cp, jobId);
   const nowS = Date.parse(cp.clock.now()) / 1000;
-  const instance = await cp.instances.get(placement.instanceId);
-  if (instance) await cp.pools.update(instance.pool, (pool) => poolJobArrived(pool, nowS));
+  await cp.pools.update(placement.pool, (history) => poolJobArrived(history, nowS));
   await cp.jobs.recordTimeline(jobId, "Instance Connect", { startedAt: cp.clock.now() });
   return placement;
 };
@@ -65,9 +65,11 @@ const findInstance = async (cp: ControlPlane, jobId: string): Promise<Placement>
     for (const candidate of candidates.filter((instance) => spec.instance.spot || !instance.spot)) {
       const claimed = await claimInstance(cp, jobId, candidate);
       if (claimed.ok) {
-        if (candidate.status === "COOLING") return { instanceId: candidate.id, placement: "warm" };
+        if (candidate.status === "COOLING") {
+          return { instanceId: candidate.id, placement: "warm", pool };
+        }
         await cp.compute.start(candidate.id, agentAccess(cp, candidate.id));
-        return { instanceId: candidate.id, placement: "stopped" };
+        return { instanceId: candidate.id, placement: "stopped", pool };
       }
       // Another job won this instance: try the next. If this job moved on, stop here.
       if (claimed.error !== "CONFLICT" || claimed.conflict !== "STALE_INSTANCE") throw ended(jobId);
@@ -144,5 +146,5 @@ const recordLaunch = async (
     await closeInstance(cp, instance, "terminate");
     throw ended(jobId);
   }
-  return { instanceId: instance.id, placement: "launched" };
+  return { instanceId: instance.id, placement: "launched", pool: instance.pool };
 };

@@ -14,7 +14,7 @@ import {
 import type { ApiError } from "../../../sdk/api-types.ts";
 import { DIALECTS } from "../../domain/dialects/index.ts";
 import { INSTANCE_STATUSES } from "../../domain/instance.ts";
-import { parseJobSpec } from "../../domain/job-spec.ts";
+import { inputsToUpload, parseJobSpec } from "../../domain/job-spec.ts";
 import { TIMELINE_PHASES, timelinePeriods } from "../../domain/timeline.ts";
 import { InvalidCursorError, UnreadableJobError } from "../../ports.ts";
 import { instanceOfToken } from "../../use-cases/agent-identity.ts";
@@ -115,16 +115,7 @@ export const createApi = (cp: ControlPlane, options: ApiOptions) => {
     const input = await body(c.req.raw);
     const parsed = parseJobSpec(input);
     if (!parsed.ok) return invalid("the job spec has errors", parsed.errors);
-    const unuploaded = parsed.spec.inputs.flatMap((item, index) =>
-      "file" in item
-        ? [
-            {
-              field: `inputs.${index}.file`,
-              message: "upload the file first (PUT /v1/inputs/{sha256}) and send its url",
-            },
-          ]
-        : [],
-    );
+    const unuploaded = inputsToUpload(parsed.spec);
     if (unuploaded.length) return invalid("the job spec has errors", unuploaded);
     const key = c.req.header("idempotency-key");
     const submitted = await submitJob(cp, {
