@@ -18,6 +18,19 @@ afterAll(async () => {
 const instance = async (id: string | undefined): Promise<InstanceView | undefined> =>
   (await plane.client.listInstances()).find((candidate) => candidate.id === id);
 
+/**
+ * The instance once its job's workflow has freed it: a job is terminal a moment before its
+ * workflow's last step cools or closes the instance.
+ */
+const freed = async (id: string | undefined): Promise<InstanceView | undefined> => {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const view = await instance(id);
+    if (view?.status !== "EXECUTING" || Date.now() > deadline) return view;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
+
 /** Processes whose command line contains `marker`, other than the `ps` looking for them. */
 const processesWith = (marker: string) =>
   execFileSync("ps", ["-eo", "pid,args"], { encoding: "utf8" })
@@ -66,7 +79,7 @@ describe("the core loop on the local control plane", () => {
       "Result Transfer",
     ]);
     firstInstance = done.instanceId;
-    expect(await instance(firstInstance)).toMatchObject({
+    expect(await freed(firstInstance)).toMatchObject({
       status: "COOLING",
       aibro: { substatus: "COOLING" },
     });
@@ -132,6 +145,7 @@ describe("the core loop on the local control plane", () => {
       FULL_RUN.filter((phase) => phase !== "GEARING_UP_ENV"),
     );
     expect(await plane.client.listInstances()).toHaveLength(before.length);
+    expect(await freed(done.instanceId)).toMatchObject({ status: "COOLING" });
     console.log(`warm instance: submit -> TRAINING in ${toTrainingMs} ms`);
   });
 
@@ -160,7 +174,7 @@ describe("the core loop on the local control plane", () => {
       dialects: { modelarts: { code: 13 }, runai: { status: "Deleted" } },
     });
     await plane.waitFor(submitted.id, () => processesWith(marker).length === 0, 10_000);
-    expect((await instance(done.instanceId))?.status).not.toBe("EXECUTING");
+    expect((await freed(done.instanceId))?.status).not.toBe("EXECUTING");
   });
 
   it("cancels a job during training, releasing its instance and leaving no process behind", async () => {
@@ -172,7 +186,7 @@ describe("the core loop on the local control plane", () => {
     const done = await plane.finished(submitted.id);
     expect(done).toMatchObject({ phase: "CANCELED", dialects: { modelarts: { code: 12 } } });
     await plane.waitFor(submitted.id, () => processesWith(marker).length === 0, 10_000);
-    expect(await instance(done.instanceId)).toMatchObject({ status: "COOLING" });
+    expect(await freed(done.instanceId)).toMatchObject({ status: "COOLING" });
   });
 
   it("times a spot request on the timeline, and never puts an on-demand job on a spot instance", async () => {
@@ -183,7 +197,7 @@ describe("the core loop on the local control plane", () => {
     const first = await plane.finished((await plane.client.submitJob(spot)).id);
     const { periods } = await plane.client.jobTimeline(first.id);
     expect(periods.map((period) => period.phase)).toContain("Request Launch");
-    expect(await instance(first.instanceId)).toMatchObject({ status: "COOLING", spot: true });
+    expect(await freed(first.instanceId)).toMatchObject({ status: "COOLING", spot: true });
 
     const onDemand = trainingSpec({ setup: "true # spot pool" });
     const second = await plane.finished((await plane.client.submitJob(onDemand)).id);
