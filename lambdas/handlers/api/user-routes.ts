@@ -1,0 +1,160 @@
+import { createHash } from "node:crypto";
+import { Hono } from "hono";
+import { z } from "zod";
+import { DIALECTS } from "../../domain/dialects/index.ts";
+import { INSTANCE_STATUSES } from "../../domain/instance.ts";
+import { inputsToUpload, parseJobSpec } from "../../domain/job-spec.ts";
+import { timelinePeriods } from "../../domain/timeline.ts";
+import type { ControlPlane } from "../../use-cases/control-plane.ts";
+import { cancelJob, completeJob, REVIEW_DECISIONS, reviewJob } from "../../use-cases/finish-job.ts";
+import { submitJob } from "../../use-cases/submit-job.ts";
+import { bearerToken, body, fail, fieldsOf, invalid, notFound, unauthorized } from "./responses.ts";
+import { instanceView, jobEventView, jobView } from "./views.ts";
+
+/** The routes users call with their bearer token: their jobs, inputs and the instances. */
+export const userRoutes = (cp: ControlPlane, users: Record<string, string>) => {
+  const router = new Hono<{ Variables: { owner: string } }>();
+
+  router.use("*", async (c, next) => {
+    const token = bearerToken(c.req.raw);
+    const owner = token && Object.hasOwn(users, token) ? users[token] : undefined;
+    if (!owner) return unauthorized("a valid bearer token is required");
+    c.set("owner", owner);
+    await next();
+  });
+
+  router.post("/jobs", async (c) => {
+    const input = await body(c.req.raw);
+    const parsed = parseJobSpec(input);
+    if (!parsed.ok) return invalid("the job spec has errors", parsed.errors);
+    const unuploaded = inputsToUpload(parsed.spec);
+    if (unuploaded.length) return invalid("the job spec has errors", unuploaded);
+    const key = c.req.header("idempotency-key");
+    const submitted = await submitJob(cp, {
+      spec: parsed.spec,
+      owner: c.get("owner"),
+      ...(key
+        ? {
+            idempotency: {
+              key,
+              requestHash: createHash("sha256").update(JSON.stringify(input)).digest("hex"),
+            },
+          }
+        : {}),
+    });
+    if (!submitted.ok) return fail(submitted);
+    return c.json(jobView(submitted.record), submitted.replayed ? 200 : 201);
+  });
+
+  router.get("/jobs", async (c) => {
+    const query = z
+      .object({
+        limit: z.coerce.number().int().min(1).max(100).optional(),
+        cursor: z.string().optional(),
+      })
+      .safeParse(c.req.query());
+    if (!query.success) return invalid("bad query", fieldsOf(query.error));
+    const { limit, cursor } = query.data;
+    const page = await cp.jobs.listByOwner(c.get("owner"), {
+      ...(limit ? { limit } : {}),
+      ...(cursor ? { cursor } : {}),
+    });
+    return c.json({
+      items: page.items.map((record) => jobView(record)),
+      ...(page.cursor ? { cursor: page.cursor } : {}),
+    });
+  });
+
+  /** The caller's job, or undefined: another user's job answers as one that does not exist. */
+  const ownJob = async (owner: string, jobId: string) => {
+    const record = await cp.jobs.get(jobId);
+    return record && record.owner === owner ? record : undefined;
+  };
+  const noSuchJob = (jobId: string) => notFound(`job ${jobId} not found`);
+
+  router.get("/jobs/:id", async (c) => {
+    const query = z.object({ dialect: z.enum(DIALECTS).optional() }).safeParse(c.req.query());
+    if (!query.success) return invalid("bad query", fieldsOf(query.error));
+    const record = await ownJob(c.get("owner"), c.req.param("id"));
+    return record ? c.json(jobView(record, query.data.dialect)) : noSuchJob(c.req.param("id"));
+  });
+
+  for (const [verb, act] of [
+    ["cancel", cancelJob],
+    ["complete", completeJob],
+  ] as const) {
+    router.post(`/jobs/:id/${verb}`, async (c) => {
+      const record = await ownJob(c.get("owner"), c.req.param("id"));
+      if (!record) return noSuchJob(c.req.param("id"));
+      const done = await act(cp, record.job.id);
+      return done.ok ? c.json(jobView(done.record)) : fail(done);
+    });
+  }
+
+  router.post("/jobs/:id/review", async (c) => {
+    const decision = z
+      .object({ decision: z.enum(REVIEW_DECISIONS) })
+      .safeParse(await body(c.req.raw));
+    if (!decision.success) return invalid("bad review", fieldsOf(decision.error));
+    const record = await ownJob(c.get("owner"), c.req.param("id"));
+    if (!record) return noSuchJob(c.req.param("id"));
+    const done = await reviewJob(cp, record.job.id, decision.data.decision);
+    return done.ok ? c.json(jobView(done.record)) : fail(done);
+  });
+
+  router.post("/deployments/:modelName/complete", async (c) => {
+    const modelName = c.req.param("modelName");
+    const active = await cp.jobs.activeDeployment(modelName);
+    if (!active || active.owner !== c.get("owner"))
+      return notFound(`no active deployment serves ${modelName}`);
+    const done = await completeJob(cp, active.job.id);
+    return done.ok ? c.json(jobView(done.record)) : fail(done);
+  });
+
+  router.get("/jobs/:id/events", async (c) => {
+    const record = await ownJob(c.get("owner"), c.req.param("id"));
+    if (!record) return noSuchJob(c.req.param("id"));
+    return c.json({ items: (await cp.jobs.events(record.job.id)).map(jobEventView) });
+  });
+
+  router.get("/jobs/:id/timeline", async (c) => {
+    const record = await ownJob(c.get("owner"), c.req.param("id"));
+    if (!record) return noSuchJob(c.req.param("id"));
+    return c.json({ periods: timelinePeriods(record.timeline, cp.clock.now()) });
+  });
+
+  router.get("/jobs/:id/outputs", async (c) => {
+    const record = await ownJob(c.get("owner"), c.req.param("id"));
+    if (!record) return noSuchJob(c.req.param("id"));
+    return c.json({ items: await cp.artifacts.listOutputs(record.job.id) });
+  });
+
+  router.get("/jobs/:id/outputs/*", async (c) => {
+    const record = await ownJob(c.get("owner"), c.req.param("id"));
+    if (!record) return noSuchJob(c.req.param("id"));
+    const path = decodeURIComponent(c.req.path.split("/outputs/")[1] ?? "");
+    const bytes = await cp.artifacts.readOutput(record.job.id, path);
+    if (!bytes) return notFound(`output ${path} not found`);
+    return c.body(new Uint8Array(bytes), 200, { "content-type": "application/octet-stream" });
+  });
+
+  router.put("/inputs/:sha256", async (c) => {
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    if (sha256 !== c.req.param("sha256")) {
+      return invalid("the content does not match its name", [
+        { field: "sha256", message: `the content's sha256 is ${sha256}` },
+      ]);
+    }
+    return c.json(await cp.artifacts.putInput(sha256, bytes), 201);
+  });
+
+  router.get("/instances", async (c) => {
+    const byStatus = await Promise.all(
+      INSTANCE_STATUSES.map((status) => cp.instances.listByStatus(status)),
+    );
+    return c.json({ items: byStatus.flat().map(instanceView) });
+  });
+
+  return router;
+};
