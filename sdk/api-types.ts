@@ -41,6 +41,10 @@ export interface InstanceView {
   region: string;
   spot: boolean;
   jobId?: string;
+  /** While cooling: when its cooling plan stops it (or terminates it, when equal to `stoppedUntil`). */
+  coolingUntil?: string;
+  /** While cooling, or stopped by its cooling plan: when that plan terminates it. */
+  stoppedUntil?: string;
   updatedAt: string;
 }
 

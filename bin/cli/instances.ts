@@ -1,19 +1,26 @@
 import type { Command } from "commander";
 import type { InstanceView } from "../../sdk/api-types.ts";
 import { renderText } from "./dialect-table.ts";
-import { age, cell, type OutputFormat, outputOption, printJson } from "./output.ts";
+import { age, cell, type OutputFormat, outputOption, printJson, until } from "./output.ts";
 import { action, connect } from "./run.ts";
 
 export const instancesTable = (instances: InstanceView[], now: number = Date.now()) => ({
-  headers: ["id", "status", "substatus", "type", "job", "updated"],
-  rows: instances.map((instance) => [
-    instance.id,
-    instance.status,
-    cell(instance.substatus),
-    instance.instanceType,
-    cell(instance.jobId),
-    age(instance.updatedAt, now),
-  ]),
+  headers: ["id", "status", "substatus", "type", "job", "stops", "terminates", "updated"],
+  rows: instances.map((instance) => {
+    // Stopping at `coolingUntil` only when the plan keeps it stopped for a while after.
+    const stops =
+      instance.coolingUntil !== instance.stoppedUntil ? instance.coolingUntil : undefined;
+    return [
+      instance.id,
+      instance.status,
+      cell(instance.substatus),
+      instance.instanceType,
+      cell(instance.jobId),
+      until(stops, now),
+      until(instance.stoppedUntil, now),
+      age(instance.updatedAt, now),
+    ];
+  }),
 });
 
 /** `gpuctl instances`: every instance the control plane knows, with its lifecycle status. */

@@ -27,6 +27,14 @@ export const age = (iso: string, now: number = Date.now()): string => {
   return `${Math.floor(seconds / 86_400)}d`;
 };
 
+/** Time until an ISO-8601 instant, as `age` shows it; "now" once it has passed. */
+export const until = (iso: string | undefined, now: number = Date.now()): string => {
+  if (iso === undefined) return "-";
+  const then = Date.parse(iso);
+  if (Number.isNaN(then)) return "-";
+  return then <= now ? "now" : age(new Date(now).toISOString(), then);
+};
+
 /** HH:MM:SS in local time. */
 export const clock = (date: Date = new Date()): string =>
   [date.getHours(), date.getMinutes(), date.getSeconds()]

@@ -212,10 +212,19 @@ const expectedOverhead = (
   return (warm + stopped + cold) / sorted.length;
 };
 
+/** The longest a plan keeps an instance warm: the longest cooling period a job may name. */
+export const MAX_WARM_S = 7 * 24 * HOUR_S;
+
+/** Whole seconds in [0, max], rounded up; not a number at all means no time (terminate at once). */
+const wholeSeconds = (seconds: number, max: number): number =>
+  Number.isNaN(seconds) ? 0 : Math.min(max, Math.max(0, Math.ceil(seconds)));
+
 /**
  * The control plane's plan for an instance its job just freed: the job's own cooling
- * period when it names one (then the instance is stopped, kept a month at most), else the
- * adaptive policy on the gaps its pool has shown. A spot instance cannot be stopped.
+ * period when it names one (then the instance is stopped, kept two weeks at most), else
+ * the adaptive policy on the gaps its pool has shown. A spot instance cannot be stopped.
+ * In whole, bounded seconds: a Step Functions Wait state takes nothing else, and a Wait
+ * that fails cannot be caught, so the instance would cool for ever.
  */
 export const coolingPlanFor = (input: {
   jobCoolingPeriodS: number | undefined;
@@ -227,7 +236,22 @@ export const coolingPlanFor = (input: {
     input.jobCoolingPeriodS === undefined
       ? adaptivePlan(input.poolGaps, input.model)
       : { warmS: input.jobCoolingPeriodS, stoppedS: MAX_STOPPED_S };
-  return input.spot ? { warmS: plan.warmS, stoppedS: 0 } : plan;
+  return {
+    warmS: wholeSeconds(plan.warmS, MAX_WARM_S),
+    stoppedS: input.spot ? 0 : wholeSeconds(plan.stoppedS, MAX_STOPPED_S),
+  };
+};
+
+/** When an instance freed at `at` under `plan` will be stopped and then terminated. */
+export const coolingSchedule = (
+  plan: CoolingPlan,
+  at: string,
+): { coolingUntil: string; stoppedUntil: string } => {
+  const coolingUntil = Date.parse(at) + plan.warmS * 1000;
+  return {
+    coolingUntil: new Date(coolingUntil).toISOString(),
+    stoppedUntil: new Date(coolingUntil + plan.stoppedS * 1000).toISOString(),
+  };
 };
 
 /** A pool's idle periods in flight and the gaps it has shown, as the control plane keeps them. */

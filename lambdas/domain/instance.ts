@@ -19,7 +19,13 @@ export interface InstancePool {
 }
 
 export type InstanceState =
-  | { status: "LAUNCHING" | "EXECUTING"; jobId: string }
+  /**
+   * Booting, or being set up for its job (connect, gear up, send model and data), also
+   * when reused. `agentReady` once its agent is known to answer: freeing it then cools it.
+   */
+  | { status: "LAUNCHING"; jobId: string; agentReady: boolean }
+  /** Running its one job (TRAINING, RETURNING). */
+  | { status: "EXECUTING"; jobId: string }
   | { status: "COOLING" }
   | { status: "CLOSING"; substatus: ClosingSubstatus }
   | { status: "CLOSED"; substatus: ClosedSubstatus };
@@ -32,14 +38,27 @@ export type Instance = InstanceState & {
   /** Bumped each time the instance starts cooling, so a stale cooling timer cannot close it. */
   coolingEpoch: number;
   version: number;
-};
+} & Partial<CoolingSchedule>;
+
+/**
+ * When a freed instance's cooling plan stops it and then terminates it (ISO times; equal
+ * when it is terminated without being stopped). Kept while it cools and while it is
+ * stopped by that plan; a job that takes the instance clears it.
+ */
+export interface CoolingSchedule {
+  coolingUntil: string;
+  stoppedUntil: string;
+}
 
 export type InstanceEvent =
   | { type: "agentRegistered" }
-  | { type: "released" }
+  | { type: "jobRunning" }
+  | ({ type: "released" } & CoolingSchedule)
   | { type: "claimed"; jobId: string }
   | { type: "started"; jobId: string }
   | { type: "coolingExpired"; coolingEpoch: number; action: CloseAction }
+  /** The cooling timer itself failed: the instance goes rather than run on unwatched. */
+  | { type: "coolingFailed"; coolingEpoch: number; cause: string }
   | { type: "closeRequested"; action: CloseAction }
   | { type: "stopped" }
   | { type: "terminated" };
@@ -74,19 +93,37 @@ const next = (instance: Instance, event: InstanceEvent): InstanceState | Refused
   switch (event.type) {
     case "agentRegistered":
       return instance.status === "LAUNCHING"
+        ? { status: "LAUNCHING", jobId: instance.jobId, agentReady: true }
+        : ILLEGAL;
+    case "jobRunning":
+      return instance.status === "LAUNCHING"
         ? { status: "EXECUTING", jobId: instance.jobId }
         : ILLEGAL;
     case "released":
-      return instance.status === "EXECUTING" ? { status: "COOLING" } : ILLEGAL;
+      return instance.status === "EXECUTING" ||
+        (instance.status === "LAUNCHING" && instance.agentReady)
+        ? { status: "COOLING" }
+        : ILLEGAL;
+    // A warm instance's agent is up; a started one's has yet to answer.
     case "claimed":
-      return instance.status === "COOLING" ? { status: "EXECUTING", jobId: event.jobId } : ILLEGAL;
+      return instance.status === "COOLING"
+        ? { status: "LAUNCHING", jobId: event.jobId, agentReady: true }
+        : ILLEGAL;
     case "started":
-      return sub === "STOPPED" ? { status: "LAUNCHING", jobId: event.jobId } : ILLEGAL;
+      return sub === "STOPPED"
+        ? { status: "LAUNCHING", jobId: event.jobId, agentReady: false }
+        : ILLEGAL;
     case "coolingExpired":
       if (instance.status !== "COOLING") return ILLEGAL;
       if (event.coolingEpoch !== instance.coolingEpoch)
         return { refused: "the instance was reused since" };
       return closing(event.action);
+    case "coolingFailed":
+      if (event.coolingEpoch !== instance.coolingEpoch)
+        return { refused: "the instance was reused since" };
+      if (instance.status === "COOLING" || sub === "STOPPED" || sub === "STOPPING")
+        return closing("terminate");
+      return ILLEGAL;
     case "closeRequested":
       if (instance.status !== "CLOSING" && instance.status !== "CLOSED")
         return closing(event.action);
@@ -98,7 +135,8 @@ const next = (instance: Instance, event: InstanceEvent): InstanceState | Refused
   }
 };
 
-const label = (instance: Instance): string => {
+/** `STATUS` or `STATUS/SUBSTATUS`. */
+export const statusLabel = (instance: Instance): string => {
   const sub = substatusOf(instance);
   return sub ? `${instance.status}/${sub}` : instance.status;
 };
@@ -110,12 +148,29 @@ export const transitionInstance = (
 ): InstanceTransitionResult => {
   const to = next(instance, event);
   if ("refused" in to) {
-    const message = `${event.type} in ${label(instance)}: ${to.refused}`;
+    const message = `${event.type} in ${statusLabel(instance)}: ${to.refused}`;
     return { ok: false, refusal: { status: instance.status, event: event.type, message } };
   }
   const { id, pool, spot, version } = instance;
   const coolingEpoch = instance.coolingEpoch + (to.status === "COOLING" ? 1 : 0);
-  return { ok: true, instance: { ...to, id, pool, spot, coolingEpoch, version: version + 1 } };
+  const state = { ...to, id, pool, spot, coolingEpoch, version: version + 1 };
+  return { ok: true, instance: { ...state, ...scheduleAfter(instance, event, to) } };
+};
+
+/** The cooling schedule an instance carries after an event: set on release, kept until a job or termination. */
+const scheduleAfter = (
+  instance: Instance,
+  event: InstanceEvent,
+  to: InstanceState,
+): Partial<CoolingSchedule> => {
+  if (event.type === "released")
+    return { coolingUntil: event.coolingUntil, stoppedUntil: event.stoppedUntil };
+  const kept =
+    to.status === "COOLING" ||
+    (to.status === "CLOSING" && to.substatus === "STOPPING") ||
+    (to.status === "CLOSED" && to.substatus === "STOPPED");
+  const { coolingUntil, stoppedUntil } = instance;
+  return kept && coolingUntil && stoppedUntil ? { coolingUntil, stoppedUntil } : {};
 };
 
 /** A new instance, booting for the job that asked for it. */
@@ -124,7 +179,13 @@ export const launchInstance = (fields: {
   pool: InstancePool;
   spot: boolean;
   jobId: string;
-}): Instance => ({ ...fields, status: "LAUNCHING", coolingEpoch: 0, version: 1 });
+}): Instance => ({
+  ...fields,
+  status: "LAUNCHING",
+  agentReady: false,
+  coolingEpoch: 0,
+  version: 1,
+});
 
 export const aibroInstanceStatus = (
   instance: Instance,

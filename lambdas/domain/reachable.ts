@@ -143,13 +143,15 @@ export const dialectRows = (): DialectRow[] => {
 
 const INSTANCE_EVENTS: readonly InstanceEvent[] = [
   { type: "agentRegistered" },
-  { type: "released" },
+  { type: "jobRunning" },
+  { type: "released", coolingUntil: "2026-01-01T00:10:00Z", stoppedUntil: "2026-01-01T01:00:00Z" },
   { type: "claimed", jobId: "job-2" },
   { type: "started", jobId: "job-2" },
   ...(["stop", "terminate"] as const).flatMap((action) => [
     { type: "coolingExpired", coolingEpoch: 1, action } as const,
     { type: "closeRequested", action } as const,
   ]),
+  { type: "coolingFailed", coolingEpoch: 1, cause: "timer failed" },
   { type: "stopped" },
   { type: "terminated" },
 ];

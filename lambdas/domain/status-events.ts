@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { jobDialects } from "./dialects/index.ts";
-import { aibroInstanceStatus, type Instance } from "./instance.ts";
+import { aibroInstanceStatus, type Instance, type InstanceEvent } from "./instance.ts";
 import type { Job } from "./job.ts";
 import { JOB_KINDS, PHASES, REASONS } from "./phases.ts";
 
@@ -54,6 +54,10 @@ export const InstanceStatusChanged = z.object({
     metadata,
     data: z.object({
       instanceId: z.string(),
+      /** What changed it: released, claimed, coolingExpired, coolingFailed, ... */
+      event: z.string().optional(),
+      /** Why, when it went wrong (a cooling timer that failed, and how). */
+      cause: z.string().optional(),
       status: z.string(),
       substatus: z.string().optional(),
       jobId: z.string().optional(),
@@ -90,7 +94,11 @@ export const jobStatusChanged = (
   },
 });
 
-export const instanceStatusChanged = (instance: Instance, at: string): InstanceStatusChanged => {
+export const instanceStatusChanged = (
+  instance: Instance,
+  at: string,
+  event?: InstanceEvent,
+): InstanceStatusChanged => {
   const substatus =
     instance.status === "CLOSING" || instance.status === "CLOSED" ? instance.substatus : undefined;
   const jobId =
@@ -106,6 +114,8 @@ export const instanceStatusChanged = (instance: Instance, at: string): InstanceS
       },
       data: {
         instanceId: instance.id,
+        ...(event ? { event: event.type } : {}),
+        ...(event && "cause" in event ? { cause: event.cause } : {}),
         status: instance.status,
         ...(substatus ? { substatus } : {}),
         ...(jobId ? { jobId } : {}),

@@ -165,7 +165,7 @@ export const reportStepSuccess = async (
   }
   const applied = await applyJobEvent(cp, task.jobId, eventFor(task.step, output));
   if (!applied.ok) return endTask(cp, task, applied);
-  if (task.step === "prepare" && record.job.instanceId) {
+  if (task.step === "prepare") {
     const connect = record.timeline["Instance Connect"];
     if (connect) {
       await cp.jobs.recordTimeline(task.jobId, "Instance Connect", {
@@ -173,15 +173,27 @@ export const reportStepSuccess = async (
         endedAt: cp.clock.now(),
       });
     }
-    const instance = await cp.instances.get(record.job.instanceId);
-    if (instance?.status === "LAUNCHING")
-      await changeInstance(cp, instance, { type: "agentRegistered" });
   }
+  await instanceFollowsJob(cp, task.step, applied.record);
   await cp.workflows.sendTaskSuccess(task.taskToken, {
     ...output,
     phase: applied.record.job.phase,
   });
   return { ok: true };
+};
+
+/**
+ * The instance's status follows its job's, as AIbro's map has it: LAUNCHING while the job
+ * is set up (its agent now known to answer once it took the job), EXECUTING once it runs.
+ */
+const instanceFollowsJob = async (cp: ControlPlane, step: AgentStep, record: JobRecord) => {
+  const { instanceId, phase } = record.job;
+  const instance = instanceId ? await cp.instances.get(instanceId) : undefined;
+  if (instance?.status !== "LAUNCHING" || instance.jobId !== record.job.id) return;
+  if (phase === "TRAINING" || phase === "RETURNING")
+    await changeInstance(cp, instance, { type: "jobRunning" });
+  else if (step === "prepare" && !instance.agentReady)
+    await changeInstance(cp, instance, { type: "agentRegistered" });
 };
 
 /** The agent could not do a step: the retry policy decides, and the workflow catches the error. */

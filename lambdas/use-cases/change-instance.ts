@@ -2,6 +2,7 @@ import {
   type CloseAction,
   type Instance,
   type InstanceEvent,
+  statusLabel,
   transitionInstance,
 } from "../domain/instance.ts";
 import { instanceStatusChanged } from "../domain/status-events.ts";
@@ -19,7 +20,9 @@ export const changeInstance = async (
   const at = cp.clock.now();
   const written = await cp.instances.apply({ before: instance, after: next.instance, at });
   if (!written.ok) return conflict(written);
-  await cp.events.publish([instanceStatusChanged(next.instance, at)]);
+  // Only a change of status is news (an agent registering on a LAUNCHING instance is not).
+  if (statusLabel(next.instance) !== statusLabel(instance))
+    await cp.events.publish([instanceStatusChanged(next.instance, at, event)]);
   return { ok: true, instance: next.instance };
 };
 

@@ -5,8 +5,8 @@ import type { ControlPlane } from "./control-plane.ts";
 import { conflict, type Failure, notFound, refused } from "./outcome.ts";
 
 /**
- * Gives a reusable instance to a job in one transaction: a COOLING instance goes straight
- * to EXECUTING, a STOPPED one to LAUNCHING. If another job claimed it first, this one gets
+ * Gives a reusable instance to a job in one transaction: a COOLING instance
+ * or a STOPPED one goes to LAUNCHING (set up for the job). If another job claimed it first, this one gets
  * a conflict and looks for another instance.
  */
 export const claimInstance = async (
@@ -17,10 +17,10 @@ export const claimInstance = async (
   const record = await cp.jobs.get(jobId);
   if (!record) return notFound(`job ${jobId}`);
   const warm = instance.status === "COOLING";
-  const claimed = transitionInstance(
-    instance,
-    warm ? { type: "claimed", jobId } : { type: "started", jobId },
-  );
+  const instanceEvent = warm
+    ? ({ type: "claimed", jobId } as const)
+    : ({ type: "started", jobId } as const);
+  const claimed = transitionInstance(instance, instanceEvent);
   if (!claimed.ok) return refused(claimed.refusal.message);
   const event = {
     type: warm ? "instanceClaimed" : "instanceStarted",
@@ -35,7 +35,7 @@ export const claimInstance = async (
   );
   if (!written.ok) return conflict(written);
   await cp.events.publish([
-    instanceStatusChanged(claimed.instance, at),
+    instanceStatusChanged(claimed.instance, at, instanceEvent),
     jobStatusChanged(moved.job, { event: event.type, from: record.job.phase, at }),
   ]);
   return { ok: true, instance: claimed.instance };

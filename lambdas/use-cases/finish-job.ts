@@ -1,4 +1,4 @@
-import { coolingPlanFor, poolWentIdle } from "../domain/cooling-policy.ts";
+import { coolingPlanFor, coolingSchedule, poolWentIdle } from "../domain/cooling-policy.ts";
 import type { Instance } from "../domain/instance.ts";
 import { HOLDING_PHASES } from "../domain/phases.ts";
 import { backoffDelayS } from "../domain/retry-policy.ts";
@@ -11,27 +11,38 @@ import type { Failure } from "./outcome.ts";
 import { failWaitingTask, WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 /**
- * Puts a freed instance in its cooling period, with the timer that stops it, then
- * terminates it, as the cooling plan says (unless a job claims it first). The timer
- * starts first: should recording the cooling fail, a timer whose epoch never comes to
- * pass does nothing, while an instance cooling with no timer would run on unwatched.
+ * Puts a freed instance in its cooling period, then starts the timer that stops it and
+ * terminates it as the cooling plan says (unless a job claims it first). The instance is
+ * COOLING before its timer starts, so even a plan of 0 s finds it cooling; a timer that
+ * cannot be started leaves no instance cooling unwatched: it is terminated at once.
  */
 const cool = async (cp: ControlPlane, record: JobRecord, instance: Instance) => {
-  const nowS = Date.parse(cp.clock.now()) / 1000;
-  const history = await cp.pools.update(instance.pool, (pool) => poolWentIdle(pool, nowS));
+  const now = cp.clock.now();
+  const history = await cp.pools.update(instance.pool, (pool) =>
+    poolWentIdle(pool, Date.parse(now) / 1000),
+  );
   const plan = coolingPlanFor({
     jobCoolingPeriodS: record.spec.coolingPeriodS,
     spot: instance.spot,
     poolGaps: history.gaps,
     model: cp.settings.costModel,
   });
-  const coolingEpoch = instance.coolingEpoch + 1;
-  await cp.workflows.start("instance-cooling", `${instance.id}-cooling-${coolingEpoch}`, {
-    instanceId: instance.id,
-    coolingEpoch,
-    ...plan,
+  const cooled = await changeInstance(cp, instance, {
+    type: "released",
+    ...coolingSchedule(plan, now),
   });
-  await changeInstance(cp, instance, { type: "released" });
+  if (!cooled.ok) return;
+  const { coolingEpoch } = cooled.instance;
+  try {
+    await cp.workflows.start("instance-cooling", `${instance.id}-cooling-${coolingEpoch}`, {
+      instanceId: instance.id,
+      coolingEpoch,
+      ...plan,
+    });
+  } catch (error) {
+    await abandonCooling(cp, { instanceId: instance.id, coolingEpoch, cause: String(error) });
+    throw error;
+  }
 };
 
 /** What becomes of the job's instance now that the job no longer runs on it. */
@@ -48,8 +59,9 @@ const freeInstance = async (cp: ControlPlane, record: JobRecord, instance: Insta
   // Completing a deployment shuts its instances down at once, as AIbro does.
   else if (job.phase === "COMPLETED" && job.kind === "inference")
     await closeInstance(cp, instance, action);
-  // Never registered for this job: nothing on it is warm for the next one.
-  else if (instance.status === "LAUNCHING") await closeInstance(cp, instance, action);
+  // Its agent never answered: nothing on it is known to work for the next job.
+  else if (instance.status === "LAUNCHING" && !instance.agentReady)
+    await closeInstance(cp, instance, action);
   else await cool(cp, record, instance);
 };
 
@@ -226,4 +238,23 @@ export const expireStopped = async (
     instance.coolingEpoch === input.coolingEpoch;
   if (!stillStopped) return { terminated: false };
   return { terminated: (await closeInstance(cp, instance, "terminate")).ok };
+};
+
+/**
+ * The cooling timer failed (a task it ran, or the execution itself): the instance is
+ * terminated now rather than left running or stopped with nothing to end it, unless a job
+ * took it since. The instance's event names the failure.
+ */
+export const abandonCooling = async (
+  cp: ControlPlane,
+  input: { instanceId: string; coolingEpoch: number; cause: string },
+): Promise<{ terminated: boolean }> => {
+  const instance = await cp.instances.get(input.instanceId);
+  if (!instance) return { terminated: false };
+  const closed = await closeInstance(cp, instance, "terminate", {
+    type: "coolingFailed",
+    coolingEpoch: input.coolingEpoch,
+    cause: input.cause,
+  });
+  return { terminated: closed.ok };
 };

@@ -44,6 +44,10 @@ export const instanceView = (instance: Instance & { updatedAt?: string }): Insta
   ...(instance.status === "LAUNCHING" || instance.status === "EXECUTING"
     ? { jobId: instance.jobId }
     : {}),
+  ...(instance.status === "COOLING" && instance.coolingUntil
+    ? { coolingUntil: instance.coolingUntil }
+    : {}),
+  ...(instance.stoppedUntil ? { stoppedUntil: instance.stoppedUntil } : {}),
   updatedAt: instance.updatedAt ?? "",
 });
 

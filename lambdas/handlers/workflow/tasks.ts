@@ -3,6 +3,7 @@ import { acquireInstance } from "../../use-cases/acquire-instance.ts";
 import { AGENT_STEPS, dispatchStep } from "../../use-cases/agent-steps.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
 import {
+  abandonCooling,
   expireCooling,
   expireStopped,
   markJobLost,
@@ -44,6 +45,22 @@ export const workflowTasks = (cp: ControlPlane) =>
             coolingEpoch: z.number().int(),
             stoppedS: z.number().min(0),
           })
+          .parse(payload),
+      ),
+    AbandonCoolingFunction: (payload: unknown) =>
+      abandonCooling(
+        cp,
+        z
+          .object({
+            instanceId: z.string(),
+            coolingEpoch: z.number().int(),
+            error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }),
+          })
+          .transform(({ instanceId, coolingEpoch, error }) => ({
+            instanceId,
+            coolingEpoch,
+            cause: [error.Error, error.Cause].filter(Boolean).join(": "),
+          }))
           .parse(payload),
       ),
     ExpireStoppedFunction: (payload: unknown) =>

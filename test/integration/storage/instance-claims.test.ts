@@ -10,6 +10,7 @@ import { freshStores, newRecord } from "../stores.ts";
 
 const pool = { instanceType: "g5.xlarge", envHash: "sha256:abc", region: "us-east-1" };
 const AT = "2026-01-01T00:00:00.000Z";
+const RELEASED = { type: "released", coolingUntil: AT, stoppedUntil: AT } as const;
 
 let stores: Awaited<ReturnType<typeof freshStores>>;
 beforeAll(async () => {
@@ -19,7 +20,7 @@ beforeAll(async () => {
 /** An instance that ran one job and is now cooling, stored. */
 const coolingInstance = async (id: string, at = AT): Promise<Instance> => {
   let instance = launchInstance({ id, pool, spot: false, jobId: "first" });
-  for (const event of [{ type: "agentRegistered" }, { type: "released" }] as const) {
+  for (const event of [{ type: "agentRegistered" }, RELEASED] as const) {
     const next = transitionInstance(instance, event);
     if (!next.ok) throw new Error(next.refusal.message);
     instance = next.instance;
@@ -48,7 +49,7 @@ describe("claiming an instance", () => {
     expect(winners).toHaveLength(1);
     expect(results.filter((result) => !result.ok && result.error === "CONFLICT")).toHaveLength(49);
     expect(await stores.instances.get("i-contended")).toMatchObject({
-      status: "EXECUTING",
+      status: "LAUNCHING",
       jobId: winners[0],
     });
     const jobs = await Promise.all(jobIds.map((jobId) => stores.jobs.get(jobId)));
@@ -88,7 +89,7 @@ describe("claiming an instance", () => {
     const otherPool = { ...pool, envHash: "sha256:reuse" };
     const store = async (id: string, at: string, stop: boolean) => {
       let instance = launchInstance({ id, pool: otherPool, spot: false, jobId: "first" });
-      const events = [{ type: "agentRegistered" }, { type: "released" }] as const;
+      const events = [{ type: "agentRegistered" }, RELEASED] as const;
       const stopping = [{ type: "closeRequested", action: "stop" }, { type: "stopped" }] as const;
       for (const event of stop ? [...events, ...stopping] : events) {
         const next = transitionInstance(instance, event);

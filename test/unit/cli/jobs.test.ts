@@ -212,6 +212,22 @@ describe("gpuctl instances", () => {
       spot: true,
       updatedAt: minutesAgo(30),
     }),
+    instanceView({
+      id: "i-3",
+      status: "COOLING",
+      aibro: { status: "COOLING", substatus: "COOLING" },
+      coolingUntil: minutesAgo(-4.5),
+      stoppedUntil: minutesAgo(-3 * 60.5),
+      updatedAt: minutesAgo(1),
+    }),
+    instanceView({
+      id: "i-4",
+      status: "COOLING",
+      aibro: { status: "COOLING", substatus: "COOLING" },
+      coolingUntil: minutesAgo(-2.5),
+      stoppedUntil: minutesAgo(-2.5),
+      updatedAt: minutesAgo(1),
+    }),
   ];
 
   it("prints a JSON array of the instances", async () => {
@@ -225,7 +241,7 @@ describe("gpuctl instances", () => {
     expect(printed).toEqual(instances);
   });
 
-  it("prints a table with status, substatus, type, job and age", async () => {
+  it("prints a table with status, substatus, type, job, when cooling stops and terminates it, and age", async () => {
     const api = await serve(() => ({ json: { items: instances } }));
     const result = await gpuctl(["instances"], { endpoint: api.endpoint });
     expect(result.code).toBe(0);
@@ -235,9 +251,11 @@ describe("gpuctl instances", () => {
         .split("\n")
         .map((line) => line.split(/\s+/)),
     ).toEqual([
-      ["ID", "STATUS", "SUBSTATUS", "TYPE", "JOB", "UPDATED"],
-      ["i-1", "EXECUTING", "-", "g5.xlarge", "job-1", "3m"],
-      ["i-2", "CLOSING", "STOPPING", "p4d.24xlarge", "-", "30m"],
+      ["ID", "STATUS", "SUBSTATUS", "TYPE", "JOB", "STOPS", "TERMINATES", "UPDATED"],
+      ["i-1", "EXECUTING", "-", "g5.xlarge", "job-1", "-", "-", "3m"],
+      ["i-2", "CLOSING", "STOPPING", "p4d.24xlarge", "-", "-", "-", "30m"],
+      ["i-3", "COOLING", "-", "g5.xlarge", "-", "4m", "3h", "1m"],
+      ["i-4", "COOLING", "-", "g5.xlarge", "-", "-", "2m", "1m"],
     ]);
   });
 });

@@ -1,9 +1,12 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   ADAPTIVE,
   coolingPlanFor,
+  coolingSchedule,
   DEFAULT_COST_MODEL,
   MAX_STOPPED_S,
+  MAX_WARM_S,
   poolJobArrived,
   poolWentIdle,
 } from "../../../lambdas/domain/cooling-policy.ts";
@@ -24,6 +27,56 @@ describe("the control plane's cooling plan", () => {
   it("follows the pool's gaps when the job names no cooling period", () => {
     expect(plan(undefined, false, Array(20).fill(30)).warmS).toBeGreaterThanOrEqual(30);
     expect(plan(undefined, false, Array(20).fill(6 * 3600))).toMatchObject({ warmS: 0 });
+  });
+});
+
+describe("a plan handed to the cooling workflow", () => {
+  // Gaps are measured in milliseconds; a Wait state takes whole seconds and fails otherwise.
+  const gaps = fc.array(
+    fc.oneof(
+      fc.double({ min: 0, max: 30 * 24 * 3600, noNaN: true }),
+      fc.constantFrom(0, 0.52, 1e-9, Number.MAX_VALUE),
+    ),
+    { maxLength: 64 },
+  );
+  const model = fc.record({
+    priceH: fc.double({ min: 0.01, max: 100, noNaN: true }),
+    ebsGb: fc.double({ min: 0, max: 2000, noNaN: true }),
+    ebsPriceGbMonth: fc.double({ min: 0, max: 1, noNaN: true }),
+    bootS: fc.record({
+      warm: fc.double({ min: 0, max: 60, noNaN: true }),
+      stopped: fc.double({ min: 0, max: 600, noNaN: true }),
+      cold: fc.double({ min: 0, max: 1200, noNaN: true }),
+    }),
+    waitPriceH: fc.double({ min: 0, max: 1000, noNaN: true }),
+  });
+
+  it("is in whole seconds, within bounds, for any pool history, cost model and job", () => {
+    fc.assert(
+      fc.property(
+        gaps,
+        model,
+        fc.option(fc.integer({ min: 0, max: 7 * 24 * 3600 }), { nil: undefined }),
+        fc.boolean(),
+        (poolGaps, costModel, jobCoolingPeriodS, spot) => {
+          const plan = coolingPlanFor({ jobCoolingPeriodS, spot, poolGaps, model: costModel });
+          expect(Number.isInteger(plan.warmS)).toBe(true);
+          expect(Number.isInteger(plan.stoppedS)).toBe(true);
+          expect(plan.warmS).toBeGreaterThanOrEqual(0);
+          expect(plan.warmS).toBeLessThanOrEqual(MAX_WARM_S);
+          expect(plan.stoppedS).toBeGreaterThanOrEqual(0);
+          expect(plan.stoppedS).toBeLessThanOrEqual(spot ? 0 : MAX_STOPPED_S);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("says when the instance will be stopped and when terminated", () => {
+    expect(coolingSchedule({ warmS: 90, stoppedS: 3600 }, "2026-01-01T00:00:00.000Z")).toEqual({
+      coolingUntil: "2026-01-01T00:01:30.000Z",
+      stoppedUntil: "2026-01-01T01:01:30.000Z",
+    });
   });
 });
 

@@ -22,7 +22,13 @@ const refusal = (instance: Instance, event: InstanceEvent) => {
   return result.ok ? undefined : result.refusal.message;
 };
 
-const cooling = () => run(launched(), { type: "agentRegistered" }, { type: "released" });
+const schedule = {
+  coolingUntil: "2026-01-01T00:10:00.000Z",
+  stoppedUntil: "2026-01-01T01:00:00.000Z",
+};
+const released = { type: "released", ...schedule } as const;
+const cooling = () =>
+  run(launched(), { type: "agentRegistered" }, { type: "jobRunning" }, released);
 
 describe("the instance lifecycle", () => {
   it("launches, executes, cools, stops and starts again for the next job", () => {
@@ -40,14 +46,59 @@ describe("the instance lifecycle", () => {
 
   it("hands a cooling instance to exactly the job that claims it", () => {
     const claimed = run(cooling(), { type: "claimed", jobId: "job-2" });
-    expect(claimed).toMatchObject({ status: "EXECUTING", jobId: "job-2" });
+    expect(claimed).toMatchObject({ status: "LAUNCHING", jobId: "job-2" });
     expect(refusal(claimed, { type: "claimed", jobId: "job-3" })).toBe(
-      "claimed in EXECUTING: not a legal transition",
+      "claimed in LAUNCHING: not a legal transition",
     );
   });
 
+  // AIbro's map: the instance is LAUNCHING ("setting up instance for training") while its
+  // job is QUEUING, reused or not, and EXECUTING from TRAINING on.
+  it("stays LAUNCHING while its job is set up, warm, stopped or new, and executes once it runs", () => {
+    const stopped = run(cooling(), { type: "closeRequested", action: "stop" }, { type: "stopped" });
+    for (const setUp of [
+      run(launched(), { type: "agentRegistered" }),
+      run(cooling(), { type: "claimed", jobId: "job-2" }),
+      run(stopped, { type: "started", jobId: "job-2" }, { type: "agentRegistered" }),
+    ]) {
+      expect(setUp.status).toBe("LAUNCHING");
+      expect(run(setUp, { type: "jobRunning" }).status).toBe("EXECUTING");
+    }
+  });
+
+  it("cools an instance whose agent answered, even if its job never ran; closes one that never answered", () => {
+    expect(run(launched(), { type: "agentRegistered" }, released).status).toBe("COOLING");
+    expect(run(cooling(), { type: "claimed", jobId: "job-2" }, released).status).toBe("COOLING");
+    expect(refusal(launched(), released)).toBe("released in LAUNCHING: not a legal transition");
+  });
+
+  it("carries its cooling schedule while cooling and stopped by it, and drops it for the next job", () => {
+    expect(cooling()).toMatchObject(schedule);
+    const stopped = run(
+      cooling(),
+      { type: "coolingExpired", coolingEpoch: 1, action: "stop" },
+      { type: "stopped" },
+    );
+    expect(stopped).toMatchObject(schedule);
+    expect(run(stopped, { type: "started", jobId: "job-2" })).not.toHaveProperty("coolingUntil");
+    expect(run(cooling(), { type: "claimed", jobId: "job-2" })).not.toHaveProperty("stoppedUntil");
+    expect(run(stopped, { type: "closeRequested", action: "terminate" })).not.toHaveProperty(
+      "coolingUntil",
+    );
+  });
+
+  it("terminates an instance whose cooling timer failed, unless a job took it since", () => {
+    const failed = { type: "coolingFailed", coolingEpoch: 1, cause: "timer failed" } as const;
+    expect(run(cooling(), failed)).toMatchObject({ status: "CLOSING", substatus: "TERMINATING" });
+    const stopped = run(cooling(), { type: "closeRequested", action: "stop" }, { type: "stopped" });
+    expect(run(stopped, failed)).toMatchObject({ status: "CLOSING", substatus: "TERMINATING" });
+    const reused = run(cooling(), { type: "claimed", jobId: "job-2" });
+    expect(refusal(reused, failed)).toBeDefined();
+    expect(refusal(run(reused, released), failed)).toContain("reused since");
+  });
+
   it("ignores a stale cooling timer once the instance was reused", () => {
-    const reused = run(cooling(), { type: "claimed", jobId: "job-2" }, { type: "released" });
+    const reused = run(cooling(), { type: "claimed", jobId: "job-2" }, released);
     expect(reused.coolingEpoch).toBe(2);
     expect(refusal(reused, { type: "coolingExpired", coolingEpoch: 1, action: "terminate" })).toBe(
       "coolingExpired in COOLING: the instance was reused since",
@@ -55,7 +106,7 @@ describe("the instance lifecycle", () => {
   });
 
   it("terminates, never stops, a spot instance", () => {
-    const spot = run(launched(true), { type: "agentRegistered" }, { type: "released" });
+    const spot = run(launched(true), { type: "agentRegistered" }, released);
     expect(refusal(spot, { type: "coolingExpired", coolingEpoch: 1, action: "stop" })).toContain(
       "cannot be stopped",
     );

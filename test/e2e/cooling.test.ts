@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADAPTIVE, type CostModel } from "../../lambdas/domain/cooling-policy.ts";
+import { StatusEvent } from "../../lambdas/domain/status-events.ts";
+import type { InstanceView } from "../../sdk/api-types.ts";
+import { startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
+
+/**
+ * Boot times of a second or so, so the adaptive plan keeps instances warm for about a
+ * second: the gaps between the jobs below are fractions of a second, as real pools' are
+ * fractions of their plan, and the plan must still reach the workflow in whole seconds.
+ */
+const QUICK_BOOTS: CostModel = {
+  priceH: 1,
+  ebsGb: 100,
+  ebsPriceGbMonth: 0.08,
+  bootS: { warm: 0.1, stopped: 0.6, cold: 1.3 },
+  waitPriceH: 0,
+};
+
+let plane: Awaited<ReturnType<typeof startTestControlPlane>>;
+beforeAll(async () => {
+  plane = await startTestControlPlane({ costModel: QUICK_BOOTS });
+});
+afterAll(async () => {
+  await plane?.stop();
+});
+
+const instance = async (id: string | undefined): Promise<InstanceView | undefined> =>
+  (await plane.client.listInstances()).find((candidate) => candidate.id === id);
+
+/** Polls the instance until `done` holds; fails with its last view after `timeoutMs`. */
+const instanceWhen = async (
+  id: string | undefined,
+  done: (view: InstanceView | undefined) => boolean,
+  timeoutMs = 20_000,
+): Promise<InstanceView | undefined> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const view = await instance(id);
+    if (done(view)) return view;
+    if (Date.now() > deadline)
+      throw new Error(`instance ${id} still ${view?.status}/${view?.substatus ?? "-"}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
+const closed = (view: InstanceView | undefined) => view?.status === "CLOSED";
+
+/** The instance's published status changes, in order. */
+const instanceEvents = (id: string | undefined) =>
+  plane.events
+    .map((event) => StatusEvent.parse(event))
+    .flatMap((event) =>
+      event["detail-type"] === "Instance Status Changed" && event.detail.data.instanceId === id
+        ? [event.detail.data]
+        : [],
+    );
+
+describe("an instance's cooling period always ends", () => {
+  it("stops or terminates an instance on time once the adaptive plan is in force", async () => {
+    const spec = trainingSpec({ setup: "true # adaptive pool", coolingPeriodS: undefined });
+    let last: string | undefined;
+    // Each job arrives while the previous one's instance is warm: one gap per job after the first.
+    for (let n = 0; n <= ADAPTIVE.minSamples + 1; n++) {
+      const done = await plane.finished((await plane.client.submitJob(spec)).id);
+      expect(done.phase).toBe("COMPLETED");
+      last = done.instanceId;
+      await instanceWhen(last, (view) => view?.status !== "EXECUTING");
+    }
+    const cooling = await instance(last);
+    const coolingUntil = cooling?.coolingUntil;
+    // The plan was made of fractional gaps; the instance still closes close to its plan.
+    if (cooling?.status === "COOLING") {
+      expect(coolingUntil).toBeDefined();
+      expect(Date.parse(cooling.stoppedUntil ?? "")).toBeGreaterThanOrEqual(
+        Date.parse(coolingUntil ?? ""),
+      );
+    }
+    const gone = await instanceWhen(last, closed);
+    expect(gone?.status).toBe("CLOSED");
+    const closedAt = Date.parse(gone?.updatedAt ?? "");
+    if (coolingUntil) expect(closedAt).toBeLessThan(Date.parse(coolingUntil) + 10_000);
+  });
+
+  it("closes the instance of a job with coolingPeriodS 0 every time", async () => {
+    const spec = trainingSpec({ setup: "true # zero cooling", coolingPeriodS: 0 });
+    for (let n = 0; n < 8; n++) {
+      const done = await plane.finished((await plane.client.submitJob(spec)).id);
+      expect(done.phase).toBe("COMPLETED");
+      const view = await instanceWhen(done.instanceId, closed, 10_000);
+      expect(view).toMatchObject({ status: "CLOSED", substatus: "STOPPED" });
+    }
+  });
+
+  it("terminates the instance, and says why, when its cooling timer fails", async () => {
+    const compute = plane.cp.compute;
+    const stop = compute.stop;
+    compute.stop = async () => {
+      throw new Error("the instance did not stop");
+    };
+    try {
+      const spec = trainingSpec({ setup: "true # failing cooling", coolingPeriodS: 1 });
+      const done = await plane.finished((await plane.client.submitJob(spec)).id);
+      const view = await instanceWhen(done.instanceId, closed);
+      expect(view).toMatchObject({ status: "CLOSED", substatus: "TERMINATED" });
+      const failure = instanceEvents(done.instanceId).find(
+        (event) => event.event === "coolingFailed",
+      );
+      expect(failure).toMatchObject({ status: "CLOSING", substatus: "TERMINATING" });
+      expect(failure?.cause).toContain("the instance did not stop");
+    } finally {
+      compute.stop = stop;
+    }
+  });
+});
