@@ -33,4 +33,11 @@ registerComplete(program);
 registerInstances(program);
 registerReview(program);
 
+// Commander answers `--help` before it looks at the verb, so `gpuctl nosuch --help` would
+// print the global help and exit 0: an unknown verb is an error, whatever its flags.
+const verb = process.argv.slice(2).find((arg) => !arg.startsWith("-"));
+const known = program.commands.flatMap((command) => [command.name(), ...command.aliases()]);
+if (verb !== undefined && verb !== "help" && !known.includes(verb))
+  program.error(`error: unknown command '${verb}'`, { exitCode: EXIT_USAGE });
+
 await program.parseAsync();

@@ -38,6 +38,7 @@ const describeIssues = (error: z.ZodError): string =>
 /**
  * The control plane to talk to. `GPUCTL_ENDPOINT` (with `GPUCTL_TOKEN`, if any) overrides the
  * config file; the file's token is never sent to an endpoint the file did not name.
+ * `GPUCTL_TOKEN` alone replaces the file's token for the file's endpoint.
  */
 export const loadConfig = (env: Env = process.env): GpuctlConfig => {
   if (env.GPUCTL_ENDPOINT) {
@@ -72,7 +73,8 @@ export const loadConfig = (env: Env = process.env): GpuctlConfig => {
   }
   const parsed = ConfigFile.safeParse(json);
   if (!parsed.success) throw new ConfigError(`${path}: ${describeIssues(parsed.error)}`);
-  const { endpoint: url, token } = parsed.data;
+  const { endpoint: url } = parsed.data;
+  const token = env.GPUCTL_TOKEN || parsed.data.token;
   return token ? { endpoint: url, token } : { endpoint: url };
 };
 

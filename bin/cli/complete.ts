@@ -3,7 +3,7 @@ import { printPhase } from "./cancel.ts";
 import { type OutputFormat, outputOption } from "./output.ts";
 import { action, connect, EXIT_USAGE } from "./run.ts";
 
-/** `gpuctl complete JOB` or `gpuctl complete --model NAME`: end an inference deployment. */
+/** `gpuctl complete JOB` or `gpuctl complete --model NAME`: end an inference deployment (by JOB when both are given). */
 export const registerComplete = (program: Command): void => {
   program
     .command("complete")
@@ -18,17 +18,18 @@ export const registerComplete = (program: Command): void => {
           { model, output }: { model?: string; output: OutputFormat },
           command: Command,
         ) => {
-          if ((id === undefined) === (model === undefined)) {
-            command.error("error: name exactly one of JOB or --model NAME", {
+          // Given both, the job id wins, as the seeds' `complete(job_id, model_name)` has it.
+          if (id === undefined && model === undefined) {
+            command.error("error: name JOB or --model NAME", {
               exitCode: EXIT_USAGE,
               code: "gpuctl.usage",
             });
           }
           const client = connect();
           const job =
-            model === undefined
-              ? await client.completeJob(id ?? "")
-              : await client.completeDeployment(model);
+            id !== undefined
+              ? await client.completeJob(id)
+              : await client.completeDeployment(model ?? "");
           printPhase(job, output);
           return 0;
         },

@@ -9,7 +9,8 @@ export interface Table {
 }
 
 const appliesTo = (group: DialectRow[]): string => {
-  const kinds = [...new Set(group.map((row) => row.kind))];
+  const kinds = [...new Set(group.flatMap((row) => (row.kind ? [row.kind] : [])))];
+  if (kinds.length === 0) return "any record";
   const nodes = [...new Set(group.map((row) => row.nodes))];
   const who = kinds.length === JOB_KINDS.length ? "any job" : kinds.join(", ");
   return nodes.length === 1 ? `${who} (${nodes[0]}-node)` : who;

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
 import { parse as parseYaml } from "yaml";
 import { type JobSpecInput, parseJobSpec } from "../../lambdas/domain/job-spec.ts";
+import { isTerminal } from "../../lambdas/domain/phases.ts";
 import type { JobView } from "../../sdk/api-types.ts";
 import type { GpuctlClient } from "../../sdk/client.ts";
 import { clock, type OutputFormat, outputOption, printJson } from "./output.ts";
@@ -118,23 +119,25 @@ const downloadOutputs = async (
   return { folder: join(resultsDir, jobId), files: paths.length };
 };
 
-/** Polls the job until it ends, printing each new phase (and reason) once. */
+/**
+ * Follows the job until it ends, printing every phase it passed, with its reason, at the
+ * time it changed: from the job's events, so no phase passed between two polls is missed.
+ */
 const follow = async (
   client: GpuctlClient,
   submitted: JobView,
   progress: (line: string) => void,
 ): Promise<JobView> => {
-  let job = submitted;
-  let shown = "";
+  let shown = 0;
   for (;;) {
-    const state = `${job.phase} ${job.reason ?? ""}`;
-    if (state !== shown) {
-      progress(`${clock()}  ${job.phase}${job.reason ? `  (${job.reason})` : ""}`);
-      shown = state;
+    const events = await client.jobEvents(submitted.id);
+    for (const event of events.slice(shown)) {
+      const reason = event.reason ? `  (${event.reason})` : "";
+      progress(`${clock(new Date(event.at))}  ${event.phase}${reason}`);
     }
-    if (job.terminal) return job;
+    shown = Math.max(shown, events.length);
+    if (events.some((event) => isTerminal(event.phase))) return client.getJob(submitted.id);
     await sleep(POLL_INTERVAL_MS);
-    job = await client.getJob(job.id);
   }
 };
 

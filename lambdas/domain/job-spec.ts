@@ -28,7 +28,7 @@ export const JobSpec = z
       types: z.array(z.string().min(1)).min(1, "name at least one instance type"),
       spot: z.boolean().default(false),
       /** How long to wait for spot capacity before falling back to on-demand (if allowed). */
-      waitRequestS: seconds(DAY_S).default(600),
+      waitRequestS: seconds(DAY_S).default(10_000),
       /** With spot: take on-demand capacity when spot is not granted within waitRequestS. */
       onDemandFallback: z.boolean().default(true),
       region: z.string().min(1).optional(),

@@ -1,4 +1,4 @@
-import { type JobDialects, jobDialects } from "./dialects/index.ts";
+import { type JobDialects, jobDialects, UNREADABLE_DIALECTS } from "./dialects/index.ts";
 import {
   type Instance,
   type InstanceEvent,
@@ -89,10 +89,14 @@ export const reachableJobs = (starts: Job[] = submissionShapes()): Job[] => {
   return [...seen.values()];
 };
 
+/** Stands in the table for a stored record this version cannot read (damaged, or newer). */
+export const UNREADABLE = "UNREADABLE";
+
 export interface DialectRow extends JobDialects {
-  phase: Phase;
-  kind: Job["kind"];
-  nodes: "single" | "multi";
+  phase: Phase | typeof UNREADABLE;
+  /** Absent for the unreadable record, whose kind is not known. */
+  kind?: Job["kind"];
+  nodes?: "single" | "multi";
   reason?: Reason;
   /** What else about the job the dialects read, where it changes their answer. */
   condition?: string;
@@ -110,7 +114,7 @@ const conditionOf = (job: Job): string | undefined => {
   return undefined;
 };
 
-const rowOf = (job: Job): DialectRow => {
+const rowOf = (job: Job): DialectRow & { phase: Phase; kind: Job["kind"] } => {
   const condition = conditionOf(job);
   return {
     phase: job.phase,
@@ -122,7 +126,7 @@ const rowOf = (job: Job): DialectRow => {
   };
 };
 
-const rowOrder = (row: DialectRow): string =>
+const rowOrder = (row: DialectRow & { phase: Phase; kind: Job["kind"] }): string =>
   [
     String(PHASES.indexOf(row.phase)).padStart(2, "0"),
     JOB_KINDS.indexOf(row.kind),
@@ -131,14 +135,25 @@ const rowOrder = (row: DialectRow): string =>
     row.condition ?? "",
   ].join("|");
 
-/** The canonical-to-dialect table: one row per distinct reachable combination, in phase order. */
+/**
+ * The canonical-to-dialect table: one row per distinct reachable combination, in phase
+ * order, then the row of a record this version cannot read (ModelArts 0, Run:ai Unknown).
+ */
 export const dialectRows = (): DialectRow[] => {
   const rows = new Map(
     reachableJobs()
       .map((job) => rowOf(job))
       .map((row) => [JSON.stringify(row), row]),
   );
-  return [...rows.values()].sort((a, b) => rowOrder(a).localeCompare(rowOrder(b)));
+  const readable = [...rows.values()].sort((a, b) => rowOrder(a).localeCompare(rowOrder(b)));
+  return [
+    ...readable,
+    {
+      phase: UNREADABLE,
+      condition: "a stored record this version cannot read",
+      ...UNREADABLE_DIALECTS,
+    },
+  ];
 };
 
 const INSTANCE_EVENTS: readonly InstanceEvent[] = [

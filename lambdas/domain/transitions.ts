@@ -300,20 +300,33 @@ const withoutCleared = (fields: JobPatch): Job =>
     Object.entries(fields).filter(([, value]) => value !== undefined),
   ) as unknown as Job;
 
+/** What a user asks for, in the words of the CLI and the API; other events are the control plane's own. */
+const USER_ACTIONS: Partial<Record<JobEventType, string>> = {
+  cancelRequested: "cancel",
+  completeRequested: "complete",
+  reviewStarted: "start reviewing",
+  reviewApproved: "approve",
+  reviewRejected: "reject",
+  scaleRequested: "resize",
+};
+
+/** A refusal users read (`cannot cancel a job that is COMPLETED: ...`) or operators do. */
+const refusalMessage = (job: Job, event: JobEvent, why: string): string => {
+  const action = USER_ACTIONS[event.type];
+  return action
+    ? `cannot ${action} a job that is ${job.phase}: ${why}`
+    : `${event.type} in ${job.phase}: ${why}`;
+};
+
 /** Applies one event to a job: the next job, or a typed refusal; never throws for a bad event. */
 export const transition = (job: Job, event: JobEvent): TransitionResult => {
   const found = ruleFor(job.phase, event.type);
   if (!found) {
     const why = isTerminal(job.phase) ? "the job has ended" : "not a legal transition";
-    return refuse(job, event, "ILLEGAL_TRANSITION", `${event.type} in ${job.phase}: ${why}`);
+    return refuse(job, event, "ILLEGAL_TRANSITION", refusalMessage(job, event, why));
   }
   if (found.guard && !found.guard.holds(job, event)) {
-    return refuse(
-      job,
-      event,
-      "GUARD_FAILED",
-      `${event.type} in ${job.phase}: ${found.guard.refusal}`,
-    );
+    return refuse(job, event, "GUARD_FAILED", refusalMessage(job, event, found.guard.refusal));
   }
   const outcome = found.decide?.(job, event) ?? { phase: found.to[0] as Phase };
   const next: JobPatch = {

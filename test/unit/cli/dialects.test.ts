@@ -12,7 +12,15 @@ describe("gpuctl dialects", () => {
     const rows = JSON.parse(gpuctl("dialects", "--output", "json")) as Array<
       Record<string, unknown>
     >;
-    expect(new Set(rows.map((row) => row.phase))).toEqual(new Set(PHASES));
+    expect(new Set(rows.map((row) => row.phase))).toEqual(new Set([...PHASES, "UNREADABLE"]));
+    // Every code the seeds define appears, 0 UNKNOWN included, on the last row.
+    expect(rows.at(-1)).toEqual({
+      phase: "UNREADABLE",
+      condition: "a stored record this version cannot read",
+      aibro: { status: "CANCELED", substatus: "CANCELED" },
+      runai: { status: "Unknown", endState: true, resourceAllocation: false, color: "#d0d0d0" },
+      modelarts: { code: 0, name: "JOBSTAT_UNKNOWN" },
+    });
     expect(rows).toContainEqual({
       phase: "CONNECTING_SERVER",
       kind: "training",

@@ -174,16 +174,22 @@ describe("gpuctl cancel and complete", () => {
     ]);
   });
 
-  it.each([[[] as string[]], [["job-8", "--model", "llama-3"]]])(
-    "refuses `complete %j` as a usage error, sending nothing",
-    async (args) => {
-      const api = await serve(answer);
-      const result = await gpuctl(["complete", ...args], { endpoint: api.endpoint });
-      expect(result.code).toBe(2);
-      expect(result.stderr).toContain("exactly one of JOB or --model NAME");
-      expect(api.requests).toEqual([]);
-    },
-  );
+  it("completes by job id when given both a job id and a model name", async () => {
+    const api = await serve(answer);
+    const result = await gpuctl(["complete", "job-8", "--model", "llama-3"], {
+      endpoint: api.endpoint,
+    });
+    expect(result).toMatchObject({ code: 0, stdout: "job-8  COMPLETED\n" });
+    expect(calls(api)).toEqual(["POST /v1/jobs/job-8/complete"]);
+  });
+
+  it("refuses `complete` with neither as a usage error, sending nothing", async () => {
+    const api = await serve(answer);
+    const result = await gpuctl(["complete"], { endpoint: api.endpoint });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("name JOB or --model NAME");
+    expect(api.requests).toEqual([]);
+  });
 
   it("prints each field of a refusal", async () => {
     const api = await serve(() =>
@@ -294,6 +300,26 @@ describe("gpuctl without a control plane", () => {
       expect(api.requests).toHaveLength(1);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("gpuctl with an unknown verb", () => {
+  it.each([[["logs"]], [["logs", "--help"]], [["logs", "-h", "job-1"]]])(
+    "refuses `gpuctl %j` as a usage error",
+    async (args) => {
+      const result = await gpuctl(args);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("unknown command 'logs'");
+      expect(result.stdout).toBe("");
+    },
+  );
+
+  it("still prints the help of a known verb and of gpuctl itself", async () => {
+    for (const args of [["submit", "--help"], ["--help"], ["help", "submit"]]) {
+      const result = await gpuctl(args);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain("Usage: gpuctl");
     }
   });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Phase, Reason } from "../../../lambdas/domain/phases.ts";
+import type { JobEventView } from "../../../sdk/api-types.ts";
 import {
   apiError,
   type FakeApi,
@@ -178,22 +179,42 @@ describe("gpuctl submit", () => {
   });
 });
 
-/** A job that moves one step along `script` at each poll. */
-const scripted = (id: string, script: Array<[Phase, Reason?]>, outputs: Record<string, string>) => {
+/**
+ * A job whose events come `perPoll` at a time along `script`: a fast job passes several
+ * phases between two polls.
+ */
+const scripted = (
+  id: string,
+  script: Array<[Phase, Reason?]>,
+  outputs: Record<string, string>,
+  perPoll = 1,
+) => {
   let polls = 0;
-  const at = (index: number) => {
-    const [phase, reason] = script[Math.min(index, script.length - 1)] as [Phase, Reason?];
-    return jobView({
+  const viewOf = ([phase, reason]: [Phase, Reason?]) =>
+    jobView({
       id,
       phase,
       ...(reason && { reason }),
       ...(phase === "FAILED" && { exitCode: 3 }),
     });
-  };
+  const revealed = () =>
+    script.slice(0, Math.min(script.length, 1 + Math.max(0, polls - 1) * perPoll));
   const handler: Handler = (request) => {
     if (request.method === "POST" && request.path === "/v1/jobs")
-      return { status: 201, json: at(0) };
-    if (request.path === `/v1/jobs/${id}`) return { json: at(++polls) };
+      return { status: 201, json: viewOf(script[0] as [Phase, Reason?]) };
+    if (request.path === `/v1/jobs/${id}/events`) {
+      polls++;
+      const items: JobEventView[] = revealed().map(([phase, reason], index) => ({
+        version: index + 1,
+        at: new Date(Date.UTC(2026, 0, 1, 0, 0, index)).toISOString(),
+        type: index === 0 ? "submitted" : "event",
+        phase,
+        ...(reason && { reason }),
+      }));
+      return { json: { items } };
+    }
+    if (request.path === `/v1/jobs/${id}`)
+      return { json: viewOf(revealed().at(-1) as [Phase, Reason?]) };
     if (request.path === `/v1/jobs/${id}/outputs`) return { json: { items: Object.keys(outputs) } };
     const prefix = `/v1/jobs/${id}/outputs/`;
     if (request.path.startsWith(prefix)) {
@@ -224,7 +245,6 @@ describe("gpuctl submit --wait", () => {
           ["QUEUED"],
           ["QUEUED", "INSUFFICIENT_CAPACITY"],
           ["TRAINING"],
-          ["TRAINING"],
           ["COMPLETED"],
         ],
         outputs,
@@ -251,8 +271,31 @@ describe("gpuctl submit --wait", () => {
     const folder = join(dir, "gpuctl-results", "job-9");
     expect(await readFile(join(folder, "model.bin"), "utf8")).toBe("weights");
     expect(await readFile(join(folder, "logs", "train.log"), "utf8")).toBe("epoch 1\n");
-    const polls = api.requests.filter((request) => request.path === "/v1/jobs/job-9");
+    const polls = api.requests.filter((request) => request.path === "/v1/jobs/job-9/events");
     expect(polls).toHaveLength(5);
+  });
+
+  it("prints every phase the job passed, even several between two polls", async () => {
+    const script: Array<[Phase, Reason?]> = [
+      ["SUBMITTED"],
+      ["REQUESTING_SERVER"],
+      ["CONNECTING_SERVER"],
+      ["GEARING_UP_ENV"],
+      ["SENDING_MODEL_AND_DATA"],
+      ["FAILED", "MOUNT_FAILED"],
+    ];
+    const api = await serve(scripted("job-7", script, {}, 4));
+    const spec = await writeSpec("spec.yaml", GOOD_SPEC);
+    const result = await gpuctl(["submit", "-f", spec, "--wait"], { endpoint: api.endpoint });
+    expect(result.code).toBe(1);
+    expect(phaseLines(result.stdout)).toEqual([
+      "SUBMITTED",
+      "REQUESTING_SERVER",
+      "CONNECTING_SERVER",
+      "GEARING_UP_ENV",
+      "SENDING_MODEL_AND_DATA",
+      "FAILED (MOUNT_FAILED)",
+    ]);
   });
 
   it("exits 1 when the job ends otherwise, and downloads nothing", async () => {

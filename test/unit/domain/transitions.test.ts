@@ -172,9 +172,18 @@ describe("guards", () => {
     expect(refusal(serving, { type: "scaled" })?.code).toBe("GUARD_FAILED");
   });
 
-  it("says a terminal job has ended", () => {
+  it("says a terminal job has ended, in the words of what the user asked for", () => {
     expect(refusal(at("COMPLETED"), { type: "cancelRequested" })?.message).toBe(
-      "cancelRequested in COMPLETED: the job has ended",
+      "cannot cancel a job that is COMPLETED: the job has ended",
+    );
+    expect(refusal(at("TRAINING"), { type: "completeRequested" })?.message).toBe(
+      "cannot complete a job that is TRAINING: only an inference deployment can be completed; cancel other jobs",
+    );
+    expect(refusal(at("FAILED"), { type: "reviewApproved" })?.message).toBe(
+      "cannot approve a job that is FAILED: the job has ended",
+    );
+    expect(refusal(at("TRAINING"), { type: "resultsReturned" })?.message).toBe(
+      "resultsReturned in TRAINING: not a legal transition",
     );
   });
 });

@@ -30,6 +30,15 @@ describe("loadConfig", () => {
     expect(loadConfig({ GPUCTL_CONFIG: path })).toEqual({ endpoint: "https://api.example/prod" });
   });
 
+  it("sends GPUCTL_TOKEN alone to the file's endpoint, in place of the file's token", async () => {
+    const path = join(dir, "config.json");
+    await writeConfig(path, { endpoint: "http://127.0.0.1:8080", token: "file-token" });
+    expect(loadConfig({ GPUCTL_CONFIG: path, GPUCTL_TOKEN: "env-token" })).toEqual({
+      endpoint: "http://127.0.0.1:8080",
+      token: "env-token",
+    });
+  });
+
   it("lets GPUCTL_ENDPOINT override the file, without sending the file's token elsewhere", async () => {
     const path = join(dir, "config.json");
     await writeConfig(path, { endpoint: "http://127.0.0.1:8080", token: "file-token" });
