@@ -81,3 +81,6 @@ export interface ApiError {
     fields?: Array<{ field: string; message: string }>;
   };
 }
+
+/** Request header: when the client began preparing a submitted job (ISO 8601); its Job Create period starts then. */
+export const PREPARED_SINCE_HEADER = "gpuctl-prepared-since";

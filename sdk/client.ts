@@ -1,14 +1,15 @@
 /** The typed client of the HTTP API (docs/api.md), on the platform's `fetch`. */
 import { createHash } from "node:crypto";
 import type { JobSpecInput } from "../lambdas/domain/job-spec.ts";
-import type {
-  ApiError,
-  DialectName,
-  InstanceView,
-  JobEventView,
-  JobView,
-  Page,
-  TimelineView,
+import {
+  type ApiError,
+  type DialectName,
+  type InstanceView,
+  type JobEventView,
+  type JobView,
+  type Page,
+  PREPARED_SINCE_HEADER,
+  type TimelineView,
 } from "./api-types.ts";
 import { type GpuctlConfig, loadConfig } from "./config.ts";
 
@@ -143,10 +144,22 @@ export class GpuctlClient {
     return new GpuctlClient(loadConfig(env));
   }
 
-  submitJob(spec: JobSpecInput, options: { idempotencyKey?: string } = {}): Promise<JobView> {
+  /**
+   * Submits a job. `preparedSince`: when the caller began preparing it (reading the spec,
+   * uploading inputs), so its Job Create period counts that time too.
+   */
+  submitJob(
+    spec: JobSpecInput,
+    options: { idempotencyKey?: string; preparedSince?: Date } = {},
+  ): Promise<JobView> {
     return this.#json("POST", "/v1/jobs", {
       json: spec,
-      ...(options.idempotencyKey && { headers: { "idempotency-key": options.idempotencyKey } }),
+      headers: {
+        ...(options.idempotencyKey && { "idempotency-key": options.idempotencyKey }),
+        ...(options.preparedSince && {
+          [PREPARED_SINCE_HEADER]: options.preparedSince.toISOString(),
+        }),
+      },
     });
   }
 

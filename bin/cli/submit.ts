@@ -142,6 +142,8 @@ const follow = async (
 };
 
 const submit = async (options: SubmitOptions): Promise<number> => {
+  // Job Create runs from here: reading the spec and uploading its inputs are part of it.
+  const preparedSince = new Date();
   if (options.results !== undefined && !options.wait) {
     printError("--results applies only with --wait");
     return EXIT_USAGE;
@@ -160,7 +162,7 @@ const submit = async (options: SubmitOptions): Promise<number> => {
     process.stderr.write(`${error.lines.join("\n")}\n`);
     return EXIT_USAGE;
   }
-  const submitted = await client.submitJob(spec, { idempotencyKey: randomUUID() });
+  const submitted = await client.submitJob(spec, { idempotencyKey: randomUUID(), preparedSince });
   if (!options.wait) {
     if (json) printJson(submitted);
     else progress(submitted.id);

@@ -31,6 +31,28 @@ export type TimelineResult = { ok: true; timeline: Timeline } | { ok: false; mes
 
 const refuse = (message: string): TimelineResult => ({ ok: false, message });
 
+/** How long before its record a client may say it began preparing a job. */
+export const MAX_PREPARATION_S = 24 * 3600;
+
+/**
+ * When a job's Job Create period starts: when its client began preparing it (reading the
+ * spec, uploading inputs), if it says so, else at its record. A client clock slightly
+ * ahead counts as now; a time that is not ISO 8601 or over a day old is refused.
+ */
+export const jobCreateStart = (
+  preparedSince: string | undefined,
+  recordedAt: string,
+): { ok: true; at: string } | { ok: false; message: string } => {
+  if (preparedSince === undefined) return { ok: true, at: recordedAt };
+  const since = Date.parse(preparedSince);
+  if (!/^\d{4}-\d\d-\d\dT/.test(preparedSince) || Number.isNaN(since))
+    return { ok: false, message: "must be an ISO-8601 time" };
+  const recorded = Date.parse(recordedAt);
+  if (recorded - since > MAX_PREPARATION_S * 1000)
+    return { ok: false, message: `must be within ${MAX_PREPARATION_S} s before the submit` };
+  return { ok: true, at: new Date(Math.min(since, recorded)).toISOString() };
+};
+
 /** Records the start of a period; Request Launch only exists for spot requests. */
 export const startPeriod = (
   timeline: Timeline,
@@ -53,13 +75,38 @@ export const endPeriod = (timeline: Timeline, phase: TimelinePhase, at: string):
   return { ok: true, timeline: { ...timeline, [phase]: { ...period, endedAt: at } } };
 };
 
-/** The periods a job passed, in timeline order, with their durations. */
-export const timelinePeriods = (timeline: Timeline, now: string): TimelinePeriod[] =>
-  TIMELINE_PHASES.flatMap((phase) => {
-    const period = timeline[phase];
-    if (!period) return [];
-    const end = period.endedAt ?? now;
-    const seconds = Math.max(0, (Date.parse(end) - Date.parse(period.startedAt)) / 1000);
-    const { startedAt, endedAt } = period;
-    return [{ phase, startedAt, ...(endedAt ? { endedAt } : {}), seconds }];
+/**
+ * The periods a job passed, in timeline order, tiling its life with no gap and no overlap:
+ * each runs from where the one before it ended to its own end, or to where the next one
+ * began if that is sooner (an agent measures a step inside the control plane's wait for
+ * it). Time between two measured periods, the control plane handing the next step over,
+ * counts toward the later one. The last period, still open, runs to `now`; a job that has
+ * ended (`endedAt`) closes it then.
+ */
+export const timelinePeriods = (
+  timeline: Timeline,
+  now: string,
+  endedAt?: string,
+): TimelinePeriod[] => {
+  const entered = TIMELINE_PHASES.filter((phase) => timeline[phase]);
+  const startOf = (phase: TimelinePhase | undefined) =>
+    phase ? Date.parse(timeline[phase]?.startedAt ?? "") : Number.NaN;
+  const valid = (ms: number) => (Number.isNaN(ms) ? undefined : ms);
+  let boundary: number | undefined;
+  return entered.map((phase, index) => {
+    const own = timeline[phase] as NonNullable<Timeline[TimelinePhase]>;
+    const start = boundary ?? valid(startOf(phase)) ?? Date.parse(now);
+    const ownEnd = valid(Date.parse(own.endedAt ?? ""));
+    const nextStart = valid(startOf(entered[index + 1]));
+    const closing = ownEnd ?? nextStart ?? valid(Date.parse(endedAt ?? ""));
+    const end = Math.max(start, Math.min(closing ?? Date.parse(now), nextStart ?? Infinity));
+    boundary = end;
+    const open = closing === undefined;
+    return {
+      phase,
+      startedAt: new Date(start).toISOString(),
+      ...(open ? {} : { endedAt: new Date(end).toISOString() }),
+      seconds: (end - start) / 1000,
+    };
   });
+};

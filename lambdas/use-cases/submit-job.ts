@@ -33,6 +33,8 @@ export interface SubmitRequest {
   owner: string;
   /** With a key, a repeated request returns the first job instead of creating another. */
   idempotency?: { key: string; requestHash: string };
+  /** When the client began preparing the job (see jobCreateStart): its Job Create period starts then. */
+  preparedSince?: string;
 }
 
 /**
@@ -46,6 +48,8 @@ export const submitJob = async (
 ): Promise<{ ok: true; record: JobRecord; replayed: boolean } | Failure> => {
   const { spec, owner } = request;
   const at = cp.clock.now();
+  const createdSince =
+    request.preparedSince && request.preparedSince < at ? request.preparedSince : at;
   const job = newJob({
     id: `job-${randomUUID().slice(0, 13).replace("-", "")}`,
     kind: spec.kind,
@@ -59,7 +63,7 @@ export const submitJob = async (
     name: spec.name,
     createdAt: at,
     updatedAt: at,
-    timeline: { "Job Create": { startedAt: at, endedAt: at } },
+    timeline: { "Job Create": { startedAt: createdSince, endedAt: at } },
     spec,
     ...(spec.modelName ? { modelName: spec.modelName } : {}),
   };

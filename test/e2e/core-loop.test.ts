@@ -78,6 +78,10 @@ describe("the core loop on the local control plane", () => {
       "Model Training",
       "Result Transfer",
     ]);
+    // The periods tile the job's life: each starts where the one before ended, the last closed.
+    for (const [index, period] of periods.entries())
+      expect(period.startedAt).toBe(index ? periods[index - 1]?.endedAt : done.createdAt);
+    expect(periods.at(-1)?.endedAt).toBeDefined();
     firstInstance = done.instanceId;
     expect(await freed(firstInstance)).toMatchObject({
       status: "COOLING",
@@ -276,9 +280,10 @@ describe("the core loop on the local control plane", () => {
   it("times a job out at its deadline, whatever phase it is in, leaving no process behind", async () => {
     const marker = `deadline-marker-${Date.now()}`;
     const submitted = await plane.client.submitJob(
-      trainingSpec({ setup: `sleep 30 # ${marker}`, timeoutS: 1 }),
+      // Long enough to reach gear-up on a busy machine; gear-up alone would take 60 s.
+      trainingSpec({ setup: `sleep 60 # ${marker}`, timeoutS: 5 }),
     );
-    const done = await plane.finished(submitted.id, 15_000);
+    const done = await plane.finished(submitted.id, 30_000);
     expect(done).toMatchObject({
       phase: "TIMED_OUT",
       dialects: { runai: { status: "TimedOut" }, modelarts: { code: 12 } },

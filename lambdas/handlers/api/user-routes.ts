@@ -1,10 +1,12 @@
 import { createHash } from "node:crypto";
 import { Hono } from "hono";
 import { z } from "zod";
+import { PREPARED_SINCE_HEADER } from "../../../sdk/api-types.ts";
 import { DIALECTS } from "../../domain/dialects/index.ts";
 import { INSTANCE_STATUSES } from "../../domain/instance.ts";
 import { inputsToUpload, parseJobSpec } from "../../domain/job-spec.ts";
-import { timelinePeriods } from "../../domain/timeline.ts";
+import { isTerminal } from "../../domain/phases.ts";
+import { jobCreateStart, timelinePeriods } from "../../domain/timeline.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
 import { cancelJob, completeJob, REVIEW_DECISIONS, reviewJob } from "../../use-cases/finish-job.ts";
 import { submitJob } from "../../use-cases/submit-job.ts";
@@ -30,9 +32,13 @@ export const userRoutes = (cp: ControlPlane, users: Record<string, string>) => {
     const unuploaded = inputsToUpload(parsed.spec);
     if (unuploaded.length) return invalid("the job spec has errors", unuploaded);
     const key = c.req.header("idempotency-key");
+    const prepared = jobCreateStart(c.req.header(PREPARED_SINCE_HEADER), cp.clock.now());
+    if (!prepared.ok)
+      return invalid("bad header", [{ field: PREPARED_SINCE_HEADER, message: prepared.message }]);
     const submitted = await submitJob(cp, {
       spec: parsed.spec,
       owner: c.get("owner"),
+      preparedSince: prepared.at,
       ...(key
         ? {
             idempotency: {
@@ -120,7 +126,8 @@ export const userRoutes = (cp: ControlPlane, users: Record<string, string>) => {
   router.get("/jobs/:id/timeline", async (c) => {
     const record = await ownJob(c.get("owner"), c.req.param("id"));
     if (!record) return noSuchJob(c.req.param("id"));
-    return c.json({ periods: timelinePeriods(record.timeline, cp.clock.now()) });
+    const endedAt = isTerminal(record.job.phase) ? record.updatedAt : undefined;
+    return c.json({ periods: timelinePeriods(record.timeline, cp.clock.now(), endedAt) });
   });
 
   router.get("/jobs/:id/outputs", async (c) => {

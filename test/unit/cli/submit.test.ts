@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Phase, Reason } from "../../../lambdas/domain/phases.ts";
-import type { JobEventView } from "../../../sdk/api-types.ts";
+import { type JobEventView, PREPARED_SINCE_HEADER } from "../../../sdk/api-types.ts";
 import {
   apiError,
   type FakeApi,
@@ -127,6 +127,26 @@ describe("gpuctl submit", () => {
     expect(one?.headers["idempotency-key"]).toMatch(UUID);
     expect(two?.headers["idempotency-key"]).toMatch(UUID);
     expect(one?.headers["idempotency-key"]).not.toBe(two?.headers["idempotency-key"]);
+  });
+
+  it("says when it began preparing the job, before its inputs were uploaded", async () => {
+    const api = await serve((request) =>
+      request.path === "/v1/jobs"
+        ? { status: 201, json: jobView({ id: "job-43" }) }
+        : { status: 201, json: { url: "https://inputs.example/x" } },
+    );
+    await writeFile(join(dir, "data.csv"), "a\n");
+    const spec = await writeSpec(
+      "spec.yaml",
+      `${GOOD_SPEC}inputs:\n  - file: data.csv\n    path: data.csv\n`,
+    );
+    const before = Date.now();
+    expect((await gpuctl(["submit", "-f", spec], { endpoint: api.endpoint })).code).toBe(0);
+    const [upload, submit] = api.requests;
+    expect(upload?.path).toMatch(/^\/v1\/inputs\//);
+    const since = Date.parse(String(submit?.headers[PREPARED_SINCE_HEADER]));
+    expect(since).toBeGreaterThanOrEqual(before - 1);
+    expect(since).toBeLessThanOrEqual(Date.now());
   });
 
   it("uploads a file input from the spec's folder and sends its url instead", async () => {
