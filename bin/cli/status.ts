@@ -86,11 +86,11 @@ export const registerStatus = (program: Command): void => {
       action(async (id: string, options: { output: OutputFormat; dialect?: DialectName }) => {
         const client = connect();
         const job = await client.getJob(id, options.dialect ? { dialect: options.dialect } : {});
+        const timeline = await client.jobTimeline(id);
         if (options.output === "json") {
-          printJson(job);
+          printJson({ ...job, timeline: timeline.periods });
           return 0;
         }
-        const timeline = await client.jobTimeline(id);
         const dialects = options.dialect ? [options.dialect] : DIALECTS;
         process.stdout.write(`${statusText(job, timeline, dialects)}\n`);
         return 0;

@@ -120,6 +120,13 @@ describe("the core loop on the local control plane", () => {
     for (const token of ["constructor", "__proto__", "toString", "wrong"]) {
       expect((await get("/v1/instances", token)).status).toBe(401);
     }
+    // The scheme is case-insensitive (RFC 7235); a bare token is no bearer token.
+    const authorized = (authorization: string) =>
+      fetch(`${plane.endpoint}/v1/instances`, { headers: { authorization } });
+    for (const header of [`bearer ${plane.userToken}`, `BEARER  ${plane.userToken}`])
+      expect((await authorized(header)).status).toBe(200);
+    for (const header of [plane.userToken, `Basic ${plane.userToken}`, `Bearer${plane.userToken}`])
+      expect((await authorized(header)).status).toBe(401);
     // An agent's token opens its own instance's mailbox only; a token not signed here opens nothing.
     const poll = (instanceId: string, token: string) =>
       fetch(`${plane.endpoint}/agent/v1/instances/${instanceId}/poll`, {

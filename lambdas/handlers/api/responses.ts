@@ -39,6 +39,6 @@ export const notFound = (message: string) => fail({ ok: false, error: "NOT_FOUND
 export const body = async (request: Request): Promise<unknown> =>
   request.json().catch(() => undefined);
 
-/** The bearer token of a request, if it carries one. */
+/** The token of an `Authorization: Bearer <token>` header (the scheme in any case, RFC 7235), if any. */
 export const bearerToken = (request: Request): string | undefined =>
-  request.headers.get("authorization")?.replace(/^Bearer /, "");
+  /^bearer +(\S+) *$/i.exec(request.headers.get("authorization") ?? "")?.[1];

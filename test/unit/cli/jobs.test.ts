@@ -132,11 +132,11 @@ describe("gpuctl status", () => {
     expect(calls(api)[0]).toBe("GET /v1/jobs/job-3?dialect=modelarts");
   });
 
-  it("prints the JobView as JSON", async () => {
+  it("prints the JobView with its timeline as JSON", async () => {
     const api = await serve(handler);
     const result = await gpuctl(["status", "job-3", "-o", "json"], { endpoint: api.endpoint });
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual(job);
+    expect(JSON.parse(result.stdout)).toEqual({ ...job, timeline: periods });
   });
 
   it("prints the API's message for an unknown job and exits 1", async () => {
