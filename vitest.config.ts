@@ -3,7 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      // Generous deadlines: the suites must pass on a machine whose cores are busy elsewhere.
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 20_000 } },
       {
         test: {
           name: "integration",
@@ -13,7 +14,8 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
-      { test: { name: "infra", include: ["test/infra/**/*.test.ts"] } },
+      // A CDK synthesis takes seconds, and more with every function the stack bundles.
+      { test: { name: "infra", include: ["test/infra/**/*.test.ts"], testTimeout: 120_000 } },
       {
         test: {
           name: "e2e",
