@@ -1,6 +1,8 @@
 import { execFileSync } from "node:child_process";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { freePort } from "../../lambdas/adapters/local/dynamodb-local.ts";
 import { StatusEvent } from "../../lambdas/domain/status-events.ts";
 import { agentAccess } from "../../lambdas/use-cases/agent-identity.ts";
@@ -206,7 +208,9 @@ describe("the core loop on the local control plane", () => {
   });
 
   it("retries a failed run under the job's backoffLimit and completes on the next attempt", async () => {
-    const marker = join(plane.stateDir, `failed-once-${Date.now()}`);
+    // Outside the job's folder, where its user may write: /tmp.
+    const marker = join(tmpdir(), `gpuctl-failed-once-${process.pid}-${Date.now()}`);
+    onTestFinished(() => rm(marker, { force: true }));
     const submitted = await plane.client.submitJob(
       trainingSpec({
         run: `test -f ${marker} || { touch ${marker}; exit 3; }`,

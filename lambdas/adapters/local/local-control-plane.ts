@@ -90,6 +90,7 @@ const probedCompute = (compute: ProcessCompute, probe: LocalProbes["launch"]): C
         start: (instanceId, agent) => compute.start(instanceId, agent),
         stop: (instanceId) => compute.stop(instanceId),
         terminate: (instanceId) => compute.terminate(instanceId),
+        serviceAddress: (instanceId, port) => compute.serviceAddress(instanceId, port),
       }
     : compute;
 
