@@ -13,6 +13,7 @@ import type { z } from "zod";
 import { type ControlPlane, sleep } from "./client.ts";
 import type { AgentConfig } from "./config.ts";
 import { EnvCache, safeSegment } from "./env-cache.ts";
+import { inheritedEnv } from "./environment.ts";
 import { GroupRegistry, killGroup, signalGroup } from "./groups.ts";
 import { handOver, type JobUser, jobUser, killUser } from "./job-users.ts";
 import { describeError, log } from "./log.ts";
@@ -47,16 +48,6 @@ const TRANSFER_CONCURRENCY = 4;
 const CHECKPOINT_UPLOAD_TIMEOUT_MS = 60_000;
 /** The steps that run a job's own commands: their logs come back whatever the outcome. */
 const LOGGED_STEPS: ReadonlySet<TaskCommand["type"]> = new Set(["gearUp", "run"]);
-/** What a job's commands inherit from the agent, besides the job's own env. */
-const INHERITED_ENV = [
-  "PATH",
-  "LANG",
-  "LC_ALL",
-  "TZ",
-  "CUDA_VISIBLE_DEVICES",
-  "NVIDIA_VISIBLE_DEVICES",
-];
-
 /** A file to upload: where it is, and its path among the job's results. */
 interface Upload {
   file: string;
@@ -518,12 +509,8 @@ export class Agent {
    * not its token, not the control plane's paths.
    */
   #jobEnv(job: JobAssignment, home: string, extra: Record<string, string>): NodeJS.ProcessEnv {
-    const inherited = INHERITED_ENV.flatMap((name) => {
-      const value = process.env[name];
-      return value === undefined ? [] : [[name, value]];
-    });
     return {
-      ...Object.fromEntries(inherited),
+      ...inheritedEnv(process.env),
       HOME: home,
       ...job.env,
       ...extra,

@@ -31,7 +31,7 @@ afterAll(async () => {
 const text = async (jobId: string, path: string) =>
   new TextDecoder().decode(await plane.client.downloadOutput(jobId, path));
 
-/** The instance once its job's workflow has let it go (stopped, with coolingPeriodS 0). */
+/** The instance once its cooling period is over (stopped). */
 const closed = async (id: string | undefined) => {
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -76,7 +76,7 @@ describe("a job cannot reach the agent's credentials, nor anything of another jo
 
   it("opens nothing with a closed instance's token", async () => {
     const done = await plane.finished(
-      (await plane.client.submitJob(trainingSpec({ setup: "true # closing", coolingPeriodS: 0 })))
+      (await plane.client.submitJob(trainingSpec({ setup: "true # closing", coolingPeriodS: 1 })))
         .id,
     );
     expect(await closed(done.instanceId)).toMatchObject({ status: "CLOSED" });

@@ -21,6 +21,7 @@ import {
 import { chmod, mkdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { inheritedEnv } from "../../../agent/environment.ts";
 import { killLeftoverGroups } from "../../../agent/groups.ts";
 import { AGENT_TOKEN_FILE_ENV } from "../../../agent/protocol.ts";
 import { type Compute, ComputeError, type LaunchRequest } from "../../ports.ts";
@@ -62,18 +63,6 @@ const STOP_GRACE_MS = 10_000;
 const SETPRIV = "/usr/bin/setpriv";
 const DEFAULT_AGENT_ENTRY = fileURLToPath(new URL("../../../agent/agent.ts", import.meta.url));
 const TOKEN_FILE = "agent.token";
-/**
- * All an agent inherits from this process: what commands need to run and which GPUs to
- * see. Nothing of the control plane's own (its state folder, its HOME, its secrets).
- */
-const INHERITED_ENV = [
-  "PATH",
-  "LANG",
-  "LC_ALL",
-  "TZ",
-  "CUDA_VISIBLE_DEVICES",
-  "NVIDIA_VISIBLE_DEVICES",
-];
 /** Whether agents run as root, and so run their jobs as users of their own (agent/job-users.ts). */
 const asRoot = process.getuid?.() === 0;
 
@@ -350,12 +339,9 @@ export class ProcessCompute implements Compute {
     const tokenFile = join(entry.folder, TOKEN_FILE);
     rmSync(tokenFile, { force: true });
     writeFileSync(tokenFile, agent.token, { mode: 0o600, flag: "wx" });
-    const inherited = INHERITED_ENV.flatMap((name) => {
-      const value = process.env[name];
-      return value === undefined ? [] : [[name, value]];
-    });
+    // Nothing of this process's own environment: its state folder, its HOME, its secrets.
     const env: NodeJS.ProcessEnv = {
-      ...Object.fromEntries(inherited),
+      ...inheritedEnv(process.env),
       HOME: entry.folder,
       // A CPU instance does not see the machine's GPUs.
       ...(entry.record.instanceType === CPU_TYPE ? { CUDA_VISIBLE_DEVICES: "" } : {}),
