@@ -3,9 +3,10 @@
  * temporary folder, the agent long-polls a fake control plane on loopback, and real shell
  * commands run in real process groups.
  */
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { type AddressInfo, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -578,5 +579,49 @@ describe("the agent serves a deployment on the port it was given", () => {
     expect(run).toMatchObject({ ok: false, error: "gpuctl.RunFailed" });
     expect(run.ok || run.cause).toContain(`port ${port} is in use`);
     expect(cp.endpoints.filter((report) => report.jobId === job.jobId)).toEqual([]);
+  });
+});
+
+describe("an agent that is not root", () => {
+  it.runIf(asRoot)("says in its log that its jobs run as its own user", async () => {
+    const nobody = 65_534;
+    const agentHome = await mkdtemp(join(tmpdir(), "gpuctl-unprivileged-"));
+    onTestFinished(() => rm(agentHome, { recursive: true, force: true }));
+    await chown(agentHome, nobody, nobody);
+    const tokenFile = join(agentHome, "agent.token");
+    await writeFile(tokenFile, cp.token, { mode: 0o600 });
+    await chown(tokenFile, nobody, nobody);
+    const id = `local-unprivileged-${++launches}`;
+    const agent = spawn(
+      process.execPath,
+      [
+        "--disable-warning=ExperimentalWarning",
+        join(import.meta.dirname, "../../../agent/agent.ts"),
+      ],
+      {
+        uid: nobody,
+        gid: nobody,
+        env: {
+          PATH: process.env.PATH,
+          GPUCTL_ENDPOINT: cp.url,
+          GPUCTL_AGENT_TOKEN_FILE: tokenFile,
+          GPUCTL_INSTANCE_ID: id,
+          GPUCTL_AGENT_HOME: agentHome,
+        },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    onTestFinished(() => {
+      agent.kill("SIGKILL");
+    });
+    let output = "";
+    agent.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const job = newJob({ run: "id -u > uid" });
+    await cp.task(id, "prepare", job);
+    expect(await cp.task(id, "run", job)).toEqual(succeeded({ exitCode: 0 }));
+    expect(output).toContain(`not root (uid ${nobody}): jobs run as this agent's user`);
+    expect(Number(await read(join(agentHome, "jobs", job.jobId, "uid")))).toBe(nobody);
   });
 });
