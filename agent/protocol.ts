@@ -75,11 +75,14 @@ const task = { taskToken: z.string(), job: JobAssignment };
  * - prepare: acknowledge the job (the agent is registered for it); output `{ envCached }`.
  * - gearUp: run `setup` unless this env hash is cached; output `{}`.
  * - sendInputs: fetch every input; output `{}`.
- * - run: run `run` in the job folder, logs to `logs/stdout.log` and `logs/stderr.log`;
- *   output `{ exitCode }` when it exits, whatever the code. Inference: once the serving
- *   command answers on its health path, report the endpoint; it runs until aborted.
+ * - run: run `run` in the job folder, its output logged as the results `logs/stdout.log`
+ *   and `logs/stderr.log` (kept by the agent, out of the job's reach); output
+ *   `{ exitCode }` when it exits, whatever the code. Inference: once the serving command
+ *   answers on its health path, report the endpoint; it runs until aborted.
  * - returnResults: upload outputs, the checkpoint folder and the logs; output `{ files }`.
  * - abort: kill the job's process group now (cancel, complete, timeout); no report.
+ * A gearUp or run that fails (or exits non-zero) or is aborted uploads the logs before it
+ * reports: once the report is in, the job may end, and its results with it.
  */
 export const Command = z.discriminatedUnion("type", [
   z.object({ type: z.literal("prepare"), ...task }),
