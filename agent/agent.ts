@@ -1,15 +1,17 @@
 /**
  * The gpuctl instance agent: `node agent/agent.ts`, configured by its environment
- * (GPUCTL_ENDPOINT, GPUCTL_AGENT_TOKEN, GPUCTL_INSTANCE_ID, GPUCTL_AGENT_HOME; optional
- * GPUCTL_HEARTBEAT_S, GPUCTL_ADVERTISE_HOST). It long-polls the control plane for commands
- * and carries them out (commands.ts) while it keeps polling. SIGTERM or SIGINT (instance
- * stopping, spot notice): kill the jobs, upload the running job's checkpoint folder, exit 0.
+ * (GPUCTL_ENDPOINT, GPUCTL_AGENT_TOKEN_FILE, GPUCTL_INSTANCE_ID, GPUCTL_AGENT_HOME; optional
+ * GPUCTL_HEARTBEAT_S). It long-polls the control plane for commands and carries them out
+ * (commands.ts) while it keeps polling. SIGTERM or SIGINT (instance stopping, spot notice):
+ * kill the jobs, upload the running job's checkpoint folder, exit 0. Run as root, it runs
+ * each job as a user of its own (job-users.ts); docs/isolation.md says what that keeps apart.
  */
 import { mkdirSync } from "node:fs";
 import { Backoff, ControlPlane, sleep } from "./client.ts";
 import { Agent } from "./commands.ts";
 import { readConfig } from "./config.ts";
 import { killLeftoverGroups } from "./groups.ts";
+import { runsAsRoot } from "./job-users.ts";
 import { describeError, log } from "./log.ts";
 import { AGENT_ERRORS, Command } from "./protocol.ts";
 
@@ -23,7 +25,14 @@ const main = async (): Promise<void> => {
   if (leftovers.length > 0) log(`killed ${leftovers.length} process groups left by a previous run`);
 
   const controlPlane = new ControlPlane(config.endpoint, config.token);
-  const agent = new Agent(config, controlPlane);
+  const ownUsers = runsAsRoot();
+  if (!ownUsers) {
+    log(
+      `not root (uid ${process.getuid?.()}): jobs run as this agent's user, and can reach its ` +
+        "memory, its files and each other's (see docs/isolation.md)",
+    );
+  }
+  const agent = new Agent(config, controlPlane, ownUsers);
   const polling = new AbortController();
 
   process.on("exit", () => agent.killAllNow());
@@ -86,10 +95,10 @@ const main = async (): Promise<void> => {
       .map((issue) => `${issue.path.join(".") || "command"}: ${issue.message}`)
       .join("; ");
     log(`poll: invalid command: ${problems}`);
-    const body = outcome.body as { taskToken?: unknown } | null;
-    if (typeof body?.taskToken === "string") {
+    const body = outcome.body as { taskToken?: unknown; job?: { credential?: unknown } } | null;
+    if (typeof body?.taskToken === "string" && typeof body.job?.credential === "string") {
       controlPlane
-        .fail({
+        .fail(body.job.credential, {
           taskToken: body.taskToken,
           error: AGENT_ERRORS.prepare,
           cause: `invalid command: ${problems}`,

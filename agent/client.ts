@@ -75,7 +75,7 @@ export class ControlPlane {
     this.#base = new URL(this.endpoint);
   }
 
-  /** Whether `url` is served by the control plane, and so gets the bearer token. */
+  /** Whether `url` is served by the control plane, and so gets a bearer token. */
   isUnder(url: string): boolean {
     let target: URL;
     try {
@@ -90,9 +90,9 @@ export class ControlPlane {
     );
   }
 
-  /** The headers a request to `url` carries: the bearer token, only for the control plane. */
-  authFor(url: string): Record<string, string> {
-    return this.isUnder(url) ? { authorization: `Bearer ${this.#token}` } : {};
+  /** The headers a request to `url` carries: `credential`, only for the control plane. */
+  authFor(url: string, credential: string): Record<string, string> {
+    return this.isUnder(url) ? { authorization: `Bearer ${credential}` } : {};
   }
 
   async poll(
@@ -104,7 +104,7 @@ export class ControlPlane {
     try {
       const response = await fetch(url, {
         method: "POST",
-        headers: { ...this.authFor(url), "content-type": "application/json" },
+        headers: { ...this.authFor(url, this.#token), "content-type": "application/json" },
         body: JSON.stringify(request),
         signal: AbortSignal.any([
           signal,
@@ -125,12 +125,14 @@ export class ControlPlane {
   }
 
   /**
-   * POSTs `body` to `path`. Connection errors, 408, 429 and 5xx are retried with backoff,
-   * up to `attempts` tries (Infinity: until `signal` aborts); other answers throw HttpError.
+   * POSTs `body` to `path` with `credential`. Connection errors, 408, 429 and 5xx are
+   * retried with backoff, up to `attempts` tries (Infinity: until `signal` aborts); other
+   * answers throw HttpError.
    */
   async post(
     path: string,
     body: unknown,
+    credential: string,
     options: { attempts: number; signal?: AbortSignal },
   ): Promise<void> {
     const url = this.endpoint + path;
@@ -142,7 +144,7 @@ export class ControlPlane {
         if (options.signal) signals.push(options.signal);
         const response = await fetch(url, {
           method: "POST",
-          headers: { ...this.authFor(url), "content-type": "application/json" },
+          headers: { ...this.authFor(url, credential), "content-type": "application/json" },
           body: JSON.stringify(body),
           signal: AbortSignal.any(signals),
         });
@@ -164,25 +166,33 @@ export class ControlPlane {
     }
   }
 
-  succeed(body: z.infer<typeof TaskSuccess>, signal?: AbortSignal) {
-    return this.post(AGENT_API.succeed, body, withSignal({ attempts: Infinity }, signal));
+  /** The reports below are about one job, and carry the credential of its assignment. */
+  succeed(credential: string, body: z.infer<typeof TaskSuccess>, signal?: AbortSignal) {
+    const options = withSignal({ attempts: Infinity }, signal);
+    return this.post(AGENT_API.succeed, body, credential, options);
   }
 
-  fail(body: z.infer<typeof TaskFailure>, signal?: AbortSignal) {
-    return this.post(AGENT_API.fail, body, withSignal({ attempts: Infinity }, signal));
+  fail(credential: string, body: z.infer<typeof TaskFailure>, signal?: AbortSignal) {
+    return this.post(AGENT_API.fail, body, credential, withSignal({ attempts: Infinity }, signal));
   }
 
   /** One try: the next heartbeat is never far. */
-  heartbeat(taskToken: string) {
-    return this.post(AGENT_API.heartbeat, { taskToken }, { attempts: 1 });
+  heartbeat(credential: string, taskToken: string) {
+    return this.post(AGENT_API.heartbeat, { taskToken }, credential, { attempts: 1 });
   }
 
-  timeline(jobId: string, report: z.infer<typeof TimelineReport>) {
-    return this.post(AGENT_API.timeline(jobId), report, { attempts: 3 });
+  timeline(credential: string, jobId: string, report: z.infer<typeof TimelineReport>) {
+    return this.post(AGENT_API.timeline(jobId), report, credential, { attempts: 3 });
   }
 
-  endpointReady(jobId: string, report: z.infer<typeof EndpointReport>, signal?: AbortSignal) {
-    return this.post(AGENT_API.endpoint(jobId), report, withSignal({ attempts: Infinity }, signal));
+  endpointReady(
+    credential: string,
+    jobId: string,
+    report: z.infer<typeof EndpointReport>,
+    signal?: AbortSignal,
+  ) {
+    const options = withSignal({ attempts: Infinity }, signal);
+    return this.post(AGENT_API.endpoint(jobId), report, credential, options);
   }
 }
 

@@ -5,23 +5,28 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import { mkdir, open, stat } from "node:fs/promises";
+import { chmod, lchown, mkdir, open, readdir, stat } from "node:fs/promises";
+import { createServer } from "node:net";
 import { constants } from "node:os";
 import { join } from "node:path";
 import type { z } from "zod";
 import { type ControlPlane, sleep } from "./client.ts";
 import type { AgentConfig } from "./config.ts";
 import { EnvCache, safeSegment } from "./env-cache.ts";
+import { inheritedEnv } from "./environment.ts";
 import { GroupRegistry, killGroup, signalGroup } from "./groups.ts";
+import { handOver, type JobUser, jobUser, killUser } from "./job-users.ts";
 import { describeError, log } from "./log.ts";
+import { AGENT_ERRORS, type Command, type JobAssignment, type TimelineReport } from "./protocol.ts";
 import {
-  AGENT_ERRORS,
-  AGENT_TOKEN_ENV,
-  type Command,
-  type JobAssignment,
-  type TimelineReport,
-} from "./protocol.ts";
-import { download, eachLimited, insideJob, listFiles, upload, uploadUrlFor } from "./transfer.ts";
+  download,
+  eachLimited,
+  insideJob,
+  listFiles,
+  realInsideJob,
+  upload,
+  uploadUrlFor,
+} from "./transfer.ts";
 
 type TaskCommand = Exclude<Command, { type: "abort" }>;
 type Outcome =
@@ -41,6 +46,13 @@ const HEALTH_INTERVAL_MS = 250;
 const HEALTH_TIMEOUT_MS = 2_000;
 const TRANSFER_CONCURRENCY = 4;
 const CHECKPOINT_UPLOAD_TIMEOUT_MS = 60_000;
+/** The steps that run a job's own commands: their logs come back whatever the outcome. */
+const LOGGED_STEPS: ReadonlySet<TaskCommand["type"]> = new Set(["gearUp", "run"]);
+/** A file to upload: where it is, and its path among the job's results. */
+interface Upload {
+  file: string;
+  key: string;
+}
 
 interface InFlight {
   command: TaskCommand;
@@ -81,6 +93,14 @@ const readTail = async (path: string, from: number, bytes: number): Promise<stri
   }
 };
 
+/** Whether nothing listens on `port` now, on any address. */
+const portFree = (port: number): Promise<boolean> =>
+  new Promise((resolvePort) => {
+    const server = createServer();
+    server.once("error", () => resolvePort(false));
+    server.listen(port, () => server.close(() => resolvePort(true)));
+  });
+
 const summarize = (output: Record<string, unknown>): string =>
   Object.entries(output)
     .map(([key, value]) => `${key}=${Array.isArray(value) ? value.length : JSON.stringify(value)}`)
@@ -99,12 +119,15 @@ export class Agent {
   readonly #tasks = new Set<Promise<void>>();
   /** Aborted at shutdown: ends the retries of reports nobody will receive. */
   readonly #reports = new AbortController();
+  /** Whether jobs run as users of their own (the agent is root), or as the agent's user. */
+  readonly #ownUsers: boolean;
 
-  constructor(config: AgentConfig, controlPlane: ControlPlane) {
+  constructor(config: AgentConfig, controlPlane: ControlPlane, ownUsers: boolean) {
     this.#config = config;
     this.#controlPlane = controlPlane;
     this.#envs = new EnvCache(config.home);
     this.#groups = new GroupRegistry(config.home);
+    this.#ownUsers = ownUsers;
   }
 
   /** The env hashes whose setup finished on this disk, for the poll. */
@@ -141,6 +164,7 @@ export class Agent {
     this.#reports.abort();
     await Promise.all([...this.#live.values()].map((group) => group.gone));
     for (const { job } of running) {
+      await this.#killLeftovers(job);
       if (job.checkpointDir) await this.#uploadCheckpoint(job, job.checkpointDir);
     }
   }
@@ -164,7 +188,7 @@ export class Agent {
     const started = Date.now();
     let heartbeatFailed = false;
     const heartbeat = setInterval(() => {
-      this.#controlPlane.heartbeat(taskToken).then(
+      this.#controlPlane.heartbeat(job.credential, taskToken).then(
         () => {
           heartbeatFailed = false;
         },
@@ -186,13 +210,22 @@ export class Agent {
     }
     const line = `${command.type} job=${job.jobId}`;
     const took = `(${Date.now() - started} ms)`;
-    if (flight.controller.signal.aborted) return log(`${line} aborted, not reported ${took}`);
+    const aborted = flight.controller.signal.aborted;
+    const failed = !outcome.ok || (outcome.output.exitCode ?? 0) !== 0;
+    // Before the report: once it is in, the job may end and its results be closed.
+    if (LOGGED_STEPS.has(command.type) && (aborted || failed)) await this.#uploadLogs(job);
+    if (aborted) return log(`${line} aborted, not reported ${took}`);
     if (outcome.ok) {
       log(`${line} ok ${summarize(outcome.output)}${took}`);
-      await this.#controlPlane.succeed({ taskToken, output: outcome.output }, this.#reports.signal);
+      await this.#controlPlane.succeed(
+        job.credential,
+        { taskToken, output: outcome.output },
+        this.#reports.signal,
+      );
     } else {
       log(`${line} failed ${outcome.error}: ${firstLine(outcome.cause)} ${took}`);
       await this.#controlPlane.fail(
+        job.credential,
         { taskToken, error: outcome.error, cause: outcome.cause },
         this.#reports.signal,
       );
@@ -218,12 +251,49 @@ export class Agent {
     return join(this.#config.home, "jobs", safeSegment("jobId", jobId));
   }
 
+  /** The job's logs: the agent's, outside the job's folder, so the job cannot touch them. */
+  #logsDir(jobId: string): string {
+    return join(this.#config.home, "logs", safeSegment("jobId", jobId));
+  }
+
+  #user(job: JobAssignment): JobUser | undefined {
+    return this.#ownUsers ? jobUser(this.#config.home, job.jobId) : undefined;
+  }
+
+  /** Ends whatever the job's user still runs: after it, nothing changes the job's folder. */
+  async #killLeftovers(job: JobAssignment): Promise<void> {
+    const user = this.#user(job);
+    if (user) await killUser(user);
+  }
+
   async #prepare(job: JobAssignment): Promise<Outcome> {
     const startedAt = iso();
-    await mkdir(join(this.#jobDir(job.jobId), "logs"), { recursive: true });
+    await this.#killLeftovers(job);
+    await this.#jobFolders(job);
     const envCached = this.#envs.isCached(job.envHash);
-    await this.#timeline(job.jobId, "API Transfer & Server Setup", startedAt, iso());
+    await this.#timeline(job, "API Transfer & Server Setup", startedAt, iso());
     return ok({ envCached });
+  }
+
+  /**
+   * The job's folder and logs folder. Only what must be reached is searchable: the job's
+   * user gets through the instance's folders to its own, which no one else may enter.
+   */
+  async #jobFolders(job: JobAssignment): Promise<void> {
+    const { home } = this.#config;
+    const jobDir = this.#jobDir(job.jobId);
+    await mkdir(jobDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.#logsDir(job.jobId), { recursive: true, mode: 0o700 });
+    const user = this.#user(job);
+    if (user) {
+      for (const dir of [home, join(home, "jobs"), join(home, "envs")]) {
+        await mkdir(dir, { recursive: true });
+        await chmod(dir, 0o711);
+      }
+      await chmod(join(home, "logs"), 0o700);
+      await lchown(jobDir, user.uid, user.gid);
+      await chmod(jobDir, 0o700);
+    }
   }
 
   #gearUp(job: JobAssignment, signal: AbortSignal): Promise<Outcome> {
@@ -243,20 +313,23 @@ export class Agent {
       await this.#envs.markReady(job.envHash);
       return ok({});
     }
-    const logs = join(this.#jobDir(job.jobId), "logs");
-    await mkdir(logs, { recursive: true });
+    const user = this.#user(job);
+    if (user) await handOver(envDir, user);
+    const logs = this.#logsDir(job.jobId);
+    await mkdir(logs, { recursive: true, mode: 0o700 });
     const stderr = join(logs, "setup-stderr.log");
     const before = (await stat(stderr).catch(() => undefined))?.size ?? 0;
     const startedAt = iso();
     const spawned = await this.#spawn(job, "setup", job.setup, signal, {
       cwd: envDir,
-      env: this.#jobEnv(job, { GPUCTL_ENV_DIR: envDir }),
+      env: this.#jobEnv(job, envDir, { GPUCTL_ENV_DIR: envDir }),
       stdout: join(logs, "setup-stdout.log"),
       stderr,
     });
     const exitCode = await spawned.exit;
     await spawned.gone;
-    await this.#timeline(job.jobId, "Env Gear up", startedAt, iso());
+    await this.#killLeftovers(job);
+    await this.#timeline(job, "Env Gear up", startedAt, iso());
     if (exitCode !== 0) {
       const tail = (await readTail(stderr, before, STDERR_TAIL_BYTES)).trimEnd();
       return {
@@ -273,46 +346,57 @@ export class Agent {
     const startedAt = iso();
     const jobDir = this.#jobDir(job.jobId);
     try {
+      await this.#jobFolders(job);
       // Every path is checked before anything is fetched.
       const targets = job.inputs.map((input) => ({
         url: input.url,
         destination: insideJob(jobDir, input.path),
       }));
       await eachLimited(targets, TRANSFER_CONCURRENCY, ({ url, destination }) =>
-        download(url, destination, this.#controlPlane.authFor(url), signal),
+        download(url, jobDir, destination, this.#controlPlane.authFor(url, job.credential), signal),
       );
       return ok({});
     } catch (error) {
       return { ok: false, error: AGENT_ERRORS.sendInputs, cause: describeError(error) };
     } finally {
-      await this.#timeline(job.jobId, "M&D Transfer", startedAt, iso());
+      await this.#timeline(job, "M&D Transfer", startedAt, iso());
     }
   }
 
   async #run(job: JobAssignment, signal: AbortSignal): Promise<Outcome> {
     const jobDir = this.#jobDir(job.jobId);
-    const logs = join(jobDir, "logs");
-    await mkdir(logs, { recursive: true });
+    const logs = this.#logsDir(job.jobId);
+    await this.#jobFolders(job);
     const extra: Record<string, string> = { GPUCTL_ENV_DIR: this.#envs.dir(job.envHash) };
     if (job.checkpointDir !== undefined) {
       const checkpoints = insideJob(jobDir, job.checkpointDir);
+      await realInsideJob(jobDir, checkpoints);
       await mkdir(checkpoints, { recursive: true });
       extra.GPUCTL_CHECKPOINT_DIR = checkpoints;
     }
+    if (job.serve) {
+      // Another process on the port would answer the health check in the job's stead.
+      if (!(await portFree(job.serve.port)))
+        return { ok: false, error: AGENT_ERRORS.run, cause: `port ${job.serve.port} is in use` };
+      extra.PORT = String(job.serve.port);
+    }
+    const user = this.#user(job);
+    if (user) await handOver(jobDir, user);
     const startedAt = iso();
     const spawned = await this.#spawn(job, "run", job.run, signal, {
       cwd: jobDir,
-      env: this.#jobEnv(job, extra),
+      env: this.#jobEnv(job, jobDir, extra),
       stdout: join(logs, "stdout.log"),
       stderr: join(logs, "stderr.log"),
     });
     // The open period first, so that a long run shows up in the timeline while it runs.
-    void this.#timeline(job.jobId, "Model Training", startedAt);
+    void this.#timeline(job, "Model Training", startedAt);
     log(`run job=${job.jobId} started pgid=${spawned.pgid}`);
     if (job.serve) void this.#announce(job, job.serve, spawned, signal);
     const exitCode = await spawned.exit;
     await spawned.gone;
-    await this.#timeline(job.jobId, "Model Training", startedAt, iso());
+    await this.#killLeftovers(job);
+    await this.#timeline(job, "Model Training", startedAt, iso());
     return ok({ exitCode });
   }
 
@@ -342,10 +426,10 @@ export class Agent {
       await sleep(HEALTH_INTERVAL_MS, signal);
     }
     if (exited || signal.aborted) return;
-    const host = this.#config.advertiseHost;
+    const { host } = serve;
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${serve.port}`;
     try {
-      await this.#controlPlane.endpointReady(job.jobId, { url }, signal);
+      await this.#controlPlane.endpointReady(job.credential, job.jobId, { url }, signal);
       log(`run job=${job.jobId} serving at ${url}`);
     } catch (error) {
       log(`run job=${job.jobId} endpoint ${url} not reported: ${describeError(error)}`);
@@ -360,20 +444,49 @@ export class Agent {
       if (job.checkpointDir !== undefined) declared.push(job.checkpointDir);
       const files = new Set<string>();
       const missing: string[] = [];
-      for (const path of [...declared, "logs"]) {
+      for (const path of declared) {
         const found = await listFiles(jobDir, path);
-        if (found === undefined && path !== "logs") missing.push(path);
+        if (found === undefined) missing.push(path);
         for (const file of found ?? []) files.add(file);
       }
-      await eachLimited([...files], TRANSFER_CONCURRENCY, (file) => {
-        const url = uploadUrlFor(job.uploadUrl, file);
-        return upload(join(jobDir, file), url, this.#controlPlane.authFor(url), signal);
-      });
-      return ok(missing.length > 0 ? { files: [...files], missing } : { files: [...files] });
+      const uploads = [...files].map((key) => ({ file: join(jobDir, key), key }));
+      uploads.push(...(await this.#logFiles(job)));
+      await this.#upload(job, uploads, signal);
+      const keys = uploads.map((each) => each.key);
+      return ok(missing.length > 0 ? { files: keys, missing } : { files: keys });
     } catch (error) {
       return { ok: false, error: AGENT_ERRORS.returnResults, cause: describeError(error) };
     } finally {
-      await this.#timeline(job.jobId, "Result Transfer", startedAt, iso());
+      await this.#timeline(job, "Result Transfer", startedAt, iso());
+    }
+  }
+
+  /** The job's log files, as `logs/<name>` among its results. */
+  async #logFiles(job: JobAssignment): Promise<Upload[]> {
+    const dir = this.#logsDir(job.jobId);
+    const names = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    return names
+      .filter((entry) => entry.isFile())
+      .map((entry) => ({ file: join(dir, entry.name), key: `logs/${entry.name}` }))
+      .sort((a, b) => (a.key < b.key ? -1 : 1));
+  }
+
+  #upload(job: JobAssignment, uploads: Upload[], signal: AbortSignal): Promise<void> {
+    return eachLimited(uploads, TRANSFER_CONCURRENCY, ({ file, key }) => {
+      const url = uploadUrlFor(job.uploadUrl, key);
+      return upload(file, url, this.#controlPlane.authFor(url, job.credential), signal);
+    });
+  }
+
+  /** A failed or aborted command's logs: best effort, the report must not wait long for them. */
+  async #uploadLogs(job: JobAssignment): Promise<void> {
+    const signal = AbortSignal.timeout(CHECKPOINT_UPLOAD_TIMEOUT_MS);
+    try {
+      const logs = await this.#logFiles(job);
+      await this.#upload(job, logs, signal);
+      log(`logs job=${job.jobId} uploaded ${logs.length} files`);
+    } catch (error) {
+      log(`logs job=${job.jobId} upload failed: ${describeError(error)}`);
     }
   }
 
@@ -382,27 +495,28 @@ export class Agent {
     const signal = AbortSignal.timeout(CHECKPOINT_UPLOAD_TIMEOUT_MS);
     try {
       const files = (await listFiles(jobDir, checkpointDir)) ?? [];
-      await eachLimited(files, TRANSFER_CONCURRENCY, (file) => {
-        const url = uploadUrlFor(job.uploadUrl, file);
-        return upload(join(jobDir, file), url, this.#controlPlane.authFor(url), signal);
-      });
+      const uploads = files.map((key) => ({ file: join(jobDir, key), key }));
+      await this.#upload(job, uploads, signal);
       log(`checkpoint job=${job.jobId} uploaded ${files.length} files`);
     } catch (error) {
       log(`checkpoint job=${job.jobId} upload failed: ${describeError(error)}`);
     }
   }
 
-  /** The agent's environment, the job's, ours on top; never the agent's own token. */
-  #jobEnv(job: JobAssignment, extra: Record<string, string>): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
+  /**
+   * A job command's whole environment: what it needs to run (PATH, locale, which GPUs it
+   * sees), HOME in its own folder, the job's env, ours on top. Nothing else of the agent's:
+   * not its token, not the control plane's paths.
+   */
+  #jobEnv(job: JobAssignment, home: string, extra: Record<string, string>): NodeJS.ProcessEnv {
+    return {
+      ...inheritedEnv(process.env),
+      HOME: home,
       ...job.env,
       ...extra,
       GPUCTL_JOB_ID: job.jobId,
       GPUCTL_AGENT_HOME: this.#config.home,
     };
-    delete env[AGENT_TOKEN_ENV];
-    return env;
   }
 
   /**
@@ -426,6 +540,7 @@ export class Agent {
         env: options.env,
         detached: true,
         stdio: ["ignore", stdout, stderr],
+        ...this.#user(job),
       });
     } finally {
       closeSync(stdout);
@@ -461,13 +576,14 @@ export class Agent {
   }
 
   /** Timeline reports of one job go out in order (an open period before its end); best effort. */
-  #timeline(jobId: string, phase: MeasuredPhase, startedAt: string, endedAt?: string) {
+  #timeline(job: JobAssignment, phase: MeasuredPhase, startedAt: string, endedAt?: string) {
+    const { jobId } = job;
     const report: z.infer<typeof TimelineReport> = endedAt
       ? { phase, startedAt, endedAt }
       : { phase, startedAt };
     const previous = this.#timelines.get(jobId) ?? Promise.resolve();
     const next = previous
-      .then(() => this.#controlPlane.timeline(jobId, report))
+      .then(() => this.#controlPlane.timeline(job.credential, jobId, report))
       .catch((error) => log(`timeline ${phase} job=${jobId}: ${describeError(error)}`));
     this.#timelines.set(jobId, next);
     void next.then(() => {

@@ -1,17 +1,16 @@
+import { readFileSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
-import { AGENT_TOKEN_ENV, HEARTBEAT_INTERVAL_S } from "./protocol.ts";
+import { AGENT_TOKEN_FILE_ENV, HEARTBEAT_INTERVAL_S } from "./protocol.ts";
 
 export interface AgentConfig {
   /** The control plane's base URL, without a trailing slash. */
   endpoint: string;
-  /** The bearer token of every request to the control plane. */
+  /** The instance token: the bearer token of the poll. */
   token: string;
   instanceId: string;
   /** The instance's disk: `envs/<envHash>/` and `jobs/<jobId>/` live here. Absolute. */
   home: string;
   heartbeatMs: number;
-  /** The host an inference endpoint is advertised on. */
-  advertiseHost: string;
   /** How long the control plane may hold a poll open. */
   pollWaitS: number;
 }
@@ -22,6 +21,17 @@ const required = (env: NodeJS.ProcessEnv, name: string): string => {
   const value = env[name];
   if (!value) throw new Error(`${name} is not set`);
   return value;
+};
+
+/**
+ * Reads the instance token from its file and deletes the file, so that nothing on the
+ * instance's disk holds it once the agent runs.
+ */
+const takeToken = (path: string): string => {
+  const token = readFileSync(path, "utf8").trim();
+  rmSync(path, { force: true });
+  if (!token) throw new Error(`${AGENT_TOKEN_FILE_ENV} names an empty file`);
+  return token;
 };
 
 /** Reads the agent's configuration from its environment; throws naming what is missing. */
@@ -37,11 +47,10 @@ export const readConfig = (env: NodeJS.ProcessEnv = process.env): AgentConfig =>
   if (!(heartbeatS > 0)) throw new Error(`GPUCTL_HEARTBEAT_S must be > 0 seconds`);
   return {
     endpoint,
-    token: required(env, AGENT_TOKEN_ENV),
+    token: takeToken(required(env, AGENT_TOKEN_FILE_ENV)),
     instanceId: required(env, "GPUCTL_INSTANCE_ID"),
     home: resolve(required(env, "GPUCTL_AGENT_HOME")),
     heartbeatMs: Math.round(heartbeatS * 1000),
-    advertiseHost: env.GPUCTL_ADVERTISE_HOST || "127.0.0.1",
     pollWaitS: POLL_WAIT_S,
   };
 };

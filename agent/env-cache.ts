@@ -3,7 +3,7 @@
  * runs, and the marker file in it says the setup finished. Survives stop and start.
  */
 import { existsSync } from "node:fs";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 const MARKER = ".gpuctl-env-ready";
@@ -31,9 +31,12 @@ export class EnvCache {
     return existsSync(join(this.dir(envHash), MARKER));
   }
 
+  /** Writes the marker afresh: whatever the setup left at its name is never written through. */
   async markReady(envHash: string): Promise<void> {
     await mkdir(this.dir(envHash), { recursive: true });
-    await writeFile(join(this.dir(envHash), MARKER), `${new Date().toISOString()}\n`);
+    const marker = join(this.dir(envHash), MARKER);
+    await rm(marker, { force: true });
+    await writeFile(marker, `${new Date().toISOString()}\n`, { flag: "wx" });
   }
 
   /** Every env hash whose setup finished on this disk. */

@@ -96,7 +96,8 @@ export class GroupRegistry {
   #save(): void {
     const recorded: Recorded[] = [...this.#groups].map(([pgid, jobId]) => ({ pgid, jobId }));
     const temporary = `${this.#file}.tmp`;
-    writeFileSync(temporary, JSON.stringify(recorded));
+    // The instance's jobs run as other users: they have no business knowing each other.
+    writeFileSync(temporary, JSON.stringify(recorded), { mode: 0o600 });
     renameSync(temporary, this.#file);
   }
 }

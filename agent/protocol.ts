@@ -25,10 +25,12 @@ export const AGENT_API = {
 
 export const HEARTBEAT_INTERVAL_S = 10;
 /**
- * Agent requests carry `Authorization: Bearer <token>`, the token the instance was launched
- * with. Each instance has its own: it opens that instance's mailbox and jobs, nothing else.
+ * The agent's poll carries `Authorization: Bearer <token>`, the token the instance was
+ * launched with, read from the file this variable names (never from the environment, which
+ * its jobs could read). It opens that instance's mailbox while the instance is not closed;
+ * every other request carries the credential of the job assignment it is about.
  */
-export const AGENT_TOKEN_ENV = "GPUCTL_AGENT_TOKEN";
+export const AGENT_TOKEN_FILE_ENV = "GPUCTL_AGENT_TOKEN_FILE";
 
 export const PollRequest = z.object({
   /** Env hashes whose setup already ran on this instance's disk. */
@@ -54,8 +56,16 @@ export const JobAssignment = z.object({
   checkpointDir: z.string().optional(),
   /** `PUT ${uploadUrl}/${relativePath}` stores one file of the job's results. */
   uploadUrl: z.string(),
-  /** Inference: the port the serving command listens on and its health path. */
-  serve: z.object({ port: z.number().int(), healthPath: z.string() }).optional(),
+  /**
+   * Inference: where the deployment is reached (the serving command is told the port in
+   * PORT) and the path the agent checks before it reports the endpoint.
+   */
+  serve: z.object({ host: z.string(), port: z.number().int(), healthPath: z.string() }).optional(),
+  /**
+   * The bearer token of every request about this job (reports, timeline, endpoint, inputs
+   * and results): valid for this attempt of the job on this instance only.
+   */
+  credential: z.string(),
 });
 export type JobAssignment = z.infer<typeof JobAssignment>;
 
@@ -65,11 +75,14 @@ const task = { taskToken: z.string(), job: JobAssignment };
  * - prepare: acknowledge the job (the agent is registered for it); output `{ envCached }`.
  * - gearUp: run `setup` unless this env hash is cached; output `{}`.
  * - sendInputs: fetch every input; output `{}`.
- * - run: run `run` in the job folder, logs to `logs/stdout.log` and `logs/stderr.log`;
- *   output `{ exitCode }` when it exits, whatever the code. Inference: once the serving
- *   command answers on its health path, report the endpoint; it runs until aborted.
+ * - run: run `run` in the job folder, its output logged as the results `logs/stdout.log`
+ *   and `logs/stderr.log` (kept by the agent, out of the job's reach); output
+ *   `{ exitCode }` when it exits, whatever the code. Inference: once the serving command
+ *   answers on its health path, report the endpoint; it runs until aborted.
  * - returnResults: upload outputs, the checkpoint folder and the logs; output `{ files }`.
  * - abort: kill the job's process group now (cancel, complete, timeout); no report.
+ * A gearUp or run that fails (or exits non-zero) or is aborted uploads the logs before it
+ * reports: once the report is in, the job may end, and its results with it.
  */
 export const Command = z.discriminatedUnion("type", [
   z.object({ type: z.literal("prepare"), ...task }),

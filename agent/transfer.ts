@@ -1,6 +1,6 @@
 /** Moving files between the job folder and URLs: inputs in with GET, results out with PUT. */
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, realpath, rename, rm, stat } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
@@ -28,9 +28,27 @@ export const insideJob = (jobDir: string, relativePath: string): string => {
   if (isAbsolute(relativePath))
     throw new Error(`${relativePath} must be relative to the job folder`);
   const full = resolve(jobDir, relativePath);
-  if (full !== jobDir && !full.startsWith(jobDir + sep))
-    throw new Error(`${relativePath} leaves the job folder`);
+  if (!within(jobDir, full)) throw new Error(`${relativePath} leaves the job folder`);
   return full;
+};
+
+const within = (root: string, path: string) => path === root || path.startsWith(root + sep);
+
+/**
+ * `path` in the job folder once links are followed: refuses a path a link takes out of it
+ * (a job's link must not make the agent read or write anything else). For a path that does
+ * not exist yet, its nearest existing ancestor is checked.
+ */
+export const realInsideJob = async (jobDir: string, path: string): Promise<void> => {
+  const root = await realpath(jobDir);
+  for (let current = path; ; current = dirname(current)) {
+    const real = await realpath(current).catch(() => undefined);
+    if (real !== undefined) {
+      if (!within(root, real)) throw new Error(`${relative(jobDir, path)} leaves the job folder`);
+      return;
+    }
+    if (dirname(current) === current) return;
+  }
 };
 
 /** Retries `once` on network errors and retryable statuses; TransferError otherwise. */
@@ -56,9 +74,13 @@ const withRetries = async (
   }
 };
 
-/** GETs `url` into `destination` (through a `.part` file, so a half download never counts). */
+/**
+ * GETs `url` into `destination` in the job folder `jobDir` (through a `.part` file, so a
+ * half download never counts), never through a link that leaves the folder.
+ */
 export const download = (
   url: string,
+  jobDir: string,
   destination: string,
   headers: Record<string, string>,
   signal: AbortSignal,
@@ -76,12 +98,15 @@ export const download = (
         response.status,
       );
     }
+    await realInsideJob(jobDir, dirname(destination));
     await mkdir(dirname(destination), { recursive: true });
     const part = `${destination}.part`;
     try {
+      // A link left at the .part name is removed, and never written through.
+      await rm(part, { force: true });
       await pipeline(
         Readable.fromWeb(response.body as ReadableStream<Uint8Array>),
-        createWriteStream(part),
+        createWriteStream(part, { flags: "wx" }),
         { signal },
       );
       await rename(part, destination);
@@ -157,13 +182,20 @@ export const uploadUrlFor = (uploadUrl: string, relativePath: string): string =>
 /**
  * The files under `relativePath` in the job folder (the path itself when it is a file), as
  * paths relative to the job folder with `/` separators; undefined when nothing is there.
- * Symbolic links to files are followed, links to folders are not (no cycles).
+ * Symbolic links to files inside the job folder are followed; links to folders are not (no
+ * cycles), nor links that leave the folder.
  */
 export const listFiles = async (
   jobDir: string,
   relativePath: string,
 ): Promise<string[] | undefined> => {
   const root = insideJob(jobDir, relativePath);
+  const inside = (path: string) =>
+    realInsideJob(jobDir, path).then(
+      () => true,
+      () => false,
+    );
+  if (!(await inside(root))) return undefined;
   const info = await stat(root).catch(() => undefined);
   if (!info) return undefined;
   const toRelative = (full: string) => relative(jobDir, full).split(sep).join("/");
@@ -177,7 +209,11 @@ export const listFiles = async (
       const full = join(dir, entry.name);
       if (entry.isDirectory()) await walk(full);
       else if (entry.isFile()) files.push(toRelative(full));
-      else if (entry.isSymbolicLink() && (await stat(full).catch(() => undefined))?.isFile())
+      else if (
+        entry.isSymbolicLink() &&
+        (await stat(full).catch(() => undefined))?.isFile() &&
+        (await inside(full))
+      )
         files.push(toRelative(full));
     }
   };

@@ -163,6 +163,12 @@ export interface Compute {
   stop(instanceId: string): Promise<void>;
   /** Deletes an instance and its disk. */
   terminate(instanceId: string): Promise<void>;
+  /**
+   * Where a deployment on the instance that asks for `port` is reached: on EC2, the
+   * instance's address and that port; locally, where every instance shares one machine, a
+   * port of its own that is free now.
+   */
+  serviceAddress(instanceId: string, port: number): Promise<{ host: string; port: number }>;
 }
 
 export type ComputeErrorCode =

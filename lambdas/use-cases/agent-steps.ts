@@ -3,6 +3,7 @@ import { envHashOf } from "../domain/job-spec.ts";
 import { type AttemptFailureReason, isTerminal, type Phase } from "../domain/phases.ts";
 import type { JobEvent } from "../domain/transitions.ts";
 import type { JobRecord } from "../ports.ts";
+import { type Assignment, assignmentCredential, assignmentHolds } from "./agent-identity.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance } from "./change-instance.ts";
 import type { ControlPlane } from "./control-plane.ts";
@@ -43,8 +44,17 @@ const openTask = (sealed: string): AgentTask | undefined => {
   }
 };
 
-export const assignmentOf = (record: JobRecord, uploadUrl: string): JobAssignment => {
+/**
+ * What the agent gets with a command: the job, and the credential of this attempt of it on
+ * this instance (with the address a deployment serves at, for its run).
+ */
+export const assignmentOf = (
+  record: JobRecord,
+  uploadUrl: string,
+  access: { secret: string; assignment: Assignment },
+): JobAssignment => {
   const { spec } = record;
+  const { serve } = access.assignment;
   return {
     jobId: record.job.id,
     kind: spec.kind,
@@ -56,7 +66,8 @@ export const assignmentOf = (record: JobRecord, uploadUrl: string): JobAssignmen
     outputs: spec.outputs,
     ...(spec.checkpointDir ? { checkpointDir: spec.checkpointDir } : {}),
     uploadUrl,
-    ...(spec.serve ? { serve: spec.serve } : {}),
+    ...(spec.serve && serve ? { serve: { ...serve, healthPath: spec.serve.healthPath } } : {}),
+    credential: assignmentCredential(access.secret, access.assignment),
   };
 };
 
@@ -83,10 +94,25 @@ export const dispatchStep = async (cp: ControlPlane, task: AgentTask): Promise<v
     );
   }
   await cp.jobs.setTaskToken(task.jobId, task.taskToken);
+  const { attempt, requeues } = record.job;
+  const serve =
+    task.step === "run" && record.spec.serve
+      ? await cp.compute.serviceAddress(instanceId, record.spec.serve.port)
+      : undefined;
+  const assignment: Assignment = {
+    instanceId,
+    jobId: task.jobId,
+    attempt,
+    requeues,
+    ...(serve ? { serve } : {}),
+  };
   const command = {
     type: task.step,
     taskToken: sealTask(task),
-    job: assignmentOf(record, cp.artifacts.uploadUrl(task.jobId)),
+    job: assignmentOf(record, cp.artifacts.uploadUrl(task.jobId), {
+      secret: cp.settings.agent.secret,
+      assignment,
+    }),
   } as Command;
   await cp.commands.push(instanceId, command);
 };
@@ -116,19 +142,20 @@ const eventFor = (step: AgentStep, output: Record<string, unknown>): JobEvent =>
 };
 
 /**
- * The task an agent reports on, if it is the one the job's workflow waits for and the job
- * runs on the reporting agent's instance.
+ * The task an agent reports on, if it is the one the job's workflow waits for and the
+ * reporting agent holds the assignment of the job's current attempt. A report on a job that
+ * has ended is let through: it cannot change the job, and its workflow still hears of it.
  */
 const currentTask = async (
   cp: ControlPlane,
-  instanceId: string,
+  assignment: Assignment,
   sealed: string,
 ): Promise<{ task: AgentTask; record: JobRecord } | Failure> => {
   const task = openTask(sealed);
   if (!task) return refused("taskToken: not a token this control plane handed out");
   const record = await cp.jobs.get(task.jobId);
-  if (!record || record.job.instanceId !== instanceId)
-    return notFound(`job ${task.jobId} on instance ${instanceId}`);
+  if (!record || task.jobId !== assignment.jobId || !assignmentHolds(assignment, record.job))
+    return notFound(`job ${task.jobId} in this assignment`);
   if (record.taskToken !== task.taskToken) {
     return conflict({
       conflict: "STALE_JOB",
@@ -151,11 +178,11 @@ const alreadyReported = (record: JobRecord, task: AgentTask): boolean =>
 /** The agent finished a step: the job moves on, and so does its workflow. */
 export const reportStepSuccess = async (
   cp: ControlPlane,
-  instanceId: string,
+  assignment: Assignment,
   sealed: string,
   output: Record<string, unknown>,
 ): Promise<{ ok: true } | Failure> => {
-  const current = await currentTask(cp, instanceId, sealed);
+  const current = await currentTask(cp, assignment, sealed);
   if (!("task" in current)) return current;
   const { task, record } = current;
   if (alreadyReported(record, task)) {
@@ -199,11 +226,11 @@ const instanceFollowsJob = async (cp: ControlPlane, step: AgentStep, record: Job
 /** The agent could not do a step: the retry policy decides, and the workflow catches the error. */
 export const reportStepFailure = async (
   cp: ControlPlane,
-  instanceId: string,
+  assignment: Assignment,
   sealed: string,
   failure: { error: string; cause: string },
 ): Promise<{ ok: true } | Failure> => {
-  const current = await currentTask(cp, instanceId, sealed);
+  const current = await currentTask(cp, assignment, sealed);
   if (!("task" in current)) return current;
   const { task, record } = current;
   // The job already left the step (this report again, or a cancel): the workflow only needs to hear it.
@@ -220,10 +247,10 @@ export const reportStepFailure = async (
 
 export const reportHeartbeat = async (
   cp: ControlPlane,
-  instanceId: string,
+  assignment: Assignment,
   sealed: string,
 ): Promise<{ ok: true } | Failure> => {
-  const current = await currentTask(cp, instanceId, sealed);
+  const current = await currentTask(cp, assignment, sealed);
   if (!("task" in current)) return current;
   await cp.workflows.sendTaskHeartbeat(current.task.taskToken);
   return { ok: true };

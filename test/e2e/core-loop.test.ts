@@ -1,6 +1,8 @@
 import { execFileSync } from "node:child_process";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { freePort } from "../../lambdas/adapters/local/dynamodb-local.ts";
 import { StatusEvent } from "../../lambdas/domain/status-events.ts";
 import { agentAccess } from "../../lambdas/use-cases/agent-identity.ts";
@@ -217,7 +219,9 @@ describe("the core loop on the local control plane", () => {
   });
 
   it("retries a failed run under the job's backoffLimit and completes on the next attempt", async () => {
-    const marker = join(plane.stateDir, `failed-once-${Date.now()}`);
+    // Outside the job's folder, where its user may write: /tmp.
+    const marker = join(tmpdir(), `gpuctl-failed-once-${process.pid}-${Date.now()}`);
+    onTestFinished(() => rm(marker, { force: true }));
     const submitted = await plane.client.submitJob(
       trainingSpec({
         run: `test -f ${marker} || { touch ${marker}; exit 3; }`,
@@ -287,8 +291,8 @@ describe("the core loop on the local control plane", () => {
   it("times a job out at its deadline, whatever phase it is in, leaving no process behind", async () => {
     const marker = `deadline-marker-${Date.now()}`;
     const submitted = await plane.client.submitJob(
-      // Long enough to reach gear-up on a busy machine; gear-up alone would take 60 s.
-      trainingSpec({ setup: `sleep 60 # ${marker}`, timeoutS: 5 }),
+      // Long enough for a new instance to boot and start gearing up, even on a busy machine.
+      trainingSpec({ setup: `sleep 30 # ${marker}`, timeoutS: 8 }),
     );
     const done = await plane.finished(submitted.id, 30_000);
     expect(done).toMatchObject({

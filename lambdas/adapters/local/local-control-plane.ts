@@ -4,7 +4,7 @@
  * instances and a folder for artifacts. `npm start` runs it; the e2e tests run it too.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import {
@@ -90,6 +90,7 @@ const probedCompute = (compute: ProcessCompute, probe: LocalProbes["launch"]): C
         start: (instanceId, agent) => compute.start(instanceId, agent),
         stop: (instanceId) => compute.stop(instanceId),
         terminate: (instanceId) => compute.terminate(instanceId),
+        serviceAddress: (instanceId, port) => compute.serviceAddress(instanceId, port),
       }
     : compute;
 
@@ -116,7 +117,12 @@ const createTable = async (client: DynamoDBClient) => {
 
 export const startLocalControlPlane = async (options: LocalOptions) => {
   const { stateDir } = options;
-  await mkdir(join(stateDir, "dynamodb"), { recursive: true });
+  // Jobs may run as other users, who get through the state folder to their instances'
+  // folders (docs/isolation.md): the data of every job stays private to this process.
+  for (const data of ["dynamodb", "artifacts"]) {
+    await mkdir(join(stateDir, data), { recursive: true, mode: 0o700 });
+    await chmod(join(stateDir, data), 0o700);
+  }
   const { userToken, agentSecret } = await secrets(stateDir);
   const dynamodb = await startDynamoDbLocal(
     options.inMemory ? {} : { dbPath: join(stateDir, "dynamodb") },

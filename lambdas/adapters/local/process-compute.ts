@@ -7,20 +7,25 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import {
+  chmodSync,
   closeSync,
   existsSync,
+  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   writeFileSync,
 } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { chmod, mkdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { inheritedEnv } from "../../../agent/environment.ts";
 import { killLeftoverGroups } from "../../../agent/groups.ts";
-import { AGENT_TOKEN_ENV } from "../../../agent/protocol.ts";
+import { AGENT_TOKEN_FILE_ENV } from "../../../agent/protocol.ts";
 import { type Compute, ComputeError, type LaunchRequest } from "../../ports.ts";
+import { freePort } from "./dynamodb-local.ts";
 
 export interface ProcessComputeOptions {
   /** Instances live in `<stateDir>/instances/<instanceId>/`. */
@@ -31,8 +36,10 @@ export interface ProcessComputeOptions {
   nodePath?: string;
   /** Whether this machine has GPUs; default: `nvidia-smi -L` succeeds. */
   gpuProbe?: () => Promise<boolean>;
-  /** Extra environment for every agent (GPUCTL_HEARTBEAT_S, GPUCTL_ADVERTISE_HOST, ...). */
+  /** Extra environment for every agent (GPUCTL_HEARTBEAT_S, ...). */
   agentEnv?: Record<string, string>;
+  /** The host deployments are reached at; default 127.0.0.1. */
+  advertiseHost?: string;
 }
 
 export type LocalInstanceState = "running" | "stopped";
@@ -44,6 +51,8 @@ export interface LocalInstance {
   region: string;
   /** The agent's pid while it runs. */
   pid: number | null;
+  /** When that process started (see startTimeOf): tells the agent from a process reusing its pid. */
+  startedAt: number | null;
   state: LocalInstanceState;
   launchedAt: string;
 }
@@ -53,6 +62,9 @@ const GPU_TYPE = "local-gpu";
 const STOP_GRACE_MS = 10_000;
 const SETPRIV = "/usr/bin/setpriv";
 const DEFAULT_AGENT_ENTRY = fileURLToPath(new URL("../../../agent/agent.ts", import.meta.url));
+const TOKEN_FILE = "agent.token";
+/** Whether agents run as root, and so run their jobs as users of their own (agent/job-users.ts). */
+const asRoot = process.getuid?.() === 0;
 
 /** `nvidia-smi -L` lists at least one GPU. */
 export const nvidiaSmiFindsGpus = (): Promise<boolean> =>
@@ -86,17 +98,24 @@ const signal = (pid: number, name: NodeJS.Signals) => {
   } catch {}
 };
 
-/** Whether `pid` is the agent of `instanceId` (on Linux, its environment says so). */
-const isAgentOf = (pid: number, instanceId: string): boolean => {
-  if (!processAlive(pid)) return false;
-  if (process.platform !== "linux") return true;
+/** When `pid` started, in clock ticks since boot (Linux); null where it cannot be told. */
+const startTimeOf = (pid: number): number | null => {
   try {
-    const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
-    return environ.includes(`GPUCTL_INSTANCE_ID=${instanceId}`);
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // "pid (comm) state ppid ...": starttime is the 22nd field, the 20th after comm.
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
   } catch {
-    return false;
+    return null;
   }
 };
+
+/**
+ * Whether `pid` is still the agent recorded: alive, and started when it did (a pid reused
+ * by another process started later). Unlike its environment or command line, a process's
+ * start time does not change as it execs.
+ */
+const isAgent = (record: LocalInstance & { pid: number }): boolean =>
+  processAlive(record.pid) && startTimeOf(record.pid) === record.startedAt;
 
 const sleep = (ms: number) => new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
 
@@ -117,6 +136,7 @@ export class ProcessCompute implements Compute {
   readonly #nodePath: string;
   readonly #gpuProbe: () => Promise<boolean>;
   readonly #agentEnv: Record<string, string>;
+  readonly #advertiseHost: string;
   readonly #entries = new Map<string, Entry>();
   /** Operations on one instance run one after another. */
   readonly #queues = new Map<string, Promise<unknown>>();
@@ -131,6 +151,14 @@ export class ProcessCompute implements Compute {
     this.#nodePath = options.nodePath ?? process.execPath;
     this.#gpuProbe = options.gpuProbe ?? nvidiaSmiFindsGpus;
     this.#agentEnv = options.agentEnv ?? {};
+    this.#advertiseHost = options.advertiseHost ?? "127.0.0.1";
+    if (asRoot) {
+      // Jobs run as other users: they must get through the state folder to their own
+      // folders (searchable, not listable); the rest of it stays private to its owners.
+      mkdirSync(this.#instancesDir, { recursive: true });
+      chmodSync(resolve(options.stateDir), 0o711);
+      chmodSync(this.#instancesDir, 0o711);
+    }
     this.#recover();
     // Where setpriv cannot tie agents to this process, a normal exit still ends them.
     process.on("exit", this.#onExit);
@@ -162,6 +190,7 @@ export class ProcessCompute implements Compute {
     }
     const folder = join(this.#instancesDir, id);
     await mkdir(folder, { recursive: true });
+    if (asRoot) await chmod(folder, 0o711);
     const entry: Entry = {
       id,
       folder,
@@ -170,6 +199,7 @@ export class ProcessCompute implements Compute {
         spot: request.spot,
         region: request.region,
         pid: null,
+        startedAt: null,
         state: "stopped",
         launchedAt: new Date().toISOString(),
       },
@@ -185,6 +215,10 @@ export class ProcessCompute implements Compute {
         throw error;
       }
     });
+  }
+
+  async serviceAddress(_instanceId: string, _port: number) {
+    return { host: this.#advertiseHost, port: await freePort() };
   }
 
   async start(instanceId: string, agent: LaunchRequest["agent"]): Promise<void> {
@@ -283,9 +317,9 @@ export class ProcessCompute implements Compute {
     const { record } = entry;
     if (record.state !== "running") return;
     if (entry.child && entry.child.exitCode === null && entry.child.signalCode === null) return;
-    if (!entry.child && record.pid !== null && isAgentOf(record.pid, entry.id)) return;
+    if (!entry.child && record.pid !== null && isAgent({ ...record, pid: record.pid })) return;
     killLeftoverGroups(entry.folder);
-    this.#setRecord(entry, { pid: null, state: "stopped" });
+    this.#setRecord(entry, { pid: null, startedAt: null, state: "stopped" });
   }
 
   #setRecord(entry: Entry, change: Partial<LocalInstance>): void {
@@ -300,13 +334,20 @@ export class ProcessCompute implements Compute {
   async #startAgent(entry: Entry, agent: LaunchRequest["agent"]): Promise<void> {
     // Leftovers of an agent that was killed outright must not run next to the new one.
     killLeftoverGroups(entry.folder);
+    // The token goes in a file only the agent's user reads (the agent deletes it once read),
+    // not in its environment, which /proc shows to every process of that user.
+    const tokenFile = join(entry.folder, TOKEN_FILE);
+    rmSync(tokenFile, { force: true });
+    writeFileSync(tokenFile, agent.token, { mode: 0o600, flag: "wx" });
+    // Nothing of this process's own environment: its state folder, its HOME, its secrets.
     const env: NodeJS.ProcessEnv = {
-      ...process.env,
+      ...inheritedEnv(process.env),
+      HOME: entry.folder,
       // A CPU instance does not see the machine's GPUs.
       ...(entry.record.instanceType === CPU_TYPE ? { CUDA_VISIBLE_DEVICES: "" } : {}),
       ...this.#agentEnv,
       GPUCTL_ENDPOINT: agent.endpoint,
-      [AGENT_TOKEN_ENV]: agent.token,
+      [AGENT_TOKEN_FILE_ENV]: tokenFile,
       GPUCTL_INSTANCE_ID: entry.id,
       GPUCTL_AGENT_HOME: entry.folder,
     };
@@ -315,7 +356,7 @@ export class ProcessCompute implements Compute {
     const [command, args] = useSetpriv
       ? [SETPRIV, ["--pdeathsig", "TERM", this.#nodePath, ...nodeArgs]]
       : [this.#nodePath, nodeArgs];
-    const log = openSync(join(entry.folder, "agent.log"), "a");
+    const log = openSync(join(entry.folder, "agent.log"), "a", 0o600);
     let child: ChildProcess;
     try {
       child = spawn(command, args, {
@@ -331,7 +372,7 @@ export class ProcessCompute implements Compute {
       child.once("exit", () => {
         if (entry.child === child) {
           killLeftoverGroups(entry.folder);
-          this.#setRecord(entry, { pid: null, state: "stopped" });
+          this.#setRecord(entry, { pid: null, startedAt: null, state: "stopped" });
         }
         resolveExit();
       });
@@ -339,7 +380,12 @@ export class ProcessCompute implements Compute {
     await once(child, "spawn");
     entry.child = child;
     entry.exited = exited;
-    this.#setRecord(entry, { pid: child.pid ?? null, state: "running" });
+    const pid = child.pid ?? null;
+    this.#setRecord(entry, {
+      pid,
+      startedAt: pid === null ? null : startTimeOf(pid),
+      state: "running",
+    });
   }
 
   /** SIGTERM to the agent, SIGKILL after 10 s; then whatever its jobs left is killed too. */
@@ -362,6 +408,6 @@ export class ProcessCompute implements Compute {
     }
     killLeftoverGroups(entry.folder);
     if (entry.record.state !== "stopped" || entry.record.pid !== null)
-      this.#setRecord(entry, { pid: null, state: "stopped" });
+      this.#setRecord(entry, { pid: null, startedAt: null, state: "stopped" });
   }
 }

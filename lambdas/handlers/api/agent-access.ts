@@ -1,12 +1,32 @@
+import { isTerminal } from "../../domain/phases.ts";
+import type { JobRecord } from "../../ports.ts";
+import { type Assignment, assignmentHolds } from "../../use-cases/agent-identity.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
 import { errorBody } from "./responses.ts";
 
-/** What every agent route knows once the caller's token is checked. */
-export type AgentEnv = { Variables: { instance: string } };
+/** Who calls, once the bearer token is checked: an instance's agent polling, or one job's assignment. */
+export type AgentCaller = { instance: string } | { assignment: Assignment };
+export type AgentEnv = { Variables: { caller: AgentCaller } };
 
-export const notYours = (what: string) =>
-  Response.json(errorBody("FORBIDDEN", `${what} is not this instance's`), { status: 403 });
+export const forbidden = (message: string) =>
+  Response.json(errorBody("FORBIDDEN", message), { status: 403 });
 
-/** Whether the job runs on the calling agent's instance. */
-export const runsOnCaller = async (cp: ControlPlane, jobId: string, instance: string) =>
-  (await cp.jobs.get(jobId))?.job.instanceId === instance;
+export const notYours = (what: string) => forbidden(`${what} is not this caller's`);
+
+/**
+ * The job `jobId` with the caller's assignment for it, if the caller holds one that still
+ * holds (the job's current attempt, on that instance) and the job has not ended; with
+ * `ended: "included"`, also once it has (the caller then decides what an ended job allows).
+ */
+export const assignedJob = async (
+  cp: ControlPlane,
+  caller: AgentCaller,
+  jobId: string,
+  ended: "excluded" | "included" = "excluded",
+): Promise<{ record: JobRecord; assignment: Assignment } | undefined> => {
+  if (!("assignment" in caller) || caller.assignment.jobId !== jobId) return undefined;
+  const record = await cp.jobs.get(jobId);
+  if (!record || !assignmentHolds(caller.assignment, record.job)) return undefined;
+  if (ended === "excluded" && isTerminal(record.job.phase)) return undefined;
+  return { record, assignment: caller.assignment };
+};

@@ -9,32 +9,51 @@ import {
   TaskSuccess,
   TimelineReport,
 } from "../../../agent/protocol.ts";
+import type { InstanceStatus } from "../../domain/instance.ts";
 import { TIMELINE_PHASES } from "../../domain/timeline.ts";
-import { instanceOfToken } from "../../use-cases/agent-identity.ts";
+import { assignmentOfCredential, instanceOfToken } from "../../use-cases/agent-identity.ts";
 import {
   reportHeartbeat,
   reportStepFailure,
   reportStepSuccess,
 } from "../../use-cases/agent-steps.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
-import { type AgentEnv, notYours, runsOnCaller } from "./agent-access.ts";
+import { endpointProblem } from "../../use-cases/endpoint-report.ts";
+import {
+  type AgentCaller,
+  type AgentEnv,
+  assignedJob,
+  forbidden,
+  notYours,
+} from "./agent-access.ts";
 import { type LocalArtifactStore, localArtifactRoutes } from "./local-artifact-routes.ts";
 import { bearerToken, body, fail, fieldsOf, invalid, notFound, unauthorized } from "./responses.ts";
 
 /** Agents' paths relative to the mount point /agent/v1. */
 const path = (absolute: string) => absolute.replace(/^\/agent\/v1/, "");
 
+/** An instance's mailbox is open while the instance is: a closed instance's token opens nothing. */
+const OPEN: readonly InstanceStatus[] = ["LAUNCHING", "EXECUTING", "COOLING"];
+
+const assignmentOf = (caller: AgentCaller) =>
+  "assignment" in caller ? caller.assignment : undefined;
+
 /**
- * The routes instance agents call. Each agent's token names its instance; it opens that
- * instance's mailbox and jobs only.
+ * The routes instance agents call. An instance token opens that instance's mailbox only;
+ * every other route takes the credential of the job assignment it concerns
+ * (agent-identity.ts).
  */
 export const agentRoutes = (cp: ControlPlane, localArtifacts?: LocalArtifactStore) => {
   const router = new Hono<AgentEnv>();
 
   router.use("*", async (c, next) => {
-    const instance = instanceOfToken(cp.settings.agent.secret, bearerToken(c.req.raw) ?? "");
-    if (!instance) return unauthorized("a valid agent token is required");
-    c.set("instance", instance);
+    const { secret } = cp.settings.agent;
+    const token = bearerToken(c.req.raw) ?? "";
+    const instance = instanceOfToken(secret, token);
+    const assignment = instance === undefined ? assignmentOfCredential(secret, token) : undefined;
+    if (instance !== undefined) c.set("caller", { instance });
+    else if (assignment) c.set("caller", { assignment });
+    else return unauthorized("a valid agent token is required");
     await next();
   });
 
@@ -42,9 +61,12 @@ export const agentRoutes = (cp: ControlPlane, localArtifacts?: LocalArtifactStor
     const request = PollRequest.safeParse(await body(c.req.raw));
     if (!request.success) return invalid("bad poll", fieldsOf(request.error));
     const instanceId = c.req.param("instanceId");
-    if (instanceId !== c.get("instance")) return notYours(`instance ${instanceId}`);
-    if (!(await cp.instances.get(instanceId)))
-      return notFound(`instance ${instanceId} not known yet`);
+    const caller = c.get("caller");
+    if (!("instance" in caller) || instanceId !== caller.instance)
+      return notYours(`instance ${instanceId}`);
+    const instance = await cp.instances.get(instanceId);
+    if (!instance) return notFound(`instance ${instanceId} not known yet`);
+    if (!OPEN.includes(instance.status)) return notYours(`closed instance ${instanceId}`);
     const command = await cp.commands.next(instanceId, request.data.waitS, c.req.raw.signal);
     if (command && c.req.raw.signal.aborted) {
       // The agent hung up as the command arrived: keep it for the agent's next poll.
@@ -57,26 +79,27 @@ export const agentRoutes = (cp: ControlPlane, localArtifacts?: LocalArtifactStor
   router.post(path(AGENT_API.succeed), async (c) => {
     const report = TaskSuccess.safeParse(await body(c.req.raw));
     if (!report.success) return invalid("bad report", fieldsOf(report.error));
-    const done = await reportStepSuccess(
-      cp,
-      c.get("instance"),
-      report.data.taskToken,
-      report.data.output,
-    );
+    const assignment = assignmentOf(c.get("caller"));
+    if (!assignment) return notYours("the task");
+    const done = await reportStepSuccess(cp, assignment, report.data.taskToken, report.data.output);
     return done.ok ? c.body(null, 204) : fail(done);
   });
 
   router.post(path(AGENT_API.fail), async (c) => {
     const report = TaskFailure.safeParse(await body(c.req.raw));
     if (!report.success) return invalid("bad report", fieldsOf(report.error));
-    const done = await reportStepFailure(cp, c.get("instance"), report.data.taskToken, report.data);
+    const assignment = assignmentOf(c.get("caller"));
+    if (!assignment) return notYours("the task");
+    const done = await reportStepFailure(cp, assignment, report.data.taskToken, report.data);
     return done.ok ? c.body(null, 204) : fail(done);
   });
 
   router.post(path(AGENT_API.heartbeat), async (c) => {
     const report = TaskHeartbeat.safeParse(await body(c.req.raw));
     if (!report.success) return invalid("bad heartbeat", fieldsOf(report.error));
-    const done = await reportHeartbeat(cp, c.get("instance"), report.data.taskToken);
+    const assignment = assignmentOf(c.get("caller"));
+    if (!assignment) return notYours("the task");
+    const done = await reportHeartbeat(cp, assignment, report.data.taskToken);
     return done.ok ? c.body(null, 204) : fail(done);
   });
 
@@ -87,7 +110,7 @@ export const agentRoutes = (cp: ControlPlane, localArtifacts?: LocalArtifactStor
     if (!report.success) return invalid("bad timeline report", fieldsOf(report.error));
     const { phase, ...period } = report.data;
     const jobId = c.req.param("jobId");
-    if (!(await runsOnCaller(cp, jobId, c.get("instance")))) return notYours(`job ${jobId}`);
+    if (!(await assignedJob(cp, c.get("caller"), jobId))) return notYours(`job ${jobId}`);
     const written = await cp.jobs.recordTimeline(jobId, phase, period);
     return written.ok ? c.body(null, 204) : notFound(written.message);
   });
@@ -96,7 +119,12 @@ export const agentRoutes = (cp: ControlPlane, localArtifacts?: LocalArtifactStor
     const report = EndpointReport.safeParse(await body(c.req.raw));
     if (!report.success) return invalid("bad endpoint report", fieldsOf(report.error));
     const jobId = c.req.param("jobId");
-    if (!(await runsOnCaller(cp, jobId, c.get("instance")))) return notYours(`job ${jobId}`);
+    const assigned = await assignedJob(cp, c.get("caller"), jobId);
+    if (!assigned) return notYours(`job ${jobId}`);
+    const problem = endpointProblem(assigned.record, assigned.assignment, report.data.url);
+    if (problem?.kind === "forbidden") return forbidden(problem.message);
+    if (problem)
+      return invalid("bad endpoint report", [{ field: "url", message: problem.message }]);
     const written = await cp.jobs.setEndpoint(jobId, report.data.url);
     return written.ok ? c.body(null, 204) : notFound(written.message);
   });

@@ -1,7 +1,20 @@
 import { Hono } from "hono";
+import { isTerminal } from "../../domain/phases.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
-import { type AgentEnv, notYours, runsOnCaller } from "./agent-access.ts";
+import {
+  type AgentCaller,
+  type AgentEnv,
+  assignedJob,
+  forbidden,
+  notYours,
+} from "./agent-access.ts";
 import { invalid, notFound } from "./responses.ts";
+
+/**
+ * How long after its job ended an agent may still add log files: an aborted run's logs are
+ * uploaded once its processes are gone, and cancel or a timeout ends the job meanwhile.
+ */
+export const LATE_LOGS_MS = 60_000;
 
 /** Artifacts in a local folder, as the local control plane serves them to agents. */
 export interface LocalArtifactStore {
@@ -22,21 +35,40 @@ export const localArtifactRoutes = (cp: ControlPlane, artifacts: LocalArtifactSt
       .replace(/^.*?\/artifacts\//, "")
       .split("/")
       .map(decodeURIComponent);
-  /** Inputs are content-addressed and open to any agent; a job's results only to the agent running it. */
-  const mayUse = async (key: string[], instance: string) =>
-    key[0] === "inputs" ||
-    (key[0] === "jobs" && key[1] !== undefined && (await runsOnCaller(cp, key[1], instance)));
+  /**
+   * Inputs are content-addressed and open to the agent of any running job; a job's results
+   * only to the agent of that job's current attempt while it runs.
+   */
+  const mayRead = async (key: string[], caller: AgentCaller) => {
+    if (!("assignment" in caller)) return false;
+    const jobId = key[0] === "inputs" ? caller.assignment.jobId : key[0] === "jobs" && key[1];
+    return typeof jobId === "string" && (await assignedJob(cp, caller, jobId)) !== undefined;
+  };
+
+  /** Why a result may not be written, or undefined: once a job has ended, its results stay as they are. */
+  const writeRefusal = async (key: string[], caller: AgentCaller) => {
+    const assigned = await assignedJob(cp, caller, key[1] ?? "", "included");
+    if (!assigned) return notYours(key.join("/"));
+    const { job, updatedAt } = assigned.record;
+    if (!isTerminal(job.phase)) return undefined;
+    const lateLog =
+      key[2] === "logs" &&
+      Date.parse(cp.clock.now()) - Date.parse(updatedAt) <= LATE_LOGS_MS &&
+      (await artifacts.read(key)) === undefined;
+    return lateLog ? undefined : forbidden(`job ${job.id} has ended: its results cannot change`);
+  };
 
   router.get("/*", async (c) => {
     const key = keyOf(c.req.path);
-    if (!(await mayUse(key, c.get("instance")))) return notYours(key.join("/"));
+    if (!(await mayRead(key, c.get("caller")))) return notYours(key.join("/"));
     const bytes = await artifacts.read(key);
     return bytes ? c.body(new Uint8Array(bytes), 200) : notFound("no such artifact");
   });
 
   router.put("/jobs/*", async (c) => {
     const key = keyOf(c.req.path);
-    if (!(await mayUse(key, c.get("instance")))) return notYours(key.join("/"));
+    const refusal = await writeRefusal(key, c.get("caller"));
+    if (refusal) return refusal;
     const written = await artifacts.write(key, new Uint8Array(await c.req.arrayBuffer()));
     if (written) return c.body(null, 201);
     return invalid("not a place for a job's results", [

@@ -3,9 +3,10 @@
  * temporary folder, the agent long-polls a fake control plane on loopback, and real shell
  * commands run in real process groups.
  */
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { type AddressInfo, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -67,6 +68,7 @@ const newJob = (fields: Partial<JobAssignment> = {}): JobAssignment =>
 
 const home = (instanceId: string) => join(stateDir, "instances", instanceId);
 const jobDir = (instanceId: string, jobId: string) => join(home(instanceId), "jobs", jobId);
+const logsDir = (instanceId: string, jobId: string) => join(home(instanceId), "logs", jobId);
 const read = (path: string) => readFile(path, "utf8");
 const succeeded = (output: Record<string, unknown>): TaskResult => ({ ok: true, output });
 const freePort = async (): Promise<number> => {
@@ -136,8 +138,10 @@ describe("the agent", () => {
     expect(cp.heartbeats.filter((token) => token === run.taskToken).length).toBeGreaterThanOrEqual(
       2,
     );
-    expect(await read(join(dir, "logs/stdout.log"))).toBe(`hello from ${job.jobId}\n`);
-    expect(await read(join(dir, "logs/stderr.log"))).toBe("a-warning\n");
+    expect(await read(join(logsDir(id, job.jobId), "stdout.log"))).toBe(
+      `hello from ${job.jobId}\n`,
+    );
+    expect(await read(join(logsDir(id, job.jobId), "stderr.log"))).toBe("a-warning\n");
     expect(await read(join(dir, "out/token.txt"))).toBe("none\n");
     expect(await read(join(dir, "out/env.txt"))).toBe(`${join(dir, "ckpt")}\n`);
 
@@ -211,7 +215,7 @@ describe("the agent", () => {
     const failing = newJob({ run: "echo boom >&2; exit 3" });
     await cp.task(id, "prepare", failing);
     expect(await cp.task(id, "run", failing)).toEqual(succeeded({ exitCode: 3 }));
-    expect(await read(join(jobDir(id, failing.jobId), "logs/stderr.log"))).toBe("boom\n");
+    expect(await read(join(logsDir(id, failing.jobId), "stderr.log"))).toBe("boom\n");
 
     const killed = newJob({ run: "kill -KILL $$" });
     expect(await cp.task(id, "run", killed)).toEqual(succeeded({ exitCode: 137 }));
@@ -268,7 +272,7 @@ describe("the agent", () => {
     await waitFor("both sleeps", () => groupMembers(pgid).length >= 3);
 
     cp.send(id, { type: "abort", jobId: job.jobId });
-    await waitFor("the job's process group to die", () => groupMembers(pgid).length === 0, 7_000);
+    await waitFor("the job's process group to die", () => groupMembers(pgid).length === 0);
     expect(await pendingAfter(run.result, 300)).toBe(true);
     expect(cp.strayReports).toEqual([]);
     // The agent is still there for the next command.
@@ -292,7 +296,7 @@ describe("the agent", () => {
       inputs: [{ url: cp.artifactUrl("inputs/serve.js"), path: "serve.cjs" }],
       run: 'echo $$ > leader.pid; exec "$NODE" serve.cjs',
       env: { NODE: process.execPath },
-      serve: { port, healthPath: "/healthz" },
+      serve: { host: "127.0.0.1", port, healthPath: "/healthz" },
     });
     await cp.task(id, "prepare", job);
     await cp.task(id, "sendInputs", job);
@@ -306,7 +310,7 @@ describe("the agent", () => {
 
     const pgid = await leaderOf(join(jobDir(id, job.jobId), "leader.pid"));
     cp.send(id, { type: "abort", jobId: job.jobId });
-    await waitFor("the server to die", () => groupMembers(pgid).length === 0, 7_000);
+    await waitFor("the server to die", () => groupMembers(pgid).length === 0);
     await expect(fetch(endpoint.url)).rejects.toThrow();
     expect(await pendingAfter(run.result, 200)).toBe(true);
   });
@@ -350,7 +354,8 @@ describe("the agent", () => {
     await restarting.close();
     await new Promise((resolve) => setTimeout(resolve, 600)); // the agent meets refused connections
     restarting = await new FakeControlPlane(cp.token).start(port);
-    expect(await restarting.task(id, "prepare", newJob())).toEqual(succeeded({ envCached: false }));
+    const job = restarting.assignment(`job-${++jobs}`);
+    expect(await restarting.task(id, "prepare", job)).toEqual(succeeded({ envCached: false }));
     expect(await read(join(home(id), "agent.log"))).toMatch(
       /poll: .*retrying[\s\S]*poll: connected/,
     );
@@ -366,5 +371,257 @@ describe("the agent", () => {
     await waitFor("polls answered 404", () => cp.pollsOf(id).length >= before + 2);
     cp.unknownInstances.delete(id);
     expect(await cp.task(id, "prepare", newJob())).toEqual(succeeded({ envCached: false }));
+  });
+});
+
+/** The environment a job's command saw, as it wrote it with `env -0`. */
+const envOf = async (path: string): Promise<Record<string, string>> =>
+  Object.fromEntries(
+    (await read(path))
+      .split("\0")
+      .filter(Boolean)
+      .map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
+  );
+const asRoot = process.getuid?.() === 0;
+
+describe("the agent keeps jobs away from its credentials and from each other", () => {
+  it("gives a job's commands a clean environment, and no way to the agent's token", async () => {
+    process.env.GPUCTL_STATE_DIR = stateDir; // what a control plane has, and its agents must not
+    onTestFinished(() => {
+      delete process.env.GPUCTL_STATE_DIR;
+    });
+    const id = await launch();
+    const agentPid = compute.describe(id)?.pid ?? 0;
+    const job = newJob({
+      setup: 'env -0 > "$HOME/setup-env"',
+      env: { AGENT_PID: String(agentPid), GREETING: "hello" },
+      run: [
+        "mkdir -p out",
+        "env -0 > out/env",
+        "id -u > out/uid",
+        "(cat /proc/$AGENT_PID/environ || echo unreadable) > out/agent-environ 2>/dev/null",
+        '(cat "$GPUCTL_AGENT_HOME/agent.token" || echo unreadable) > out/token 2>/dev/null',
+        '(cat "$GPUCTL_AGENT_HOME/agent.log" || echo unreadable) > out/agent-log 2>/dev/null',
+      ].join("; "),
+      outputs: ["out"],
+    });
+    const dir = jobDir(id, job.jobId);
+    for (const step of ["prepare", "gearUp", "run"] as const)
+      expect(await cp.task(id, step, job)).toMatchObject({ ok: true });
+
+    const agentEnviron = await readFile(`/proc/${agentPid}/environ`, "utf8");
+    expect(agentEnviron).not.toContain(cp.token);
+    expect(agentEnviron).not.toContain("GPUCTL_STATE_DIR");
+    expect(existsSync(join(home(id), "agent.token"))).toBe(false);
+
+    const env = await envOf(join(dir, "out/env"));
+    const allowed = new Set([
+      ...["PATH", "LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"],
+      ...["HOME", "PWD", "SHLVL", "_", "OLDPWD", "AGENT_PID", "GREETING"],
+      ...["GPUCTL_JOB_ID", "GPUCTL_AGENT_HOME", "GPUCTL_ENV_DIR"],
+    ]);
+    expect(Object.keys(env).filter((name) => !allowed.has(name))).toEqual([]);
+    expect(env.HOME).toBe(dir);
+    expect(env.GREETING).toBe("hello");
+    expect(Object.values(env).join("\n")).not.toContain(cp.token);
+    const setupEnv = await envOf(join(home(id), "envs", job.envHash, "setup-env"));
+    expect(Object.keys(setupEnv).filter((name) => !allowed.has(name))).toEqual([]);
+
+    for (const file of ["out/token", "out/agent-log"])
+      expect(await read(join(dir, file))).toBe("unreadable\n");
+    if (asRoot) {
+      expect(Number(await read(join(dir, "out/uid")))).not.toBe(0);
+      expect(await read(join(dir, "out/agent-environ"))).toBe("unreadable\n");
+    }
+  });
+
+  it.runIf(asRoot)(
+    "runs each job as a user of its own, kept out of other jobs' folders",
+    async () => {
+      const id = await launch();
+      const first = newJob({ run: "echo secret > mine.txt; sleep 60 & echo $! > sleeper.pid" });
+      await cp.task(id, "prepare", first);
+      expect(await cp.task(id, "run", first)).toEqual(succeeded({ exitCode: 0 }));
+      // What the job left running in the background is gone with its run.
+      const sleeper = Number(await read(join(jobDir(id, first.jobId), "sleeper.pid")));
+      await waitFor("the job's leftover to die", () => !processAlive(sleeper));
+
+      const second = newJob({
+        run: [
+          `(cat ../${first.jobId}/mine.txt || echo unreadable) > theirs.txt 2>/dev/null`,
+          "id -u > uid",
+        ].join("; "),
+      });
+      await cp.task(id, "prepare", second);
+      expect(await cp.task(id, "run", second)).toEqual(succeeded({ exitCode: 0 }));
+      expect(await read(join(jobDir(id, second.jobId), "theirs.txt"))).toBe("unreadable\n");
+      const uids = await Promise.all(
+        [first, second].map(async (job) =>
+          (await import("node:fs/promises")).stat(jobDir(id, job.jobId)),
+        ),
+      );
+      expect(uids[0]?.uid).not.toBe(uids[1]?.uid);
+      expect(Number(await read(join(jobDir(id, second.jobId), "uid")))).toBe(uids[1]?.uid);
+    },
+  );
+
+  it("returns no file through a link that leaves the job folder", async () => {
+    const id = await launch();
+    const job = newJob({
+      run: [
+        "mkdir -p out",
+        "echo fine > out/fine.txt",
+        "ln -s fine.txt out/alias.txt",
+        "ln -s /etc/hostname out/host.txt",
+        `ln -s ${home(id)} out/instance`,
+        "ln -s /etc up",
+      ].join(" && "),
+      outputs: ["out", "up"],
+    });
+    await cp.task(id, "prepare", job);
+    expect(await cp.task(id, "run", job)).toEqual(succeeded({ exitCode: 0 }));
+    const results = await cp.task(id, "returnResults", job);
+    expect(results).toMatchObject({
+      ok: true,
+      output: {
+        files: ["out/alias.txt", "out/fine.txt", "logs/stderr.log", "logs/stdout.log"],
+        missing: ["up"],
+      },
+    });
+  });
+
+  it("fetches no input through a link a job left in its folder", async () => {
+    const id = await launch();
+    // Somewhere the job's user may write, outside its folder.
+    const outside = join(tmpdir(), `gpuctl-planted-${process.pid}-${launches}`);
+    onTestFinished(() => rm(outside, { recursive: true, force: true }));
+    const job = newJob({ run: `mkdir -p ${outside} && ln -s ${outside} data` });
+    await cp.task(id, "prepare", job);
+    expect(await cp.task(id, "run", job)).toEqual(succeeded({ exitCode: 0 }));
+    cp.artifacts.set("inputs/planted", Buffer.from("x"));
+    const retry = { ...job, inputs: [{ url: cp.artifactUrl("inputs/planted"), path: "data/x" }] };
+    const fetched = await cp.task(id, "sendInputs", retry);
+    expect(fetched).toMatchObject({ ok: false, error: "gpuctl.InputsFailed" });
+    expect(fetched.ok || fetched.cause).toContain("leaves the job folder");
+    expect(existsSync(join(outside, "x"))).toBe(false);
+  });
+});
+
+describe("the agent returns a job's logs whatever the outcome", () => {
+  it("uploads the logs of a failed run before it reports the exit code", async () => {
+    const id = await launch();
+    const job = newJob({ run: "echo boom >&2; exit 3" });
+    await cp.task(id, "prepare", job);
+    expect(await cp.task(id, "run", job)).toEqual(succeeded({ exitCode: 3 }));
+    expect(cp.uploads.get(`jobs/${job.jobId}/logs/stderr.log`)?.toString()).toBe("boom\n");
+  });
+
+  it("uploads the logs of a failed setup before it reports the failure", async () => {
+    const id = await launch();
+    const job = newJob({ envHash: "sha256:fails", setup: "echo no-env >&2; exit 1" });
+    await cp.task(id, "prepare", job);
+    expect(await cp.task(id, "gearUp", job)).toMatchObject({ ok: false });
+    expect(cp.uploads.get(`jobs/${job.jobId}/logs/setup-stderr.log`)?.toString()).toBe("no-env\n");
+  });
+
+  it("uploads the logs of an aborted run", async () => {
+    const id = await launch();
+    const job = newJob({ run: "echo started; echo $$ > leader.pid; sleep 60" });
+    await cp.task(id, "prepare", job);
+    cp.queue(id, "run", job);
+    await leaderOf(join(jobDir(id, job.jobId), "leader.pid"));
+    cp.send(id, { type: "abort", jobId: job.jobId });
+    await waitFor("the aborted run's logs", () =>
+      cp.uploads.get(`jobs/${job.jobId}/logs/stdout.log`)?.toString(),
+    );
+    expect(cp.uploads.get(`jobs/${job.jobId}/logs/stdout.log`)?.toString()).toBe("started\n");
+  });
+});
+
+describe("the agent serves a deployment on the port it was given", () => {
+  const server = `require("node:http").createServer((q, r) => r.end("ok:" + process.env.PORT)).listen(Number(process.env.PORT), "127.0.0.1")`;
+
+  it("tells the serving command its port in PORT, and reports the host and port it was given", async () => {
+    const id = await launch();
+    const port = await freePort();
+    const job = newJob({
+      kind: "inference",
+      run: `exec "$NODE" -e '${server}'`,
+      env: { NODE: process.execPath, PORT: "1" },
+      serve: { host: "localhost", port, healthPath: "/" },
+    });
+    await cp.task(id, "prepare", job);
+    cp.queue(id, "run", job);
+    const endpoint = await waitFor("the endpoint report", () =>
+      cp.endpoints.find((report) => report.jobId === job.jobId),
+    );
+    expect(endpoint.url).toBe(`http://localhost:${port}`);
+    expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe(`ok:${port}`);
+    cp.send(id, { type: "abort", jobId: job.jobId });
+  });
+
+  it("fails the run when another process holds its port, and reports no endpoint", async () => {
+    const id = await launch();
+    const taken = createServer((_, response) => response.end("not the job")).listen(0);
+    await once(taken, "listening");
+    onTestFinished(() => {
+      taken.close();
+    });
+    const { port } = taken.address() as AddressInfo;
+    const job = newJob({
+      kind: "inference",
+      run: `exec "$NODE" -e '${server}'`,
+      env: { NODE: process.execPath },
+      serve: { host: "127.0.0.1", port, healthPath: "/" },
+    });
+    await cp.task(id, "prepare", job);
+    const run = await cp.task(id, "run", job);
+    expect(run).toMatchObject({ ok: false, error: "gpuctl.RunFailed" });
+    expect(run.ok || run.cause).toContain(`port ${port} is in use`);
+    expect(cp.endpoints.filter((report) => report.jobId === job.jobId)).toEqual([]);
+  });
+});
+
+describe("an agent that is not root", () => {
+  it.runIf(asRoot)("says in its log that its jobs run as its own user", async () => {
+    const nobody = 65_534;
+    const agentHome = await mkdtemp(join(tmpdir(), "gpuctl-unprivileged-"));
+    onTestFinished(() => rm(agentHome, { recursive: true, force: true }));
+    await chown(agentHome, nobody, nobody);
+    const tokenFile = join(agentHome, "agent.token");
+    await writeFile(tokenFile, cp.token, { mode: 0o600 });
+    await chown(tokenFile, nobody, nobody);
+    const id = `local-unprivileged-${++launches}`;
+    const agent = spawn(
+      process.execPath,
+      [
+        "--disable-warning=ExperimentalWarning",
+        join(import.meta.dirname, "../../../agent/agent.ts"),
+      ],
+      {
+        uid: nobody,
+        gid: nobody,
+        env: {
+          PATH: process.env.PATH,
+          GPUCTL_ENDPOINT: cp.url,
+          GPUCTL_AGENT_TOKEN_FILE: tokenFile,
+          GPUCTL_INSTANCE_ID: id,
+          GPUCTL_AGENT_HOME: agentHome,
+        },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    onTestFinished(() => {
+      agent.kill("SIGKILL");
+    });
+    let output = "";
+    agent.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const job = newJob({ run: "id -u > uid" });
+    await cp.task(id, "prepare", job);
+    expect(await cp.task(id, "run", job)).toEqual(succeeded({ exitCode: 0 }));
+    expect(output).toContain(`not root (uid ${nobody}): jobs run as this agent's user`);
+    expect(Number(await read(join(agentHome, "jobs", job.jobId, "uid")))).toBe(nobody);
   });
 });

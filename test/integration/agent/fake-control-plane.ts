@@ -1,7 +1,8 @@
 /**
  * A tiny control plane for agent tests: the agent routes of agent/protocol.ts on loopback,
  * checked with the protocol's own schemas, recording everything it is sent. Tests queue
- * commands for an instance and await the agent's report of each task.
+ * commands for an instance and await the agent's report of each task. As the real one, it
+ * takes the instance token for polls only, and a job's credential for all about that job.
  */
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -39,7 +40,7 @@ const readBody = async (request: IncomingMessage): Promise<Buffer> => {
 export const waitFor = async <T>(
   what: string,
   probe: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 8_000,
+  timeoutMs = 20_000,
 ): Promise<T> => {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -67,6 +68,8 @@ export class FakeControlPlane {
   readonly strayReports: unknown[] = [];
   /** Requests that came without the right bearer token. */
   readonly unauthorized: string[] = [];
+  /** The job each credential handed out is for. */
+  readonly #credentials = new Map<string, string>();
   /** Poll answers for instances it does not know yet: 404 until `known`. */
   readonly unknownInstances = new Set<string>();
 
@@ -74,6 +77,7 @@ export class FakeControlPlane {
   readonly #queues = new Map<string, Command[]>();
   readonly #waiting = new Map<string, () => void>();
   readonly #tasks = new Map<string, (result: TaskResult) => void>();
+  readonly #taskJobs = new Map<string, string>();
   #tokens = 0;
 
   constructor(token = `token-${randomBytes(6).toString("hex")}`) {
@@ -108,6 +112,8 @@ export class FakeControlPlane {
 
   /** A plain job assignment whose results upload here; `fields` override any part of it. */
   assignment(jobId: string, fields: Partial<JobAssignment> = {}): JobAssignment {
+    const credential = `credential-${jobId}-${randomBytes(6).toString("hex")}`;
+    this.#credentials.set(credential, jobId);
     return {
       jobId,
       kind: "training",
@@ -117,6 +123,7 @@ export class FakeControlPlane {
       inputs: [],
       outputs: [],
       uploadUrl: this.uploadUrl(jobId),
+      credential,
       ...fields,
     };
   }
@@ -140,6 +147,7 @@ export class FakeControlPlane {
     job: JobAssignment,
   ): { taskToken: string; result: Promise<TaskResult> } {
     const taskToken = `${type}-${++this.#tokens}`;
+    this.#taskJobs.set(taskToken, job.jobId);
     const result = new Promise<TaskResult>((resolve) => this.#tasks.set(taskToken, resolve));
     this.send(instanceId, { type, taskToken, job } as Command);
     return { taskToken, result };
@@ -150,7 +158,7 @@ export class FakeControlPlane {
     instanceId: string,
     type: TaskType,
     job: JobAssignment,
-    timeoutMs = 10_000,
+    timeoutMs = 20_000,
   ): Promise<TaskResult> {
     const { result } = this.queue(instanceId, type, job);
     let timer: NodeJS.Timeout | undefined;
@@ -176,12 +184,11 @@ export class FakeControlPlane {
       if (body !== undefined) response.setHeader("content-type", "application/json");
       response.end(body === undefined ? undefined : JSON.stringify(body));
     };
-    if (request.headers.authorization !== `Bearer ${this.token}`) {
+    const body = await readBody(request);
+    if (!this.#authorized(path, request.headers.authorization?.replace(/^Bearer /, ""), body)) {
       this.unauthorized.push(`${request.method} ${path}`);
-      await readBody(request);
       return reply(401, { message: "bad token" });
     }
-    const body = await readBody(request);
     const json = () => JSON.parse(body.toString() || "null") as unknown;
 
     const poll = /^\/agent\/v1\/instances\/([^/]+)\/poll$/.exec(path);
@@ -233,6 +240,22 @@ export class FakeControlPlane {
       }
     }
     reply(404, { message: `no route ${request.method} ${path}` });
+  }
+
+  /** Polls take the instance token; the rest a credential of the job the request is about. */
+  #authorized(path: string, token: string | undefined, body: Buffer): boolean {
+    if (/\/poll$/.test(path)) return token === this.token;
+    const jobId = token === undefined ? undefined : this.#credentials.get(token);
+    if (jobId === undefined) return false;
+    const named =
+      /^\/agent\/v1\/(?:jobs|artifacts\/jobs)\/([^/]+)/.exec(path)?.[1] ??
+      (path.startsWith("/agent/v1/tasks/") ? this.#jobOfTask(body) : undefined);
+    return named === undefined || decodeURIComponent(named) === jobId;
+  }
+
+  #jobOfTask(body: Buffer): string | undefined {
+    const { taskToken } = JSON.parse(body.toString() || "null") as { taskToken?: string };
+    return taskToken === undefined ? undefined : this.#taskJobs.get(taskToken);
   }
 
   #settle(token: string, result: TaskResult, report: unknown): number {

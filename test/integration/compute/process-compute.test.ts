@@ -118,6 +118,11 @@ describe("ProcessCompute", () => {
 
   it("launches an agent on its own folder, which polls with the token it was given", async () => {
     const { compute, stateDir } = newCompute();
+    // The control plane's own settings are not for its agents (nor for their jobs).
+    process.env.GPUCTL_STATE_DIR = stateDir;
+    onTestFinished(() => {
+      delete process.env.GPUCTL_STATE_DIR;
+    });
     const id = await launchOn(compute, { spot: true });
     const folder = join(stateDir, "instances", id);
     const written = JSON.parse(await readFile(join(folder, "instance.json"), "utf8"));
@@ -129,6 +134,11 @@ describe("ProcessCompute", () => {
     const environ = (await readFile(`/proc/${written.pid}/environ`, "utf8")).split("\0");
     expect(environ).toContain(`GPUCTL_AGENT_HOME=${folder}`);
     expect(environ).toContain(`GPUCTL_INSTANCE_ID=${id}`);
+    expect(environ).toContain(`HOME=${folder}`);
+    expect(environ.filter((entry) => entry.includes(cp.token))).toEqual([]);
+    expect(environ.filter((entry) => entry.startsWith("GPUCTL_STATE_DIR="))).toEqual([]);
+    // The agent took its token from a file only it could read, and deleted it.
+    expect(existsSync(join(folder, "agent.token"))).toBe(false);
     expect(await readFile(join(folder, "agent.log"), "utf8")).toContain(`agent ${id} polling`);
   });
 
@@ -249,7 +259,7 @@ describe("ProcessCompute", () => {
     await waitFor("the agent's first poll", () => cp.pollsOf(instanceId).length > 0);
 
     controlPlane.kill("SIGKILL");
-    await waitFor("the agent to die with its control plane", () => !processAlive(pid), 5_000);
+    await waitFor("the agent to die with its control plane", () => !processAlive(pid));
     const written = JSON.parse(
       await readFile(join(stateDir, "instances", instanceId, "instance.json"), "utf8"),
     );

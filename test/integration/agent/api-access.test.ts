@@ -1,0 +1,415 @@
+/**
+ * What the agent routes let each credential do, on the real API over DynamoDB Local: an
+ * instance token polls its own open instance and nothing else; an assignment credential
+ * opens its own job's attempt while it runs, and nothing of any other job.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FsArtifacts } from "../../../lambdas/adapters/local/fs-artifacts.ts";
+import { MemoryCommandQueue } from "../../../lambdas/adapters/local/memory-command-queue.ts";
+import type { Instance } from "../../../lambdas/domain/instance.ts";
+import type { Job } from "../../../lambdas/domain/job.ts";
+import { createApi } from "../../../lambdas/handlers/api/app.ts";
+import type { JobRecord } from "../../../lambdas/ports.ts";
+import {
+  type Assignment,
+  agentAccess,
+  assignmentCredential,
+} from "../../../lambdas/use-cases/agent-identity.ts";
+import type { ControlPlane } from "../../../lambdas/use-cases/control-plane.ts";
+import { freshStores, newRecord } from "../stores.ts";
+
+const SECRET = "agent-secret";
+const NOW = "2026-01-01T00:10:00.000Z";
+/** Ended a moment ago: its agent may still add the logs it was uploading. */
+const JUST_NOW = "2026-01-01T00:09:50.000Z";
+const LONG_AGO = "2026-01-01T00:00:00.000Z";
+const SERVE = { host: "127.0.0.1", port: 18_080 };
+
+let api: ReturnType<typeof createApi>;
+let artifacts: FsArtifacts;
+let root: string;
+
+const instance = (id: string, state: Partial<Instance>): Instance =>
+  ({
+    id,
+    pool: { instanceType: "local", envHash: "e", region: "local" },
+    spot: false,
+    coolingEpoch: 0,
+    version: 1,
+    ...state,
+  }) as Instance;
+
+const job = (id: string, fields: Partial<Job>, record: Partial<JobRecord> = {}): JobRecord => {
+  const base = newRecord({ id, kind: fields.kind ?? "training" });
+  return { ...base, job: { ...base.job, instanceId: "i-open", ...fields }, ...record };
+};
+
+/** The credential of a job's first attempt on i-open, or as `fields` change it. */
+const credential = (jobId: string, fields: Partial<Assignment> = {}) =>
+  assignmentCredential(SECRET, {
+    instanceId: "i-open",
+    jobId,
+    attempt: 1,
+    requeues: 0,
+    ...fields,
+  });
+const instanceToken = (instanceId: string) =>
+  agentAccess({ settings: { agent: { endpoint: "", secret: SECRET } } } as ControlPlane, instanceId)
+    .token;
+
+beforeAll(async () => {
+  const stores = await freshStores();
+  root = await mkdtemp(join(tmpdir(), "gpuctl-api-access-"));
+  artifacts = new FsArtifacts(root, "http://127.0.0.1");
+  const cp = {
+    ...stores.at(NOW),
+    commands: new MemoryCommandQueue(),
+    artifacts,
+    workflows: {
+      sendTaskSuccess: async () => {},
+      sendTaskFailure: async () => {},
+      sendTaskHeartbeat: async () => {},
+    },
+    settings: { region: "local", agent: { endpoint: "http://127.0.0.1", secret: SECRET } },
+  } as unknown as ControlPlane;
+  await stores.instances.create(instance("i-open", { status: "EXECUTING", jobId: "running" }), NOW);
+  await stores.instances.create(
+    instance("i-closed", { status: "CLOSED", substatus: "STOPPED" }),
+    NOW,
+  );
+  const spec = newRecord({ id: "serving", kind: "inference" }).spec;
+  for (const record of [
+    job("running", { phase: "TRAINING" }),
+    job("retried", { phase: "TRAINING", attempt: 2 }),
+    job("ended", { phase: "COMPLETED" }, { updatedAt: LONG_AGO }),
+    job("canceled", { phase: "CANCELED" }, { updatedAt: JUST_NOW }),
+    job(
+      "serving",
+      { phase: "TRAINING", kind: "inference" },
+      { spec: { ...spec, serve: { port: 8808, healthPath: "/" } } },
+    ),
+  ])
+    await stores.jobs.submit({ record });
+  await artifacts.write(["jobs", "ended", "results", "model.json"], Buffer.from('{"loss":1}'));
+  await artifacts.write(["jobs", "canceled", "results", "model.json"], Buffer.from("{}"));
+  await artifacts.putInput("abc", Buffer.from("input"));
+  api = createApi(cp, { users: {}, localArtifacts: artifacts });
+});
+
+afterAll(async () => {
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+const call = (token: string, method: string, path: string, body?: unknown) =>
+  api.request(path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+  });
+const poll = { envHashes: [], waitS: 0 };
+const period = { phase: "Model Training", startedAt: NOW };
+const endpoint = (url: string) => ({ url });
+const bytes = "tampered";
+const forged = `${credential("running").slice(0, -4)}AAAA`;
+
+describe("agent credentials", () => {
+  it.each([
+    [
+      "an open instance's token polls its mailbox",
+      instanceToken("i-open"),
+      "POST",
+      "/agent/v1/instances/i-open/poll",
+      poll,
+      204,
+    ],
+    [
+      "a closed instance's token opens nothing",
+      instanceToken("i-closed"),
+      "POST",
+      "/agent/v1/instances/i-closed/poll",
+      poll,
+      403,
+    ],
+    [
+      "an instance token polls no other mailbox",
+      instanceToken("i-open"),
+      "POST",
+      "/agent/v1/instances/i-closed/poll",
+      poll,
+      403,
+    ],
+    [
+      "an assignment credential does not poll",
+      credential("running"),
+      "POST",
+      "/agent/v1/instances/i-open/poll",
+      poll,
+      403,
+    ],
+    [
+      "an instance token reports on no job",
+      instanceToken("i-open"),
+      "POST",
+      "/agent/v1/jobs/running/timeline",
+      period,
+      403,
+    ],
+    [
+      "an instance token reads no input",
+      instanceToken("i-open"),
+      "GET",
+      "/agent/v1/artifacts/inputs/abc",
+      undefined,
+      403,
+    ],
+    [
+      "an instance token reads no result",
+      instanceToken("i-open"),
+      "GET",
+      "/agent/v1/artifacts/jobs/ended/results/model.json",
+      undefined,
+      403,
+    ],
+    [
+      "a forged credential opens nothing",
+      forged,
+      "POST",
+      "/agent/v1/jobs/running/timeline",
+      period,
+      401,
+    ],
+    [
+      "a running job's credential reports its timeline",
+      credential("running"),
+      "POST",
+      "/agent/v1/jobs/running/timeline",
+      period,
+      204,
+    ],
+    [
+      "a running job's credential reads an input",
+      credential("running"),
+      "GET",
+      "/agent/v1/artifacts/inputs/abc",
+      undefined,
+      200,
+    ],
+    [
+      "a running job's credential writes its results",
+      credential("running"),
+      "PUT",
+      "/agent/v1/artifacts/jobs/running/results/a.txt",
+      bytes,
+      201,
+    ],
+    [
+      "a credential opens no other job's timeline",
+      credential("running"),
+      "POST",
+      "/agent/v1/jobs/serving/timeline",
+      period,
+      403,
+    ],
+    [
+      "a credential reads no other job's results",
+      credential("running"),
+      "GET",
+      "/agent/v1/artifacts/jobs/ended/results/model.json",
+      undefined,
+      403,
+    ],
+    [
+      "a credential writes no other job's results",
+      credential("running"),
+      "PUT",
+      "/agent/v1/artifacts/jobs/ended/results/model.json",
+      bytes,
+      403,
+    ],
+    [
+      "an earlier attempt's credential is dead",
+      credential("retried"),
+      "POST",
+      "/agent/v1/jobs/retried/timeline",
+      period,
+      403,
+    ],
+    [
+      "a credential for another instance is dead",
+      credential("running", { instanceId: "i-closed" }),
+      "POST",
+      "/agent/v1/jobs/running/timeline",
+      period,
+      403,
+    ],
+    [
+      "an ended job's results cannot be overwritten",
+      credential("ended"),
+      "PUT",
+      "/agent/v1/artifacts/jobs/ended/results/model.json",
+      bytes,
+      403,
+    ],
+    [
+      "an ended job takes no new result",
+      credential("ended"),
+      "PUT",
+      "/agent/v1/artifacts/jobs/ended/results/new.json",
+      bytes,
+      403,
+    ],
+    [
+      "an ended job takes no late log once its agent had time",
+      credential("ended"),
+      "PUT",
+      "/agent/v1/artifacts/jobs/ended/logs/stdout.log",
+      bytes,
+      403,
+    ],
+    [
+      "an ended job's results are not read",
+      credential("ended"),
+      "GET",
+      "/agent/v1/artifacts/jobs/ended/results/model.json",
+      undefined,
+      403,
+    ],
+    [
+      "a job that just ended takes its late logs",
+      credential("canceled"),
+      "PUT",
+      "/agent/v1/artifacts/jobs/canceled/logs/stdout.log",
+      bytes,
+      201,
+    ],
+    [
+      "a job that just ended takes no other result",
+      credential("canceled"),
+      "PUT",
+      "/agent/v1/artifacts/jobs/canceled/results/model.json",
+      bytes,
+      403,
+    ],
+    [
+      "an ended job's timeline is closed",
+      credential("ended"),
+      "POST",
+      "/agent/v1/jobs/ended/timeline",
+      period,
+      403,
+    ],
+    [
+      "a training job has no endpoint",
+      credential("running"),
+      "POST",
+      "/agent/v1/jobs/running/endpoint",
+      endpoint("http://evil.example/"),
+      403,
+    ],
+    [
+      "an ended job has no endpoint",
+      credential("ended"),
+      "POST",
+      "/agent/v1/jobs/ended/endpoint",
+      endpoint("http://evil.example/"),
+      403,
+    ],
+    [
+      "a credential sets no other job's endpoint",
+      credential("running", { serve: SERVE }),
+      "POST",
+      "/agent/v1/jobs/serving/endpoint",
+      endpoint("http://127.0.0.1:18080"),
+      403,
+    ],
+    [
+      "an endpoint on a foreign host is refused",
+      credential("serving", { serve: SERVE }),
+      "POST",
+      "/agent/v1/jobs/serving/endpoint",
+      endpoint("http://evil.example:18080"),
+      400,
+    ],
+    [
+      "an endpoint on another port is refused",
+      credential("serving", { serve: SERVE }),
+      "POST",
+      "/agent/v1/jobs/serving/endpoint",
+      endpoint("http://127.0.0.1:8808"),
+      400,
+    ],
+    [
+      "an endpoint with a path is refused",
+      credential("serving", { serve: SERVE }),
+      "POST",
+      "/agent/v1/jobs/serving/endpoint",
+      endpoint("http://127.0.0.1:18080/evil"),
+      400,
+    ],
+    [
+      "an endpoint of another scheme is refused",
+      credential("serving", { serve: SERVE }),
+      "POST",
+      "/agent/v1/jobs/serving/endpoint",
+      endpoint("ftp://127.0.0.1:18080"),
+      400,
+    ],
+    [
+      "an endpoint with credentials in it is refused",
+      credential("serving", { serve: SERVE }),
+      "POST",
+      "/agent/v1/jobs/serving/endpoint",
+      endpoint("http://user:pw@127.0.0.1:18080"),
+      400,
+    ],
+    [
+      "a deployment's credential without an address sets no endpoint",
+      credential("serving"),
+      "POST",
+      "/agent/v1/jobs/serving/endpoint",
+      endpoint("http://127.0.0.1:18080"),
+      403,
+    ],
+    [
+      "a serving job's endpoint where it serves is taken",
+      credential("serving", { serve: SERVE }),
+      "POST",
+      "/agent/v1/jobs/serving/endpoint",
+      endpoint("http://127.0.0.1:18080"),
+      204,
+    ],
+  ] as const)("%s", async (_, token, method, path, body, status) => {
+    const response = await call(token, method, path, body);
+    expect(response.status, await response.text()).toBe(status);
+  });
+
+  it("leaves an ended job's results as they were", async () => {
+    expect(
+      Buffer.from((await artifacts.readOutput("ended", "results/model.json")) ?? []).toString(),
+    ).toBe('{"loss":1}');
+    expect(await artifacts.listOutputs("ended")).toEqual(["results/model.json"]);
+  });
+
+  it("takes a late log once: nothing is overwritten", async () => {
+    const path = "/agent/v1/artifacts/jobs/canceled/logs/stderr.log";
+    expect((await call(credential("canceled"), "PUT", path, "first")).status).toBe(201);
+    expect((await call(credential("canceled"), "PUT", path, "second")).status).toBe(403);
+    expect(
+      Buffer.from((await artifacts.readOutput("canceled", "logs/stderr.log")) ?? []).toString(),
+    ).toBe("first");
+  });
+
+  it("takes a task report only with the credential of the task's own job", async () => {
+    const taskToken = Buffer.from(
+      JSON.stringify({ jobId: "running", step: "run", taskToken: "t" }),
+    ).toString("base64url");
+    const report = { taskToken, output: { exitCode: 0 } };
+    for (const token of [instanceToken("i-open"), credential("serving", { serve: SERVE })]) {
+      const response = await call(token, "POST", "/agent/v1/tasks/succeed", report);
+      expect([403, 404]).toContain(response.status);
+    }
+  });
+});
