@@ -7,6 +7,7 @@ import {
   prepareMachine,
   type TaskSpec,
 } from "./workflows/asl-rewrite.ts";
+import { overLimit } from "./workflows/data-limits.ts";
 import { deferred } from "./workflows/deferred.ts";
 import {
   type Execution,
@@ -22,8 +23,11 @@ import {
   namedError,
   type Outcome,
   succeeded,
+  terminalError,
 } from "./workflows/outcomes.ts";
+import { checkStartRequest } from "./workflows/start-request.ts";
 import { claimTaskToken, TaskTokens, taskTokenSlot } from "./workflows/task-tokens.ts";
+import { waitBeyondTimers } from "./workflows/waits.ts";
 
 export type { ExecutionEnd } from "./workflows/executions.ts";
 export type { ExecutionStatus } from "./workflows/outcomes.ts";
@@ -50,12 +54,20 @@ export interface LocalWorkflowsOptions {
   /** Milliseconds before each retry of a state (one value, or one per retrier); undefined keeps its own. */
   retryIntervalOverrides?: (stateName: string) => number | number[] | undefined;
   onExecutionEnd?: (end: ExecutionEnd) => void;
+  /**
+   * A file that keeps the names of the executions started, across restarts: as on Step
+   * Functions, a name is never used twice. Without it, names are kept in memory only.
+   */
+  journal?: string;
+  /** Where the runner says what it cannot do as Step Functions does; console.warn by default. */
+  warn?: (message: string) => void;
 }
 
 type JsonValue = Parameters<StateMachine["run"]>[0];
 type Overrides = NonNullable<RunOptions["overrides"]>;
 type LocalHandler = NonNullable<Overrides["taskResourceLocalHandlers"]>[string];
 type EventLogs = ReturnType<StateMachine["run"]>["eventLogs"];
+type Event = EventLogs extends AsyncGenerator<infer E> ? E : never;
 
 /**
  * The `Workflows` port on aws-local-stepfunctions: runs the real ASL files in this process,
@@ -65,11 +77,21 @@ type EventLogs = ReturnType<StateMachine["run"]>["eventLogs"];
 export class LocalWorkflows implements Workflows {
   readonly #options: LocalWorkflowsOptions;
   readonly #machines = new Map<StateMachineName, PreparedMachine>();
-  readonly #executions = new Executions();
-  readonly #tokens = new TaskTokens();
+  readonly #executions: Executions;
+  readonly #tokens: TaskTokens;
+  readonly #warn: (message: string) => void;
 
   constructor(options: LocalWorkflowsOptions) {
     this.#options = options;
+    this.#warn = options.warn ?? ((message) => console.warn(`local workflows: ${message}`));
+    this.#executions = new Executions(options.journal);
+    this.#tokens = new TaskTokens(this.#warn);
+    const lost = this.#executions.lostInEarlierRun();
+    if (lost.length > 0) {
+      this.#warn(
+        `${lost.length} execution(s) were still running when this runner last ended, and did not survive it (on Step Functions they would run on): ${lost.join(", ")}`,
+      );
+    }
     for (const [machine, path] of Object.entries(options.definitions)) {
       const text = readFileSync(path, "utf8");
       const prepared = prepareMachine(
@@ -89,12 +111,17 @@ export class LocalWorkflows implements Workflows {
   ): Promise<{ executionId: string }> {
     const prepared = this.#machines.get(machine);
     if (!prepared) throw new Error(`no definition for state machine ${machine}`);
+    checkStartRequest(name, input);
     const executionId = executionArn(machine, name);
-    if (!this.#executions.has(executionId)) this.#run(prepared, machine, name, executionId, input);
+    if (!this.#executions.repeated(executionId, JSON.stringify(input))) {
+      this.#run(prepared, machine, name, executionId, input);
+    }
     return { executionId };
   }
 
   async sendTaskSuccess(taskToken: string, output: Record<string, unknown>): Promise<void> {
+    const over = overLimit("the task's output", output);
+    if (over) throw namedError("ValidationException", over);
     // Through JSON, as the API carries it: the execution never shares objects with the caller.
     this.#tokens.succeed(taskToken, JSON.parse(JSON.stringify(output)));
   }
@@ -134,9 +161,17 @@ export class LocalWorkflows implements Workflows {
     }));
   }
 
-  /** Aborts every running execution and resolves once all of them have ended. */
+  /**
+   * Aborts every running execution and resolves once all of them have ended. They do not
+   * survive this runner, as they would survive anything on Step Functions: it says so.
+   */
   async stopAll(): Promise<void> {
     const running = this.#executions.all().filter((execution) => !execution.closed);
+    if (running.length > 0) {
+      this.#warn(
+        `aborting ${running.length} running execution(s), which do not survive this runner: ${running.map((execution) => execution.id).join(", ")}`,
+      );
+    }
     for (const execution of running) {
       execution.closed = true;
       execution.abort();
@@ -155,7 +190,9 @@ export class LocalWorkflows implements Workflows {
       machine,
       name,
       id,
+      input: JSON.stringify(input),
       statesEntered: [],
+      breach: undefined,
       closed: false,
       pendingToken: undefined,
       tokens: new Set(),
@@ -174,9 +211,8 @@ export class LocalWorkflows implements Workflows {
     });
     execution.abort = run.abort;
     const outcome = run.result.then(succeeded, failed).finally(() => this.#close(execution));
-    void Promise.all([outcome, countTransitions(run.eventLogs, execution)]).then(([ended]) =>
-      this.#end(execution, ended),
-    );
+    const watched = this.#watch(prepared, run.eventLogs, execution);
+    void Promise.all([outcome, watched]).then(([ended]) => this.#end(execution, ended));
   }
 
   #overrides(prepared: PreparedMachine, execution: Execution): Overrides {
@@ -186,7 +222,7 @@ export class LocalWorkflows implements Workflows {
     ]);
     return {
       taskResourceLocalHandlers: Object.fromEntries(handlers),
-      waitTimeOverrides: definedFor(prepared.waitStates, this.#options.waitTimeOverrides),
+      waitTimeOverrides: definedFor([...prepared.waits.keys()], this.#options.waitTimeOverrides),
       retryIntervalOverrides: definedFor(
         prepared.retryStates,
         this.#options.retryIntervalOverrides,
@@ -196,20 +232,18 @@ export class LocalWorkflows implements Workflows {
 
   #bind(execution: Execution, stateName: string, spec: TaskSpec): LocalHandler {
     const handler = this.#options.handlers[stateName] as TaskHandler;
-    return (input) => {
-      // The library re-enters a retried state even after an abort; a closed execution runs nothing.
-      if (execution.closed) return Promise.reject(executionClosed());
+    const bound = (input: JsonValue): Promise<unknown> => {
       const { parameters, limits } = spec.carriesLimits
         ? carriedLimits(input, spec.limits)
         : { parameters: input, limits: spec.limits };
       const event = spec.lambdaInvoke ? lambdaEvent(parameters) : parameters;
       if (!spec.callback) {
-        const result = handler(event, {});
-        return (spec.lambdaInvoke ? result.then(lambdaResponse) : result) as Promise<JsonValue>;
+        const result = afterWatch(execution, () => handler(event, {}));
+        return spec.lambdaInvoke ? result.then(lambdaResponse) : result;
       }
       const taskToken = claimTaskToken(execution);
       const result = this.#tokens.wait(execution, taskToken, limits);
-      const invoked = handler(event, { taskToken }).then(
+      const invoked = afterWatch(execution, () => handler(event, { taskToken })).then(
         () => result,
         (error: unknown) => {
           this.#tokens.drop(taskToken);
@@ -217,7 +251,16 @@ export class LocalWorkflows implements Workflows {
         },
       );
       // A report may arrive before the handler returns, as when an agent answers at once.
-      return Promise.race([result, invoked]) as Promise<JsonValue>;
+      return Promise.race([result, invoked]);
+    };
+    return (input) => {
+      // The library re-enters a retried state even after an abort; a closed execution runs nothing.
+      if (execution.closed) return Promise.reject(executionClosed());
+      return bound(input).then((result) => {
+        const over = overLimit(`the result of "${stateName}"`, result);
+        if (over) throw terminalError("States.DataLimitExceeded", over);
+        return result as JsonValue;
+      });
     };
   }
 
@@ -227,13 +270,32 @@ export class LocalWorkflows implements Workflows {
     this.#tokens.close(execution);
   }
 
+  /**
+   * Follows the states as they are entered and left, failing the execution as Step Functions
+   * does where a state's input or output is over the data limit, and saying so where a Wait
+   * asks for longer than the runner can time.
+   */
+  async #watch(prepared: PreparedMachine, eventLogs: EventLogs, execution: Execution) {
+    for await (const event of eventLogs) {
+      if (event.type === "StateEntered") execution.statesEntered.push(event.state.name);
+      const breach = breachIn(event, prepared, this.#options.waitTimeOverrides);
+      if (breach && !execution.breach) {
+        execution.breach = breach;
+        if (breach.error === "States.Runtime") this.#warn(`${execution.id}: ${breach.cause}`);
+        execution.closed = true;
+        execution.abort();
+      }
+    }
+  }
+
   #end(execution: Execution, outcome: Outcome): void {
     const end: ExecutionEnd = {
       machine: execution.machine,
       name: execution.name,
       executionId: execution.id,
-      ...outcome,
+      ...(execution.breach ? { status: "FAILED", ...execution.breach } : outcome),
     };
+    this.#executions.ended(end);
     execution.ended.resolve(end);
     this.#options.onExecutionEnd?.(end);
   }
@@ -250,8 +312,35 @@ function definedFor<T>(
   return Object.fromEntries(entries);
 }
 
-async function countTransitions(eventLogs: EventLogs, execution: Execution): Promise<void> {
-  for await (const event of eventLogs) {
-    if (event.type === "StateEntered") execution.statesEntered.push(event.state.name);
+/**
+ * Runs a handler once the watcher has seen every state event so far: the library enters the
+ * next state and calls its handler in one synchronous step, before any event reaches the
+ * watcher, and a state that breached a limit must not have its effects.
+ */
+function afterWatch(execution: Execution, call: () => Promise<unknown>): Promise<unknown> {
+  return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+    if (execution.closed) throw executionClosed();
+    return call();
+  });
+}
+
+/** A limit of Step Functions the event shows a state broke, as the error the execution fails with. */
+function breachIn(
+  event: Event,
+  prepared: PreparedMachine,
+  waitTimeOverrides: LocalWorkflowsOptions["waitTimeOverrides"],
+): { error: string; cause: string } | undefined {
+  if (event.type !== "StateEntered" && event.type !== "StateExited") return undefined;
+  const { name } = event.state;
+  const over =
+    event.type === "StateEntered"
+      ? overLimit(`the input of "${name}"`, event.state.input)
+      : overLimit(`the output of "${name}"`, event.state.output);
+  if (over) return { error: "States.DataLimitExceeded", cause: over };
+  const wait = prepared.waits.get(name);
+  if (event.type !== "StateEntered" || !wait || waitTimeOverrides?.(name) !== undefined) {
+    return undefined;
   }
+  const beyond = waitBeyondTimers(wait, event.state.input, Date.now());
+  return beyond ? { error: "States.Runtime", cause: `"${name}": ${beyond}` } : undefined;
 }

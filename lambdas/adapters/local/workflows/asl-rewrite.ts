@@ -2,12 +2,14 @@ import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctio
 import { isLambdaInvoke } from "./lambda-invoke.ts";
 import { terminalError } from "./outcomes.ts";
 import { MAX_TIMER_SECONDS } from "./timers.ts";
+import { beyond, checkWait, type WaitSpec } from "./waits.ts";
 
 /** The fields of the parsed ASL this runner reads or rewrites. */
 interface AslMachine {
   States: Record<string, AslState>;
+  TimeoutSeconds?: number;
 }
-interface AslState {
+interface AslState extends WaitSpec {
   Type: string;
   Resource?: string;
   Parameters?: unknown;
@@ -40,7 +42,7 @@ export interface TaskSpec {
 export interface PreparedMachine {
   stateMachine: StateMachine;
   tasks: Map<string, TaskSpec>;
-  waitStates: string[];
+  waits: Map<string, WaitSpec>;
   retryStates: string[];
 }
 
@@ -66,13 +68,19 @@ export function prepareMachine(
   hasHandler: (stateName: string) => boolean,
 ): PreparedMachine {
   const definition = JSON.parse(substitute(machine, text, substitutions)) as AslMachine;
+  if ((definition.TimeoutSeconds ?? 0) > MAX_TIMER_SECONDS) {
+    throw new Error(`${machine}: TimeoutSeconds ${definition.TimeoutSeconds}; ${beyond()}`);
+  }
   const prepared: Omit<PreparedMachine, "stateMachine"> = {
     tasks: new Map(),
-    waitStates: [],
+    waits: new Map(),
     retryStates: [],
   };
   for (const [stateName, state] of statesOf(definition)) {
-    if (state.Type === "Wait") prepared.waitStates.push(stateName);
+    if (state.Type === "Wait") {
+      checkWait(machine, stateName, state);
+      prepared.waits.set(stateName, state);
+    }
     if (state.Retry) prepared.retryStates.push(stateName);
     if (state.Type === "Task") {
       if (!hasHandler(stateName)) {
@@ -118,7 +126,7 @@ function prepareTask(machine: string, stateName: string, state: AslState): TaskS
   const callback = state.Resource?.endsWith(CALLBACK_SUFFIX) ?? false;
   const lambdaInvoke = isLambdaInvoke(state.Resource);
   const limits = {
-    timeoutSeconds: Math.min(state.TimeoutSeconds ?? AWS_TASK_TIMEOUT_SECONDS, MAX_TIMER_SECONDS),
+    timeoutSeconds: state.TimeoutSeconds ?? AWS_TASK_TIMEOUT_SECONDS,
     heartbeatSeconds: state.HeartbeatSeconds,
   };
   if (!callback) {
@@ -127,7 +135,8 @@ function prepareTask(machine: string, stateName: string, state: AslState): TaskS
         `${machine}: "${stateName}" uses TimeoutSecondsPath, supported locally on .waitForTaskToken tasks only`,
       );
     }
-    state.TimeoutSeconds = limits.timeoutSeconds;
+    // A Lambda function runs 15 minutes at most, far within what the library can time.
+    state.TimeoutSeconds = Math.min(limits.timeoutSeconds, MAX_TIMER_SECONDS);
     return { callback, lambdaInvoke, limits, carriesLimits: false };
   }
   if (state.HeartbeatSeconds !== undefined || state.HeartbeatSecondsPath !== undefined) {

@@ -2,8 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { Limits } from "./asl-rewrite.ts";
 import { type Deferred, deferred } from "./deferred.ts";
 import { libraryTimeoutError } from "./library-timeout.ts";
-import { executionClosed } from "./outcomes.ts";
-import { type Timer, timerMs } from "./timers.ts";
+import { executionClosed, terminalError } from "./outcomes.ts";
+import { MAX_TIMER_SECONDS, type Timer } from "./timers.ts";
+import { beyond } from "./waits.ts";
 
 /** Like Step Functions' TaskDoesNotExist: the token was never issued, or its task is over. */
 export class TaskDoesNotExist extends Error {
@@ -31,6 +32,11 @@ interface WaitingTask {
  */
 export class TaskTokens {
   readonly #waiting = new Map<string, WaitingTask>();
+  readonly #warn: (message: string) => void;
+
+  constructor(warn: (message: string) => void) {
+    this.#warn = warn;
+  }
 
   /** Waits for the token's report; rejects with the runner's timeout errors. */
   wait(holder: TokenHolder, taskToken: string, limits: Limits): Promise<unknown> {
@@ -39,9 +45,8 @@ export class TaskTokens {
       result: deferred(),
       heartbeatSeconds: limits.heartbeatSeconds,
       heartbeat: undefined,
-      timeout: setTimeout(
-        () => this.#expire(taskToken, "States.Timeout", `Task ran ${limits.timeoutSeconds} s`),
-        timerMs(limits.timeoutSeconds),
+      timeout: this.#timer(taskToken, "TimeoutSeconds", limits.timeoutSeconds, () =>
+        this.#expire(taskToken, "States.Timeout", `Task ran ${limits.timeoutSeconds} s`),
       ),
     };
     this.#waiting.set(taskToken, task);
@@ -81,9 +86,25 @@ export class TaskTokens {
     const seconds = task.heartbeatSeconds;
     if (seconds === undefined) return;
     clearTimeout(task.heartbeat);
-    task.heartbeat = setTimeout(
-      () => this.#expire(taskToken, "States.HeartbeatTimeout", `No heartbeat for ${seconds} s`),
-      timerMs(seconds),
+    task.heartbeat = this.#timer(taskToken, "HeartbeatSeconds", seconds, () =>
+      this.#expire(taskToken, "States.HeartbeatTimeout", `No heartbeat for ${seconds} s`),
+    );
+  }
+
+  /**
+   * Calls `expire` after `seconds`. Past what the runner can time, its task fails with
+   * States.Runtime at the runner's limit, as loudly as it can, rather than time out early
+   * as if that were the task's own limit (Step Functions' default TimeoutSeconds is ~3 years).
+   */
+  #timer(taskToken: string, field: string, seconds: number, expire: () => void): Timer {
+    if (seconds <= MAX_TIMER_SECONDS) return setTimeout(expire, seconds * 1000);
+    return setTimeout(
+      () => {
+        const message = `a task with ${field} ${seconds} waited ${MAX_TIMER_SECONDS} s; ${beyond()}`;
+        this.#warn(message);
+        this.fail(taskToken, terminalError("States.Runtime", message));
+      },
+      (MAX_TIMER_SECONDS - 1) * 1000,
     );
   }
 

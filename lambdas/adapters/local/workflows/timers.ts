@@ -2,7 +2,3 @@
 export const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
 export type Timer = ReturnType<typeof setTimeout>;
-
-export function timerMs(seconds: number): number {
-  return Math.min(seconds, MAX_TIMER_SECONDS) * 1000;
-}
