@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { coolingPlanFor, poolWentIdle } from "../domain/cooling-policy.ts";
 import type { Instance } from "../domain/instance.ts";
 import { HOLDING_PHASES } from "../domain/phases.ts";
@@ -8,6 +9,7 @@ import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance, closeInstance } from "./change-instance.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import type { Failure } from "./outcome.ts";
+import { startOnce } from "./start-workflow.ts";
 import { failWaitingTask, WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 /**
@@ -26,7 +28,9 @@ const cool = async (cp: ControlPlane, record: JobRecord, instance: Instance) => 
     model: cp.settings.costModel,
   });
   const coolingEpoch = instance.coolingEpoch + 1;
-  await cp.workflows.start("instance-cooling", `${instance.id}-cooling-${coolingEpoch}`, {
+  // Named afresh each time: a retried release must start a timer even if this epoch's first one has ended.
+  const timer = `${instance.id}-cooling-${coolingEpoch}-${randomBytes(4).toString("hex")}`;
+  await cp.workflows.start("instance-cooling", timer, {
     instanceId: instance.id,
     coolingEpoch,
     ...plan,
@@ -101,7 +105,7 @@ export const releaseInstance = async (cp: ControlPlane, jobId: string): Promise<
   }
   const retryDelayS = nextAttemptDelayS(record.job);
   if (retryDelayS !== undefined) {
-    await cp.workflows.start("job-lifecycle", `${jobId}-v${record.job.version}`, {
+    await startOnce(cp.workflows, "job-lifecycle", `${jobId}-v${record.job.version}`, {
       jobId,
       review: false,
       retryDelayS,

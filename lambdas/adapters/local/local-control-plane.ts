@@ -169,6 +169,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
   const { backoffMs } = options;
   const workflows = new LocalWorkflows({
     definitions,
+    journal: join(stateDir, "workflows.jsonl"),
     ...bindTasks(definitions, probedTasks(workflowTasks(cp), probes.task)),
     ...(backoffMs !== undefined
       ? {
