@@ -16,8 +16,12 @@ const paths = FOLDERS.flatMap((folder) =>
     .map((name) => join(folder, name)),
 );
 const validator = join(root, "node_modules/.bin/asl-validator");
-const { status } = spawnSync(validator, [...paths.flatMap((path) => ["--json-path", path])], {
-  cwd: root,
-  stdio: "inherit",
-});
+const { status } = spawnSync(
+  validator,
+  paths.flatMap((path) => ["--json-path", path]),
+  {
+    cwd: root,
+    stdio: "inherit",
+  },
+);
 process.exitCode = status ?? 1;
