@@ -16,6 +16,7 @@ import {
   executionArn,
   stateMachineArn,
 } from "./workflows/executions.ts";
+import { NameJournal } from "./workflows/journal.ts";
 import { lambdaEvent, lambdaResponse } from "./workflows/lambda-invoke.ts";
 import {
   executionClosed,
@@ -84,9 +85,10 @@ export class LocalWorkflows implements Workflows {
   constructor(options: LocalWorkflowsOptions) {
     this.#options = options;
     this.#warn = options.warn ?? ((message) => console.warn(`local workflows: ${message}`));
-    this.#executions = new Executions(options.journal);
+    const journal = new NameJournal(options.journal);
+    this.#executions = new Executions(journal);
     this.#tokens = new TaskTokens(this.#warn);
-    const lost = this.#executions.lostInEarlierRun();
+    const { lost } = journal;
     if (lost.length > 0) {
       this.#warn(
         `${lost.length} execution(s) were still running when this runner last ended, and did not survive it (on Step Functions they would run on): ${lost.join(", ")}`,

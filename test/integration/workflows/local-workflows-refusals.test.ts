@@ -266,11 +266,31 @@ describe("LocalWorkflows says what it cannot do as Step Functions does", () => {
       );
     }
 
+    // A loss is named once: the next restart has nothing more to say.
+    const third = workflowsFor("callback", { "Run the job": agent().handler }, { journal });
+    expect(third.warnings).toEqual([]);
     await first.stopAll();
     expect(first.warnings).toEqual([
       expect.stringMatching(`aborting 1 running execution.*${running.executionId}`),
     ]);
-    const third = workflowsFor("callback", { "Run the job": agent().handler }, { journal });
-    expect(third.warnings).toEqual([]);
+  });
+
+  it("frees the name of an execution closed over 90 days ago, as Step Functions does", async () => {
+    const journal = join(folder, "old-names.jsonl");
+    const closedAt = (days: number) => new Date(Date.now() - days * 24 * 3600 * 1000);
+    const entry = (name: string, days: number) =>
+      JSON.stringify({
+        executionId: `arn:aws:states:local:000000000000:execution:job-lifecycle:${name}`,
+        status: "SUCCEEDED",
+        at: closedAt(days).toISOString(),
+      });
+    await writeFile(journal, `${entry("job-old", 91)}\n${entry("job-recent", 89)}\n`);
+
+    const workflows = workflowsFor("callback", { "Run the job": agent().handler }, { journal });
+
+    await workflows.start("job-lifecycle", "job-old", { jobId: "job-old" });
+    expect(
+      await rejection(workflows.start("job-lifecycle", "job-recent", { jobId: "job-recent" })),
+    ).toBeInstanceOf(ExecutionAlreadyExists);
   });
 });

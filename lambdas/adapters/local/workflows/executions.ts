@@ -1,7 +1,7 @@
-import { appendFileSync, readFileSync } from "node:fs";
 import { ExecutionAlreadyExists, type StateMachineName } from "../../../ports.ts";
 import type { Deferred } from "./deferred.ts";
-import type { ExecutionStatus, Outcome } from "./outcomes.ts";
+import type { NameJournal } from "./journal.ts";
+import type { Outcome } from "./outcomes.ts";
 import type { TokenHolder } from "./task-tokens.ts";
 
 export interface ExecutionEnd extends Outcome {
@@ -26,26 +26,16 @@ export interface Execution extends TokenHolder {
   ended: Deferred<ExecutionEnd>;
 }
 
-type JournalEntry = { executionId: string; status: ExecutionStatus | "RUNNING" };
-
 /**
- * Every execution this runner started, by id (the execution ARN), and with a journal file the
- * names earlier runs used: like Step Functions, a name is never reused. The journal also tells
- * which executions an earlier run left running: they did not survive it.
+ * Every execution this runner started, by id (the execution ARN), and the names earlier runs
+ * used (from the journal): like Step Functions, a name is never reused.
  */
 export class Executions {
   readonly #byId = new Map<string, Execution>();
-  readonly #earlier: ReadonlyMap<string, JournalEntry["status"]>;
-  readonly #journal: string | undefined;
+  readonly #journal: NameJournal;
 
-  constructor(journal: string | undefined) {
+  constructor(journal: NameJournal) {
     this.#journal = journal;
-    this.#earlier = journal ? readJournal(journal) : new Map();
-  }
-
-  /** Executions an earlier run started and never saw end: they died with it. */
-  lostInEarlierRun(): string[] {
-    return [...this.#earlier].flatMap(([id, status]) => (status === "RUNNING" ? [id] : []));
   }
 
   /**
@@ -55,17 +45,19 @@ export class Executions {
   repeated(executionId: string, input: string): Execution | undefined {
     const existing = this.#byId.get(executionId);
     if (existing && !existing.closed && existing.input === input) return existing;
-    if (existing || this.#earlier.has(executionId)) throw new ExecutionAlreadyExists(executionId);
+    if (existing || this.#journal.earlier.has(executionId)) {
+      throw new ExecutionAlreadyExists(executionId);
+    }
     return undefined;
   }
 
   add(execution: Execution): void {
     this.#byId.set(execution.id, execution);
-    this.#record({ executionId: execution.id, status: "RUNNING" });
+    this.#journal.record(execution.id, "RUNNING");
   }
 
   ended(end: ExecutionEnd): void {
-    this.#record({ executionId: end.executionId, status: end.status });
+    this.#journal.record(end.executionId, end.status);
   }
 
   get(executionId: string): Execution {
@@ -78,25 +70,6 @@ export class Executions {
   all(): Execution[] {
     return [...this.#byId.values()];
   }
-
-  #record(entry: JournalEntry): void {
-    if (this.#journal) appendFileSync(this.#journal, `${JSON.stringify(entry)}\n`);
-  }
-}
-
-/** The last status each execution of the journal reached. */
-function readJournal(path: string): Map<string, JournalEntry["status"]> {
-  let text = "";
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
-  const entries = text
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as JournalEntry);
-  return new Map(entries.map((entry) => [entry.executionId, entry.status]));
 }
 
 export function stateMachineArn(machine: StateMachineName): string {
