@@ -7,6 +7,7 @@ import {
   prepareMachine,
   type TaskSpec,
 } from "./workflows/asl-rewrite.ts";
+import { breachIn } from "./workflows/breaches.ts";
 import { overLimit } from "./workflows/data-limits.ts";
 import { deferred } from "./workflows/deferred.ts";
 import {
@@ -28,7 +29,6 @@ import {
 } from "./workflows/outcomes.ts";
 import { checkStartRequest } from "./workflows/start-request.ts";
 import { claimTaskToken, TaskTokens, taskTokenSlot } from "./workflows/task-tokens.ts";
-import { waitBeyondTimers } from "./workflows/waits.ts";
 
 export type { ExecutionEnd } from "./workflows/executions.ts";
 export type { ExecutionStatus } from "./workflows/outcomes.ts";
@@ -68,12 +68,12 @@ type JsonValue = Parameters<StateMachine["run"]>[0];
 type Overrides = NonNullable<RunOptions["overrides"]>;
 type LocalHandler = NonNullable<Overrides["taskResourceLocalHandlers"]>[string];
 type EventLogs = ReturnType<StateMachine["run"]>["eventLogs"];
-type Event = EventLogs extends AsyncGenerator<infer E> ? E : never;
 
 /**
  * The `Workflows` port on aws-local-stepfunctions: runs the real ASL files in this process,
  * binds each Task state to a local handler by state name, and adds what the library lacks:
- * definition substitutions, task tokens with SendTask*, heartbeats, and idempotent names.
+ * definition substitutions, task tokens with SendTask*, heartbeats, and Step Functions' rules
+ * on names and data sizes. What it cannot do as Step Functions does, it says.
  */
 export class LocalWorkflows implements Workflows {
   readonly #options: LocalWorkflowsOptions;
@@ -280,7 +280,7 @@ export class LocalWorkflows implements Workflows {
   async #watch(prepared: PreparedMachine, eventLogs: EventLogs, execution: Execution) {
     for await (const event of eventLogs) {
       if (event.type === "StateEntered") execution.statesEntered.push(event.state.name);
-      const breach = breachIn(event, prepared, this.#options.waitTimeOverrides);
+      const breach = breachIn(event, prepared.waits, this.#options.waitTimeOverrides);
       if (breach && !execution.breach) {
         execution.breach = breach;
         if (breach.error === "States.Runtime") this.#warn(`${execution.id}: ${breach.cause}`);
@@ -324,25 +324,4 @@ function afterWatch(execution: Execution, call: () => Promise<unknown>): Promise
     if (execution.closed) throw executionClosed();
     return call();
   });
-}
-
-/** A limit of Step Functions the event shows a state broke, as the error the execution fails with. */
-function breachIn(
-  event: Event,
-  prepared: PreparedMachine,
-  waitTimeOverrides: LocalWorkflowsOptions["waitTimeOverrides"],
-): { error: string; cause: string } | undefined {
-  if (event.type !== "StateEntered" && event.type !== "StateExited") return undefined;
-  const { name } = event.state;
-  const over =
-    event.type === "StateEntered"
-      ? overLimit(`the input of "${name}"`, event.state.input)
-      : overLimit(`the output of "${name}"`, event.state.output);
-  if (over) return { error: "States.DataLimitExceeded", cause: over };
-  const wait = prepared.waits.get(name);
-  if (event.type !== "StateEntered" || !wait || waitTimeOverrides?.(name) !== undefined) {
-    return undefined;
-  }
-  const beyond = waitBeyondTimers(wait, event.state.input, Date.now());
-  return beyond ? { error: "States.Runtime", cause: `"${name}": ${beyond}` } : undefined;
 }

@@ -1,4 +1,5 @@
 import { ExecutionAlreadyExists, type StateMachineName } from "../../../ports.ts";
+import type { Breach } from "./breaches.ts";
 import type { Deferred } from "./deferred.ts";
 import type { NameJournal } from "./journal.ts";
 import type { Outcome } from "./outcomes.ts";
@@ -21,7 +22,7 @@ export interface Execution extends TokenHolder {
   /** Set once stopping begins or the library settles; no handler may start after it. */
   closed: boolean;
   /** A limit of Step Functions a state broke: the execution fails with this error. */
-  breach: { error: string; cause: string } | undefined;
+  breach: Breach | undefined;
   abort: () => void;
   ended: Deferred<ExecutionEnd>;
 }
