@@ -171,7 +171,7 @@ const bounded = (value: unknown): unknown =>
  * (`files`: every result uploaded) becomes a sample and its count (`filesCount`), a long
  * text is cut. The results themselves are in the job's outputs.
  */
-export const reportForWorkflow = (output: Record<string, unknown>): Record<string, unknown> => {
+const reportForWorkflow = (output: Record<string, unknown>): Record<string, unknown> => {
   const report = Object.fromEntries(
     Object.entries(output).flatMap(([key, value]) =>
       Array.isArray(value)
