@@ -379,7 +379,7 @@ const transitionsByJob = (plane: Plane, meter: Meter) => {
   let unowned = 0;
   for (const { machine, name, executionId } of plane.workflows.executions()) {
     const states = plane.workflows.statesEntered(executionId);
-    const cooling = /^(.+)-cooling-(\d+)$/.exec(name);
+    const cooling = /^(.+)-cooling-(\d+)-\w+$/.exec(name);
     const jobId =
       machine === "job-lifecycle"
         ? name

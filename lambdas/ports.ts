@@ -123,7 +123,16 @@ export type StateMachineName = "job-lifecycle" | "job-deadline" | "instance-cool
  * through the API) reports success or failure with that token.
  */
 export interface Workflows {
-  /** Starts an execution; `name` makes it idempotent (a second start with one name is a no-op). */
+  /**
+   * Starts an execution named `name`, as a Standard workflow's StartExecution does: while an
+   * execution of that name runs with the very same input, starting it again returns it;
+   * otherwise a name once used fails with `ExecutionAlreadyExists`, whether the input
+   * differs or the execution has closed (Step Functions keeps closed names for 90 days).
+   * So a name is one attempt: a caller that may start again after the first execution
+   * closed either names the new attempt afresh or takes the error as "started already".
+   * An input over 256 KiB (UTF-8 JSON) is refused, and so is a state's input or output
+   * over it at run time: the execution fails with `States.DataLimitExceeded`.
+   */
   start(
     machine: StateMachineName,
     name: string,
@@ -133,6 +142,16 @@ export interface Workflows {
   sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void>;
   /** Keeps a long task alive; its state's HeartbeatSeconds measures the gaps. */
   sendTaskHeartbeat(taskToken: string): Promise<void>;
+}
+
+/** StartExecution named an execution that exists, and is not that running one's very request again. */
+export class ExecutionAlreadyExists extends Error {
+  override readonly name = "ExecutionAlreadyExists";
+  readonly executionId: string;
+  constructor(executionId: string) {
+    super(`execution ${executionId} already exists`);
+    this.executionId = executionId;
+  }
 }
 
 export interface LaunchRequest {

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { coolingPlanFor, coolingSchedule, poolWentIdle } from "../domain/cooling-policy.ts";
 import type { Instance } from "../domain/instance.ts";
 import { HOLDING_PHASES } from "../domain/phases.ts";
@@ -8,15 +9,19 @@ import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance, closeInstance } from "./change-instance.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import type { Failure } from "./outcome.ts";
+import { startOnce } from "./start-workflow.ts";
 import { failWaitingTask, WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 /**
- * Puts a freed instance in its cooling period, then starts the timer that stops it and
- * terminates it as the cooling plan says (unless a job claims it first). The instance is
- * COOLING before its timer starts, so even a plan of 0 s finds it cooling; a timer that
- * cannot be started leaves no instance cooling unwatched: it is terminated at once.
+ * Puts a freed instance in its cooling period, its plan recorded on it: when it will be
+ * stopped and then terminated (unless a job claims it first). Recorded before the timer
+ * that carries the plan out starts, so even a plan of 0 s finds the instance cooling.
  */
-const cool = async (cp: ControlPlane, record: JobRecord, instance: Instance) => {
+const cool = async (
+  cp: ControlPlane,
+  record: JobRecord,
+  instance: Instance,
+): Promise<Instance | undefined> => {
   const now = cp.clock.now();
   const history = await cp.pools.update(instance.pool, (pool) =>
     poolWentIdle(pool, Date.parse(now) / 1000),
@@ -31,16 +36,29 @@ const cool = async (cp: ControlPlane, record: JobRecord, instance: Instance) => 
     type: "released",
     ...coolingSchedule(plan, now),
   });
-  if (!cooled.ok) return;
-  const { coolingEpoch } = cooled.instance;
+  return cooled.ok ? cooled.instance : undefined;
+};
+
+/**
+ * Starts the timer that carries out a cooling instance's plan, as recorded on it. Each
+ * timer has a name of its own: a retried release (its first run may have died between
+ * recording the cooling and starting the timer) starts another for the same epoch and
+ * plan, and whichever fires second finds the instance closed. A timer that cannot be
+ * started leaves no instance cooling unwatched: it is terminated at once.
+ */
+const startCoolingTimer = async (cp: ControlPlane, instance: Instance): Promise<void> => {
+  const { id, coolingEpoch, coolingUntil, stoppedUntil } = instance;
+  if (instance.status !== "COOLING" || !coolingUntil || !stoppedUntil) return;
+  const until = Date.parse(coolingUntil);
+  const plan = {
+    warmS: Math.max(0, Math.ceil((until - Date.parse(cp.clock.now())) / 1000)),
+    stoppedS: Math.round((Date.parse(stoppedUntil) - until) / 1000),
+  };
+  const name = `${id}-cooling-${coolingEpoch}-${randomBytes(4).toString("hex")}`;
   try {
-    await cp.workflows.start("instance-cooling", `${instance.id}-cooling-${coolingEpoch}`, {
-      instanceId: instance.id,
-      coolingEpoch,
-      ...plan,
-    });
+    await cp.workflows.start("instance-cooling", name, { instanceId: id, coolingEpoch, ...plan });
   } catch (error) {
-    await abandonCooling(cp, { instanceId: instance.id, coolingEpoch, cause: String(error) });
+    await abandonCooling(cp, { instanceId: id, coolingEpoch, cause: String(error) });
     throw error;
   }
 };
@@ -48,11 +66,12 @@ const cool = async (cp: ControlPlane, record: JobRecord, instance: Instance) => 
 /** What becomes of the job's instance now that the job no longer runs on it. */
 const freeInstance = async (cp: ControlPlane, record: JobRecord, instance: Instance) => {
   const { job } = record;
-  // Only an instance still booting or executing for this very job is this job's to free.
+  // Only an instance still booting or executing for this very job is this job's to free;
+  // one cooling already was freed by this release run before, or by a later job's.
   const owned =
     (instance.status === "LAUNCHING" || instance.status === "EXECUTING") &&
     instance.jobId === job.id;
-  if (!owned) return;
+  if (!owned) return instance.status === "COOLING" ? startCoolingTimer(cp, instance) : undefined;
   const action = instance.spot ? "terminate" : "stop";
   // An agent that stopped answering may have left anything behind: the instance goes.
   if (job.phase === "LOST") await closeInstance(cp, instance, "terminate");
@@ -62,7 +81,10 @@ const freeInstance = async (cp: ControlPlane, record: JobRecord, instance: Insta
   // Its agent never answered: nothing on it is known to work for the next job.
   else if (instance.status === "LAUNCHING" && !instance.agentReady)
     await closeInstance(cp, instance, action);
-  else await cool(cp, record, instance);
+  else {
+    const cooled = await cool(cp, record, instance);
+    if (cooled) await startCoolingTimer(cp, cooled);
+  }
 };
 
 /**
@@ -113,7 +135,7 @@ export const releaseInstance = async (cp: ControlPlane, jobId: string): Promise<
   }
   const retryDelayS = nextAttemptDelayS(record.job);
   if (retryDelayS !== undefined) {
-    await cp.workflows.start("job-lifecycle", `${jobId}-v${record.job.version}`, {
+    await startOnce(cp.workflows, "job-lifecycle", `${jobId}-v${record.job.version}`, {
       jobId,
       review: false,
       retryDelayS,

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { HOLDING_PHASES, type Phase } from "../domain/phases.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { closeInstance } from "./change-instance.ts";
@@ -17,6 +18,7 @@ const WAITING_FOR_A_SERVER: Phase[] = [
  * and timers did not survive it: waiting jobs get their workflow again, jobs that were on
  * an instance are LOST (their process is gone), cancels finish, and instances whose agent
  * is gone are recorded as stopped, ready to be started for the next job of their pool.
+ * The lost executions' names stay taken, as on Step Functions: the restarted ones get new ones.
  */
 export const recoverAfterRestart = async (cp: ControlPlane): Promise<void> => {
   for (const status of ["LAUNCHING", "EXECUTING", "COOLING"] as const) {
@@ -31,7 +33,9 @@ export const recoverAfterRestart = async (cp: ControlPlane): Promise<void> => {
   for (const { job } of await cp.jobs.listByPhase("CANCELING"))
     await applyJobEvent(cp, job.id, { type: "released" });
   // Last, so no instance these workflows claim or launch is closed by the steps above.
+  const rerun = `-recovered-${randomBytes(4).toString("hex")}`;
   for (const phase of WAITING_FOR_A_SERVER) {
-    for (const record of await cp.jobs.listByPhase(phase)) await startJobWorkflows(cp, record);
+    for (const record of await cp.jobs.listByPhase(phase))
+      await startJobWorkflows(cp, record, rerun);
   }
 };

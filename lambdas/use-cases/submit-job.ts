@@ -5,27 +5,37 @@ import { jobStatusChanged } from "../domain/status-events.ts";
 import type { JobRecord } from "../ports.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { conflict, type Failure } from "./outcome.ts";
+import { startOnce } from "./start-workflow.ts";
 
 /**
  * Starts the job's lifecycle and, when it has a `timeoutS`, its deadline, counted from
- * submission. Both executions are named after the job, so starting them again is a no-op.
+ * submission. Both executions are named after the job, so a replayed submit starts neither
+ * twice, and the deadline's input is the same instant whenever it is computed. Recovery
+ * after a restart, whose executions of those names are gone, starts them again named with
+ * the `rerun` suffix.
  */
 export const startJobWorkflows = async (
-  cp: Pick<ControlPlane, "workflows" | "clock">,
+  cp: Pick<ControlPlane, "workflows">,
   record: JobRecord,
+  rerun = "",
 ) => {
   const jobId = record.job.id;
-  await cp.workflows.start("job-lifecycle", jobId, {
+  await startOnce(cp.workflows, "job-lifecycle", `${jobId}${rerun}`, {
     jobId,
     review: record.spec.review && record.job.review !== "APPROVED",
   });
   const { timeoutS } = record.spec;
   if (timeoutS === undefined) return;
-  const elapsedS = (Date.parse(cp.clock.now()) - Date.parse(record.createdAt)) / 1000;
-  await cp.workflows.start("job-deadline", `${jobId}-deadline`, {
+  await startOnce(cp.workflows, "job-deadline", `${jobId}-deadline${rerun}`, {
     jobId,
-    timeoutS: Math.max(0, Math.ceil(timeoutS - elapsedS)),
+    deadline: deadlineOf(record.createdAt, timeoutS),
   });
+};
+
+/** The whole second (RFC 3339, as a Wait's TimestampPath reads it) the job's time runs out. */
+const deadlineOf = (createdAt: string, timeoutS: number): string => {
+  const seconds = Math.ceil(Date.parse(createdAt) / 1000) + timeoutS;
+  return new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
 };
 
 export interface SubmitRequest {

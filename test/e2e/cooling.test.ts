@@ -111,4 +111,24 @@ describe("an instance's cooling period always ends", () => {
       compute.stop = stop;
     }
   });
+
+  it("terminates the instance when its cooling execution fails where no Catch reaches", async () => {
+    const spec = trainingSpec({ setup: "true # engine failure", coolingPeriodS: 600 });
+    const done = await plane.finished((await plane.client.submitJob(spec)).id);
+    const cooling = await instanceWhen(done.instanceId, (view) => view?.status === "COOLING");
+    const stored = await plane.cp.instances.get(cooling?.id ?? "");
+    // A Wait state given a fraction fails the whole execution: no Catch can handle it.
+    await plane.workflows.start("instance-cooling", `${cooling?.id}-broken-timer`, {
+      instanceId: cooling?.id,
+      coolingEpoch: stored?.coolingEpoch,
+      warmS: 0.52,
+      stoppedS: 0,
+    });
+    const view = await instanceWhen(done.instanceId, closed);
+    expect(view).toMatchObject({ status: "CLOSED", substatus: "TERMINATED" });
+    const failure = instanceEvents(done.instanceId).find(
+      (event) => event.event === "coolingFailed",
+    );
+    expect(failure?.cause).toMatch(/broken-timer FAILED: States.Runtime/);
+  });
 });

@@ -17,6 +17,7 @@ import { serve } from "@hono/node-server";
 import { type CostModel, DEFAULT_COST_MODEL } from "../../domain/cooling-policy.ts";
 import type { StatusEvent } from "../../domain/status-events.ts";
 import { createApi } from "../../handlers/api/app.ts";
+import { coolingExecutionEnded } from "../../handlers/events/cooling-execution-ended.ts";
 import { workflowTasks } from "../../handlers/workflow/tasks.ts";
 import type { Compute, LaunchRequest, StateMachineName } from "../../ports.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
@@ -175,6 +176,14 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
   const { backoffMs } = options;
   const workflows = new LocalWorkflows({
     definitions,
+    journal: join(stateDir, "workflows.jsonl"),
+    // As the stack's rule on Step Functions' status changes does on AWS.
+    onExecutionEnd: (end) => {
+      if (end.machine !== "instance-cooling") return;
+      coolingExecutionEnded(cp, end).catch((error: unknown) =>
+        console.error(`after cooling execution ${end.name}: ${String(error)}`),
+      );
+    },
     ...bindTasks(definitions, probedTasks(workflowTasks(cp), probes.task)),
     ...(backoffMs !== undefined
       ? {

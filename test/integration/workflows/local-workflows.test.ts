@@ -6,7 +6,7 @@ import {
   TaskDoesNotExist,
   type TaskHandler,
 } from "../../../lambdas/adapters/local/local-workflows.ts";
-import { fixture, stopAfterEach } from "./harness.ts";
+import { agent, fixture, rejection, stopAfterEach } from "./harness.ts";
 
 const track = stopAfterEach();
 
@@ -25,42 +25,6 @@ const workflowsFor = (
   track(workflows);
   return workflows;
 };
-
-interface Call {
-  // biome-ignore lint/suspicious/noExplicitAny: whatever the state's Parameters built
-  input: any;
-  taskToken: string;
-}
-
-/** A callback task's handler that records each call, for the test to answer in its place. */
-const agent = () => {
-  const calls: Call[] = [];
-  const listeners = new Set<() => void>();
-  const handler: TaskHandler = async (input, { taskToken }) => {
-    if (taskToken === undefined) throw new Error("a callback task got no token");
-    calls.push({ input, taskToken });
-    for (const listener of listeners) listener();
-  };
-  /** The n-th call (from 0), once it has happened. */
-  const call = (n: number) =>
-    new Promise<Call>((resolve) => {
-      const check = () => {
-        const found = calls[n];
-        if (!found) return;
-        listeners.delete(check);
-        resolve(found);
-      };
-      listeners.add(check);
-      check();
-    });
-  return { calls, handler, call };
-};
-
-const rejection = (promise: Promise<unknown>) =>
-  promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
 
 describe("LocalWorkflows", () => {
   it("runs a Task chain with Parameters, ResultSelector, ResultPath, OutputPath and substitutions", async () => {

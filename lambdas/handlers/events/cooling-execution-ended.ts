@@ -1,0 +1,36 @@
+import { z } from "zod";
+import type { ControlPlane } from "../../use-cases/control-plane.ts";
+import { abandonCooling } from "../../use-cases/finish-job.ts";
+
+/**
+ * The detail of Step Functions' "Step Functions Execution Status Change" event, as
+ * EventBridge delivers it for the instance-cooling machine (and the local runner mirrors).
+ */
+export const ExecutionStatusChange = z.object({
+  status: z.string(),
+  name: z.string(),
+  input: z.string(),
+  error: z.string().nullish(),
+  cause: z.string().nullish(),
+});
+
+const CoolingInput = z.object({ instanceId: z.string(), coolingEpoch: z.number().int() });
+
+/** How an execution ends when something other than its own steps ended it badly. */
+const FAILURES = new Set(["FAILED", "TIMED_OUT"]);
+
+/**
+ * A cooling execution that failed (even where its own Catch cannot reach, as a Wait state
+ * that could not wait) must not leave its instance running or stopped with nothing to end
+ * it: the instance is terminated, unless a job took it since.
+ */
+export const coolingExecutionEnded = async (cp: ControlPlane, detail: unknown) => {
+  const change = ExecutionStatusChange.parse(detail);
+  if (!FAILURES.has(change.status)) return { terminated: false };
+  const input = CoolingInput.parse(JSON.parse(change.input));
+  const why = [change.error, change.cause].filter(Boolean).join(": ");
+  return abandonCooling(cp, {
+    ...input,
+    cause: `cooling execution ${change.name} ${change.status}${why ? `: ${why}` : ""}`,
+  });
+};
