@@ -79,6 +79,7 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
   403: "UNAUTHORIZED",
   404: "NOT_FOUND",
   409: "CONFLICT",
+  413: "TOO_LARGE",
 };
 
 const isApiError = (body: unknown): body is ApiError => {

@@ -1,14 +1,17 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startLocalControlPlane } from "../../lambdas/adapters/local/local-control-plane.ts";
+import {
+  type LocalProbes,
+  startLocalControlPlane,
+} from "../../lambdas/adapters/local/local-control-plane.ts";
 import type { JobSpecInput } from "../../lambdas/domain/job-spec.ts";
 import type { StatusEvent } from "../../lambdas/domain/status-events.ts";
 import type { JobView } from "../../sdk/api-types.ts";
 import { GpuctlClient } from "../../sdk/client.ts";
 
 /** A local control plane of its own for one test file: in-memory DynamoDB, a temporary state folder. */
-export const startTestControlPlane = async () => {
+export const startTestControlPlane = async (probes: LocalProbes = {}) => {
   const stateDir = await mkdtemp(join(tmpdir(), "gpuctl-e2e-"));
   const events: StatusEvent[] = [];
   const local = await startLocalControlPlane({
@@ -17,6 +20,7 @@ export const startTestControlPlane = async () => {
     backoffMs: 50,
     agentEnv: { GPUCTL_HEARTBEAT_S: "1" },
     onEvent: (event) => events.push(event),
+    probes,
   });
   const client = new GpuctlClient({ endpoint: local.endpoint, token: local.userToken });
 

@@ -1,12 +1,15 @@
+import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 import type { ApiError } from "../../../sdk/api-types.ts";
+import { formatBytes } from "../../domain/limits.ts";
 import type { Failure } from "../../use-cases/outcome.ts";
 
 const STATUS: Record<Failure["error"], ContentfulStatusCode> = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   REFUSED: 409,
+  VALIDATION: 400,
 };
 
 export const errorBody = (
@@ -25,7 +28,10 @@ export const fieldsOf = (error: z.ZodError) =>
 
 /** A use case's refusal as the status it means. */
 export const fail = (failure: Failure) =>
-  Response.json(errorBody(failure.error, failure.message), { status: STATUS[failure.error] });
+  Response.json(
+    errorBody(failure.error, failure.message, "fields" in failure ? failure.fields : undefined),
+    { status: STATUS[failure.error] },
+  );
 
 export const invalid = (message: string, fields: ApiError["error"]["fields"]) =>
   Response.json(errorBody("VALIDATION", message, fields), { status: 400 });
@@ -35,9 +41,33 @@ export const unauthorized = (message: string) =>
 
 export const notFound = (message: string) => fail({ ok: false, error: "NOT_FOUND", message });
 
-/** The request's JSON body, or undefined when it is not JSON. */
-export const body = async (request: Request): Promise<unknown> =>
-  request.json().catch(() => undefined);
+/**
+ * The rest of the body is never read: the connection closes after the answer, so a client
+ * still sending does not reuse it for its next request.
+ */
+export const tooLarge = (maxBytes: number) =>
+  Response.json(
+    errorBody("TOO_LARGE", `the body is larger than ${formatBytes(maxBytes)}`, [
+      { field: "(body)", message: `at most ${maxBytes} bytes` },
+    ]),
+    { status: 413, headers: { connection: "close" } },
+  );
+
+/** Ends the request with `response`, from wherever it is thrown (app.onError answers with it). */
+export const refuseWith = (response: Response) =>
+  new HTTPException(response.status as ContentfulStatusCode, { res: response });
+
+/** The request's JSON body; a body that is not JSON ends the request with a 400. */
+export const body = async (request: Request): Promise<unknown> => {
+  const text = await request.text();
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw refuseWith(
+      invalid("invalid JSON", [{ field: "(body)", message: (error as Error).message }]),
+    );
+  }
+};
 
 /** The bearer token of a request, if it carries one. */
 export const bearerToken = (request: Request): string | undefined =>
