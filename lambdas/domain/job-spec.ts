@@ -76,7 +76,12 @@ export const JobSpec = z
       .optional(),
     coolingPeriodS: seconds(7 * DAY_S).optional(),
     backoffLimit: z.number().int().min(0).max(100).default(DEFAULT_BACKOFF_LIMIT),
-    retryRules: z.array(RetryRuleSchema).max(LIMITS.retryRules).optional(),
+    retryRules: z
+      .array(RetryRuleSchema)
+      .refine((rules) => jsonBytes(rules) <= LIMITS.retryRulesBytes, {
+        message: `at most ${formatBytes(LIMITS.retryRulesBytes)} of JSON`,
+      })
+      .optional(),
     /** At most two weeks: a job that may run longer runs without a deadline. */
     timeoutS: seconds(14 * DAY_S).optional(),
     env: z

@@ -39,7 +39,8 @@ export const LIMITS = {
   imageChars: 1024,
   inputs: 256,
   outputs: 256,
-  retryRules: 32,
+  /** Retry rules, in bytes of their JSON: they are stored twice, in the spec and the job's policy. */
+  retryRulesBytes: 16 * KiB,
   /** The token an agent reports with: the workflow's (at most 2048 characters) in an envelope. */
   taskTokenChars: 4096,
   /** Step Functions' own limits on a task failure's error name and cause. */

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
-import { readdir } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,6 +9,7 @@ import { LIMITS } from "../../lambdas/domain/limits.ts";
 import { agentAccess } from "../../lambdas/use-cases/agent-identity.ts";
 import type { ApiError } from "../../sdk/api-types.ts";
 import { ApiRequestError } from "../../sdk/client.ts";
+import { gpuctl } from "../unit/cli/run-gpuctl.ts";
 import { startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
 
 const INSTANCE = "i-bad-input";
@@ -534,6 +536,40 @@ describe("bad input gets a 4xx at once and writes nothing", () => {
     const error = await plane.client.uploadInput(tenMiB).catch((error: unknown) => error);
     expect(error).toBeInstanceOf(ApiRequestError);
     expect(error).toMatchObject({ status: 413, code: "TOO_LARGE" });
+  });
+
+  it("has gpuctl say what the server refused, and why", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "gpuctl-bad-input-"));
+    const cli = (file: string) =>
+      gpuctl(["submit", "-f", join(dir, file)], {
+        endpoint: plane.endpoint,
+        env: { GPUCTL_TOKEN: plane.userToken },
+      });
+    try {
+      await writeFile(join(dir, "data.bin"), tenMiB);
+      await writeFile(
+        join(dir, "big.yaml"),
+        "name: big\ninstance: { types: [local] }\nrun: 'true'\ninputs: [{ file: data.bin, path: d }]\n",
+      );
+      await writeFile(
+        join(dir, "bogus.yaml"),
+        "name: bogus\ninstance: { types: [p5.48xlarge-bogus] }\nrun: 'true'\n",
+      );
+      const before = await snapshot();
+      expect(await cli("big.yaml")).toMatchObject({
+        code: 1,
+        stderr: expect.stringMatching(/^gpuctl: the body is larger than 4 MiB: give larger data/),
+      });
+      expect(await cli("bogus.yaml")).toMatchObject({
+        code: 1,
+        stderr: expect.stringContaining(
+          "instance.types.0: p5.48xlarge-bogus is not offered here; offered: local",
+        ),
+      });
+      expect(await snapshot()).toEqual(before);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("takes the same requests when they are valid (the rows fail for their stated reason)", async () => {

@@ -27,14 +27,20 @@ export const checkPath: MiddlewareHandler = async (c, next) => {
 };
 
 /** Uploads have their own limits; every other body is JSON. */
-const UPLOADS: Array<{ method: string; prefix: string; maxBytes: number }> = [
-  { method: "PUT", prefix: "/v1/inputs/", maxBytes: LIMITS.inputBytes },
+const UPLOADS: Array<{ method: string; prefix: string; maxBytes: number; hint?: string }> = [
+  {
+    method: "PUT",
+    prefix: "/v1/inputs/",
+    maxBytes: LIMITS.inputBytes,
+    hint: "give larger data to the job as an input url",
+  },
   { method: "PUT", prefix: "/agent/v1/artifacts/", maxBytes: LIMITS.resultFileBytes },
 ];
 
-const maxBodyBytes = (method: string, path: string): number =>
-  UPLOADS.find((upload) => upload.method === method && path.startsWith(upload.prefix))?.maxBytes ??
-  LIMITS.jsonBodyBytes;
+const limitOf = (method: string, path: string): { maxBytes: number; hint?: string } =>
+  UPLOADS.find((upload) => upload.method === method && path.startsWith(upload.prefix)) ?? {
+    maxBytes: LIMITS.jsonBodyBytes,
+  };
 
 /**
  * Refuses a body over its route's limit with a 413 as it is read: at once when its
@@ -45,14 +51,14 @@ const maxBodyBytes = (method: string, path: string): number =>
 export const limitBody: MiddlewareHandler = async (c, next) => {
   const { body } = c.req.raw;
   if (!body) return next();
-  const maxBytes = maxBodyBytes(c.req.method, c.req.path);
-  if (Number(c.req.header("content-length")) > maxBytes) return tooLarge(maxBytes);
+  const { maxBytes, hint } = limitOf(c.req.method, c.req.path);
+  if (Number(c.req.header("content-length")) > maxBytes) return tooLarge(maxBytes, hint);
   let seen = 0;
   const counted = body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         seen += chunk.byteLength;
-        if (seen > maxBytes) controller.error(refuseWith(tooLarge(maxBytes)));
+        if (seen > maxBytes) controller.error(refuseWith(tooLarge(maxBytes, hint)));
         else controller.enqueue(chunk);
       },
     }),

@@ -45,11 +45,13 @@ export const notFound = (message: string) => fail({ ok: false, error: "NOT_FOUND
  * The rest of the body is never read: the connection closes after the answer, so a client
  * still sending does not reuse it for its next request.
  */
-export const tooLarge = (maxBytes: number) =>
+export const tooLarge = (maxBytes: number, hint?: string) =>
   Response.json(
-    errorBody("TOO_LARGE", `the body is larger than ${formatBytes(maxBytes)}`, [
-      { field: "(body)", message: `at most ${maxBytes} bytes` },
-    ]),
+    errorBody(
+      "TOO_LARGE",
+      `the body is larger than ${formatBytes(maxBytes)}${hint ? `: ${hint}` : ""}`,
+      [{ field: "(body)", message: `at most ${maxBytes} bytes` }],
+    ),
     { status: 413, headers: { connection: "close" } },
   );
 
