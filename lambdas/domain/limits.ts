@@ -1,34 +1,24 @@
 /**
- * Every size the control plane accepts, in one place (docs/api.md lists them). Together they
- * keep a stored job item far below DynamoDB's 400 KB item limit: the spec is bounded as a
- * whole, and everything else on the item (timeline, task token, endpoint) is small and
- * bounded too. Anything larger is refused with a 400 or 413 before it is read whole.
+ * Every size the control plane accepts, in one place (docs/api.md's table is generated from
+ * here). Together they keep a stored job item far below DynamoDB's 400 KB item limit: the
+ * spec is bounded as a whole, and everything else on the item (timeline, task token,
+ * endpoint) is small and bounded too. Anything larger is refused with a 400 or 413 before
+ * it is read whole.
  */
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
 export const LIMITS = {
-  /** Any JSON body: a job spec, a review, an agent's report (Step Functions takes 256 KiB). */
   jsonBodyBytes: 256 * KiB,
-  /** A job spec as stored, in bytes of its JSON: the bulk of a job item. */
   specBytes: 128 * KiB,
-  /**
-   * One uploaded input (`PUT /v1/inputs/{sha256}`). On AWS the upload passes API Gateway and
-   * Lambda, whose 6 MB payload holds about 4.5 MB once base64-encoded; larger data goes as a `url`.
-   */
   inputBytes: 4 * MiB,
-  /** One result file an agent uploads: what a single S3 PUT takes. */
   resultFileBytes: 5 * 1024 * MiB,
-  /** A path segment, and so every id in a path (job, instance, model): a file name's limit. */
   pathSegmentChars: 255,
-  /** A whole request path. */
   pathChars: 2048,
   idempotencyKeyChars: 255,
   cursorChars: 1024,
-  /** A file path inside the job folder (S3 keys are at most 1024 bytes). */
   filePathChars: 1024,
   urlChars: 2048,
-  /** `run` and `setup`, each. */
   scriptChars: 64 * KiB,
   envVars: 256,
   envNameChars: 256,
@@ -39,17 +29,51 @@ export const LIMITS = {
   imageChars: 1024,
   inputs: 256,
   outputs: 256,
-  /** Retry rules, in bytes of their JSON: they are stored twice, in the spec and the job's policy. */
   retryRulesBytes: 16 * KiB,
-  /** The token an agent reports with: the workflow's (at most 2048 characters) in an envelope. */
   taskTokenChars: 4096,
-  /** Step Functions' own limits on a task failure's error name and cause. */
   errorChars: 256,
   causeChars: 32 * KiB,
-  /** Env hashes an agent says its disk has cached. */
   envHashes: 1024,
   envHashChars: 64,
 } as const;
+
+export type Limit = keyof typeof LIMITS;
+
+/** What each limit bounds, and why it is what it is. */
+export const LIMIT_DESCRIPTIONS: Record<Limit, string> = {
+  jsonBodyBytes:
+    "any JSON body: a job spec, a review, an agent's report (Step Functions takes 256 KiB)",
+  specBytes: "a job spec as stored, in bytes of its JSON: the bulk of a job item",
+  inputBytes:
+    "one uploaded input (`PUT /v1/inputs/{sha256}`): on AWS it passes API Gateway and Lambda, whose 6 MB payload holds about 4.5 MB once base64-encoded; larger data goes as an input `url`",
+  resultFileBytes: "one result file an agent uploads: what a single S3 PUT takes",
+  pathSegmentChars:
+    "a path segment, and so every id in a path (job, instance, model name): a file name's limit",
+  pathChars: "a whole request path",
+  idempotencyKeyChars: "the `Idempotency-Key` header (printable ASCII, no spaces)",
+  cursorChars: "the `cursor` of a listing",
+  filePathChars:
+    "a file path in the job folder (`inputs[].path`, `outputs[]`, `checkpointDir`): S3 keys are at most 1024 bytes",
+  urlChars: "an input `url`, `serve.healthPath`, an endpoint an agent reports",
+  scriptChars: "`run` and `setup`, each",
+  envVars: "variables in `env`",
+  envNameChars: "an `env` variable's name",
+  envValueChars: "an `env` variable's value",
+  instanceTypes: "entries in `instance.types`",
+  instanceTypeChars: "an instance type's name",
+  regionChars: "`instance.region`",
+  imageChars: "`image`",
+  inputs: "entries in `inputs`",
+  outputs: "entries in `outputs`",
+  retryRulesBytes:
+    "`retryRules`, in bytes of their JSON: they are stored twice, in the spec and in the job's retry policy",
+  taskTokenChars:
+    "the task token an agent reports with: the workflow's (at most 2048 characters) in an envelope",
+  errorChars: "a task failure's error name (Step Functions' limit)",
+  causeChars: "a task failure's cause (Step Functions' limit)",
+  envHashes: "env hashes an agent's poll says its disk has cached",
+  envHashChars: "one such env hash",
+};
 
 const UNITS: Array<[string, number]> = [
   ["GiB", 1024 * MiB],
@@ -64,4 +88,11 @@ export const formatBytes = (bytes: number): string => {
     1,
   ];
   return `${bytes / size} ${unit}`;
+};
+
+/** A limit as people read it: `256 KiB`, `255 characters`, `16`. */
+export const formatLimit = (limit: Limit): string => {
+  const value = LIMITS[limit];
+  if (limit.endsWith("Bytes")) return formatBytes(value);
+  return limit.endsWith("Chars") ? `${value} characters` : String(value);
 };
