@@ -272,6 +272,15 @@ const ROWS: BadRequest[] = [
     message: /1024/,
   },
   {
+    name: "a malformed percent escape in a query",
+    audience: "user",
+    method: "GET",
+    path: "/v1/jobs?cursor=%E0%A4%A",
+    status: 400,
+    field: "cursor",
+    message: /not a cursor this listing handed out/,
+  },
+  {
     name: "a review that is not JSON",
     audience: "user",
     method: "POST",

@@ -175,6 +175,17 @@ describe("GpuctlClient errors", () => {
     expect((error as Error).message).toMatch(/^HTTP 502 .*Bad Gateway/);
   });
 
+  it("knows a proxy's 413 for a body too large", async () => {
+    const { client } = await start(() => ({
+      status: 413,
+      body: '{"message":"Request Entity Too Large"}',
+      contentType: "application/json",
+    }));
+    const error = await client.uploadInput(new Uint8Array(8)).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ status: 413, code: "TOO_LARGE" });
+    expect((error as Error).message).toMatch(/^HTTP 413 .*Request Entity Too Large/);
+  });
+
   it("says the control plane is not reachable when the connection is refused", async () => {
     const endpoint = `http://127.0.0.1:${await closedPort()}`;
     const error = await new GpuctlClient({ endpoint })
