@@ -518,28 +518,36 @@ describe("bad input gets a 4xx at once and writes nothing", () => {
     },
   );
 
-  it("stops reading an upload of undeclared length at its limit", async () => {
-    const before = await snapshot();
-    const total = 64 * MiB;
-    let pulled = 0;
-    const chunk = new Uint8Array(64 * 1024);
-    const body = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (pulled >= total) return controller.close();
-        pulled += chunk.byteLength;
-        controller.enqueue(chunk);
-      },
-    });
-    const response = await fetch(`${plane.endpoint}/v1/inputs/${"0".repeat(64)}`, {
-      method: "PUT",
-      headers: { authorization: authorization("user") },
-      body,
-      duplex: "half",
-    } as RequestInit);
-    expect(response.status).toBe(413);
-    expect(pulled).toBeLessThan(total);
-    expect(await snapshot()).toEqual(before);
-  });
+  it.each([
+    [`/v1/inputs/${"0".repeat(64)}`, "PUT", "user"],
+    ["/v1/jobs", "POST", "user"],
+    ["/agent/v1/tasks/succeed", "POST", "agent"],
+  ] as const)(
+    "%s %s stops reading a body of undeclared length at its limit",
+    async (path, method, audience) => {
+      const before = await snapshot();
+      const total = 64 * MiB;
+      let pulled = 0;
+      const chunk = new Uint8Array(64 * 1024).fill(0x20);
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (pulled >= total) return controller.close();
+          pulled += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+      });
+      const response = await fetch(`${plane.endpoint}${path}`, {
+        method,
+        headers: { authorization: authorization(audience) },
+        body,
+        duplex: "half",
+      } as RequestInit);
+      expect(response.status).toBe(413);
+      expect(((await response.json()) as ApiError).error.code).toBe("TOO_LARGE");
+      expect(pulled).toBeLessThan(total);
+      expect(await snapshot()).toEqual(before);
+    },
+  );
 
   it("tells an SDK user that an upload is too large", async () => {
     const error = await plane.client.uploadInput(tenMiB).catch((error: unknown) => error);
