@@ -18,7 +18,8 @@ export interface ApiOptions {
 /**
  * The control plane's HTTP API, one router per audience: users under /v1, instance agents
  * under /agent/v1, and (locally) the artifact URLs agents fetch and upload through. Every
- * path and body is bounded before a route reads it (request-limits.ts); each route validates its input, makes one use-case call, and maps the outcome to a status.
+ * path and body is bounded before a route reads it (request-limits.ts); each route
+ * validates its input, makes one use-case call, and maps the outcome to a status.
  */
 export const createApi = (cp: ControlPlane, options: ApiOptions) => {
   const app = new Hono();

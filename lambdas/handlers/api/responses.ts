@@ -42,8 +42,8 @@ export const unauthorized = (message: string) =>
 export const notFound = (message: string) => fail({ ok: false, error: "NOT_FOUND", message });
 
 /**
- * The rest of the body is never read: the connection closes after the answer, so a client
- * still sending does not reuse it for its next request.
+ * A 413 for a body over `maxBytes`. The rest of the body is never read: the connection
+ * closes after the answer, so a client still sending does not reuse it for its next request.
  */
 export const tooLarge = (maxBytes: number, hint?: string) =>
   Response.json(
