@@ -10,6 +10,7 @@ const MiB = 1024 * KiB;
 
 export const LIMITS = {
   jsonBodyBytes: 256 * KiB,
+  jsonDepth: 32,
   specBytes: 128 * KiB,
   inputBytes: 4 * MiB,
   resultFileBytes: 5 * 1024 * MiB,
@@ -43,6 +44,7 @@ export type Limit = keyof typeof LIMITS;
 export const LIMIT_DESCRIPTIONS: Record<Limit, string> = {
   jsonBodyBytes:
     "any JSON body: a job spec, a review, an agent's report (Step Functions takes 256 KiB)",
+  jsonDepth: "levels of arrays and objects nested in a JSON body",
   specBytes: "a job spec as stored, in bytes of its JSON: the bulk of a job item",
   inputBytes:
     "one uploaded input (`PUT /v1/inputs/{sha256}`): on AWS it passes API Gateway and Lambda, whose 6 MB payload holds about 4.5 MB once base64-encoded; larger data goes as an input `url`",
@@ -94,5 +96,6 @@ export const formatBytes = (bytes: number): string => {
 export const formatLimit = (limit: Limit): string => {
   const value = LIMITS[limit];
   if (limit.endsWith("Bytes")) return formatBytes(value);
+  if (limit.endsWith("Depth")) return `${value} levels`;
   return limit.endsWith("Chars") ? `${value} characters` : String(value);
 };

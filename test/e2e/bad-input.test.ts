@@ -207,6 +207,16 @@ const ROWS: BadRequest[] = [
     message: /JSON/,
   },
   {
+    name: "a report nesting deeper than any message",
+    audience: "agent",
+    method: "POST",
+    path: "/agent/v1/tasks/succeed",
+    body: `{"taskToken":"t","output":{"a":${'{"a":'.repeat(40_000)}1${"}".repeat(40_000)}}}`,
+    status: 400,
+    field: "(body)",
+    message: /nests deeper than 32 levels/,
+  },
+  {
     name: "a 10 KB Idempotency-Key",
     audience: "user",
     method: "POST",

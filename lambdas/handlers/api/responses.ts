@@ -2,7 +2,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 import type { ApiError } from "../../../sdk/api-types.ts";
-import { formatBytes } from "../../domain/limits.ts";
+import { formatBytes, LIMITS } from "../../domain/limits.ts";
 import type { Failure } from "../../use-cases/outcome.ts";
 
 const STATUS: Record<Failure["error"], ContentfulStatusCode> = {
@@ -59,15 +59,37 @@ export const tooLarge = (maxBytes: number, hint?: string) =>
 export const refuseWith = (response: Response) =>
   new HTTPException(response.status as ContentfulStatusCode, { res: response });
 
-/** The request's JSON body; a body that is not JSON ends the request with a 400. */
+/** How deep `text`'s arrays and objects nest, outside its strings. */
+const nesting = (text: string): number => {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index++) {
+    const char = text[index];
+    if (inString) {
+      if (char === "\\") index++;
+      else if (char === '"') inString = false;
+    } else if (char === '"') inString = true;
+    else if (char === "[" || char === "{") deepest = Math.max(deepest, ++depth);
+    else if (char === "]" || char === "}") depth--;
+  }
+  return deepest;
+};
+
+/**
+ * The request's JSON body; a body that is not JSON, or nests deeper than any message does
+ * (which would overflow the stack of whatever walks it next), ends the request with a 400.
+ */
 export const body = async (request: Request): Promise<unknown> => {
   const text = await request.text();
+  const refuse = (message: string) =>
+    refuseWith(invalid("invalid JSON", [{ field: "(body)", message }]));
+  if (nesting(text) > LIMITS.jsonDepth)
+    throw refuse(`nests deeper than ${LIMITS.jsonDepth} levels`);
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw refuseWith(
-      invalid("invalid JSON", [{ field: "(body)", message: (error as Error).message }]),
-    );
+    throw refuse((error as Error).message);
   }
 };
 
