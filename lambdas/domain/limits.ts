@@ -99,3 +99,18 @@ export const formatLimit = (limit: Limit): string => {
   if (limit.endsWith("Depth")) return `${value} levels`;
   return limit.endsWith("Chars") ? `${value} characters` : String(value);
 };
+
+/** The limits on whole bodies, and what to do instead of sending more. */
+export type BodyLimit = "jsonBodyBytes" | "inputBytes" | "resultFileBytes";
+const BODY_HINTS: Partial<Record<BodyLimit, string>> = {
+  inputBytes: "give larger data to the job as an input url",
+};
+
+/** A body over its limit, in the words of an API error: the API and the SDK say the same. */
+export const bodyTooLarge = (limit: BodyLimit) => {
+  const hint = BODY_HINTS[limit];
+  return {
+    message: `the body is larger than ${formatBytes(LIMITS[limit])}${hint ? `: ${hint}` : ""}`,
+    fields: [{ field: "(body)", message: `at most ${LIMITS[limit]} bytes` }],
+  };
+};

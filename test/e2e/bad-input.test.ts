@@ -20,6 +20,8 @@ const MiB = 1024 * 1024;
 let plane: Awaited<ReturnType<typeof startTestControlPlane>>;
 let dynamodb: DynamoDBClient;
 let agentToken: string;
+/** HTTP requests the control plane has received. */
+let requests = 0;
 
 /** Everything a request could leave behind: items, workflows, published events, artifact files. */
 const snapshot = async () => {
@@ -41,6 +43,10 @@ beforeAll(async () => {
   plane = await startTestControlPlane({
     dynamodb: (client) => {
       dynamodb = client;
+    },
+    apiRequest: (_request, handle) => {
+      requests++;
+      return handle();
     },
   });
   // A job running on an instance, so an agent's report about it would be taken if it were valid.
@@ -85,11 +91,16 @@ interface BadRequest {
 const authorization = (audience: Audience) =>
   `Bearer ${audience === "user" ? plane.userToken : agentToken}`;
 
-const send = async (row: Pick<BadRequest, "audience" | "method" | "path" | "headers" | "body">) => {
-  const body =
-    row.body === undefined || typeof row.body === "string" || row.body instanceof Uint8Array
-      ? row.body
-      : JSON.stringify(row.body);
+type Sent = Pick<BadRequest, "audience" | "method" | "path" | "headers" | "body">;
+type Answer = { status: number; body: ApiError };
+
+const bytesOf = (body: unknown): string | Uint8Array | undefined =>
+  body === undefined || typeof body === "string" || body instanceof Uint8Array
+    ? body
+    : JSON.stringify(body);
+
+const send = async (row: Sent): Promise<Answer> => {
+  const body = bytesOf(row.body);
   const response = await fetch(`${plane.endpoint}${row.path}`, {
     method: row.method,
     headers: { authorization: authorization(row.audience), ...row.headers },
@@ -98,6 +109,37 @@ const send = async (row: Pick<BadRequest, "audience" | "method" | "path" | "head
   const text = await response.text();
   return { status: response.status, body: (text ? JSON.parse(text) : undefined) as ApiError };
 };
+
+/**
+ * Sends only the headers of a request, declaring `bytes` of body, and takes the answer. A
+ * client still writing a body the server has refused (and closed the connection on) may see
+ * the connection break before it reads the answer, so refusals of size are asked this way.
+ */
+const declare = (row: Omit<Sent, "body">, bytes: number) =>
+  new Promise<Answer>((resolve, reject) => {
+    const request = httpRequest(`${plane.endpoint}${row.path}`, {
+      method: row.method,
+      headers: {
+        authorization: authorization(row.audience),
+        ...row.headers,
+        "content-length": String(bytes),
+      },
+    });
+    request.on("error", reject);
+    request.on("response", (response) => {
+      let text = "";
+      response.on("data", (chunk) => {
+        text += chunk;
+      });
+      response.on("end", () => {
+        request.destroy();
+        resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) as ApiError });
+      });
+    });
+    request.flushHeaders();
+  });
+
+const byteLength = (body: unknown) => Buffer.byteLength(bytesOf(body) ?? "");
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 const long = (length: number) => "x".repeat(length);
@@ -474,7 +516,7 @@ const ROWS: BadRequest[] = [
 describe("bad input gets a 4xx at once and writes nothing", () => {
   it.each(ROWS)("$name: $status", async (row) => {
     const before = await snapshot();
-    const answer = await send(row);
+    const answer = row.status === 413 ? await declare(row, byteLength(row.body)) : await send(row);
     expect(answer.status).toBe(row.status);
     const fields = answer.body.error.fields ?? [];
     if (row.field) {
@@ -488,42 +530,18 @@ describe("bad input gets a 4xx at once and writes nothing", () => {
     expect(await snapshot()).toEqual(before);
   });
 
-  /** Sends only the headers of a request declaring `bytes` of body, and takes the answer. */
-  const declareOnly = (path: string, method: string, bytes: number) =>
-    new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const request = httpRequest(`${plane.endpoint}${path}`, {
-        method,
-        headers: {
-          authorization: authorization(path.startsWith("/agent") ? "agent" : "user"),
-          "content-length": String(bytes),
-        },
-      });
-      request.on("error", reject);
-      request.on("response", (response) => {
-        let body = "";
-        response.on("data", (chunk) => {
-          body += chunk;
-        });
-        response.on("end", () => {
-          request.destroy();
-          resolve({ status: response.statusCode ?? 0, body });
-        });
-      });
-      request.flushHeaders();
-    });
-
   it.each([
-    ["/v1/jobs", "POST", LIMITS.jsonBodyBytes],
-    [`/v1/inputs/${"0".repeat(64)}`, "PUT", LIMITS.inputBytes],
-    [`/agent/v1/artifacts/jobs/${JOB}/results/model.bin`, "PUT", LIMITS.resultFileBytes],
-    ["/agent/v1/tasks/succeed", "POST", LIMITS.jsonBodyBytes],
-  ])(
+    ["/v1/jobs", "POST", "user", LIMITS.jsonBodyBytes],
+    [`/v1/inputs/${"0".repeat(64)}`, "PUT", "user", LIMITS.inputBytes],
+    [`/agent/v1/artifacts/jobs/${JOB}/results/model.bin`, "PUT", "agent", LIMITS.resultFileBytes],
+    ["/agent/v1/tasks/succeed", "POST", "agent", LIMITS.jsonBodyBytes],
+  ] as const)(
     "%s %s answers 413 on its declared length alone, before any byte of it",
-    async (path, method, limit) => {
+    async (path, method, audience, limit) => {
       const before = await snapshot();
-      const answer = await declareOnly(path, method, limit + 1);
+      const answer = await declare({ path, method, audience }, limit + 1);
       expect(answer.status).toBe(413);
-      expect(JSON.parse(answer.body).error.code).toBe("TOO_LARGE");
+      expect(answer.body.error.code).toBe("TOO_LARGE");
       expect(await snapshot()).toEqual(before);
     },
   );
@@ -559,10 +577,24 @@ describe("bad input gets a 4xx at once and writes nothing", () => {
     },
   );
 
-  it("tells an SDK user that an upload is too large", async () => {
-    const error = await plane.client.uploadInput(tenMiB).catch((error: unknown) => error);
-    expect(error).toBeInstanceOf(ApiRequestError);
-    expect(error).toMatchObject({ status: 413, code: "TOO_LARGE" });
+  it("has the SDK refuse what the API would, as the API says it, without sending it", async () => {
+    const sent = requests;
+    for (const attempt of [
+      () => plane.client.uploadInput(tenMiB),
+      () => plane.client.submitJob(trainingSpec({ run: long(LIMITS.jsonBodyBytes) })),
+    ]) {
+      const error = await attempt().catch((error: unknown) => error);
+      expect(error).toBeInstanceOf(ApiRequestError);
+      expect(error).toMatchObject({ status: 413, code: "TOO_LARGE" });
+    }
+    expect(requests).toBe(sent);
+    const server = await declare(
+      { audience: "user", method: "PUT", path: `/v1/inputs/${sha256(tenMiB)}` },
+      tenMiB.byteLength,
+    );
+    expect(
+      await plane.client.uploadInput(tenMiB).catch((error: ApiRequestError) => error.body),
+    ).toEqual(server.body);
   });
 
   it("has gpuctl say what the server refused, and why", async () => {

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { LIMITS } from "../../domain/limits.ts";
+import { type BodyLimit, LIMITS } from "../../domain/limits.ts";
 import { invalid, refuseWith, tooLarge } from "./responses.ts";
 
 const badPath = (message: string) => invalid("bad path", [{ field: "path", message }]);
@@ -27,20 +27,14 @@ export const checkPath: MiddlewareHandler = async (c, next) => {
 };
 
 /** Uploads have their own limits; every other body is JSON. */
-const UPLOADS: Array<{ method: string; prefix: string; maxBytes: number; hint?: string }> = [
-  {
-    method: "PUT",
-    prefix: "/v1/inputs/",
-    maxBytes: LIMITS.inputBytes,
-    hint: "give larger data to the job as an input url",
-  },
-  { method: "PUT", prefix: "/agent/v1/artifacts/", maxBytes: LIMITS.resultFileBytes },
+const UPLOADS: Array<{ method: string; prefix: string; limit: BodyLimit }> = [
+  { method: "PUT", prefix: "/v1/inputs/", limit: "inputBytes" },
+  { method: "PUT", prefix: "/agent/v1/artifacts/", limit: "resultFileBytes" },
 ];
 
-const limitOf = (method: string, path: string): { maxBytes: number; hint?: string } =>
-  UPLOADS.find((upload) => upload.method === method && path.startsWith(upload.prefix)) ?? {
-    maxBytes: LIMITS.jsonBodyBytes,
-  };
+const limitOf = (method: string, path: string): BodyLimit =>
+  UPLOADS.find((upload) => upload.method === method && path.startsWith(upload.prefix))?.limit ??
+  "jsonBodyBytes";
 
 /**
  * Refuses a body over its route's limit with a 413 as it is read: at once when its
@@ -51,14 +45,15 @@ const limitOf = (method: string, path: string): { maxBytes: number; hint?: strin
 export const limitBody: MiddlewareHandler = async (c, next) => {
   const { body } = c.req.raw;
   if (!body) return next();
-  const { maxBytes, hint } = limitOf(c.req.method, c.req.path);
-  if (Number(c.req.header("content-length")) > maxBytes) return tooLarge(maxBytes, hint);
+  const limit = limitOf(c.req.method, c.req.path);
+  const maxBytes = LIMITS[limit];
+  if (Number(c.req.header("content-length")) > maxBytes) return tooLarge(limit);
   let seen = 0;
   const counted = body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         seen += chunk.byteLength;
-        if (seen > maxBytes) controller.error(refuseWith(tooLarge(maxBytes, hint)));
+        if (seen > maxBytes) controller.error(refuseWith(tooLarge(limit)));
         else controller.enqueue(chunk);
       },
     }),

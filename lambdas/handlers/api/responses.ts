@@ -2,7 +2,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 import type { ApiError } from "../../../sdk/api-types.ts";
-import { formatBytes, LIMITS } from "../../domain/limits.ts";
+import { type BodyLimit, bodyTooLarge, LIMITS } from "../../domain/limits.ts";
 import type { Failure } from "../../use-cases/outcome.ts";
 
 const STATUS: Record<Failure["error"], ContentfulStatusCode> = {
@@ -42,18 +42,16 @@ export const unauthorized = (message: string) =>
 export const notFound = (message: string) => fail({ ok: false, error: "NOT_FOUND", message });
 
 /**
- * A 413 for a body over `maxBytes`. The rest of the body is never read: the connection
+ * A 413 for a body over its limit. The rest of the body is never read: the connection
  * closes after the answer, so a client still sending does not reuse it for its next request.
  */
-export const tooLarge = (maxBytes: number, hint?: string) =>
-  Response.json(
-    errorBody(
-      "TOO_LARGE",
-      `the body is larger than ${formatBytes(maxBytes)}${hint ? `: ${hint}` : ""}`,
-      [{ field: "(body)", message: `at most ${maxBytes} bytes` }],
-    ),
-    { status: 413, headers: { connection: "close" } },
-  );
+export const tooLarge = (limit: BodyLimit) => {
+  const { message, fields } = bodyTooLarge(limit);
+  return Response.json(errorBody("TOO_LARGE", message, fields), {
+    status: 413,
+    headers: { connection: "close" },
+  });
+};
 
 /** Ends the request with `response`, from wherever it is thrown (app.onError answers with it). */
 export const refuseWith = (response: Response) =>
