@@ -7,6 +7,8 @@
  * completes the waiting Step Functions task with the same token.
  */
 import { z } from "zod";
+import { LIMITS } from "../lambdas/domain/limits.ts";
+import { TIMELINE_PHASES } from "../lambdas/domain/timeline.ts";
 
 export const AGENT_API = {
   /** POST, body PollRequest; 200 with a Command, or 204 when none arrived within `waitS`. */
@@ -34,7 +36,7 @@ export const AGENT_TOKEN_FILE_ENV = "GPUCTL_AGENT_TOKEN_FILE";
 
 export const PollRequest = z.object({
   /** Env hashes whose setup already ran on this instance's disk. */
-  envHashes: z.array(z.string()),
+  envHashes: z.array(z.string().max(LIMITS.envHashChars)).max(LIMITS.envHashes),
   /** How long the control plane may hold the request open. */
   waitS: z.number().int().min(0).max(30),
 });
@@ -94,8 +96,11 @@ export const Command = z.discriminatedUnion("type", [
 ]);
 export type Command = z.infer<typeof Command>;
 
+/** Reports are validated as strictly as users' input: each is bounded, whatever its sender. */
+const taskToken = z.string().min(1).max(LIMITS.taskTokenChars);
+
 export const TaskSuccess = z.object({
-  taskToken: z.string(),
+  taskToken,
   output: z.record(z.string(), z.unknown()),
 });
 
@@ -109,17 +114,25 @@ export const AGENT_ERRORS = {
 } as const;
 
 export const TaskFailure = z.object({
-  taskToken: z.string(),
-  error: z.string(),
-  cause: z.string(),
+  taskToken,
+  error: z.string().min(1).max(LIMITS.errorChars),
+  cause: z.string().max(LIMITS.causeChars),
 });
 
-export const TaskHeartbeat = z.object({ taskToken: z.string() });
+export const TaskHeartbeat = z.object({ taskToken });
 
-export const TimelineReport = z.object({
-  phase: z.string(),
-  startedAt: z.string(),
-  endedAt: z.string().optional(),
-});
+const isoTime = z.iso.datetime({ offset: true });
 
-export const EndpointReport = z.object({ url: z.string() });
+export const TimelineReport = z
+  .object({
+    phase: z.enum(TIMELINE_PHASES),
+    startedAt: isoTime,
+    endedAt: isoTime.optional(),
+  })
+  .refine(
+    ({ startedAt, endedAt }) =>
+      endedAt === undefined || Date.parse(endedAt) >= Date.parse(startedAt),
+    { path: ["endedAt"], message: "must not be before startedAt" },
+  );
+
+export const EndpointReport = z.object({ url: z.url().max(LIMITS.urlChars) });

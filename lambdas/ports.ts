@@ -213,8 +213,14 @@ export interface CommandQueue {
 
 /** S3, or a local folder: job inputs and results. */
 export interface Artifacts {
-  /** Stores an input the CLI uploaded; returns the URL an agent fetches it from. */
-  putInput(sha256: string, bytes: Uint8Array): Promise<{ url: string }>;
+  /**
+   * Stores an input the CLI uploads, as it streams in; returns the URL an agent fetches it
+   * from, or, when the content's SHA-256 is not `sha256`, that hash (and stores nothing).
+   */
+  putInput(
+    sha256: string,
+    content: ReadableStream<Uint8Array> | null,
+  ): Promise<{ ok: true; url: string } | { ok: false; sha256: string }>;
   /** The base URL an agent PUTs a job's result files under. */
   uploadUrl(jobId: string): string;
   listOutputs(jobId: string): Promise<string[]>;

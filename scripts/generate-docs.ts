@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { instanceDialectTable, jobDialectTable, renderMarkdown } from "../bin/cli/dialect-table.ts";
+import { formatLimit, LIMIT_DESCRIPTIONS, LIMITS, type Limit } from "../lambdas/domain/limits.ts";
 import { dialectRows } from "../lambdas/domain/reachable.ts";
 import { TRANSITIONS } from "../lambdas/domain/transitions.ts";
 
@@ -19,12 +20,22 @@ const transitionTable = () =>
     ]),
   });
 
+const limitTable = () =>
+  renderMarkdown({
+    headers: ["what", "at most"],
+    rows: (Object.keys(LIMITS) as Limit[]).map((limit) => [
+      LIMIT_DESCRIPTIONS[limit],
+      formatLimit(limit),
+    ]),
+  });
+
 const GENERATED: Record<string, Record<string, () => string>> = {
   "docs/status-dialects.md": {
     transitions: transitionTable,
     "job-dialects": () => renderMarkdown(jobDialectTable(dialectRows())),
     "instance-dialects": () => renderMarkdown(instanceDialectTable()),
   },
+  "docs/api.md": { limits: limitTable },
 };
 
 const root = join(import.meta.dirname, "..");

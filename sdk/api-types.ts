@@ -76,6 +76,7 @@ export interface ApiError {
       | "REFUSED"
       | "UNAUTHORIZED"
       | "FORBIDDEN"
+      | "TOO_LARGE"
       | "INTERNAL";
     message: string;
     fields?: Array<{ field: string; message: string }>;

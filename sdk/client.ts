@@ -1,6 +1,7 @@
 /** The typed client of the HTTP API (docs/api.md), on the platform's `fetch`. */
 import { createHash } from "node:crypto";
 import type { JobSpecInput } from "../lambdas/domain/job-spec.ts";
+import { type BodyLimit, bodyTooLarge, LIMITS } from "../lambdas/domain/limits.ts";
 import {
   type ApiError,
   type DialectName,
@@ -80,6 +81,7 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
   403: "UNAUTHORIZED",
   404: "NOT_FOUND",
   409: "CONFLICT",
+  413: "TOO_LARGE",
 };
 
 const isApiError = (body: unknown): body is ApiError => {
@@ -108,6 +110,16 @@ const errorBody = (response: Response, text: string): ApiError => {
       message: `HTTP ${response.status} ${response.statusText}${detail ? `: ${detail}` : ""}`,
     },
   };
+};
+
+/**
+ * The body, unless it is over the limit the API would refuse it for: then the API's own 413,
+ * without sending it. The API answers such a body before reading it and closes the
+ * connection, and a client still writing may see the connection break instead of the answer.
+ */
+const refuseTooLarge = (body: Uint8Array, limit: BodyLimit): Uint8Array => {
+  if (body.byteLength <= LIMITS[limit]) return body;
+  throw new ApiRequestError(413, { error: { code: "TOO_LARGE", ...bodyTooLarge(limit) } });
 };
 
 /** `a/b c.txt` → `a/b%20c.txt`: each segment encoded, the slashes kept. */
@@ -245,13 +257,16 @@ export class GpuctlClient {
     }
     const headers: Record<string, string> = { accept: "application/json", ...options.headers };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
-    let body: string | Uint8Array | undefined;
+    let body: Uint8Array | undefined;
     if (options.json !== undefined) {
       headers["content-type"] = "application/json";
-      body = JSON.stringify(options.json);
+      body = refuseTooLarge(
+        new TextEncoder().encode(JSON.stringify(options.json)),
+        "jsonBodyBytes",
+      );
     } else if (options.bytes) {
       headers["content-type"] = "application/octet-stream";
-      body = options.bytes;
+      body = refuseTooLarge(options.bytes, "inputBytes");
     }
     let response: Response;
     try {

@@ -29,7 +29,9 @@ const dialectLine = (job: JobView, dialect: DialectName): string => {
   }
 };
 
-const seconds = (value: number): string => `${value.toFixed(1)}s`;
+/** A period's length; one recorded with a date that does not parse has none (JSON `null`). */
+const seconds = (value: number | null): string =>
+  typeof value === "number" && Number.isFinite(value) ? `${value.toFixed(1)}s` : "?";
 
 /** The readable summary: one `label  value` line per fact, then the timeline periods. */
 export const statusText = (

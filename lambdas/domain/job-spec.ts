@@ -1,18 +1,22 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { RetryRuleSchema } from "./job-record.ts";
+import { formatBytes, LIMITS } from "./limits.ts";
 import { JOB_KINDS } from "./phases.ts";
 import { DEFAULT_BACKOFF_LIMIT, DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry-policy.ts";
 
 const relativePath = z
   .string()
   .min(1)
+  .max(LIMITS.filePathChars)
   .refine((path) => !path.startsWith("/") && !path.split("/").includes(".."), {
     message: "must be a path inside the job folder (relative, no ..)",
   });
 
 const seconds = (max: number) => z.number().int().min(0).max(max);
 const DAY_S = 86_400;
+const script = z.string().min(1).max(LIMITS.scriptChars);
+const jsonBytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).length;
 
 /** A job as users write it (YAML or JSON); every error names its field. */
 export const JobSpec = z
@@ -25,13 +29,16 @@ export const JobSpec = z
       ),
     kind: z.enum(JOB_KINDS).default("training"),
     instance: z.object({
-      types: z.array(z.string().min(1)).min(1, "name at least one instance type"),
+      types: z
+        .array(z.string().min(1).max(LIMITS.instanceTypeChars))
+        .min(1, "name at least one instance type")
+        .max(LIMITS.instanceTypes),
       spot: z.boolean().default(false),
       /** How long to wait for spot capacity before falling back to on-demand (if allowed). */
       waitRequestS: seconds(DAY_S).default(10_000),
       /** With spot: take on-demand capacity when spot is not granted within waitRequestS. */
       onDemandFallback: z.boolean().default(true),
-      region: z.string().min(1).optional(),
+      region: z.string().min(1).max(LIMITS.regionChars).optional(),
     }),
     /** The canonical model and its dialects know multi-node jobs; the workflows run one node so far. */
     workers: z
@@ -42,18 +49,19 @@ export const JobSpec = z
       .default(1),
     /** The cost gate: the job waits for a reviewer's approval before any GPU is acquired. */
     review: z.boolean().default(false),
-    image: z.string().min(1).optional(),
-    setup: z.string().min(1).optional(),
-    run: z.string().min(1),
+    image: z.string().min(1).max(LIMITS.imageChars).optional(),
+    setup: script.optional(),
+    run: script,
     inputs: z
       .array(
         z.union([
-          z.object({ url: z.url(), path: relativePath }),
-          z.object({ file: z.string().min(1), path: relativePath }),
+          z.object({ url: z.url().max(LIMITS.urlChars), path: relativePath }),
+          z.object({ file: z.string().min(1).max(LIMITS.filePathChars), path: relativePath }),
         ]),
       )
+      .max(LIMITS.inputs)
       .default([]),
-    outputs: z.array(relativePath).default([]),
+    outputs: z.array(relativePath).max(LIMITS.outputs).default([]),
     checkpointDir: relativePath.optional(),
     /** Inference: the model name the deployment serves; unique among active deployments. */
     modelName: z
@@ -63,23 +71,42 @@ export const JobSpec = z
     serve: z
       .object({
         port: z.number().int().min(1024).max(65535),
-        healthPath: z.string().startsWith("/").default("/"),
+        healthPath: z.string().startsWith("/").max(LIMITS.urlChars).default("/"),
       })
       .optional(),
     coolingPeriodS: seconds(7 * DAY_S).optional(),
     backoffLimit: z.number().int().min(0).max(100).default(DEFAULT_BACKOFF_LIMIT),
-    retryRules: z.array(RetryRuleSchema).optional(),
+    retryRules: z
+      .array(RetryRuleSchema)
+      .refine((rules) => jsonBytes(rules) <= LIMITS.retryRulesBytes, {
+        message: `at most ${formatBytes(LIMITS.retryRulesBytes)} of JSON`,
+      })
+      .optional(),
     /** At most two weeks: a job that may run longer runs without a deadline. */
     timeoutS: seconds(14 * DAY_S).optional(),
     env: z
       .record(
-        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"),
-        z.string(),
+        z
+          .string()
+          .max(LIMITS.envNameChars)
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"),
+        z.string().max(LIMITS.envValueChars),
       )
+      .refine((env) => Object.keys(env).length <= LIMITS.envVars, {
+        message: `at most ${LIMITS.envVars} variables`,
+      })
       .default({}),
   })
   .strict()
   .superRefine((spec, ctx) => {
+    const bytes = jsonBytes(spec);
+    if (bytes > LIMITS.specBytes) {
+      ctx.addIssue({
+        code: "custom",
+        path: [],
+        message: `the spec is ${bytes} bytes of JSON; at most ${formatBytes(LIMITS.specBytes)}`,
+      });
+    }
     if (spec.kind === "inference" && !spec.modelName) {
       ctx.addIssue({
         code: "custom",

@@ -1,5 +1,6 @@
 import type { Command, JobAssignment } from "../../agent/protocol.ts";
 import { envHashOf } from "../domain/job-spec.ts";
+import { LIMITS } from "../domain/limits.ts";
 import { type AttemptFailureReason, isTerminal, type Phase } from "../domain/phases.ts";
 import type { JobEvent } from "../domain/transitions.ts";
 import type { JobRecord } from "../ports.ts";
@@ -38,7 +39,12 @@ const sealTask = (task: AgentTask): string =>
 const openTask = (sealed: string): AgentTask | undefined => {
   try {
     const task = JSON.parse(Buffer.from(sealed, "base64url").toString("utf8")) as AgentTask;
-    return AGENT_STEPS.includes(task.step) && typeof task.jobId === "string" ? task : undefined;
+    // The job id becomes a store key: one too long for a key is no job's.
+    return AGENT_STEPS.includes(task.step) &&
+      typeof task.jobId === "string" &&
+      task.jobId.length <= LIMITS.pathSegmentChars
+      ? task
+      : undefined;
   } catch {
     return undefined;
   }

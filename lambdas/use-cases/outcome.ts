@@ -1,10 +1,12 @@
+import type { SpecError } from "../domain/job-spec.ts";
 import type { Conflict } from "../ports.ts";
 
-/** Why a use case did nothing: each maps to one HTTP status (404, 409 or 422). */
+/** Why a use case did nothing: each maps to one HTTP status (400, 404 or 409). */
 export type Failure =
   | { ok: false; error: "NOT_FOUND"; message: string }
   | { ok: false; error: "CONFLICT"; conflict: Conflict; message: string }
-  | { ok: false; error: "REFUSED"; message: string };
+  | { ok: false; error: "REFUSED"; message: string }
+  | { ok: false; error: "VALIDATION"; message: string; fields: SpecError[] };
 
 export const notFound = (what: string): Failure => ({
   ok: false,
@@ -17,4 +19,10 @@ export const conflict = (written: { conflict: Conflict; message: string }): Fail
   error: "CONFLICT",
   conflict: written.conflict,
   message: written.message,
+});
+export const invalidInput = (message: string, fields: SpecError[]): Failure => ({
+  ok: false,
+  error: "VALIDATION",
+  message,
+  fields,
 });

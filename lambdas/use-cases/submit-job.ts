@@ -4,7 +4,7 @@ import { type JobSpec, retryPolicyOf } from "../domain/job-spec.ts";
 import { jobStatusChanged } from "../domain/status-events.ts";
 import type { JobRecord } from "../ports.ts";
 import type { ControlPlane } from "./control-plane.ts";
-import { conflict, type Failure } from "./outcome.ts";
+import { conflict, type Failure, invalidInput } from "./outcome.ts";
 import { startOnce } from "./start-workflow.ts";
 
 /**
@@ -47,16 +47,33 @@ export interface SubmitRequest {
   preparedSince?: string;
 }
 
+/** Each instance type the compute does not offer, as a field error: launching it could only fail. */
+const unofferedTypes = async (cp: Pick<ControlPlane, "compute">, spec: JobSpec) => {
+  const offered = await cp.compute.instanceTypes();
+  return spec.instance.types.flatMap((type, index) =>
+    offered.includes(type)
+      ? []
+      : [
+          {
+            field: `instance.types.${index}`,
+            message: `${type} is not offered here; offered: ${offered.join(", ")}`,
+          },
+        ],
+  );
+};
+
 /**
  * Records the job and starts its lifecycle workflow. The execution is named after the
  * job, so a replayed submit re-starts a workflow that failed to start, and never starts
  * a second one.
  */
 export const submitJob = async (
-  cp: Pick<ControlPlane, "jobs" | "workflows" | "events" | "clock">,
+  cp: Pick<ControlPlane, "jobs" | "workflows" | "events" | "clock" | "compute">,
   request: SubmitRequest,
 ): Promise<{ ok: true; record: JobRecord; replayed: boolean } | Failure> => {
   const { spec, owner } = request;
+  const unoffered = await unofferedTypes(cp, spec);
+  if (unoffered.length) return invalidInput("the job spec has errors", unoffered);
   const at = cp.clock.now();
   const createdSince =
     request.preparedSince && request.preparedSince < at ? request.preparedSince : at;

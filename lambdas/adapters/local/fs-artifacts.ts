@@ -1,6 +1,16 @@
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { createHash, randomUUID } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream } from "node:stream/web";
 import type { Artifacts } from "../../ports.ts";
+
+type Content = globalThis.ReadableStream<Uint8Array> | null;
+
+/** Where uploads land until they are whole (and, for inputs, checked): never a key agents can read. */
+const PARTIAL = ".partial";
 
 /**
  * S3 as a local folder: `inputs/<sha256>` and `jobs/<jobId>/<path>`. Agents reach both
@@ -15,11 +25,19 @@ export class FsArtifacts implements Artifacts {
     this.baseUrl = baseUrl;
   }
 
-  async putInput(sha256: string, bytes: Uint8Array): Promise<{ url: string }> {
-    const path = this.inside(["inputs", sha256]) as string;
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, bytes);
-    return { url: `${this.baseUrl}/agent/v1/artifacts/inputs/${sha256}` };
+  async putInput(
+    sha256: string,
+    content: Content,
+  ): Promise<{ ok: true; url: string } | { ok: false; sha256: string }> {
+    const path = this.inside(["inputs", sha256]);
+    if (!path) throw new Error(`${sha256} cannot name an input`);
+    const received = await this.receive(content);
+    if (received.sha256 !== sha256) {
+      await rm(received.path, { force: true });
+      return { ok: false, sha256: received.sha256 };
+    }
+    await this.place(received.path, path);
+    return { ok: true, url: `${this.baseUrl}/agent/v1/artifacts/inputs/${sha256}` };
   }
 
   uploadUrl(jobId: string): string {
@@ -47,12 +65,43 @@ export class FsArtifacts implements Artifacts {
   }
 
   /** Stores a file under `jobs/<jobId>/...`, the only place agents upload to. */
-  async write(key: string[], bytes: Uint8Array): Promise<boolean> {
+  async write(key: string[], content: Content): Promise<boolean> {
     const path = key[0] === "jobs" && key.length > 2 ? this.inside(key) : undefined;
     if (!path) return false;
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, bytes);
+    await this.place((await this.receive(content)).path, path);
     return true;
+  }
+
+  /**
+   * Streams an upload to a partial file, hashing it on the way. A stream that fails (the
+   * upload is too large, the client left) leaves no file behind.
+   */
+  private async receive(content: Content): Promise<{ path: string; sha256: string }> {
+    const path = join(this.root, PARTIAL, randomUUID());
+    await mkdir(dirname(path), { recursive: true });
+    const hash = createHash("sha256");
+    const hashing = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    const source = content
+      ? Readable.fromWeb(content as ReadableStream<Uint8Array>)
+      : Readable.from([]);
+    try {
+      await pipeline(source, hashing, createWriteStream(path));
+    } catch (error) {
+      await rm(path, { force: true });
+      throw error;
+    }
+    return { path, sha256: hash.digest("hex") };
+  }
+
+  /** Moves a whole upload to its place in one step: readers never see half a file. */
+  private async place(partial: string, path: string): Promise<void> {
+    await mkdir(dirname(path), { recursive: true });
+    await rename(partial, path);
   }
 
   /**

@@ -1,5 +1,4 @@
 import { Hono } from "hono";
-import { z } from "zod";
 import {
   AGENT_API,
   EndpointReport,
@@ -10,7 +9,6 @@ import {
   TimelineReport,
 } from "../../../agent/protocol.ts";
 import type { InstanceStatus } from "../../domain/instance.ts";
-import { TIMELINE_PHASES } from "../../domain/timeline.ts";
 import { assignmentOfCredential, instanceOfToken } from "../../use-cases/agent-identity.ts";
 import {
   reportHeartbeat,
@@ -104,9 +102,7 @@ export const agentRoutes = (cp: ControlPlane, localArtifacts?: LocalArtifactStor
   });
 
   router.post("/jobs/:jobId/timeline", async (c) => {
-    const report = TimelineReport.extend({ phase: z.enum(TIMELINE_PHASES) }).safeParse(
-      await body(c.req.raw),
-    );
+    const report = TimelineReport.safeParse(await body(c.req.raw));
     if (!report.success) return invalid("bad timeline report", fieldsOf(report.error));
     const { phase, ...period } = report.data;
     const jobId = c.req.param("jobId");

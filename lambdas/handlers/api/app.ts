@@ -1,8 +1,10 @@
 import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
 import { InvalidCursorError, UnreadableJobError } from "../../ports.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
 import { agentRoutes } from "./agent-routes.ts";
 import type { LocalArtifactStore } from "./local-artifact-routes.ts";
+import { checkPath, limitBody } from "./request-limits.ts";
 import { errorBody, invalid } from "./responses.ts";
 import { userRoutes } from "./user-routes.ts";
 
@@ -15,12 +17,14 @@ export interface ApiOptions {
 
 /**
  * The control plane's HTTP API, one router per audience: users under /v1, instance agents
- * under /agent/v1, and (locally) the artifact URLs agents fetch and upload through. Each
- * route validates its input, makes one use-case call, and maps the outcome to a status.
+ * under /agent/v1, and (locally) the artifact URLs agents fetch and upload through. Every
+ * path and body is bounded before a route reads it (request-limits.ts); each route
+ * validates its input, makes one use-case call, and maps the outcome to a status.
  */
 export const createApi = (cp: ControlPlane, options: ApiOptions) => {
   const app = new Hono();
   app.onError((error) => {
+    if (error instanceof HTTPException) return error.getResponse();
     if (error instanceof UnreadableJobError) {
       const message = `${error.message}: written by a newer version, or damaged`;
       return Response.json(errorBody("INTERNAL", message), { status: 500 });
@@ -31,6 +35,7 @@ export const createApi = (cp: ControlPlane, options: ApiOptions) => {
     return Response.json(errorBody("INTERNAL", "internal error"), { status: 500 });
   });
   app.notFound(() => Response.json(errorBody("NOT_FOUND", "no such route"), { status: 404 }));
+  app.use("*", checkPath, limitBody);
   app.route("/v1", userRoutes(cp, options.users));
   app.route("/agent/v1", agentRoutes(cp, options.localArtifacts));
   return app;

@@ -19,8 +19,8 @@ export const LATE_LOGS_MS = 60_000;
 /** Artifacts in a local folder, as the local control plane serves them to agents. */
 export interface LocalArtifactStore {
   read(key: string[]): Promise<Uint8Array | undefined>;
-  /** False when the key names no place a job's results may go. */
-  write(key: string[], bytes: Uint8Array): Promise<boolean>;
+  /** Streams a result file to its place; false when the key names no place a job's results may go. */
+  write(key: string[], content: ReadableStream<Uint8Array> | null): Promise<boolean>;
 }
 
 /**
@@ -69,7 +69,7 @@ export const localArtifactRoutes = (cp: ControlPlane, artifacts: LocalArtifactSt
     const key = keyOf(c.req.path);
     const refusal = await writeRefusal(key, c.get("caller"));
     if (refusal) return refusal;
-    const written = await artifacts.write(key, new Uint8Array(await c.req.arrayBuffer()));
+    const written = await artifacts.write(key, c.req.raw.body);
     if (written) return c.body(null, 201);
     return invalid("not a place for a job's results", [
       { field: "path", message: "must be jobs/<jobId>/<file>" },

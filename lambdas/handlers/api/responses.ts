@@ -1,12 +1,15 @@
+import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 import type { ApiError } from "../../../sdk/api-types.ts";
+import { type BodyLimit, bodyTooLarge, LIMITS } from "../../domain/limits.ts";
 import type { Failure } from "../../use-cases/outcome.ts";
 
 const STATUS: Record<Failure["error"], ContentfulStatusCode> = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   REFUSED: 409,
+  VALIDATION: 400,
 };
 
 export const errorBody = (
@@ -25,7 +28,10 @@ export const fieldsOf = (error: z.ZodError) =>
 
 /** A use case's refusal as the status it means. */
 export const fail = (failure: Failure) =>
-  Response.json(errorBody(failure.error, failure.message), { status: STATUS[failure.error] });
+  Response.json(
+    errorBody(failure.error, failure.message, "fields" in failure ? failure.fields : undefined),
+    { status: STATUS[failure.error] },
+  );
 
 export const invalid = (message: string, fields: ApiError["error"]["fields"]) =>
   Response.json(errorBody("VALIDATION", message, fields), { status: 400 });
@@ -35,9 +41,55 @@ export const unauthorized = (message: string) =>
 
 export const notFound = (message: string) => fail({ ok: false, error: "NOT_FOUND", message });
 
-/** The request's JSON body, or undefined when it is not JSON. */
-export const body = async (request: Request): Promise<unknown> =>
-  request.json().catch(() => undefined);
+/**
+ * A 413 for a body over its limit. The rest of the body is never read: the connection
+ * closes after the answer, so a client still sending does not reuse it for its next request.
+ */
+export const tooLarge = (limit: BodyLimit) => {
+  const { message, fields } = bodyTooLarge(limit);
+  return Response.json(errorBody("TOO_LARGE", message, fields), {
+    status: 413,
+    headers: { connection: "close" },
+  });
+};
+
+/** Ends the request with `response`, from wherever it is thrown (app.onError answers with it). */
+export const refuseWith = (response: Response) =>
+  new HTTPException(response.status as ContentfulStatusCode, { res: response });
+
+/** How deep `text`'s arrays and objects nest, outside its strings. */
+const nesting = (text: string): number => {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index++) {
+    const char = text[index];
+    if (inString) {
+      if (char === "\\") index++;
+      else if (char === '"') inString = false;
+    } else if (char === '"') inString = true;
+    else if (char === "[" || char === "{") deepest = Math.max(deepest, ++depth);
+    else if (char === "]" || char === "}") depth--;
+  }
+  return deepest;
+};
+
+/**
+ * The request's JSON body; a body that is not JSON, or nests deeper than any message does
+ * (which would overflow the stack of whatever walks it next), ends the request with a 400.
+ */
+export const body = async (request: Request): Promise<unknown> => {
+  const text = await request.text();
+  const refuse = (message: string) =>
+    refuseWith(invalid("invalid JSON", [{ field: "(body)", message }]));
+  if (nesting(text) > LIMITS.jsonDepth)
+    throw refuse(`nests deeper than ${LIMITS.jsonDepth} levels`);
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw refuse((error as Error).message);
+  }
+};
 
 /** The token of an `Authorization: Bearer <token>` header (the scheme in any case, RFC 7235), if any. */
 export const bearerToken = (request: Request): string | undefined =>

@@ -5,6 +5,7 @@ import { PREPARED_SINCE_HEADER } from "../../../sdk/api-types.ts";
 import { DIALECTS } from "../../domain/dialects/index.ts";
 import { INSTANCE_STATUSES } from "../../domain/instance.ts";
 import { inputsToUpload, parseJobSpec } from "../../domain/job-spec.ts";
+import { LIMITS } from "../../domain/limits.ts";
 import { isTerminal } from "../../domain/phases.ts";
 import { jobCreateStart, timelinePeriods } from "../../domain/timeline.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
@@ -12,6 +13,8 @@ import { cancelJob, completeJob, REVIEW_DECISIONS, reviewJob } from "../../use-c
 import { submitJob } from "../../use-cases/submit-job.ts";
 import { bearerToken, body, fail, fieldsOf, invalid, notFound, unauthorized } from "./responses.ts";
 import { instanceView, jobEventView, jobView } from "./views.ts";
+
+const IDEMPOTENCY_KEY = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.idempotencyKeyChars}}$`);
 
 /** The routes users call with their bearer token: their jobs, inputs and the instances. */
 export const userRoutes = (cp: ControlPlane, users: Record<string, string>) => {
@@ -32,6 +35,13 @@ export const userRoutes = (cp: ControlPlane, users: Record<string, string>) => {
     const unuploaded = inputsToUpload(parsed.spec);
     if (unuploaded.length) return invalid("the job spec has errors", unuploaded);
     const key = c.req.header("idempotency-key");
+    if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
+      return invalid("bad Idempotency-Key", [
+        {
+          field: "Idempotency-Key",
+          message: `must be 1-${LIMITS.idempotencyKeyChars} printable ASCII characters, no spaces`,
+        },
+      ]);
     const prepared = jobCreateStart(c.req.header(PREPARED_SINCE_HEADER), cp.clock.now());
     if (!prepared.ok)
       return invalid("bad header", [{ field: PREPARED_SINCE_HEADER, message: prepared.message }]);
@@ -56,7 +66,7 @@ export const userRoutes = (cp: ControlPlane, users: Record<string, string>) => {
     const query = z
       .object({
         limit: z.coerce.number().int().min(1).max(100).optional(),
-        cursor: z.string().optional(),
+        cursor: z.string().max(LIMITS.cursorChars).optional(),
       })
       .safeParse(c.req.query());
     if (!query.success) return invalid("bad query", fieldsOf(query.error));
@@ -146,14 +156,17 @@ export const userRoutes = (cp: ControlPlane, users: Record<string, string>) => {
   });
 
   router.put("/inputs/:sha256", async (c) => {
-    const bytes = new Uint8Array(await c.req.arrayBuffer());
-    const sha256 = createHash("sha256").update(bytes).digest("hex");
-    if (sha256 !== c.req.param("sha256")) {
-      return invalid("the content does not match its name", [
-        { field: "sha256", message: `the content's sha256 is ${sha256}` },
+    const sha256 = c.req.param("sha256");
+    if (!/^[0-9a-f]{64}$/.test(sha256))
+      return invalid("bad input name", [
+        { field: "sha256", message: "must be the content's SHA-256: 64 lowercase hex digits" },
       ]);
-    }
-    return c.json(await cp.artifacts.putInput(sha256, bytes), 201);
+    const stored = await cp.artifacts.putInput(sha256, c.req.raw.body);
+    if (!stored.ok)
+      return invalid("the content does not match its name", [
+        { field: "sha256", message: `the content's sha256 is ${stored.sha256}` },
+      ]);
+    return c.json({ url: stored.url }, 201);
   });
 
   router.get("/instances", async (c) => {

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 /**
  * What the agent routes let each credential do, on the real API over DynamoDB Local: an
  * instance token polls its own open instance and nothing else; an assignment credential
@@ -20,6 +21,9 @@ import {
 } from "../../../lambdas/use-cases/agent-identity.ts";
 import type { ControlPlane } from "../../../lambdas/use-cases/control-plane.ts";
 import { freshStores, newRecord } from "../stores.ts";
+
+/** An input, named by its content as every input is. */
+const INPUT = createHash("sha256").update("input").digest("hex");
 
 const SECRET = "agent-secret";
 const NOW = "2026-01-01T00:10:00.000Z";
@@ -93,9 +97,10 @@ beforeAll(async () => {
     ),
   ])
     await stores.jobs.submit({ record });
-  await artifacts.write(["jobs", "ended", "results", "model.json"], Buffer.from('{"loss":1}'));
-  await artifacts.write(["jobs", "canceled", "results", "model.json"], Buffer.from("{}"));
-  await artifacts.putInput("abc", Buffer.from("input"));
+  const content = (text: string) => new Response(text).body;
+  await artifacts.write(["jobs", "ended", "results", "model.json"], content('{"loss":1}'));
+  await artifacts.write(["jobs", "canceled", "results", "model.json"], content("{}"));
+  expect((await artifacts.putInput(INPUT, content("input"))).ok).toBe(true);
   api = createApi(cp, { users: {}, localArtifacts: artifacts });
 });
 
@@ -161,7 +166,7 @@ describe("agent credentials", () => {
       "an instance token reads no input",
       instanceToken("i-open"),
       "GET",
-      "/agent/v1/artifacts/inputs/abc",
+      `/agent/v1/artifacts/inputs/${INPUT}`,
       undefined,
       403,
     ],
@@ -193,7 +198,7 @@ describe("agent credentials", () => {
       "a running job's credential reads an input",
       credential("running"),
       "GET",
-      "/agent/v1/artifacts/inputs/abc",
+      `/agent/v1/artifacts/inputs/${INPUT}`,
       undefined,
       200,
     ],

@@ -77,6 +77,7 @@ describe("gpuctl ls", () => {
 });
 
 describe("gpuctl status", () => {
+  const AT = "2025-01-01T00:00:02Z";
   const job = jobView({
     id: "job-3",
     phase: "TRAINING",
@@ -137,6 +138,30 @@ describe("gpuctl status", () => {
     const result = await gpuctl(["status", "job-3", "-o", "json"], { endpoint: api.endpoint });
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ ...job, timeline: periods });
+  });
+
+  it("shows a period with a date that does not parse, or no end, without failing", async () => {
+    const api = await serve((request) =>
+      request.path.endsWith("/timeline")
+        ? {
+            json: {
+              periods: [
+                { phase: "Env Gear up", startedAt: "not a date", endedAt: AT, seconds: null },
+                { phase: "Model Training", startedAt: "not a date", seconds: null },
+              ],
+            },
+          }
+        : handler(request),
+    );
+    const result = await gpuctl(["status", "job-3"], { endpoint: api.endpoint });
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    const lines = result.stdout.split("\n").map((line) => line.trim().split(/\s{2,}/));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        ["Env Gear up", "?"],
+        ["Model Training", "?", "(running)"],
+      ]),
+    );
   });
 
   it("prints the API's message for an unknown job and exits 1", async () => {

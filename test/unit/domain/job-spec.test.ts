@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { envHashOf, inputsToUpload, parseJobSpec } from "../../../lambdas/domain/job-spec.ts";
+import { LIMITS } from "../../../lambdas/domain/limits.ts";
 
 const valid = { name: "train", instance: { types: ["local"] }, run: "python3 train.py" };
 
@@ -66,5 +67,60 @@ describe("the job spec", () => {
     expect(envHashOf(spec({ run: "a" }))).toBe(envHashOf(spec({ run: "b" })));
     expect(envHashOf(spec({ setup: "pip install x" }))).not.toBe(envHashOf(spec({})));
     expect(envHashOf(spec({ env: { A: "1" } }))).not.toBe(envHashOf(spec({ env: { A: "2" } })));
+  });
+});
+
+describe("the job spec's limits", () => {
+  const text = (length: number) => "x".repeat(length);
+  const list = <T>(length: number, item: (index: number) => T) =>
+    Array.from({ length }, (_, index) => item(index));
+  const url = "https://data.example/d";
+  /** Each field with `over` = 0 is at its limit (or, for bytes of JSON, within it); with 1, past it. */
+  const FIELDS: Array<[string, (over: number) => Record<string, unknown>]> = [
+    ["run", (over) => ({ run: text(LIMITS.scriptChars + over) })],
+    ["setup", (over) => ({ setup: text(LIMITS.scriptChars + over) })],
+    ["image", (over) => ({ image: text(LIMITS.imageChars + over) })],
+    [
+      "instance.types",
+      (over) => ({ instance: { types: list(LIMITS.instanceTypes + over, () => "t") } }),
+    ],
+    [
+      "instance.types.0",
+      (over) => ({ instance: { types: [text(LIMITS.instanceTypeChars + over)] } }),
+    ],
+    [
+      "instance.region",
+      (over) => ({ instance: { types: ["local"], region: text(LIMITS.regionChars + over) } }),
+    ],
+    ["inputs", (over) => ({ inputs: list(LIMITS.inputs + over, (i) => ({ url, path: `d${i}` })) })],
+    ["inputs.0.path", (over) => ({ inputs: [{ url, path: text(LIMITS.filePathChars + over) }] })],
+    ["outputs", (over) => ({ outputs: list(LIMITS.outputs + over, (i) => `o${i}`) })],
+    ["checkpointDir", (over) => ({ checkpointDir: text(LIMITS.filePathChars + over) })],
+    [
+      "env",
+      (over) => ({ env: Object.fromEntries(list(LIMITS.envVars + over, (i) => [`V${i}`, ""])) }),
+    ],
+    ["env.V", (over) => ({ env: { V: text(LIMITS.envValueChars + over) } })],
+    [
+      "retryRules",
+      (over) => ({
+        retryRules: [
+          {
+            action: "retry",
+            onExitCodes: {
+              operator: "In",
+              values: list(over ? LIMITS.retryRulesBytes : 100, () => 1),
+            },
+          },
+        ],
+      }),
+    ],
+  ];
+
+  it.each(FIELDS)("%s", (field, make) => {
+    const within = parseJobSpec({ ...valid, ...make(0) });
+    expect(within.ok ? [] : within.errors).toEqual([]);
+    const past = parseJobSpec({ ...valid, ...make(1) });
+    expect(past.ok ? [] : past.errors.map((error) => error.field)).toEqual([field]);
   });
 });

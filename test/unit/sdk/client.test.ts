@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
+import { LIMITS } from "../../../lambdas/domain/limits.ts";
 import { ApiRequestError, GpuctlClient, UnreachableError } from "../../../sdk/client.ts";
 import {
   apiError,
@@ -173,6 +174,38 @@ describe("GpuctlClient errors", () => {
     expect(error).toBeInstanceOf(ApiRequestError);
     expect(error).toMatchObject({ status: 502, code: "INTERNAL" });
     expect((error as Error).message).toMatch(/^HTTP 502 .*Bad Gateway/);
+  });
+
+  it("knows a proxy's 413 for a body too large", async () => {
+    const { client } = await start(() => ({
+      status: 413,
+      body: '{"message":"Request Entity Too Large"}',
+      contentType: "application/json",
+    }));
+    const error = await client.uploadInput(new Uint8Array(8)).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ status: 413, code: "TOO_LARGE" });
+    expect((error as Error).message).toMatch(/^HTTP 413 .*Request Entity Too Large/);
+  });
+
+  it.each([
+    [
+      "an input",
+      (client: GpuctlClient) => client.uploadInput(new Uint8Array(LIMITS.inputBytes + 1)),
+    ],
+    [
+      "a spec",
+      (client: GpuctlClient) =>
+        client.submitJob({
+          name: "x",
+          instance: { types: ["local"] },
+          run: "x".repeat(LIMITS.jsonBodyBytes),
+        }),
+    ],
+  ])("refuses %s over the API's limit as the API would, without sending it", async (_, call) => {
+    const { api, client } = await start(() => ({ status: 201, json: {} }));
+    const error = await call(client).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ status: 413, code: "TOO_LARGE", fields: [{ field: "(body)" }] });
+    expect(api.requests).toEqual([]);
   });
 
   it("says the control plane is not reachable when the connection is refused", async () => {

@@ -1,0 +1,652 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LIMITS } from "../../lambdas/domain/limits.ts";
+import { agentAccess } from "../../lambdas/use-cases/agent-identity.ts";
+import type { ApiError } from "../../sdk/api-types.ts";
+import { ApiRequestError } from "../../sdk/client.ts";
+import { gpuctl } from "../unit/cli/run-gpuctl.ts";
+import { startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
+
+const INSTANCE = "i-bad-input";
+const JOB = "job-bad-input";
+const AT = "2026-01-01T00:00:00.000Z";
+const MiB = 1024 * 1024;
+
+let plane: Awaited<ReturnType<typeof startTestControlPlane>>;
+let dynamodb: DynamoDBClient;
+let agentToken: string;
+/** HTTP requests the control plane has received. */
+let requests = 0;
+
+/** Everything a request could leave behind: items, workflows, published events, artifact files. */
+const snapshot = async () => {
+  const { Items = [] } = await dynamodb.send(new ScanCommand({ TableName: "gpuctl" }));
+  const root = join(plane.stateDir, "artifacts");
+  const files = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
+  return {
+    items: Items.map((item) => JSON.stringify(item)).sort(),
+    executions: plane.workflows.executions().map((execution) => execution.name),
+    events: plane.events.length,
+    files: files
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath, entry.name))
+      .sort(),
+  };
+};
+
+beforeAll(async () => {
+  plane = await startTestControlPlane({
+    probes: {
+      dynamodb: (client) => {
+        dynamodb = client;
+      },
+      apiRequest: (_request, handle) => {
+        requests++;
+        return handle();
+      },
+    },
+  });
+  // A job running on an instance, so an agent's report about it would be taken if it were valid.
+  await plane.cp.instances.create(
+    {
+      id: INSTANCE,
+      status: "EXECUTING",
+      jobId: JOB,
+      pool: { instanceType: "local", envHash: "e", region: "local" },
+      spot: false,
+      coolingEpoch: 0,
+      version: 1,
+    },
+    AT,
+  );
+  const job = await plane.client.submitJob(trainingSpec({ review: true }));
+  await plane.waitFor(job.id, (view) => view.phase === "PENDING_REVIEW");
+  const record = await plane.cp.jobs.get(job.id);
+  if (!record) throw new Error("no job");
+  await plane.cp.jobs.submit({
+    record: { ...record, job: { ...record.job, id: JOB, phase: "TRAINING", instanceId: INSTANCE } },
+  });
+  agentToken = agentAccess(plane.cp, INSTANCE).token;
+}, 60_000);
+afterAll(() => plane?.stop());
+
+type Audience = "user" | "agent";
+
+interface BadRequest {
+  name: string;
+  audience: Audience;
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  /** An object is sent as JSON, a string or bytes as they are. */
+  body?: unknown;
+  status: number;
+  field: string;
+  message: RegExp;
+}
+
+const authorization = (audience: Audience) =>
+  `Bearer ${audience === "user" ? plane.userToken : agentToken}`;
+
+type Sent = Pick<BadRequest, "audience" | "method" | "path" | "headers" | "body">;
+type Answer = { status: number; body: ApiError };
+
+const bytesOf = (body: unknown): string | Uint8Array | undefined =>
+  body === undefined || typeof body === "string" || body instanceof Uint8Array
+    ? body
+    : JSON.stringify(body);
+
+const send = async (row: Sent): Promise<Answer> => {
+  const body = bytesOf(row.body);
+  const response = await fetch(`${plane.endpoint}${row.path}`, {
+    method: row.method,
+    headers: { authorization: authorization(row.audience), ...row.headers },
+    ...(body !== undefined ? { body: body as string | Uint8Array<ArrayBuffer> } : {}),
+  });
+  const text = await response.text();
+  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as ApiError };
+};
+
+/**
+ * Sends only the headers of a request, declaring `bytes` of body, and takes the answer. A
+ * client still writing a body the server has refused (and closed the connection on) may see
+ * the connection break before it reads the answer, so refusals of size are asked this way.
+ */
+const declare = (row: Omit<Sent, "body">, bytes: number) =>
+  new Promise<Answer>((resolve, reject) => {
+    const request = httpRequest(`${plane.endpoint}${row.path}`, {
+      method: row.method,
+      headers: {
+        authorization: authorization(row.audience),
+        ...row.headers,
+        "content-length": String(bytes),
+      },
+    });
+    request.on("error", reject);
+    request.on("response", (response) => {
+      let text = "";
+      response.on("data", (chunk) => {
+        text += chunk;
+      });
+      response.on("end", () => {
+        request.destroy();
+        resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) as ApiError });
+      });
+    });
+    request.flushHeaders();
+  });
+
+const byteLength = (body: unknown) => Buffer.byteLength(bytesOf(body) ?? "");
+
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+const long = (length: number) => "x".repeat(length);
+const spec = (fields: Record<string, unknown>) => ({
+  name: "bad",
+  instance: { types: ["local"] },
+  run: "true",
+  ...fields,
+});
+const sealed = (task: Record<string, unknown>) =>
+  Buffer.from(JSON.stringify(task)).toString("base64url");
+const tenMiB = randomBytes(10 * MiB);
+
+const ROWS: BadRequest[] = [
+  {
+    name: "a 10 MB submit body",
+    audience: "user",
+    method: "POST",
+    path: "/v1/jobs",
+    body: spec({ run: long(10 * MiB) }),
+    status: 413,
+    field: "(body)",
+    message: /at most 262144 bytes/,
+  },
+  {
+    name: "a 500 KB env",
+    audience: "user",
+    method: "POST",
+    path: "/v1/jobs",
+    body: spec({ env: { BIG: long(500_000) } }),
+    status: 413,
+    field: "(body)",
+    message: /at most/,
+  },
+  {
+    name: "an env value over its limit",
+    audience: "user",
+    method: "POST",
+    path: "/v1/jobs",
+    body: spec({ env: { BIG: long(LIMITS.envValueChars + 1) } }),
+    status: 400,
+    field: "env.BIG",
+    message: /32768/,
+  },
+  {
+    name: "more env variables than allowed",
+    audience: "user",
+    method: "POST",
+    path: "/v1/jobs",
+    body: spec({
+      env: Object.fromEntries(
+        Array.from({ length: LIMITS.envVars + 1 }, (_, index) => [`V${index}`, ""]),
+      ),
+    }),
+    status: 400,
+    field: "env",
+    message: /at most 256 variables/,
+  },
+  {
+    name: "a spec over its size in fields each within theirs",
+    audience: "user",
+    method: "POST",
+    path: "/v1/jobs",
+    body: spec({ run: long(LIMITS.scriptChars), setup: long(LIMITS.scriptChars) }),
+    status: 400,
+    field: "(spec)",
+    message: /at most 128 KiB/,
+  },
+  {
+    name: "a run script over its limit",
+    audience: "user",
+    method: "POST",
+    path: "/v1/jobs",
+    body: spec({ run: long(LIMITS.scriptChars + 1) }),
+    status: 400,
+    field: "run",
+    message: /65536/,
+  },
+  {
+    name: "an input url over its limit",
+    audience: "user",
+    method: "POST",
+    path: "/v1/jobs",
+    body: spec({ inputs: [{ url: `https://data.example/${long(LIMITS.urlChars)}`, path: "d" }] }),
+    status: 400,
+    field: "inputs.0.url",
+    message: /2048/,
+  },
+  {
+    name: "an instance type the compute does not offer",
+    audience: "user",
+    method: "POST",
+    path: "/v1/jobs",
+    body: spec({ instance: { types: ["local", "p5.48xlarge-bogus"] } }),
+    status: 400,
+    field: "instance.types.1",
+    message: /p5\.48xlarge-bogus is not offered here; offered: local/,
+  },
+  {
+    name: "a body that is not JSON",
+    audience: "user",
+    method: "POST",
+    path: "/v1/jobs",
+    body: '{"name": "bad",',
+    status: 400,
+    field: "(body)",
+    message: /JSON/,
+  },
+  {
+    name: "a report nesting deeper than any message",
+    audience: "agent",
+    method: "POST",
+    path: "/agent/v1/tasks/succeed",
+    body: `{"taskToken":"t","output":{"a":${'{"a":'.repeat(40_000)}1${"}".repeat(40_000)}}}`,
+    status: 400,
+    field: "(body)",
+    message: /nests deeper than 32 levels/,
+  },
+  {
+    name: "a 10 KB Idempotency-Key",
+    audience: "user",
+    method: "POST",
+    path: "/v1/jobs",
+    headers: { "idempotency-key": long(10_000) },
+    body: spec({}),
+    status: 400,
+    field: "Idempotency-Key",
+    message: /1-255 printable ASCII/,
+  },
+  {
+    name: "a 3,000-character job id",
+    audience: "user",
+    method: "GET",
+    path: `/v1/jobs/${long(3000)}`,
+    status: 400,
+    field: "path",
+    message: /3000 characters; at most 255/,
+  },
+  {
+    name: "a 3,000-character job id to cancel",
+    audience: "user",
+    method: "POST",
+    path: `/v1/jobs/${long(3000)}/cancel`,
+    status: 400,
+    field: "path",
+    message: /at most 255/,
+  },
+  {
+    name: "a 3,000-character model name",
+    audience: "user",
+    method: "POST",
+    path: `/v1/deployments/${long(3000)}/complete`,
+    status: 400,
+    field: "path",
+    message: /at most 255/,
+  },
+  {
+    name: "a malformed percent escape in a job id",
+    audience: "user",
+    method: "GET",
+    path: "/v1/jobs/job-%E0%A4%A",
+    status: 400,
+    field: "path",
+    message: /malformed percent escape/,
+  },
+  {
+    name: "a malformed percent escape in an output path",
+    audience: "user",
+    method: "GET",
+    path: `/v1/jobs/${JOB}/outputs/results/%zz`,
+    status: 400,
+    field: "path",
+    message: /malformed percent escape/,
+  },
+  {
+    name: "a cursor over its limit",
+    audience: "user",
+    method: "GET",
+    path: `/v1/jobs?cursor=${long(LIMITS.cursorChars + 1)}`,
+    status: 400,
+    field: "cursor",
+    message: /1024/,
+  },
+  {
+    name: "a malformed percent escape in a query",
+    audience: "user",
+    method: "GET",
+    path: "/v1/jobs?cursor=%E0%A4%A",
+    status: 400,
+    field: "cursor",
+    message: /not a cursor this listing handed out/,
+  },
+  {
+    name: "a review that is not JSON",
+    audience: "user",
+    method: "POST",
+    path: `/v1/jobs/${JOB}/review`,
+    body: "approve",
+    status: 400,
+    field: "(body)",
+    message: /JSON/,
+  },
+  {
+    name: "10 MB of input",
+    audience: "user",
+    method: "PUT",
+    path: `/v1/inputs/${sha256(tenMiB)}`,
+    body: tenMiB,
+    status: 413,
+    field: "(body)",
+    message: /at most 4194304 bytes/,
+  },
+  {
+    name: "an input named by something other than a SHA-256",
+    audience: "user",
+    method: "PUT",
+    path: "/v1/inputs/not-a-sha",
+    body: "data",
+    status: 400,
+    field: "sha256",
+    message: /64 lowercase hex digits/,
+  },
+  {
+    name: "an input whose content is not what its name says",
+    audience: "user",
+    method: "PUT",
+    path: `/v1/inputs/${sha256(new TextEncoder().encode("other"))}`,
+    body: "data",
+    status: 400,
+    field: "sha256",
+    message: /the content's sha256 is/,
+  },
+  {
+    name: "a timeline report with a start that is not a date",
+    audience: "agent",
+    method: "POST",
+    path: `/agent/v1/jobs/${JOB}/timeline`,
+    body: { phase: "Model Training", startedAt: "not a date" },
+    status: 400,
+    field: "startedAt",
+    message: /datetime/,
+  },
+  {
+    name: "a timeline report with an end that is not a date",
+    audience: "agent",
+    method: "POST",
+    path: `/agent/v1/jobs/${JOB}/timeline`,
+    body: { phase: "Model Training", startedAt: AT, endedAt: "tomorrow" },
+    status: 400,
+    field: "endedAt",
+    message: /datetime/,
+  },
+  {
+    name: "a timeline period that ends before it starts",
+    audience: "agent",
+    method: "POST",
+    path: `/agent/v1/jobs/${JOB}/timeline`,
+    body: { phase: "Model Training", startedAt: AT, endedAt: "2025-12-31T23:59:59Z" },
+    status: 400,
+    field: "endedAt",
+    message: /not be before startedAt/,
+  },
+  {
+    name: "a timeline report that is not JSON",
+    audience: "agent",
+    method: "POST",
+    path: `/agent/v1/jobs/${JOB}/timeline`,
+    body: "{",
+    status: 400,
+    field: "(body)",
+    message: /JSON/,
+  },
+  {
+    name: "a 3,000-character job id in an agent's path",
+    audience: "agent",
+    method: "POST",
+    path: `/agent/v1/jobs/${long(3000)}/timeline`,
+    body: { phase: "Model Training", startedAt: AT },
+    status: 400,
+    field: "path",
+    message: /at most 255/,
+  },
+  {
+    name: "a report over the body limit",
+    audience: "agent",
+    method: "POST",
+    path: "/agent/v1/tasks/succeed",
+    body: { taskToken: "t", output: { files: long(LIMITS.jsonBodyBytes) } },
+    status: 413,
+    field: "(body)",
+    message: /at most 262144 bytes/,
+  },
+  {
+    name: "a 10 KB task token",
+    audience: "agent",
+    method: "POST",
+    path: "/agent/v1/tasks/succeed",
+    body: { taskToken: long(10_000), output: {} },
+    status: 400,
+    field: "taskToken",
+    message: /4096/,
+  },
+  {
+    name: "an empty task token",
+    audience: "agent",
+    method: "POST",
+    path: "/agent/v1/tasks/heartbeat",
+    body: { taskToken: "" },
+    status: 400,
+    field: "taskToken",
+    message: />=1/,
+  },
+  {
+    name: "a task token naming a job id too long for a key",
+    audience: "agent",
+    method: "POST",
+    path: "/agent/v1/tasks/succeed",
+    body: { taskToken: sealed({ jobId: long(2500), step: "run", taskToken: "t" }), output: {} },
+    status: 409,
+    field: "",
+    message: /taskToken: not a token this control plane handed out/,
+  },
+  {
+    name: "a failure cause over its limit",
+    audience: "agent",
+    method: "POST",
+    path: "/agent/v1/tasks/fail",
+    body: { taskToken: "t", error: "gpuctl.RunFailed", cause: long(LIMITS.causeChars + 1) },
+    status: 400,
+    field: "cause",
+    message: /32768/,
+  },
+  {
+    name: "a failure's error name over its limit",
+    audience: "agent",
+    method: "POST",
+    path: "/agent/v1/tasks/fail",
+    body: { taskToken: "t", error: long(LIMITS.errorChars + 1), cause: "" },
+    status: 400,
+    field: "error",
+    message: /256/,
+  },
+  {
+    name: "a poll with more env hashes than allowed",
+    audience: "agent",
+    method: "POST",
+    path: `/agent/v1/instances/${INSTANCE}/poll`,
+    body: { envHashes: Array.from({ length: LIMITS.envHashes + 1 }, () => "e"), waitS: 0 },
+    status: 400,
+    field: "envHashes",
+    message: /1024/,
+  },
+  {
+    name: "an endpoint that is not a URL",
+    audience: "agent",
+    method: "POST",
+    path: `/agent/v1/jobs/${JOB}/endpoint`,
+    body: { url: "not a url" },
+    status: 400,
+    field: "url",
+    message: /URL/,
+  },
+  {
+    name: "a malformed percent escape in an artifact path",
+    audience: "agent",
+    method: "GET",
+    path: `/agent/v1/artifacts/jobs/${JOB}/%E0%A4%A`,
+    status: 400,
+    field: "path",
+    message: /malformed percent escape/,
+  },
+];
+
+describe("bad input gets a 4xx at once and writes nothing", () => {
+  it.each(ROWS)("$name: $status", async (row) => {
+    const before = await snapshot();
+    const answer = row.status === 413 ? await declare(row, byteLength(row.body)) : await send(row);
+    expect(answer.status).toBe(row.status);
+    const fields = answer.body.error.fields ?? [];
+    if (row.field) {
+      expect(fields).toContainEqual({
+        field: row.field,
+        message: expect.stringMatching(row.message),
+      });
+    } else {
+      expect(answer.body.error.message).toMatch(row.message);
+    }
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it.each([
+    ["/v1/jobs", "POST", "user", LIMITS.jsonBodyBytes],
+    [`/v1/inputs/${"0".repeat(64)}`, "PUT", "user", LIMITS.inputBytes],
+    [`/agent/v1/artifacts/jobs/${JOB}/results/model.bin`, "PUT", "agent", LIMITS.resultFileBytes],
+    ["/agent/v1/tasks/succeed", "POST", "agent", LIMITS.jsonBodyBytes],
+  ] as const)(
+    "%s %s answers 413 on its declared length alone, before any byte of it",
+    async (path, method, audience, limit) => {
+      const before = await snapshot();
+      const answer = await declare({ path, method, audience }, limit + 1);
+      expect(answer.status).toBe(413);
+      expect(answer.body.error.code).toBe("TOO_LARGE");
+      expect(await snapshot()).toEqual(before);
+    },
+  );
+
+  it.each([
+    [`/v1/inputs/${"0".repeat(64)}`, "PUT", "user"],
+    ["/v1/jobs", "POST", "user"],
+    ["/agent/v1/tasks/succeed", "POST", "agent"],
+  ] as const)(
+    "%s %s stops reading a body of undeclared length at its limit",
+    async (path, method, audience) => {
+      const before = await snapshot();
+      const total = 64 * MiB;
+      let pulled = 0;
+      const chunk = new Uint8Array(64 * 1024).fill(0x20);
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (pulled >= total) return controller.close();
+          pulled += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+      });
+      const response = await fetch(`${plane.endpoint}${path}`, {
+        method,
+        headers: { authorization: authorization(audience) },
+        body,
+        duplex: "half",
+      } as RequestInit);
+      expect(response.status).toBe(413);
+      expect(((await response.json()) as ApiError).error.code).toBe("TOO_LARGE");
+      expect(pulled).toBeLessThan(total);
+      expect(await snapshot()).toEqual(before);
+    },
+  );
+
+  it("has the SDK refuse what the API would, as the API says it, without sending it", async () => {
+    const sent = requests;
+    for (const attempt of [
+      () => plane.client.uploadInput(tenMiB),
+      () => plane.client.submitJob(trainingSpec({ run: long(LIMITS.jsonBodyBytes) })),
+    ]) {
+      const error = await attempt().catch((error: unknown) => error);
+      expect(error).toBeInstanceOf(ApiRequestError);
+      expect(error).toMatchObject({ status: 413, code: "TOO_LARGE" });
+    }
+    expect(requests).toBe(sent);
+    const server = await declare(
+      { audience: "user", method: "PUT", path: `/v1/inputs/${sha256(tenMiB)}` },
+      tenMiB.byteLength,
+    );
+    expect(
+      await plane.client.uploadInput(tenMiB).catch((error: ApiRequestError) => error.body),
+    ).toEqual(server.body);
+  });
+
+  it("has gpuctl say what the server refused, and why", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "gpuctl-bad-input-"));
+    const cli = (file: string) =>
+      gpuctl(["submit", "-f", join(dir, file)], {
+        endpoint: plane.endpoint,
+        env: { GPUCTL_TOKEN: plane.userToken },
+      });
+    try {
+      await writeFile(join(dir, "data.bin"), tenMiB);
+      await writeFile(
+        join(dir, "big.yaml"),
+        "name: big\ninstance: { types: [local] }\nrun: 'true'\ninputs: [{ file: data.bin, path: d }]\n",
+      );
+      await writeFile(
+        join(dir, "bogus.yaml"),
+        "name: bogus\ninstance: { types: [p5.48xlarge-bogus] }\nrun: 'true'\n",
+      );
+      const before = await snapshot();
+      expect(await cli("big.yaml")).toMatchObject({
+        code: 1,
+        stderr: expect.stringMatching(/^gpuctl: the body is larger than 4 MiB: give larger data/),
+      });
+      expect(await cli("bogus.yaml")).toMatchObject({
+        code: 1,
+        stderr: expect.stringContaining(
+          "instance.types.0: p5.48xlarge-bogus is not offered here; offered: local",
+        ),
+      });
+      expect(await snapshot()).toEqual(before);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("takes the same requests when they are valid (the rows fail for their stated reason)", async () => {
+    const content = new TextEncoder().encode("data");
+    expect(
+      await send({
+        audience: "user",
+        method: "PUT",
+        path: `/v1/inputs/${sha256(content)}`,
+        body: content,
+      }),
+    ).toMatchObject({ status: 201 });
+    const report = { phase: "Model Training", startedAt: AT, endedAt: AT };
+    const path = `/agent/v1/jobs/${JOB}/timeline`;
+    expect((await send({ audience: "agent", method: "POST", path, body: report })).status).toBe(
+      204,
+    );
+  });
+});
