@@ -70,6 +70,7 @@ const controlPlane = (workflows: LocalWorkflows, at: string) =>
   ({
     ...stores.at(at),
     pools: new DynamoPoolStats(stores),
+    compute: { instanceTypes: async () => ["local"] },
     workflows,
     settings: {
       region: "local",

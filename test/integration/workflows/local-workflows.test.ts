@@ -56,6 +56,7 @@ describe("LocalWorkflows", () => {
       machine: "job-lifecycle",
       name: "job-1",
       executionId,
+      input: JSON.stringify({ jobId: "job-1" }),
       status: "SUCCEEDED",
       output: { ready: true },
     });
@@ -168,6 +169,7 @@ describe("LocalWorkflows", () => {
         machine: "job-lifecycle",
         name: "job-1",
         executionId,
+        input: expect.any(String),
         status: "FAILED",
         error: "gpuctl.Crashed",
         cause: "exit 137",
@@ -252,7 +254,13 @@ describe("LocalWorkflows", () => {
     await workflows.stopAll();
 
     expect(ends).toEqual([
-      { machine: "job-lifecycle", name: "job-1", executionId, status: "ABORTED" },
+      {
+        machine: "job-lifecycle",
+        name: "job-1",
+        executionId,
+        input: expect.any(String),
+        status: "ABORTED",
+      },
     ]);
     expect(await rejection(workflows.sendTaskSuccess(taskToken, {}))).toBeInstanceOf(
       TaskDoesNotExist,
