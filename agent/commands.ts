@@ -17,7 +17,13 @@ import { inheritedEnv } from "./environment.ts";
 import { GroupRegistry, killGroup, signalGroup } from "./groups.ts";
 import { handOver, type JobUser, jobUser, killUser } from "./job-users.ts";
 import { describeError, log } from "./log.ts";
-import { AGENT_ERRORS, type Command, type JobAssignment, type TimelineReport } from "./protocol.ts";
+import {
+  AGENT_ERRORS,
+  boundReport,
+  type Command,
+  type JobAssignment,
+  type TimelineReport,
+} from "./protocol.ts";
 import {
   download,
   eachLimited,
@@ -219,7 +225,7 @@ export class Agent {
       log(`${line} ok ${summarize(outcome.output)}${took}`);
       await this.#controlPlane.succeed(
         job.credential,
-        { taskToken, output: outcome.output },
+        { taskToken, output: boundReport(outcome.output) },
         this.#reports.signal,
       );
     } else {

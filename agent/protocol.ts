@@ -99,6 +99,50 @@ export type Command = z.infer<typeof Command>;
 /** Reports are validated as strictly as users' input: each is bounded, whatever its sender. */
 const taskToken = z.string().min(1).max(LIMITS.taskTokenChars);
 
+/** At most this many items of each list in a report go on to the workflow, with the list's length. */
+const SAMPLE_ITEMS = 20;
+/** At most this many characters of each text in a report (a failure's cause: a stderr tail). */
+const MAX_TEXT = 2_000;
+/** A report still larger than this once bounded (thousands of fields) goes on as its size only. */
+const MAX_REPORT_BYTES = 16 * 1024;
+
+const numberOr = (value: unknown, fallback: number): number =>
+  typeof value === "number" ? value : fallback;
+
+/** A text cut to what a workflow carries of it, saying how long it was. */
+export const cut = (text: string) =>
+  text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}… (${text.length} characters)` : text;
+
+const bounded = (value: unknown): unknown =>
+  typeof value === "string"
+    ? cut(value)
+    : typeof value === "object" && value !== null
+      ? cut(JSON.stringify(value))
+      : value;
+
+/**
+ * What of an agent's report its workflow carries. Step Functions fails an execution whose
+ * state data passes 256 KiB, and each step's report stays in that data to the end: a list
+ * (`files`: every result uploaded) becomes a sample and its count (`filesCount`), a long
+ * text is cut. The results themselves are in the job's outputs. The agent bounds what it
+ * sends (a report must fit the API's body limit too), and the control plane again.
+ */
+export const boundReport = (output: Record<string, unknown>): Record<string, unknown> => {
+  const report = Object.fromEntries(
+    Object.entries(output).flatMap(([key, value]) =>
+      Array.isArray(value)
+        ? [
+            [key, value.slice(0, SAMPLE_ITEMS).map(bounded)],
+            // Bounding a bounded report again keeps the count it had.
+            [`${key}Count`, numberOr(output[`${key}Count`], value.length)],
+          ]
+        : [[key, bounded(value)]],
+    ),
+  );
+  const bytes = Buffer.byteLength(JSON.stringify(report));
+  return bytes > MAX_REPORT_BYTES ? { reportBytes: bytes } : report;
+};
+
 export const TaskSuccess = z.object({
   taskToken,
   output: z.record(z.string(), z.unknown()),

@@ -1,4 +1,4 @@
-import type { Command, JobAssignment } from "../../agent/protocol.ts";
+import { boundReport, type Command, cut, type JobAssignment } from "../../agent/protocol.ts";
 import { envHashOf } from "../domain/job-spec.ts";
 import { LIMITS } from "../domain/limits.ts";
 import { type AttemptFailureReason, isTerminal, type Phase } from "../domain/phases.ts";
@@ -181,44 +181,6 @@ const alreadyReported = (record: JobRecord, task: AgentTask): boolean =>
   !isTerminal(record.job.phase) &&
   record.job.phase !== "CANCELING";
 
-/** At most this many items of each list in a report go on to the workflow, with the list's length. */
-const SAMPLE_ITEMS = 20;
-/** At most this many characters of each text in a report (a failure's cause: a stderr tail). */
-const MAX_TEXT = 2_000;
-/** A report still larger than this once bounded (thousands of fields) goes on as its size only. */
-const MAX_REPORT_BYTES = 16 * 1024;
-
-const cut = (text: string) =>
-  text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}… (${text.length} characters)` : text;
-
-const bounded = (value: unknown): unknown =>
-  typeof value === "string"
-    ? cut(value)
-    : typeof value === "object" && value !== null
-      ? cut(JSON.stringify(value))
-      : value;
-
-/**
- * What of an agent's report its workflow carries. Step Functions fails an execution whose
- * state data passes 256 KiB, and each step's report stays in that data to the end: a list
- * (`files`: every result uploaded) becomes a sample and its count (`filesCount`), a long
- * text is cut. The results themselves are in the job's outputs.
- */
-const reportForWorkflow = (output: Record<string, unknown>): Record<string, unknown> => {
-  const report = Object.fromEntries(
-    Object.entries(output).flatMap(([key, value]) =>
-      Array.isArray(value)
-        ? [
-            [key, value.slice(0, SAMPLE_ITEMS).map(bounded)],
-            [`${key}Count`, value.length],
-          ]
-        : [[key, bounded(value)]],
-    ),
-  );
-  const bytes = Buffer.byteLength(JSON.stringify(report));
-  return bytes > MAX_REPORT_BYTES ? { reportBytes: bytes } : report;
-};
-
 /** The agent finished a step: the job moves on, and so does its workflow. */
 export const reportStepSuccess = async (
   cp: ControlPlane,
@@ -232,7 +194,7 @@ export const reportStepSuccess = async (
   if (alreadyReported(record, task)) {
     // An earlier delivery of this report moved the job; only the workflow missed it.
     await cp.workflows.sendTaskSuccess(task.taskToken, {
-      ...reportForWorkflow(output),
+      ...boundReport(output),
       phase: record.job.phase,
     });
     return { ok: true };
@@ -250,7 +212,7 @@ export const reportStepSuccess = async (
   }
   await instanceFollowsJob(cp, task.step, applied.record);
   await cp.workflows.sendTaskSuccess(task.taskToken, {
-    ...reportForWorkflow(output),
+    ...boundReport(output),
     phase: applied.record.job.phase,
   });
   return { ok: true };

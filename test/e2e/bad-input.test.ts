@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { type DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LIMITS } from "../../lambdas/domain/limits.ts";
-import { agentAccess } from "../../lambdas/use-cases/agent-identity.ts";
+import { agentAccess, assignmentCredential } from "../../lambdas/use-cases/agent-identity.ts";
 import type { ApiError } from "../../sdk/api-types.ts";
 import { ApiRequestError } from "../../sdk/client.ts";
 import { gpuctl } from "../unit/cli/run-gpuctl.ts";
@@ -19,7 +19,9 @@ const MiB = 1024 * 1024;
 
 let plane: Awaited<ReturnType<typeof startTestControlPlane>>;
 let dynamodb: DynamoDBClient;
+/** The instance's own token opens its poll; every other agent route takes its job's credential. */
 let agentToken: string;
+let jobCredential: string;
 /** HTTP requests the control plane has received. */
 let requests = 0;
 
@@ -72,6 +74,12 @@ beforeAll(async () => {
     record: { ...record, job: { ...record.job, id: JOB, phase: "TRAINING", instanceId: INSTANCE } },
   });
   agentToken = agentAccess(plane.cp, INSTANCE).token;
+  jobCredential = assignmentCredential(plane.cp.settings.agent.secret, {
+    instanceId: INSTANCE,
+    jobId: JOB,
+    attempt: record.job.attempt,
+    requeues: record.job.requeues,
+  });
 }, 60_000);
 afterAll(() => plane?.stop());
 
@@ -90,8 +98,8 @@ interface BadRequest {
   message: RegExp;
 }
 
-const authorization = (audience: Audience) =>
-  `Bearer ${audience === "user" ? plane.userToken : agentToken}`;
+const authorization = (audience: Audience, path: string) =>
+  `Bearer ${audience === "user" ? plane.userToken : path.endsWith("/poll") ? agentToken : jobCredential}`;
 
 type Sent = Pick<BadRequest, "audience" | "method" | "path" | "headers" | "body">;
 type Answer = { status: number; body: ApiError };
@@ -105,7 +113,7 @@ const send = async (row: Sent): Promise<Answer> => {
   const body = bytesOf(row.body);
   const response = await fetch(`${plane.endpoint}${row.path}`, {
     method: row.method,
-    headers: { authorization: authorization(row.audience), ...row.headers },
+    headers: { authorization: authorization(row.audience, row.path), ...row.headers },
     ...(body !== undefined ? { body: body as string | Uint8Array<ArrayBuffer> } : {}),
   });
   const text = await response.text();
@@ -122,7 +130,7 @@ const declare = (row: Omit<Sent, "body">, bytes: number) =>
     const request = httpRequest(`${plane.endpoint}${row.path}`, {
       method: row.method,
       headers: {
-        authorization: authorization(row.audience),
+        authorization: authorization(row.audience, row.path),
         ...row.headers,
         "content-length": String(bytes),
       },
@@ -568,7 +576,7 @@ describe("bad input gets a 4xx at once and writes nothing", () => {
       });
       const response = await fetch(`${plane.endpoint}${path}`, {
         method,
-        headers: { authorization: authorization(audience) },
+        headers: { authorization: authorization(audience, path) },
         body,
         duplex: "half",
       } as RequestInit);

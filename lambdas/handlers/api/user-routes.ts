@@ -42,13 +42,14 @@ export const userRoutes = (cp: ControlPlane, users: Record<string, string>) => {
           message: `must be 1-${LIMITS.idempotencyKeyChars} printable ASCII characters, no spaces`,
         },
       ]);
-    const prepared = jobCreateStart(c.req.header(PREPARED_SINCE_HEADER), cp.clock.now());
+    const preparedSince = c.req.header(PREPARED_SINCE_HEADER);
+    const prepared = jobCreateStart(preparedSince, cp.clock.now());
     if (!prepared.ok)
       return invalid("bad header", [{ field: PREPARED_SINCE_HEADER, message: prepared.message }]);
     const submitted = await submitJob(cp, {
       spec: parsed.spec,
       owner: c.get("owner"),
-      preparedSince: prepared.at,
+      ...(preparedSince !== undefined ? { preparedSince: prepared.at } : {}),
       ...(key
         ? {
             idempotency: {
