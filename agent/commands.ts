@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import { chmod, lchown, mkdir, open, readdir, stat } from "node:fs/promises";
+import { chmod, lchown, mkdir, open, readdir, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { constants } from "node:os";
 import { join } from "node:path";
@@ -16,7 +16,7 @@ import { EnvCache, safeSegment } from "./env-cache.ts";
 import { inheritedEnv } from "./environment.ts";
 import { GroupRegistry, killGroup, signalGroup } from "./groups.ts";
 import { handOver, type JobUser, jobUser, killUser } from "./job-users.ts";
-import { describeError, log } from "./log.ts";
+import { describeError, log, redactUrl } from "./log.ts";
 import {
   AGENT_ERRORS,
   boundReport,
@@ -32,6 +32,7 @@ import {
   realInsideJob,
   upload,
   uploadUrlFor,
+  verifyContentAddress,
 } from "./transfer.ts";
 
 type TaskCommand = Exclude<Command, { type: "abort" }>;
@@ -42,9 +43,12 @@ type Outcome =
 /** The timeline periods the agent measures (names as in lambdas/domain/timeline.ts). */
 type MeasuredPhase =
   | "API Transfer & Server Setup"
+  | "M&D Serialization"
   | "Env Gear up"
   | "M&D Transfer"
+  | "M&D Deserialization"
   | "Model Training"
+  | "Result Serialization"
   | "Result Transfer";
 
 const STDERR_TAIL_BYTES = 2048;
@@ -278,6 +282,14 @@ export class Agent {
     await this.#jobFolders(job);
     const envCached = this.#envs.isCached(job.envHash);
     await this.#timeline(job, "API Transfer & Server Setup", startedAt, iso());
+    // The model and data the job will get and where each goes, kept with its logs.
+    const serializing = iso();
+    const manifest = job.inputs.map((input) => ({ path: input.path, url: redactUrl(input.url) }));
+    await writeFile(
+      join(this.#logsDir(job.jobId), "inputs.json"),
+      `${JSON.stringify(manifest, null, 2)}\n`,
+    );
+    await this.#timeline(job, "M&D Serialization", serializing, iso());
     return ok({ envCached });
   }
 
@@ -358,14 +370,31 @@ export class Agent {
         url: input.url,
         destination: insideJob(jobDir, input.path),
       }));
-      await eachLimited(targets, TRANSFER_CONCURRENCY, ({ url, destination }) =>
-        download(url, jobDir, destination, this.#controlPlane.authFor(url, job.credential), signal),
-      );
+      try {
+        await eachLimited(targets, TRANSFER_CONCURRENCY, ({ url, destination }) =>
+          download(
+            url,
+            jobDir,
+            destination,
+            this.#controlPlane.authFor(url, job.credential),
+            signal,
+          ),
+        );
+      } finally {
+        await this.#timeline(job, "M&D Transfer", startedAt, iso());
+      }
+      // Each content-addressed input is what its name says before the job may read it.
+      const checking = iso();
+      try {
+        await eachLimited(targets, TRANSFER_CONCURRENCY, ({ url, destination }) =>
+          verifyContentAddress(url, destination),
+        );
+      } finally {
+        await this.#timeline(job, "M&D Deserialization", checking, iso());
+      }
       return ok({});
     } catch (error) {
       return { ok: false, error: AGENT_ERRORS.sendInputs, cause: describeError(error) };
-    } finally {
-      await this.#timeline(job, "M&D Transfer", startedAt, iso());
     }
   }
 
@@ -443,8 +472,9 @@ export class Agent {
   }
 
   async #returnResults(job: JobAssignment, signal: AbortSignal): Promise<Outcome> {
-    const startedAt = iso();
+    const collecting = iso();
     const jobDir = this.#jobDir(job.jobId);
+    let startedAt: string | undefined;
     try {
       const declared = [...job.outputs];
       if (job.checkpointDir !== undefined) declared.push(job.checkpointDir);
@@ -457,13 +487,16 @@ export class Agent {
       }
       const uploads = [...files].map((key) => ({ file: join(jobDir, key), key }));
       uploads.push(...(await this.#logFiles(job)));
+      startedAt = iso();
+      await this.#timeline(job, "Result Serialization", collecting, startedAt);
       await this.#upload(job, uploads, signal);
       const keys = uploads.map((each) => each.key);
       return ok(missing.length > 0 ? { files: keys, missing } : { files: keys });
     } catch (error) {
       return { ok: false, error: AGENT_ERRORS.returnResults, cause: describeError(error) };
     } finally {
-      await this.#timeline(job, "Result Transfer", startedAt, iso());
+      if (startedAt) await this.#timeline(job, "Result Transfer", startedAt, iso());
+      else await this.#timeline(job, "Result Serialization", collecting, iso());
     }
   }
 

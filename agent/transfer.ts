@@ -1,4 +1,5 @@
 /** Moving files between the job folder and URLs: inputs in with GET, results out with PUT. */
+import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, readdir, realpath, rename, rm, stat } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
@@ -115,6 +116,24 @@ export const download = (
       throw error;
     }
   });
+};
+
+/** An input URL names its content: `.../inputs/<sha256>` (the control plane's, or S3's). */
+const CONTENT_ADDRESS = /\/inputs\/([0-9a-f]{64})$/;
+
+/**
+ * Checks a fetched input against the SHA-256 its URL names, if it names one, and removes
+ * it when it is not that content: a job never reads model or data other than it was given.
+ */
+export const verifyContentAddress = async (url: string, file: string): Promise<void> => {
+  const named = CONTENT_ADDRESS.exec(URL.parse(url)?.pathname ?? "")?.[1];
+  if (!named) return;
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  const actual = hash.digest("hex");
+  if (actual === named) return;
+  await rm(file, { force: true });
+  throw new TransferError(`GET ${redactUrl(url)}: the content's sha256 is ${actual}`);
 };
 
 /** PUTs one file with its Content-Length (S3 refuses chunked uploads without one). */

@@ -75,9 +75,12 @@ describe("the core loop on the local control plane", () => {
       "Job Create",
       "Instance Connect",
       "API Transfer & Server Setup",
+      "M&D Serialization",
       "Env Gear up",
       "M&D Transfer",
+      "M&D Deserialization",
       "Model Training",
+      "Result Serialization",
       "Result Transfer",
     ]);
     // The periods tile the job's life: each starts where the one before ended, the last closed.

@@ -4,6 +4,7 @@
  * commands run in real process groups.
  */
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -148,6 +149,7 @@ describe("the agent", () => {
     const results = await cp.task(id, "returnResults", job);
     const files = [
       "ckpt/step.txt",
+      "logs/inputs.json",
       "logs/setup-stderr.log",
       "logs/setup-stdout.log",
       "logs/stderr.log",
@@ -161,14 +163,21 @@ describe("the agent", () => {
     expect(uploaded("out/result.txt")).toBe("weights;a,b\n1,2\n");
     expect(uploaded("ckpt/step.txt")).toBe("step-1\n");
     expect(uploaded("logs/stdout.log")).toBe(`hello from ${job.jobId}\n`);
+    // The model and data it was given, as the agent recorded them before fetching them.
+    expect(JSON.parse(uploaded("logs/inputs.json") ?? "")).toEqual(
+      job.inputs.map(({ path, url }) => ({ path, url })),
+    );
     expect(cp.unauthorized).toEqual([]);
 
     const periods = cp.timeline.filter((period) => period.jobId === job.jobId && period.endedAt);
     expect(periods.map((period) => period.phase)).toEqual([
       "API Transfer & Server Setup",
+      "M&D Serialization",
       "Env Gear up",
       "M&D Transfer",
+      "M&D Deserialization",
       "Model Training",
+      "Result Serialization",
       "Result Transfer",
     ]);
     for (const { startedAt, endedAt } of periods) {
@@ -248,6 +257,16 @@ describe("the agent", () => {
     expect(noInput).toMatchObject({ ok: false, error: "gpuctl.InputsFailed" });
     expect(noInput.ok || noInput.cause).toContain(cp.artifactUrl("inputs/nothing"));
     expect(noInput.ok || noInput.cause).toContain("404");
+
+    // An input named by its content must be that content.
+    const named = createHash("sha256").update("the real data").digest("hex");
+    cp.artifacts.set(`inputs/${named}`, Buffer.from("other data"));
+    const swapped = newJob({ inputs: [{ url: cp.artifactUrl(`inputs/${named}`), path: "d" }] });
+    const tampered = await cp.task(id, "sendInputs", swapped);
+    expect(tampered).toMatchObject({ ok: false, error: "gpuctl.InputsFailed" });
+    expect(tampered.ok || tampered.cause).toContain(
+      `sha256 is ${createHash("sha256").update("other data").digest("hex")}`,
+    );
 
     const escaping = newJob({ inputs: [{ url: `${outsideUrl}/bucket/data.csv`, path: "../x" }] });
     const refused = await cp.task(id, "sendInputs", escaping);
@@ -484,7 +503,13 @@ describe("the agent keeps jobs away from its credentials and from each other", (
     expect(results).toMatchObject({
       ok: true,
       output: {
-        files: ["out/alias.txt", "out/fine.txt", "logs/stderr.log", "logs/stdout.log"],
+        files: [
+          "out/alias.txt",
+          "out/fine.txt",
+          "logs/inputs.json",
+          "logs/stderr.log",
+          "logs/stdout.log",
+        ],
         missing: ["up"],
       },
     });
