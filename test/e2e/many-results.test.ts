@@ -51,7 +51,8 @@ describe("a job with thousands of result files", () => {
     const lifecycle = plane.workflows.executions().find(({ name }) => name === submitted.id);
     expect(await plane.workflows.whenDone(lifecycle?.executionId ?? "")).toMatchObject({
       status: "SUCCEEDED",
-      output: { results: { filesCount: FILES + 2, phase: "COMPLETED" } },
+      // With the logs: stdout, stderr and the inputs' manifest.
+      output: { results: { filesCount: FILES + 3, phase: "COMPLETED" } },
     });
 
     const outputs = new Set(await plane.client.listOutputs(submitted.id));

@@ -13,7 +13,8 @@ describe("the job spec", () => {
         workers: 1,
         backoffLimit: 6,
         inputs: [],
-        instance: { spot: false },
+        // AIbro's replay_job(..., wait_request_s=10000).
+        instance: { spot: false, waitRequestS: 10_000 },
       },
     });
   });
