@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { PREPARED_SINCE_HEADER } from "../../sdk/api-types.ts";
 import { submitJob as newJob } from "../domain/job.ts";
 import { type JobSpec, retryPolicyOf } from "../domain/job-spec.ts";
 import { jobStatusChanged } from "../domain/status-events.ts";
+import { jobCreateStart } from "../domain/timeline.ts";
 import type { JobRecord } from "../ports.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { conflict, type Failure, invalidInput } from "./outcome.ts";
@@ -43,7 +45,7 @@ export interface SubmitRequest {
   owner: string;
   /** With a key, a repeated request returns the first job instead of creating another. */
   idempotency?: { key: string; requestHash: string };
-  /** When the client began preparing the job (see jobCreateStart): its Job Create period starts then. */
+  /** When the client says it began preparing the job (see jobCreateStart): its Job Create period starts then. */
   preparedSince?: string;
 }
 
@@ -75,8 +77,9 @@ export const submitJob = async (
   const unoffered = await unofferedTypes(cp, spec);
   if (unoffered.length) return invalidInput("the job spec has errors", unoffered);
   const at = cp.clock.now();
-  const createdSince =
-    request.preparedSince && request.preparedSince < at ? request.preparedSince : at;
+  const created = jobCreateStart(request.preparedSince, at);
+  if (!created.ok)
+    return invalidInput("bad header", [{ field: PREPARED_SINCE_HEADER, message: created.message }]);
   const job = newJob({
     id: `job-${randomUUID().slice(0, 13).replace("-", "")}`,
     kind: spec.kind,
@@ -90,7 +93,7 @@ export const submitJob = async (
     name: spec.name,
     createdAt: at,
     updatedAt: at,
-    timeline: { "Job Create": { startedAt: createdSince, endedAt: at } },
+    timeline: { "Job Create": { startedAt: created.at, endedAt: at } },
     spec,
     ...(spec.modelName ? { modelName: spec.modelName } : {}),
   };

@@ -7,7 +7,7 @@ import { freePort } from "../../lambdas/adapters/local/dynamodb-local.ts";
 import { StatusEvent } from "../../lambdas/domain/status-events.ts";
 import { agentAccess } from "../../lambdas/use-cases/agent-identity.ts";
 import type { InstanceView } from "../../sdk/api-types.ts";
-import { startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
+import { servingSpec, startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
 
 let plane: Awaited<ReturnType<typeof startTestControlPlane>>;
 beforeAll(async () => {
@@ -328,23 +328,9 @@ describe("the core loop on the local control plane", () => {
 
   it("serves an inference deployment, then stops it at once when completed by model name", async () => {
     const port = await freePort();
-    const submitted = await plane.client.submitJob({
-      name: "echo-model",
-      kind: "inference",
-      modelName: "echo-model",
-      instance: { types: ["local"] },
-      run: [
-        'python3 -c "',
-        "import http.server, os",
-        "class H(http.server.BaseHTTPRequestHandler):",
-        "    def do_GET(self):",
-        "        self.send_response(200); self.end_headers(); self.wfile.write(b'pong')",
-        "    def log_message(self, *a): pass",
-        "http.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever()\"",
-      ].join("\n"),
-      serve: { port, healthPath: "/health" },
-      env: { PORT: String(port) },
-    });
+    const submitted = await plane.client.submitJob(
+      servingSpec("echo-model", "pong", { port, healthPath: "/health" }),
+    );
     const serving = await plane.waitFor(submitted.id, (job) => job.endpoint !== undefined);
     expect(serving.phase).toBe("TRAINING");
     expect(await (await fetch(`${serving.endpoint}/predict`)).text()).toBe("pong");

@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentAccess } from "../../lambdas/use-cases/agent-identity.ts";
-import { startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
+import { servingSpec, startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
 
 let plane: Awaited<ReturnType<typeof startTestControlPlane>>;
 const controlPlaneHome = "/gpuctl-control-plane-home";
@@ -116,23 +116,7 @@ describe("what users get back", () => {
 
   it("serves two deployments that ask for one port, each at its own endpoint", async () => {
     const serve = (name: string) =>
-      plane.client.submitJob({
-        name,
-        kind: "inference",
-        modelName: name,
-        instance: { types: ["local"] },
-        run: [
-          'python3 -c "',
-          "import http.server, os",
-          "class H(http.server.BaseHTTPRequestHandler):",
-          "    def do_GET(self):",
-          `        self.send_response(200); self.end_headers(); self.wfile.write(b'${name}')`,
-          "    def log_message(self, *a): pass",
-          "http.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever()\"",
-        ].join("\n"),
-        serve: { port: 8808, healthPath: "/" },
-        env: { PORT: "8808" },
-      });
+      plane.client.submitJob(servingSpec(name, name, { port: 8808, healthPath: "/" }));
     const jobs = await Promise.all(["first-model", "second-model"].map(serve));
     const serving = await Promise.all(
       jobs.map((job) => plane.waitFor(job.id, (view) => view.endpoint !== undefined)),

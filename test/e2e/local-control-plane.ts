@@ -73,3 +73,29 @@ export const trainingSpec = (overrides: Partial<JobSpecInput> = {}): JobSpecInpu
   coolingPeriodS: 60,
   ...overrides,
 });
+
+/**
+ * An inference deployment of model `name` whose server answers every GET with `answer`, on
+ * the port the agent gives it in `PORT` (`port` is the one the spec asks for).
+ */
+export const servingSpec = (
+  name: string,
+  answer: string,
+  serve: { port: number; healthPath: string },
+): JobSpecInput => ({
+  name,
+  kind: "inference",
+  modelName: name,
+  instance: { types: ["local"] },
+  run: [
+    'python3 -c "',
+    "import http.server, os",
+    "class H(http.server.BaseHTTPRequestHandler):",
+    "    def do_GET(self):",
+    `        self.send_response(200); self.end_headers(); self.wfile.write(b'${answer}')`,
+    "    def log_message(self, *a): pass",
+    "http.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever()\"",
+  ].join("\n"),
+  serve,
+  env: { PORT: String(serve.port) },
+});

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import type { z } from "zod";
 import {
   AGENT_API,
   EndpointReport,
@@ -9,7 +10,11 @@ import {
   TimelineReport,
 } from "../../../agent/protocol.ts";
 import type { InstanceStatus } from "../../domain/instance.ts";
-import { assignmentOfCredential, instanceOfToken } from "../../use-cases/agent-identity.ts";
+import {
+  type Assignment,
+  assignmentOfCredential,
+  instanceOfToken,
+} from "../../use-cases/agent-identity.ts";
 import {
   reportHeartbeat,
   reportStepFailure,
@@ -17,6 +22,7 @@ import {
 } from "../../use-cases/agent-steps.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
 import { endpointProblem } from "../../use-cases/endpoint-report.ts";
+import type { Failure } from "../../use-cases/outcome.ts";
 import {
   type AgentCaller,
   type AgentEnv,
@@ -74,32 +80,29 @@ export const agentRoutes = (cp: ControlPlane, localArtifacts?: LocalArtifactStor
     return command ? c.json(command) : c.body(null, 204);
   });
 
-  router.post(path(AGENT_API.succeed), async (c) => {
-    const report = TaskSuccess.safeParse(await body(c.req.raw));
-    if (!report.success) return invalid("bad report", fieldsOf(report.error));
-    const assignment = assignmentOf(c.get("caller"));
-    if (!assignment) return notYours("the task");
-    const done = await reportStepSuccess(cp, assignment, report.data.taskToken, report.data.output);
-    return done.ok ? c.body(null, 204) : fail(done);
-  });
-
-  router.post(path(AGENT_API.fail), async (c) => {
-    const report = TaskFailure.safeParse(await body(c.req.raw));
-    if (!report.success) return invalid("bad report", fieldsOf(report.error));
-    const assignment = assignmentOf(c.get("caller"));
-    if (!assignment) return notYours("the task");
-    const done = await reportStepFailure(cp, assignment, report.data.taskToken, report.data);
-    return done.ok ? c.body(null, 204) : fail(done);
-  });
-
-  router.post(path(AGENT_API.heartbeat), async (c) => {
-    const report = TaskHeartbeat.safeParse(await body(c.req.raw));
-    if (!report.success) return invalid("bad heartbeat", fieldsOf(report.error));
-    const assignment = assignmentOf(c.get("caller"));
-    if (!assignment) return notYours("the task");
-    const done = await reportHeartbeat(cp, assignment, report.data.taskToken);
-    return done.ok ? c.body(null, 204) : fail(done);
-  });
+  /** A task report: parsed by its schema, taken by its use case with the caller's assignment. */
+  const taskReport = <T>(
+    route: string,
+    schema: z.ZodType<T>,
+    take: (assignment: Assignment, report: T) => Promise<{ ok: true } | Failure>,
+  ) =>
+    router.post(path(route), async (c) => {
+      const report = schema.safeParse(await body(c.req.raw));
+      if (!report.success) return invalid("bad report", fieldsOf(report.error));
+      const assignment = assignmentOf(c.get("caller"));
+      if (!assignment) return notYours("the task");
+      const done = await take(assignment, report.data);
+      return done.ok ? c.body(null, 204) : fail(done);
+    });
+  taskReport(AGENT_API.succeed, TaskSuccess, (assignment, report) =>
+    reportStepSuccess(cp, assignment, report.taskToken, report.output),
+  );
+  taskReport(AGENT_API.fail, TaskFailure, (assignment, report) =>
+    reportStepFailure(cp, assignment, report.taskToken, report),
+  );
+  taskReport(AGENT_API.heartbeat, TaskHeartbeat, (assignment, report) =>
+    reportHeartbeat(cp, assignment, report.taskToken),
+  );
 
   router.post("/jobs/:jobId/timeline", async (c) => {
     const report = TimelineReport.safeParse(await body(c.req.raw));

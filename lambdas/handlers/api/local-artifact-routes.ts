@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { isTerminal } from "../../domain/phases.ts";
+import { resultWritable } from "../../domain/results.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
 import {
   type AgentCaller,
@@ -9,12 +10,6 @@ import {
   notYours,
 } from "./agent-access.ts";
 import { invalid, notFound } from "./responses.ts";
-
-/**
- * How long after its job ended an agent may still add log files: an aborted run's logs are
- * uploaded once its processes are gone, and cancel or a timeout ends the job meanwhile.
- */
-export const LATE_LOGS_MS = 60_000;
 
 /** Artifacts in a local folder, as the local control plane serves them to agents. */
 export interface LocalArtifactStore {
@@ -45,17 +40,17 @@ export const localArtifactRoutes = (cp: ControlPlane, artifacts: LocalArtifactSt
     return typeof jobId === "string" && (await assignedJob(cp, caller, jobId)) !== undefined;
   };
 
-  /** Why a result may not be written, or undefined: once a job has ended, its results stay as they are. */
+  /** Why a result may not be written, or undefined when it may (resultWritable). */
   const writeRefusal = async (key: string[], caller: AgentCaller) => {
     const assigned = await assignedJob(cp, caller, key[1] ?? "", "included");
     if (!assigned) return notYours(key.join("/"));
     const { job, updatedAt } = assigned.record;
-    if (!isTerminal(job.phase)) return undefined;
-    const lateLog =
-      key[2] === "logs" &&
-      Date.parse(cp.clock.now()) - Date.parse(updatedAt) <= LATE_LOGS_MS &&
-      (await artifacts.read(key)) === undefined;
-    return lateLog ? undefined : forbidden(`job ${job.id} has ended: its results cannot change`);
+    // Only an ended job's files are looked at: while it runs, any may be written again.
+    const exists = isTerminal(job.phase) && (await artifacts.read(key)) !== undefined;
+    const file = { path: key.slice(2).join("/"), exists };
+    return resultWritable({ phase: job.phase, endedAt: updatedAt }, file, cp.clock.now())
+      ? undefined
+      : forbidden(`job ${job.id} has ended: its results cannot change`);
   };
 
   router.get("/*", async (c) => {

@@ -7,7 +7,7 @@ import { INSTANCE_STATUSES } from "../../domain/instance.ts";
 import { inputsToUpload, parseJobSpec } from "../../domain/job-spec.ts";
 import { LIMITS } from "../../domain/limits.ts";
 import { isTerminal } from "../../domain/phases.ts";
-import { jobCreateStart, timelinePeriods } from "../../domain/timeline.ts";
+import { timelinePeriods } from "../../domain/timeline.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
 import { cancelJob, completeJob, REVIEW_DECISIONS, reviewJob } from "../../use-cases/finish-job.ts";
 import { submitJob } from "../../use-cases/submit-job.ts";
@@ -43,13 +43,10 @@ export const userRoutes = (cp: ControlPlane, users: Record<string, string>) => {
         },
       ]);
     const preparedSince = c.req.header(PREPARED_SINCE_HEADER);
-    const prepared = jobCreateStart(preparedSince, cp.clock.now());
-    if (!prepared.ok)
-      return invalid("bad header", [{ field: PREPARED_SINCE_HEADER, message: prepared.message }]);
     const submitted = await submitJob(cp, {
       spec: parsed.spec,
       owner: c.get("owner"),
-      ...(preparedSince !== undefined ? { preparedSince: prepared.at } : {}),
+      ...(preparedSince !== undefined ? { preparedSince } : {}),
       ...(key
         ? {
             idempotency: {
