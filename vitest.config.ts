@@ -4,12 +4,20 @@ export default defineConfig({
   test: {
     projects: [
       // Generous deadlines: the suites must pass on a machine whose cores are busy elsewhere.
-      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 20_000 } },
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          setupFiles: ["test/setup/aws-sdk-mock.ts"],
+          testTimeout: 20_000,
+        },
+      },
       {
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           globalSetup: ["test/integration/dynamodb-local.ts"],
+          setupFiles: ["test/setup/aws-sdk-mock.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },
