@@ -16,7 +16,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
-          globalSetup: ["test/integration/dynamodb-local.ts"],
+          globalSetup: ["test/setup/agent-bundle.ts", "test/integration/dynamodb-local.ts"],
           setupFiles: ["test/setup/aws-sdk-mock.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
@@ -28,6 +28,7 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
+          globalSetup: ["test/setup/agent-bundle.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },

@@ -1,6 +1,7 @@
 /**
  * The local `Compute`: an "instance" is a folder, `<stateDir>/instances/<instanceId>/`, with
- * an agent process (agent/agent.ts) running on it. Stop ends the process and keeps the
+ * an agent process running on it: the agent's bundle (`npm run build:agent`), what an EC2
+ * instance runs, so the tests run what ships. Stop ends the process and keeps the
  * folder (and the env cache on it); terminate deletes the folder. `instance.json` in each
  * folder keeps what a restarted control plane needs to know.
  */
@@ -20,17 +21,17 @@ import {
 } from "node:fs";
 import { chmod, mkdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { inheritedEnv } from "../../../agent/environment.ts";
 import { killLeftoverGroups } from "../../../agent/groups.ts";
 import { AGENT_TOKEN_FILE_ENV } from "../../../agent/protocol.ts";
+import { AGENT_BUNDLE } from "../../../scripts/build-agent.ts";
 import { type Compute, ComputeError, type LaunchRequest } from "../../ports.ts";
 import { freePort } from "./dynamodb-local.ts";
 
 export interface ProcessComputeOptions {
   /** Instances live in `<stateDir>/instances/<instanceId>/`. */
   stateDir: string;
-  /** The agent's entry point; default agent/agent.ts of this repository. */
+  /** The agent's entry point; default the bundle scripts/build-agent.ts writes. */
   agentEntry?: string;
   /** The Node.js that runs the agent; default the one running this process. */
   nodePath?: string;
@@ -61,7 +62,6 @@ const CPU_TYPE = "local";
 const GPU_TYPE = "local-gpu";
 const STOP_GRACE_MS = 10_000;
 const SETPRIV = "/usr/bin/setpriv";
-const DEFAULT_AGENT_ENTRY = fileURLToPath(new URL("../../../agent/agent.ts", import.meta.url));
 const TOKEN_FILE = "agent.token";
 /** Whether agents run as root, and so run their jobs as users of their own (agent/job-users.ts). */
 const asRoot = process.getuid?.() === 0;
@@ -147,7 +147,7 @@ export class ProcessCompute implements Compute {
 
   constructor(options: ProcessComputeOptions) {
     this.#instancesDir = join(resolve(options.stateDir), "instances");
-    this.#agentEntry = resolve(options.agentEntry ?? DEFAULT_AGENT_ENTRY);
+    this.#agentEntry = resolve(options.agentEntry ?? AGENT_BUNDLE);
     this.#nodePath = options.nodePath ?? process.execPath;
     this.#gpuProbe = options.gpuProbe ?? nvidiaSmiFindsGpus;
     this.#agentEnv = options.agentEnv ?? {};
@@ -179,7 +179,8 @@ export class ProcessCompute implements Compute {
         "InvalidInstanceType",
         `${request.instanceType} is not offered here; local compute offers ${offered.join(", ")}`,
       );
-    if (!existsSync(this.#agentEntry)) throw new Error(`no agent at ${this.#agentEntry}`);
+    if (!existsSync(this.#agentEntry))
+      throw new Error(`no agent at ${this.#agentEntry}: npm run build:agent writes it`);
     const id = request.instanceId;
     if (
       this.#entries.has(id) ||

@@ -1,5 +1,5 @@
 /**
- * The instance agent, for real: ProcessCompute launches agent/agent.ts as a process on a
+ * The instance agent, for real: ProcessCompute launches the agent's bundle as a process on a
  * temporary folder, the agent long-polls a fake control plane on loopback, and real shell
  * commands run in real process groups.
  */
@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import type { JobAssignment } from "../../../agent/protocol.ts";
 import { ProcessCompute } from "../../../lambdas/adapters/local/process-compute.ts";
+import { AGENT_BUNDLE } from "../../../scripts/build-agent.ts";
 import { FakeControlPlane, type TaskResult, waitFor } from "./fake-control-plane.ts";
 import { groupMembers, processAlive } from "./processes.ts";
 
@@ -617,25 +618,18 @@ describe("an agent that is not root", () => {
     await writeFile(tokenFile, cp.token, { mode: 0o600 });
     await chown(tokenFile, nobody, nobody);
     const id = `local-unprivileged-${++launches}`;
-    const agent = spawn(
-      process.execPath,
-      [
-        "--disable-warning=ExperimentalWarning",
-        join(import.meta.dirname, "../../../agent/agent.ts"),
-      ],
-      {
-        uid: nobody,
-        gid: nobody,
-        env: {
-          PATH: process.env.PATH,
-          GPUCTL_ENDPOINT: cp.url,
-          GPUCTL_AGENT_TOKEN_FILE: tokenFile,
-          GPUCTL_INSTANCE_ID: id,
-          GPUCTL_AGENT_HOME: agentHome,
-        },
-        stdio: ["ignore", "pipe", "inherit"],
+    const agent = spawn(process.execPath, [AGENT_BUNDLE], {
+      uid: nobody,
+      gid: nobody,
+      env: {
+        PATH: process.env.PATH,
+        GPUCTL_ENDPOINT: cp.url,
+        GPUCTL_AGENT_TOKEN_FILE: tokenFile,
+        GPUCTL_INSTANCE_ID: id,
+        GPUCTL_AGENT_HOME: agentHome,
       },
-    );
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     onTestFinished(() => {
       agent.kill("SIGKILL");
     });

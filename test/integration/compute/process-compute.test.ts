@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } 
 import type { JobAssignment } from "../../../agent/protocol.ts";
 import { ProcessCompute } from "../../../lambdas/adapters/local/process-compute.ts";
 import { ComputeError } from "../../../lambdas/ports.ts";
+import { AGENT_BUNDLE } from "../../../scripts/build-agent.ts";
 import { FakeControlPlane, waitFor } from "../agent/fake-control-plane.ts";
 import { groupMembers, processAlive } from "../agent/processes.ts";
 
@@ -114,6 +115,15 @@ describe("ProcessCompute", () => {
     expect(compute.list()).toEqual([]);
     const instances = join(stateDir, "instances");
     expect(existsSync(instances) ? readdirSync(instances) : []).toEqual([]);
+  });
+
+  it("runs the agent's bundle, what an instance runs, not its sources", async () => {
+    const { compute } = newCompute();
+    const id = await launchOn(compute);
+    const argv = (await readFile(`/proc/${pidOf(compute, id)}/cmdline`, "utf8")).split("\0");
+    expect(argv).toContain(AGENT_BUNDLE);
+    expect(argv.filter((arg) => arg.endsWith(".ts"))).toEqual([]);
+    await waitFor("a poll from the bundled agent", () => cp.pollsOf(id).length > 0);
   });
 
   it("launches an agent on its own folder, which polls with the token it was given", async () => {
