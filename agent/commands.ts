@@ -55,7 +55,14 @@ const STDERR_TAIL_BYTES = 2048;
 const HEALTH_INTERVAL_MS = 250;
 const HEALTH_TIMEOUT_MS = 2_000;
 const TRANSFER_CONCURRENCY = 4;
-const CHECKPOINT_UPLOAD_TIMEOUT_MS = 60_000;
+/** How long a failed or aborted command's log upload may hold up its report. */
+const LOG_UPLOAD_TIMEOUT_MS = 60_000;
+/**
+ * The bound on the agent's shutdown: its jobs killed (5 s), the running job's checkpoint
+ * uploaded. Within a spot interruption notice's two minutes, with time to spare for systemd
+ * (agent/install/user-data.ts waits a little longer before it kills the agent).
+ */
+export const SHUTDOWN_LIMIT_MS = 90_000;
 /** The steps that run a job's own commands: their logs come back whatever the outcome. */
 const LOGGED_STEPS: ReadonlySet<TaskCommand["type"]> = new Set(["gearUp", "run"]);
 /** A file to upload: where it is, and its path among the job's results. */
@@ -166,17 +173,21 @@ export class Agent {
 
   /**
    * The instance is going away: kill every job's process group (SIGTERM, SIGKILL after 5 s;
-   * nothing is reported), then upload the checkpoint folder of each job that was running.
+   * nothing is reported), then upload the checkpoint folder of each job that was running,
+   * all of it within SHUTDOWN_LIMIT_MS.
    */
   async shutdown(): Promise<void> {
+    const deadline = AbortSignal.timeout(SHUTDOWN_LIMIT_MS);
     const running = [...this.#live.values()].filter((group) => group.kind === "run");
     for (const flight of this.#inFlight) flight.controller.abort();
     this.#reports.abort();
     await Promise.all([...this.#live.values()].map((group) => group.gone));
-    for (const { job } of running) {
-      await this.#killLeftovers(job);
-      if (job.checkpointDir) await this.#uploadCheckpoint(job, job.checkpointDir);
-    }
+    await Promise.all(
+      running.map(async ({ job }) => {
+        await this.#killLeftovers(job);
+        if (job.checkpointDir) await this.#uploadCheckpoint(job, job.checkpointDir, deadline);
+      }),
+    );
   }
 
   /** Last resort on exit: SIGKILL every group still alive, synchronously. */
@@ -519,7 +530,7 @@ export class Agent {
 
   /** A failed or aborted command's logs: best effort, the report must not wait long for them. */
   async #uploadLogs(job: JobAssignment): Promise<void> {
-    const signal = AbortSignal.timeout(CHECKPOINT_UPLOAD_TIMEOUT_MS);
+    const signal = AbortSignal.timeout(LOG_UPLOAD_TIMEOUT_MS);
     try {
       const logs = await this.#logFiles(job);
       await this.#upload(job, logs, signal);
@@ -529,9 +540,12 @@ export class Agent {
     }
   }
 
-  async #uploadCheckpoint(job: JobAssignment, checkpointDir: string): Promise<void> {
+  async #uploadCheckpoint(
+    job: JobAssignment,
+    checkpointDir: string,
+    signal: AbortSignal,
+  ): Promise<void> {
     const jobDir = this.#jobDir(job.jobId);
-    const signal = AbortSignal.timeout(CHECKPOINT_UPLOAD_TIMEOUT_MS);
     try {
       const files = (await listFiles(jobDir, checkpointDir)) ?? [];
       const uploads = files.map((key) => ({ file: join(jobDir, key), key }));

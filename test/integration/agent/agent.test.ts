@@ -346,6 +346,8 @@ describe("the agent", () => {
     const pgid = await leaderOf(join(jobDir(id, job.jobId), "leader.pid"));
     const agentPid = compute.describe(id)?.pid ?? 0;
     expect(processAlive(agentPid)).toBe(true);
+    // What an instance runs: systemd sends it SIGTERM as the instance stops.
+    expect((await read(`/proc/${agentPid}/cmdline`)).split("\0")).toContain(AGENT_BUNDLE);
 
     await compute.stop(id);
     expect(cp.uploads.get(`jobs/${job.jobId}/checkpoints/step-7.txt`)?.toString()).toBe("7\n");
