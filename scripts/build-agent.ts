@@ -5,6 +5,7 @@
  * the tests run what ships. `--if-stale` builds only when the bundle is older than one of
  * its inputs (see agentBundleStale).
  */
+import { randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,9 +20,12 @@ const LOCK_FILE = join(ROOT, "package-lock.json");
 /** esbuild's list of what went into the bundle, kept next to it for agentBundleStale. */
 const metafileOf = (bundle: string) => `${bundle}.meta.json`;
 
-/** Writes through a temporary file: an agent starting meanwhile reads a whole bundle or the old one. */
+/**
+ * Writes through a temporary file of its own: an agent starting meanwhile reads a whole
+ * bundle or the old one, and two builds at once (two vitest projects) do not mix.
+ */
 const writeAtomically = (path: string, contents: string | Uint8Array) => {
-  const temporary = `${path}.${process.pid}.tmp`;
+  const temporary = `${path}.${randomUUID()}.tmp`;
   writeFileSync(temporary, contents);
   renameSync(temporary, path);
 };
