@@ -58,6 +58,9 @@ const launch = async (): Promise<string> => {
     instanceType: "local",
     spot: false,
     region: "local",
+    jobId: "job-1",
+    owner: "ada",
+    envHash: "sha256:env",
     agent: { endpoint: cp.url, token: cp.token },
   });
   return instanceId;
@@ -366,6 +369,9 @@ describe("the agent", () => {
       instanceType: "local",
       spot: false,
       region: "local",
+      jobId: "job-1",
+      owner: "ada",
+      envHash: "sha256:env",
       agent: { endpoint: restarting.url, token: restarting.token },
     });
     await waitFor("a first poll", () => restarting.pollsOf(id).length > 0);

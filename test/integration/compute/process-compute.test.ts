@@ -50,6 +50,9 @@ const launchOn = async (compute: ProcessCompute, fields: { spot?: boolean } = {}
     instanceType: "local",
     spot: fields.spot ?? false,
     region: "local",
+    jobId: "job-1",
+    owner: "ada",
+    envHash: "sha256:env",
     agent: agent(),
   });
   return instanceId;
@@ -87,6 +90,9 @@ describe("ProcessCompute", () => {
       instanceType: "local",
       spot: false,
       region: "local",
+      jobId: "job-1",
+      owner: "ada",
+      envHash: "sha256:env",
       agent: agent(),
     });
     await expect(again).rejects.toThrow(`instance ${id} exists already`);
@@ -101,6 +107,9 @@ describe("ProcessCompute", () => {
         instanceType,
         spot: false,
         region: "local",
+        jobId: "job-1",
+        owner: "ada",
+        envHash: "sha256:env",
         agent: agent(),
       });
       await expect(launching).rejects.toBeInstanceOf(ComputeError);
@@ -111,7 +120,7 @@ describe("ProcessCompute", () => {
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(cp.polls.length).toBe(pollsBefore);
-    expect(compute.list()).toEqual([]);
+    expect(await compute.list()).toEqual([]);
     const instances = join(stateDir, "instances");
     expect(existsSync(instances) ? readdirSync(instances) : []).toEqual([]);
   });
@@ -226,7 +235,10 @@ describe("ProcessCompute", () => {
     const pids = ids.map((id) => pidOf(compute, id));
     await compute.shutdown();
     for (const pid of pids) expect(processAlive(pid)).toBe(false);
-    expect(compute.list().map((instance) => instance.state)).toEqual(["stopped", "stopped"]);
+    expect((await compute.list()).map((instance) => instance.state)).toEqual([
+      "stopped",
+      "stopped",
+    ]);
   });
 
   it("adopts a running agent after a restart and can stop it", async () => {
@@ -267,6 +279,6 @@ describe("ProcessCompute", () => {
 
     const { compute } = newCompute(stateDir);
     expect(compute.describe(instanceId)).toMatchObject({ state: "stopped", pid: null });
-    expect(compute.list().map((instance) => instance.instanceId)).toEqual([instanceId]);
+    expect((await compute.list()).map((instance) => instance.instanceId)).toEqual([instanceId]);
   });
 });
