@@ -190,7 +190,7 @@ export interface Compute {
   start(instanceId: string, agent: LaunchRequest["agent"]): Promise<void>;
   /** Stops an instance, keeping its disk. */
   stop(instanceId: string): Promise<void>;
-  /** Deletes an instance and its disk. */
+  /** Deletes an instance and its disk; one already gone is done, not an error. */
   terminate(instanceId: string): Promise<void>;
   /**
    * Where a deployment on the instance that asks for `port` is reached: on EC2, the

@@ -244,8 +244,10 @@ export class ProcessCompute implements Compute {
     return this.#serial(instanceId, () => this.#stopAgent(entry));
   }
 
+  /** An instance already gone (its folder deleted) is terminated: done. */
   async terminate(instanceId: string): Promise<void> {
-    const entry = this.#entry(instanceId);
+    const entry = this.#entries.get(instanceId);
+    if (!entry) return;
     return this.#serial(instanceId, async () => {
       await this.#stopAgent(entry);
       entry.terminated = true;

@@ -202,14 +202,14 @@ describe("ProcessCompute", () => {
     expect(groupMembers(pgid)).toEqual([]);
     expect(existsSync(join(stateDir, "instances", id))).toBe(false);
     expect(compute.describe(id)).toBeUndefined();
-    await expect(compute.terminate(id)).rejects.toThrow(id);
+    // As on EC2, terminating what is gone already is done.
+    await compute.terminate(id);
   });
 
   it("names an id it does not know", async () => {
     const { compute } = newCompute();
     await expect(compute.stop("local-nothere")).rejects.toThrow("local-nothere");
     await expect(compute.start("local-nothere", agent())).rejects.toThrow("local-nothere");
-    await expect(compute.terminate("local-nothere")).rejects.toThrow("local-nothere");
   });
 
   it("kills the jobs of an agent that was killed outright, and records it stopped", async () => {
