@@ -105,6 +105,8 @@ export interface InstanceStore {
   /** Reusable instances of a pool: COOLING ones first, then STOPPED, most recently freed first. */
   findReusable(pool: InstancePool): Promise<Instance[]>;
   listByStatus(status: InstanceStatus): Promise<Instance[]>;
+  /** The instance the compute knows as `providerId` (an EC2 instance id); EC2's events name only that. */
+  getByProviderId(providerId: string): Promise<Instance | undefined>;
   /** Persists an instance change, with the job change it belongs to in the same transaction. */
   apply(change: InstanceChange, jobChange?: JobChange): Promise<WriteResult>;
 }
@@ -159,6 +161,10 @@ export interface LaunchRequest {
   instanceId: string;
   instanceType: string;
   spot: boolean;
+  /** The job it is launched for, its owner and environment: tags that say whose GPU this is. */
+  jobId: string;
+  owner: string;
+  envHash: string;
   /** Spot only: how long to wait for the request to be fulfilled before `SpotUnavailable`. */
   waitRequestS?: number;
   region: string;
@@ -171,16 +177,20 @@ export interface Compute {
   /** The instance types this compute can launch; anything else is refused before launching. */
   instanceTypes(): Promise<string[]>;
   /**
-   * Launches a new instance with the id it is given. Fails with a `ComputeError`: code
-   * `InsufficientInstanceCapacity` (try later or elsewhere), `InvalidInstanceType`, or
-   * `SpotUnavailable`.
+   * Launches a new instance with the id it is given, once however often it is asked, and
+   * returns the compute's own id for it. Fails with a `ComputeError`: code
+   * `InsufficientInstanceCapacity` (try later or elsewhere), `QuotaExceeded` (try later, or
+   * another instance family), `InvalidInstanceType`, or `SpotUnavailable`.
    */
-  launch(request: LaunchRequest): Promise<void>;
-  /** Starts a stopped instance; its disk (and the env cache on it) is as it was. */
+  launch(request: LaunchRequest): Promise<{ providerId: string }>;
+  /**
+   * Starts a stopped instance; its disk (and the env cache on it) is as it was. Fails with a
+   * `ComputeError` `InsufficientInstanceCapacity` when there is no capacity to start it now.
+   */
   start(instanceId: string, agent: LaunchRequest["agent"]): Promise<void>;
   /** Stops an instance, keeping its disk. */
   stop(instanceId: string): Promise<void>;
-  /** Deletes an instance and its disk. */
+  /** Deletes an instance and its disk; one already gone is done, not an error. */
   terminate(instanceId: string): Promise<void>;
   /**
    * Where a deployment on the instance that asks for `port` is reached: on EC2, the
@@ -188,10 +198,21 @@ export interface Compute {
    * port of its own that is free now.
    */
   serviceAddress(instanceId: string, port: number): Promise<{ host: string; port: number }>;
+  /** Every instance this control plane launched that the compute still knows, for reconcile. */
+  list(): Promise<ComputeInstance[]>;
+}
+
+/** An instance as the compute sees it; the states are EC2's. */
+export interface ComputeInstance {
+  instanceId: string;
+  providerId: string;
+  state: "pending" | "running" | "stopping" | "stopped" | "shutting-down" | "terminated";
+  launchedAt: string;
 }
 
 export type ComputeErrorCode =
   | "InsufficientInstanceCapacity"
+  | "QuotaExceeded"
   | "InvalidInstanceType"
   | "SpotUnavailable";
 

@@ -32,6 +32,8 @@ export type InstanceState =
 
 export type Instance = InstanceState & {
   id: string;
+  /** The compute's own id for it (the EC2 instance id), once it is launched. */
+  providerId?: string;
   pool: InstancePool;
   /** A one-time spot instance cannot be stopped, only terminated. */
   spot: boolean;
@@ -56,6 +58,8 @@ export type InstanceEvent =
   | ({ type: "released" } & CoolingSchedule)
   | { type: "claimed"; jobId: string }
   | { type: "started"; jobId: string }
+  /** The compute could not start it (no capacity): it is stopped again, its cooling plan back. */
+  | ({ type: "startFailed" } & Partial<CoolingSchedule>)
   | { type: "coolingExpired"; coolingEpoch: number; action: CloseAction }
   /** The cooling timer itself failed: the instance goes rather than run on unwatched. */
   | { type: "coolingFailed"; coolingEpoch: number; cause: string }
@@ -113,6 +117,10 @@ const next = (instance: Instance, event: InstanceEvent): InstanceState | Refused
       return sub === "STOPPED"
         ? { status: "LAUNCHING", jobId: event.jobId, agentReady: false }
         : ILLEGAL;
+    case "startFailed":
+      return instance.status === "LAUNCHING" && !instance.agentReady
+        ? { status: "CLOSED", substatus: "STOPPED" }
+        : ILLEGAL;
     case "coolingExpired":
       if (instance.status !== "COOLING") return ILLEGAL;
       if (event.coolingEpoch !== instance.coolingEpoch)
@@ -151,9 +159,17 @@ export const transitionInstance = (
     const message = `${event.type} in ${statusLabel(instance)}: ${to.refused}`;
     return { ok: false, refusal: { status: instance.status, event: event.type, message } };
   }
-  const { id, pool, spot, version } = instance;
+  const { id, providerId, pool, spot, version } = instance;
   const coolingEpoch = instance.coolingEpoch + (to.status === "COOLING" ? 1 : 0);
-  const state = { ...to, id, pool, spot, coolingEpoch, version: version + 1 };
+  const state = {
+    ...to,
+    id,
+    ...(providerId ? { providerId } : {}),
+    pool,
+    spot,
+    coolingEpoch,
+    version: version + 1,
+  };
   return { ok: true, instance: { ...state, ...scheduleAfter(instance, event, to) } };
 };
 
@@ -163,8 +179,10 @@ const scheduleAfter = (
   event: InstanceEvent,
   to: InstanceState,
 ): Partial<CoolingSchedule> => {
-  if (event.type === "released")
-    return { coolingUntil: event.coolingUntil, stoppedUntil: event.stoppedUntil };
+  if (event.type === "released" || event.type === "startFailed") {
+    const { coolingUntil, stoppedUntil } = event;
+    return coolingUntil && stoppedUntil ? { coolingUntil, stoppedUntil } : {};
+  }
   const kept =
     to.status === "COOLING" ||
     (to.status === "CLOSING" && to.substatus === "STOPPING") ||
@@ -176,6 +194,7 @@ const scheduleAfter = (
 /** A new instance, booting for the job that asked for it. */
 export const launchInstance = (fields: {
   id: string;
+  providerId?: string;
   pool: InstancePool;
   spot: boolean;
   jobId: string;

@@ -29,6 +29,7 @@ export const SAMPLE_EVENTS: readonly JobEvent[] = [
   { type: "instanceClaimed", instanceId: "i-0" },
   { type: "instanceLaunched", instanceId: "i-0" },
   { type: "instanceStarted", instanceId: "i-0" },
+  { type: "instanceStartFailed", instanceId: "i-0" },
   { type: "agentRegistered", envCached: false },
   { type: "agentRegistered", envCached: true },
   { type: "envReady" },

@@ -23,6 +23,8 @@ export type JobEvent =
   | { type: "instanceClaimed"; instanceId: string }
   | { type: "instanceLaunched"; instanceId: string }
   | { type: "instanceStarted"; instanceId: string }
+  /** The stopped instance it claimed could not be started: it looks for another. */
+  | { type: "instanceStartFailed"; instanceId: string }
   | { type: "agentRegistered"; envCached: boolean }
   | { type: "envReady" }
   | { type: "inputsReady" }
@@ -145,6 +147,12 @@ export const TRANSITIONS: readonly TransitionRule[] = [
       decide: (_job, e) => ({ phase: "CONNECTING_SERVER", patch: { instanceId: e.instanceId } }),
     }),
   ),
+  rule({
+    event: "instanceStartFailed",
+    from: ["CONNECTING_SERVER"],
+    to: ["REQUESTING_SERVER"],
+    decide: () => ({ phase: "REQUESTING_SERVER", patch: { instanceId: undefined } }),
+  }),
   rule({
     event: "agentRegistered",
     from: ["CONNECTING_SERVER"],

@@ -1,10 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { poolJobArrived } from "../domain/cooling-policy.ts";
-import { type Instance, type InstancePool, launchInstance } from "../domain/instance.ts";
+import {
+  type Instance,
+  type InstancePool,
+  launchInstance,
+  transitionInstance,
+} from "../domain/instance.ts";
 import { envHashOf } from "../domain/job-spec.ts";
 import { isTerminal } from "../domain/phases.ts";
-import { instanceStatusChanged } from "../domain/status-events.ts";
-import type { JobEvent } from "../domain/transitions.ts";
+import { instanceStatusChanged, jobStatusChanged } from "../domain/status-events.ts";
+import { type JobEvent, transition } from "../domain/transitions.ts";
 import { ComputeError } from "../ports.ts";
 import { agentAccess } from "./agent-identity.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
@@ -68,25 +73,64 @@ const findInstance = async (cp: ControlPlane, jobId: string): Promise<Placement>
         if (candidate.status === "COOLING") {
           return { instanceId: candidate.id, placement: "warm", pool };
         }
-        await cp.compute.start(candidate.id, agentAccess(cp, candidate.id));
-        return { instanceId: candidate.id, placement: "stopped", pool };
+        try {
+          await cp.compute.start(candidate.id, agentAccess(cp, candidate.id));
+          return { instanceId: candidate.id, placement: "stopped", pool };
+        } catch (error) {
+          if (!(error instanceof ComputeError)) throw error;
+          await unclaimStopped(cp, jobId, candidate, claimed.instance);
+          continue;
+        }
       }
       // Another job won this instance: try the next. If this job moved on, stop here.
       if (claimed.error !== "CONFLICT" || claimed.conflict !== "STALE_INSTANCE") throw ended(jobId);
     }
   }
-  return launchNew(cp, jobId, pools, spec.instance);
+  return launchNew(cp, jobId, record.owner, pools, spec.instance);
+};
+
+/**
+ * A claimed stopped instance that the compute could not start is stopped again, with its
+ * cooling plan, and the job looks further; if either moved on meanwhile, the workflow stops.
+ */
+const unclaimStopped = async (
+  cp: ControlPlane,
+  jobId: string,
+  stopped: Instance,
+  claimed: Instance,
+): Promise<void> => {
+  const { coolingUntil, stoppedUntil } = stopped;
+  const instanceEvent = {
+    type: "startFailed",
+    ...(coolingUntil && stoppedUntil ? { coolingUntil, stoppedUntil } : {}),
+  } as const;
+  const back = transitionInstance(claimed, instanceEvent);
+  const record = await cp.jobs.get(jobId);
+  const event = { type: "instanceStartFailed", instanceId: claimed.id } as const;
+  const moved = record && transition(record.job, event);
+  if (!back.ok || !record || !moved?.ok) throw ended(jobId);
+  const at = cp.clock.now();
+  const written = await cp.instances.apply(
+    { before: claimed, after: back.instance, at },
+    { before: record, after: moved.job, event, at },
+  );
+  if (!written.ok) throw ended(jobId);
+  await cp.events.publish([
+    instanceStatusChanged(back.instance, at, instanceEvent),
+    jobStatusChanged(moved.job, { event: event.type, from: record.job.phase, at }),
+  ]);
 };
 
 const launchNew = async (
   cp: ControlPlane,
   jobId: string,
+  owner: string,
   pools: InstancePool[],
   request: { spot: boolean; onDemandFallback: boolean; waitRequestS: number },
 ): Promise<Placement> => {
   const offered = await cp.compute.instanceTypes();
   const refusals: string[] = [];
-  let shortOfCapacity = false;
+  const shortages: string[] = [];
   for (const pool of pools) {
     if (!offered.includes(pool.instanceType)) {
       refusals.push(`${pool.instanceType} is not offered (offered: ${offered.join(", ")})`);
@@ -97,10 +141,13 @@ const launchNew = async (
       try {
         const requestedAt = cp.clock.now();
         const instanceId = `gi-${randomBytes(8).toString("hex")}`;
-        await cp.compute.launch({
+        const { providerId } = await cp.compute.launch({
           instanceId,
           instanceType: pool.instanceType,
           spot,
+          jobId,
+          owner,
+          envHash: pool.envHash,
           ...(spot ? { waitRequestS: request.waitRequestS } : {}),
           region: pool.region,
           agent: agentAccess(cp, instanceId),
@@ -109,20 +156,21 @@ const launchNew = async (
           const period = { startedAt: requestedAt, endedAt: cp.clock.now() };
           await cp.jobs.recordTimeline(jobId, "Request Launch", period);
         }
-        return await recordLaunch(cp, jobId, launchInstance({ id: instanceId, pool, spot, jobId }));
+        const launched = launchInstance({ id: instanceId, providerId, pool, spot, jobId });
+        return await recordLaunch(cp, jobId, launched);
       } catch (error) {
         if (!(error instanceof ComputeError)) throw error;
         if (error.code === "InvalidInstanceType") refusals.push(error.message);
-        else shortOfCapacity = true;
+        else shortages.push(error.message);
         if (error.code !== "SpotUnavailable") break;
       }
     }
   }
-  if (shortOfCapacity) {
+  if (shortages.length > 0) {
     await apply(cp, jobId, { type: "capacityWait", reason: "INSUFFICIENT_CAPACITY" });
     throw new WorkflowError(
       WORKFLOW_ERRORS.noCapacity,
-      "no capacity for any instance type of the job",
+      `no capacity for any instance type of the job: ${shortages.join("; ")}`,
     );
   }
   await apply(cp, jobId, { type: "failed", reason: "LAUNCH_FAILED" });

@@ -87,11 +87,19 @@ const probedCompute = (compute: ProcessCompute, probe: LocalProbes["launch"]): C
   probe
     ? {
         instanceTypes: () => compute.instanceTypes(),
-        launch: (request) => probe(request, () => compute.launch(request)),
+        launch: async (request) => {
+          let launched: { providerId: string } | undefined;
+          await probe(request, async () => {
+            launched = await compute.launch(request);
+          });
+          if (!launched) throw new Error(`the launch probe did not launch ${request.instanceId}`);
+          return launched;
+        },
         start: (instanceId, agent) => compute.start(instanceId, agent),
         stop: (instanceId) => compute.stop(instanceId),
         terminate: (instanceId) => compute.terminate(instanceId),
         serviceAddress: (instanceId, port) => compute.serviceAddress(instanceId, port),
+        list: () => compute.list(),
       }
     : compute;
 

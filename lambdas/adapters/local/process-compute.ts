@@ -25,7 +25,12 @@ import { inheritedEnv } from "../../../agent/environment.ts";
 import { killLeftoverGroups } from "../../../agent/groups.ts";
 import { AGENT_TOKEN_FILE_ENV } from "../../../agent/protocol.ts";
 import { AGENT_BUNDLE } from "../../../scripts/build-agent.ts";
-import { type Compute, ComputeError, type LaunchRequest } from "../../ports.ts";
+import {
+  type Compute,
+  ComputeError,
+  type ComputeInstance,
+  type LaunchRequest,
+} from "../../ports.ts";
 import { freePort } from "./dynamodb-local.ts";
 
 export interface ProcessComputeOptions {
@@ -65,6 +70,9 @@ const SETPRIV = "/usr/bin/setpriv";
 const TOKEN_FILE = "agent.token";
 /** Whether agents run as root, and so run their jobs as users of their own (agent/job-users.ts). */
 const asRoot = process.getuid?.() === 0;
+
+/** An instance's id as this compute knows it, as EC2 has ids of its own. */
+const providerIdOf = (instanceId: string) => `local-${instanceId}`;
 
 /** `nvidia-smi -L` lists at least one GPU. */
 export const nvidiaSmiFindsGpus = (): Promise<boolean> =>
@@ -172,7 +180,7 @@ export class ProcessCompute implements Compute {
     return [...(await this.#types)];
   }
 
-  async launch(request: LaunchRequest): Promise<void> {
+  async launch(request: LaunchRequest): Promise<{ providerId: string }> {
     const offered = await this.instanceTypes();
     if (!offered.includes(request.instanceType))
       throw new ComputeError(
@@ -216,6 +224,7 @@ export class ProcessCompute implements Compute {
         throw error;
       }
     });
+    return { providerId: providerIdOf(id) };
   }
 
   async serviceAddress(_instanceId: string, _port: number) {
@@ -236,8 +245,10 @@ export class ProcessCompute implements Compute {
     return this.#serial(instanceId, () => this.#stopAgent(entry));
   }
 
+  /** An instance already gone (its folder deleted) is terminated: done. */
   async terminate(instanceId: string): Promise<void> {
-    const entry = this.#entry(instanceId);
+    const entry = this.#entries.get(instanceId);
+    if (!entry) return;
     return this.#serial(instanceId, async () => {
       await this.#stopAgent(entry);
       entry.terminated = true;
@@ -254,10 +265,13 @@ export class ProcessCompute implements Compute {
     return { ...entry.record };
   }
 
-  list(): Array<LocalInstance & { instanceId: string }> {
+  /** Terminated instances are gone: their folders are deleted. */
+  async list(): Promise<ComputeInstance[]> {
     return [...this.#entries.keys()].flatMap((instanceId) => {
       const record = this.describe(instanceId);
-      return record ? [{ instanceId, ...record }] : [];
+      if (!record) return [];
+      const { state, launchedAt } = record;
+      return [{ instanceId, providerId: providerIdOf(instanceId), state, launchedAt }];
     });
   }
 

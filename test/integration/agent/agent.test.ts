@@ -59,6 +59,9 @@ const launch = async (): Promise<string> => {
     instanceType: "local",
     spot: false,
     region: "local",
+    jobId: "job-1",
+    owner: "ada",
+    envHash: "sha256:env",
     agent: { endpoint: cp.url, token: cp.token },
   });
   return instanceId;
@@ -369,6 +372,9 @@ describe("the agent", () => {
       instanceType: "local",
       spot: false,
       region: "local",
+      jobId: "job-1",
+      owner: "ada",
+      envHash: "sha256:env",
       agent: { endpoint: restarting.url, token: restarting.token },
     });
     await waitFor("a first poll", () => restarting.pollsOf(id).length > 0);

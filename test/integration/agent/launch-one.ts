@@ -15,6 +15,9 @@ await compute.launch({
   instanceType: "local",
   spot: false,
   region: "local",
+  jobId: "job-1",
+  owner: "ada",
+  envHash: "sha256:env",
   agent: { endpoint, token },
 });
 process.stdout.write(`${JSON.stringify({ instanceId, pid: compute.describe(instanceId)?.pid })}\n`);

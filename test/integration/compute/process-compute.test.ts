@@ -51,6 +51,9 @@ const launchOn = async (compute: ProcessCompute, fields: { spot?: boolean } = {}
     instanceType: "local",
     spot: fields.spot ?? false,
     region: "local",
+    jobId: "job-1",
+    owner: "ada",
+    envHash: "sha256:env",
     agent: agent(),
   });
   return instanceId;
@@ -88,6 +91,9 @@ describe("ProcessCompute", () => {
       instanceType: "local",
       spot: false,
       region: "local",
+      jobId: "job-1",
+      owner: "ada",
+      envHash: "sha256:env",
       agent: agent(),
     });
     await expect(again).rejects.toThrow(`instance ${id} exists already`);
@@ -102,6 +108,9 @@ describe("ProcessCompute", () => {
         instanceType,
         spot: false,
         region: "local",
+        jobId: "job-1",
+        owner: "ada",
+        envHash: "sha256:env",
         agent: agent(),
       });
       await expect(launching).rejects.toBeInstanceOf(ComputeError);
@@ -112,7 +121,7 @@ describe("ProcessCompute", () => {
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(cp.polls.length).toBe(pollsBefore);
-    expect(compute.list()).toEqual([]);
+    expect(await compute.list()).toEqual([]);
     const instances = join(stateDir, "instances");
     expect(existsSync(instances) ? readdirSync(instances) : []).toEqual([]);
   });
@@ -203,14 +212,14 @@ describe("ProcessCompute", () => {
     expect(groupMembers(pgid)).toEqual([]);
     expect(existsSync(join(stateDir, "instances", id))).toBe(false);
     expect(compute.describe(id)).toBeUndefined();
-    await expect(compute.terminate(id)).rejects.toThrow(id);
+    // As on EC2, terminating what is gone already is done.
+    await compute.terminate(id);
   });
 
   it("names an id it does not know", async () => {
     const { compute } = newCompute();
     await expect(compute.stop("local-nothere")).rejects.toThrow("local-nothere");
     await expect(compute.start("local-nothere", agent())).rejects.toThrow("local-nothere");
-    await expect(compute.terminate("local-nothere")).rejects.toThrow("local-nothere");
   });
 
   it("kills the jobs of an agent that was killed outright, and records it stopped", async () => {
@@ -236,7 +245,10 @@ describe("ProcessCompute", () => {
     const pids = ids.map((id) => pidOf(compute, id));
     await compute.shutdown();
     for (const pid of pids) expect(processAlive(pid)).toBe(false);
-    expect(compute.list().map((instance) => instance.state)).toEqual(["stopped", "stopped"]);
+    expect((await compute.list()).map((instance) => instance.state)).toEqual([
+      "stopped",
+      "stopped",
+    ]);
   });
 
   it("adopts a running agent after a restart and can stop it", async () => {
@@ -277,6 +289,6 @@ describe("ProcessCompute", () => {
 
     const { compute } = newCompute(stateDir);
     expect(compute.describe(instanceId)).toMatchObject({ state: "stopped", pid: null });
-    expect(compute.list().map((instance) => instance.instanceId)).toEqual([instanceId]);
+    expect((await compute.list()).map((instance) => instance.instanceId)).toEqual([instanceId]);
   });
 });

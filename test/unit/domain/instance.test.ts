@@ -97,6 +97,36 @@ describe("the instance lifecycle", () => {
     expect(refusal(run(reused, released), failed)).toContain("reused since");
   });
 
+  it("is stopped again, its cooling plan back, when the compute cannot start it", () => {
+    const stopped = run(
+      cooling(),
+      { type: "coolingExpired", coolingEpoch: 1, action: "stop" },
+      { type: "stopped" },
+    );
+    const starting = run(stopped, { type: "started", jobId: "job-2" });
+    const back = run(starting, { type: "startFailed", ...schedule });
+    expect(back).toMatchObject({ status: "CLOSED", substatus: "STOPPED", ...schedule });
+    // Its cooling timer, still waiting, terminates it as planned: the epoch did not move.
+    expect(back.coolingEpoch).toBe(stopped.coolingEpoch);
+    expect(refusal(run(starting, { type: "agentRegistered" }), { type: "startFailed" })).toBe(
+      "startFailed in LAUNCHING: not a legal transition",
+    );
+    expect(refusal(cooling(), { type: "startFailed" })).toBeDefined();
+  });
+
+  it("keeps the compute's id for it through every change", () => {
+    const instance = launchInstance({
+      id: "i-1",
+      providerId: "i-0abc",
+      pool,
+      spot: false,
+      jobId: "j",
+    });
+    expect(run(instance, { type: "agentRegistered" }, released)).toMatchObject({
+      providerId: "i-0abc",
+    });
+  });
+
   it("ignores a stale cooling timer once the instance was reused", () => {
     const reused = run(cooling(), { type: "claimed", jobId: "job-2" }, released);
     expect(reused.coolingEpoch).toBe(2);

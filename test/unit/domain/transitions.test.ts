@@ -51,6 +51,7 @@ const LEGAL: Record<Phase, Partial<Record<JobEventType, string[]>>> = {
     ...ANYWHERE_ACTIVE,
   },
   CONNECTING_SERVER: {
+    instanceStartFailed: ["REQUESTING_SERVER"],
     agentRegistered: ["CONNECTING_SERVER", "GEARING_UP_ENV", "SENDING_MODEL_AND_DATA"],
     ...WHILE_HOLDING,
   },

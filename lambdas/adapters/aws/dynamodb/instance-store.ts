@@ -49,6 +49,15 @@ export class DynamoInstanceStore extends DynamoTable implements InstanceStore {
     return this.query(INDEX.byStatus, "gsi3pk", keys.instanceStatus(status));
   }
 
+  /**
+   * From gsi1, so eventually consistent: just after its launch is recorded, an instance may
+   * not be found yet, never found as another (an EC2 id is never reused).
+   */
+  async getByProviderId(providerId: string): Promise<Instance | undefined> {
+    const found = await this.query(INDEX.byProviderId, "gsi1pk", keys.providerId(providerId));
+    return found[0];
+  }
+
   /** Every instance under one index key, most recently changed first. */
   private async query(IndexName: string, keyName: string, key: string): Promise<Instance[]> {
     const items = await this.queryAll({

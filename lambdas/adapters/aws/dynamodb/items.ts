@@ -20,6 +20,7 @@ export const keys = {
   owner: (owner: string) => `OWNER#${owner}`,
   jobStatus: (phase: string) => `JOBSTATUS#${phase}`,
   instanceStatus: (status: string) => `INSTANCESTATUS#${status}`,
+  providerId: (providerId: string) => `PROVIDER#${providerId}`,
   poolStats: (pool: InstancePool) => ({
     pk: `POOLSTATS#${pool.instanceType}#${pool.envHash}#${pool.region}`,
     sk: "POOLSTATS",
@@ -114,6 +115,9 @@ export const instanceItem = (instance: Instance, updatedAt: string) => {
     ...keys.instance(instance.id),
     ...instance,
     updatedAt,
+    ...(instance.providerId
+      ? { gsi1pk: keys.providerId(instance.providerId), gsi1sk: instance.id }
+      : {}),
     ...(reusable
       ? { gsi2pk: keys.pool(instance.pool, reusable), gsi2sk: `${updatedAt}#${instance.id}` }
       : {}),
@@ -123,6 +127,6 @@ export const instanceItem = (instance: Instance, updatedAt: string) => {
 };
 
 export const instanceFrom = (item: Record<string, unknown>): Instance => {
-  const { pk, sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, ...instance } = item;
+  const { pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk, ...instance } = item;
   return instance as unknown as Instance;
 };

@@ -13,7 +13,16 @@ export const TABLE_SCHEMA = {
   ],
 } as const;
 
-export const INDEX = { byOwner: "gsi1", byPool: "gsi2", byStatus: "gsi3" } as const;
+/**
+ * Jobs by owner and instances by their EC2 id share gsi1: their keys never meet (`OWNER#`,
+ * `PROVIDER#`), and a table already deployed, or in a local state folder, serves both as is.
+ */
+export const INDEX = {
+  byOwner: "gsi1",
+  byProviderId: "gsi1",
+  byPool: "gsi2",
+  byStatus: "gsi3",
+} as const;
 
 /** `CreateTable` input for the same table, for DynamoDB Local and the tests. */
 export const createTableInput = (tableName: string) => {

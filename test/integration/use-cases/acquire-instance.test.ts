@@ -1,0 +1,124 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { DynamoPoolStats } from "../../../lambdas/adapters/aws/dynamodb/pool-stats.ts";
+import { DEFAULT_COST_MODEL } from "../../../lambdas/domain/cooling-policy.ts";
+import {
+  type Instance,
+  type InstanceEvent,
+  launchInstance,
+  transitionInstance,
+} from "../../../lambdas/domain/instance.ts";
+import { envHashOf } from "../../../lambdas/domain/job-spec.ts";
+import { type Compute, ComputeError, type LaunchRequest } from "../../../lambdas/ports.ts";
+import { acquireInstance } from "../../../lambdas/use-cases/acquire-instance.ts";
+import type { ControlPlane } from "../../../lambdas/use-cases/control-plane.ts";
+import { freshStores, newRecord } from "../stores.ts";
+
+const AT = "2026-01-01T00:00:00.000Z";
+const SCHEDULE = { coolingUntil: AT, stoppedUntil: "2026-01-01T01:00:00.000Z" };
+
+let stores: Awaited<ReturnType<typeof freshStores>>;
+beforeAll(async () => {
+  stores = await freshStores();
+});
+
+/** A compute that launches as EC2 would (its own ids) and, when told, has no capacity to start. */
+const fakeCompute = (options: { startRefused?: boolean } = {}) => {
+  const launches: LaunchRequest[] = [];
+  const compute = {
+    instanceTypes: async () => ["g5.xlarge"],
+    launch: async (request: LaunchRequest) => {
+      launches.push(request);
+      return { providerId: `i-0${launches.length}` };
+    },
+    start: async (instanceId: string) => {
+      if (options.startRefused)
+        throw new ComputeError("InsufficientInstanceCapacity", `${instanceId}: no capacity`);
+    },
+  } as unknown as Compute;
+  return { compute, launches };
+};
+
+const controlPlane = (compute: Compute) =>
+  ({
+    ...stores.at(AT),
+    pools: new DynamoPoolStats(stores),
+    compute,
+    settings: {
+      region: "eu-west-1",
+      agent: { endpoint: "https://api", secret: "s" },
+      costModel: DEFAULT_COST_MODEL,
+    },
+  }) as unknown as ControlPlane;
+
+let jobs = 0;
+const submitted = async () => {
+  const base = newRecord({ id: `acquire-${++jobs}` });
+  const record = {
+    ...base,
+    spec: { ...base.spec, instance: { ...base.spec.instance, types: ["g5.xlarge"] } },
+  };
+  await stores.jobs.submit({ record });
+  return record;
+};
+
+const stoppedInstance = async (id: string, envHash: string): Promise<Instance> => {
+  const pool = { instanceType: "g5.xlarge", envHash, region: "eu-west-1" };
+  const events: InstanceEvent[] = [
+    { type: "agentRegistered" },
+    { type: "released", ...SCHEDULE },
+    { type: "coolingExpired", coolingEpoch: 1, action: "stop" },
+    { type: "stopped" },
+  ];
+  const instance = events.reduce(
+    (current, event) => {
+      const next = transitionInstance(current, event);
+      if (!next.ok) throw new Error(next.refusal.message);
+      return next.instance;
+    },
+    launchInstance({ id, providerId: `i-${id}`, pool, spot: false, jobId: "earlier" }),
+  );
+  await stores.instances.create(instance, AT);
+  return instance;
+};
+
+describe("acquiring an instance", () => {
+  it("records the new instance with the compute's id for it, and finds it by that id", async () => {
+    const record = await submitted();
+    const { compute, launches } = fakeCompute();
+    const placement = await acquireInstance(controlPlane(compute), record.job.id);
+    expect(placement.placement).toBe("launched");
+    expect(launches[0]).toMatchObject({ jobId: record.job.id, owner: "ada" });
+    const stored = await stores.instances.get(placement.instanceId);
+    expect(stored).toMatchObject({ providerId: "i-01", status: "LAUNCHING" });
+    expect(await stores.instances.getByProviderId("i-01")).toEqual(stored);
+    expect(await stores.instances.getByProviderId("i-unknown")).toBeUndefined();
+  });
+
+  it("puts a stopped instance that cannot start back to STOPPED, and launches another", async () => {
+    const record = await submitted();
+    const stopped = await stoppedInstance(`stopped-${jobs}`, envHashOf(record.spec));
+    const { compute, launches } = fakeCompute({ startRefused: true });
+
+    const placement = await acquireInstance(controlPlane(compute), record.job.id);
+
+    expect(placement.placement).toBe("launched");
+    expect(launches).toHaveLength(1);
+    const back = await stores.instances.get(stopped.id);
+    expect(back).toMatchObject({
+      status: "CLOSED",
+      substatus: "STOPPED",
+      providerId: stopped.providerId,
+      coolingEpoch: stopped.coolingEpoch,
+      ...SCHEDULE,
+    });
+    const job = await stores.jobs.get(record.job.id);
+    expect(job?.job).toMatchObject({
+      phase: "CONNECTING_SERVER",
+      instanceId: placement.instanceId,
+    });
+    const events = (await stores.jobs.events(record.job.id)).map((e) => e.event.type);
+    expect(events).toEqual(
+      expect.arrayContaining(["instanceStarted", "instanceStartFailed", "instanceLaunched"]),
+    );
+  });
+});
