@@ -15,7 +15,7 @@ import { agentAccess } from "./agent-identity.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { closeInstance } from "./change-instance.ts";
 import { claimInstance } from "./claim-instance.ts";
-import type { ControlPlane } from "./control-plane.ts";
+import type { Ports } from "./control-plane.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 export interface Placement {
@@ -25,11 +25,17 @@ export interface Placement {
   pool: InstancePool;
 }
 
+/** What finding a GPU uses: the stores, the compute, and the agent access a launch hands out. */
+type AcquirePorts = Ports<
+  "jobs" | "instances" | "compute" | "pools" | "events" | "clock",
+  "region" | "agent"
+>;
+
 const ended = (jobId: string) =>
   new WorkflowError(WORKFLOW_ERRORS.jobEnded, `job ${jobId} has ended`);
 
 /** Applies an event the workflow needs; if the job moved on (canceled, timed out), the workflow stops. */
-const apply = async (cp: ControlPlane, jobId: string, event: JobEvent) => {
+const apply = async (cp: Ports<"jobs" | "events" | "clock">, jobId: string, event: JobEvent) => {
   const applied = await applyJobEvent(cp, jobId, event);
   if (!applied.ok) throw ended(jobId);
   return applied.record;
@@ -39,7 +45,7 @@ const apply = async (cp: ControlPlane, jobId: string, event: JobEvent) => {
  * Finds a GPU for a job (see `findInstance`) and starts the timeline's Instance Connect
  * period, which ends when the instance's agent takes the job.
  */
-export const acquireInstance = async (cp: ControlPlane, jobId: string): Promise<Placement> => {
+export const acquireInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement> => {
   const placement = await findInstance(cp, jobId);
   const nowS = Date.parse(cp.clock.now()) / 1000;
   await cp.pools.update(placement.pool, (history) => poolJobArrived(history, nowS));
@@ -51,7 +57,7 @@ export const acquireInstance = async (cp: ControlPlane, jobId: string): Promise<
  * A warm instance of the job's pool, else a stopped one, else a new launch of the first
  * instance type that has capacity. Reuse never puts an on-demand job on spot capacity.
  */
-const findInstance = async (cp: ControlPlane, jobId: string): Promise<Placement> => {
+const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement> => {
   let record = await cp.jobs.get(jobId);
   if (!record || isTerminal(record.job.phase)) throw ended(jobId);
   if (record.job.phase === "SUBMITTED") record = await apply(cp, jobId, { type: "admitted" });
@@ -94,7 +100,7 @@ const findInstance = async (cp: ControlPlane, jobId: string): Promise<Placement>
  * cooling plan, and the job looks further; if either moved on meanwhile, the workflow stops.
  */
 const unclaimStopped = async (
-  cp: ControlPlane,
+  cp: Ports<"jobs" | "instances" | "events" | "clock">,
   jobId: string,
   stopped: Instance,
   claimed: Instance,
@@ -122,7 +128,7 @@ const unclaimStopped = async (
 };
 
 const launchNew = async (
-  cp: ControlPlane,
+  cp: AcquirePorts,
   jobId: string,
   owner: string,
   pools: InstancePool[],
@@ -179,7 +185,7 @@ const launchNew = async (
 
 /** Records a launched instance for the job; if the job moved on meanwhile, the instance goes at once. */
 const recordLaunch = async (
-  cp: ControlPlane,
+  cp: AcquirePorts,
   jobId: string,
   instance: Instance,
 ): Promise<Placement> => {

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Job } from "../domain/job.ts";
 import type { LaunchRequest } from "../ports.ts";
-import type { ControlPlane } from "./control-plane.ts";
+import type { Ports } from "./control-plane.ts";
 
 /**
  * Agents hold two kinds of credential, both signed by the control plane so that nothing
@@ -25,7 +25,7 @@ const signed = (secret: string, purpose: "instance" | "assignment", token: strin
 };
 
 export const agentAccess = (
-  cp: Pick<ControlPlane, "settings">,
+  cp: Ports<never, "agent">,
   instanceId: string,
 ): LaunchRequest["agent"] => ({
   endpoint: cp.settings.agent.endpoint,

@@ -7,7 +7,7 @@ import type { JobRecord } from "../ports.ts";
 import { type Assignment, assignmentCredential, assignmentHolds } from "./agent-identity.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance } from "./change-instance.ts";
-import type { ControlPlane } from "./control-plane.ts";
+import type { Ports } from "./control-plane.ts";
 import { conflict, type Failure, notFound, refused } from "./outcome.ts";
 import { failWaitingTask, WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
@@ -90,7 +90,10 @@ const PHASE_OF_STEP: Record<AgentStep, Phase> = {
  * Hands one step of a job to its instance's agent; the workflow waits on `taskToken`. A
  * job that moved on meanwhile (canceled, completed, timed out) gets no further step.
  */
-export const dispatchStep = async (cp: ControlPlane, task: AgentTask): Promise<void> => {
+export const dispatchStep = async (
+  cp: Ports<"jobs" | "compute" | "artifacts" | "commands", "agent">,
+  task: AgentTask,
+): Promise<void> => {
   const record = await cp.jobs.get(task.jobId);
   const instanceId = record?.job.instanceId;
   if (!record || !instanceId || record.job.phase !== PHASE_OF_STEP[task.step]) {
@@ -127,7 +130,11 @@ export const dispatchStep = async (cp: ControlPlane, task: AgentTask): Promise<v
  * The report came too late: the job moved on while its agent worked. The workflow still
  * waits on this task, so it learns the job has ended, and goes on to free the instance.
  */
-const endTask = async (cp: ControlPlane, task: AgentTask, refusal: Failure): Promise<Failure> => {
+const endTask = async (
+  cp: Ports<"workflows">,
+  task: AgentTask,
+  refusal: Failure,
+): Promise<Failure> => {
   await failWaitingTask(cp.workflows, task.taskToken, WORKFLOW_ERRORS.jobEnded, refusal.message);
   return refusal;
 };
@@ -153,7 +160,7 @@ const eventFor = (step: AgentStep, output: Record<string, unknown>): JobEvent =>
  * has ended is let through: it cannot change the job, and its workflow still hears of it.
  */
 const currentTask = async (
-  cp: ControlPlane,
+  cp: Ports<"jobs">,
   assignment: Assignment,
   sealed: string,
 ): Promise<{ task: AgentTask; record: JobRecord } | Failure> => {
@@ -183,7 +190,7 @@ const alreadyReported = (record: JobRecord, task: AgentTask): boolean =>
 
 /** The agent finished a step: the job moves on, and so does its workflow. */
 export const reportStepSuccess = async (
-  cp: ControlPlane,
+  cp: Ports<"jobs" | "instances" | "workflows" | "events" | "clock">,
   assignment: Assignment,
   sealed: string,
   output: Record<string, unknown>,
@@ -222,7 +229,11 @@ export const reportStepSuccess = async (
  * The instance's status follows its job's, as AIbro's map has it: LAUNCHING while the job
  * is set up (its agent now known to answer once it took the job), EXECUTING once it runs.
  */
-const instanceFollowsJob = async (cp: ControlPlane, step: AgentStep, record: JobRecord) => {
+const instanceFollowsJob = async (
+  cp: Ports<"instances" | "events" | "clock">,
+  step: AgentStep,
+  record: JobRecord,
+) => {
   const { instanceId, phase } = record.job;
   const instance = instanceId ? await cp.instances.get(instanceId) : undefined;
   if (instance?.status !== "LAUNCHING" || instance.jobId !== record.job.id) return;
@@ -234,7 +245,7 @@ const instanceFollowsJob = async (cp: ControlPlane, step: AgentStep, record: Job
 
 /** The agent could not do a step: the retry policy decides, and the workflow catches the error. */
 export const reportStepFailure = async (
-  cp: ControlPlane,
+  cp: Ports<"jobs" | "workflows" | "events" | "clock">,
   assignment: Assignment,
   sealed: string,
   failure: { error: string; cause: string },
@@ -255,7 +266,7 @@ export const reportStepFailure = async (
 };
 
 export const reportHeartbeat = async (
-  cp: ControlPlane,
+  cp: Ports<"jobs" | "workflows">,
   assignment: Assignment,
   sealed: string,
 ): Promise<{ ok: true } | Failure> => {

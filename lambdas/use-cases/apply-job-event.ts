@@ -1,7 +1,7 @@
 import { jobStatusChanged } from "../domain/status-events.ts";
 import { type JobEvent, transition } from "../domain/transitions.ts";
 import type { JobRecord } from "../ports.ts";
-import type { ControlPlane } from "./control-plane.ts";
+import type { Ports } from "./control-plane.ts";
 import { conflict, type Failure, notFound, refused } from "./outcome.ts";
 
 export type Applied = { ok: true; record: JobRecord; before: JobRecord } | Failure;
@@ -11,7 +11,7 @@ export type Applied = { ok: true; record: JobRecord; before: JobRecord } | Failu
  * job first, and publishes it.
  */
 export const applyJobEvent = async (
-  cp: Pick<ControlPlane, "jobs" | "events" | "clock">,
+  cp: Ports<"jobs" | "events" | "clock">,
   jobId: string,
   event: JobEvent,
 ): Promise<Applied> => {

@@ -6,12 +6,12 @@ import {
   transitionInstance,
 } from "../domain/instance.ts";
 import { instanceStatusChanged } from "../domain/status-events.ts";
-import type { ControlPlane } from "./control-plane.ts";
+import type { Ports } from "./control-plane.ts";
 import { conflict, type Failure, refused } from "./outcome.ts";
 
 /** Applies one event to an instance as read, persists it if unchanged since, and publishes it. */
 export const changeInstance = async (
-  cp: Pick<ControlPlane, "instances" | "events" | "clock">,
+  cp: Ports<"instances" | "events" | "clock">,
   instance: Instance,
   event: InstanceEvent,
 ): Promise<{ ok: true; instance: Instance } | Failure> => {
@@ -31,7 +31,7 @@ export const changeInstance = async (
  * CLOSING for the reaper rather than silently running.
  */
 export const closeInstance = async (
-  cp: Pick<ControlPlane, "instances" | "events" | "clock" | "compute">,
+  cp: Ports<"instances" | "events" | "clock" | "compute">,
   instance: Instance,
   action: CloseAction,
   trigger: InstanceEvent = { type: "closeRequested", action },

@@ -1,7 +1,7 @@
 import { type Instance, transitionInstance } from "../domain/instance.ts";
 import { instanceStatusChanged, jobStatusChanged } from "../domain/status-events.ts";
 import { transition } from "../domain/transitions.ts";
-import type { ControlPlane } from "./control-plane.ts";
+import type { Ports } from "./control-plane.ts";
 import { conflict, type Failure, notFound, refused } from "./outcome.ts";
 
 /**
@@ -10,7 +10,7 @@ import { conflict, type Failure, notFound, refused } from "./outcome.ts";
  * a conflict and looks for another instance.
  */
 export const claimInstance = async (
-  cp: Pick<ControlPlane, "jobs" | "instances" | "events" | "clock">,
+  cp: Ports<"jobs" | "instances" | "events" | "clock">,
   jobId: string,
   instance: Instance,
 ): Promise<{ ok: true; instance: Instance } | Failure> => {

@@ -7,10 +7,22 @@ import type { JobEvent } from "../domain/transitions.ts";
 import type { JobRecord } from "../ports.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance, closeInstance } from "./change-instance.ts";
-import type { ControlPlane } from "./control-plane.ts";
+import type { Ports } from "./control-plane.ts";
 import type { Failure } from "./outcome.ts";
 import { startOnce } from "./start-workflow.ts";
 import { failWaitingTask, WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
+
+/** What freeing a job's instance uses: stopping it, cooling it, and starting its next attempt. */
+type ReleasePorts = Ports<
+  "jobs" | "instances" | "compute" | "pools" | "workflows" | "events" | "clock",
+  "costModel"
+>;
+
+/** What ending a job from outside its workflow uses: the job, its agent, and its workflow. */
+type InterruptPorts = Ports<"jobs" | "commands" | "workflows" | "events" | "clock">;
+
+/** What stopping or terminating an instance uses. */
+type ClosePorts = Ports<"instances" | "compute" | "events" | "clock">;
 
 /**
  * Puts a freed instance in its cooling period, its plan recorded on it: when it will be
@@ -18,7 +30,7 @@ import { failWaitingTask, WORKFLOW_ERRORS, WorkflowError } from "./workflow-erro
  * that carries the plan out starts, so even a plan of 0 s finds the instance cooling.
  */
 const cool = async (
-  cp: ControlPlane,
+  cp: Ports<"instances" | "pools" | "events" | "clock", "costModel">,
   record: JobRecord,
   instance: Instance,
 ): Promise<Instance | undefined> => {
@@ -46,7 +58,10 @@ const cool = async (
  * plan, and whichever fires second finds the instance closed. A timer that cannot be
  * started leaves no instance cooling unwatched: it is terminated at once.
  */
-const startCoolingTimer = async (cp: ControlPlane, instance: Instance): Promise<void> => {
+const startCoolingTimer = async (
+  cp: Ports<"instances" | "compute" | "workflows" | "events" | "clock">,
+  instance: Instance,
+): Promise<void> => {
   const { id, coolingEpoch, coolingUntil, stoppedUntil } = instance;
   if (instance.status !== "COOLING" || !coolingUntil || !stoppedUntil) return;
   const until = Date.parse(coolingUntil);
@@ -64,7 +79,7 @@ const startCoolingTimer = async (cp: ControlPlane, instance: Instance): Promise<
 };
 
 /** What becomes of the job's instance now that the job no longer runs on it. */
-const freeInstance = async (cp: ControlPlane, record: JobRecord, instance: Instance) => {
+const freeInstance = async (cp: ReleasePorts, record: JobRecord, instance: Instance) => {
   const { job } = record;
   // Only an instance still booting or executing for this very job is this job's to free;
   // one cooling already was freed by this release run before, or by a later job's.
@@ -117,7 +132,7 @@ const CAPACITY_RECHECK_S = 900;
  * job when it is healthy), ends a cancel, and starts the next attempt when one is due.
  * Every attempt is its own execution, named after the job's version, so none starts twice.
  */
-export const releaseInstance = async (cp: ControlPlane, jobId: string): Promise<void> => {
+export const releaseInstance = async (cp: ReleasePorts, jobId: string): Promise<void> => {
   let record = await cp.jobs.get(jobId);
   if (!record) throw new WorkflowError(WORKFLOW_ERRORS.jobEnded, `job ${jobId} not found`);
   const unexplained = unexplainedEnd(record);
@@ -148,7 +163,7 @@ export const releaseInstance = async (cp: ControlPlane, jobId: string): Promise<
  * then its agent drops the work and the task its workflow waits on fails with `error`.
  */
 const interrupt = async (
-  cp: ControlPlane,
+  cp: InterruptPorts,
   jobId: string,
   event: JobEvent,
   error: string,
@@ -171,7 +186,7 @@ const interrupt = async (
 
 /** The workflow waits for a reviewer: the job is PENDING_REVIEW until one decides. */
 export const requestReview = async (
-  cp: ControlPlane,
+  cp: Ports<"jobs" | "events" | "clock">,
   task: { jobId: string; taskToken: string },
 ) => {
   const record = await cp.jobs.get(task.jobId);
@@ -190,7 +205,7 @@ export const REVIEW_DECISIONS = ["start", "approve", "reject"] as const;
  * on to acquire a GPU; `reject` fails the job (REVIEW_REJECTED) and ends its workflow.
  */
 export const reviewJob = async (
-  cp: ControlPlane,
+  cp: InterruptPorts,
   jobId: string,
   decision: (typeof REVIEW_DECISIONS)[number],
 ): Promise<{ ok: true; record: JobRecord } | Failure> => {
@@ -206,15 +221,15 @@ export const reviewJob = async (
   return applied;
 };
 
-export const cancelJob = (cp: ControlPlane, jobId: string) =>
+export const cancelJob = (cp: InterruptPorts, jobId: string) =>
   interrupt(cp, jobId, { type: "cancelRequested" }, WORKFLOW_ERRORS.canceled);
 
-export const completeJob = (cp: ControlPlane, jobId: string) =>
+export const completeJob = (cp: InterruptPorts, jobId: string) =>
   interrupt(cp, jobId, { type: "completeRequested" }, WORKFLOW_ERRORS.completed);
 
 /** The job's deadline passed: it ends TIMED_OUT in whatever phase it was, unless it had ended. */
 export const timeOutJob = async (
-  cp: ControlPlane,
+  cp: InterruptPorts,
   jobId: string,
 ): Promise<{ timedOut: boolean }> => {
   const done = await interrupt(cp, jobId, { type: "timeout" }, WORKFLOW_ERRORS.timedOut);
@@ -222,7 +237,10 @@ export const timeOutJob = async (
 };
 
 /** The agent went silent (no registration, or no heartbeat while running): the job is LOST. */
-export const markJobLost = async (cp: ControlPlane, jobId: string): Promise<void> => {
+export const markJobLost = async (
+  cp: Ports<"jobs" | "commands" | "events" | "clock">,
+  jobId: string,
+): Promise<void> => {
   const applied = await applyJobEvent(cp, jobId, { type: "heartbeatLost" });
   if (applied.ok && applied.record.job.instanceId) {
     await cp.commands.push(applied.record.job.instanceId, { type: "abort", jobId });
@@ -234,7 +252,7 @@ export const markJobLost = async (cp: ControlPlane, jobId: string): Promise<void
  * the plan keeps it stopped for no time or it is spot), unless a job claimed it since.
  */
 export const expireCooling = async (
-  cp: ControlPlane,
+  cp: ClosePorts,
   input: { instanceId: string; coolingEpoch: number; stoppedS: number },
 ): Promise<{ closed: boolean; stopped: boolean }> => {
   const instance = await cp.instances.get(input.instanceId);
@@ -250,7 +268,7 @@ export const expireCooling = async (
 
 /** The stopped part of the plan is over: the instance goes, unless it was started again since. */
 export const expireStopped = async (
-  cp: ControlPlane,
+  cp: ClosePorts,
   input: { instanceId: string; coolingEpoch: number },
 ): Promise<{ terminated: boolean }> => {
   const instance = await cp.instances.get(input.instanceId);
@@ -268,7 +286,7 @@ export const expireStopped = async (
  * took it since. The instance's event names the failure.
  */
 export const abandonCooling = async (
-  cp: ControlPlane,
+  cp: ClosePorts,
   input: { instanceId: string; coolingEpoch: number; cause: string },
 ): Promise<{ terminated: boolean }> => {
   const instance = await cp.instances.get(input.instanceId);

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { HOLDING_PHASES, type Phase } from "../domain/phases.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { closeInstance } from "./change-instance.ts";
-import type { ControlPlane } from "./control-plane.ts";
+import type { Ports } from "./control-plane.ts";
 import { startJobWorkflows } from "./submit-job.ts";
 
 const WAITING_FOR_A_SERVER: Phase[] = [
@@ -20,7 +20,9 @@ const WAITING_FOR_A_SERVER: Phase[] = [
  * is gone are recorded as stopped, ready to be started for the next job of their pool.
  * The lost executions' names stay taken, as on Step Functions: the restarted ones get new ones.
  */
-export const recoverAfterRestart = async (cp: ControlPlane): Promise<void> => {
+export const recoverAfterRestart = async (
+  cp: Ports<"jobs" | "instances" | "compute" | "workflows" | "events" | "clock">,
+): Promise<void> => {
   for (const status of ["LAUNCHING", "EXECUTING", "COOLING"] as const) {
     for (const instance of await cp.instances.listByStatus(status)) {
       await closeInstance(cp, instance, instance.spot ? "terminate" : "stop");

@@ -5,7 +5,7 @@ import { type JobSpec, retryPolicyOf } from "../domain/job-spec.ts";
 import { jobStatusChanged } from "../domain/status-events.ts";
 import { jobCreateStart } from "../domain/timeline.ts";
 import type { JobRecord } from "../ports.ts";
-import type { ControlPlane } from "./control-plane.ts";
+import type { Ports } from "./control-plane.ts";
 import { conflict, type Failure, invalidInput } from "./outcome.ts";
 import { startOnce } from "./start-workflow.ts";
 
@@ -16,11 +16,7 @@ import { startOnce } from "./start-workflow.ts";
  * after a restart, whose executions of those names are gone, starts them again named with
  * the `rerun` suffix.
  */
-export const startJobWorkflows = async (
-  cp: Pick<ControlPlane, "workflows">,
-  record: JobRecord,
-  rerun = "",
-) => {
+export const startJobWorkflows = async (cp: Ports<"workflows">, record: JobRecord, rerun = "") => {
   const jobId = record.job.id;
   await startOnce(cp.workflows, "job-lifecycle", `${jobId}${rerun}`, {
     jobId,
@@ -50,7 +46,7 @@ export interface SubmitRequest {
 }
 
 /** Each instance type the compute does not offer, as a field error: launching it could only fail. */
-const unofferedTypes = async (cp: Pick<ControlPlane, "compute">, spec: JobSpec) => {
+const unofferedTypes = async (cp: Ports<"compute">, spec: JobSpec) => {
   const offered = await cp.compute.instanceTypes();
   return spec.instance.types.flatMap((type, index) =>
     offered.includes(type)
@@ -70,7 +66,7 @@ const unofferedTypes = async (cp: Pick<ControlPlane, "compute">, spec: JobSpec) 
  * a second one.
  */
 export const submitJob = async (
-  cp: Pick<ControlPlane, "jobs" | "workflows" | "events" | "clock" | "compute">,
+  cp: Ports<"jobs" | "workflows" | "events" | "clock" | "compute">,
   request: SubmitRequest,
 ): Promise<{ ok: true; record: JobRecord; replayed: boolean } | Failure> => {
   const { spec, owner } = request;

@@ -17,6 +17,7 @@ import { serve } from "@hono/node-server";
 import { type CostModel, DEFAULT_COST_MODEL } from "../../domain/cooling-policy.ts";
 import type { StatusEvent } from "../../domain/status-events.ts";
 import { createApi } from "../../handlers/api/app.ts";
+import { staticTokenUsers } from "../../handlers/api/user-identity.ts";
 import { coolingExecutionEnded } from "../../handlers/events/cooling-execution-ended.ts";
 import { workflowTasks } from "../../handlers/workflow/tasks.ts";
 import type { Compute, LaunchRequest, StateMachineName } from "../../ports.ts";
@@ -164,24 +165,9 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     "job-deadline": join(STATE_MACHINES, "job-deadline.asl.json"),
     "instance-cooling": join(STATE_MACHINES, "instance-cooling.asl.json"),
   };
-  // The control plane and its workflows need each other: the handlers are bound once both exist.
-  const cp: ControlPlane = {
-    jobs: new DynamoJobStore(table),
-    instances: new DynamoInstanceStore(table),
-    pools: new DynamoPoolStats(table),
-    compute: probedCompute(compute, probes.launch),
-    workflows: undefined as unknown as ControlPlane["workflows"],
-    commands: new MemoryCommandQueue(),
-    artifacts,
-    events,
-    clock: { now: () => new Date().toISOString() },
-    settings: {
-      region: "local",
-      agent: { endpoint, secret: agentSecret },
-      costModel: options.costModel ?? DEFAULT_COST_MODEL,
-    },
-  };
   const { backoffMs } = options;
+  // The workflows' tasks and the control plane holding those workflows need each other:
+  // the tasks find the control plane when they run, after both exist.
   const workflows = new LocalWorkflows({
     definitions,
     journal: join(stateDir, "workflows.jsonl"),
@@ -192,7 +178,13 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
         console.error(`after cooling execution ${end.name}: ${String(error)}`),
       );
     },
-    ...bindTasks(definitions, probedTasks(workflowTasks(cp), probes.task)),
+    ...bindTasks(
+      definitions,
+      probedTasks(
+        workflowTasks(() => cp),
+        probes.task,
+      ),
+    ),
     ...(backoffMs !== undefined
       ? {
           waitTimeOverrides: (state: string) =>
@@ -201,9 +193,27 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
         }
       : {}),
   });
-  cp.workflows = workflows;
+  const cp: ControlPlane = {
+    jobs: new DynamoJobStore(table),
+    instances: new DynamoInstanceStore(table),
+    pools: new DynamoPoolStats(table),
+    compute: probedCompute(compute, probes.launch),
+    workflows,
+    commands: new MemoryCommandQueue(),
+    artifacts,
+    events,
+    clock: { now: () => new Date().toISOString() },
+    settings: {
+      region: "local",
+      agent: { endpoint, secret: agentSecret },
+      costModel: options.costModel ?? DEFAULT_COST_MODEL,
+    },
+  };
 
-  const api = createApi(cp, { users: { [userToken]: LOCAL_OWNER }, localArtifacts: artifacts });
+  const api = createApi(cp, {
+    users: staticTokenUsers({ [userToken]: LOCAL_OWNER }),
+    localArtifacts: artifacts,
+  });
   const { apiRequest } = probes;
   const fetch: typeof api.fetch = apiRequest
     ? (request, ...rest) => apiRequest(request, async () => api.fetch(request, ...rest))

@@ -1,12 +1,13 @@
 import { isTerminal } from "../../domain/phases.ts";
 import type { JobRecord } from "../../ports.ts";
 import { type Assignment, assignmentHolds } from "../../use-cases/agent-identity.ts";
-import type { ControlPlane } from "../../use-cases/control-plane.ts";
+import type { Ports } from "../../use-cases/control-plane.ts";
 import { errorBody } from "./responses.ts";
+import type { ApiBindings } from "./user-identity.ts";
 
 /** Who calls, once the bearer token is checked: an instance's agent polling, or one job's assignment. */
 export type AgentCaller = { instance: string } | { assignment: Assignment };
-export type AgentEnv = { Variables: { caller: AgentCaller } };
+export type AgentEnv = { Bindings: ApiBindings; Variables: { caller: AgentCaller } };
 
 export const forbidden = (message: string) =>
   Response.json(errorBody("FORBIDDEN", message), { status: 403 });
@@ -19,7 +20,7 @@ export const notYours = (what: string) => forbidden(`${what} is not this caller'
  * `ended: "included"`, also once it has (the caller then decides what an ended job allows).
  */
 export const assignedJob = async (
-  cp: ControlPlane,
+  cp: Ports<"jobs">,
   caller: AgentCaller,
   jobId: string,
   ended: "excluded" | "included" = "excluded",

@@ -20,7 +20,7 @@ import {
   reportStepFailure,
   reportStepSuccess,
 } from "../../use-cases/agent-steps.ts";
-import type { ControlPlane } from "../../use-cases/control-plane.ts";
+import { needs, type PortsOf } from "../../use-cases/control-plane.ts";
 import { endpointProblem } from "../../use-cases/endpoint-report.ts";
 import type { Failure } from "../../use-cases/outcome.ts";
 import {
@@ -42,12 +42,20 @@ const OPEN: readonly InstanceStatus[] = ["LAUNCHING", "EXECUTING", "COOLING"];
 const assignmentOf = (caller: AgentCaller) =>
   "assignment" in caller ? caller.assignment : undefined;
 
+export const AGENT_ROUTES_NEEDS = needs(
+  ["jobs", "instances", "commands", "workflows", "events", "clock"],
+  ["agent"],
+);
+
 /**
  * The routes instance agents call. An instance token opens that instance's mailbox only;
  * every other route takes the credential of the job assignment it concerns
  * (agent-identity.ts).
  */
-export const agentRoutes = (cp: ControlPlane, localArtifacts?: LocalArtifactStore) => {
+export const agentRoutes = (
+  cp: PortsOf<typeof AGENT_ROUTES_NEEDS>,
+  localArtifacts?: LocalArtifactStore,
+) => {
   const router = new Hono<AgentEnv>();
 
   router.use("*", async (c, next) => {

@@ -1,16 +1,17 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { InvalidCursorError, UnreadableJobError } from "../../ports.ts";
-import type { ControlPlane } from "../../use-cases/control-plane.ts";
-import { agentRoutes } from "./agent-routes.ts";
+import { bothNeeds, type PortsOf } from "../../use-cases/control-plane.ts";
+import { AGENT_ROUTES_NEEDS, agentRoutes } from "./agent-routes.ts";
 import type { LocalArtifactStore } from "./local-artifact-routes.ts";
 import { checkPath, limitBody } from "./request-limits.ts";
 import { errorBody, invalid } from "./responses.ts";
-import { userRoutes } from "./user-routes.ts";
+import type { ApiBindings, UserIdentity } from "./user-identity.ts";
+import { USER_ROUTES_NEEDS, userRoutes } from "./user-routes.ts";
 
 export interface ApiOptions {
-  /** Bearer token users present; one user per token here (the owner of their jobs). */
-  users: Record<string, string>;
+  /** Who calls the user routes: a static token per user locally, the JWT authorizer's subject on AWS. */
+  users: UserIdentity;
   /** Serves the agent-facing artifact URLs when artifacts live in a local folder. */
   localArtifacts?: LocalArtifactStore;
 }
@@ -21,8 +22,10 @@ export interface ApiOptions {
  * path and body is bounded before a route reads it (request-limits.ts); each route
  * validates its input, makes one use-case call, and maps the outcome to a status.
  */
-export const createApi = (cp: ControlPlane, options: ApiOptions) => {
-  const app = new Hono();
+export const API_NEEDS = bothNeeds(USER_ROUTES_NEEDS, AGENT_ROUTES_NEEDS);
+
+export const createApi = (cp: PortsOf<typeof API_NEEDS>, options: ApiOptions) => {
+  const app = new Hono<{ Bindings: ApiBindings }>();
   app.onError((error) => {
     if (error instanceof HTTPException) return error.getResponse();
     if (error instanceof UnreadableJobError) {

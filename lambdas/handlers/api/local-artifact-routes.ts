@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { isTerminal } from "../../domain/phases.ts";
 import { resultWritable } from "../../domain/results.ts";
-import type { ControlPlane } from "../../use-cases/control-plane.ts";
+import type { Ports } from "../../use-cases/control-plane.ts";
 import {
   type AgentCaller,
   type AgentEnv,
@@ -23,7 +23,7 @@ export interface LocalArtifactStore {
  * folder (on AWS they are presigned S3 URLs). Mounted under the agent routes, whose token
  * check names the calling instance.
  */
-export const localArtifactRoutes = (cp: ControlPlane, artifacts: LocalArtifactStore) => {
+export const localArtifactRoutes = (cp: Ports<"jobs" | "clock">, artifacts: LocalArtifactStore) => {
   const router = new Hono<AgentEnv>();
   const keyOf = (path: string) =>
     path

@@ -8,21 +8,32 @@ import { inputsToUpload, parseJobSpec } from "../../domain/job-spec.ts";
 import { LIMITS } from "../../domain/limits.ts";
 import { isTerminal } from "../../domain/phases.ts";
 import { timelinePeriods } from "../../domain/timeline.ts";
-import type { ControlPlane } from "../../use-cases/control-plane.ts";
+import { needs, type PortsOf } from "../../use-cases/control-plane.ts";
 import { cancelJob, completeJob, REVIEW_DECISIONS, reviewJob } from "../../use-cases/finish-job.ts";
 import { submitJob } from "../../use-cases/submit-job.ts";
-import { bearerToken, body, fail, fieldsOf, invalid, notFound, unauthorized } from "./responses.ts";
+import { body, fail, fieldsOf, invalid, notFound, unauthorized } from "./responses.ts";
+import type { ApiBindings, UserIdentity } from "./user-identity.ts";
 import { instanceView, jobEventView, jobView } from "./views.ts";
 
 const IDEMPOTENCY_KEY = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.idempotencyKeyChars}}$`);
 
+export const USER_ROUTES_NEEDS = needs([
+  "jobs",
+  "instances",
+  "compute",
+  "workflows",
+  "commands",
+  "artifacts",
+  "events",
+  "clock",
+]);
+
 /** The routes users call with their bearer token: their jobs, inputs and the instances. */
-export const userRoutes = (cp: ControlPlane, users: Record<string, string>) => {
-  const router = new Hono<{ Variables: { owner: string } }>();
+export const userRoutes = (cp: PortsOf<typeof USER_ROUTES_NEEDS>, identity: UserIdentity) => {
+  const router = new Hono<{ Bindings: ApiBindings; Variables: { owner: string } }>();
 
   router.use("*", async (c, next) => {
-    const token = bearerToken(c.req.raw);
-    const owner = token && Object.hasOwn(users, token) ? users[token] : undefined;
+    const owner = identity(c.req.raw, c.env ?? {});
     if (!owner) return unauthorized("a valid bearer token is required");
     c.set("owner", owner);
     await next();

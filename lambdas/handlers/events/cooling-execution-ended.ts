@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { ControlPlane } from "../../use-cases/control-plane.ts";
+import { needs, type PortsOf } from "../../use-cases/control-plane.ts";
 import { abandonCooling } from "../../use-cases/finish-job.ts";
 
 /**
@@ -19,12 +19,17 @@ const CoolingInput = z.object({ instanceId: z.string(), coolingEpoch: z.number()
 /** How an execution ends when something other than its own steps ended it badly. */
 const FAILURES = new Set(["FAILED", "TIMED_OUT"]);
 
+export const COOLING_EXECUTION_ENDED_NEEDS = needs(["instances", "compute", "events", "clock"]);
+
 /**
  * A cooling execution that failed (even where its own Catch cannot reach, as a Wait state
  * that could not wait) must not leave its instance running or stopped with nothing to end
  * it: the instance is terminated, unless a job took it since.
  */
-export const coolingExecutionEnded = async (cp: ControlPlane, detail: unknown) => {
+export const coolingExecutionEnded = async (
+  cp: PortsOf<typeof COOLING_EXECUTION_ENDED_NEEDS>,
+  detail: unknown,
+) => {
   const change = ExecutionStatusChange.parse(detail);
   if (!FAILURES.has(change.status)) return { terminated: false };
   const input = CoolingInput.parse(JSON.parse(change.input));

@@ -1,7 +1,14 @@
 import { z } from "zod";
 import { acquireInstance } from "../../use-cases/acquire-instance.ts";
 import { AGENT_STEPS, dispatchStep } from "../../use-cases/agent-steps.ts";
-import type { ControlPlane } from "../../use-cases/control-plane.ts";
+import {
+  type ControlPlane,
+  type Needs,
+  needs,
+  type PortName,
+  type Ports,
+  type SettingName,
+} from "../../use-cases/control-plane.ts";
 import {
   abandonCooling,
   expireCooling,
@@ -14,58 +21,103 @@ import {
 
 const jobInput = z.object({ jobId: z.string() });
 
+/** A workflow task: the ports its use case uses, and the call it makes with the state's payload. */
+export interface WorkflowTask<P extends PortName, S extends SettingName> {
+  needs: Needs<P, S>;
+  run: (cp: Ports<P, S>, payload: unknown) => Promise<unknown>;
+}
+
+const task = <P extends PortName, S extends SettingName>(
+  taskNeeds: Needs<P, S>,
+  run: (cp: Ports<P, S>, payload: unknown) => Promise<unknown>,
+): WorkflowTask<P, S> => ({ needs: taskNeeds, run });
+
+/** What stopping or terminating an instance uses. */
+const CLOSING = needs(["instances", "compute", "events", "clock"]);
+
 /**
  * The workflow task handlers, keyed by the `${...Function}` placeholder their ASL states
- * invoke: each parses its payload and makes one use-case call. Lambda wraps the same
- * functions; the local runner binds them to the states directly.
+ * invoke: each parses its payload and makes one use-case call. Each is its own Lambda on
+ * AWS (lambdas/handlers/lambda/tasks/), built with only the ports it names; the local
+ * runner binds them to the states directly.
  */
-export const workflowTasks = (cp: ControlPlane) =>
-  ({
-    AcquireInstanceFunction: (payload: unknown) =>
-      acquireInstance(cp, jobInput.parse(payload).jobId),
-    DispatchStepFunction: (payload: unknown) =>
+export const WORKFLOW_TASKS = {
+  AcquireInstanceFunction: task(
+    needs(["jobs", "instances", "compute", "pools", "events", "clock"], ["region", "agent"]),
+    (cp, payload) => acquireInstance(cp, jobInput.parse(payload).jobId),
+  ),
+  DispatchStepFunction: task(
+    needs(["jobs", "compute", "artifacts", "commands"], ["agent"]),
+    (cp, payload) =>
       dispatchStep(
         cp,
         z
           .object({ jobId: z.string(), step: z.enum(AGENT_STEPS), taskToken: z.string() })
           .parse(payload),
       ),
-    RequestReviewFunction: (payload: unknown) =>
-      requestReview(cp, z.object({ jobId: z.string(), taskToken: z.string() }).parse(payload)),
-    MarkJobLostFunction: (payload: unknown) => markJobLost(cp, jobInput.parse(payload).jobId),
-    TimeOutJobFunction: (payload: unknown) => timeOutJob(cp, jobInput.parse(payload).jobId),
-    ReleaseInstanceFunction: (payload: unknown) =>
-      releaseInstance(cp, jobInput.parse(payload).jobId),
-    ExpireCoolingFunction: (payload: unknown) =>
-      expireCooling(
-        cp,
-        z
-          .object({
-            instanceId: z.string(),
-            coolingEpoch: z.number().int(),
-            stoppedS: z.number().min(0),
-          })
-          .parse(payload),
-      ),
-    AbandonCoolingFunction: (payload: unknown) =>
-      abandonCooling(
-        cp,
-        z
-          .object({
-            instanceId: z.string(),
-            coolingEpoch: z.number().int(),
-            error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }),
-          })
-          .transform(({ instanceId, coolingEpoch, error }) => ({
-            instanceId,
-            coolingEpoch,
-            cause: [error.Error, error.Cause].filter(Boolean).join(": "),
-          }))
-          .parse(payload),
-      ),
-    ExpireStoppedFunction: (payload: unknown) =>
-      expireStopped(
-        cp,
-        z.object({ instanceId: z.string(), coolingEpoch: z.number().int() }).parse(payload),
-      ),
-  }) satisfies Record<string, (payload: unknown) => Promise<unknown>>;
+  ),
+  RequestReviewFunction: task(needs(["jobs", "events", "clock"]), (cp, payload) =>
+    requestReview(cp, z.object({ jobId: z.string(), taskToken: z.string() }).parse(payload)),
+  ),
+  MarkJobLostFunction: task(needs(["jobs", "commands", "events", "clock"]), (cp, payload) =>
+    markJobLost(cp, jobInput.parse(payload).jobId),
+  ),
+  TimeOutJobFunction: task(
+    needs(["jobs", "commands", "workflows", "events", "clock"]),
+    (cp, payload) => timeOutJob(cp, jobInput.parse(payload).jobId),
+  ),
+  ReleaseInstanceFunction: task(
+    needs(["jobs", "instances", "compute", "pools", "workflows", "events", "clock"], ["costModel"]),
+    (cp, payload) => releaseInstance(cp, jobInput.parse(payload).jobId),
+  ),
+  ExpireCoolingFunction: task(CLOSING, (cp, payload) =>
+    expireCooling(
+      cp,
+      z
+        .object({
+          instanceId: z.string(),
+          coolingEpoch: z.number().int(),
+          stoppedS: z.number().min(0),
+        })
+        .parse(payload),
+    ),
+  ),
+  AbandonCoolingFunction: task(CLOSING, (cp, payload) =>
+    abandonCooling(
+      cp,
+      z
+        .object({
+          instanceId: z.string(),
+          coolingEpoch: z.number().int(),
+          error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }),
+        })
+        .transform(({ instanceId, coolingEpoch, error }) => ({
+          instanceId,
+          coolingEpoch,
+          cause: [error.Error, error.Cause].filter(Boolean).join(": "),
+        }))
+        .parse(payload),
+    ),
+  ),
+  ExpireStoppedFunction: task(CLOSING, (cp, payload) =>
+    expireStopped(
+      cp,
+      z.object({ instanceId: z.string(), coolingEpoch: z.number().int() }).parse(payload),
+    ),
+  ),
+};
+
+export type WorkflowTaskName = keyof typeof WORKFLOW_TASKS;
+
+/**
+ * Every task, as the local runner invokes them, on the control plane `cp` returns when
+ * called: the control plane holds the workflows that invoke these tasks, so it exists only
+ * once they do.
+ */
+export const workflowTasks = (cp: () => ControlPlane) =>
+  Object.fromEntries(
+    Object.entries(WORKFLOW_TASKS).map(([name, { run }]) => [
+      name,
+      (payload: unknown) => run(cp(), payload),
+    ]),
+  ) as Record<WorkflowTaskName, (payload: unknown) => Promise<unknown>>;

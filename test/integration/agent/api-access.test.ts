@@ -13,6 +13,7 @@ import { MemoryCommandQueue } from "../../../lambdas/adapters/local/memory-comma
 import type { Instance } from "../../../lambdas/domain/instance.ts";
 import type { Job } from "../../../lambdas/domain/job.ts";
 import { createApi } from "../../../lambdas/handlers/api/app.ts";
+import { staticTokenUsers } from "../../../lambdas/handlers/api/user-identity.ts";
 import type { JobRecord } from "../../../lambdas/ports.ts";
 import {
   type Assignment,
@@ -101,7 +102,7 @@ beforeAll(async () => {
   await artifacts.write(["jobs", "ended", "results", "model.json"], content('{"loss":1}'));
   await artifacts.write(["jobs", "canceled", "results", "model.json"], content("{}"));
   expect((await artifacts.putInput(INPUT, content("input"))).ok).toBe(true);
-  api = createApi(cp, { users: {}, localArtifacts: artifacts });
+  api = createApi(cp, { users: staticTokenUsers({}), localArtifacts: artifacts });
 });
 
 afterAll(async () => {

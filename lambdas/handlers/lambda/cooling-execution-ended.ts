@@ -1,0 +1,20 @@
+import { z } from "zod";
+import { buildPorts } from "../../adapters/aws/build-ports.ts";
+import {
+  COOLING_EXECUTION_ENDED_NEEDS,
+  coolingExecutionEnded,
+} from "../events/cooling-execution-ended.ts";
+import { wrapHandler } from "./wrap-handler.ts";
+
+/** The EventBridge envelope the stack's rule on the instance-cooling machine delivers. */
+const StatusChangeEvent = z.object({
+  source: z.literal("aws.states"),
+  "detail-type": z.literal("Step Functions Execution Status Change"),
+  detail: z.unknown(),
+});
+
+const cp = await buildPorts(COOLING_EXECUTION_ENDED_NEEDS);
+
+export const handler = wrapHandler(async (event: unknown) =>
+  coolingExecutionEnded(cp, StatusChangeEvent.parse(event).detail),
+);

@@ -1,0 +1,5 @@
+import { WORKFLOW_TASKS } from "../../workflow/tasks.ts";
+import { taskHandler } from "../task-handler.ts";
+
+/** `${ExpireCoolingFunction}` in statemachines/*.asl.json. */
+export const handler = await taskHandler(WORKFLOW_TASKS.ExpireCoolingFunction);
