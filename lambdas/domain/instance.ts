@@ -32,6 +32,8 @@ export type InstanceState =
 
 export type Instance = InstanceState & {
   id: string;
+  /** The cloud's id of the instance (the EC2 instance id), once launched. */
+  providerId?: string;
   pool: InstancePool;
   /** A one-time spot instance cannot be stopped, only terminated. */
   spot: boolean;

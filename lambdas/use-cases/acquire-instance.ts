@@ -137,6 +137,7 @@ const recordLaunch = async (
 ): Promise<Placement> => {
   const at = cp.clock.now();
   await cp.instances.create(instance, at);
+  await cp.commands.open(instance.id, instance.providerId);
   await cp.events.publish([instanceStatusChanged(instance, at)]);
   const applied = await applyJobEvent(cp, jobId, {
     type: "instanceLaunched",

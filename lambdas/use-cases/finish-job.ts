@@ -4,7 +4,7 @@ import type { Instance } from "../domain/instance.ts";
 import { HOLDING_PHASES } from "../domain/phases.ts";
 import { backoffDelayS } from "../domain/retry-policy.ts";
 import type { JobEvent } from "../domain/transitions.ts";
-import type { JobRecord } from "../ports.ts";
+import { type JobRecord, MailboxClosed } from "../ports.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance, closeInstance } from "./change-instance.ts";
 import type { ControlPlane } from "./control-plane.ts";
@@ -143,6 +143,15 @@ export const releaseInstance = async (cp: ControlPlane, jobId: string): Promise<
   }
 };
 
+/** Tells the instance's agent to drop the job; an instance that is gone has nothing to drop. */
+const abortOn = async (cp: ControlPlane, instanceId: string, jobId: string): Promise<void> => {
+  try {
+    await cp.commands.push(instanceId, { type: "abort", jobId });
+  } catch (error) {
+    if (!(error instanceof MailboxClosed)) throw error;
+  }
+};
+
 /**
  * Ends a job from outside its workflow (cancel, complete, timeout): the job changes first,
  * then its agent drops the work and the task its workflow waits on fails with `error`.
@@ -156,8 +165,7 @@ const interrupt = async (
   const applied = await applyJobEvent(cp, jobId, event);
   if (!applied.ok) return applied;
   const { record, before } = applied;
-  if (record.job.instanceId)
-    await cp.commands.push(record.job.instanceId, { type: "abort", jobId });
+  if (record.job.instanceId) await abortOn(cp, record.job.instanceId, jobId);
   if (before.taskToken) {
     await failWaitingTask(
       cp.workflows,
@@ -225,7 +233,7 @@ export const timeOutJob = async (
 export const markJobLost = async (cp: ControlPlane, jobId: string): Promise<void> => {
   const applied = await applyJobEvent(cp, jobId, { type: "heartbeatLost" });
   if (applied.ok && applied.record.job.instanceId) {
-    await cp.commands.push(applied.record.job.instanceId, { type: "abort", jobId });
+    await abortOn(cp, applied.record.job.instanceId, jobId);
   }
 };
 

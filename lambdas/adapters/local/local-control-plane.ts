@@ -156,6 +156,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     "job-deadline": join(STATE_MACHINES, "job-deadline.asl.json"),
     "instance-cooling": join(STATE_MACHINES, "instance-cooling.asl.json"),
   };
+  const commands = new MemoryCommandQueue();
   // The control plane and its workflows need each other: the handlers are bound once both exist.
   const cp: ControlPlane = {
     jobs: new DynamoJobStore(table),
@@ -163,7 +164,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     pools: new DynamoPoolStats(table),
     compute: probedCompute(compute, probes.launch),
     workflows: undefined as unknown as ControlPlane["workflows"],
-    commands: new MemoryCommandQueue(),
+    commands,
     artifacts,
     events,
     clock: { now: () => new Date().toISOString() },
@@ -195,7 +196,11 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
   });
   cp.workflows = workflows;
 
-  const api = createApi(cp, { users: { [userToken]: LOCAL_OWNER }, localArtifacts: artifacts });
+  const api = createApi(cp, {
+    users: { [userToken]: LOCAL_OWNER },
+    polledCommands: commands,
+    localArtifacts: artifacts,
+  });
   const { apiRequest } = probes;
   const fetch: typeof api.fetch = apiRequest
     ? (request, ...rest) => apiRequest(request, async () => api.fetch(request, ...rest))

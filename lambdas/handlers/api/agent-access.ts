@@ -4,9 +4,20 @@ import { type Assignment, assignmentHolds } from "../../use-cases/agent-identity
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
 import { errorBody } from "./responses.ts";
 
-/** Who calls, once the bearer token is checked: an instance's agent polling, or one job's assignment. */
-export type AgentCaller = { instance: string } | { assignment: Assignment };
-export type AgentEnv = { Variables: { caller: AgentCaller } };
+/**
+ * Who calls, once its proof is checked: an instance's agent, and, on a request about a job,
+ * the assignment it holds for that job (an assignment of that same instance).
+ */
+export type AgentCaller = { instance: string } | { instance: string; assignment: Assignment };
+
+/** What API Gateway's IAM authorizer says of the caller, as `hono/aws-lambda` hands it on. */
+export interface IamAuthorizedEvent {
+  requestContext?: { authorizer?: { iam?: { userArn?: string } } };
+}
+export type AgentEnv = {
+  Variables: { caller: AgentCaller };
+  Bindings: { event?: IamAuthorizedEvent };
+};
 
 export const forbidden = (message: string) =>
   Response.json(errorBody("FORBIDDEN", message), { status: 403 });

@@ -2,17 +2,14 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { InvalidCursorError, UnreadableJobError } from "../../ports.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
-import { agentRoutes } from "./agent-routes.ts";
-import type { LocalArtifactStore } from "./local-artifact-routes.ts";
+import { type AgentRouteOptions, agentRoutes } from "./agent-routes.ts";
 import { checkPath, limitBody } from "./request-limits.ts";
 import { errorBody, invalid } from "./responses.ts";
 import { userRoutes } from "./user-routes.ts";
 
-export interface ApiOptions {
+export interface ApiOptions extends AgentRouteOptions {
   /** Bearer token users present; one user per token here (the owner of their jobs). */
   users: Record<string, string>;
-  /** Serves the agent-facing artifact URLs when artifacts live in a local folder. */
-  localArtifacts?: LocalArtifactStore;
 }
 
 /**
@@ -37,6 +34,6 @@ export const createApi = (cp: ControlPlane, options: ApiOptions) => {
   app.notFound(() => Response.json(errorBody("NOT_FOUND", "no such route"), { status: 404 }));
   app.use("*", checkPath, limitBody);
   app.route("/v1", userRoutes(cp, options.users));
-  app.route("/agent/v1", agentRoutes(cp, options.localArtifacts));
+  app.route("/agent/v1", agentRoutes(cp, options));
   return app;
 };
