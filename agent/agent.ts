@@ -1,19 +1,39 @@
 /**
  * The gpuctl instance agent: `node agent/agent.ts`, configured by its environment
- * (GPUCTL_ENDPOINT, GPUCTL_AGENT_TOKEN_FILE, GPUCTL_INSTANCE_ID, GPUCTL_AGENT_HOME; optional
- * GPUCTL_HEARTBEAT_S). It long-polls the control plane for commands and carries them out
- * (commands.ts) while it keeps polling. SIGTERM or SIGINT (instance stopping, spot notice):
+ * (GPUCTL_ENDPOINT, GPUCTL_INSTANCE_ID, GPUCTL_AGENT_HOME; locally GPUCTL_AGENT_TOKEN_FILE;
+ * on AWS GPUCTL_RUNTIME=aws, GPUCTL_COMMAND_QUEUE_URL and AWS_REGION; optional
+ * GPUCTL_HEARTBEAT_S). It long-polls its mailbox for commands (mailbox.ts) and carries them
+ * out (commands.ts) while it keeps polling. SIGTERM or SIGINT (instance stopping, spot notice):
  * kill the jobs, upload the running job's checkpoint folder, exit 0. Run as root, it runs
  * each job as a user of its own (job-users.ts); docs/isolation.md says what that keeps apart.
  */
 import { mkdirSync } from "node:fs";
-import { Backoff, ControlPlane, sleep } from "./client.ts";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { InstanceRoleSignature, InstanceToken } from "./auth.ts";
+import { Backoff, ControlPlane, type PollOutcome, sleep } from "./client.ts";
 import { Agent } from "./commands.ts";
-import { readConfig } from "./config.ts";
+import { type AgentConfig, readConfig } from "./config.ts";
 import { killLeftoverGroups } from "./groups.ts";
 import { runsAsRoot } from "./job-users.ts";
 import { describeError, log } from "./log.ts";
+import { type Mailbox, PolledMailbox, QueueMailbox } from "./mailbox.ts";
 import { AGENT_ERRORS, Command } from "./protocol.ts";
+
+/** The control plane's client and the mailbox of the runtime the agent is configured for. */
+const connect = (config: AgentConfig): { controlPlane: ControlPlane; mailbox: Mailbox } => {
+  const { runtime, endpoint, instanceId, pollWaitS } = config;
+  if (runtime.kind === "local") {
+    const controlPlane = new ControlPlane(endpoint, new InstanceToken(runtime.token));
+    return { controlPlane, mailbox: new PolledMailbox(controlPlane, instanceId, pollWaitS) };
+  }
+  const { region, queueUrl } = runtime;
+  const controlPlane = new ControlPlane(
+    endpoint,
+    new InstanceRoleSignature({ region, instanceId }),
+  );
+  const mailbox = new QueueMailbox(new SQSClient({ region }), queueUrl, pollWaitS);
+  return { controlPlane, mailbox };
+};
 
 /** A 204 faster than this means a control plane that does not hold polls: do not spin. */
 const MIN_EMPTY_POLL_MS = 250;
@@ -24,7 +44,7 @@ const main = async (): Promise<void> => {
   const leftovers = killLeftoverGroups(config.home);
   if (leftovers.length > 0) log(`killed ${leftovers.length} process groups left by a previous run`);
 
-  const controlPlane = new ControlPlane(config.endpoint, config.token);
+  const { controlPlane, mailbox } = connect(config);
   const ownUsers = runsAsRoot();
   if (!ownUsers) {
     log(
@@ -57,19 +77,15 @@ const main = async (): Promise<void> => {
   process.on("SIGINT", stop);
   process.on("SIGHUP", stop);
 
-  log(`agent ${config.instanceId} polling ${config.endpoint} (home ${config.home})`);
+  log(`agent ${config.instanceId} polling ${mailbox.source} (home ${config.home})`);
   const backoff = new Backoff();
   let lastProblem = "";
   while (!polling.signal.aborted) {
     const started = Date.now();
     const envHashes = await agent.cachedEnvs();
-    let outcome: Awaited<ReturnType<ControlPlane["poll"]>>;
+    let outcome: PollOutcome;
     try {
-      outcome = await controlPlane.poll(
-        config.instanceId,
-        { envHashes, waitS: config.pollWaitS },
-        polling.signal,
-      );
+      outcome = await mailbox.next(envHashes, polling.signal);
     } catch {
       break; // aborted: the agent is stopping
     }

@@ -1,8 +1,10 @@
 /** The agent's side of the HTTP protocol in protocol.ts. */
 import type { z } from "zod";
+import type { InstanceProof } from "./auth.ts";
 import { describeError } from "./log.ts";
 import {
   AGENT_API,
+  AGENT_HEADERS,
   type EndpointReport,
   type PollRequest,
   type TaskFailure,
@@ -64,18 +66,22 @@ export type PollOutcome =
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
+/**
+ * The agent's requests to the control plane, and the one place their headers are made: each
+ * proves the instance (`InstanceProof`), each about a job carries its assignment's credential.
+ */
 export class ControlPlane {
   readonly endpoint: string;
-  readonly #token: string;
+  readonly #proof: InstanceProof;
   readonly #base: URL;
 
-  constructor(endpoint: string, token: string) {
+  constructor(endpoint: string, proof: InstanceProof) {
     this.endpoint = endpoint.replace(/\/+$/, "");
-    this.#token = token;
+    this.#proof = proof;
     this.#base = new URL(this.endpoint);
   }
 
-  /** Whether `url` is served by the control plane, and so gets a bearer token. */
+  /** Whether `url` is served by the control plane, and so gets the agent's credentials. */
   isUnder(url: string): boolean {
     let target: URL;
     try {
@@ -90,9 +96,21 @@ export class ControlPlane {
     );
   }
 
-  /** The headers a request to `url` carries: `credential`, only for the control plane. */
+  /**
+   * The headers a file transfer to or from `url` carries: the instance's proof and the
+   * assignment `credential`, only for the control plane.
+   */
   authFor(url: string, credential: string): Record<string, string> {
-    return this.isUnder(url) ? { authorization: `Bearer ${credential}` } : {};
+    if (!this.isUnder(url)) return {};
+    return { ...this.#proof.transferHeaders(), [AGENT_HEADERS.assignment]: credential };
+  }
+
+  /** A JSON POST's headers: the instance's proof, and the assignment's `credential` if any. */
+  async #jsonHeaders(url: string, body: string, credential?: string) {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (credential !== undefined) headers[AGENT_HEADERS.assignment] = credential;
+    const proof = await this.#proof.headers({ method: "POST", url, headers, body });
+    return { ...headers, ...proof };
   }
 
   async poll(
@@ -101,11 +119,12 @@ export class ControlPlane {
     signal: AbortSignal,
   ): Promise<PollOutcome> {
     const url = this.endpoint + AGENT_API.poll(instanceId);
+    const body = JSON.stringify(request);
     try {
       const response = await fetch(url, {
         method: "POST",
-        headers: { ...this.authFor(url, this.#token), "content-type": "application/json" },
-        body: JSON.stringify(request),
+        headers: await this.#jsonHeaders(url, body),
+        body,
         signal: AbortSignal.any([
           signal,
           AbortSignal.timeout(request.waitS * 1000 + REQUEST_TIMEOUT_MS),
@@ -136,23 +155,25 @@ export class ControlPlane {
     options: { attempts: number; signal?: AbortSignal },
   ): Promise<void> {
     const url = this.endpoint + path;
+    const text = JSON.stringify(body);
     const backoff = new Backoff();
     for (let attempt = 1; ; attempt++) {
       let failure: Error;
       try {
         const signals = [AbortSignal.timeout(REQUEST_TIMEOUT_MS)];
         if (options.signal) signals.push(options.signal);
+        // Signed afresh each try: a SigV4 signature is good for minutes only.
         const response = await fetch(url, {
           method: "POST",
-          headers: { ...this.authFor(url, credential), "content-type": "application/json" },
-          body: JSON.stringify(body),
+          headers: await this.#jsonHeaders(url, text, credential),
+          body: text,
           signal: AbortSignal.any(signals),
         });
-        const text = await response.text().catch(() => "");
+        const answer = await response.text().catch(() => "");
         if (response.ok) return;
         const error = new HttpError(
           response.status,
-          `POST ${path}: HTTP ${response.status} ${text.slice(0, 200)}`.trim(),
+          `POST ${path}: HTTP ${response.status} ${answer.slice(0, 200)}`.trim(),
         );
         if (!retryable(response.status)) throw error;
         failure = error;

@@ -2,11 +2,19 @@ import { readFileSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { AGENT_TOKEN_FILE_ENV, HEARTBEAT_INTERVAL_S } from "./protocol.ts";
 
+/**
+ * Where commands arrive and how the agent proves its instance: locally, the control plane's
+ * poll route and the instance token; on AWS, the instance's SQS queue and SigV4 signatures
+ * with the instance role (GPUCTL_RUNTIME=aws).
+ */
+export type AgentRuntime =
+  | { kind: "local"; token: string }
+  | { kind: "aws"; region: string; queueUrl: string };
+
 export interface AgentConfig {
   /** The control plane's base URL, without a trailing slash. */
   endpoint: string;
-  /** The instance token: the bearer token of the poll. */
-  token: string;
+  runtime: AgentRuntime;
   instanceId: string;
   /** The instance's disk: `envs/<envHash>/` and `jobs/<jobId>/` live here. Absolute. */
   home: string;
@@ -34,6 +42,17 @@ const takeToken = (path: string): string => {
   return token;
 };
 
+/** On AWS: the instance's queue (GPUCTL_COMMAND_QUEUE_URL) and the region (AWS_REGION). */
+const runtimeOf = (env: NodeJS.ProcessEnv): AgentRuntime => {
+  const kind = env.GPUCTL_RUNTIME ?? "local";
+  if (kind === "local") return { kind, token: takeToken(required(env, AGENT_TOKEN_FILE_ENV)) };
+  if (kind !== "aws") throw new Error(`GPUCTL_RUNTIME must be "local" or "aws", not "${kind}"`);
+  const queueUrl = required(env, "GPUCTL_COMMAND_QUEUE_URL");
+  if (!URL.canParse(queueUrl))
+    throw new Error(`GPUCTL_COMMAND_QUEUE_URL is not a URL: ${queueUrl}`);
+  return { kind, region: required(env, "AWS_REGION"), queueUrl };
+};
+
 /** Reads the agent's configuration from its environment; throws naming what is missing. */
 export const readConfig = (env: NodeJS.ProcessEnv = process.env): AgentConfig => {
   const endpoint = required(env, "GPUCTL_ENDPOINT").replace(/\/+$/, "");
@@ -47,7 +66,7 @@ export const readConfig = (env: NodeJS.ProcessEnv = process.env): AgentConfig =>
   if (!(heartbeatS > 0)) throw new Error(`GPUCTL_HEARTBEAT_S must be > 0 seconds`);
   return {
     endpoint,
-    token: takeToken(required(env, AGENT_TOKEN_FILE_ENV)),
+    runtime: runtimeOf(env),
     instanceId: required(env, "GPUCTL_INSTANCE_ID"),
     home: resolve(required(env, "GPUCTL_AGENT_HOME")),
     heartbeatMs: Math.round(heartbeatS * 1000),

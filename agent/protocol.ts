@@ -25,12 +25,23 @@ export const AGENT_API = {
   endpoint: (jobId: string) => `/agent/v1/jobs/${encodeURIComponent(jobId)}/endpoint`,
 } as const;
 
+/**
+ * Every agent request proves its instance: locally with `Authorization: Bearer <instance
+ * token>`, on AWS with a SigV4 signature of the instance role plus the gpuctl instance it
+ * claims in `instance`. A request about a job also carries the credential of the job's
+ * assignment in `assignment`.
+ */
+export const AGENT_HEADERS = {
+  instance: "gpuctl-instance",
+  assignment: "gpuctl-assignment",
+} as const;
+
 export const HEARTBEAT_INTERVAL_S = 10;
 /**
- * The agent's poll carries `Authorization: Bearer <token>`, the token the instance was
- * launched with, read from the file this variable names (never from the environment, which
- * its jobs could read). It opens that instance's mailbox while the instance is not closed;
- * every other request carries the credential of the job assignment it is about.
+ * Locally, the instance token the instance was launched with is read from the file this
+ * variable names (never from the environment, which its jobs could read). It opens that
+ * instance's mailbox while the instance is not closed, and proves the instance on every
+ * other request.
  */
 export const AGENT_TOKEN_FILE_ENV = "GPUCTL_AGENT_TOKEN_FILE";
 
@@ -64,8 +75,9 @@ export const JobAssignment = z.object({
    */
   serve: z.object({ host: z.string(), port: z.number().int(), healthPath: z.string() }).optional(),
   /**
-   * The bearer token of every request about this job (reports, timeline, endpoint, inputs
-   * and results): valid for this attempt of the job on this instance only.
+   * The credential of every request about this job (reports, timeline, endpoint, inputs
+   * and results), in AGENT_HEADERS.assignment: valid for this attempt of the job on this
+   * instance only.
    */
   credential: z.string(),
 });

@@ -225,11 +225,39 @@ export class ComputeError extends Error {
   }
 }
 
-/** Each instance's mailbox of agent commands, drained by the agent's long poll. */
+/**
+ * Each instance's mailbox of agent commands: opened when the instance is launched, closed
+ * when it is terminated (a stopped instance keeps its mailbox). On AWS an SQS queue that
+ * the agent long-polls itself; locally, one the control plane drains for the agent's poll
+ * (`PolledCommandQueue`).
+ */
 export interface CommandQueue {
+  /**
+   * Opens the instance's mailbox, to be read by that instance's agent alone (`providerId`:
+   * the cloud's id of the instance, once known). Opening an open mailbox changes nothing,
+   * so a retried launch may open it again.
+   */
+  open(instanceId: string, providerId?: string): Promise<void>;
+  /** Fails with `MailboxClosed` once the mailbox is closed. */
   push(instanceId: string, command: Command): Promise<void>;
+  /** Closes the mailbox and drops what it holds; closing a closed mailbox changes nothing. */
+  close(instanceId: string): Promise<void>;
+}
+
+/** A mailbox the control plane drains itself, for the agent's HTTP long poll (locally). */
+export interface PolledCommandQueue extends CommandQueue {
   /** The next command, waiting up to `waitS` for one to arrive, or until `signal` aborts (the agent left). */
   next(instanceId: string, waitS: number, signal?: AbortSignal): Promise<Command | undefined>;
+}
+
+/** A command for an instance whose mailbox is closed: the instance is gone. */
+export class MailboxClosed extends Error {
+  override readonly name = "MailboxClosed";
+  readonly instanceId: string;
+  constructor(instanceId: string) {
+    super(`instance ${instanceId} has no mailbox: it was terminated`);
+    this.instanceId = instanceId;
+  }
 }
 
 /** S3, or a local folder: job inputs and results. */

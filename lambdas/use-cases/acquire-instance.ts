@@ -27,7 +27,7 @@ export interface Placement {
 
 /** What finding a GPU uses: the stores, the compute, and the agent access a launch hands out. */
 type AcquirePorts = Ports<
-  "jobs" | "instances" | "compute" | "pools" | "events" | "clock",
+  "jobs" | "instances" | "compute" | "commands" | "pools" | "events" | "clock",
   "region" | "agent"
 >;
 
@@ -191,6 +191,7 @@ const recordLaunch = async (
 ): Promise<Placement> => {
   const at = cp.clock.now();
   await cp.instances.create(instance, at);
+  await cp.commands.open(instance.id, instance.providerId);
   await cp.events.publish([instanceStatusChanged(instance, at)]);
   const applied = await applyJobEvent(cp, jobId, {
     type: "instanceLaunched",

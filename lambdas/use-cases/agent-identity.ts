@@ -1,16 +1,17 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Job } from "../domain/job.ts";
-import type { LaunchRequest } from "../ports.ts";
+import type { InstanceStore, LaunchRequest } from "../ports.ts";
 import type { Ports } from "./control-plane.ts";
 
 /**
- * Agents hold two kinds of credential, both signed by the control plane so that nothing
- * needs storing, each signed for its purpose so that neither passes for the other:
- * - the instance token, `<instanceId>.<signature>`, opens that instance's mailbox (its poll)
- *   while the instance is not closed;
- * - an assignment credential, handed out with every command of a job, opens that job's
- *   reports, timeline, endpoint and results, while that attempt of the job runs on that
- *   instance (see `assignmentHolds`).
+ * Every agent request proves two things. Which instance sends it: locally, the instance
+ * token, `<instanceId>.<signature>`, signed by the control plane so that nothing needs
+ * storing; on AWS, the request's SigV4 signature with the instance role, whose session
+ * EC2 names after the EC2 instance (`instanceOfRoleSession`). And, for a request about a
+ * job, the assignment credential handed out with every command of that job: it opens the
+ * job's reports, timeline, endpoint and results while that attempt of the job runs on that
+ * instance (see `assignmentHolds`). Both credentials are signed for their purpose, so that
+ * neither passes for the other.
  */
 const sign = (secret: string, purpose: "instance" | "assignment", payload: string) =>
   createHmac("sha256", secret).update(`${purpose}\0${payload}`).digest("base64url");
@@ -35,6 +36,29 @@ export const agentAccess = (
 /** The instance an instance token was issued to, or undefined for any other string. */
 export const instanceOfToken = (secret: string, token: string): string | undefined =>
   signed(secret, "instance", token);
+
+/**
+ * An IAM caller's ARN when it holds an EC2 instance role's credentials: the role session's
+ * name is the EC2 instance id (EC2 names it so; the instance cannot choose another).
+ */
+const INSTANCE_ROLE_SESSION = /^arn:aws[a-z-]*:sts::\d{12}:assumed-role\/([^/]+)\/(i-[0-9a-f]+)$/;
+
+/**
+ * The gpuctl instance an IAM caller is (on AWS): `claimed`, when the caller's ARN is a
+ * session of the instance role `roleName` and that gpuctl instance was launched as the
+ * session's EC2 instance; otherwise undefined.
+ */
+export const instanceOfRoleSession = async (
+  instances: Pick<InstanceStore, "get">,
+  roleName: string,
+  userArn: string,
+  claimed: string,
+): Promise<string | undefined> => {
+  const [, role, ec2InstanceId] = INSTANCE_ROLE_SESSION.exec(userArn) ?? [];
+  if (role !== roleName || ec2InstanceId === undefined) return undefined;
+  const instance = await instances.get(claimed);
+  return instance?.providerId === ec2InstanceId ? instance.id : undefined;
+};
 
 /** What an assignment credential binds: one attempt of one job on one instance. */
 export interface Assignment {

@@ -28,10 +28,11 @@ export const changeInstance = async (
 
 /**
  * Stops or terminates an instance and records each step, so a crash half-way leaves it
- * CLOSING for the reaper rather than silently running.
+ * CLOSING for the reaper rather than silently running. A terminated instance's mailbox
+ * goes with it; a stopped one keeps its mailbox for its next start.
  */
 export const closeInstance = async (
-  cp: Ports<"instances" | "events" | "clock" | "compute">,
+  cp: Ports<"instances" | "events" | "clock" | "compute" | "commands">,
   instance: Instance,
   action: CloseAction,
   trigger: InstanceEvent = { type: "closeRequested", action },
@@ -39,7 +40,10 @@ export const closeInstance = async (
   const closing = await changeInstance(cp, instance, trigger);
   if (!closing.ok) return closing;
   if (action === "stop") await cp.compute.stop(instance.id);
-  else await cp.compute.terminate(instance.id);
+  else {
+    await cp.compute.terminate(instance.id);
+    await cp.commands.close(instance.id);
+  }
   return changeInstance(cp, closing.instance, {
     type: action === "stop" ? "stopped" : "terminated",
   });

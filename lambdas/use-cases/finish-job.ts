@@ -4,7 +4,7 @@ import type { Instance } from "../domain/instance.ts";
 import { HOLDING_PHASES } from "../domain/phases.ts";
 import { backoffDelayS } from "../domain/retry-policy.ts";
 import type { JobEvent } from "../domain/transitions.ts";
-import type { JobRecord } from "../ports.ts";
+import { type JobRecord, MailboxClosed } from "../ports.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance, closeInstance } from "./change-instance.ts";
 import type { Ports } from "./control-plane.ts";
@@ -14,7 +14,7 @@ import { failWaitingTask, WORKFLOW_ERRORS, WorkflowError } from "./workflow-erro
 
 /** What freeing a job's instance uses: stopping it, cooling it, and starting its next attempt. */
 type ReleasePorts = Ports<
-  "jobs" | "instances" | "compute" | "pools" | "workflows" | "events" | "clock",
+  "jobs" | "instances" | "compute" | "commands" | "pools" | "workflows" | "events" | "clock",
   "costModel"
 >;
 
@@ -22,7 +22,7 @@ type ReleasePorts = Ports<
 type InterruptPorts = Ports<"jobs" | "commands" | "workflows" | "events" | "clock">;
 
 /** What stopping or terminating an instance uses. */
-type ClosePorts = Ports<"instances" | "compute" | "events" | "clock">;
+type ClosePorts = Ports<"instances" | "compute" | "commands" | "events" | "clock">;
 
 /**
  * Puts a freed instance in its cooling period, its plan recorded on it: when it will be
@@ -59,7 +59,7 @@ const cool = async (
  * started leaves no instance cooling unwatched: it is terminated at once.
  */
 const startCoolingTimer = async (
-  cp: Ports<"instances" | "compute" | "workflows" | "events" | "clock">,
+  cp: Ports<"instances" | "compute" | "commands" | "workflows" | "events" | "clock">,
   instance: Instance,
 ): Promise<void> => {
   const { id, coolingEpoch, coolingUntil, stoppedUntil } = instance;
@@ -158,6 +158,15 @@ export const releaseInstance = async (cp: ReleasePorts, jobId: string): Promise<
   }
 };
 
+/** Tells the instance's agent to drop the job; an instance that is gone has nothing to drop. */
+const abortOn = async (cp: Ports<"commands">, instanceId: string, jobId: string): Promise<void> => {
+  try {
+    await cp.commands.push(instanceId, { type: "abort", jobId });
+  } catch (error) {
+    if (!(error instanceof MailboxClosed)) throw error;
+  }
+};
+
 /**
  * Ends a job from outside its workflow (cancel, complete, timeout): the job changes first,
  * then its agent drops the work and the task its workflow waits on fails with `error`.
@@ -171,8 +180,7 @@ const interrupt = async (
   const applied = await applyJobEvent(cp, jobId, event);
   if (!applied.ok) return applied;
   const { record, before } = applied;
-  if (record.job.instanceId)
-    await cp.commands.push(record.job.instanceId, { type: "abort", jobId });
+  if (record.job.instanceId) await abortOn(cp, record.job.instanceId, jobId);
   if (before.taskToken) {
     await failWaitingTask(
       cp.workflows,
@@ -243,7 +251,7 @@ export const markJobLost = async (
 ): Promise<void> => {
   const applied = await applyJobEvent(cp, jobId, { type: "heartbeatLost" });
   if (applied.ok && applied.record.job.instanceId) {
-    await cp.commands.push(applied.record.job.instanceId, { type: "abort", jobId });
+    await abortOn(cp, applied.record.job.instanceId, jobId);
   }
 };
 

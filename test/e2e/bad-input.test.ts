@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AGENT_HEADERS } from "../../agent/protocol.ts";
 import { LIMITS } from "../../lambdas/domain/limits.ts";
 import { agentAccess, assignmentCredential } from "../../lambdas/use-cases/agent-identity.ts";
 import type { ApiError } from "../../sdk/api-types.ts";
@@ -19,7 +20,7 @@ const MiB = 1024 * 1024;
 
 let plane: Awaited<ReturnType<typeof startTestControlPlane>>;
 let dynamodb: DynamoDBClient;
-/** The instance's own token opens its poll; every other agent route takes its job's credential. */
+/** The instance's own token proves the agent; a request about a job also takes its credential. */
 let agentToken: string;
 let jobCredential: string;
 /** HTTP requests the control plane has received. */
@@ -98,8 +99,14 @@ interface BadRequest {
   message: RegExp;
 }
 
-const authorization = (audience: Audience, path: string) =>
-  `Bearer ${audience === "user" ? plane.userToken : path.endsWith("/poll") ? agentToken : jobCredential}`;
+/** A user's token; an agent's instance token, with a job's credential on a request about a job. */
+const credentials = (audience: Audience, path: string): Record<string, string> =>
+  audience === "user"
+    ? { authorization: `Bearer ${plane.userToken}` }
+    : {
+        authorization: `Bearer ${agentToken}`,
+        ...(path.endsWith("/poll") ? {} : { [AGENT_HEADERS.assignment]: jobCredential }),
+      };
 
 type Sent = Pick<BadRequest, "audience" | "method" | "path" | "headers" | "body">;
 type Answer = { status: number; body: ApiError };
@@ -113,7 +120,7 @@ const send = async (row: Sent): Promise<Answer> => {
   const body = bytesOf(row.body);
   const response = await fetch(`${plane.endpoint}${row.path}`, {
     method: row.method,
-    headers: { authorization: authorization(row.audience, row.path), ...row.headers },
+    headers: { ...credentials(row.audience, row.path), ...row.headers },
     ...(body !== undefined ? { body: body as string | Uint8Array<ArrayBuffer> } : {}),
   });
   const text = await response.text();
@@ -130,7 +137,7 @@ const declare = (row: Omit<Sent, "body">, bytes: number) =>
     const request = httpRequest(`${plane.endpoint}${row.path}`, {
       method: row.method,
       headers: {
-        authorization: authorization(row.audience, row.path),
+        ...credentials(row.audience, row.path),
         ...row.headers,
         "content-length": String(bytes),
       },
@@ -576,7 +583,7 @@ describe("bad input gets a 4xx at once and writes nothing", () => {
       });
       const response = await fetch(`${plane.endpoint}${path}`, {
         method,
-        headers: { authorization: authorization(audience, path) },
+        headers: credentials(audience, path),
         body,
         duplex: "half",
       } as RequestInit);

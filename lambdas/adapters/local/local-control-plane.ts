@@ -155,6 +155,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
   const artifacts = new FsArtifacts(join(stateDir, "artifacts"), endpoint);
   const events = new MemoryEventBus();
   if (options.onEvent) events.subscribe(options.onEvent);
+  const commands = new MemoryCommandQueue();
   const compute = new ProcessCompute({
     stateDir,
     ...(options.agentEnv ? { agentEnv: options.agentEnv } : {}),
@@ -199,7 +200,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     pools: new DynamoPoolStats(table),
     compute: probedCompute(compute, probes.launch),
     workflows,
-    commands: new MemoryCommandQueue(),
+    commands,
     artifacts,
     events,
     clock: { now: () => new Date().toISOString() },
@@ -212,6 +213,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
 
   const api = createApi(cp, {
     users: staticTokenUsers({ [userToken]: LOCAL_OWNER }),
+    polledCommands: commands,
     localArtifacts: artifacts,
   });
   const { apiRequest } = probes;

@@ -1,15 +1,27 @@
 import type { Command } from "../../../agent/protocol.ts";
-import type { CommandQueue } from "../../ports.ts";
+import { MailboxClosed, type PolledCommandQueue } from "../../ports.ts";
 
 /**
  * Agent mailboxes in memory: a waiting poll is woken the moment a command arrives. They
- * live as long as the local control plane, as the workflows waiting on them do.
+ * live as long as the local control plane, as the workflows waiting on them do; so an
+ * instance from before a restart gets a mailbox at its first command, without `open`.
  */
-export class MemoryCommandQueue implements CommandQueue {
+export class MemoryCommandQueue implements PolledCommandQueue {
   private readonly queued = new Map<string, Command[]>();
   private readonly waiting = new Map<string, Array<(command: Command) => void>>();
+  private readonly closed = new Set<string>();
+
+  async open(instanceId: string): Promise<void> {
+    this.closed.delete(instanceId);
+  }
+
+  async close(instanceId: string): Promise<void> {
+    this.closed.add(instanceId);
+    this.queued.delete(instanceId);
+  }
 
   async push(instanceId: string, command: Command): Promise<void> {
+    if (this.closed.has(instanceId)) throw new MailboxClosed(instanceId);
     const waiter = this.waiting.get(instanceId)?.shift();
     if (waiter) waiter(command);
     else this.queued.set(instanceId, [...(this.queued.get(instanceId) ?? []), command]);

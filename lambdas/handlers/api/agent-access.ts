@@ -5,8 +5,11 @@ import type { Ports } from "../../use-cases/control-plane.ts";
 import { errorBody } from "./responses.ts";
 import type { ApiBindings } from "./user-identity.ts";
 
-/** Who calls, once the bearer token is checked: an instance's agent polling, or one job's assignment. */
-export type AgentCaller = { instance: string } | { assignment: Assignment };
+/**
+ * Who calls, once its proof is checked: an instance's agent, and, on a request about a job,
+ * the assignment it holds for that job (an assignment of that same instance).
+ */
+export type AgentCaller = { instance: string } | { instance: string; assignment: Assignment };
 export type AgentEnv = { Bindings: ApiBindings; Variables: { caller: AgentCaller } };
 
 export const forbidden = (message: string) =>

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { z } from "zod";
 import {
   AGENT_API,
+  AGENT_HEADERS,
   EndpointReport,
   PollRequest,
   TaskFailure,
@@ -10,9 +11,12 @@ import {
   TimelineReport,
 } from "../../../agent/protocol.ts";
 import type { InstanceStatus } from "../../domain/instance.ts";
+import { LIMITS } from "../../domain/limits.ts";
+import type { PolledCommandQueue } from "../../ports.ts";
 import {
   type Assignment,
   assignmentOfCredential,
+  instanceOfRoleSession,
   instanceOfToken,
 } from "../../use-cases/agent-identity.ts";
 import {
@@ -32,6 +36,7 @@ import {
 } from "./agent-access.ts";
 import { type LocalArtifactStore, localArtifactRoutes } from "./local-artifact-routes.ts";
 import { bearerToken, body, fail, fieldsOf, invalid, notFound, unauthorized } from "./responses.ts";
+import { iamUserArn } from "./user-identity.ts";
 
 /** Agents' paths relative to the mount point /agent/v1. */
 const path = (absolute: string) => absolute.replace(/^\/agent\/v1/, "");
@@ -47,46 +52,81 @@ export const AGENT_ROUTES_NEEDS = needs(
   ["agent"],
 );
 
+export interface AgentRouteOptions {
+  /**
+   * On AWS, the instance role's name: agents sign their requests with it (SigV4, checked by
+   * the API's IAM authorizer) and name their gpuctl instance in AGENT_HEADERS.instance.
+   * Without it, agents prove their instance with its bearer instance token (locally).
+   */
+  agentRole?: string;
+  /** The mailboxes the agents' poll route drains (locally; on AWS agents read their SQS queue). */
+  polledCommands?: PolledCommandQueue;
+  /** Serves the agent-facing artifact URLs when artifacts live in a local folder. */
+  localArtifacts?: LocalArtifactStore;
+}
+
 /**
- * The routes instance agents call. An instance token opens that instance's mailbox only;
- * every other route takes the credential of the job assignment it concerns
- * (agent-identity.ts).
+ * The routes instance agents call. Every request proves its instance (agent-identity.ts);
+ * every request about a job also carries the credential of its assignment in
+ * AGENT_HEADERS.assignment, and opens that job's attempt on that instance only.
  */
 export const agentRoutes = (
   cp: PortsOf<typeof AGENT_ROUTES_NEEDS>,
-  localArtifacts?: LocalArtifactStore,
+  options: AgentRouteOptions = {},
 ) => {
   const router = new Hono<AgentEnv>();
+  const { agentRole, polledCommands, localArtifacts } = options;
 
   router.use("*", async (c, next) => {
     const { secret } = cp.settings.agent;
-    const token = bearerToken(c.req.raw) ?? "";
-    const instance = instanceOfToken(secret, token);
-    const assignment = instance === undefined ? assignmentOfCredential(secret, token) : undefined;
-    if (instance !== undefined) c.set("caller", { instance });
-    else if (assignment) c.set("caller", { assignment });
-    else return unauthorized("a valid agent token is required");
+    let instance: string | undefined;
+    if (agentRole === undefined) {
+      instance = instanceOfToken(secret, bearerToken(c.req.raw) ?? "");
+      if (instance === undefined) return unauthorized("a valid instance token is required");
+    } else {
+      const userArn = iamUserArn(c.env?.event) ?? "";
+      const claimed = c.req.header(AGENT_HEADERS.instance) ?? "";
+      if (claimed.length > LIMITS.pathSegmentChars)
+        return invalid("bad agent request", [
+          { field: AGENT_HEADERS.instance, message: "too long" },
+        ]);
+      instance = await instanceOfRoleSession(cp.instances, agentRole, userArn, claimed);
+      if (instance === undefined)
+        return forbidden(`the caller is not the agent of instance "${claimed}"`);
+    }
+    const credential = c.req.header(AGENT_HEADERS.assignment);
+    if (credential === undefined) {
+      c.set("caller", { instance });
+      return next();
+    }
+    const assignment = assignmentOfCredential(secret, credential);
+    if (!assignment)
+      return unauthorized(`${AGENT_HEADERS.assignment} is not a valid assignment credential`);
+    if (assignment.instanceId !== instance)
+      return forbidden(`the assignment is for another instance than ${instance}`);
+    c.set("caller", { instance, assignment });
     await next();
   });
 
-  router.post("/instances/:instanceId/poll", async (c) => {
-    const request = PollRequest.safeParse(await body(c.req.raw));
-    if (!request.success) return invalid("bad poll", fieldsOf(request.error));
-    const instanceId = c.req.param("instanceId");
-    const caller = c.get("caller");
-    if (!("instance" in caller) || instanceId !== caller.instance)
-      return notYours(`instance ${instanceId}`);
-    const instance = await cp.instances.get(instanceId);
-    if (!instance) return notFound(`instance ${instanceId} not known yet`);
-    if (!OPEN.includes(instance.status)) return notYours(`closed instance ${instanceId}`);
-    const command = await cp.commands.next(instanceId, request.data.waitS, c.req.raw.signal);
-    if (command && c.req.raw.signal.aborted) {
-      // The agent hung up as the command arrived: keep it for the agent's next poll.
-      await cp.commands.push(instanceId, command);
-      return c.body(null, 204);
-    }
-    return command ? c.json(command) : c.body(null, 204);
-  });
+  // On AWS each agent long-polls its own SQS queue: there is no poll route.
+  if (polledCommands)
+    router.post("/instances/:instanceId/poll", async (c) => {
+      const request = PollRequest.safeParse(await body(c.req.raw));
+      if (!request.success) return invalid("bad poll", fieldsOf(request.error));
+      const instanceId = c.req.param("instanceId");
+      const caller = c.get("caller");
+      if (instanceId !== caller.instance) return notYours(`instance ${instanceId}`);
+      const instance = await cp.instances.get(instanceId);
+      if (!instance) return notFound(`instance ${instanceId} not known yet`);
+      if (!OPEN.includes(instance.status)) return notYours(`closed instance ${instanceId}`);
+      const command = await polledCommands.next(instanceId, request.data.waitS, c.req.raw.signal);
+      if (command && c.req.raw.signal.aborted) {
+        // The agent hung up as the command arrived: keep it for the agent's next poll.
+        await polledCommands.push(instanceId, command);
+        return c.body(null, 204);
+      }
+      return command ? c.json(command) : c.body(null, 204);
+    });
 
   /** A task report: parsed by its schema, taken by its use case with the caller's assignment. */
   const taskReport = <T>(

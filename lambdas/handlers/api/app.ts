@@ -2,18 +2,15 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { InvalidCursorError, UnreadableJobError } from "../../ports.ts";
 import { bothNeeds, type PortsOf } from "../../use-cases/control-plane.ts";
-import { AGENT_ROUTES_NEEDS, agentRoutes } from "./agent-routes.ts";
-import type { LocalArtifactStore } from "./local-artifact-routes.ts";
+import { AGENT_ROUTES_NEEDS, type AgentRouteOptions, agentRoutes } from "./agent-routes.ts";
 import { checkPath, limitBody } from "./request-limits.ts";
 import { errorBody, invalid } from "./responses.ts";
 import type { ApiBindings, UserIdentity } from "./user-identity.ts";
 import { USER_ROUTES_NEEDS, userRoutes } from "./user-routes.ts";
 
-export interface ApiOptions {
+export interface ApiOptions extends AgentRouteOptions {
   /** Who calls the user routes: a static token per user locally, the JWT authorizer's subject on AWS. */
   users: UserIdentity;
-  /** Serves the agent-facing artifact URLs when artifacts live in a local folder. */
-  localArtifacts?: LocalArtifactStore;
 }
 
 /**
@@ -40,6 +37,6 @@ export const createApi = (cp: PortsOf<typeof API_NEEDS>, options: ApiOptions) =>
   app.notFound(() => Response.json(errorBody("NOT_FOUND", "no such route"), { status: 404 }));
   app.use("*", checkPath, limitBody);
   app.route("/v1", userRoutes(cp, options.users));
-  app.route("/agent/v1", agentRoutes(cp, options.localArtifacts));
+  app.route("/agent/v1", agentRoutes(cp, options));
   return app;
 };

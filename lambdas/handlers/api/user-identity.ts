@@ -22,6 +22,18 @@ const JwtClaims = z.object({
   }),
 });
 
+const IamCaller = z.object({
+  requestContext: z.object({
+    authorizer: z.object({ iam: z.object({ userArn: z.string().min(1) }) }),
+  }),
+});
+
+/** On AWS: the caller API Gateway's IAM authorizer checked (an agent's instance-role session). */
+export const iamUserArn = (event: ApiBindings["event"]): string | undefined => {
+  const parsed = IamCaller.safeParse(event);
+  return parsed.success ? parsed.data.requestContext.authorizer.iam.userArn : undefined;
+};
+
 /**
  * On AWS: API Gateway's JWT authorizer has checked the token before the Lambda runs, and
  * the user is its `sub` claim. A request without one never passed that authorizer.

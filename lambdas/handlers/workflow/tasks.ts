@@ -33,7 +33,7 @@ const task = <P extends PortName, S extends SettingName>(
 ): WorkflowTask<P, S> => ({ needs: taskNeeds, run });
 
 /** What stopping or terminating an instance uses. */
-const CLOSING = needs(["instances", "compute", "events", "clock"]);
+const CLOSING = needs(["instances", "compute", "commands", "events", "clock"]);
 
 /**
  * The workflow task handlers, keyed by the `${...Function}` placeholder their ASL states
@@ -43,7 +43,10 @@ const CLOSING = needs(["instances", "compute", "events", "clock"]);
  */
 export const WORKFLOW_TASKS = {
   AcquireInstanceFunction: task(
-    needs(["jobs", "instances", "compute", "pools", "events", "clock"], ["region", "agent"]),
+    needs(
+      ["jobs", "instances", "compute", "commands", "pools", "events", "clock"],
+      ["region", "agent"],
+    ),
     (cp, payload) => acquireInstance(cp, jobInput.parse(payload).jobId),
   ),
   DispatchStepFunction: task(
@@ -67,7 +70,10 @@ export const WORKFLOW_TASKS = {
     (cp, payload) => timeOutJob(cp, jobInput.parse(payload).jobId),
   ),
   ReleaseInstanceFunction: task(
-    needs(["jobs", "instances", "compute", "pools", "workflows", "events", "clock"], ["costModel"]),
+    needs(
+      ["jobs", "instances", "compute", "commands", "pools", "workflows", "events", "clock"],
+      ["costModel"],
+    ),
     (cp, payload) => releaseInstance(cp, jobInput.parse(payload).jobId),
   ),
   ExpireCoolingFunction: task(CLOSING, (cp, payload) =>

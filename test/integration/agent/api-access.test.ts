@@ -1,13 +1,15 @@
 import { createHash } from "node:crypto";
 /**
  * What the agent routes let each credential do, on the real API over DynamoDB Local: an
- * instance token polls its own open instance and nothing else; an assignment credential
- * opens its own job's attempt while it runs, and nothing of any other job.
+ * instance token (locally) or an instance role session (IAM, on AWS) proves the instance,
+ * which polls its own open instance and nothing else; an assignment credential of that
+ * instance opens its own job's attempt while it runs, and nothing of any other job.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AGENT_HEADERS } from "../../../agent/protocol.ts";
 import { FsArtifacts } from "../../../lambdas/adapters/local/fs-artifacts.ts";
 import { MemoryCommandQueue } from "../../../lambdas/adapters/local/memory-command-queue.ts";
 import type { Instance } from "../../../lambdas/domain/instance.ts";
@@ -34,6 +36,10 @@ const LONG_AGO = "2026-01-01T00:00:00.000Z";
 const SERVE = { host: "127.0.0.1", port: 18_080 };
 
 let api: ReturnType<typeof createApi>;
+let iamApi: ReturnType<typeof createApi>;
+const AGENT_ROLE = "gpuctl-agent";
+const EC2_ID = "i-0123456789abcdef0";
+const OTHER_EC2_ID = "i-0fedcba9876543210";
 let artifacts: FsArtifacts;
 let root: string;
 
@@ -52,8 +58,13 @@ const job = (id: string, fields: Partial<Job>, record: Partial<JobRecord> = {}):
   return { ...base, job: { ...base.job, instanceId: "i-open", ...fields }, ...record };
 };
 
-/** The credential of a job's first attempt on i-open, or as `fields` change it. */
-const credential = (jobId: string, fields: Partial<Assignment> = {}) =>
+/** What a request proves: its instance (a bearer instance token) and a job's assignment. */
+interface Proof {
+  token?: string;
+  assignment?: string;
+}
+
+const assignment = (jobId: string, fields: Partial<Assignment> = {}) =>
   assignmentCredential(SECRET, {
     instanceId: "i-open",
     jobId,
@@ -61,17 +72,24 @@ const credential = (jobId: string, fields: Partial<Assignment> = {}) =>
     requeues: 0,
     ...fields,
   });
-const instanceToken = (instanceId: string) =>
+const tokenOf = (instanceId: string) =>
   agentAccess({ settings: { agent: { endpoint: "", secret: SECRET } } } as ControlPlane, instanceId)
     .token;
+const instanceToken = (instanceId: string): Proof => ({ token: tokenOf(instanceId) });
+/** The credential of a job's first attempt on i-open, or as `fields` change it, sent by its instance. */
+const credential = (jobId: string, fields: Partial<Assignment> = {}): Proof => ({
+  token: tokenOf(fields.instanceId ?? "i-open"),
+  assignment: assignment(jobId, fields),
+});
 
 beforeAll(async () => {
   const stores = await freshStores();
   root = await mkdtemp(join(tmpdir(), "gpuctl-api-access-"));
   artifacts = new FsArtifacts(root, "http://127.0.0.1");
+  const commands = new MemoryCommandQueue();
   const cp = {
     ...stores.at(NOW),
-    commands: new MemoryCommandQueue(),
+    commands,
     artifacts,
     workflows: {
       sendTaskSuccess: async () => {},
@@ -102,24 +120,47 @@ beforeAll(async () => {
   await artifacts.write(["jobs", "ended", "results", "model.json"], content('{"loss":1}'));
   await artifacts.write(["jobs", "canceled", "results", "model.json"], content("{}"));
   expect((await artifacts.putInput(INPUT, content("input"))).ok).toBe(true);
-  api = createApi(cp, { users: staticTokenUsers({}), localArtifacts: artifacts });
+  api = createApi(cp, {
+    users: staticTokenUsers({}),
+    polledCommands: commands,
+    localArtifacts: artifacts,
+  });
+  iamApi = createApi(cp, { users: staticTokenUsers({}), agentRole: AGENT_ROLE });
+  await stores.instances.create(
+    instance("gi-iam", { status: "EXECUTING", jobId: "iam-running", providerId: EC2_ID }),
+    NOW,
+  );
+  await stores.instances.create(
+    instance("gi-iam-other", { status: "EXECUTING", jobId: "x", providerId: OTHER_EC2_ID }),
+    NOW,
+  );
+  await stores.jobs.submit({
+    record: job("iam-running", { phase: "TRAINING", instanceId: "gi-iam" }),
+  });
 });
 
 afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-const call = (token: string, method: string, path: string, body?: unknown) =>
+const call = (proof: Proof, method: string, path: string, body?: unknown) =>
   api.request(path, {
     method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    headers: {
+      ...(proof.token ? { authorization: `Bearer ${proof.token}` } : {}),
+      ...(proof.assignment ? { [AGENT_HEADERS.assignment]: proof.assignment } : {}),
+      "content-type": "application/json",
+    },
     ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
   });
 const poll = { envHashes: [], waitS: 0 };
 const period = { phase: "Model Training", startedAt: NOW };
 const endpoint = (url: string) => ({ url });
 const bytes = "tampered";
-const forged = `${credential("running").slice(0, -4)}AAAA`;
+const forged = {
+  token: tokenOf("i-open"),
+  assignment: `${assignment("running").slice(0, -4)}AAAA`,
+};
 
 describe("agent credentials", () => {
   it.each([
@@ -148,12 +189,28 @@ describe("agent credentials", () => {
       403,
     ],
     [
-      "an assignment credential does not poll",
-      credential("running"),
+      "an assignment credential without its instance's token opens nothing",
+      { assignment: assignment("running") },
       "POST",
-      "/agent/v1/instances/i-open/poll",
-      poll,
+      "/agent/v1/jobs/running/timeline",
+      period,
+      401,
+    ],
+    [
+      "an instance token with another instance's assignment opens nothing",
+      { token: tokenOf("i-open"), assignment: assignment("running", { instanceId: "i-closed" }) },
+      "POST",
+      "/agent/v1/jobs/running/timeline",
+      period,
       403,
+    ],
+    [
+      "a forged instance token opens nothing",
+      { token: "i-open.forged", assignment: assignment("running") },
+      "POST",
+      "/agent/v1/jobs/running/timeline",
+      period,
+      401,
     ],
     [
       "an instance token reports on no job",
@@ -417,5 +474,81 @@ describe("agent credentials", () => {
       const response = await call(token, "POST", "/agent/v1/tasks/succeed", report);
       expect([403, 404]).toContain(response.status);
     }
+  });
+});
+
+describe("agents on AWS, proven by the IAM authorizer", () => {
+  const session = (ec2Id: string, role = AGENT_ROLE) =>
+    `arn:aws:sts::123456789012:assumed-role/${role}/${ec2Id}`;
+  /** A request as API Gateway hands it on once its IAM authorizer passed `userArn`. */
+  const iamCall = (userArn: string, claimed: string, credential: string) =>
+    iamApi.request(
+      "/agent/v1/jobs/iam-running/timeline",
+      {
+        method: "POST",
+        headers: {
+          [AGENT_HEADERS.instance]: claimed,
+          [AGENT_HEADERS.assignment]: credential,
+          "content-type": "application/json",
+        },
+        body: JSON.stringify(period),
+      },
+      { event: { requestContext: { authorizer: { iam: { userArn } } } } },
+    );
+  const iamAssignment = (instanceId = "gi-iam") => assignment("iam-running", { instanceId });
+
+  it.each([
+    [
+      "its own instance's session reports on its job",
+      session(EC2_ID),
+      "gi-iam",
+      iamAssignment(),
+      204,
+    ],
+    [
+      "another instance's assignment is refused",
+      session(EC2_ID),
+      "gi-iam",
+      iamAssignment("gi-iam-other"),
+      403,
+    ],
+    [
+      "a session claiming another gpuctl instance is refused",
+      session(EC2_ID),
+      "gi-iam-other",
+      iamAssignment("gi-iam-other"),
+      403,
+    ],
+    [
+      "an unknown EC2 instance is refused",
+      session("i-0aaaaaaaaaaaaaaaa"),
+      "gi-iam",
+      iamAssignment(),
+      403,
+    ],
+    [
+      "a session of another role is refused",
+      session(EC2_ID, "admin"),
+      "gi-iam",
+      iamAssignment(),
+      403,
+    ],
+    ["a caller without IAM context is refused", "", "gi-iam", iamAssignment(), 403],
+  ] as const)("%s", async (_, userArn, claimed, credential, status) => {
+    const response = await iamCall(userArn, claimed, credential);
+    expect(response.status, await response.text()).toBe(status);
+  });
+
+  it("serves no poll route: agents read their own queue", async () => {
+    const response = await iamApi.request(
+      "/agent/v1/instances/gi-iam/poll",
+      {
+        method: "POST",
+        headers: { [AGENT_HEADERS.instance]: "gi-iam", "content-type": "application/json" },
+        body: JSON.stringify(poll),
+      },
+      { event: { requestContext: { authorizer: { iam: { userArn: session(EC2_ID) } } } } },
+    );
+    expect(response.status).toBe(404);
   });
 });

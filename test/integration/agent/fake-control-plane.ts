@@ -2,7 +2,7 @@
  * A tiny control plane for agent tests: the agent routes of agent/protocol.ts on loopback,
  * checked with the protocol's own schemas, recording everything it is sent. Tests queue
  * commands for an instance and await the agent's report of each task. As the real one, it
- * takes the instance token for polls only, and a job's credential for all about that job.
+ * takes the instance token on every request, and a job's credential for all about that job.
  */
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { z } from "zod";
 import {
+  AGENT_HEADERS,
   type Command,
   EndpointReport,
   type JobAssignment,
@@ -185,7 +186,9 @@ export class FakeControlPlane {
       response.end(body === undefined ? undefined : JSON.stringify(body));
     };
     const body = await readBody(request);
-    if (!this.#authorized(path, request.headers.authorization?.replace(/^Bearer /, ""), body)) {
+    const token = request.headers.authorization?.replace(/^Bearer /, "");
+    const credential = request.headers[AGENT_HEADERS.assignment];
+    if (token !== this.token || !this.#authorized(path, credential, body)) {
       this.unauthorized.push(`${request.method} ${path}`);
       return reply(401, { message: "bad token" });
     }
@@ -242,10 +245,10 @@ export class FakeControlPlane {
     reply(404, { message: `no route ${request.method} ${path}` });
   }
 
-  /** Polls take the instance token; the rest a credential of the job the request is about. */
-  #authorized(path: string, token: string | undefined, body: Buffer): boolean {
-    if (/\/poll$/.test(path)) return token === this.token;
-    const jobId = token === undefined ? undefined : this.#credentials.get(token);
+  /** Besides the instance token, all but polls take a credential of the job they are about. */
+  #authorized(path: string, credential: string | string[] | undefined, body: Buffer): boolean {
+    if (/\/poll$/.test(path)) return true;
+    const jobId = typeof credential === "string" ? this.#credentials.get(credential) : undefined;
     if (jobId === undefined) return false;
     const named =
       /^\/agent\/v1\/(?:jobs|artifacts\/jobs)\/([^/]+)/.exec(path)?.[1] ??

@@ -42,7 +42,7 @@ const standIns = vi.hoisted(() => {
       sendTaskFailure: async () => {},
       sendTaskHeartbeat: async () => {},
     },
-    commands: { push: async () => {}, next: async () => undefined },
+    commands: { open: async () => {}, push: async () => {}, close: async () => {} },
     artifacts: {
       putInput: async () => ({ ok: true, url: "https://example.com/input" }),
       uploadUrl: (jobId) => `https://example.com/jobs/${jobId}`,
