@@ -5,6 +5,8 @@ import {
   AGENT_API,
   type EndpointReport,
   type PollRequest,
+  ResultUploads,
+  type ResultUploadsRequest,
   type TaskFailure,
   type TaskSuccess,
   type TimelineReport,
@@ -125,16 +127,16 @@ export class ControlPlane {
   }
 
   /**
-   * POSTs `body` to `path` with `credential`. Connection errors, 408, 429 and 5xx are
-   * retried with backoff, up to `attempts` tries (Infinity: until `signal` aborts); other
-   * answers throw HttpError.
+   * POSTs `body` to `path` with `credential`; resolves to the answer's JSON, if any.
+   * Connection errors, 408, 429 and 5xx are retried with backoff, up to `attempts` tries
+   * (Infinity: until `signal` aborts); other answers throw HttpError.
    */
   async post(
     path: string,
     body: unknown,
     credential: string,
     options: { attempts: number; signal?: AbortSignal },
-  ): Promise<void> {
+  ): Promise<unknown> {
     const url = this.endpoint + path;
     const backoff = new Backoff();
     for (let attempt = 1; ; attempt++) {
@@ -149,7 +151,7 @@ export class ControlPlane {
           signal: AbortSignal.any(signals),
         });
         const text = await response.text().catch(() => "");
-        if (response.ok) return;
+        if (response.ok) return text ? JSON.parse(text) : undefined;
         const error = new HttpError(
           response.status,
           `POST ${path}: HTTP ${response.status} ${text.slice(0, 200)}`.trim(),
@@ -183,6 +185,20 @@ export class ControlPlane {
 
   timeline(credential: string, jobId: string, report: z.infer<typeof TimelineReport>) {
     return this.post(AGENT_API.timeline(jobId), report, credential, { attempts: 3 });
+  }
+
+  /** Where to PUT each of a batch of the job's result files. */
+  async resultUploads(
+    credential: string,
+    jobId: string,
+    request: z.infer<typeof ResultUploadsRequest>,
+    signal: AbortSignal,
+  ): Promise<z.infer<typeof ResultUploads>> {
+    const answer = await this.post(AGENT_API.results(jobId), request, credential, {
+      attempts: 3,
+      signal,
+    });
+    return ResultUploads.parse(answer);
   }
 
   endpointReady(

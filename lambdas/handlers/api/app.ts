@@ -11,7 +11,7 @@ import { userRoutes } from "./user-routes.ts";
 export interface ApiOptions {
   /** Bearer token users present; one user per token here (the owner of their jobs). */
   users: Record<string, string>;
-  /** Serves the agent-facing artifact URLs when artifacts live in a local folder. */
+  /** Serves the artifact URLs (agents' and users') when artifacts live in a local folder. */
   localArtifacts?: LocalArtifactStore;
 }
 
@@ -36,7 +36,7 @@ export const createApi = (cp: ControlPlane, options: ApiOptions) => {
   });
   app.notFound(() => Response.json(errorBody("NOT_FOUND", "no such route"), { status: 404 }));
   app.use("*", checkPath, limitBody);
-  app.route("/v1", userRoutes(cp, options.users));
+  app.route("/v1", userRoutes(cp, options.users, options.localArtifacts));
   app.route("/agent/v1", agentRoutes(cp, options.localArtifacts));
   return app;
 };
