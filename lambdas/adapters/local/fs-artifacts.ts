@@ -100,11 +100,21 @@ export class FsArtifacts implements Artifacts {
    * size and SHA-256 (and an input's key is that SHA-256): otherwise nothing is stored.
    */
   async write(key: string[], content: Content, expected: AnnouncedFile): Promise<WriteResult> {
+    if (key[0] === "inputs" && key[1] !== expected.sha256)
+      return {
+        ok: false,
+        field: CHECKSUM_HEADER,
+        message: "must be the SHA-256 the input is named by",
+      };
     const writable =
-      (key[0] === "inputs" && key.length === 2 && key[1] === expected.sha256) ||
-      (key[0] === "jobs" && key.length > 2);
+      (key[0] === "inputs" && key.length === 2) || (key[0] === "jobs" && key.length > 2);
     const path = writable ? this.inside(key) : undefined;
-    if (!path) return { ok: false, field: "path", message: "must be jobs/<jobId>/<file>" };
+    if (!path)
+      return {
+        ok: false,
+        field: "path",
+        message: "must be inputs/<sha256> or jobs/<jobId>/<file>",
+      };
     const received = await this.receive(content);
     const problem =
       received.size !== expected.size
