@@ -7,6 +7,8 @@ import {
   AGENT_HEADERS,
   type EndpointReport,
   type PollRequest,
+  ResultUploads,
+  type ResultUploadsRequest,
   type TaskFailure,
   type TaskSuccess,
   type TimelineReport,
@@ -144,16 +146,16 @@ export class ControlPlane {
   }
 
   /**
-   * POSTs `body` to `path` with `credential`. Connection errors, 408, 429 and 5xx are
-   * retried with backoff, up to `attempts` tries (Infinity: until `signal` aborts); other
-   * answers throw HttpError.
+   * POSTs `body` to `path` with `credential`; resolves to the answer's JSON, if any.
+   * Connection errors, 408, 429 and 5xx are retried with backoff, up to `attempts` tries
+   * (Infinity: until `signal` aborts); other answers throw HttpError.
    */
   async post(
     path: string,
     body: unknown,
     credential: string,
     options: { attempts: number; signal?: AbortSignal },
-  ): Promise<void> {
+  ): Promise<unknown> {
     const url = this.endpoint + path;
     const text = JSON.stringify(body);
     const backoff = new Backoff();
@@ -170,7 +172,7 @@ export class ControlPlane {
           signal: AbortSignal.any(signals),
         });
         const answer = await response.text().catch(() => "");
-        if (response.ok) return;
+        if (response.ok) return answer ? JSON.parse(answer) : undefined;
         const error = new HttpError(
           response.status,
           `POST ${path}: HTTP ${response.status} ${answer.slice(0, 200)}`.trim(),
@@ -204,6 +206,20 @@ export class ControlPlane {
 
   timeline(credential: string, jobId: string, report: z.infer<typeof TimelineReport>) {
     return this.post(AGENT_API.timeline(jobId), report, credential, { attempts: 3 });
+  }
+
+  /** Where to PUT each of a batch of the job's result files. */
+  async resultUploads(
+    credential: string,
+    jobId: string,
+    request: z.infer<typeof ResultUploadsRequest>,
+    signal: AbortSignal,
+  ): Promise<z.infer<typeof ResultUploads>> {
+    const answer = await this.post(AGENT_API.results(jobId), request, credential, {
+      attempts: 3,
+      signal,
+    });
+    return ResultUploads.parse(answer);
   }
 
   endpointReady(

@@ -22,17 +22,18 @@ import {
   boundReport,
   type Command,
   type JobAssignment,
+  RESULT_UPLOADS_BATCH,
   type TimelineReport,
 } from "./protocol.ts";
 import {
+  digestOf,
   download,
   eachLimited,
   insideJob,
   listFiles,
   realInsideJob,
   upload,
-  uploadUrlFor,
-  verifyContentAddress,
+  verifyContent,
 } from "./transfer.ts";
 
 type TaskCommand = Exclude<Command, { type: "abort" }>;
@@ -378,7 +379,7 @@ export class Agent {
       await this.#jobFolders(job);
       // Every path is checked before anything is fetched.
       const targets = job.inputs.map((input) => ({
-        url: input.url,
+        ...input,
         destination: insideJob(jobDir, input.path),
       }));
       try {
@@ -397,8 +398,8 @@ export class Agent {
       // Each content-addressed input is what its name says before the job may read it.
       const checking = iso();
       try {
-        await eachLimited(targets, TRANSFER_CONCURRENCY, ({ url, destination }) =>
-          verifyContentAddress(url, destination),
+        await eachLimited(targets, TRANSFER_CONCURRENCY, (target) =>
+          verifyContent(target, target.destination),
         );
       } finally {
         await this.#timeline(job, "M&D Deserialization", checking, iso());
@@ -521,11 +522,36 @@ export class Agent {
       .sort((a, b) => (a.key < b.key ? -1 : 1));
   }
 
-  #upload(job: JobAssignment, uploads: Upload[], signal: AbortSignal): Promise<void> {
-    return eachLimited(uploads, TRANSFER_CONCURRENCY, ({ file, key }) => {
-      const url = uploadUrlFor(job.uploadUrl, key);
-      return upload(file, url, this.#controlPlane.authFor(url, job.credential), signal);
-    });
+  /**
+   * Uploads files a batch at a time: each batch's size and SHA-256 are announced to the
+   * control plane, whose answer says where each file goes (on AWS a presigned S3 URL that
+   * takes those bytes only, and soon expires: asked for just before the PUTs).
+   */
+  async #upload(job: JobAssignment, uploads: Upload[], signal: AbortSignal): Promise<void> {
+    for (let start = 0; start < uploads.length; start += RESULT_UPLOADS_BATCH) {
+      const batch = uploads.slice(start, start + RESULT_UPLOADS_BATCH);
+      const files = new Array<{ path: string; size: number; sha256: string }>(batch.length);
+      await eachLimited([...batch.keys()], TRANSFER_CONCURRENCY, async (index) => {
+        const { file, key } = batch[index] as Upload;
+        files[index] = { path: key, ...(await digestOf(file)) };
+      });
+      const { uploads: targets } = await this.#controlPlane.resultUploads(
+        job.credential,
+        job.jobId,
+        { files },
+        signal,
+      );
+      const puts = batch.map(({ file, key }, index) => {
+        const target = targets[index];
+        if (target?.path !== key)
+          throw new Error(`the control plane answered no upload for ${key}`);
+        return { file, target };
+      });
+      await eachLimited(puts, TRANSFER_CONCURRENCY, ({ file, target }) => {
+        const auth = this.#controlPlane.authFor(target.url, job.credential);
+        return upload(file, target.url, { ...target.headers, ...auth }, signal);
+      });
+    }
   }
 
   /** A failed or aborted command's logs: best effort, the report must not wait long for them. */
@@ -636,7 +662,9 @@ export class Agent {
       : { phase, startedAt };
     const previous = this.#timelines.get(jobId) ?? Promise.resolve();
     const next = previous
-      .then(() => this.#controlPlane.timeline(job.credential, jobId, report))
+      .then(async () => {
+        await this.#controlPlane.timeline(job.credential, jobId, report);
+      })
       .catch((error) => log(`timeline ${phase} job=${jobId}: ${describeError(error)}`));
     this.#timelines.set(jobId, next);
     void next.then(() => {

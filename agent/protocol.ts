@@ -7,6 +7,7 @@
  * completes the waiting Step Functions task with the same token.
  */
 import { z } from "zod";
+import { resultPathProblem, SHA256_HEX } from "../lambdas/domain/artifacts.ts";
 import { LIMITS } from "../lambdas/domain/limits.ts";
 import { TIMELINE_PHASES } from "../lambdas/domain/timeline.ts";
 
@@ -23,6 +24,11 @@ export const AGENT_API = {
   timeline: (jobId: string) => `/agent/v1/jobs/${encodeURIComponent(jobId)}/timeline`,
   /** POST, body EndpointReport: where an inference deployment serves, once it is healthy. */
   endpoint: (jobId: string) => `/agent/v1/jobs/${encodeURIComponent(jobId)}/endpoint`,
+  /**
+   * POST, body ResultUploadsRequest; 200 with ResultUploads: where to PUT each file of the
+   * job's results (a presigned S3 URL on AWS), asked for just before the PUTs.
+   */
+  results: (jobId: string) => `/agent/v1/jobs/${encodeURIComponent(jobId)}/results`,
 } as const;
 
 /**
@@ -61,14 +67,16 @@ export const JobAssignment = z.object({
   setup: z.string().optional(),
   run: z.string(),
   env: z.record(z.string(), z.string()),
-  /** Each URL is fetched with GET (a presigned S3 URL on AWS, the control plane locally). */
-  inputs: z.array(z.object({ url: z.string(), path: z.string() })),
+  /**
+   * Each URL is fetched with GET: a presigned S3 URL on AWS (made when the command was
+   * sent, so it expires soon), the control plane locally, or the URL the spec gave. An
+   * uploaded input carries its SHA-256, which the fetched bytes must have.
+   */
+  inputs: z.array(z.object({ url: z.string(), path: z.string(), sha256: z.string().optional() })),
   /** Files or folders uploaded after the run. */
   outputs: z.array(z.string()),
   /** Uploaded after the run and whenever the instance is about to go (SIGTERM, spot notice). */
   checkpointDir: z.string().optional(),
-  /** `PUT ${uploadUrl}/${relativePath}` stores one file of the job's results. */
-  uploadUrl: z.string(),
   /**
    * Inference: where the deployment is reached (the serving command is told the port in
    * PORT) and the path the agent checks before it reports the endpoint.
@@ -192,3 +200,27 @@ export const TimelineReport = z
   );
 
 export const EndpointReport = z.object({ url: z.url().max(LIMITS.urlChars) });
+
+/** At most this many files per ResultUploadsRequest: one answer of URLs stays small. */
+export const RESULT_UPLOADS_BATCH = 100;
+
+/** A result file the agent is about to upload: the URL it gets accepts these bytes only. */
+export const ResultFile = z.object({
+  path: z.string().superRefine((path, ctx) => {
+    const problem = resultPathProblem(path);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  }),
+  size: z.number().int().min(0).max(LIMITS.resultFileBytes),
+  sha256: z.string().regex(SHA256_HEX, "must be a SHA-256: 64 lowercase hex digits"),
+});
+
+export const ResultUploadsRequest = z.object({
+  files: z.array(ResultFile).min(1).max(RESULT_UPLOADS_BATCH),
+});
+
+/** Per file, in the request's order: PUT the file's bytes to `url` with `headers` and its length. */
+export const ResultUploads = z.object({
+  uploads: z.array(
+    z.object({ path: z.string(), url: z.string(), headers: z.record(z.string(), z.string()) }),
+  ),
+});

@@ -118,25 +118,36 @@ export const download = (
   });
 };
 
-/** An input URL names its content: `.../inputs/<sha256>` (the control plane's, or S3's). */
-const CONTENT_ADDRESS = /\/inputs\/([0-9a-f]{64})$/;
-
-/**
- * Checks a fetched input against the SHA-256 its URL names, if it names one, and removes
- * it when it is not that content: a job never reads model or data other than it was given.
- */
-export const verifyContentAddress = async (url: string, file: string): Promise<void> => {
-  const named = CONTENT_ADDRESS.exec(URL.parse(url)?.pathname ?? "")?.[1];
-  if (!named) return;
+/** A file's size and SHA-256, read once: what an upload announces, and S3 then checks. */
+export const digestOf = async (file: string): Promise<{ size: number; sha256: string }> => {
   const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  const actual = hash.digest("hex");
-  if (actual === named) return;
-  await rm(file, { force: true });
-  throw new TransferError(`GET ${redactUrl(url)}: the content's sha256 is ${actual}`);
+  let size = 0;
+  for await (const chunk of createReadStream(file)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).byteLength;
+  }
+  return { size, sha256: hash.digest("hex") };
 };
 
-/** PUTs one file with its Content-Length (S3 refuses chunked uploads without one). */
+/**
+ * Checks a fetched input against the SHA-256 it was uploaded with, if it was, and removes
+ * it when it is not that content: a job never reads model or data other than it was given.
+ */
+export const verifyContent = async (
+  input: { url: string; sha256?: string | undefined },
+  file: string,
+): Promise<void> => {
+  if (input.sha256 === undefined) return;
+  const actual = (await digestOf(file)).sha256;
+  if (actual === input.sha256) return;
+  await rm(file, { force: true });
+  throw new TransferError(`GET ${redactUrl(input.url)}: the content's sha256 is ${actual}`);
+};
+
+/**
+ * PUTs one file with its Content-Length (S3 refuses chunked uploads without one, and a
+ * presigned URL signs it) and the headers its URL came with.
+ */
 const putOnce = async (
   file: string,
   url: string,
@@ -188,14 +199,6 @@ export const upload = (
 ): Promise<void> => {
   const what = `PUT ${redactUrl(url)}`;
   return withRetries(what, signal, () => putOnce(file, url, headers, signal, what));
-};
-
-/** `${uploadUrl}/${relativePath}`, each segment escaped, any query string kept at the end. */
-export const uploadUrlFor = (uploadUrl: string, relativePath: string): string => {
-  const url = new URL(uploadUrl);
-  const escaped = relativePath.split("/").map(encodeURIComponent).join("/");
-  url.pathname = `${url.pathname.replace(/\/+$/, "")}/${escaped}`;
-  return url.toString();
 };
 
 /**

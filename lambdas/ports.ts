@@ -260,20 +260,44 @@ export class MailboxClosed extends Error {
   }
 }
 
-/** S3, or a local folder: job inputs and results. */
+/**
+ * Where the bytes of one artifact go, or come from, without passing through the control
+ * plane's functions: a presigned S3 URL on AWS, the local control plane's own route here.
+ * A PUT sends `headers` as given and the body's exact length: both are part of what was
+ * signed, so anything but the announced bytes is refused.
+ */
+export interface ArtifactTransfer {
+  url: string;
+  headers: Record<string, string>;
+}
+
+/** A file an uploader announces before sending it: its size and content hash are bound into its URL. */
+export interface AnnouncedFile {
+  size: number;
+  /** 64 lowercase hex digits. */
+  sha256: string;
+}
+
+/**
+ * S3, or a local folder: content-addressed inputs under `inputs/<sha256>`, each job's
+ * results under `jobs/<jobId>/`. The control plane only hands out transfers; the CLI and
+ * the agents move the bytes.
+ */
 export interface Artifacts {
-  /**
-   * Stores an input the CLI uploads, as it streams in; returns the URL an agent fetches it
-   * from, or, when the content's SHA-256 is not `sha256`, that hash (and stores nothing).
-   */
-  putInput(
-    sha256: string,
-    content: ReadableStream<Uint8Array> | null,
-  ): Promise<{ ok: true; url: string } | { ok: false; sha256: string }>;
-  /** The base URL an agent PUTs a job's result files under. */
-  uploadUrl(jobId: string): string;
-  listOutputs(jobId: string): Promise<string[]>;
-  readOutput(jobId: string, path: string): Promise<Uint8Array | undefined>;
+  /** Nothing to send when the input is stored already; else where to PUT exactly that content. */
+  inputUpload(
+    input: AnnouncedFile,
+  ): Promise<{ stored: true } | { stored: false; upload: ArtifactTransfer }>;
+  inputStored(sha256: string): Promise<boolean>;
+  /** Where an agent GETs a stored input; asked for when a command is sent, so it expires soon. */
+  inputDownload(sha256: string): Promise<string>;
+  /** Where an agent PUTs one result file, `path` relative to the job's results. */
+  resultUpload(jobId: string, file: AnnouncedFile & { path: string }): Promise<ArtifactTransfer>;
+  resultExists(jobId: string, path: string): Promise<boolean>;
+  /** The job's result paths, in key order, a page at a time. */
+  listOutputs(jobId: string, page?: { cursor?: string }): Promise<Page<string>>;
+  /** Where the job's owner GETs one result file (a 404 there when it does not exist). */
+  outputDownload(jobId: string, path: string): Promise<string>;
 }
 
 /** EventBridge, or an in-process bus with the same envelope. */

@@ -85,3 +85,8 @@ export interface ApiError {
 
 /** Request header: when the client began preparing a submitted job (ISO 8601); its Job Create period starts then. */
 export const PREPARED_SINCE_HEADER = "gpuctl-prepared-since";
+
+/** The answer to `POST /v1/inputs`: stored already, or where to PUT exactly those bytes (with `headers`). */
+export type InputUploadView =
+  | { sha256: string; stored: true }
+  | { sha256: string; stored: false; upload: { url: string; headers: Record<string, string> } };

@@ -5,6 +5,7 @@ import { type BodyLimit, bodyTooLarge, LIMITS } from "../lambdas/domain/limits.t
 import {
   type ApiError,
   type DialectName,
+  type InputUploadView,
   type InstanceView,
   type JobEventView,
   type JobView,
@@ -218,15 +219,29 @@ export class GpuctlClient {
     return this.#json("GET", `/v1/jobs/${encodeURIComponent(id)}/timeline`);
   }
 
-  /** Relative paths of the job's uploaded results. */
+  /** Relative paths of the job's uploaded results, every page of them. */
   async listOutputs(id: string): Promise<string[]> {
-    const page = await this.#json<Page<string>>(
-      "GET",
-      `/v1/jobs/${encodeURIComponent(id)}/outputs`,
-    );
-    return page.items;
+    const paths: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page: Page<string> = await this.#json(
+        "GET",
+        `/v1/jobs/${encodeURIComponent(id)}/outputs`,
+        {
+          query: { cursor },
+        },
+      );
+      paths.push(...page.items);
+      cursor = page.cursor;
+    } while (cursor);
+    return paths;
   }
 
+  /**
+   * One result file. The API answers with a redirect to where the bytes are (a presigned
+   * S3 URL on AWS): `fetch` follows it, and drops the bearer token when it leaves the
+   * API's origin, as S3 needs (it refuses a second credential beside the URL's signature).
+   */
   async downloadOutput(id: string, path: string): Promise<Uint8Array> {
     const response = await this.#request(
       "GET",
@@ -235,9 +250,23 @@ export class GpuctlClient {
     return new Uint8Array(await response.arrayBuffer());
   }
 
-  /** Uploads a local input under its SHA-256; the answer's `url` goes in the spec's `inputs`. */
-  uploadInput(bytes: Uint8Array): Promise<{ url: string }> {
-    return this.#json("PUT", `/v1/inputs/${sha256Hex(bytes)}`, { bytes });
+  /**
+   * Uploads a local input, named by its SHA-256 (which goes in the spec's `inputs`): the
+   * API says whether it is stored already, or where to PUT it (a presigned S3 URL on AWS,
+   * which takes exactly these bytes); the bytes go there, never through the API.
+   */
+  async uploadInput(bytes: Uint8Array): Promise<{ sha256: string }> {
+    const sha256 = sha256Hex(refuseTooLarge(bytes, "inputBytes"));
+    const answer = await this.#json<InputUploadView>("POST", "/v1/inputs", {
+      json: { sha256, size: bytes.byteLength },
+    });
+    if (!answer.stored) {
+      await this.#request("PUT", new URL(answer.upload.url), {
+        headers: answer.upload.headers,
+        bytes,
+      });
+    }
+    return { sha256 };
   }
 
   async listInstances(): Promise<InstanceView[]> {
@@ -250,13 +279,27 @@ export class GpuctlClient {
     return (await response.json()) as T;
   }
 
-  async #request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
-    const url = new URL(`${this.endpoint}${path}`);
+  /** Whether `url` is the API's, and so gets the bearer token (a presigned URL must not). */
+  #isApi(url: URL): boolean {
+    const base = new URL(this.endpoint);
+    const basePath = base.pathname.replace(/\/+$/, "");
+    return (
+      url.origin === base.origin && (basePath === "" || url.pathname.startsWith(`${basePath}/`))
+    );
+  }
+
+  /** A request to `target`: a path of the API, or a whole URL the API handed out. */
+  async #request(
+    method: string,
+    target: string | URL,
+    options: RequestOptions = {},
+  ): Promise<Response> {
+    const url = target instanceof URL ? target : new URL(`${this.endpoint}${target}`);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
     const headers: Record<string, string> = { accept: "application/json", ...options.headers };
-    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    if (this.#token && this.#isApi(url)) headers.authorization = `Bearer ${this.#token}`;
     let body: Uint8Array | undefined;
     if (options.json !== undefined) {
       headers["content-type"] = "application/json";

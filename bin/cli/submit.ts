@@ -59,7 +59,7 @@ const readSpec = async (file: string): Promise<JobSpecInput> => {
 };
 
 /**
- * Replaces each `{ file, path }` input with `{ url, path }` once the file is uploaded. Every
+ * Replaces each `{ file, path }` input with `{ sha256, path }` once the file is uploaded. Every
  * file is read before anything is uploaded, so a missing one sends nothing.
  */
 const uploadFileInputs = async (
@@ -82,13 +82,13 @@ const uploadFileInputs = async (
     }
   }
   if (problems.length > 0) throw new SpecFileError(problems);
-  const urls = new Map<string, string>();
+  const hashes = new Map<string, string>();
   for (const [local, bytes] of contents) {
-    urls.set(local, (await client.uploadInput(bytes)).url);
+    hashes.set(local, (await client.uploadInput(bytes)).sha256);
   }
   const inputs = spec.inputs.map((input): SpecInput => {
     if (!("file" in input)) return input;
-    return { url: urls.get(resolve(base, input.file)) ?? "", path: input.path };
+    return { sha256: hashes.get(resolve(base, input.file)) ?? "", path: input.path };
   });
   return { ...spec, inputs };
 };

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { SHA256_HEX } from "./artifacts.ts";
 import { RetryRuleSchema } from "./job-record.ts";
 import { formatBytes, LIMITS } from "./limits.ts";
 import { JOB_KINDS } from "./phases.ts";
@@ -56,6 +57,11 @@ export const JobSpec = z
       .array(
         z.union([
           z.object({ url: z.url().max(LIMITS.urlChars), path: relativePath }),
+          /** An input uploaded to the control plane (POST /v1/inputs), named by its content. */
+          z.object({
+            sha256: z.string().regex(SHA256_HEX, "must be a SHA-256: 64 lowercase hex digits"),
+            path: relativePath,
+          }),
           z.object({ file: z.string().min(1).max(LIMITS.filePathChars), path: relativePath }),
         ]),
       )
@@ -178,7 +184,7 @@ export const inputsToUpload = (spec: JobSpec): SpecError[] =>
       ? [
           {
             field: `inputs.${index}.file`,
-            message: "upload the file first (PUT /v1/inputs/{sha256}) and send its url",
+            message: "upload the file first (POST /v1/inputs) and send its sha256",
           },
         ]
       : [],

@@ -47,7 +47,7 @@ export const LIMIT_DESCRIPTIONS: Record<Limit, string> = {
   jsonDepth: "levels of arrays and objects nested in a JSON body",
   specBytes: "a job spec as stored, in bytes of its JSON: the bulk of a job item",
   inputBytes:
-    "one uploaded input (`PUT /v1/inputs/{sha256}`): on AWS it passes API Gateway and Lambda, whose 6 MB payload holds about 4.5 MB once base64-encoded; larger data goes as an input `url`",
+    "one uploaded input (`POST /v1/inputs`, then its PUT): the CLI holds it in memory while it uploads it; larger data goes as an input `url`",
   resultFileBytes: "one result file an agent uploads: what a single S3 PUT takes",
   pathSegmentChars:
     "a path segment, and so every id in a path (job, instance, model name): a file name's limit",

@@ -51,12 +51,28 @@ const openTask = (sealed: string): AgentTask | undefined => {
 };
 
 /**
+ * Where the agent fetches each input: an uploaded one by a download URL made now, as the
+ * command goes out (on AWS a presigned URL that soon expires), with the SHA-256 it must have.
+ */
+const inputsOf = (cp: Ports<"artifacts">, record: JobRecord) =>
+  Promise.all(
+    // A `file` input never reaches a stored spec: the API takes it uploaded, by its sha256.
+    record.spec.inputs
+      .flatMap((input) => ("file" in input ? [] : [input]))
+      .map(async (input) =>
+        "sha256" in input
+          ? { ...input, url: await cp.artifacts.inputDownload(input.sha256) }
+          : input,
+      ),
+  );
+
+/**
  * What the agent gets with a command: the job, and the credential of this attempt of it on
  * this instance (with the address a deployment serves at, for its run).
  */
-export const assignmentOf = (
+const assignmentOf = (
   record: JobRecord,
-  uploadUrl: string,
+  inputs: JobAssignment["inputs"],
   access: { secret: string; assignment: Assignment },
 ): JobAssignment => {
   const { spec } = record;
@@ -68,10 +84,9 @@ export const assignmentOf = (
     ...(spec.setup ? { setup: spec.setup } : {}),
     run: spec.run,
     env: spec.env,
-    inputs: spec.inputs.flatMap((input) => ("url" in input ? [input] : [])),
+    inputs,
     outputs: spec.outputs,
     ...(spec.checkpointDir ? { checkpointDir: spec.checkpointDir } : {}),
-    uploadUrl,
     ...(spec.serve && serve ? { serve: { ...serve, healthPath: spec.serve.healthPath } } : {}),
     credential: assignmentCredential(access.secret, access.assignment),
   };
@@ -118,7 +133,7 @@ export const dispatchStep = async (
   const command = {
     type: task.step,
     taskToken: sealTask(task),
-    job: assignmentOf(record, cp.artifacts.uploadUrl(task.jobId), {
+    job: assignmentOf(record, await inputsOf(cp, record), {
       secret: cp.settings.agent.secret,
       assignment,
     }),

@@ -60,18 +60,30 @@ const unofferedTypes = async (cp: Ports<"compute">, spec: JobSpec) => {
   );
 };
 
+/** Each uploaded input the artifacts do not hold, as a field error: its agent could never fetch it. */
+const unstoredInputs = async (cp: Ports<"artifacts">, spec: JobSpec) =>
+  (
+    await Promise.all(
+      spec.inputs.map(async (input, index) =>
+        "sha256" in input && !(await cp.artifacts.inputStored(input.sha256))
+          ? [{ field: `inputs.${index}.sha256`, message: "no input with this sha256 was uploaded" }]
+          : [],
+      ),
+    )
+  ).flat();
+
 /**
  * Records the job and starts its lifecycle workflow. The execution is named after the
  * job, so a replayed submit re-starts a workflow that failed to start, and never starts
  * a second one.
  */
 export const submitJob = async (
-  cp: Ports<"jobs" | "workflows" | "events" | "clock" | "compute">,
+  cp: Ports<"jobs" | "workflows" | "events" | "clock" | "compute" | "artifacts">,
   request: SubmitRequest,
 ): Promise<{ ok: true; record: JobRecord; replayed: boolean } | Failure> => {
   const { spec, owner } = request;
-  const unoffered = await unofferedTypes(cp, spec);
-  if (unoffered.length) return invalidInput("the job spec has errors", unoffered);
+  const unusable = [...(await unofferedTypes(cp, spec)), ...(await unstoredInputs(cp, spec))];
+  if (unusable.length) return invalidInput("the job spec has errors", unusable);
   const at = cp.clock.now();
   const created = jobCreateStart(request.preparedSince, at);
   if (!created.ok)

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { type DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AGENT_HEADERS } from "../../agent/protocol.ts";
+import { CHECKSUM_HEADER, checksumOf } from "../../lambdas/domain/artifacts.ts";
 import { LIMITS } from "../../lambdas/domain/limits.ts";
 import { agentAccess, assignmentCredential } from "../../lambdas/use-cases/agent-identity.ts";
 import type { ApiError } from "../../sdk/api-types.ts";
@@ -363,7 +364,7 @@ const ROWS: BadRequest[] = [
     name: "10 MB of input",
     audience: "user",
     method: "PUT",
-    path: `/v1/inputs/${sha256(tenMiB)}`,
+    path: `/v1/artifacts/inputs/${sha256(tenMiB)}`,
     body: tenMiB,
     status: 413,
     field: "(body)",
@@ -372,9 +373,9 @@ const ROWS: BadRequest[] = [
   {
     name: "an input named by something other than a SHA-256",
     audience: "user",
-    method: "PUT",
-    path: "/v1/inputs/not-a-sha",
-    body: "data",
+    method: "POST",
+    path: "/v1/inputs",
+    body: { sha256: "not-a-sha", size: 4 },
     status: 400,
     field: "sha256",
     message: /64 lowercase hex digits/,
@@ -383,11 +384,58 @@ const ROWS: BadRequest[] = [
     name: "an input whose content is not what its name says",
     audience: "user",
     method: "PUT",
-    path: `/v1/inputs/${sha256(new TextEncoder().encode("other"))}`,
+    path: `/v1/artifacts/inputs/${sha256(new TextEncoder().encode("other"))}`,
+    headers: { [CHECKSUM_HEADER]: checksumOf(sha256(new TextEncoder().encode("other"))) },
     body: "data",
     status: 400,
-    field: "sha256",
-    message: /the content's sha256 is/,
+    field: CHECKSUM_HEADER,
+    message: /the body's sha256 is/,
+  },
+  {
+    name: "an input sent without its checksum",
+    audience: "user",
+    method: "PUT",
+    path: `/v1/artifacts/inputs/${sha256(new TextEncoder().encode("data"))}`,
+    body: "data",
+    status: 400,
+    field: CHECKSUM_HEADER,
+    message: /SHA-256 in base64/,
+  },
+  {
+    name: "a job naming an input never uploaded",
+    audience: "user",
+    method: "POST",
+    path: "/v1/jobs",
+    body: spec({ inputs: [{ sha256: "0".repeat(64), path: "d" }] }),
+    status: 400,
+    field: "inputs.0.sha256",
+    message: /no input with this sha256 was uploaded/,
+  },
+  {
+    name: "result uploads for a path leaving the job's results",
+    audience: "agent",
+    method: "POST",
+    path: `/agent/v1/jobs/${JOB}/results`,
+    body: { files: [{ path: "../other/x", size: 1, sha256: "0".repeat(64) }] },
+    status: 400,
+    field: "files.0.path",
+    message: /relative path/,
+  },
+  {
+    name: "result uploads for more files than a batch",
+    audience: "agent",
+    method: "POST",
+    path: `/agent/v1/jobs/${JOB}/results`,
+    body: {
+      files: Array.from({ length: 101 }, (_, n) => ({
+        path: `r/${n}`,
+        size: 1,
+        sha256: "0".repeat(64),
+      })),
+    },
+    status: 400,
+    field: "files",
+    message: /100/,
   },
   {
     name: "a timeline report with a start that is not a date",
@@ -530,6 +578,33 @@ const ROWS: BadRequest[] = [
   },
 ];
 
+const ENDLESS_BYTES = 64 * MiB;
+
+/** Sends a body of undeclared length (chunked) that would go on for ENDLESS_BYTES. */
+const sendEndless = async (
+  path: string,
+  method: string,
+  audience: Audience,
+  headers: Record<string, string> = {},
+) => {
+  let pulled = 0;
+  const chunk = new Uint8Array(64 * 1024).fill(0x20);
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pulled >= ENDLESS_BYTES) return controller.close();
+      pulled += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+  });
+  const response = await fetch(`${plane.endpoint}${path}`, {
+    method,
+    headers: { ...credentials(audience, path), ...headers },
+    body,
+    duplex: "half",
+  } as RequestInit);
+  return { response, pulled: () => pulled };
+};
+
 describe("bad input gets a 4xx at once and writes nothing", () => {
   it.each(ROWS)("$name: $status", async (row) => {
     const before = await snapshot();
@@ -549,7 +624,7 @@ describe("bad input gets a 4xx at once and writes nothing", () => {
 
   it.each([
     ["/v1/jobs", "POST", "user", LIMITS.jsonBodyBytes],
-    [`/v1/inputs/${"0".repeat(64)}`, "PUT", "user", LIMITS.inputBytes],
+    [`/v1/artifacts/inputs/${"0".repeat(64)}`, "PUT", "user", LIMITS.inputBytes],
     [`/agent/v1/artifacts/jobs/${JOB}/results/model.bin`, "PUT", "agent", LIMITS.resultFileBytes],
     ["/agent/v1/tasks/succeed", "POST", "agent", LIMITS.jsonBodyBytes],
   ] as const)(
@@ -564,35 +639,34 @@ describe("bad input gets a 4xx at once and writes nothing", () => {
   );
 
   it.each([
-    [`/v1/inputs/${"0".repeat(64)}`, "PUT", "user"],
     ["/v1/jobs", "POST", "user"],
     ["/agent/v1/tasks/succeed", "POST", "agent"],
   ] as const)(
     "%s %s stops reading a body of undeclared length at its limit",
     async (path, method, audience) => {
       const before = await snapshot();
-      const total = 64 * MiB;
-      let pulled = 0;
-      const chunk = new Uint8Array(64 * 1024).fill(0x20);
-      const body = new ReadableStream<Uint8Array>({
-        pull(controller) {
-          if (pulled >= total) return controller.close();
-          pulled += chunk.byteLength;
-          controller.enqueue(chunk);
-        },
-      });
-      const response = await fetch(`${plane.endpoint}${path}`, {
-        method,
-        headers: credentials(audience, path),
-        body,
-        duplex: "half",
-      } as RequestInit);
+      const { response, pulled } = await sendEndless(path, method, audience);
       expect(response.status).toBe(413);
       expect(((await response.json()) as ApiError).error.code).toBe("TOO_LARGE");
-      expect(pulled).toBeLessThan(total);
+      expect(pulled()).toBeLessThan(ENDLESS_BYTES);
       expect(await snapshot()).toEqual(before);
     },
   );
+
+  it("refuses an upload of undeclared length before reading it, as S3 does", async () => {
+    const before = await snapshot();
+    const path = `/v1/artifacts/inputs/${"0".repeat(64)}`;
+    const { response, pulled } = await sendEndless(path, "PUT", "user", {
+      [CHECKSUM_HEADER]: checksumOf("0".repeat(64)),
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as ApiError).error.fields).toContainEqual({
+      field: "content-length",
+      message: expect.stringMatching(/required/),
+    });
+    expect(pulled()).toBeLessThan(ENDLESS_BYTES);
+    expect(await snapshot()).toEqual(before);
+  });
 
   it("has the SDK refuse what the API would, as the API says it, without sending it", async () => {
     const sent = requests;
@@ -605,10 +679,12 @@ describe("bad input gets a 4xx at once and writes nothing", () => {
       expect(error).toMatchObject({ status: 413, code: "TOO_LARGE" });
     }
     expect(requests).toBe(sent);
-    const server = await declare(
-      { audience: "user", method: "PUT", path: `/v1/inputs/${sha256(tenMiB)}` },
-      tenMiB.byteLength,
-    );
+    const server = await send({
+      audience: "user",
+      method: "POST",
+      path: "/v1/inputs",
+      body: { sha256: sha256(tenMiB), size: tenMiB.byteLength },
+    });
     expect(
       await plane.client.uploadInput(tenMiB).catch((error: ApiRequestError) => error.body),
     ).toEqual(server.body);
@@ -654,7 +730,8 @@ describe("bad input gets a 4xx at once and writes nothing", () => {
       await send({
         audience: "user",
         method: "PUT",
-        path: `/v1/inputs/${sha256(content)}`,
+        path: `/v1/artifacts/inputs/${sha256(content)}`,
+        headers: { [CHECKSUM_HEADER]: checksumOf(sha256(content)) },
         body: content,
       }),
     ).toMatchObject({ status: 201 });

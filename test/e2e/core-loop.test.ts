@@ -116,12 +116,14 @@ describe("the core loop on the local control plane", () => {
     const get = (path: string, token = plane.userToken) =>
       fetch(`${plane.endpoint}${path}`, { headers: { authorization: `Bearer ${token}` } });
     expect((await get(`/v1/jobs/${job?.id}/outputs/results%2Fmodel.json`)).status).toBe(200);
-    for (const outside of [
-      "..%2F..%2Fsecrets.json",
-      "..%2Fother-job%2Fresults%2Fmodel.json",
-      "%2E%2E/x",
-    ]) {
-      expect((await get(`/v1/jobs/${job?.id}/outputs/${outside}`)).status).toBe(404);
+    for (const [outside, status] of [
+      // Refused as a path before any URL is made for it.
+      ["..%2F..%2Fsecrets.json", 400],
+      ["..%2Fother-job%2Fresults%2Fmodel.json", 400],
+      // The URL parser makes this `..` and resolves it: no route of outputs is reached.
+      ["%2E%2E/x", 404],
+    ] as const) {
+      expect((await get(`/v1/jobs/${job?.id}/outputs/${outside}`)).status).toBe(status);
     }
     for (const token of ["constructor", "__proto__", "toString", "wrong"]) {
       expect((await get("/v1/instances", token)).status).toBe(401);

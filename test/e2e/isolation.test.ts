@@ -46,14 +46,14 @@ describe("a job cannot reach the agent's credentials, nor anything of another jo
     const victim = await plane.finished((await plane.client.submitJob(trainingSpec())).id);
     expect(victim.phase).toBe("COMPLETED");
     const script = await readFile(join(import.meta.dirname, "attacker.py"));
-    const { url } = await plane.client.uploadInput(script);
+    const { sha256 } = await plane.client.uploadInput(script);
     const attacker = await plane.finished(
       (
         await plane.client.submitJob(
           trainingSpec({
             name: "attacker",
             setup: undefined,
-            inputs: [{ url, path: "attacker.py" }],
+            inputs: [{ sha256, path: "attacker.py" }],
             run: "python3 attacker.py",
             env: { CP: plane.endpoint, VICTIM: victim.id },
           }),

@@ -1,88 +1,160 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream } from "node:stream/web";
-import type { Artifacts } from "../../ports.ts";
+import { CHECKSUM_HEADER, checksumOf, inputKey, resultKey } from "../../domain/artifacts.ts";
+import {
+  type AnnouncedFile,
+  type Artifacts,
+  type ArtifactTransfer,
+  InvalidCursorError,
+  type Page,
+} from "../../ports.ts";
 
 type Content = globalThis.ReadableStream<Uint8Array> | null;
 
-/** Where uploads land until they are whole (and, for inputs, checked): never a key agents can read. */
+/** Where uploads land until they are whole and checked: never a key agents can read. */
 const PARTIAL = ".partial";
+const DEFAULT_PAGE_SIZE = 1000;
+
+/** An upload refused: the field (a header) that does not match the bytes, and why. */
+export type WriteResult = { ok: true } | { ok: false; field: string; message: string };
 
 /**
- * S3 as a local folder: `inputs/<sha256>` and `jobs/<jobId>/<path>`. Agents reach both
- * through the control plane's own HTTP server, as they would reach presigned S3 URLs.
+ * S3 as a local folder: `inputs/<sha256>` and `jobs/<jobId>/<path>`. Its transfers name the
+ * local control plane's artifact routes, which check the caller, stream, and check each
+ * upload against the SHA-256 and size it was announced with, as S3 checks a presigned PUT.
  */
 export class FsArtifacts implements Artifacts {
   private readonly root: string;
   private readonly baseUrl: string;
+  private readonly pageSize: number;
 
-  constructor(root: string, baseUrl: string) {
+  constructor(root: string, baseUrl: string, options: { pageSize?: number } = {}) {
     this.root = root;
     this.baseUrl = baseUrl;
+    this.pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   }
 
-  async putInput(
-    sha256: string,
-    content: Content,
-  ): Promise<{ ok: true; url: string } | { ok: false; sha256: string }> {
-    const path = this.inside(["inputs", sha256]);
-    if (!path) throw new Error(`${sha256} cannot name an input`);
-    const received = await this.receive(content);
-    if (received.sha256 !== sha256) {
-      await rm(received.path, { force: true });
-      return { ok: false, sha256: received.sha256 };
-    }
-    await this.place(received.path, path);
-    return { ok: true, url: `${this.baseUrl}/agent/v1/artifacts/inputs/${sha256}` };
+  async inputUpload(
+    input: AnnouncedFile,
+  ): Promise<{ stored: true } | { stored: false; upload: ArtifactTransfer }> {
+    if (await this.inputStored(input.sha256)) return { stored: true };
+    return {
+      stored: false,
+      upload: this.transfer(`/v1/artifacts/${inputKey(input.sha256)}`, input),
+    };
   }
 
-  uploadUrl(jobId: string): string {
-    return `${this.baseUrl}/agent/v1/artifacts/jobs/${encodeURIComponent(jobId)}`;
+  async inputStored(sha256: string): Promise<boolean> {
+    return (await this.stat(inputKey(sha256).split("/"))) !== undefined;
   }
 
-  async listOutputs(jobId: string): Promise<string[]> {
+  async inputDownload(sha256: string): Promise<string> {
+    return `${this.baseUrl}/agent/v1/artifacts/${inputKey(sha256)}`;
+  }
+
+  async resultUpload(
+    jobId: string,
+    file: AnnouncedFile & { path: string },
+  ): Promise<ArtifactTransfer> {
+    return this.transfer(`/agent/v1/artifacts/${escapeKey(resultKey(jobId, file.path))}`, file);
+  }
+
+  async resultExists(jobId: string, path: string): Promise<boolean> {
+    return (await this.stat(resultKey(jobId, path).split("/"))) !== undefined;
+  }
+
+  async listOutputs(jobId: string, page: { cursor?: string } = {}): Promise<Page<string>> {
+    const after = page.cursor === undefined ? undefined : cursorPath(page.cursor);
     const root = this.inside(["jobs", jobId]);
-    if (!root) return [];
+    if (!root) return { items: [] };
     const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
-    return entries
+    const paths = entries
       .filter((entry) => entry.isFile())
       .map((entry) => relative(root, join(entry.parentPath, entry.name)).split(sep).join("/"))
+      .filter((path) => after === undefined || path > after)
       .sort();
+    const items = paths.slice(0, this.pageSize);
+    const last = items.at(-1);
+    return paths.length > items.length && last !== undefined
+      ? { items, cursor: Buffer.from(last).toString("base64url") }
+      : { items };
   }
 
-  readOutput(jobId: string, path: string): Promise<Uint8Array | undefined> {
-    return this.read(["jobs", jobId, ...path.split("/")]);
+  async outputDownload(jobId: string, path: string): Promise<string> {
+    return `${this.baseUrl}/v1/artifacts/${escapeKey(resultKey(jobId, path))}`;
   }
 
-  /** An artifact by its key under the root (what the agent URLs name), or undefined. */
+  /** An artifact by its key under the root (what the artifact routes name), or undefined. */
   async read(key: string[]): Promise<Uint8Array | undefined> {
     const path = this.inside(key);
     return path ? readFile(path).catch(() => undefined) : undefined;
   }
 
-  /** Stores a file under `jobs/<jobId>/...`, the only place agents upload to. */
-  async write(key: string[], content: Content): Promise<boolean> {
-    const path = key[0] === "jobs" && key.length > 2 ? this.inside(key) : undefined;
-    if (!path) return false;
-    await this.place((await this.receive(content)).path, path);
-    return true;
+  /**
+   * Stores an input or a job's result file as it streams in, only when it is `expected`'s
+   * size and SHA-256 (and an input's key is that SHA-256): otherwise nothing is stored.
+   */
+  async write(key: string[], content: Content, expected: AnnouncedFile): Promise<WriteResult> {
+    if (key[0] === "inputs" && key[1] !== expected.sha256)
+      return {
+        ok: false,
+        field: CHECKSUM_HEADER,
+        message: "must be the SHA-256 the input is named by",
+      };
+    const writable =
+      (key[0] === "inputs" && key.length === 2) || (key[0] === "jobs" && key.length > 2);
+    const path = writable ? this.inside(key) : undefined;
+    if (!path)
+      return {
+        ok: false,
+        field: "path",
+        message: "must be inputs/<sha256> or jobs/<jobId>/<file>",
+      };
+    const received = await this.receive(content);
+    const problem =
+      received.size !== expected.size
+        ? { field: "content-length", message: `the body is ${received.size} bytes` }
+        : received.sha256 !== expected.sha256
+          ? { field: CHECKSUM_HEADER, message: `the body's sha256 is ${received.sha256}` }
+          : undefined;
+    if (problem) {
+      await rm(received.path, { force: true });
+      return { ok: false, ...problem };
+    }
+    await this.place(received.path, path);
+    return { ok: true };
+  }
+
+  private transfer(path: string, file: AnnouncedFile): ArtifactTransfer {
+    return {
+      url: `${this.baseUrl}${path}`,
+      headers: { [CHECKSUM_HEADER]: checksumOf(file.sha256) },
+    };
+  }
+
+  private stat(key: string[]) {
+    const path = this.inside(key);
+    return path ? stat(path).catch(() => undefined) : Promise.resolve(undefined);
   }
 
   /**
    * Streams an upload to a partial file, hashing it on the way. A stream that fails (the
    * upload is too large, the client left) leaves no file behind.
    */
-  private async receive(content: Content): Promise<{ path: string; sha256: string }> {
+  private async receive(content: Content): Promise<{ path: string; sha256: string; size: number }> {
     const path = join(this.root, PARTIAL, randomUUID());
     await mkdir(dirname(path), { recursive: true });
     const hash = createHash("sha256");
+    let size = 0;
     const hashing = new Transform({
       transform(chunk: Buffer, _encoding, done) {
         hash.update(chunk);
+        size += chunk.byteLength;
         done(null, chunk);
       },
     });
@@ -95,7 +167,7 @@ export class FsArtifacts implements Artifacts {
       await rm(path, { force: true });
       throw error;
     }
-    return { path, sha256: hash.digest("hex") };
+    return { path, sha256: hash.digest("hex"), size };
   }
 
   /** Moves a whole upload to its place in one step: readers never see half a file. */
@@ -118,3 +190,14 @@ export class FsArtifacts implements Artifacts {
     return path.startsWith(root + sep) ? path : undefined;
   }
 }
+
+/** A key as a URL path: each segment escaped. */
+const escapeKey = (key: string) => key.split("/").map(encodeURIComponent).join("/");
+
+/** The last path of the previous page, from the cursor that carries it. */
+const cursorPath = (cursor: string): string => {
+  const path = Buffer.from(cursor, "base64url").toString("utf8");
+  if (!path || Buffer.from(path).toString("base64url") !== cursor)
+    throw new InvalidCursorError("not a cursor of this listing");
+  return path;
+};

@@ -5,6 +5,7 @@ import {
   AGENT_HEADERS,
   EndpointReport,
   PollRequest,
+  ResultUploadsRequest,
   TaskFailure,
   TaskHeartbeat,
   TaskSuccess,
@@ -27,6 +28,7 @@ import {
 import { needs, type PortsOf } from "../../use-cases/control-plane.ts";
 import { endpointProblem } from "../../use-cases/endpoint-report.ts";
 import type { Failure } from "../../use-cases/outcome.ts";
+import { issueResultUploads } from "../../use-cases/result-uploads.ts";
 import {
   type AgentCaller,
   type AgentEnv,
@@ -48,7 +50,7 @@ const assignmentOf = (caller: AgentCaller) =>
   "assignment" in caller ? caller.assignment : undefined;
 
 export const AGENT_ROUTES_NEEDS = needs(
-  ["jobs", "instances", "commands", "workflows", "events", "clock"],
+  ["jobs", "instances", "commands", "workflows", "artifacts", "events", "clock"],
   ["agent"],
 );
 
@@ -174,6 +176,16 @@ export const agentRoutes = (
       return invalid("bad endpoint report", [{ field: "url", message: problem.message }]);
     const written = await cp.jobs.setEndpoint(jobId, report.data.url);
     return written.ok ? c.body(null, 204) : notFound(written.message);
+  });
+
+  router.post("/jobs/:jobId/results", async (c) => {
+    const request = ResultUploadsRequest.safeParse(await body(c.req.raw));
+    if (!request.success) return invalid("bad result uploads", fieldsOf(request.error));
+    const jobId = c.req.param("jobId");
+    const assigned = await assignedJob(cp, c.get("caller"), jobId, "included");
+    if (!assigned) return notYours(`job ${jobId}`);
+    const issued = await issueResultUploads(cp, assigned.record, request.data.files);
+    return issued.ok ? c.json({ uploads: issued.uploads }) : forbidden(issued.message);
   });
 
   if (localArtifacts) router.route("/artifacts", localArtifactRoutes(cp, localArtifacts));

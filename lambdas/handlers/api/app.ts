@@ -36,7 +36,7 @@ export const createApi = (cp: PortsOf<typeof API_NEEDS>, options: ApiOptions) =>
   });
   app.notFound(() => Response.json(errorBody("NOT_FOUND", "no such route"), { status: 404 }));
   app.use("*", checkPath, limitBody);
-  app.route("/v1", userRoutes(cp, options.users));
+  app.route("/v1", userRoutes(cp, options.users, options.localArtifacts));
   app.route("/agent/v1", agentRoutes(cp, options));
   return app;
 };

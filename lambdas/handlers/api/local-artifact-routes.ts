@@ -1,7 +1,8 @@
 import { Hono } from "hono";
-import { isTerminal } from "../../domain/phases.ts";
-import { resultWritable } from "../../domain/results.ts";
+import { CHECKSUM_HEADER } from "../../domain/artifacts.ts";
+import type { AnnouncedFile } from "../../ports.ts";
 import type { Ports } from "../../use-cases/control-plane.ts";
+import { resultRefusal } from "../../use-cases/result-uploads.ts";
 import {
   type AgentCaller,
   type AgentEnv,
@@ -11,25 +12,69 @@ import {
 } from "./agent-access.ts";
 import { invalid, notFound } from "./responses.ts";
 
-/** Artifacts in a local folder, as the local control plane serves them to agents. */
+/** Artifacts in a local folder, as the local control plane serves them. */
 export interface LocalArtifactStore {
   read(key: string[]): Promise<Uint8Array | undefined>;
-  /** Streams a result file to its place; false when the key names no place a job's results may go. */
-  write(key: string[], content: ReadableStream<Uint8Array> | null): Promise<boolean>;
+  /** Streams an upload to its place if it is the announced bytes; else names the mismatch. */
+  write(
+    key: string[],
+    content: ReadableStream<Uint8Array> | null,
+    expected: AnnouncedFile,
+  ): Promise<{ ok: true } | { ok: false; field: string; message: string }>;
 }
+
+const keyOf = (path: string) =>
+  path
+    .replace(/^.*?\/artifacts\//, "")
+    .split("/")
+    .map(decodeURIComponent);
+
+/**
+ * What a PUT announces, as a presigned S3 PUT carries it: the body's length and its
+ * SHA-256 (base64) in CHECKSUM_HEADER. S3 refuses an upload without either; so do we.
+ */
+const announced = (
+  headers: Headers,
+): { ok: true; file: AnnouncedFile } | { ok: false; response: Response } => {
+  const length = headers.get("content-length");
+  const checksum = Buffer.from(headers.get(CHECKSUM_HEADER) ?? "", "base64");
+  const fields = [
+    ...(length !== null && /^\d+$/.test(length)
+      ? []
+      : [{ field: "content-length", message: "is required: uploads are not chunked" }]),
+    ...(checksum.length === 32
+      ? []
+      : [{ field: CHECKSUM_HEADER, message: "must be the body's SHA-256 in base64" }]),
+  ];
+  if (fields.length) return { ok: false, response: invalid("bad upload headers", fields) };
+  return { ok: true, file: { size: Number(length), sha256: checksum.toString("hex") } };
+};
+
+/** Streams an upload through `store.write`: 201 when stored, 400 naming what did not match. */
+const put = async (
+  store: LocalArtifactStore,
+  key: string[],
+  request: Request,
+): Promise<Response> => {
+  const expected = announced(request.headers);
+  if (!expected.ok) return expected.response;
+  const written = await store.write(key, request.body, expected.file);
+  if (written.ok) return new Response(null, { status: 201 });
+  return invalid("the upload does not match what it announced", [
+    { field: written.field, message: written.message },
+  ]);
+};
 
 /**
  * The URLs agents fetch inputs from and upload results to when artifacts live in a local
  * folder (on AWS they are presigned S3 URLs). Mounted under the agent routes, whose token
  * check names the calling instance.
  */
-export const localArtifactRoutes = (cp: Ports<"jobs" | "clock">, artifacts: LocalArtifactStore) => {
+export const localArtifactRoutes = (
+  cp: Ports<"jobs" | "artifacts" | "clock">,
+  artifacts: LocalArtifactStore,
+) => {
   const router = new Hono<AgentEnv>();
-  const keyOf = (path: string) =>
-    path
-      .replace(/^.*?\/artifacts\//, "")
-      .split("/")
-      .map(decodeURIComponent);
   /**
    * Inputs are content-addressed and open to the agent of any running job; a job's results
    * only to the agent of that job's current attempt while it runs.
@@ -40,17 +85,12 @@ export const localArtifactRoutes = (cp: Ports<"jobs" | "clock">, artifacts: Loca
     return typeof jobId === "string" && (await assignedJob(cp, caller, jobId)) !== undefined;
   };
 
-  /** Why a result may not be written, or undefined when it may (resultWritable). */
+  /** Why a result may not be written, or undefined when it may: checked again as it is PUT. */
   const writeRefusal = async (key: string[], caller: AgentCaller) => {
     const assigned = await assignedJob(cp, caller, key[1] ?? "", "included");
     if (!assigned) return notYours(key.join("/"));
-    const { job, updatedAt } = assigned.record;
-    // Only an ended job's files are looked at: while it runs, any may be written again.
-    const exists = isTerminal(job.phase) && (await artifacts.read(key)) !== undefined;
-    const file = { path: key.slice(2).join("/"), exists };
-    return resultWritable({ phase: job.phase, endedAt: updatedAt }, file, cp.clock.now())
-      ? undefined
-      : forbidden(`job ${job.id} has ended: its results cannot change`);
+    const refusal = await resultRefusal(cp, assigned.record, key.slice(2).join("/"));
+    return refusal === undefined ? undefined : forbidden(refusal);
   };
 
   router.get("/*", async (c) => {
@@ -63,12 +103,30 @@ export const localArtifactRoutes = (cp: Ports<"jobs" | "clock">, artifacts: Loca
   router.put("/jobs/*", async (c) => {
     const key = keyOf(c.req.path);
     const refusal = await writeRefusal(key, c.get("caller"));
-    if (refusal) return refusal;
-    const written = await artifacts.write(key, c.req.raw.body);
-    if (written) return c.body(null, 201);
-    return invalid("not a place for a job's results", [
-      { field: "path", message: "must be jobs/<jobId>/<file>" },
-    ]);
+    return refusal ?? put(artifacts, key, c.req.raw);
+  });
+
+  return router;
+};
+
+/**
+ * The URLs the CLI uploads inputs to and downloads its jobs' results from when artifacts
+ * live in a local folder. Mounted under the user routes: the caller is a user, and a job's
+ * results are its owner's alone.
+ */
+export const localUserArtifactRoutes = (cp: Ports<"jobs">, artifacts: LocalArtifactStore) => {
+  const router = new Hono<{ Variables: { owner: string } }>();
+
+  router.put("/inputs/:sha256", (c) => put(artifacts, keyOf(c.req.path), c.req.raw));
+
+  router.get("/jobs/:jobId/*", async (c) => {
+    const key = keyOf(c.req.path);
+    const record = await cp.jobs.get(c.req.param("jobId"));
+    if (record?.owner !== c.get("owner")) return notFound(`job ${c.req.param("jobId")} not found`);
+    const bytes = await artifacts.read(key);
+    return bytes
+      ? c.body(new Uint8Array(bytes), 200, { "content-type": "application/octet-stream" })
+      : notFound(`output ${key.slice(2).join("/")} not found`);
   });
 
   return router;

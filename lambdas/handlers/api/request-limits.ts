@@ -28,7 +28,7 @@ export const checkPath: MiddlewareHandler = async (c, next) => {
 
 /** Uploads have their own limits; every other body is JSON. */
 const UPLOADS: Array<{ method: string; prefix: string; limit: BodyLimit }> = [
-  { method: "PUT", prefix: "/v1/inputs/", limit: "inputBytes" },
+  { method: "PUT", prefix: "/v1/artifacts/inputs/", limit: "inputBytes" },
   { method: "PUT", prefix: "/agent/v1/artifacts/", limit: "resultFileBytes" },
 ];
 

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { Hono } from "hono";
 import { z } from "zod";
 import { PREPARED_SINCE_HEADER } from "../../../sdk/api-types.ts";
+import { resultPathProblem, SHA256_HEX } from "../../domain/artifacts.ts";
 import { DIALECTS } from "../../domain/dialects/index.ts";
 import { INSTANCE_STATUSES } from "../../domain/instance.ts";
 import { inputsToUpload, parseJobSpec } from "../../domain/job-spec.ts";
@@ -11,9 +12,16 @@ import { timelinePeriods } from "../../domain/timeline.ts";
 import { needs, type PortsOf } from "../../use-cases/control-plane.ts";
 import { cancelJob, completeJob, REVIEW_DECISIONS, reviewJob } from "../../use-cases/finish-job.ts";
 import { submitJob } from "../../use-cases/submit-job.ts";
-import { body, fail, fieldsOf, invalid, notFound, unauthorized } from "./responses.ts";
+import { type LocalArtifactStore, localUserArtifactRoutes } from "./local-artifact-routes.ts";
+import { body, fail, fieldsOf, invalid, notFound, tooLarge, unauthorized } from "./responses.ts";
 import type { ApiBindings, UserIdentity } from "./user-identity.ts";
 import { instanceView, jobEventView, jobView } from "./views.ts";
+
+/** An input the CLI is about to upload: the URL it gets accepts these bytes only. */
+const InputAnnouncement = z.object({
+  sha256: z.string().regex(SHA256_HEX, "must be the content's SHA-256: 64 lowercase hex digits"),
+  size: z.number().int().min(0),
+});
 
 const IDEMPOTENCY_KEY = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.idempotencyKeyChars}}$`);
 
@@ -29,7 +37,11 @@ export const USER_ROUTES_NEEDS = needs([
 ]);
 
 /** The routes users call with their bearer token: their jobs, inputs and the instances. */
-export const userRoutes = (cp: PortsOf<typeof USER_ROUTES_NEEDS>, identity: UserIdentity) => {
+export const userRoutes = (
+  cp: PortsOf<typeof USER_ROUTES_NEEDS>,
+  identity: UserIdentity,
+  localArtifacts?: LocalArtifactStore,
+) => {
   const router = new Hono<{ Bindings: ApiBindings; Variables: { owner: string } }>();
 
   router.use("*", async (c, next) => {
@@ -150,33 +162,34 @@ export const userRoutes = (cp: PortsOf<typeof USER_ROUTES_NEEDS>, identity: User
   });
 
   router.get("/jobs/:id/outputs", async (c) => {
+    const query = z.object({ cursor: z.string().max(LIMITS.cursorChars).optional() });
+    const parsed = query.safeParse(c.req.query());
+    if (!parsed.success) return invalid("bad query", fieldsOf(parsed.error));
     const record = await ownJob(c.get("owner"), c.req.param("id"));
     if (!record) return noSuchJob(c.req.param("id"));
-    return c.json({ items: await cp.artifacts.listOutputs(record.job.id) });
+    const { cursor } = parsed.data;
+    return c.json(await cp.artifacts.listOutputs(record.job.id, cursor ? { cursor } : {}));
   });
 
+  /** A redirect to where the bytes are: they never pass through the API. */
   router.get("/jobs/:id/outputs/*", async (c) => {
     const record = await ownJob(c.get("owner"), c.req.param("id"));
     if (!record) return noSuchJob(c.req.param("id"));
     const path = decodeURIComponent(c.req.path.split("/outputs/")[1] ?? "");
-    const bytes = await cp.artifacts.readOutput(record.job.id, path);
-    if (!bytes) return notFound(`output ${path} not found`);
-    return c.body(new Uint8Array(bytes), 200, { "content-type": "application/octet-stream" });
+    const problem = resultPathProblem(path);
+    if (problem) return invalid("bad output path", [{ field: "path", message: problem }]);
+    return c.redirect(await cp.artifacts.outputDownload(record.job.id, path), 302);
   });
 
-  router.put("/inputs/:sha256", async (c) => {
-    const sha256 = c.req.param("sha256");
-    if (!/^[0-9a-f]{64}$/.test(sha256))
-      return invalid("bad input name", [
-        { field: "sha256", message: "must be the content's SHA-256: 64 lowercase hex digits" },
-      ]);
-    const stored = await cp.artifacts.putInput(sha256, c.req.raw.body);
-    if (!stored.ok)
-      return invalid("the content does not match its name", [
-        { field: "sha256", message: `the content's sha256 is ${stored.sha256}` },
-      ]);
-    return c.json({ url: stored.url }, 201);
+  router.post("/inputs", async (c) => {
+    const announced = InputAnnouncement.safeParse(await body(c.req.raw));
+    if (!announced.success) return invalid("bad input", fieldsOf(announced.error));
+    if (announced.data.size > LIMITS.inputBytes) return tooLarge("inputBytes");
+    const upload = await cp.artifacts.inputUpload(announced.data);
+    return c.json({ sha256: announced.data.sha256, ...upload });
   });
+
+  if (localArtifacts) router.route("/artifacts", localUserArtifactRoutes(cp, localArtifacts));
 
   router.get("/instances", async (c) => {
     const byStatus = await Promise.all(

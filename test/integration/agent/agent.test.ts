@@ -265,7 +265,9 @@ describe("the agent", () => {
     // An input named by its content must be that content.
     const named = createHash("sha256").update("the real data").digest("hex");
     cp.artifacts.set(`inputs/${named}`, Buffer.from("other data"));
-    const swapped = newJob({ inputs: [{ url: cp.artifactUrl(`inputs/${named}`), path: "d" }] });
+    const swapped = newJob({
+      inputs: [{ url: cp.artifactUrl(`inputs/${named}`), path: "d", sha256: named }],
+    });
     const tampered = await cp.task(id, "sendInputs", swapped);
     expect(tampered).toMatchObject({ ok: false, error: "gpuctl.InputsFailed" });
     expect(tampered.ok || tampered.cause).toContain(

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AGENT_HEADERS } from "../../../agent/protocol.ts";
 import { FsArtifacts } from "../../../lambdas/adapters/local/fs-artifacts.ts";
 import { MemoryCommandQueue } from "../../../lambdas/adapters/local/memory-command-queue.ts";
+import { CHECKSUM_HEADER, checksumOf } from "../../../lambdas/domain/artifacts.ts";
 import type { Instance } from "../../../lambdas/domain/instance.ts";
 import type { Job } from "../../../lambdas/domain/job.ts";
 import { createApi } from "../../../lambdas/handlers/api/app.ts";
@@ -116,10 +117,13 @@ beforeAll(async () => {
     ),
   ])
     await stores.jobs.submit({ record });
-  const content = (text: string) => new Response(text).body;
-  await artifacts.write(["jobs", "ended", "results", "model.json"], content('{"loss":1}'));
-  await artifacts.write(["jobs", "canceled", "results", "model.json"], content("{}"));
-  expect((await artifacts.putInput(INPUT, content("input"))).ok).toBe(true);
+  const store = async (key: string[], text: string) =>
+    expect(await artifacts.write(key, new Response(text).body, announce(text))).toEqual({
+      ok: true,
+    });
+  await store(["jobs", "ended", "results", "model.json"], '{"loss":1}');
+  await store(["jobs", "canceled", "results", "model.json"], "{}");
+  await store(["inputs", INPUT], "input");
   api = createApi(cp, {
     users: staticTokenUsers({}),
     polledCommands: commands,
@@ -143,16 +147,35 @@ afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-const call = (proof: Proof, method: string, path: string, body?: unknown) =>
-  api.request(path, {
+const announce = (text: string) => ({
+  size: Buffer.byteLength(text),
+  sha256: createHash("sha256").update(text).digest("hex"),
+});
+
+/** A request as the agent sends it: a PUT's body with its length and checksum, as S3 takes it. */
+const call = (proof: Proof, method: string, path: string, body?: unknown) => {
+  const text = body === undefined || typeof body === "string" ? body : JSON.stringify(body);
+  const upload =
+    method === "PUT" && text !== undefined
+      ? {
+          "content-length": String(Buffer.byteLength(text)),
+          [CHECKSUM_HEADER]: checksumOf(announce(text).sha256),
+        }
+      : {};
+  return api.request(path, {
     method,
     headers: {
       ...(proof.token ? { authorization: `Bearer ${proof.token}` } : {}),
       ...(proof.assignment ? { [AGENT_HEADERS.assignment]: proof.assignment } : {}),
       "content-type": "application/json",
+      ...upload,
     },
-    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+    ...(text === undefined ? {} : { body: text }),
   });
+};
+const results = (...paths: string[]) => ({
+  files: paths.map((path) => ({ path, ...announce(bytes) })),
+});
 const poll = { envHashes: [], waitS: 0 };
 const period = { phase: "Model Training", startedAt: NOW };
 const endpoint = (url: string) => ({ url });
@@ -357,6 +380,54 @@ describe("agent credentials", () => {
       403,
     ],
     [
+      "a running job's credential gets upload URLs for its results",
+      credential("running"),
+      "POST",
+      "/agent/v1/jobs/running/results",
+      results("results/a.txt", "logs/stdout.log"),
+      200,
+    ],
+    [
+      "a credential gets no upload URL for another job's results",
+      credential("running"),
+      "POST",
+      "/agent/v1/jobs/ended/results",
+      results("results/a.txt"),
+      403,
+    ],
+    [
+      "an ended job gets no upload URL for a result",
+      credential("ended"),
+      "POST",
+      "/agent/v1/jobs/ended/results",
+      results("results/new.json"),
+      403,
+    ],
+    [
+      "a job that just ended gets upload URLs for its late logs",
+      credential("canceled"),
+      "POST",
+      "/agent/v1/jobs/canceled/results",
+      results("logs/late.log"),
+      200,
+    ],
+    [
+      "a job that just ended gets none for a late log and a result together",
+      credential("canceled"),
+      "POST",
+      "/agent/v1/jobs/canceled/results",
+      results("logs/late.log", "results/model.json"),
+      403,
+    ],
+    [
+      "an upload URL for a path leaving the results is refused",
+      credential("running"),
+      "POST",
+      "/agent/v1/jobs/running/results",
+      results("results/../../other/x"),
+      400,
+    ],
+    [
       "an ended job's timeline is closed",
       credential("ended"),
       "POST",
@@ -451,9 +522,49 @@ describe("agent credentials", () => {
 
   it("leaves an ended job's results as they were", async () => {
     expect(
-      Buffer.from((await artifacts.readOutput("ended", "results/model.json")) ?? []).toString(),
+      Buffer.from(
+        (await artifacts.read(["jobs", "ended", "results", "model.json"])) ?? [],
+      ).toString(),
     ).toBe('{"loss":1}');
-    expect(await artifacts.listOutputs("ended")).toEqual(["results/model.json"]);
+    expect(await artifacts.listOutputs("ended")).toEqual({ items: ["results/model.json"] });
+  });
+
+  it("issues each upload URL bound to its file's size and SHA-256, in the request's order", async () => {
+    const response = await call(
+      credential("running"),
+      "POST",
+      "/agent/v1/jobs/running/results",
+      results("results/b c.txt", "logs/stdout.log"),
+    );
+    const { uploads } = (await response.json()) as {
+      uploads: Array<{ path: string; url: string; headers: Record<string, string> }>;
+    };
+    expect(uploads).toEqual([
+      {
+        path: "results/b c.txt",
+        url: "http://127.0.0.1/agent/v1/artifacts/jobs/running/results/b%20c.txt",
+        headers: { [CHECKSUM_HEADER]: checksumOf(announce(bytes).sha256) },
+      },
+      expect.objectContaining({ path: "logs/stdout.log" }),
+    ]);
+  });
+
+  it("stores an upload only when it is the content its checksum names", async () => {
+    const path = "/agent/v1/artifacts/jobs/running/results/checked.txt";
+    const response = await api.request(path, {
+      method: "PUT",
+      headers: {
+        authorization: `Bearer ${credential("running")}`,
+        "content-length": "5",
+        [CHECKSUM_HEADER]: checksumOf(announce("other").sha256),
+      },
+      body: "bytes",
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      error: { fields: [{ field: CHECKSUM_HEADER, message: expect.stringMatching(/sha256/) }] },
+    });
+    expect(await artifacts.resultExists("running", "results/checked.txt")).toBe(false);
   });
 
   it("takes a late log once: nothing is overwritten", async () => {
@@ -461,7 +572,9 @@ describe("agent credentials", () => {
     expect((await call(credential("canceled"), "PUT", path, "first")).status).toBe(201);
     expect((await call(credential("canceled"), "PUT", path, "second")).status).toBe(403);
     expect(
-      Buffer.from((await artifacts.readOutput("canceled", "logs/stderr.log")) ?? []).toString(),
+      Buffer.from(
+        (await artifacts.read(["jobs", "canceled", "logs", "stderr.log"])) ?? [],
+      ).toString(),
     ).toBe("first");
   });
 

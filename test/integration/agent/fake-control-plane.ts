@@ -4,7 +4,7 @@
  * commands for an instance and await the agent's report of each task. As the real one, it
  * takes the instance token on every request, and a job's credential for all about that job.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,11 +15,13 @@ import {
   EndpointReport,
   type JobAssignment,
   PollRequest,
+  ResultUploadsRequest,
   TaskFailure,
   TaskHeartbeat,
   TaskSuccess,
   TimelineReport,
 } from "../../../agent/protocol.ts";
+import { CHECKSUM_HEADER, checksumOf } from "../../../lambdas/domain/artifacts.ts";
 
 export type TaskType = Exclude<Command, { type: "abort" }>["type"];
 export type TaskResult =
@@ -61,6 +63,8 @@ export class FakeControlPlane {
   readonly endpoints: Array<{ jobId: string; url: string }> = [];
   /** Files the agent PUT under /agent/v1/artifacts/, by path after that prefix. */
   readonly uploads = new Map<string, Buffer>();
+  /** Files announced to POST /agent/v1/jobs/<jobId>/results before their upload. */
+  readonly announced: Array<{ path: string; size: number; sha256: string }> = [];
   /** Served on GET /agent/v1/artifacts/<name>. */
   readonly artifacts = new Map<string, Buffer>();
   /** Upload paths answered with this status instead of being stored. */
@@ -123,14 +127,9 @@ export class FakeControlPlane {
       env: {},
       inputs: [],
       outputs: [],
-      uploadUrl: this.uploadUrl(jobId),
       credential,
       ...fields,
     };
-  }
-
-  uploadUrl(jobId: string): string {
-    return `${this.url}/agent/v1/artifacts/jobs/${jobId}`;
   }
 
   /** Queues a command for the instance's next poll. */
@@ -217,6 +216,19 @@ export class FakeControlPlane {
       this.heartbeats.push(TaskHeartbeat.parse(json()).taskToken);
       return reply(204);
     }
+    const results = /^\/agent\/v1\/jobs\/([^/]+)\/results$/.exec(path);
+    if (results && request.method === "POST") {
+      const jobId = decodeURIComponent(results[1] ?? "");
+      const parsed = ResultUploadsRequest.safeParse(json());
+      if (!parsed.success) return reply(400, { message: parsed.error.message });
+      this.announced.push(...parsed.data.files);
+      const uploads = parsed.data.files.map(({ path: file, sha256 }) => ({
+        path: file,
+        url: `${this.url}/agent/v1/artifacts/jobs/${jobId}/${file.split("/").map(encodeURIComponent).join("/")}`,
+        headers: { [CHECKSUM_HEADER]: checksumOf(sha256) },
+      }));
+      return reply(200, { uploads });
+    }
     const jobRoute = /^\/agent\/v1\/jobs\/([^/]+)\/(timeline|endpoint)$/.exec(path);
     if (jobRoute && request.method === "POST") {
       const jobId = decodeURIComponent(jobRoute[1] ?? "");
@@ -238,6 +250,10 @@ export class FakeControlPlane {
       if (request.method === "PUT") {
         const status = this.failUploads.get(key);
         if (status) return reply(status, { message: "refused" });
+        // As S3 checks a presigned PUT: the body is the content it was announced as.
+        const checksum = createHash("sha256").update(body).digest("base64");
+        if (request.headers[CHECKSUM_HEADER] !== checksum)
+          return reply(400, { message: "BadDigest" });
         this.uploads.set(key, body);
         return reply(201);
       }

@@ -44,10 +44,16 @@ const standIns = vi.hoisted(() => {
     },
     commands: { open: async () => {}, push: async () => {}, close: async () => {} },
     artifacts: {
-      putInput: async () => ({ ok: true, url: "https://example.com/input" }),
-      uploadUrl: (jobId) => `https://example.com/jobs/${jobId}`,
-      listOutputs: async () => [],
-      readOutput: async () => undefined,
+      inputUpload: async () => ({ stored: true }),
+      inputStored: async () => true,
+      inputDownload: async (sha256) => `https://example.com/inputs/${sha256}`,
+      resultUpload: async (jobId, file) => ({
+        url: `https://example.com/jobs/${jobId}/${file.path}`,
+        headers: {},
+      }),
+      resultExists: async () => false,
+      listOutputs: async () => ({ items: [] }),
+      outputDownload: async (jobId, path) => `https://example.com/jobs/${jobId}/${path}`,
     },
   };
   return { published, computeCalls, ports };

@@ -43,7 +43,7 @@ const gearingUp = async (id: string) => {
     ...stores.at(AT),
     workflows: flaky.workflows,
     commands,
-    artifacts: { uploadUrl: (jobId: string) => `http://127.0.0.1/upload/${jobId}` },
+    artifacts: { inputDownload: async (sha256: string) => `http://127.0.0.1/inputs/${sha256}` },
     settings: { agent: { secret: "secret" } },
   } as unknown as ControlPlane;
   const job: Job = { ...newRecord({ id }).job, phase: "GEARING_UP_ENV", instanceId: "i-1" };

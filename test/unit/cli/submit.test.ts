@@ -133,7 +133,7 @@ describe("gpuctl submit", () => {
     const api = await serve((request) =>
       request.path === "/v1/jobs"
         ? { status: 201, json: jobView({ id: "job-43" }) }
-        : { status: 201, json: { url: "https://inputs.example/x" } },
+        : { status: 200, json: { sha256: "0".repeat(64), stored: true } },
     );
     await writeFile(join(dir, "data.csv"), "a\n");
     const spec = await writeSpec(
@@ -143,19 +143,24 @@ describe("gpuctl submit", () => {
     const before = Date.now();
     expect((await gpuctl(["submit", "-f", spec], { endpoint: api.endpoint })).code).toBe(0);
     const [upload, submit] = api.requests;
-    expect(upload?.path).toMatch(/^\/v1\/inputs\//);
+    expect(upload?.path).toBe("/v1/inputs");
     const since = Date.parse(String(submit?.headers[PREPARED_SINCE_HEADER]));
     expect(since).toBeGreaterThanOrEqual(before - 1);
     expect(since).toBeLessThanOrEqual(Date.now());
   });
 
-  it("uploads a file input from the spec's folder and sends its url instead", async () => {
+  it("uploads a file input from the spec's folder and sends its sha256 instead", async () => {
     const data = "x,y\n1,2\n";
     const sha = createHash("sha256").update(data).digest("hex");
     const api = await serve((request) => {
-      if (request.method === "PUT") {
-        return { status: 201, json: { url: `https://inputs.example/${request.path.slice(11)}` } };
+      if (request.path === "/v1/inputs") {
+        const upload = {
+          url: `${api.endpoint}/v1/artifacts/inputs/${sha}`,
+          headers: { "x-amz-checksum-sha256": "c" },
+        };
+        return { status: 200, json: { sha256: sha, stored: false, upload } };
       }
+      if (request.method === "PUT") return { status: 201 };
       return { status: 201, json: jobView({ id: "job-7" }) };
     });
     await mkdir(join(dir, "project", "data"), { recursive: true });
@@ -169,19 +174,21 @@ describe("gpuctl submit", () => {
     const result = await gpuctl(["submit", "-f", spec], { endpoint: api.endpoint, cwd: dir });
 
     expect(result).toMatchObject({ code: 0, stdout: "job-7\n" });
-    const [upload, submit] = api.requests;
+    const [announce, upload, submit] = api.requests;
+    expect(posted(announce as RecordedRequest)).toEqual({ sha256: sha, size: data.length });
     expect(upload?.method).toBe("PUT");
-    expect(upload?.path).toBe(`/v1/inputs/${sha}`);
+    expect(upload?.path).toBe(`/v1/artifacts/inputs/${sha}`);
+    expect(upload?.headers["x-amz-checksum-sha256"]).toBe("c");
     expect(upload?.body.toString("utf8")).toBe(data);
     expect(submit?.path).toBe("/v1/jobs");
     expect(posted(submit as RecordedRequest)).toMatchObject({
       name: "train-resnet",
       inputs: [
-        { url: `https://inputs.example/${sha}`, path: "train.csv" },
+        { sha256: sha, path: "train.csv" },
         { url: "https://example.com/w.bin", path: "w.bin" },
       ],
     });
-    expect(api.requests).toHaveLength(2);
+    expect(api.requests).toHaveLength(3);
   });
 
   it("prints the API's error and each field it names, and exits 1", async () => {

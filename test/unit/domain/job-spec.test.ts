@@ -54,7 +54,7 @@ describe("the job spec", () => {
     expect(inputsToUpload(parsed.spec)).toEqual([
       {
         field: "inputs.1.file",
-        message: "upload the file first (PUT /v1/inputs/{sha256}) and send its url",
+        message: "upload the file first (POST /v1/inputs) and send its sha256",
       },
     ]);
   });

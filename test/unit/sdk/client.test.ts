@@ -122,19 +122,54 @@ describe("GpuctlClient requests", () => {
     expect(only(api).path).toBe("/v1/jobs/job-1/outputs/logs/run%201.bin");
   });
 
-  it("uploads an input under the SHA-256 of its bytes", async () => {
+  it("announces an input by SHA-256 and size, then PUTs it where told, without its token elsewhere", async () => {
     const bytes = new TextEncoder().encode("a,b\n1,2\n");
     const sha = createHash("sha256").update(bytes).digest("hex");
-    const { api, client } = await start(() => ({
-      status: 201,
-      json: { url: `https://inputs.example/${sha}` },
-    }));
-    expect(await client.uploadInput(bytes)).toEqual({ url: `https://inputs.example/${sha}` });
-    const request = only(api);
-    expect(request.method).toBe("PUT");
-    expect(request.path).toBe(`/v1/inputs/${sha}`);
-    expect(request.headers["content-type"]).toBe("application/octet-stream");
-    expect(new Uint8Array(request.body)).toEqual(bytes);
+    const { api, client } = await start(
+      (request) => {
+        if (request.method === "PUT") return { status: 200 };
+        // Another origin for the same server: as a presigned S3 URL is.
+        const url = `${api.endpoint.replace("127.0.0.1", "localhost")}/bucket/inputs/${sha}?X-Amz-Signature=s`;
+        return {
+          json: {
+            sha256: sha,
+            stored: false,
+            upload: { url, headers: { "x-amz-checksum-sha256": "c" } },
+          },
+        };
+      },
+      { token: "s3cret" },
+    );
+    expect(await client.uploadInput(bytes)).toEqual({ sha256: sha });
+    const [announce, put] = api.requests;
+    expect(announce?.path).toBe("/v1/inputs");
+    expect(JSON.parse(announce?.body.toString() ?? "")).toEqual({
+      sha256: sha,
+      size: bytes.byteLength,
+    });
+    expect(announce?.headers.authorization).toBe("Bearer s3cret");
+    expect(put?.method).toBe("PUT");
+    expect(put?.path).toBe(`/bucket/inputs/${sha}`);
+    expect(put?.headers["x-amz-checksum-sha256"]).toBe("c");
+    expect(put?.headers.authorization).toBeUndefined();
+    expect(new Uint8Array(put?.body ?? [])).toEqual(bytes);
+  });
+
+  it("sends nothing more for an input stored already", async () => {
+    const sha = createHash("sha256").update("x").digest("hex");
+    const { api, client } = await start(() => ({ json: { sha256: sha, stored: true } }));
+    expect(await client.uploadInput(new TextEncoder().encode("x"))).toEqual({ sha256: sha });
+    expect(only(api).path).toBe("/v1/inputs");
+  });
+
+  it("lists every page of a job's outputs", async () => {
+    const { api, client } = await start((request) =>
+      request.query.get("cursor") === "next"
+        ? { json: { items: ["c"] } }
+        : { json: { items: ["a", "b"], cursor: "next" } },
+    );
+    expect(await client.listOutputs("job-1")).toEqual(["a", "b", "c"]);
+    expect(api.requests).toHaveLength(2);
   });
 });
 
