@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { coolingPlanFor, coolingSchedule, poolWentIdle } from "../domain/cooling-policy.ts";
 import type { Instance } from "../domain/instance.ts";
 import { HOLDING_PHASES } from "../domain/phases.ts";
@@ -8,9 +7,10 @@ import type { JobRecord } from "../ports.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance, closeInstance } from "./change-instance.ts";
 import type { ControlPlane } from "./control-plane.ts";
+import { coolingTimerName, retryName } from "./execution-names.ts";
 import type { Failure } from "./outcome.ts";
 import { startOnce } from "./start-workflow.ts";
-import { failWaitingTask, WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
+import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 /**
  * Puts a freed instance in its cooling period, its plan recorded on it: when it will be
@@ -54,7 +54,7 @@ const startCoolingTimer = async (cp: ControlPlane, instance: Instance): Promise<
     warmS: Math.max(0, Math.ceil((until - Date.parse(cp.clock.now())) / 1000)),
     stoppedS: Math.round((Date.parse(stoppedUntil) - until) / 1000),
   };
-  const name = `${id}-cooling-${coolingEpoch}-${randomBytes(4).toString("hex")}`;
+  const name = coolingTimerName(id, coolingEpoch);
   try {
     await cp.workflows.start("instance-cooling", name, { instanceId: id, coolingEpoch, ...plan });
   } catch (error) {
@@ -135,7 +135,7 @@ export const releaseInstance = async (cp: ControlPlane, jobId: string): Promise<
   }
   const retryDelayS = nextAttemptDelayS(record.job);
   if (retryDelayS !== undefined) {
-    await startOnce(cp.workflows, "job-lifecycle", `${jobId}-v${record.job.version}`, {
+    await startOnce(cp.workflows, "job-lifecycle", retryName(jobId, record.job.version), {
       jobId,
       review: false,
       retryDelayS,
@@ -159,8 +159,8 @@ const interrupt = async (
   if (record.job.instanceId)
     await cp.commands.push(record.job.instanceId, { type: "abort", jobId });
   if (before.taskToken) {
-    await failWaitingTask(
-      cp.workflows,
+    // A task over already (its workflow moved on) takes the report as a no-op.
+    await cp.workflows.sendTaskFailure(
       before.taskToken,
       error,
       `${event.type} while ${before.job.phase}`,
