@@ -259,10 +259,13 @@ export interface Artifacts {
 /** EventBridge, or an in-process bus with the same envelope. */
 export interface EventBus {
   /**
-   * Delivers every event, in order, or throws. Refused before anything is delivered: an
-   * event outside the StatusEvent schema (a ZodError), or one over EventBridge's 256 KB
-   * entry limit (`PayloadTooLarge`). An event the bus keeps refusing after its retries
-   * throws `EventsNotDelivered`, naming each one: nothing is dropped silently.
+   * Delivers every event or throws. Events are put in the order given, but EventBridge
+   * does not promise to keep it (nor does putting a refused one again): consumers order a
+   * job's or an instance's events by `detail.metadata.version`, and drop repeats by
+   * `detail.metadata.id`. Refused before anything is delivered: an event outside the
+   * StatusEvent schema (a ZodError), or one over EventBridge's 256 KB entry limit
+   * (`PayloadTooLarge`). Events the bus keeps refusing after its retries throw
+   * `EventsNotDelivered`, naming each one: nothing is dropped silently.
    */
   publish(events: StatusEvent[]): Promise<void>;
 }

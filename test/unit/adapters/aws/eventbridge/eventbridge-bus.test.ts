@@ -15,8 +15,8 @@ import {
 import { EventBridgeBus } from "../../../../../lambdas/adapters/aws/eventbridge/eventbridge-bus.ts";
 import type { StatusEvent } from "../../../../../lambdas/domain/status-events.ts";
 import { EventsNotDelivered, PayloadTooLarge } from "../../../../../lambdas/ports.ts";
+import { answering, OFFLINE, THROTTLED } from "../../../../fixtures/aws-service.ts";
 import { instanceEvent } from "../../../../fixtures/status-events.ts";
-import { answering, OFFLINE, THROTTLED } from "../fake-service.ts";
 
 const BUS = "gpuctl-events";
 const client = new EventBridgeClient(OFFLINE);

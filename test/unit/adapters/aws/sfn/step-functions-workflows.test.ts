@@ -18,7 +18,7 @@ import {
   InvalidExecutionName,
   PayloadTooLarge,
 } from "../../../../../lambdas/ports.ts";
-import { answering, OFFLINE, THROTTLED } from "../fake-service.ts";
+import { answering, OFFLINE, THROTTLED } from "../../../../fixtures/aws-service.ts";
 
 const MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:gpuctl-job-lifecycle";
 const ARNS = {
