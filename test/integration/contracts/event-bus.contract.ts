@@ -2,18 +2,13 @@ import { describe, expect, it } from "vitest";
 import type { StatusEvent } from "../../../lambdas/domain/status-events.ts";
 import { type EventBus, PayloadTooLarge } from "../../../lambdas/ports.ts";
 import { instanceEvent } from "../../fixtures/status-events.ts";
+import { rejection } from "../workflows/harness.ts";
 
 export interface EventBusUnderTest {
   bus: EventBus;
   /** Every event its consumers received so far, in the order they received them. */
   delivered(): StatusEvent[];
 }
-
-const rejection = (promise: Promise<unknown>) =>
-  promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
 
 /** What the EventBus port promises, for any adapter: run once per adapter's test file. */
 export const eventBusContract = (make: () => EventBusUnderTest) => {

@@ -5,6 +5,7 @@ import {
   PayloadTooLarge,
   type Workflows,
 } from "../../../lambdas/ports.ts";
+import { rejection } from "../workflows/harness.ts";
 
 /** A Workflows adapter over a machine of one callback task, which its driver can watch. */
 export interface WorkflowsUnderTest {
@@ -16,12 +17,6 @@ export interface WorkflowsUnderTest {
   /** How many executions started. */
   started(): number;
 }
-
-const rejection = (promise: Promise<unknown>) =>
-  promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
 
 /** What the Workflows port promises, for any adapter: run once per adapter's test file. */
 export const workflowsContract = (make: () => WorkflowsUnderTest) => {

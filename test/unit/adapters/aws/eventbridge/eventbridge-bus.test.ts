@@ -17,6 +17,7 @@ import type { StatusEvent } from "../../../../../lambdas/domain/status-events.ts
 import { EventsNotDelivered, PayloadTooLarge } from "../../../../../lambdas/ports.ts";
 import { answering, OFFLINE, THROTTLED } from "../../../../fixtures/aws-service.ts";
 import { instanceEvent } from "../../../../fixtures/status-events.ts";
+import { rejection } from "../../../../integration/workflows/harness.ts";
 
 const BUS = "gpuctl-events";
 const client = new EventBridgeClient(OFFLINE);
@@ -52,12 +53,6 @@ const eventOfSize = (n: number, bytes: number): StatusEvent => {
   const base = entryBytes(toEntry(instanceEvent(n, ""), BUS));
   return instanceEvent(n, "c".repeat(bytes - base));
 };
-
-const rejection = (promise: Promise<unknown>) =>
-  promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
 
 beforeEach(() => {
   events.reset();

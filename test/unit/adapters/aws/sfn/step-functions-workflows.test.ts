@@ -19,6 +19,7 @@ import {
   PayloadTooLarge,
 } from "../../../../../lambdas/ports.ts";
 import { answering, OFFLINE, THROTTLED } from "../../../../fixtures/aws-service.ts";
+import { rejection } from "../../../../integration/workflows/harness.ts";
 
 const MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:gpuctl-job-lifecycle";
 const ARNS = {
@@ -34,12 +35,6 @@ const workflows = new StepFunctionsWorkflows({ client, stateMachineArns: ARNS })
 
 const serviceError = (name: string) =>
   new SFNServiceException({ name, $fault: "client", $metadata: {}, message: name });
-
-const rejection = (promise: Promise<unknown>) =>
-  promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
 
 beforeEach(() => sfn.reset());
 
