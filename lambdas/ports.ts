@@ -132,14 +132,26 @@ export interface Workflows {
    * differs or the execution has closed (Step Functions keeps closed names for 90 days).
    * So a name is one attempt: a caller that may start again after the first execution
    * closed either names the new attempt afresh or takes the error as "started already".
-   * An input over 256 KiB (UTF-8 JSON) is refused, and so is a state's input or output
-   * over it at run time: the execution fails with `States.DataLimitExceeded`.
+   * Refused before anything starts: a name outside Step Functions' rule (1 to 80
+   * characters, no white space, brackets, wildcards, control characters or any of
+   * "#%\^|~`$&,;:/) with `InvalidExecutionName`, an input over 256 KiB (UTF-8 JSON) with
+   * `PayloadTooLarge`. A state's input or output over 256 KiB at run time fails the
+   * execution with `States.DataLimitExceeded`.
    */
   start(
     machine: StateMachineName,
     name: string,
     input: Record<string, unknown>,
   ): Promise<{ executionId: string }>;
+  /**
+   * The three reports on a waiting task resolve once the workflow has them. A report that
+   * comes too late (its task is over: reported already, timed out, or its execution
+   * closed) or names a token never issued resolves too, changing nothing: the task it was
+   * meant for has ended one way or the other, and nobody is left to tell. They throw only
+   * when the report could not be delivered (the service is unreachable: retrying may
+   * work) or is itself refused: an output over 256 KiB (`PayloadTooLarge`), and the task
+   * waits on.
+   */
   sendTaskSuccess(taskToken: string, output: Record<string, unknown>): Promise<void>;
   sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void>;
   /** Keeps a long task alive; its state's HeartbeatSeconds measures the gaps. */
@@ -153,6 +165,23 @@ export class ExecutionAlreadyExists extends Error {
   constructor(executionId: string) {
     super(`execution ${executionId} already exists`);
     this.executionId = executionId;
+  }
+}
+
+/** An execution name Step Functions would refuse, refused before any execution exists. */
+export class InvalidExecutionName extends Error {
+  override readonly name = "InvalidName";
+  readonly field = "name";
+}
+
+/** A payload over the service's size quota, refused before it is sent: nothing was sent. */
+export class PayloadTooLarge extends Error {
+  override readonly name = "ValidationException";
+  /** What was too large: `input`, `output`, `events[2]`. */
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(message);
+    this.field = field;
   }
 }
 
@@ -302,7 +331,29 @@ export interface Artifacts {
 
 /** EventBridge, or an in-process bus with the same envelope. */
 export interface EventBus {
+  /**
+   * Delivers every event or throws. Events are put in the order given, but EventBridge
+   * does not promise to keep it (nor does putting a refused one again): consumers order a
+   * job's or an instance's events by `detail.metadata.version`, and drop repeats by
+   * `detail.metadata.id`. Refused before anything is delivered: an event outside the
+   * StatusEvent schema (a ZodError), or one over EventBridge's 256 KB entry limit
+   * (`PayloadTooLarge`). Events the bus keeps refusing after its retries throw
+   * `EventsNotDelivered`, naming each one: nothing is dropped silently.
+   */
   publish(events: StatusEvent[]): Promise<void>;
+}
+
+/** Events the bus still refused after its retries; the others of the same publish were delivered. */
+export class EventsNotDelivered extends Error {
+  override readonly name = "EventsNotDelivered";
+  /** Each undelivered event's `detail.metadata.id`, with the bus's reason. */
+  readonly undelivered: Array<{ id: string; error: string }>;
+  constructor(undelivered: Array<{ id: string; error: string }>) {
+    super(
+      `${undelivered.length} event(s) not delivered: ${undelivered.map(({ id, error }) => `${id} (${error})`).join(", ")}`,
+    );
+    this.undelivered = undelivered;
+  }
 }
 
 export interface Clock {

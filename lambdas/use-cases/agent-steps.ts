@@ -9,7 +9,7 @@ import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance } from "./change-instance.ts";
 import type { Ports } from "./control-plane.ts";
 import { conflict, type Failure, notFound, refused } from "./outcome.ts";
-import { failWaitingTask, WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
+import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 export const AGENT_STEPS = ["prepare", "gearUp", "sendInputs", "run", "returnResults"] as const;
 export type AgentStep = (typeof AGENT_STEPS)[number];
@@ -150,7 +150,7 @@ const endTask = async (
   task: AgentTask,
   refusal: Failure,
 ): Promise<Failure> => {
-  await failWaitingTask(cp.workflows, task.taskToken, WORKFLOW_ERRORS.jobEnded, refusal.message);
+  await cp.workflows.sendTaskFailure(task.taskToken, WORKFLOW_ERRORS.jobEnded, refusal.message);
   return refusal;
 };
 
@@ -276,7 +276,7 @@ export const reportStepFailure = async (
     });
     if (!applied.ok) return endTask(cp, task, applied);
   }
-  await failWaitingTask(cp.workflows, task.taskToken, failure.error, cut(failure.cause));
+  await cp.workflows.sendTaskFailure(task.taskToken, failure.error, cut(failure.cause));
   return { ok: true };
 };
 

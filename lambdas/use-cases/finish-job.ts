@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { coolingPlanFor, coolingSchedule, poolWentIdle } from "../domain/cooling-policy.ts";
 import type { Instance } from "../domain/instance.ts";
 import { HOLDING_PHASES } from "../domain/phases.ts";
@@ -8,9 +7,10 @@ import { type JobRecord, MailboxClosed } from "../ports.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance, closeInstance } from "./change-instance.ts";
 import type { Ports } from "./control-plane.ts";
+import { coolingTimerName, retryName } from "./execution-names.ts";
 import type { Failure } from "./outcome.ts";
 import { startOnce } from "./start-workflow.ts";
-import { failWaitingTask, WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
+import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 /** What freeing a job's instance uses: stopping it, cooling it, and starting its next attempt. */
 type ReleasePorts = Ports<
@@ -69,7 +69,7 @@ const startCoolingTimer = async (
     warmS: Math.max(0, Math.ceil((until - Date.parse(cp.clock.now())) / 1000)),
     stoppedS: Math.round((Date.parse(stoppedUntil) - until) / 1000),
   };
-  const name = `${id}-cooling-${coolingEpoch}-${randomBytes(4).toString("hex")}`;
+  const name = coolingTimerName(id, coolingEpoch);
   try {
     await cp.workflows.start("instance-cooling", name, { instanceId: id, coolingEpoch, ...plan });
   } catch (error) {
@@ -150,7 +150,7 @@ export const releaseInstance = async (cp: ReleasePorts, jobId: string): Promise<
   }
   const retryDelayS = nextAttemptDelayS(record.job);
   if (retryDelayS !== undefined) {
-    await startOnce(cp.workflows, "job-lifecycle", `${jobId}-v${record.job.version}`, {
+    await startOnce(cp.workflows, "job-lifecycle", retryName(jobId, record.job.version), {
       jobId,
       review: false,
       retryDelayS,
@@ -182,8 +182,8 @@ const interrupt = async (
   const { record, before } = applied;
   if (record.job.instanceId) await abortOn(cp, record.job.instanceId, jobId);
   if (before.taskToken) {
-    await failWaitingTask(
-      cp.workflows,
+    // A task over already (its workflow moved on) takes the report as a no-op.
+    await cp.workflows.sendTaskFailure(
       before.taskToken,
       error,
       `${event.type} while ${before.job.phase}`,

@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { HOLDING_PHASES, type Phase } from "../domain/phases.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { closeInstance } from "./change-instance.ts";
 import type { Ports } from "./control-plane.ts";
+import { recoveryRerun } from "./execution-names.ts";
 import { startJobWorkflows } from "./submit-job.ts";
 
 const WAITING_FOR_A_SERVER: Phase[] = [
@@ -35,7 +35,7 @@ export const recoverAfterRestart = async (
   for (const { job } of await cp.jobs.listByPhase("CANCELING"))
     await applyJobEvent(cp, job.id, { type: "released" });
   // Last, so no instance these workflows claim or launch is closed by the steps above.
-  const rerun = `-recovered-${randomBytes(4).toString("hex")}`;
+  const rerun = recoveryRerun();
   for (const phase of WAITING_FOR_A_SERVER) {
     for (const record of await cp.jobs.listByPhase(phase))
       await startJobWorkflows(cp, record, rerun);

@@ -6,6 +6,7 @@ import { jobStatusChanged } from "../domain/status-events.ts";
 import { jobCreateStart } from "../domain/timeline.ts";
 import type { JobRecord } from "../ports.ts";
 import type { Ports } from "./control-plane.ts";
+import { deadlineName, lifecycleName } from "./execution-names.ts";
 import { conflict, type Failure, invalidInput } from "./outcome.ts";
 import { startOnce } from "./start-workflow.ts";
 
@@ -18,13 +19,13 @@ import { startOnce } from "./start-workflow.ts";
  */
 export const startJobWorkflows = async (cp: Ports<"workflows">, record: JobRecord, rerun = "") => {
   const jobId = record.job.id;
-  await startOnce(cp.workflows, "job-lifecycle", `${jobId}${rerun}`, {
+  await startOnce(cp.workflows, "job-lifecycle", lifecycleName(jobId, rerun), {
     jobId,
     review: record.spec.review && record.job.review !== "APPROVED",
   });
   const { timeoutS } = record.spec;
   if (timeoutS === undefined) return;
-  await startOnce(cp.workflows, "job-deadline", `${jobId}-deadline${rerun}`, {
+  await startOnce(cp.workflows, "job-deadline", deadlineName(jobId, rerun), {
     jobId,
     deadline: deadlineOf(record.createdAt, timeoutS),
   });

@@ -1,5 +1,3 @@
-import type { Workflows } from "../ports.ts";
-
 /**
  * Error names the workflow handlers throw and the state machines catch by name
  * (`ErrorEquals`), as AWS Lambda reports a thrown error's `name`.
@@ -24,19 +22,3 @@ export class WorkflowError extends Error {
     this.name = name;
   }
 }
-
-/**
- * Fails the task a workflow waits on, if it still waits: the task may have ended in the
- * meantime (Step Functions then answers TaskDoesNotExist or TaskTimedOut), and then
- * there is nothing left to end.
- */
-export const failWaitingTask = async (
-  workflows: Workflows,
-  taskToken: string,
-  error: string,
-  cause: string,
-): Promise<void> => {
-  await workflows.sendTaskFailure(taskToken, error, cause).catch((failure: Error) => {
-    if (failure.name !== "TaskDoesNotExist" && failure.name !== "TaskTimedOut") throw failure;
-  });
-};

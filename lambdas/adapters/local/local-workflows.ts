@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { RunOptions, StateMachine } from "aws-local-stepfunctions";
 import type { StateMachineName, Workflows } from "../../ports.ts";
+import { checkStartRequest, checkTaskOutput, overLimit } from "../aws/sfn/step-functions-rules.ts";
 import {
   carriedLimits,
   type PreparedMachine,
@@ -8,7 +9,6 @@ import {
   type TaskSpec,
 } from "./workflows/asl-rewrite.ts";
 import { breachIn } from "./workflows/breaches.ts";
-import { overLimit } from "./workflows/data-limits.ts";
 import { deferred } from "./workflows/deferred.ts";
 import {
   type Execution,
@@ -27,12 +27,10 @@ import {
   succeeded,
   terminalError,
 } from "./workflows/outcomes.ts";
-import { checkStartRequest } from "./workflows/start-request.ts";
 import { claimTaskToken, TaskTokens, taskTokenSlot } from "./workflows/task-tokens.ts";
 
 export type { ExecutionEnd } from "./workflows/executions.ts";
 export type { ExecutionStatus } from "./workflows/outcomes.ts";
-export { TaskDoesNotExist } from "./workflows/task-tokens.ts";
 
 export interface TaskContext {
   /** Set for `.waitForTaskToken` tasks: the same token `$$.Task.Token` gives the state's Parameters. */
@@ -122,8 +120,7 @@ export class LocalWorkflows implements Workflows {
   }
 
   async sendTaskSuccess(taskToken: string, output: Record<string, unknown>): Promise<void> {
-    const over = overLimit("the task's output", output);
-    if (over) throw namedError("ValidationException", over);
+    checkTaskOutput(output);
     // Through JSON, as the API carries it: the execution never shares objects with the caller.
     this.#tokens.succeed(taskToken, JSON.parse(JSON.stringify(output)));
   }

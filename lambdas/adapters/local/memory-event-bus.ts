@@ -1,7 +1,11 @@
-import { StatusEvent } from "../../domain/status-events.ts";
+import type { StatusEvent } from "../../domain/status-events.ts";
 import type { EventBus } from "../../ports.ts";
+import { checkedEvents } from "../aws/eventbridge/entries.ts";
 
-/** EventBridge's envelope, delivered in process: every event is validated, then handed to each subscriber. */
+/**
+ * EventBridge's envelope, delivered in process: the events are checked as EventBridge's
+ * adapter checks them (the schema, the entry limit), then each is handed to each subscriber.
+ */
 export class MemoryEventBus implements EventBus {
   private readonly subscribers: Array<(event: StatusEvent) => void> = [];
 
@@ -11,9 +15,8 @@ export class MemoryEventBus implements EventBus {
   }
 
   async publish(events: StatusEvent[]): Promise<void> {
-    for (const event of events) {
-      const valid = StatusEvent.parse(event);
-      for (const subscriber of this.subscribers) subscriber(valid);
+    for (const event of checkedEvents(events)) {
+      for (const subscriber of this.subscribers) subscriber(event);
     }
   }
 }

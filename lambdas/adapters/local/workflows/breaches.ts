@@ -1,5 +1,5 @@
 import type { StateMachine } from "aws-local-stepfunctions";
-import { overLimit } from "./data-limits.ts";
+import { overLimit } from "../../aws/sfn/step-functions-rules.ts";
 import { type WaitSpec, waitBeyondTimers } from "./waits.ts";
 
 type EventLogs = ReturnType<StateMachine["run"]>["eventLogs"];

@@ -6,11 +6,6 @@ import { executionClosed, terminalError } from "./outcomes.ts";
 import { MAX_TIMER_SECONDS, type Timer } from "./timers.ts";
 import { beyond } from "./waits.ts";
 
-/** Like Step Functions' TaskDoesNotExist: the token was never issued, or its task is over. */
-export class TaskDoesNotExist extends Error {
-  override readonly name = "TaskDoesNotExist";
-}
-
 /** The tokens of one execution: minted while Parameters are evaluated, then waited on. */
 export interface TokenHolder {
   /** Minted by `$$.Task.Token` while Parameters are evaluated, claimed by the task right after. */
@@ -28,7 +23,9 @@ interface WaitingTask {
 
 /**
  * The callback tasks waiting for SendTaskSuccess or SendTaskFailure, each with the timers
- * that fail it when it runs past its TimeoutSeconds or misses a heartbeat.
+ * that fail it when it runs past its TimeoutSeconds or misses a heartbeat. A report for a
+ * token no task waits on (never issued, or its task is over) changes nothing, as the
+ * Workflows port says.
  */
 export class TaskTokens {
   readonly #waiting = new Map<string, WaitingTask>();
@@ -56,15 +53,16 @@ export class TaskTokens {
   }
 
   succeed(taskToken: string, output: unknown): void {
-    this.#take(taskToken).result.resolve(output);
+    this.#take(taskToken)?.result.resolve(output);
   }
 
   fail(taskToken: string, error: Error): void {
-    this.#take(taskToken).result.reject(error);
+    this.#take(taskToken)?.result.reject(error);
   }
 
   heartbeat(taskToken: string): void {
-    this.#armHeartbeat(taskToken, this.#live(taskToken));
+    const task = this.#waiting.get(taskToken);
+    if (task) this.#armHeartbeat(taskToken, task);
   }
 
   /** Forgets a task whose handler failed: nothing waits on its token any more. */
@@ -108,22 +106,17 @@ export class TaskTokens {
     );
   }
 
-  /** Retires the token at once, so a late report is refused, then fails its task. */
+  /** Retires the token at once, so a late report changes nothing, then fails its task. */
   #expire(taskToken: string, error: string, cause: string): void {
     const task = this.#take(taskToken);
+    if (!task) return;
     void libraryTimeoutError(error, cause).then((timeout) => task.result.reject(timeout));
   }
 
-  #live(taskToken: string): WaitingTask {
+  /** Removes a live task so it is settled exactly once; undefined when none waits on the token. */
+  #take(taskToken: string): WaitingTask | undefined {
     const task = this.#waiting.get(taskToken);
-    if (!task) throw new TaskDoesNotExist("Task token does not exist or its task is over");
-    return task;
-  }
-
-  /** Removes a live task so it is settled exactly once. */
-  #take(taskToken: string): WaitingTask {
-    const task = this.#live(taskToken);
-    this.drop(taskToken);
+    if (task) this.drop(taskToken);
     return task;
   }
 }
