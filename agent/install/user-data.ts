@@ -164,8 +164,8 @@ fetch ${s3Uri(agent)} ${agent.sha256} ${INSTALL_DIR}/agent.mjs
 (umask 077 && cat > ${CONFIG_FILE}) <<'GPUCTL_CONFIG'
 GPUCTL_ENDPOINT=${endpoint}
 GPUCTL_INSTANCE_ID=${instanceId}
-GPUCTL_QUEUE_URL=${queueUrl}
-GPUCTL_AUTH=iam
+GPUCTL_RUNTIME=aws
+GPUCTL_COMMAND_QUEUE_URL=${queueUrl}
 AWS_REGION=${region}
 GPUCTL_AGENT_HOME=${AGENT_HOME}
 GPUCTL_CONFIG

@@ -127,8 +127,8 @@ describe.runIf(canIsolate)("the agent's user data on a fresh instance", () => {
       [
         `GPUCTL_ENDPOINT=${options.endpoint}`,
         `GPUCTL_INSTANCE_ID=${options.instanceId}`,
-        `GPUCTL_QUEUE_URL=${options.queueUrl}`,
-        "GPUCTL_AUTH=iam",
+        "GPUCTL_RUNTIME=aws",
+        `GPUCTL_COMMAND_QUEUE_URL=${options.queueUrl}`,
         "AWS_REGION=eu-west-1",
         "GPUCTL_AGENT_HOME=/var/lib/gpuctl",
         "",

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SHUTDOWN_LIMIT_MS } from "../../../agent/commands.ts";
+import { readConfig } from "../../../agent/config.ts";
 import {
   AGENT_HOME,
   AGENT_UNIT,
@@ -60,12 +61,28 @@ describe("the agent's user data", () => {
     expect(script).toContain(`(umask 077 && cat > ${CONFIG_FILE}) <<'GPUCTL_CONFIG'
 GPUCTL_ENDPOINT=${options.endpoint}
 GPUCTL_INSTANCE_ID=${options.instanceId}
-GPUCTL_QUEUE_URL=${options.queueUrl}
-GPUCTL_AUTH=iam
+GPUCTL_RUNTIME=aws
+GPUCTL_COMMAND_QUEUE_URL=${options.queueUrl}
 AWS_REGION=eu-west-1
 GPUCTL_AGENT_HOME=${AGENT_HOME}
 GPUCTL_CONFIG
 `);
+  });
+
+  it("writes the configuration the agent reads: its runtime on AWS, its queue and its home", () => {
+    const envFile = script.split("<<'GPUCTL_CONFIG'\n")[1]?.split("GPUCTL_CONFIG\n")[0] ?? "";
+    const env = Object.fromEntries(
+      envFile
+        .trimEnd()
+        .split("\n")
+        .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+    );
+    expect(readConfig(env)).toMatchObject({
+      endpoint: options.endpoint,
+      instanceId: options.instanceId,
+      runtime: { kind: "aws", region: options.region, queueUrl: options.queueUrl },
+      home: AGENT_HOME,
+    });
   });
 
   it("installs and starts the unit, whose ExecStartPre blocks the metadata service for all but root", () => {
