@@ -27,6 +27,18 @@ const arn = (service: string, resource: string, meaning: string) =>
     `arn:aws:${service}:us-east-1:123456789012:${resource}:name`,
   );
 
+/** An object the user data fetches: `<NAME>_BUCKET`, `<NAME>_KEY`, `<NAME>_SHA256`. */
+const s3File = <N extends string>(name: N, meaning: string) =>
+  ({
+    [`${name}_BUCKET`]: matching(
+      `the bucket of ${meaning}`,
+      /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+      "cdk-hnb659fds-assets-123456789012-us-east-1",
+    ),
+    [`${name}_KEY`]: variable(`the key of ${meaning}`),
+    [`${name}_SHA256`]: matching(`the SHA-256 of ${meaning}`, /^[0-9a-f]{64}$/, "64 hex digits"),
+  }) as Record<`${N}_${"BUCKET" | "KEY" | "SHA256"}`, ReturnType<typeof variable>>;
+
 /**
  * The environment the stack gives each Lambda, one schema per kind of setting. A Lambda
  * reads only the kinds its ports need (build-ports.ts), so its configuration names only
@@ -51,9 +63,24 @@ export const ENVIRONMENT = {
       /^[A-Za-z0-9_-]{1,40}$/,
       "gpuctl-commands-",
     ),
+    ACCOUNT_ID: matching(
+      "the account of the queues and instances: queue URLs and instance ARNs",
+      /^\d{12}$/,
+      "123456789012",
+    ),
+  }),
+  controlPlane: z.object({
+    CONTROL_PLANE_NAME: variable(
+      "this installation's name: the gpuctl:control-plane tag of its instances and queues",
+    ),
   }),
   compute: z.object({
     LAUNCH_TEMPLATE_ID: matching("the GPU instances' launch template", /^lt-[0-9a-f]+$/, "lt-0abc"),
+    LAUNCH_TEMPLATE_VERSION: matching(
+      "the launch template's version instances launch from",
+      /^(\d+|\$Latest|\$Default)$/,
+      "3",
+    ),
     SUBNET_IDS: list(
       "the subnets instances launch in, in the order tried",
       /^subnet-[0-9a-f]+$/,
@@ -64,8 +91,17 @@ export const ENVIRONMENT = {
       /^[a-z0-9-]+\.[a-z0-9]+$/,
       "g5.xlarge,g6.xlarge",
     ),
+    ...s3File("AGENT_BUNDLE", "the agent's bundle (dist/agent/agent.mjs)"),
+    ...s3File("NODE_RUNTIME", "the Node.js 22 linux-x64 tarball instances run the agent with"),
   }),
   region: z.object({ AWS_REGION: variable("the region, set by Lambda itself") }),
+  agentRole: z.object({
+    AGENT_ROLE_NAME: matching(
+      "the instance role agents sign their requests with",
+      /^[\w+=,.@-]{1,64}$/,
+      "gpuctl-agent",
+    ),
+  }),
   agent: z.object({
     AGENT_ENDPOINT: variable("where agents reach the control plane's API").pipe(
       z.url({ protocol: /^https$/, error: "must be an https URL (where agents reach the API)" }),

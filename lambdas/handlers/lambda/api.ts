@@ -1,13 +1,19 @@
 import { type APIGatewayProxyResult, handle, type LambdaEvent } from "hono/aws-lambda";
-import { buildPorts } from "../../adapters/aws/build-ports.ts";
+import { buildPortsAndEnvironment } from "../../adapters/aws/build-ports.ts";
 import { API_NEEDS, createApi } from "../api/app.ts";
 import { jwtSubject } from "../api/user-identity.ts";
 import { wrapHandler } from "./wrap-handler.ts";
 
 /**
  * The HTTP API behind API Gateway (HTTP API, payload 2.0): users' routes pass its JWT
- * authorizer, agents' its IAM authorizer. The event reaches the routes as `c.env.event`.
+ * authorizer, agents' its IAM authorizer, whose caller must be a session of the instance
+ * role. The event reaches the routes as `c.env.event`. No poll route and no artifact
+ * routes: agents read their SQS queue, and files move through presigned S3 URLs.
  */
-const api = createApi(await buildPorts(API_NEEDS), { users: jwtSubject });
+const { ports, environment } = await buildPortsAndEnvironment(API_NEEDS, ["agentRole"]);
+const api = createApi(ports, {
+  users: jwtSubject,
+  agentRole: environment.agentRole.AGENT_ROLE_NAME,
+});
 
 export const handler = wrapHandler<LambdaEvent, APIGatewayProxyResult>(handle(api));

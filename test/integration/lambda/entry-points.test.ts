@@ -1,88 +1,70 @@
 /**
  * Each Lambda entry point, imported as Lambda loads it and invoked in-process with the
- * events AWS delivers, against DynamoDB Local. Ports whose AWS adapters are not wired into
- * build-ports.ts yet (events, workflows, compute, commands, artifacts) get in-memory stand-ins.
+ * events AWS delivers: its ports are the AWS adapters build-ports.ts wires, the stores on
+ * DynamoDB Local and every other client mocked (aws-sdk-client-mock), so each test sees
+ * the AWS calls its entry point makes.
  */
+import {
+  DescribeInstancesCommand,
+  EC2Client,
+  RunInstancesCommand,
+  StopInstancesCommand,
+  TerminateInstancesCommand,
+} from "@aws-sdk/client-ec2";
+import {
+  EventBridgeClient,
+  PutEventsCommand,
+  type PutEventsRequestEntry,
+} from "@aws-sdk/client-eventbridge";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SendTaskHeartbeatCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  GetQueueUrlCommand,
+  SendMessageCommand,
+  SQSClient,
+  TagQueueCommand,
+} from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
+import { readConfig } from "../../../agent/config.ts";
+import { AGENT_HEADERS } from "../../../agent/protocol.ts";
 import { DynamoInstanceStore } from "../../../lambdas/adapters/aws/dynamodb/instance-store.ts";
 import { DynamoJobStore } from "../../../lambdas/adapters/aws/dynamodb/job-store.ts";
+import { clientToken } from "../../../lambdas/adapters/aws/ec2/ec2-compute.ts";
 import {
   type Instance,
   launchInstance,
   transitionInstance,
 } from "../../../lambdas/domain/instance.ts";
-import type { StatusEvent } from "../../../lambdas/domain/status-events.ts";
-import { agentAccess } from "../../../lambdas/use-cases/agent-identity.ts";
-import type { ControlPlane, PortName } from "../../../lambdas/use-cases/control-plane.ts";
+import type { Job } from "../../../lambdas/domain/job.ts";
+import { assignmentCredential } from "../../../lambdas/use-cases/agent-identity.ts";
 import { newRecord } from "../stores.ts";
 import { freshTable } from "../table.ts";
-
-const standIns = vi.hoisted(() => {
-  const published: StatusEvent[] = [];
-  const computeCalls: string[] = [];
-  const ports: Partial<ControlPlane> = {
-    events: { publish: async (batch) => void published.push(...batch) },
-    compute: {
-      instanceTypes: async () => ["g5.xlarge"],
-      launch: async (request) => {
-        computeCalls.push(`launch ${request.instanceId}`);
-        return { providerId: `i-${request.instanceId}` };
-      },
-      start: async (id) => void computeCalls.push(`start ${id}`),
-      stop: async (id) => void computeCalls.push(`stop ${id}`),
-      terminate: async (id) => void computeCalls.push(`terminate ${id}`),
-      serviceAddress: async () => ({ host: "10.0.0.1", port: 8080 }),
-      list: async () => [],
-    },
-    workflows: {
-      start: async (_machine, name) => ({ executionId: name }),
-      sendTaskSuccess: async () => {},
-      sendTaskFailure: async () => {},
-      sendTaskHeartbeat: async () => {},
-    },
-    commands: { open: async () => {}, push: async () => {}, close: async () => {} },
-    artifacts: {
-      inputUpload: async () => ({ stored: true }),
-      inputStored: async () => true,
-      inputDownload: async (sha256) => `https://example.com/inputs/${sha256}`,
-      resultUpload: async (jobId, file) => ({
-        url: `https://example.com/jobs/${jobId}/${file.path}`,
-        headers: {},
-      }),
-      resultExists: async () => false,
-      listOutputs: async () => ({ items: [] }),
-      outputDownload: async (jobId, path) => `https://example.com/jobs/${jobId}/${path}`,
-    },
-  };
-  return { published, computeCalls, ports };
-});
-
-vi.mock(import("../../../lambdas/adapters/aws/build-ports.ts"), async (importOriginal) => {
-  const original = await importOriginal();
-  return {
-    buildPorts: (async (needs, variables) => {
-      const standIn = (port: PortName) => port in standIns.ports;
-      const built = await original.buildPorts(
-        { ports: needs.ports.filter((port) => !standIn(port)), settings: needs.settings },
-        variables,
-      );
-      const substituted = needs.ports.filter(standIn).map((port) => [port, standIns.ports[port]]);
-      return { ...built, ...Object.fromEntries(substituted) };
-    }) as typeof original.buildPorts,
-  };
-});
 
 const SECRET = "agent-secret-for-tests";
 const SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gpuctl-agent-AbCdEf";
 const AT = "2026-01-01T00:00:00.000Z";
 const pool = { instanceType: "g5.xlarge", envHash: "sha256:abc", region: "us-east-1" };
+const machine = (name: string) => `arn:aws:states:us-east-1:123456789012:stateMachine:${name}`;
+const MACHINES = {
+  lifecycle: machine("gpuctl-job-lifecycle"),
+  deadline: machine("gpuctl-job-deadline"),
+  cooling: machine("gpuctl-instance-cooling"),
+};
+/** Where SQS answers the queues of the account and region below. */
+const QUEUE_URLS = "https://sqs.us-east-1.amazonaws.com/123456789012/";
+const BUCKET = "gpuctl-test-artifacts";
 
 let table: Awaited<ReturnType<typeof freshTable>>;
 let jobs: DynamoJobStore;
 let instances: DynamoInstanceStore;
 const secrets = mockClient(SecretsManagerClient);
+const ec2 = mockClient(EC2Client);
+const sfn = mockClient(SFNClient);
+const eventBridge = mockClient(EventBridgeClient);
+const sqs = mockClient(SQSClient);
 
 beforeAll(async () => {
   table = await freshTable();
@@ -90,32 +72,81 @@ beforeAll(async () => {
   instances = new DynamoInstanceStore(table);
 });
 
+/** The status events of every PutEvents call, as their `detail.data`. */
+const published = () =>
+  eventBridge
+    .commandCalls(PutEventsCommand)
+    .flatMap((call) => call.args[0].input.Entries ?? [])
+    .map((entry: PutEventsRequestEntry) => JSON.parse(entry.Detail ?? "{}").data);
+
+/** The gpuctl instances EC2 knows, by their `gpuctl:instance` tag, for DescribeInstances. */
+const ec2Instances = (known: Record<string, { InstanceId: string; state: string }>) =>
+  ec2.on(DescribeInstancesCommand).callsFake(({ Filters = [] }) => {
+    const tagged = Filters.find(
+      (filter: { Name?: string }) => filter.Name === "tag:gpuctl:instance",
+    );
+    const found = known[tagged?.Values?.[0] ?? ""];
+    return {
+      Reservations: found
+        ? [{ Instances: [{ InstanceId: found.InstanceId, State: { Name: found.state } }] }]
+        : [],
+    };
+  });
+
 beforeEach(() => {
   vi.resetModules();
-  secrets.reset();
+  for (const mock of [secrets, ec2, sfn, eventBridge, sqs]) mock.reset();
   secrets.on(GetSecretValueCommand, { SecretId: SECRET_ARN }).resolves({ SecretString: SECRET });
-  standIns.published.length = 0;
-  standIns.computeCalls.length = 0;
+  eventBridge.on(PutEventsCommand).callsFake(({ Entries = [] }) => ({
+    FailedEntryCount: 0,
+    Entries: Entries.map((_: unknown, index: number) => ({ EventId: `event-${index}` })),
+  }));
+  sfn.on(StartExecutionCommand).callsFake(({ stateMachineArn, name }) => ({
+    executionArn: `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`,
+    startDate: new Date(AT),
+  }));
+  for (const command of [CreateQueueCommand, GetQueueUrlCommand])
+    sqs.on(command).callsFake(({ QueueName }) => ({ QueueUrl: `${QUEUE_URLS}${QueueName}` }));
   const log = vi.spyOn(console, "log").mockImplementation(() => {});
   // Powertools warns of invocations that record no metric but ColdStart.
   vi.spyOn(console, "warn").mockImplementation(() => {});
   printed = () => log.mock.calls.map(([line]) => String(line));
   // What the stack and Lambda set; fake credentials: nothing here reaches AWS.
-  for (const [name, value] of Object.entries({
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: "AKIDLOCAL",
-    AWS_SECRET_ACCESS_KEY: "local",
-    AWS_SESSION_TOKEN: "",
-    AWS_ENDPOINT_URL_DYNAMODB: inject("dynamodbEndpoint"),
-    TABLE_NAME: table.tableName,
-    AGENT_ENDPOINT: "https://api.example.com",
-    AGENT_SECRET_ARN: SECRET_ARN,
-    AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand",
-    POWERTOOLS_DEV: "true",
-    POWERTOOLS_METRICS_DISABLED: "false",
-  }))
-    vi.stubEnv(name, value);
+  for (const [name, value] of Object.entries(STACK_VARIABLES)) vi.stubEnv(name, value);
+  vi.stubEnv("AWS_ENDPOINT_URL_DYNAMODB", inject("dynamodbEndpoint"));
+  vi.stubEnv("TABLE_NAME", table.tableName);
 });
+
+const STACK_VARIABLES = {
+  AWS_REGION: "us-east-1",
+  AWS_ACCESS_KEY_ID: "AKIDLOCAL",
+  AWS_SECRET_ACCESS_KEY: "local",
+  AWS_SESSION_TOKEN: "",
+  AGENT_ENDPOINT: "https://api.example.com",
+  AGENT_SECRET_ARN: SECRET_ARN,
+  AGENT_ROLE_NAME: "gpuctl-agent",
+  BUCKET_NAME: BUCKET,
+  EVENT_BUS_NAME: "gpuctl-test",
+  JOB_LIFECYCLE_STATE_MACHINE_ARN: MACHINES.lifecycle,
+  JOB_DEADLINE_STATE_MACHINE_ARN: MACHINES.deadline,
+  INSTANCE_COOLING_STATE_MACHINE_ARN: MACHINES.cooling,
+  COMMAND_QUEUE_PREFIX: "gpuctl-test-",
+  ACCOUNT_ID: "123456789012",
+  CONTROL_PLANE_NAME: "gpuctl-test",
+  LAUNCH_TEMPLATE_ID: "lt-0123456789abcdef0",
+  LAUNCH_TEMPLATE_VERSION: "3",
+  SUBNET_IDS: "subnet-0aaa,subnet-0bbb",
+  INSTANCE_TYPES: "g5.xlarge,g6.xlarge",
+  AGENT_BUNDLE_BUCKET: "gpuctl-test-assets",
+  AGENT_BUNDLE_KEY: "agent/abc.mjs",
+  AGENT_BUNDLE_SHA256: "a".repeat(64),
+  NODE_RUNTIME_BUCKET: "gpuctl-test-assets",
+  NODE_RUNTIME_KEY: "runtime/node-v22.23.3-linux-x64.tar.xz",
+  NODE_RUNTIME_SHA256: "b".repeat(64),
+  AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand",
+  POWERTOOLS_DEV: "true",
+  POWERTOOLS_METRICS_DISABLED: "false",
+};
 
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -201,17 +232,41 @@ const iam = (instanceId: string) => ({
   },
 });
 
-/** An instance that ran one job and is now cooling, stored. */
-const coolingInstance = async (id: string): Promise<Instance> => {
-  let instance = launchInstance({ id, pool, spot: false, jobId: "first" });
-  const released = { type: "released", coolingUntil: AT, stoppedUntil: AT } as const;
-  for (const event of [{ type: "agentRegistered" }, released] as const) {
+/** An instance stored after `events`, from its launch for `jobId` as EC2 instance `providerId`. */
+const storedInstance = async (
+  id: string,
+  providerId: string,
+  jobId: string,
+  events: Parameters<typeof transitionInstance>[1][],
+): Promise<Instance> => {
+  let instance = launchInstance({ id, providerId, pool, spot: false, jobId });
+  for (const event of events) {
     const next = transitionInstance(instance, event);
     if (!next.ok) throw new Error(next.refusal.message);
     instance = next.instance;
   }
   expect(await instances.create(instance, AT)).toEqual({ ok: true });
   return instance;
+};
+
+/** An instance that ran one job and is now cooling, stored. */
+const coolingInstance = (id: string, providerId: string) =>
+  storedInstance(id, providerId, "first", [
+    { type: "agentRegistered" },
+    { type: "released", coolingUntil: AT, stoppedUntil: AT },
+  ]);
+
+/** A job stored in `phase` on `instanceId`. */
+const jobOn = async (id: string, instanceId: string, phase: Job["phase"], spec = {}) => {
+  const record = newRecord({ id });
+  await jobs.submit({
+    record: {
+      ...record,
+      job: { ...record.job, phase, instanceId },
+      spec: { ...record.spec, ...spec },
+    },
+  });
+  return record;
 };
 
 describe("the API Lambda", () => {
@@ -236,13 +291,14 @@ describe("the API Lambda", () => {
     expect(response.statusCode).toBe(401);
   });
 
-  it("submits a job as the subject, through the API Gateway event's body", async () => {
+  it("submits a job as the subject: its lifecycle and deadline executions, its status event", async () => {
     const { handler } = await import("../../../lambdas/handlers/lambda/api.ts");
     const spec = {
       name: "train",
       kind: "training",
       instance: { types: ["g5.xlarge"] },
       run: "python train.py",
+      timeoutS: 3600,
     };
     const response = await handler(
       httpEvent("POST", "/v1/jobs", jwt("sub-ada"), { body: spec }),
@@ -251,26 +307,57 @@ describe("the API Lambda", () => {
     expect(response.statusCode).toBe(201);
     const { id } = JSON.parse(response.body);
     expect((await jobs.get(id))?.owner).toBe("sub-ada");
-    expect(standIns.published.map((event) => event.detail.data)).toEqual([
-      expect.objectContaining({ jobId: id, phase: "SUBMITTED" }),
-    ]);
+    for (const stateMachineArn of [MACHINES.lifecycle, MACHINES.deadline]) {
+      expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
+        stateMachineArn,
+        input: expect.stringContaining(`"jobId":"${id}"`),
+      });
+    }
+    expect(eventBridge).toHaveReceivedCommandWith(PutEventsCommand, {
+      Entries: [expect.objectContaining({ EventBusName: "gpuctl-test", Source: "gpuctl" })],
+    });
+    expect(published()).toEqual([expect.objectContaining({ jobId: id, phase: "SUBMITTED" })]);
   });
 
-  it("routes an agent's call that passed the IAM authorizer", async () => {
-    await coolingInstance("gi-agent");
+  it("takes an agent's report through the IAM authorizer from its instance's role session alone", async () => {
+    await storedInstance("gi-agent", "i-0a9e47", "job-agent", [{ type: "agentRegistered" }]);
+    const record = await jobOn("job-agent", "gi-agent", "TRAINING");
     const { handler } = await import("../../../lambdas/handlers/lambda/api.ts");
-    const { token } = agentAccess(
-      { settings: { agent: { endpoint: "", secret: SECRET } } },
-      "gi-agent",
-    );
+    const report = (ec2Id: string) =>
+      handler(
+        httpEvent("POST", "/agent/v1/jobs/job-agent/timeline", iam(ec2Id), {
+          headers: {
+            [AGENT_HEADERS.instance]: "gi-agent",
+            [AGENT_HEADERS.assignment]: assignmentCredential(SECRET, {
+              instanceId: "gi-agent",
+              jobId: "job-agent",
+              attempt: record.job.attempt,
+              requeues: record.job.requeues,
+            }),
+          },
+          body: { phase: "Instance Connect", startedAt: AT, endedAt: AT },
+        }),
+        context,
+      );
+
+    expect((await report("i-0b7c31")).statusCode).toBe(403);
+    expect((await report("i-0a9e47")).statusCode).toBe(204);
+    expect((await jobs.get("job-agent"))?.timeline).toMatchObject({
+      "Instance Connect": { startedAt: AT, endedAt: AT },
+    });
+  });
+
+  it("serves no poll route: agents on AWS read their SQS queue", async () => {
+    await coolingInstance("gi-poller", "i-0c1d22");
+    const { handler } = await import("../../../lambdas/handlers/lambda/api.ts");
     const response = await handler(
-      httpEvent("POST", "/agent/v1/instances/gi-agent/poll", iam("i-0abc"), {
-        headers: { authorization: `Bearer ${token}` },
+      httpEvent("POST", "/agent/v1/instances/gi-poller/poll", iam("i-0c1d22"), {
+        headers: { [AGENT_HEADERS.instance]: "gi-poller" },
         body: { envHashes: [], waitS: 0 },
       }),
       context,
     );
-    expect(response.statusCode).toBe(204);
+    expect(response.statusCode).toBe(404);
   });
 
   it("publishes a ColdStart metric in the gpuctl namespace, by function", async () => {
@@ -288,25 +375,79 @@ describe("the API Lambda", () => {
 });
 
 describe("the workflow task Lambdas", () => {
-  it("RequestReviewFunction takes the Step Functions payload and records the task token", async () => {
-    await jobs.submit({ record: newRecord({ id: "job-review" }) });
-    const { handler } = await import("../../../lambdas/handlers/lambda/tasks/request-review.ts");
-    await handler({ jobId: "job-review", taskToken: "AQCEAAAAKgAAAA-token" }, context);
-    const record = await jobs.get("job-review");
-    expect(record?.job.phase).toBe("PENDING_REVIEW");
-    expect(record?.taskToken).toBe("AQCEAAAAKgAAAA-token");
-  });
-
-  it("ExpireCoolingFunction stops a cooling instance", async () => {
-    const instance = await coolingInstance("gi-expire");
-    const { handler } = await import("../../../lambdas/handlers/lambda/tasks/expire-cooling.ts");
-    const payload = { instanceId: instance.id, coolingEpoch: instance.coolingEpoch, stoppedS: 600 };
-    expect(await handler(payload, context)).toEqual({ closed: true, stopped: true });
-    expect(await instances.get(instance.id)).toMatchObject({
-      status: "CLOSED",
-      substatus: "STOPPED",
+  it("AcquireInstanceFunction launches through RunInstances and opens the instance's queue", async () => {
+    await jobs.submit({
+      record: newRecord(
+        { id: "job-launch" },
+        {
+          spec: {
+            ...newRecord({ id: "job-launch" }).spec,
+            instance: {
+              types: ["g5.xlarge"],
+              spot: false,
+              waitRequestS: 600,
+              onDemandFallback: true,
+            },
+          },
+        },
+      ),
     });
-    expect(standIns.computeCalls).toEqual(["stop gi-expire"]);
+    ec2Instances({});
+    ec2.on(RunInstancesCommand).resolves({ Instances: [{ InstanceId: "i-0d4e5f6" }] });
+    const { handler } = await import("../../../lambdas/handlers/lambda/tasks/acquire-instance.ts");
+
+    const placement = await handler({ jobId: "job-launch" }, context);
+    expect(placement).toMatchObject({ placement: "launched" });
+    const instanceId = placement.instanceId;
+    expect(await instances.get(instanceId)).toMatchObject({ providerId: "i-0d4e5f6" });
+
+    const [launch] = ec2.commandCalls(RunInstancesCommand).map((call) => call.args[0].input);
+    expect(launch).toMatchObject({
+      LaunchTemplate: { LaunchTemplateId: "lt-0123456789abcdef0", Version: "3" },
+      InstanceType: "g5.xlarge",
+      SubnetId: "subnet-0aaa",
+      ClientToken: clientToken(instanceId, "subnet-0aaa"),
+      TagSpecifications: expect.arrayContaining([
+        {
+          ResourceType: "instance",
+          Tags: expect.arrayContaining([
+            { Key: "gpuctl:control-plane", Value: "gpuctl-test" },
+            { Key: "gpuctl:instance", Value: instanceId },
+            { Key: "gpuctl:job", Value: "job-launch" },
+          ]),
+        },
+      ]),
+    });
+    const queueName = `gpuctl-test-${instanceId}`;
+    expect(sqs).toHaveReceivedCommandWith(CreateQueueCommand, {
+      QueueName: queueName,
+      tags: { "gpuctl:control-plane": "gpuctl-test", "gpuctl:instance": instanceId },
+    });
+    expect(sqs).toHaveReceivedCommandWith(TagQueueCommand, {
+      QueueUrl: `${QUEUE_URLS}${queueName}`,
+      Tags: {
+        "gpuctl:agent-instance-arn": "arn:aws:ec2:us-east-1:123456789012:instance/i-0d4e5f6",
+      },
+    });
+
+    // The user data configures the agent with the queue SQS made for it.
+    const userData = Buffer.from(launch?.UserData ?? "", "base64").toString("utf8");
+    const envFile = userData.split("<<'GPUCTL_CONFIG'\n")[1]?.split("GPUCTL_CONFIG\n")[0] ?? "";
+    const env = Object.fromEntries(
+      envFile
+        .trimEnd()
+        .split("\n")
+        .map((line) => line.split(/=(.*)/s)),
+    );
+    expect(readConfig(env)).toMatchObject({
+      endpoint: "https://api.example.com",
+      instanceId,
+      runtime: { kind: "aws", region: "us-east-1", queueUrl: `${QUEUE_URLS}${queueName}` },
+    });
+    expect(userData).toContain(`'s3://gpuctl-test-assets/agent/abc.mjs' ${"a".repeat(64)}`);
+    expect(published()).toEqual(
+      expect.arrayContaining([expect.objectContaining({ instanceId, status: "LAUNCHING" })]),
+    );
   });
 
   it("AcquireInstanceFunction fails by the error name the state machine catches", async () => {
@@ -316,6 +457,90 @@ describe("the workflow task Lambdas", () => {
     });
   });
 
+  it("DispatchStepFunction sends the step with SendMessage, its inputs as presigned S3 URLs; the agent's heartbeat reaches the task", async () => {
+    const sha256 = "c".repeat(64);
+    await storedInstance("gi-dispatch", "i-0d15a7", "job-inputs", [{ type: "agentRegistered" }]);
+    await jobOn("job-inputs", "gi-dispatch", "SENDING_MODEL_AND_DATA", {
+      inputs: [{ sha256, path: "data.bin" }],
+    });
+    sqs.on(SendMessageCommand).resolves({ MessageId: "m-1" });
+    const { handler } = await import("../../../lambdas/handlers/lambda/tasks/dispatch-step.ts");
+
+    await handler(
+      { jobId: "job-inputs", step: "sendInputs", taskToken: "AQCEAAAA-token" },
+      context,
+    );
+    const [sent] = sqs.commandCalls(SendMessageCommand).map((call) => call.args[0].input);
+    expect(sent?.QueueUrl).toBe(`${QUEUE_URLS}gpuctl-test-gi-dispatch`);
+    const command = JSON.parse(sent?.MessageBody ?? "{}");
+    expect(command).toMatchObject({ type: "sendInputs", job: { jobId: "job-inputs" } });
+    const [input] = command.job.inputs;
+    expect(input).toMatchObject({ sha256, path: "data.bin" });
+    const url = new URL(input.url);
+    expect(url.host).toBe(`${BUCKET}.s3.us-east-1.amazonaws.com`);
+    expect(url.pathname).toBe(`/inputs/${sha256}`);
+    expect(url.searchParams.get("X-Amz-Signature")).toMatch(/^[0-9a-f]{64}$/);
+
+    // The agent's heartbeat on that step, signed with its instance role, reaches the task.
+    const api = await import("../../../lambdas/handlers/lambda/api.ts");
+    const heartbeat = await api.handler(
+      httpEvent("POST", "/agent/v1/tasks/heartbeat", iam("i-0d15a7"), {
+        headers: {
+          [AGENT_HEADERS.instance]: "gi-dispatch",
+          [AGENT_HEADERS.assignment]: command.job.credential,
+        },
+        body: { taskToken: command.taskToken },
+      }),
+      context,
+    );
+    expect(heartbeat.statusCode).toBe(204);
+    expect(sfn).toHaveReceivedCommandWith(SendTaskHeartbeatCommand, {
+      taskToken: "AQCEAAAA-token",
+    });
+  });
+
+  it("RequestReviewFunction takes the Step Functions payload and records the task token", async () => {
+    await jobs.submit({ record: newRecord({ id: "job-review" }) });
+    const { handler } = await import("../../../lambdas/handlers/lambda/tasks/request-review.ts");
+    await handler({ jobId: "job-review", taskToken: "AQCEAAAAKgAAAA-token" }, context);
+    const record = await jobs.get("job-review");
+    expect(record?.job.phase).toBe("PENDING_REVIEW");
+    expect(record?.taskToken).toBe("AQCEAAAAKgAAAA-token");
+  });
+
+  it("ReleaseInstanceFunction cools the job's instance and starts its cooling timer", async () => {
+    await storedInstance("gi-release", "i-0e8f90", "job-release", [{ type: "agentRegistered" }]);
+    await jobOn("job-release", "gi-release", "COMPLETED");
+    const { handler } = await import("../../../lambdas/handlers/lambda/tasks/release-instance.ts");
+
+    await handler({ jobId: "job-release" }, context);
+    const cooling = await instances.get("gi-release");
+    expect(cooling).toMatchObject({ status: "COOLING" });
+    const [timer] = sfn.commandCalls(StartExecutionCommand).map((call) => call.args[0].input);
+    expect(timer).toMatchObject({
+      stateMachineArn: MACHINES.cooling,
+      name: expect.stringMatching(/^gi-release-cooling-/),
+    });
+    expect(JSON.parse(timer?.input ?? "{}")).toMatchObject({
+      instanceId: "gi-release",
+      coolingEpoch: cooling?.coolingEpoch,
+    });
+  });
+
+  it("ExpireCoolingFunction stops a cooling instance through StopInstances", async () => {
+    const instance = await coolingInstance("gi-expire", "i-0f1a2b");
+    ec2Instances({ "gi-expire": { InstanceId: "i-0f1a2b", state: "running" } });
+    const { handler } = await import("../../../lambdas/handlers/lambda/tasks/expire-cooling.ts");
+    const payload = { instanceId: instance.id, coolingEpoch: instance.coolingEpoch, stoppedS: 600 };
+    expect(await handler(payload, context)).toEqual({ closed: true, stopped: true });
+    expect(await instances.get(instance.id)).toMatchObject({
+      status: "CLOSED",
+      substatus: "STOPPED",
+    });
+    expect(ec2).toHaveReceivedCommandWith(StopInstancesCommand, { InstanceIds: ["i-0f1a2b"] });
+    expect(sqs).not.toHaveReceivedCommand(DeleteQueueCommand);
+  });
+
   it("refuses a payload its state should never send, naming the field", async () => {
     const { handler } = await import("../../../lambdas/handlers/lambda/tasks/expire-stopped.ts");
     await expect(handler({ instanceId: "gi-x" }, context)).rejects.toThrow(/coolingEpoch/);
@@ -323,8 +548,9 @@ describe("the workflow task Lambdas", () => {
 });
 
 describe("the cooling-execution-ended Lambda", () => {
-  it("terminates the instance of a cooling execution that failed", async () => {
-    const instance = await coolingInstance("gi-failed-timer");
+  it("terminates the instance of a cooling execution that failed, and deletes its queue", async () => {
+    const instance = await coolingInstance("gi-failed-timer", "i-0a3b4c");
+    ec2Instances({ "gi-failed-timer": { InstanceId: "i-0a3b4c", state: "stopped" } });
     const { handler } = await import("../../../lambdas/handlers/lambda/cooling-execution-ended.ts");
     const executionArn = `arn:aws:states:us-east-1:123456789012:execution:gpuctl-instance-cooling:gi-failed-timer-cooling-1-ab12`;
     const event = {
@@ -338,8 +564,7 @@ describe("the cooling-execution-ended Lambda", () => {
       resources: [executionArn],
       detail: {
         executionArn,
-        stateMachineArn:
-          "arn:aws:states:us-east-1:123456789012:stateMachine:gpuctl-instance-cooling",
+        stateMachineArn: MACHINES.cooling,
         name: "gi-failed-timer-cooling-1-ab12",
         status: "FAILED",
         startDate: 1767225600000,
@@ -362,7 +587,12 @@ describe("the cooling-execution-ended Lambda", () => {
       status: "CLOSED",
       substatus: "TERMINATED",
     });
-    expect(standIns.computeCalls).toEqual(["terminate gi-failed-timer"]);
+    expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, {
+      InstanceIds: ["i-0a3b4c"],
+    });
+    expect(sqs).toHaveReceivedCommandWith(DeleteQueueCommand, {
+      QueueUrl: `${QUEUE_URLS}gpuctl-test-gi-failed-timer`,
+    });
   });
 });
 
@@ -374,13 +604,19 @@ describe("start-up", () => {
     ).rejects.toThrow(/TABLE_NAME is not set/);
   });
 
-  it("names every variable missing or malformed at once", async () => {
+  it("names every variable missing or malformed at once, the API's own among them", async () => {
     vi.stubEnv("TABLE_NAME", "");
     vi.stubEnv("AGENT_ENDPOINT", "http://api.example.com");
     vi.stubEnv("AGENT_SECRET_ARN", undefined);
+    vi.stubEnv("AGENT_ROLE_NAME", undefined);
+    vi.stubEnv("SUBNET_IDS", "sg-0abc");
+    vi.stubEnv("AGENT_BUNDLE_SHA256", "abc");
     const failed = import("../../../lambdas/handlers/lambda/api.ts");
     await expect(failed).rejects.toThrow(/TABLE_NAME is empty/);
     await expect(failed).rejects.toThrow(/AGENT_ENDPOINT must be an https URL/);
     await expect(failed).rejects.toThrow(/AGENT_SECRET_ARN is not set/);
+    await expect(failed).rejects.toThrow(/AGENT_ROLE_NAME is not set/);
+    await expect(failed).rejects.toThrow(/SUBNET_IDS must be a comma-separated list/);
+    await expect(failed).rejects.toThrow(/AGENT_BUNDLE_SHA256 must look like 64 hex digits/);
   });
 });

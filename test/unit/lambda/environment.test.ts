@@ -1,10 +1,21 @@
 import { describe, expect, it } from "vitest";
 import { EnvironmentError, readEnvironment } from "../../../lambdas/adapters/aws/environment.ts";
 
+const FILES = {
+  AGENT_BUNDLE_BUCKET: "gpuctl-assets",
+  AGENT_BUNDLE_KEY: "agent/abc.mjs",
+  AGENT_BUNDLE_SHA256: "a".repeat(64),
+  NODE_RUNTIME_BUCKET: "gpuctl-assets",
+  NODE_RUNTIME_KEY: "runtime/node-v22.23.3-linux-x64.tar.xz",
+  NODE_RUNTIME_SHA256: "b".repeat(64),
+};
+
 const COMPUTE = {
   LAUNCH_TEMPLATE_ID: "lt-0123456789abcdef0",
+  LAUNCH_TEMPLATE_VERSION: "$Latest",
   SUBNET_IDS: "subnet-0aaa, subnet-0bbb",
   INSTANCE_TYPES: "g5.xlarge,g6.xlarge",
+  ...FILES,
 };
 
 describe("the Lambda environment", () => {
@@ -12,8 +23,10 @@ describe("the Lambda environment", () => {
     expect(readEnvironment(["compute"], COMPUTE)).toEqual({
       compute: {
         LAUNCH_TEMPLATE_ID: "lt-0123456789abcdef0",
+        LAUNCH_TEMPLATE_VERSION: "$Latest",
         SUBNET_IDS: ["subnet-0aaa", "subnet-0bbb"],
         INSTANCE_TYPES: ["g5.xlarge", "g6.xlarge"],
+        ...FILES,
       },
     });
   });
@@ -44,6 +57,45 @@ describe("the Lambda environment", () => {
           },
         ],
       }),
+    );
+  });
+
+  it("names each file of the user data by the variable that is wrong", () => {
+    const read = () =>
+      readEnvironment(["compute"], {
+        ...COMPUTE,
+        LAUNCH_TEMPLATE_VERSION: "latest",
+        AGENT_BUNDLE_BUCKET: "Assets_Bucket",
+        NODE_RUNTIME_KEY: undefined,
+        NODE_RUNTIME_SHA256: "B".repeat(64),
+      });
+    expect(read).toThrow(
+      expect.objectContaining({
+        problems: [
+          {
+            variable: "LAUNCH_TEMPLATE_VERSION",
+            message: expect.stringMatching(/^must look like 3 /),
+          },
+          { variable: "AGENT_BUNDLE_BUCKET", message: expect.stringMatching(/^must look like/) },
+          { variable: "NODE_RUNTIME_KEY", message: expect.stringMatching(/^is not set/) },
+          {
+            variable: "NODE_RUNTIME_SHA256",
+            message: expect.stringMatching(/^must look like 64 hex digits/),
+          },
+        ],
+      }),
+    );
+  });
+
+  it("refuses an account that is not 12 digits, and the instance role given as an ARN", () => {
+    expect(() =>
+      readEnvironment(["commandQueues", "agentRole"], {
+        COMMAND_QUEUE_PREFIX: "gpuctl-",
+        ACCOUNT_ID: "12345678901",
+        AGENT_ROLE_NAME: "arn:aws:iam::123456789012:role/gpuctl-agent",
+      }),
+    ).toThrow(
+      /ACCOUNT_ID must look like 123456789012 .*AGENT_ROLE_NAME must look like gpuctl-agent/,
     );
   });
 });
