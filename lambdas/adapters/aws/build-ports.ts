@@ -1,7 +1,8 @@
 /**
  * Builds the AWS adapter of each port a Lambda names, from the environment the stack sets,
- * once per container: each entry point calls `buildPorts` at start-up, and a variable its
- * ports need that is missing or malformed fails that start-up, named (environment.ts).
+ * once per container: each entry point calls `buildPorts` (or `buildPortsAndEnvironment`)
+ * at start-up, and a variable its ports need that is missing or malformed fails that
+ * start-up, named (environment.ts).
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EC2Client } from "@aws-sdk/client-ec2";

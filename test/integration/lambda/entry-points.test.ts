@@ -39,6 +39,7 @@ import {
   transitionInstance,
 } from "../../../lambdas/domain/instance.ts";
 import type { Job } from "../../../lambdas/domain/job.ts";
+import type { JobRecord } from "../../../lambdas/ports.ts";
 import { assignmentCredential } from "../../../lambdas/use-cases/agent-identity.ts";
 import { newRecord } from "../stores.ts";
 import { freshTable } from "../table.ts";
@@ -256,17 +257,19 @@ const coolingInstance = (id: string, providerId: string) =>
     { type: "released", coolingUntil: AT, stoppedUntil: AT },
   ]);
 
-/** A job stored in `phase` on `instanceId`. */
-const jobOn = async (id: string, instanceId: string, phase: Job["phase"], spec = {}) => {
+/** A job stored as submitted, then with the given fields of its job and spec changed. */
+const storedJob = async (
+  id: string,
+  changes: { job?: Partial<Job>; spec?: Partial<JobRecord["spec"]> },
+): Promise<JobRecord> => {
   const record = newRecord({ id });
-  await jobs.submit({
-    record: {
-      ...record,
-      job: { ...record.job, phase, instanceId },
-      spec: { ...record.spec, ...spec },
-    },
-  });
-  return record;
+  const stored = {
+    ...record,
+    job: { ...record.job, ...changes.job },
+    spec: { ...record.spec, ...changes.spec },
+  };
+  await jobs.submit({ record: stored });
+  return stored;
 };
 
 describe("the API Lambda", () => {
@@ -321,7 +324,9 @@ describe("the API Lambda", () => {
 
   it("takes an agent's report through the IAM authorizer from its instance's role session alone", async () => {
     await storedInstance("gi-agent", "i-0a9e47", "job-agent", [{ type: "agentRegistered" }]);
-    const record = await jobOn("job-agent", "gi-agent", "TRAINING");
+    const record = await storedJob("job-agent", {
+      job: { phase: "TRAINING", instanceId: "gi-agent" },
+    });
     const { handler } = await import("../../../lambdas/handlers/lambda/api.ts");
     const report = (ec2Id: string) =>
       handler(
@@ -376,21 +381,10 @@ describe("the API Lambda", () => {
 
 describe("the workflow task Lambdas", () => {
   it("AcquireInstanceFunction launches through RunInstances and opens the instance's queue", async () => {
-    await jobs.submit({
-      record: newRecord(
-        { id: "job-launch" },
-        {
-          spec: {
-            ...newRecord({ id: "job-launch" }).spec,
-            instance: {
-              types: ["g5.xlarge"],
-              spot: false,
-              waitRequestS: 600,
-              onDemandFallback: true,
-            },
-          },
-        },
-      ),
+    await storedJob("job-launch", {
+      spec: {
+        instance: { types: ["g5.xlarge"], spot: false, waitRequestS: 600, onDemandFallback: true },
+      },
     });
     ec2Instances({});
     ec2.on(RunInstancesCommand).resolves({ Instances: [{ InstanceId: "i-0d4e5f6" }] });
@@ -460,8 +454,9 @@ describe("the workflow task Lambdas", () => {
   it("DispatchStepFunction sends the step with SendMessage, its inputs as presigned S3 URLs; the agent's heartbeat reaches the task", async () => {
     const sha256 = "c".repeat(64);
     await storedInstance("gi-dispatch", "i-0d15a7", "job-inputs", [{ type: "agentRegistered" }]);
-    await jobOn("job-inputs", "gi-dispatch", "SENDING_MODEL_AND_DATA", {
-      inputs: [{ sha256, path: "data.bin" }],
+    await storedJob("job-inputs", {
+      job: { phase: "SENDING_MODEL_AND_DATA", instanceId: "gi-dispatch" },
+      spec: { inputs: [{ sha256, path: "data.bin" }] },
     });
     sqs.on(SendMessageCommand).resolves({ MessageId: "m-1" });
     const { handler } = await import("../../../lambdas/handlers/lambda/tasks/dispatch-step.ts");
@@ -510,7 +505,7 @@ describe("the workflow task Lambdas", () => {
 
   it("ReleaseInstanceFunction cools the job's instance and starts its cooling timer", async () => {
     await storedInstance("gi-release", "i-0e8f90", "job-release", [{ type: "agentRegistered" }]);
-    await jobOn("job-release", "gi-release", "COMPLETED");
+    await storedJob("job-release", { job: { phase: "COMPLETED", instanceId: "gi-release" } });
     const { handler } = await import("../../../lambdas/handlers/lambda/tasks/release-instance.ts");
 
     await handler({ jobId: "job-release" }, context);
