@@ -36,7 +36,11 @@ const s3File = <N extends string>(name: N, meaning: string) =>
       "cdk-hnb659fds-assets-123456789012-us-east-1",
     ),
     [`${name}_KEY`]: variable(`the key of ${meaning}`),
-    [`${name}_SHA256`]: matching(`the SHA-256 of ${meaning}`, /^[0-9a-f]{64}$/, "64 hex digits"),
+    [`${name}_SHA256`]: matching(
+      `the SHA-256 of ${meaning}`,
+      /^[0-9a-f]{64}$/,
+      "64 lowercase hex digits",
+    ),
   }) as Record<`${N}_${"BUCKET" | "KEY" | "SHA256"}`, ReturnType<typeof variable>>;
 
 /**

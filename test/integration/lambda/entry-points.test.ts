@@ -612,6 +612,8 @@ describe("start-up", () => {
     await expect(failed).rejects.toThrow(/AGENT_SECRET_ARN is not set/);
     await expect(failed).rejects.toThrow(/AGENT_ROLE_NAME is not set/);
     await expect(failed).rejects.toThrow(/SUBNET_IDS must be a comma-separated list/);
-    await expect(failed).rejects.toThrow(/AGENT_BUNDLE_SHA256 must look like 64 hex digits/);
+    await expect(failed).rejects.toThrow(
+      /AGENT_BUNDLE_SHA256 must look like 64 lowercase hex digits/,
+    );
   });
 });

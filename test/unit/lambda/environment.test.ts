@@ -80,7 +80,7 @@ describe("the Lambda environment", () => {
           { variable: "NODE_RUNTIME_KEY", message: expect.stringMatching(/^is not set/) },
           {
             variable: "NODE_RUNTIME_SHA256",
-            message: expect.stringMatching(/^must look like 64 hex digits/),
+            message: expect.stringMatching(/^must look like 64 lowercase hex digits/),
           },
         ],
       }),
