@@ -141,6 +141,7 @@ const next = (instance: Instance, event: InstanceEvent): InstanceState | Refused
     case "stopped":
       return sub === "STOPPING" ? { status: "CLOSED", substatus: "STOPPED" } : ILLEGAL;
     case "stoppedOutside":
+      if (instance.spot) return { refused: "a spot instance cannot be stopped, only terminated" };
       return instance.status === "LAUNCHING" ||
         instance.status === "EXECUTING" ||
         instance.status === "COOLING"
