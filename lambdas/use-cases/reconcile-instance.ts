@@ -1,4 +1,5 @@
 import type { Instance } from "../domain/instance.ts";
+import type { Phase } from "../domain/phases.ts";
 import {
   type ComputeState,
   type Ending,
@@ -28,7 +29,7 @@ export type Reconciled =
 const moveJobOff = async (
   cp: ReconcilePorts,
   instance: Instance,
-): Promise<{ taskToken: string; phase: string } | undefined> => {
+): Promise<{ taskToken: string; phase: Phase } | undefined> => {
   if (instance.status !== "LAUNCHING" && instance.status !== "EXECUTING") return undefined;
   const record = await cp.jobs.get(instance.jobId);
   if (record?.job.instanceId !== instance.id) return undefined;
