@@ -65,6 +65,8 @@ export type InstanceEvent =
   | { type: "coolingFailed"; coolingEpoch: number; cause: string }
   | { type: "closeRequested"; action: CloseAction }
   | { type: "stopped" }
+  /** It stopped without the control plane asking (a shutdown from inside, the console). */
+  | { type: "stoppedOutside" }
   | { type: "terminated" };
 
 export type InstanceTransitionResult =
@@ -138,6 +140,13 @@ const next = (instance: Instance, event: InstanceEvent): InstanceState | Refused
       return sub === "STOPPED" && event.action === "terminate" ? closing("terminate") : ILLEGAL;
     case "stopped":
       return sub === "STOPPING" ? { status: "CLOSED", substatus: "STOPPED" } : ILLEGAL;
+    case "stoppedOutside":
+      if (instance.spot) return { refused: "a spot instance cannot be stopped, only terminated" };
+      return instance.status === "LAUNCHING" ||
+        instance.status === "EXECUTING" ||
+        instance.status === "COOLING"
+        ? { status: "CLOSED", substatus: "STOPPED" }
+        : ILLEGAL;
     case "terminated":
       return sub === "TERMINATED" ? ILLEGAL : { status: "CLOSED", substatus: "TERMINATED" };
   }

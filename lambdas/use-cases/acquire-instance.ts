@@ -1,20 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { poolJobArrived } from "../domain/cooling-policy.ts";
-import {
-  type Instance,
-  type InstancePool,
-  launchInstance,
-  transitionInstance,
-} from "../domain/instance.ts";
+import { type Instance, type InstancePool, launchInstance } from "../domain/instance.ts";
 import { envHashOf } from "../domain/job-spec.ts";
 import { isTerminal } from "../domain/phases.ts";
-import { instanceStatusChanged, jobStatusChanged } from "../domain/status-events.ts";
-import { type JobEvent, transition } from "../domain/transitions.ts";
+import { instanceStatusChanged } from "../domain/status-events.ts";
+import type { JobEvent } from "../domain/transitions.ts";
 import { ComputeError } from "../ports.ts";
 import { agentAccess } from "./agent-identity.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { closeInstance } from "./change-instance.ts";
-import { claimInstance } from "./claim-instance.ts";
+import { changeInstanceWithJob, claimInstance } from "./claim-instance.ts";
 import type { Ports } from "./control-plane.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
@@ -106,25 +101,16 @@ const unclaimStopped = async (
   claimed: Instance,
 ): Promise<void> => {
   const { coolingUntil, stoppedUntil } = stopped;
-  const instanceEvent = {
-    type: "startFailed",
-    ...(coolingUntil && stoppedUntil ? { coolingUntil, stoppedUntil } : {}),
-  } as const;
-  const back = transitionInstance(claimed, instanceEvent);
-  const record = await cp.jobs.get(jobId);
-  const event = { type: "instanceStartFailed", instanceId: claimed.id } as const;
-  const moved = record && transition(record.job, event);
-  if (!back.ok || !record || !moved?.ok) throw ended(jobId);
-  const at = cp.clock.now();
-  const written = await cp.instances.apply(
-    { before: claimed, after: back.instance, at },
-    { before: record, after: moved.job, event, at },
-  );
-  if (!written.ok) throw ended(jobId);
-  await cp.events.publish([
-    instanceStatusChanged(back.instance, at, instanceEvent),
-    jobStatusChanged(moved.job, { event: event.type, from: record.job.phase, at }),
-  ]);
+  const undone = await changeInstanceWithJob(cp, {
+    instance: claimed,
+    instanceEvent: {
+      type: "startFailed",
+      ...(coolingUntil && stoppedUntil ? { coolingUntil, stoppedUntil } : {}),
+    },
+    jobId,
+    event: { type: "instanceStartFailed", instanceId: claimed.id },
+  });
+  if (!undone.ok) throw ended(jobId);
 };
 
 const launchNew = async (

@@ -39,12 +39,19 @@ export const closeInstance = async (
 ): Promise<{ ok: true; instance: Instance } | Failure> => {
   const closing = await changeInstance(cp, instance, trigger);
   if (!closing.ok) return closing;
-  if (action === "stop") await cp.compute.stop(instance.id);
-  else {
-    await cp.compute.terminate(instance.id);
-    await cp.commands.close(instance.id);
-  }
+  await carryOutClose(cp, instance.id, action);
   return changeInstance(cp, closing.instance, {
     type: action === "stop" ? "stopped" : "terminated",
   });
+};
+
+/** Asks the compute to stop or terminate the instance; a terminated one's mailbox goes with it. */
+export const carryOutClose = async (
+  cp: Ports<"compute" | "commands">,
+  instanceId: string,
+  action: CloseAction,
+): Promise<void> => {
+  if (action === "stop") return cp.compute.stop(instanceId);
+  await cp.compute.terminate(instanceId);
+  await cp.commands.close(instanceId);
 };

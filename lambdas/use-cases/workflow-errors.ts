@@ -14,6 +14,8 @@ export const WORKFLOW_ERRORS = {
   completed: "gpuctl.Completed",
   timedOut: "gpuctl.TimedOut",
   reviewRejected: "gpuctl.ReviewRejected",
+  /** Sent to a waiting task when its job's instance went away (spot reclaim, shutdown, console). */
+  instanceGone: "gpuctl.InstanceGone",
 } as const;
 
 export class WorkflowError extends Error {

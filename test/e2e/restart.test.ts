@@ -41,6 +41,12 @@ describe("restarting the local control plane", () => {
       (job) => job.terminal,
       "the first job",
     );
+    // A job ends before its instance is freed: the next one finds it only once it cools.
+    await until(
+      () => first.client.listInstances(),
+      (instances) => instances.some((instance) => instance.status === "COOLING"),
+      "the first job's instance to cool",
+    );
     const running = await first.client.submitJob(
       trainingSpec({ run: "sleep 60 # restart-marker" }),
     );

@@ -554,7 +554,8 @@ describe("agent credentials", () => {
     const response = await api.request(path, {
       method: "PUT",
       headers: {
-        authorization: `Bearer ${credential("running")}`,
+        authorization: `Bearer ${credential("running").token}`,
+        [AGENT_HEADERS.assignment]: credential("running").assignment ?? "",
         "content-length": "5",
         [CHECKSUM_HEADER]: checksumOf(announce("other").sha256),
       },

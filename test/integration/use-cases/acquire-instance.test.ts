@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { DynamoPoolStats } from "../../../lambdas/adapters/aws/dynamodb/pool-stats.ts";
+import { MemoryCommandQueue } from "../../../lambdas/adapters/local/memory-command-queue.ts";
 import { DEFAULT_COST_MODEL } from "../../../lambdas/domain/cooling-policy.ts";
 import {
   type Instance,
@@ -43,6 +44,7 @@ const controlPlane = (compute: Compute) =>
     ...stores.at(AT),
     pools: new DynamoPoolStats(stores),
     compute,
+    commands: new MemoryCommandQueue(),
     settings: {
       region: "eu-west-1",
       agent: { endpoint: "https://api", secret: "s" },

@@ -114,6 +114,24 @@ describe("the instance lifecycle", () => {
     expect(refusal(cooling(), { type: "startFailed" })).toBeDefined();
   });
 
+  it("is recorded stopped when it stopped on its own while in use, its cooling plan kept if it had one", () => {
+    const outside = { type: "stoppedOutside" } as const;
+    const wasCooling = run(cooling(), outside);
+    expect(wasCooling).toMatchObject({ status: "CLOSED", substatus: "STOPPED", ...schedule });
+    expect(wasCooling.coolingEpoch).toBe(cooling().coolingEpoch);
+    const midJob = run(launched(), { type: "agentRegistered" }, { type: "jobRunning" }, outside);
+    expect(midJob).toMatchObject({ status: "CLOSED", substatus: "STOPPED" });
+    expect(midJob).not.toHaveProperty("stoppedUntil");
+    expect(refusal(wasCooling, outside)).toBe(
+      "stoppedOutside in CLOSED/STOPPED: not a legal transition",
+    );
+    const closing = run(cooling(), { type: "closeRequested", action: "stop" });
+    expect(refusal(closing, outside)).toBeDefined();
+    expect(refusal(run(launched(true), { type: "agentRegistered" }), outside)).toContain(
+      "only terminated",
+    );
+  });
+
   it("keeps the compute's id for it through every change", () => {
     const instance = launchInstance({
       id: "i-1",

@@ -1,0 +1,143 @@
+/**
+ * What the records and the compute disagreeing about an instance calls for: EC2's own events
+ * (an instance stopped or terminated without the control plane) and the reaper's periodic
+ * comparison, so no GPU runs on unrecorded, and no record claims a GPU that is gone.
+ */
+import type { CloseAction, Instance } from "./instance.ts";
+
+/** An instance's state as the compute reports it (EC2's names). */
+export type ComputeState =
+  | "pending"
+  | "running"
+  | "stopping"
+  | "stopped"
+  | "shutting-down"
+  | "terminated";
+
+/** One instance the compute lists: the gpuctl id it is tagged with, its state and launch time. */
+export interface ComputeView {
+  instanceId: string;
+  state: ComputeState;
+  launchedAt: string;
+}
+
+export type Ending = "stopped" | "terminated";
+
+/**
+ * - `vanished`: an instance in use (LAUNCHING, EXECUTING, COOLING) stopped or went away
+ *   without the control plane: it is recorded so, and its job moves on.
+ * - `recordClosed`: the compute shows the close the record waits for, or a stopped instance
+ *   terminated since: the record follows.
+ * - `repeatClose`: a close recorded but not yet seen on the compute: it is asked again.
+ * - `terminate`: the record says terminated, but the compute still has the instance.
+ */
+export type Reconciliation =
+  | { type: "vanished"; as: Ending }
+  | { type: "recordClosed"; as: Ending }
+  | { type: "repeatClose"; action: CloseAction }
+  | { type: "terminate" };
+
+const GONE: ReadonlySet<ComputeState | undefined> = new Set([
+  undefined,
+  "shutting-down",
+  "terminated",
+]);
+
+/**
+ * What the record needs when the compute says its instance is in `state` (`undefined`: the
+ * compute no longer knows it), or nothing when both agree or the compute is on its way.
+ */
+export const reconcile = (
+  instance: Instance,
+  state: ComputeState | undefined,
+): Reconciliation | undefined => {
+  const gone = GONE.has(state);
+  if (instance.status !== "CLOSING" && instance.status !== "CLOSED") {
+    if (gone) return { type: "vanished", as: "terminated" };
+    // One being started again may still be stopping, and EC2 reports that stop after the
+    // record says LAUNCHING: not news. Its agent's registration deadline covers the rest.
+    const starting = instance.status === "LAUNCHING" && !instance.agentReady;
+    return (state === "stopping" || state === "stopped") && !starting
+      ? { type: "vanished", as: "stopped" }
+      : undefined;
+  }
+  if (gone) {
+    return instance.substatus === "TERMINATED"
+      ? undefined
+      : { type: "recordClosed", as: "terminated" };
+  }
+  if (instance.status === "CLOSED")
+    return instance.substatus === "TERMINATED" ? { type: "terminate" } : undefined;
+  if (instance.substatus === "TERMINATING") return { type: "repeatClose", action: "terminate" };
+  if (state === "stopped") return { type: "recordClosed", as: "stopped" };
+  return state === "stopping" ? undefined : { type: "repeatClose", action: "stop" };
+};
+
+export type ReapAction =
+  | { type: "terminateOrphan"; instanceId: string }
+  | { type: "reconcile"; instance: Instance; reconciliation: Reconciliation }
+  | { type: "expireCooling"; instance: Instance }
+  | { type: "expireStopped"; instance: Instance };
+
+export interface ReapingRules {
+  /**
+   * How long past its plan an instance may be before the reaper ends it in its timer's
+   * stead, and how old an instance with no record must be before it counts as an orphan
+   * (a launch is recorded just after EC2 answers).
+   */
+  graceS: number;
+}
+
+/** Past `at` by more than the grace; a time that is not there (no plan, no launch time) is long past. */
+const pastBy = (at: string | undefined, now: number, graceS: number): boolean => {
+  const time = at === undefined ? Number.NaN : Date.parse(at);
+  return Number.isNaN(time) || time + graceS * 1000 < now;
+};
+
+/** What one record calls for, given the compute's view of its instance. */
+const recordAction = (
+  instance: Instance,
+  view: ComputeView | undefined,
+  now: number,
+  rules: ReapingRules,
+): ReapAction | undefined => {
+  // A record never launched (no EC2 id) cannot be missing from the compute's list.
+  const known = view !== undefined || instance.providerId !== undefined;
+  const reconciliation = known ? reconcile(instance, view?.state) : undefined;
+  if (reconciliation) return { type: "reconcile", instance, reconciliation };
+  if (instance.status === "COOLING" && pastBy(instance.coolingUntil, now, rules.graceS))
+    return { type: "expireCooling", instance };
+  const stopped = instance.status === "CLOSED" && instance.substatus === "STOPPED";
+  if (stopped && pastBy(instance.stoppedUntil, now, rules.graceS))
+    return { type: "expireStopped", instance };
+  return undefined;
+};
+
+/**
+ * The reaper's decisions, from the records (read first), the compute's list (read after)
+ * and the time: each instance the compute has that no record claims, each record the
+ * compute contradicts, each cooling or stopped instance its timer should have ended.
+ */
+export const reapingActions = (
+  records: readonly Instance[],
+  compute: readonly ComputeView[],
+  at: string,
+  rules: ReapingRules,
+): ReapAction[] => {
+  const now = Date.parse(at);
+  const views = new Map(compute.map((view) => [view.instanceId, view]));
+  const recorded = new Set(records.map((instance) => instance.id));
+  const orphans = compute
+    .filter(
+      (view) =>
+        !recorded.has(view.instanceId) &&
+        !GONE.has(view.state) &&
+        pastBy(view.launchedAt, now, rules.graceS),
+    )
+    .map((view): ReapAction => ({ type: "terminateOrphan", instanceId: view.instanceId }));
+  const fromRecords = records.flatMap((instance) => {
+    const action = recordAction(instance, views.get(instance.id), now, rules);
+    return action ? [action] : [];
+  });
+  return [...orphans, ...fromRecords];
+};

@@ -1,0 +1,12 @@
+import { buildPorts } from "../../adapters/aws/build-ports.ts";
+import { EC2_EVENTS_NEEDS, ec2EventArrived } from "../events/ec2-events.ts";
+import { logger, wrapHandler } from "./wrap-handler.ts";
+
+/** EC2's instance state changes and spot interruption warnings, from the stack's rule on `aws.ec2`. */
+const cp = await buildPorts(EC2_EVENTS_NEEDS);
+
+export const handler = wrapHandler(async (event: unknown) => {
+  const outcome = await ec2EventArrived(cp, event);
+  logger.info("EC2 event reconciled", { outcome });
+  return outcome;
+});

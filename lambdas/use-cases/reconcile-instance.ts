@@ -1,0 +1,124 @@
+import type { Instance } from "../domain/instance.ts";
+import type { Phase } from "../domain/phases.ts";
+import {
+  type ComputeState,
+  type Ending,
+  type Reconciliation,
+  reconcile,
+} from "../domain/reaping.ts";
+import { applyJobEvent } from "./apply-job-event.ts";
+import { carryOutClose, changeInstance, closeInstance } from "./change-instance.ts";
+import type { Ports } from "./control-plane.ts";
+import { WORKFLOW_ERRORS } from "./workflow-errors.ts";
+
+/** What bringing a record in line with the compute uses: the instance, its job and its job's workflow. */
+export type ReconcilePorts = Ports<
+  "jobs" | "instances" | "compute" | "commands" | "workflows" | "events" | "clock"
+>;
+
+/** What became of an EC2 event: `ignored` says why nothing changed. */
+export type Reconciled =
+  | { applied: Reconciliation["type"] | "spotInterruptionNotice" }
+  | { ignored: string };
+
+/**
+ * The job the instance was taken from moves on (`instanceGone`: requeued on spot, LOST
+ * otherwise); returns the task its workflow waits on, if any, to end once the instance is
+ * recorded (the workflow then frees the instance, and must find it closed).
+ */
+const moveJobOff = async (
+  cp: ReconcilePorts,
+  instance: Instance,
+): Promise<{ taskToken: string; phase: Phase } | undefined> => {
+  if (instance.status !== "LAUNCHING" && instance.status !== "EXECUTING") return undefined;
+  const record = await cp.jobs.get(instance.jobId);
+  if (record?.job.instanceId !== instance.id) return undefined;
+  const applied = await applyJobEvent(cp, record.job.id, { type: "instanceGone" });
+  // Refused: the job moved on already (a run of this before, or its own end); a task of
+  // its still waiting is ended all the same, and one over takes the report as a no-op.
+  const before = applied.ok ? applied.before : record;
+  return before.taskToken ? { taskToken: before.taskToken, phase: before.job.phase } : undefined;
+};
+
+/**
+ * An instance in use stopped or went away without the control plane (a spot reclaim, a
+ * shutdown from inside, the console): its job moves on, the instance is recorded as it
+ * is, and the job's waiting task ends so its workflow frees the instance and retries. The
+ * job moves first: a run that dies half-way leaves the instance in use for the reaper to
+ * find again. One stopped mid-job has no cooling plan to end it: it is terminated.
+ */
+const instanceVanished = async (cp: ReconcilePorts, instance: Instance, as: Ending) => {
+  const task = await moveJobOff(cp, instance);
+  const recorded = await changeInstance(cp, instance, {
+    type: as === "stopped" ? "stoppedOutside" : "terminated",
+  });
+  if (as === "terminated") await cp.commands.close(instance.id);
+  if (recorded.ok && as === "stopped" && !recorded.instance.stoppedUntil)
+    await closeInstance(cp, recorded.instance, "terminate");
+  if (task) {
+    await cp.workflows.sendTaskFailure(
+      task.taskToken,
+      WORKFLOW_ERRORS.instanceGone,
+      `instance ${instance.id} ${as} outside the control plane while the job was ${task.phase}`,
+    );
+  }
+};
+
+/** Brings one record in line with the compute, as `reconcile` decided. */
+export const applyReconciliation = async (
+  cp: ReconcilePorts,
+  instance: Instance,
+  reconciliation: Reconciliation,
+): Promise<void> => {
+  switch (reconciliation.type) {
+    case "vanished":
+      return instanceVanished(cp, instance, reconciliation.as);
+    case "recordClosed":
+      await changeInstance(cp, instance, { type: reconciliation.as });
+      if (reconciliation.as === "terminated") await cp.commands.close(instance.id);
+      return;
+    // Recorded on a later run, once the compute shows it: a close in flight records it first.
+    case "repeatClose":
+      return carryOutClose(cp, instance.id, reconciliation.action);
+    case "terminate":
+      return carryOutClose(cp, instance.id, "terminate");
+  }
+};
+
+/**
+ * EC2's "EC2 Instance State-change Notification": the record follows what happened to an
+ * instance outside the control plane. Its own closes need nothing: each records its steps,
+ * and a CLOSING record is the close flow's (or, if that died, the reaper's) to finish.
+ */
+export const instanceStateChanged = async (
+  cp: ReconcilePorts,
+  change: { providerId: string; state: ComputeState },
+): Promise<Reconciled> => {
+  const instance = await cp.instances.getByProviderId(change.providerId);
+  if (!instance) return { ignored: `no instance is recorded as ${change.providerId}` };
+  if (instance.status === "CLOSING")
+    return { ignored: `instance ${instance.id} is closing: its close records it` };
+  const reconciliation = reconcile(instance, change.state);
+  if (!reconciliation)
+    return { ignored: `instance ${instance.id} is recorded in line with ${change.state}` };
+  await applyReconciliation(cp, instance, reconciliation);
+  return { applied: reconciliation.type };
+};
+
+/**
+ * EC2's "EC2 Spot Instance Interruption Warning": about two minutes before reclaiming a spot
+ * instance. Its job is PREEMPTING; the agent uploads its checkpoint on the SIGTERM that
+ * follows, and the instance's termination requeues the job (`instanceStateChanged`).
+ */
+export const spotInterruptionWarned = async (
+  cp: Ports<"jobs" | "instances" | "events" | "clock">,
+  providerId: string,
+): Promise<Reconciled> => {
+  const instance = await cp.instances.getByProviderId(providerId);
+  if (!instance) return { ignored: `no instance is recorded as ${providerId}` };
+  if (!instance.spot) return { ignored: `instance ${instance.id} is not spot` };
+  if (instance.status !== "LAUNCHING" && instance.status !== "EXECUTING")
+    return { ignored: `instance ${instance.id} runs no job` };
+  const applied = await applyJobEvent(cp, instance.jobId, { type: "spotInterruptionNotice" });
+  return applied.ok ? { applied: "spotInterruptionNotice" } : { ignored: applied.message };
+};

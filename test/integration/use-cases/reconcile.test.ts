@@ -1,0 +1,248 @@
+/**
+ * Reconcile and the reaper against DynamoDB Local and the EC2 adapter over a fake EC2 (at
+ * the SDK boundary): orphans terminated, overdue cooling expired, vanished instances
+ * recorded and their jobs moved on.
+ */
+import { TerminateInstancesCommand } from "@aws-sdk/client-ec2";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Ec2Compute } from "../../../lambdas/adapters/aws/ec2/ec2-compute.ts";
+import {
+  type Instance,
+  type InstanceEvent,
+  launchInstance,
+  transitionInstance,
+} from "../../../lambdas/domain/instance.ts";
+import type { Job } from "../../../lambdas/domain/job.ts";
+import type { CommandQueue, Workflows } from "../../../lambdas/ports.ts";
+import { reap } from "../../../lambdas/use-cases/reap.ts";
+import {
+  instanceStateChanged,
+  type ReconcilePorts,
+  spotInterruptionWarned,
+} from "../../../lambdas/use-cases/reconcile-instance.ts";
+import { ec2Client, ec2Error, fakeEc2 } from "../../fakes/fake-ec2.ts";
+import { freshStores, newRecord } from "../stores.ts";
+
+/** Well after the fake EC2's launch times (2026-01-01T00:0n:00Z) and the reaper's grace. */
+const NOW = "2026-01-01T02:00:00.000Z";
+const pool = { instanceType: "g5.xlarge", envHash: "sha256:env", region: "eu-west-1" };
+
+let ec2: ReturnType<typeof fakeEc2>;
+let cp: ReconcilePorts;
+let closed: string[];
+let taskFailures: Array<{ token: string; error: string; cause: string }>;
+
+let stores: Awaited<ReturnType<typeof freshStores>>;
+
+// A table per test: the fake EC2 of each test numbers its instances from 1 again.
+beforeEach(async () => {
+  stores = await freshStores();
+  ec2 = fakeEc2();
+  closed = [];
+  taskFailures = [];
+  const compute = new Ec2Compute({
+    client: ec2Client(),
+    launchTemplate: { id: "lt-0abc", version: "1" },
+    subnetIds: ["subnet-a"],
+    instanceTypes: ["g5.xlarge"],
+    controlPlane: "gpuctl-test",
+    userData: () => "#!/bin/sh\n",
+  });
+  const commands: CommandQueue = {
+    open: async () => {},
+    push: async () => {},
+    close: async (instanceId) => void closed.push(instanceId),
+  };
+  const workflows = {
+    sendTaskFailure: async (token: string, error: string, cause: string) =>
+      void taskFailures.push({ token, error, cause }),
+  } as unknown as Workflows;
+  cp = { ...stores.at(NOW), compute, commands, workflows };
+});
+
+afterEach(() => ec2.mock.restore());
+
+/** An EC2 instance launched under a gpuctl id; its EC2 id. */
+const launched = async (instanceId: string, spot = false) => {
+  const { providerId } = await cp.compute.launch({
+    instanceId,
+    instanceType: "g5.xlarge",
+    spot,
+    jobId: `job-of-${instanceId}`,
+    owner: "ada",
+    envHash: pool.envHash,
+    region: pool.region,
+    agent: { endpoint: "https://api.example.com", token: "unused" },
+  });
+  return providerId;
+};
+
+const run = (instance: Instance, ...events: InstanceEvent[]): Instance =>
+  events.reduce((current, event) => {
+    const next = transitionInstance(current, event);
+    if (!next.ok) throw new Error(next.refusal.message);
+    return next.instance;
+  }, instance);
+
+/** A job TRAINING on a launched instance, with the task its workflow waits on; both stored. */
+const training = async (id: string, spot: boolean) => {
+  const instanceId = `gi-${id}`;
+  const providerId = await launched(instanceId, spot);
+  const instance = run(
+    launchInstance({ id: instanceId, providerId, pool, spot, jobId: id }),
+    { type: "agentRegistered" },
+    { type: "jobRunning" },
+  );
+  await stores.instances.create(instance, NOW);
+  const job: Job = { ...newRecord({ id, spot }).job, phase: "TRAINING", instanceId };
+  await stores.jobs.submit({ record: newRecord({ id, spot }, { job }) });
+  await stores.jobs.setTaskToken(id, `token-${id}`);
+  return { instance, providerId };
+};
+
+/** A cooling instance whose plan said stop at `coolingUntil`, terminate at `stoppedUntil`. */
+const coolingSince = async (instanceId: string, coolingUntil: string, stoppedUntil: string) => {
+  const providerId = await launched(instanceId);
+  const instance = run(
+    launchInstance({ id: instanceId, providerId, pool, spot: false, jobId: "earlier" }),
+    { type: "agentRegistered" },
+    { type: "released", coolingUntil, stoppedUntil },
+  );
+  await stores.instances.create(instance, NOW);
+  return { instance, providerId };
+};
+
+const ec2State = (providerId: string) => ec2.instances.get(providerId)?.State?.Name;
+
+describe("the reaper", () => {
+  it("terminates an instance no record claims, and closes its mailbox", async () => {
+    const providerId = await launched("gi-orphan");
+    const report = await reap(cp);
+    expect(report.failed).toEqual([]);
+    expect(report.done.terminateOrphan).toBeGreaterThanOrEqual(1);
+    expect(ec2State(providerId)).toMatch(/shutting-down|terminated/);
+    expect(closed).toContain("gi-orphan");
+  });
+
+  it("stops a cooling instance its timer should have stopped, as the timer would", async () => {
+    const { instance, providerId } = await coolingSince(
+      "gi-overdue",
+      "2026-01-01T01:00:00.000Z",
+      "2026-01-01T03:00:00.000Z",
+    );
+    await reap(cp);
+    expect(await stores.instances.get(instance.id)).toMatchObject({
+      status: "CLOSED",
+      substatus: "STOPPED",
+      stoppedUntil: "2026-01-01T03:00:00.000Z",
+    });
+    expect(ec2State(providerId)).toMatch(/stopping|stopped/);
+  });
+
+  it("leaves a cooling instance within its plan alone", async () => {
+    const { instance, providerId } = await coolingSince(
+      "gi-warm",
+      "2026-01-01T02:30:00.000Z",
+      "2026-01-01T03:00:00.000Z",
+    );
+    await reap(cp);
+    expect(await stores.instances.get(instance.id)).toMatchObject({ status: "COOLING" });
+    expect(ec2State(providerId)).toBe("running");
+  });
+
+  it("records a vanished spot instance terminated and requeues its job, ending its task", async () => {
+    const { instance, providerId } = await training("reaped-spot", true);
+    ec2.setState(providerId, "terminated");
+    await reap(cp);
+    expect(await stores.instances.get(instance.id)).toMatchObject({
+      status: "CLOSED",
+      substatus: "TERMINATED",
+    });
+    expect((await stores.jobs.get("reaped-spot"))?.job).toMatchObject({
+      phase: "REQUESTING_SERVER",
+      reason: "SPOT_INTERRUPTED",
+      requeues: 1,
+    });
+    expect(closed).toContain(instance.id);
+    expect(taskFailures).toEqual([
+      expect.objectContaining({ token: "token-reaped-spot", error: "gpuctl.InstanceGone" }),
+    ]);
+  });
+
+  it("carries out every action it can and reports the ones that failed", async () => {
+    const refused = await launched("gi-refused");
+    const fine = await launched("gi-fine");
+    ec2.mock
+      .on(TerminateInstancesCommand, { InstanceIds: [refused] })
+      .rejects(ec2Error("UnauthorizedOperation", "not allowed"));
+    const report = await reap(cp);
+    expect(report.failed).toEqual([
+      expect.objectContaining({ type: "terminateOrphan", instanceId: "gi-refused" }),
+    ]);
+    expect(report.failed[0]?.error).toContain("not allowed");
+    expect(ec2State(fine)).toMatch(/shutting-down|terminated/);
+    expect(ec2State(refused)).toBe("running");
+  });
+});
+
+describe("EC2's events", () => {
+  it("an on-demand instance stopped from inside mid-job: its job is LOST, the instance terminated", async () => {
+    const { instance, providerId } = await training("stopped-inside", false);
+    ec2.setState(providerId, "stopped");
+    expect(await instanceStateChanged(cp, { providerId, state: "stopped" })).toEqual({
+      applied: "vanished",
+    });
+    expect((await stores.jobs.get("stopped-inside"))?.job).toMatchObject({
+      phase: "LOST",
+      reason: "INSTANCE_VANISHED",
+    });
+    expect(await stores.instances.get(instance.id)).toMatchObject({
+      status: "CLOSED",
+      substatus: "TERMINATED",
+    });
+    expect(ec2State(providerId)).toMatch(/shutting-down|terminated/);
+    expect(taskFailures.map((failure) => failure.token)).toEqual(["token-stopped-inside"]);
+  });
+
+  it("a spot warning makes the job PREEMPTING; the termination that follows requeues it", async () => {
+    const { providerId } = await training("warned", true);
+    expect(await spotInterruptionWarned(cp, providerId)).toEqual({
+      applied: "spotInterruptionNotice",
+    });
+    expect((await stores.jobs.get("warned"))?.job.phase).toBe("PREEMPTING");
+    await instanceStateChanged(cp, { providerId, state: "shutting-down" });
+    expect((await stores.jobs.get("warned"))?.job).toMatchObject({
+      phase: "REQUESTING_SERVER",
+      requeues: 1,
+    });
+  });
+
+  it("the same event again, or one for its own close, changes nothing", async () => {
+    const { instance, providerId } = await training("repeated", true);
+    await instanceStateChanged(cp, { providerId, state: "shutting-down" });
+    const after = await stores.instances.get(instance.id);
+    expect(await instanceStateChanged(cp, { providerId, state: "terminated" })).toMatchObject({
+      ignored: expect.stringContaining("in line with terminated"),
+    });
+    expect(await stores.instances.get(instance.id)).toEqual(after);
+    expect(taskFailures).toHaveLength(1);
+
+    const { instance: cooling } = await coolingSince("gi-own", NOW, NOW);
+    const closing = run(cooling, { type: "closeRequested", action: "stop" });
+    await stores.instances.apply({ before: cooling, after: closing, at: NOW });
+    expect(
+      await instanceStateChanged(cp, { providerId: closing.providerId ?? "", state: "stopping" }),
+    ).toEqual({ ignored: "instance gi-own is closing: its close records it" });
+  });
+
+  it("an instance it does not know, or a warning for an on-demand one, is ignored", async () => {
+    expect(await instanceStateChanged(cp, { providerId: "i-0unknown", state: "stopped" })).toEqual({
+      ignored: "no instance is recorded as i-0unknown",
+    });
+    const { providerId } = await training("on-demand", false);
+    expect(await spotInterruptionWarned(cp, providerId)).toMatchObject({
+      ignored: expect.stringContaining("not spot"),
+    });
+    expect((await stores.jobs.get("on-demand"))?.job.phase).toBe("TRAINING");
+  });
+});

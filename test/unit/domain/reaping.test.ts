@@ -1,0 +1,256 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  type Instance,
+  type InstanceEvent,
+  launchInstance,
+  transitionInstance,
+} from "../../../lambdas/domain/instance.ts";
+import { reachableInstances } from "../../../lambdas/domain/reachable.ts";
+import {
+  type ComputeState,
+  type ComputeView,
+  type ReapAction,
+  reapingActions,
+  reconcile,
+} from "../../../lambdas/domain/reaping.ts";
+
+const NOW = "2026-01-01T12:00:00.000Z";
+const RULES = { graceS: 600 };
+const at = (offsetS: number) => new Date(Date.parse(NOW) + offsetS * 1000).toISOString();
+
+const COMPUTE_STATES: ComputeState[] = [
+  "pending",
+  "running",
+  "stopping",
+  "stopped",
+  "shutting-down",
+  "terminated",
+];
+const LIVE_STATES: ComputeState[] = ["pending", "running", "stopping", "stopped"];
+
+const pool = { instanceType: "g5.xlarge", envHash: "sha256:env", region: "eu-west-1" };
+const run = (instance: Instance, ...events: InstanceEvent[]): Instance =>
+  events.reduce((current, event) => {
+    const result = transitionInstance(current, event);
+    if (!result.ok) throw new Error(result.refusal.message);
+    return result.instance;
+  }, instance);
+
+const launched = (id: string) =>
+  launchInstance({ id, providerId: `i-${id}`, pool, spot: false, jobId: "job-1" });
+const cooling = (id: string, coolingUntil: string, stoppedUntil = coolingUntil) =>
+  run(
+    launched(id),
+    { type: "agentRegistered" },
+    { type: "jobRunning" },
+    { type: "released", coolingUntil, stoppedUntil },
+  );
+const view = (instanceId: string, state: ComputeState, launchedAt = at(-3600)): ComputeView => ({
+  instanceId,
+  state,
+  launchedAt,
+});
+
+/** Every reachable instance state, plus one stopped mid-job (no cooling plan). */
+const SHAPES = [
+  ...reachableInstances(),
+  run(launchInstance({ id: "x", pool, spot: false, jobId: "j" }), { type: "stoppedOutside" }),
+];
+
+const IDS = ["gi-1", "gi-2", "gi-3", "gi-4", "gi-5", "gi-6"];
+
+const record = (id: string) =>
+  fc
+    .record({
+      shape: fc.constantFrom(...SHAPES),
+      launched: fc.boolean(),
+      coolingOffsetS: fc.integer({ min: -7200, max: 7200 }),
+      stoppedForS: fc.nat({ max: 7200 }),
+    })
+    .map(({ shape, launched, coolingOffsetS, stoppedForS }): Instance => {
+      const { providerId: _, coolingUntil, stoppedUntil, ...rest } = shape;
+      const schedule =
+        coolingUntil && stoppedUntil
+          ? { coolingUntil: at(coolingOffsetS), stoppedUntil: at(coolingOffsetS + stoppedForS) }
+          : {};
+      return {
+        ...rest,
+        id,
+        ...(launched ? { providerId: `i-${id}` } : {}),
+        ...schedule,
+      } as Instance;
+    });
+
+const computeView = (id: string) =>
+  fc
+    .record({
+      state: fc.constantFrom(...COMPUTE_STATES),
+      launchedOffsetS: fc.integer({ min: -7200, max: 0 }),
+    })
+    .map(({ state, launchedOffsetS }) => view(id, state, at(launchedOffsetS)));
+
+/** Records and the compute's list over a few ids: each id may have a record, an instance, both. */
+const world = fc
+  .tuple(...IDS.map((id) => fc.tuple(fc.option(record(id)), fc.option(computeView(id)))))
+  .map((pairs) => ({
+    records: pairs.flatMap(([r]) => (r ? [r] : [])),
+    compute: pairs.flatMap(([, v]) => (v ? [v] : [])),
+  }));
+
+const targetOf = (action: ReapAction) =>
+  action.type === "terminateOrphan" ? action.instanceId : action.instance.id;
+
+const inUse = (instance: Instance) =>
+  instance.status === "LAUNCHING" ||
+  instance.status === "EXECUTING" ||
+  instance.status === "COOLING";
+
+const withinPlan = (instance: Instance) =>
+  instance.status !== "COOLING" ||
+  (instance.coolingUntil !== undefined &&
+    Date.parse(instance.coolingUntil) + RULES.graceS * 1000 >= Date.parse(NOW));
+
+describe("the reaper's decisions", () => {
+  it("never touches an instance in use, within its plan, that the compute runs", () => {
+    fc.assert(
+      fc.property(world, ({ records, compute }) => {
+        const actions = reapingActions(records, compute, NOW, RULES);
+        for (const instance of records) {
+          const state = compute.find((v) => v.instanceId === instance.id)?.state;
+          if (
+            inUse(instance) &&
+            withinPlan(instance) &&
+            (state === "pending" || state === "running")
+          )
+            expect(actions.filter((action) => targetOf(action) === instance.id)).toEqual([]);
+        }
+      }),
+    );
+  });
+
+  it("gives every instance the compute runs with no live record, past its grace, an action", () => {
+    fc.assert(
+      fc.property(world, ({ records, compute }) => {
+        const actions = reapingActions(records, compute, NOW, RULES);
+        for (const { instanceId, state, launchedAt } of compute) {
+          const owner = records.find((instance) => instance.id === instanceId);
+          const dead = !owner || (owner.status === "CLOSED" && owner.substatus === "TERMINATED");
+          const old = Date.parse(launchedAt) + RULES.graceS * 1000 < Date.parse(NOW);
+          if (dead && LIVE_STATES.includes(state) && old)
+            expect(actions.map(targetOf)).toContain(instanceId);
+        }
+      }),
+    );
+  });
+
+  it("leaves a young instance with no record alone: its launch may not be recorded yet", () => {
+    fc.assert(
+      fc.property(world, ({ records, compute }) => {
+        const young = compute.filter(
+          (v) =>
+            Date.parse(v.launchedAt) + RULES.graceS * 1000 >= Date.parse(NOW) &&
+            !records.some((instance) => instance.id === v.instanceId),
+        );
+        const actions = reapingActions(records, compute, NOW, RULES);
+        for (const { instanceId } of young) expect(actions.map(targetOf)).not.toContain(instanceId);
+      }),
+    );
+  });
+
+  it("records as vanished every launched instance in use that the compute no longer has", () => {
+    fc.assert(
+      fc.property(world, ({ records, compute }) => {
+        const actions = reapingActions(records, compute, NOW, RULES);
+        for (const instance of records) {
+          const state = compute.find((v) => v.instanceId === instance.id)?.state;
+          const gone = state === undefined || state === "terminated" || state === "shutting-down";
+          if (inUse(instance) && gone && instance.providerId)
+            expect(actions).toContainEqual({
+              type: "reconcile",
+              instance,
+              reconciliation: { type: "vanished", as: "terminated" },
+            });
+        }
+      }),
+    );
+  });
+
+  it("decides at most one action per instance", () => {
+    fc.assert(
+      fc.property(world, ({ records, compute }) => {
+        const targets = reapingActions(records, compute, NOW, RULES).map(targetOf);
+        expect(new Set(targets).size).toBe(targets.length);
+      }),
+    );
+  });
+
+  it("expires a cooling instance past its plan and grace, as its timer would have", () => {
+    const overdue = cooling("gi-late", at(-601), at(3000));
+    const due = cooling("gi-due", at(-599), at(3000));
+    const actions = reapingActions(
+      [overdue, due],
+      [view("gi-late", "running"), view("gi-due", "running")],
+      NOW,
+      RULES,
+    );
+    expect(actions).toEqual([{ type: "expireCooling", instance: overdue }]);
+  });
+
+  it("terminates a stopped instance past its plan, or one no plan will ever end", () => {
+    const stop = [
+      { type: "coolingExpired", coolingEpoch: 1, action: "stop" },
+      { type: "stopped" },
+    ] as const;
+    const past = run(cooling("gi-past", at(-7200), at(-601)), ...stop);
+    const planned = run(cooling("gi-planned", at(-7200), at(60)), ...stop);
+    const unplanned = run(launched("gi-unplanned"), { type: "stoppedOutside" });
+    const actions = reapingActions(
+      [past, planned, unplanned],
+      ["gi-past", "gi-planned", "gi-unplanned"].map((id) => view(id, "stopped")),
+      NOW,
+      RULES,
+    );
+    expect(actions).toEqual([
+      { type: "expireStopped", instance: past },
+      { type: "expireStopped", instance: unplanned },
+    ]);
+  });
+
+  it("does not take a record with no EC2 id for one the compute lost", () => {
+    const unlaunched = launchInstance({ id: "gi-new", pool, spot: false, jobId: "j" });
+    expect(reapingActions([unlaunched], [], NOW, RULES)).toEqual([]);
+  });
+});
+
+describe("reconciling a record with the compute's state", () => {
+  const closing = (action: "stop" | "terminate") =>
+    run(cooling("gi-c", at(0)), { type: "closeRequested", action });
+  const stopped = run(closing("stop"), { type: "stopped" });
+  const terminated = run(closing("terminate"), { type: "terminated" });
+  const executing = run(launched("gi-e"), { type: "agentRegistered" }, { type: "jobRunning" });
+  const starting = run(stopped, { type: "started", jobId: "job-2" });
+
+  it.each([
+    ["executing", executing, "terminated", { type: "vanished", as: "terminated" }],
+    ["executing", executing, undefined, { type: "vanished", as: "terminated" }],
+    ["executing", executing, "stopped", { type: "vanished", as: "stopped" }],
+    ["executing", executing, "running", undefined],
+    ["cooling", cooling("gi-c", at(0)), "stopping", { type: "vanished", as: "stopped" }],
+    // EC2 reports the stop of an instance being started again after the record says LAUNCHING.
+    ["being started", starting, "stopped", undefined],
+    ["being started", starting, "shutting-down", { type: "vanished", as: "terminated" }],
+    ["stopping", closing("stop"), "stopped", { type: "recordClosed", as: "stopped" }],
+    ["stopping", closing("stop"), "stopping", undefined],
+    ["stopping", closing("stop"), "running", { type: "repeatClose", action: "stop" }],
+    ["stopping", closing("stop"), "terminated", { type: "recordClosed", as: "terminated" }],
+    ["terminating", closing("terminate"), "running", { type: "repeatClose", action: "terminate" }],
+    ["terminating", closing("terminate"), undefined, { type: "recordClosed", as: "terminated" }],
+    ["stopped", stopped, "terminated", { type: "recordClosed", as: "terminated" }],
+    ["stopped", stopped, "running", undefined],
+    ["terminated", terminated, "running", { type: "terminate" }],
+    ["terminated", terminated, "terminated", undefined],
+  ] as const)("a record %s, the compute %s", (_, instance, state, expected) => {
+    expect(reconcile(instance, state)).toEqual(expected);
+  });
+});
