@@ -11,74 +11,46 @@ import {
   StopInstancesCommand,
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
-import {
-  EventBridgeClient,
-  PutEventsCommand,
-  type PutEventsRequestEntry,
-} from "@aws-sdk/client-eventbridge";
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { SendTaskHeartbeatCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { SendTaskHeartbeatCommand, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import {
   CreateQueueCommand,
   DeleteQueueCommand,
-  GetQueueUrlCommand,
   SendMessageCommand,
-  SQSClient,
   TagQueueCommand,
 } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { readConfig } from "../../../agent/config.ts";
 import { AGENT_HEADERS } from "../../../agent/protocol.ts";
-import { DynamoInstanceStore } from "../../../lambdas/adapters/aws/dynamodb/instance-store.ts";
-import { DynamoJobStore } from "../../../lambdas/adapters/aws/dynamodb/job-store.ts";
 import { clientToken } from "../../../lambdas/adapters/aws/ec2/ec2-compute.ts";
-import {
-  type Instance,
-  launchInstance,
-  transitionInstance,
-} from "../../../lambdas/domain/instance.ts";
-import type { Job } from "../../../lambdas/domain/job.ts";
-import type { JobRecord } from "../../../lambdas/ports.ts";
 import { assignmentCredential } from "../../../lambdas/use-cases/agent-identity.ts";
 import { newRecord } from "../stores.ts";
-import { freshTable } from "../table.ts";
+import {
+  AT,
+  BUCKET,
+  context,
+  coolingInstance,
+  endInvocation,
+  eventBridge,
+  instances,
+  jobs,
+  MACHINES,
+  metricsPrinted,
+  openTable,
+  prepareInvocation,
+  published,
+  QUEUE_URLS,
+  SECRET,
+  sfn,
+  sqs,
+  storedInstance,
+  storedJob,
+} from "./lambda-environment.ts";
 
-const SECRET = "agent-secret-for-tests";
-const SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gpuctl-agent-AbCdEf";
-const AT = "2026-01-01T00:00:00.000Z";
-const pool = { instanceType: "g5.xlarge", envHash: "sha256:abc", region: "us-east-1" };
-const machine = (name: string) => `arn:aws:states:us-east-1:123456789012:stateMachine:${name}`;
-const MACHINES = {
-  lifecycle: machine("gpuctl-job-lifecycle"),
-  deadline: machine("gpuctl-job-deadline"),
-  cooling: machine("gpuctl-instance-cooling"),
-};
-/** Where SQS answers the queues of the account and region below. */
-const QUEUE_URLS = "https://sqs.us-east-1.amazonaws.com/123456789012/";
-const BUCKET = "gpuctl-test-artifacts";
-
-let table: Awaited<ReturnType<typeof freshTable>>;
-let jobs: DynamoJobStore;
-let instances: DynamoInstanceStore;
-const secrets = mockClient(SecretsManagerClient);
 const ec2 = mockClient(EC2Client);
-const sfn = mockClient(SFNClient);
-const eventBridge = mockClient(EventBridgeClient);
-const sqs = mockClient(SQSClient);
 
-beforeAll(async () => {
-  table = await freshTable();
-  jobs = new DynamoJobStore(table);
-  instances = new DynamoInstanceStore(table);
-});
-
-/** The status events of every PutEvents call, as their `detail.data`. */
-const published = () =>
-  eventBridge
-    .commandCalls(PutEventsCommand)
-    .flatMap((call) => call.args[0].input.Entries ?? [])
-    .map((entry: PutEventsRequestEntry) => JSON.parse(entry.Detail ?? "{}").data);
+beforeAll(openTable);
 
 /** The gpuctl instances EC2 knows, by their `gpuctl:instance` tag, for DescribeInstances. */
 const ec2Instances = (known: Record<string, { InstanceId: string; state: string }>) =>
@@ -95,79 +67,11 @@ const ec2Instances = (known: Record<string, { InstanceId: string; state: string 
   });
 
 beforeEach(() => {
-  vi.resetModules();
-  for (const mock of [secrets, ec2, sfn, eventBridge, sqs]) mock.reset();
-  secrets.on(GetSecretValueCommand, { SecretId: SECRET_ARN }).resolves({ SecretString: SECRET });
-  eventBridge.on(PutEventsCommand).callsFake(({ Entries = [] }) => ({
-    FailedEntryCount: 0,
-    Entries: Entries.map((_: unknown, index: number) => ({ EventId: `event-${index}` })),
-  }));
-  sfn.on(StartExecutionCommand).callsFake(({ stateMachineArn, name }) => ({
-    executionArn: `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`,
-    startDate: new Date(AT),
-  }));
-  for (const command of [CreateQueueCommand, GetQueueUrlCommand])
-    sqs.on(command).callsFake(({ QueueName }) => ({ QueueUrl: `${QUEUE_URLS}${QueueName}` }));
-  const log = vi.spyOn(console, "log").mockImplementation(() => {});
-  // Powertools warns of invocations that record no metric but ColdStart.
-  vi.spyOn(console, "warn").mockImplementation(() => {});
-  printed = () => log.mock.calls.map(([line]) => String(line));
-  // What the stack and Lambda set; fake credentials: nothing here reaches AWS.
-  for (const [name, value] of Object.entries(STACK_VARIABLES)) vi.stubEnv(name, value);
-  vi.stubEnv("AWS_ENDPOINT_URL_DYNAMODB", inject("dynamodbEndpoint"));
-  vi.stubEnv("TABLE_NAME", table.tableName);
+  ec2.reset();
+  prepareInvocation();
 });
 
-const STACK_VARIABLES = {
-  AWS_REGION: "us-east-1",
-  AWS_ACCESS_KEY_ID: "AKIDLOCAL",
-  AWS_SECRET_ACCESS_KEY: "local",
-  AWS_SESSION_TOKEN: "",
-  AGENT_ENDPOINT: "https://api.example.com",
-  AGENT_SECRET_ARN: SECRET_ARN,
-  AGENT_ROLE_NAME: "gpuctl-agent",
-  BUCKET_NAME: BUCKET,
-  EVENT_BUS_NAME: "gpuctl-test",
-  JOB_LIFECYCLE_STATE_MACHINE_ARN: MACHINES.lifecycle,
-  JOB_DEADLINE_STATE_MACHINE_ARN: MACHINES.deadline,
-  INSTANCE_COOLING_STATE_MACHINE_ARN: MACHINES.cooling,
-  COMMAND_QUEUE_PREFIX: "gpuctl-test-",
-  ACCOUNT_ID: "123456789012",
-  CONTROL_PLANE_NAME: "gpuctl-test",
-  LAUNCH_TEMPLATE_ID: "lt-0123456789abcdef0",
-  LAUNCH_TEMPLATE_VERSION: "3",
-  SUBNET_IDS: "subnet-0aaa,subnet-0bbb",
-  INSTANCE_TYPES: "g5.xlarge,g6.xlarge",
-  AGENT_BUNDLE_BUCKET: "gpuctl-test-assets",
-  AGENT_BUNDLE_KEY: "agent/abc.mjs",
-  AGENT_BUNDLE_SHA256: "a".repeat(64),
-  NODE_RUNTIME_BUCKET: "gpuctl-test-assets",
-  NODE_RUNTIME_KEY: "runtime/node-v22.23.3-linux-x64.tar.xz",
-  NODE_RUNTIME_SHA256: "b".repeat(64),
-  AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand",
-  POWERTOOLS_DEV: "true",
-  POWERTOOLS_METRICS_DISABLED: "false",
-};
-
-afterEach(() => {
-  vi.unstubAllEnvs();
-  vi.restoreAllMocks();
-});
-
-const context = {
-  functionName: "gpuctl-test",
-  functionVersion: "$LATEST",
-  invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:gpuctl-test",
-  memoryLimitInMB: "1024",
-  awsRequestId: "c6af9ac6-7b61-11e6-9a41-93e812345678",
-  logGroupName: "/aws/lambda/gpuctl-test",
-  logStreamName: "2026/01/01/[$LATEST]abc",
-  callbackWaitsForEmptyEventLoop: true,
-  getRemainingTimeInMillis: () => 30_000,
-};
-
-/** What Powertools printed (console.log in its dev mode): the logs and the EMF metrics. */
-let printed: () => string[];
+afterEach(endInvocation);
 
 /** An API Gateway HTTP API (payload 2.0) event, with the authorizer context API Gateway adds. */
 const httpEvent = (
@@ -232,45 +136,6 @@ const iam = (instanceId: string) => ({
     userId: `AROAEXAMPLE:${instanceId}`,
   },
 });
-
-/** An instance stored after `events`, from its launch for `jobId` as EC2 instance `providerId`. */
-const storedInstance = async (
-  id: string,
-  providerId: string,
-  jobId: string,
-  events: Parameters<typeof transitionInstance>[1][],
-): Promise<Instance> => {
-  let instance = launchInstance({ id, providerId, pool, spot: false, jobId });
-  for (const event of events) {
-    const next = transitionInstance(instance, event);
-    if (!next.ok) throw new Error(next.refusal.message);
-    instance = next.instance;
-  }
-  expect(await instances.create(instance, AT)).toEqual({ ok: true });
-  return instance;
-};
-
-/** An instance that ran one job and is now cooling, stored. */
-const coolingInstance = (id: string, providerId: string) =>
-  storedInstance(id, providerId, "first", [
-    { type: "agentRegistered" },
-    { type: "released", coolingUntil: AT, stoppedUntil: AT },
-  ]);
-
-/** A job stored as submitted, then with the given fields of its job and spec changed. */
-const storedJob = async (
-  id: string,
-  changes: { job?: Partial<Job>; spec?: Partial<JobRecord["spec"]> },
-): Promise<JobRecord> => {
-  const record = newRecord({ id });
-  const stored = {
-    ...record,
-    job: { ...record.job, ...changes.job },
-    spec: { ...record.spec, ...changes.spec },
-  };
-  await jobs.submit({ record: stored });
-  return stored;
-};
 
 describe("the API Lambda", () => {
   it("serves a user's jobs to the JWT authorizer's subject alone", async () => {
@@ -368,9 +233,7 @@ describe("the API Lambda", () => {
   it("publishes a ColdStart metric in the gpuctl namespace, by function", async () => {
     const { handler } = await import("../../../lambdas/handlers/lambda/api.ts");
     await handler(httpEvent("GET", "/v1/jobs", jwt("sub-ada")), context);
-    const emf = printed()
-      .map((line) => JSON.parse(line))
-      .find((entry) => entry._aws?.CloudWatchMetrics);
+    const [emf] = metricsPrinted();
     expect(emf).toMatchObject({
       _aws: { CloudWatchMetrics: [{ Namespace: "gpuctl", Metrics: [{ Name: "ColdStart" }] }] },
       function_name: "gpuctl-test",
