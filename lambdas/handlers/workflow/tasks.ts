@@ -41,13 +41,6 @@ const task = <P extends PortName, S extends SettingName>(
 /** What stopping or terminating an instance uses. */
 const CLOSING = /* @__PURE__ */ needs(["instances", "compute", "commands", "events", "clock"]);
 
-/*
- * The workflow task handlers, each named by the `${...Function}` placeholder its ASL states
- * invoke: each parses its payload and makes one use-case call. Each is its own Lambda on
- * AWS (lambdas/handlers/lambda/tasks/), which imports only its own task, so its bundle holds
- * only that use case; the local runner binds them all to the states (WORKFLOW_TASKS).
- */
-
 export const AcquireInstanceFunction = task(
   /* @__PURE__ */ needs(
     ["jobs", "instances", "compute", "commands", "pools", "events", "clock"],
@@ -129,7 +122,12 @@ export const ExpireStoppedFunction = task(CLOSING, (cp, payload) =>
   ),
 );
 
-/** Every task, keyed by its placeholder. */
+/**
+ * The workflow task handlers, each named by the `${...Function}` placeholder its ASL states
+ * invoke: each parses its payload and makes one use-case call. Each is its own Lambda on
+ * AWS (lambdas/handlers/lambda/tasks/), which imports only its own task by that name; the
+ * local runner binds them all to the states.
+ */
 export const WORKFLOW_TASKS = {
   AcquireInstanceFunction,
   DispatchStepFunction,
