@@ -1,5 +1,13 @@
 import { type APIGatewayProxyResult, handle, type LambdaEvent } from "hono/aws-lambda";
 import { buildPortsAndEnvironment } from "../../adapters/aws/build-ports.ts";
+import { instances, jobs } from "../../adapters/aws/builders/dynamodb.ts";
+import { compute } from "../../adapters/aws/builders/ec2.ts";
+import { events } from "../../adapters/aws/builders/eventbridge.ts";
+import { artifacts } from "../../adapters/aws/builders/s3.ts";
+import { agent } from "../../adapters/aws/builders/secretsmanager.ts";
+import { clock } from "../../adapters/aws/builders/settings.ts";
+import { workflows } from "../../adapters/aws/builders/sfn.ts";
+import { commands } from "../../adapters/aws/builders/sqs.ts";
 import { API_NEEDS, createApi } from "../api/app.ts";
 import { jwtSubject } from "../api/user-identity.ts";
 import { wrapHandler } from "./wrap-handler.ts";
@@ -10,7 +18,11 @@ import { wrapHandler } from "./wrap-handler.ts";
  * role. The event reaches the routes as `c.env.event`. No poll route and no artifact
  * routes: agents read their SQS queue, and files move through presigned S3 URLs.
  */
-const { ports, environment } = await buildPortsAndEnvironment(API_NEEDS, ["agentRole"]);
+const { ports, environment } = await buildPortsAndEnvironment(
+  API_NEEDS,
+  { jobs, instances, compute, workflows, commands, artifacts, events, clock, agent },
+  ["agentRole"],
+);
 const api = createApi(ports, {
   users: jwtSubject,
   agentRole: environment.agentRole.AGENT_ROLE_NAME,

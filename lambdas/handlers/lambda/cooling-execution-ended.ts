@@ -1,5 +1,10 @@
 import { z } from "zod";
 import { buildPorts } from "../../adapters/aws/build-ports.ts";
+import { instances } from "../../adapters/aws/builders/dynamodb.ts";
+import { compute } from "../../adapters/aws/builders/ec2.ts";
+import { events } from "../../adapters/aws/builders/eventbridge.ts";
+import { clock } from "../../adapters/aws/builders/settings.ts";
+import { commands } from "../../adapters/aws/builders/sqs.ts";
 import {
   COOLING_EXECUTION_ENDED_NEEDS,
   coolingExecutionEnded,
@@ -13,7 +18,13 @@ const StatusChangeEvent = z.object({
   detail: z.unknown(),
 });
 
-const cp = await buildPorts(COOLING_EXECUTION_ENDED_NEEDS);
+const cp = await buildPorts(COOLING_EXECUTION_ENDED_NEEDS, {
+  instances,
+  compute,
+  commands,
+  events,
+  clock,
+});
 
 export const handler = wrapHandler(async (event: unknown) =>
   coolingExecutionEnded(cp, StatusChangeEvent.parse(event).detail),

@@ -27,90 +27,117 @@ export interface WorkflowTask<P extends PortName, S extends SettingName> {
   run: (cp: Ports<P, S>, payload: unknown) => Promise<unknown>;
 }
 
+/**
+ * Side-effect free, as is `needs` (marked `@__PURE__` at each call: esbuild does not see
+ * that a function in another module is pure), so a Lambda's bundle drops the tasks its
+ * entry does not import, and their use cases with them.
+ */
+/* @__NO_SIDE_EFFECTS__ */
 const task = <P extends PortName, S extends SettingName>(
   taskNeeds: Needs<P, S>,
   run: (cp: Ports<P, S>, payload: unknown) => Promise<unknown>,
 ): WorkflowTask<P, S> => ({ needs: taskNeeds, run });
 
 /** What stopping or terminating an instance uses. */
-const CLOSING = needs(["instances", "compute", "commands", "events", "clock"]);
+const CLOSING = /* @__PURE__ */ needs(["instances", "compute", "commands", "events", "clock"]);
+
+export const AcquireInstanceFunction = task(
+  /* @__PURE__ */ needs(
+    ["jobs", "instances", "compute", "commands", "pools", "events", "clock"],
+    ["region", "agent"],
+  ),
+  (cp, payload) => acquireInstance(cp, jobInput.parse(payload).jobId),
+);
+
+export const DispatchStepFunction = task(
+  /* @__PURE__ */ needs(["jobs", "compute", "artifacts", "commands"], ["agent"]),
+  (cp, payload) =>
+    dispatchStep(
+      cp,
+      z
+        .object({ jobId: z.string(), step: z.enum(AGENT_STEPS), taskToken: z.string() })
+        .parse(payload),
+    ),
+);
+
+export const RequestReviewFunction = task(
+  /* @__PURE__ */ needs(["jobs", "events", "clock"]),
+  (cp, payload) =>
+    requestReview(cp, z.object({ jobId: z.string(), taskToken: z.string() }).parse(payload)),
+);
+
+export const MarkJobLostFunction = task(
+  /* @__PURE__ */ needs(["jobs", "commands", "events", "clock"]),
+  (cp, payload) => markJobLost(cp, jobInput.parse(payload).jobId),
+);
+
+export const TimeOutJobFunction = task(
+  /* @__PURE__ */ needs(["jobs", "commands", "workflows", "events", "clock"]),
+  (cp, payload) => timeOutJob(cp, jobInput.parse(payload).jobId),
+);
+
+export const ReleaseInstanceFunction = task(
+  /* @__PURE__ */ needs(
+    ["jobs", "instances", "compute", "commands", "pools", "workflows", "events", "clock"],
+    ["costModel"],
+  ),
+  (cp, payload) => releaseInstance(cp, jobInput.parse(payload).jobId),
+);
+
+export const ExpireCoolingFunction = task(CLOSING, (cp, payload) =>
+  expireCooling(
+    cp,
+    z
+      .object({
+        instanceId: z.string(),
+        coolingEpoch: z.number().int(),
+        stoppedS: z.number().min(0),
+      })
+      .parse(payload),
+  ),
+);
+
+export const AbandonCoolingFunction = task(CLOSING, (cp, payload) =>
+  abandonCooling(
+    cp,
+    z
+      .object({
+        instanceId: z.string(),
+        coolingEpoch: z.number().int(),
+        error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }),
+      })
+      .transform(({ instanceId, coolingEpoch, error }) => ({
+        instanceId,
+        coolingEpoch,
+        cause: [error.Error, error.Cause].filter(Boolean).join(": "),
+      }))
+      .parse(payload),
+  ),
+);
+
+export const ExpireStoppedFunction = task(CLOSING, (cp, payload) =>
+  expireStopped(
+    cp,
+    z.object({ instanceId: z.string(), coolingEpoch: z.number().int() }).parse(payload),
+  ),
+);
 
 /**
- * The workflow task handlers, keyed by the `${...Function}` placeholder their ASL states
+ * The workflow task handlers, each named by the `${...Function}` placeholder its ASL states
  * invoke: each parses its payload and makes one use-case call. Each is its own Lambda on
- * AWS (lambdas/handlers/lambda/tasks/), built with only the ports it names; the local
- * runner binds them to the states directly.
+ * AWS (lambdas/handlers/lambda/tasks/), which imports only its own task by that name; the
+ * local runner binds them all to the states.
  */
 export const WORKFLOW_TASKS = {
-  AcquireInstanceFunction: task(
-    needs(
-      ["jobs", "instances", "compute", "commands", "pools", "events", "clock"],
-      ["region", "agent"],
-    ),
-    (cp, payload) => acquireInstance(cp, jobInput.parse(payload).jobId),
-  ),
-  DispatchStepFunction: task(
-    needs(["jobs", "compute", "artifacts", "commands"], ["agent"]),
-    (cp, payload) =>
-      dispatchStep(
-        cp,
-        z
-          .object({ jobId: z.string(), step: z.enum(AGENT_STEPS), taskToken: z.string() })
-          .parse(payload),
-      ),
-  ),
-  RequestReviewFunction: task(needs(["jobs", "events", "clock"]), (cp, payload) =>
-    requestReview(cp, z.object({ jobId: z.string(), taskToken: z.string() }).parse(payload)),
-  ),
-  MarkJobLostFunction: task(needs(["jobs", "commands", "events", "clock"]), (cp, payload) =>
-    markJobLost(cp, jobInput.parse(payload).jobId),
-  ),
-  TimeOutJobFunction: task(
-    needs(["jobs", "commands", "workflows", "events", "clock"]),
-    (cp, payload) => timeOutJob(cp, jobInput.parse(payload).jobId),
-  ),
-  ReleaseInstanceFunction: task(
-    needs(
-      ["jobs", "instances", "compute", "commands", "pools", "workflows", "events", "clock"],
-      ["costModel"],
-    ),
-    (cp, payload) => releaseInstance(cp, jobInput.parse(payload).jobId),
-  ),
-  ExpireCoolingFunction: task(CLOSING, (cp, payload) =>
-    expireCooling(
-      cp,
-      z
-        .object({
-          instanceId: z.string(),
-          coolingEpoch: z.number().int(),
-          stoppedS: z.number().min(0),
-        })
-        .parse(payload),
-    ),
-  ),
-  AbandonCoolingFunction: task(CLOSING, (cp, payload) =>
-    abandonCooling(
-      cp,
-      z
-        .object({
-          instanceId: z.string(),
-          coolingEpoch: z.number().int(),
-          error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }),
-        })
-        .transform(({ instanceId, coolingEpoch, error }) => ({
-          instanceId,
-          coolingEpoch,
-          cause: [error.Error, error.Cause].filter(Boolean).join(": "),
-        }))
-        .parse(payload),
-    ),
-  ),
-  ExpireStoppedFunction: task(CLOSING, (cp, payload) =>
-    expireStopped(
-      cp,
-      z.object({ instanceId: z.string(), coolingEpoch: z.number().int() }).parse(payload),
-    ),
-  ),
+  AcquireInstanceFunction,
+  DispatchStepFunction,
+  RequestReviewFunction,
+  MarkJobLostFunction,
+  TimeOutJobFunction,
+  ReleaseInstanceFunction,
+  ExpireCoolingFunction,
+  AbandonCoolingFunction,
+  ExpireStoppedFunction,
 };
 
 export type WorkflowTaskName = keyof typeof WORKFLOW_TASKS;

@@ -37,7 +37,16 @@ const sqs = mockClient(SQSClient);
  */
 const fresh = async () => {
   vi.resetModules();
-  return import("../../../lambdas/adapters/aws/build-ports.ts");
+  return {
+    ...(await import("../../../lambdas/adapters/aws/build-ports.ts")),
+    builders: {
+      ...(await import("../../../lambdas/adapters/aws/builders/eventbridge.ts")),
+      ...(await import("../../../lambdas/adapters/aws/builders/sfn.ts")),
+      ...(await import("../../../lambdas/adapters/aws/builders/ec2.ts")),
+      ...(await import("../../../lambdas/adapters/aws/builders/sqs.ts")),
+      ...(await import("../../../lambdas/adapters/aws/builders/s3.ts")),
+    },
+  };
 };
 
 beforeEach(() => {
@@ -51,9 +60,11 @@ beforeEach(() => {
 
 describe("buildPorts", () => {
   it("builds each port's AWS adapter", async () => {
-    const { buildPorts } = await fresh();
+    const { buildPorts, builders } = await fresh();
+    const { events, workflows, compute, commands, artifacts } = builders;
     const ports = await buildPorts(
       needs(["events", "workflows", "compute", "commands", "artifacts"]),
+      { events, workflows, compute, commands, artifacts },
       VARIABLES,
     );
     expect(ports.events.constructor.name).toBe("EventBridgeBus");
@@ -64,15 +75,23 @@ describe("buildPorts", () => {
   });
 
   it("reads only the variables of the ports asked for", async () => {
-    const { buildPorts } = await fresh();
-    const ports = await buildPorts(needs(["events"]), { EVENT_BUS_NAME: "gpuctl" });
+    const { buildPorts, builders } = await fresh();
+    const ports = await buildPorts(
+      needs(["events"]),
+      { events: builders.events },
+      { EVENT_BUS_NAME: "gpuctl" },
+    );
     expect(ports.events.constructor.name).toBe("EventBridgeBus");
   });
 
   it("names the instance's queue and ARN in the region's partition", async () => {
-    const { buildPorts } = await fresh();
+    const { buildPorts, builders } = await fresh();
     const variables = { ...VARIABLES, AWS_REGION: "cn-north-1" };
-    const { compute, commands } = await buildPorts(needs(["compute", "commands"]), variables);
+    const { compute, commands } = await buildPorts(
+      needs(["compute", "commands"]),
+      { compute: builders.compute, commands: builders.commands },
+      variables,
+    );
     ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
     ec2.on(RunInstancesCommand).resolves({ Instances: [{ InstanceId: "i-0abc" }] });
     const queueUrl = "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/gpuctl-gi-1";

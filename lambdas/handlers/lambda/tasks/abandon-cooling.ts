@@ -1,5 +1,16 @@
-import { WORKFLOW_TASKS } from "../../workflow/tasks.ts";
+import { instances } from "../../../adapters/aws/builders/dynamodb.ts";
+import { compute } from "../../../adapters/aws/builders/ec2.ts";
+import { events } from "../../../adapters/aws/builders/eventbridge.ts";
+import { clock } from "../../../adapters/aws/builders/settings.ts";
+import { commands } from "../../../adapters/aws/builders/sqs.ts";
+import { AbandonCoolingFunction } from "../../workflow/tasks.ts";
 import { taskHandler } from "../task-handler.ts";
 
 /** `${AbandonCoolingFunction}` in statemachines/*.asl.json. */
-export const handler = await taskHandler(WORKFLOW_TASKS.AbandonCoolingFunction);
+export const handler = await taskHandler(AbandonCoolingFunction, {
+  instances,
+  compute,
+  commands,
+  events,
+  clock,
+});

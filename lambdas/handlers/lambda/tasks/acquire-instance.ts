@@ -1,5 +1,21 @@
-import { WORKFLOW_TASKS } from "../../workflow/tasks.ts";
+import { instances, jobs, pools } from "../../../adapters/aws/builders/dynamodb.ts";
+import { compute } from "../../../adapters/aws/builders/ec2.ts";
+import { events } from "../../../adapters/aws/builders/eventbridge.ts";
+import { agent } from "../../../adapters/aws/builders/secretsmanager.ts";
+import { clock, region } from "../../../adapters/aws/builders/settings.ts";
+import { commands } from "../../../adapters/aws/builders/sqs.ts";
+import { AcquireInstanceFunction } from "../../workflow/tasks.ts";
 import { taskHandler } from "../task-handler.ts";
 
 /** `${AcquireInstanceFunction}` in statemachines/*.asl.json. */
-export const handler = await taskHandler(WORKFLOW_TASKS.AcquireInstanceFunction);
+export const handler = await taskHandler(AcquireInstanceFunction, {
+  jobs,
+  instances,
+  compute,
+  commands,
+  pools,
+  events,
+  clock,
+  region,
+  agent,
+});

@@ -1,5 +1,8 @@
-import { WORKFLOW_TASKS } from "../../workflow/tasks.ts";
+import { jobs } from "../../../adapters/aws/builders/dynamodb.ts";
+import { events } from "../../../adapters/aws/builders/eventbridge.ts";
+import { clock } from "../../../adapters/aws/builders/settings.ts";
+import { RequestReviewFunction } from "../../workflow/tasks.ts";
 import { taskHandler } from "../task-handler.ts";
 
 /** `${RequestReviewFunction}` in statemachines/*.asl.json. */
-export const handler = await taskHandler(WORKFLOW_TASKS.RequestReviewFunction);
+export const handler = await taskHandler(RequestReviewFunction, { jobs, events, clock });
