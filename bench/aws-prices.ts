@@ -23,6 +23,13 @@ export const AWS_PRICES = {
     source: "https://aws.amazon.com/step-functions/pricing/ (US East (N. Virginia): $0.0250)",
     read: READ,
   },
+  sqsRequest: {
+    usd: 0.4,
+    per: 1_000_000,
+    unit: "SQS standard queue requests (the agents' mailboxes: send, receive, delete; 64 KB chunks)",
+    source: "https://aws.amazon.com/sqs/pricing/",
+    read: READ,
+  },
   lambdaRequest: {
     usd: 0.2,
     per: 1_000_000,

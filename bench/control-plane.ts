@@ -77,6 +77,7 @@ const ROUTES: Array<[RegExp, string]> = [
   [/^POST \/agent\/v1\/tasks\/heartbeat$/, "api:heartbeat"],
   [/^POST \/agent\/v1\/jobs\/([^/]+)\/timeline$/, "api:timeline"],
   [/^POST \/agent\/v1\/jobs\/([^/]+)\/endpoint$/, "api:endpoint"],
+  [/^POST \/agent\/v1\/jobs\/([^/]+)\/results$/, "api:result uploads"],
   // On AWS these go to S3 through presigned URLs, not through the API.
   [/^PUT \/agent\/v1\/artifacts\/jobs\/([^/]+)\//, "s3:result upload"],
   [/^GET \/agent\/v1\/artifacts\//, "s3:input download"],
@@ -123,7 +124,6 @@ const createMeter = () => {
   const trainingAt = new Map<string, number>();
   const finalPhase = new Map<string, string>();
   const placements = new Map<string, string>();
-  const emptyPolls: Tally[] = [];
   /** The jobs that held each instance, in order: the k-th one released it into cooling epoch k. */
   const holders = new Map<string, string[]>();
   const hold = (instanceId: string, jobId: string) => {
@@ -200,11 +200,16 @@ const createMeter = () => {
         charged.push(scope);
         return scopes.run(scope, handle);
       }
-      const response = await invocation(scope, handle);
+      // On AWS the agent reads its own SQS queue instead (docs/aws.md, "Command delivery"):
+      // no API request, Lambda or table read; a command costs its SendMessage, ReceiveMessage
+      // and DeleteMessage, an empty poll one ReceiveMessage.
+      const response = poll
+        ? await scopes.run({ owner: undefined, caller: kind, tally: new Map() }, handle)
+        : await invocation(scope, handle);
       const commanded = poll ? await jobOfAnswer(response) : undefined;
+      if (poll) charged.push(scope);
       // A poll that brought no command waited on the instance's last job, running or cooling.
-      add(scope.tally, poll ? (commanded ? "api:poll, command" : "api:poll, empty") : kind);
-      if (poll && !commanded) emptyPolls.push(scope.tally);
+      add(scope.tally, poll ? "sqs requests" : kind, poll ? (commanded ? 3 : 1) : 1);
       scope.owner ??=
         kind === "api:submit"
           ? await jobOfAnswer(response)
@@ -257,7 +262,6 @@ const createMeter = () => {
     trainingAt,
     finalPhase,
     placements,
-    emptyPolls,
   };
 };
 type Meter = ReturnType<typeof createMeter>;
@@ -406,6 +410,7 @@ interface PerJob {
   apiRequests: Record<string, number>;
   lambdaInvocations: number;
   lambdaGbS: number;
+  sqsRequests: number;
   dynamodb: {
     rru: number;
     wru: number;
@@ -464,6 +469,7 @@ const perJob = (
     apiRequests,
     lambdaInvocations: round(total(tasks) + total(apiRequests), 3),
     lambdaGbS: round(((mean("lambda ms") / 1000) * LAMBDA_MEMORY_MB) / 1024, 4),
+    sqsRequests: round(mean("sqs requests"), 3),
     dynamodb: {
       rru: round(mean("rru")),
       wru: round(mean("wru")),
@@ -489,6 +495,7 @@ const costPer1000 = (job: PerJob) => {
     "DynamoDB writes": costOf("dynamoDbWriteUnit", job.dynamodb.wru),
     "EventBridge events": costOf("eventBridgeEvent", job.events),
     "API Gateway requests": costOf("apiGatewayHttpRequest", total(job.apiRequests)),
+    "SQS requests": costOf("sqsRequest", job.sqsRequests),
     "S3 PUTs": costOf("s3Put", job.s3Puts),
   };
   const per1000 = Object.fromEntries(
@@ -498,24 +505,18 @@ const costPer1000 = (job: PerJob) => {
 };
 
 /**
- * An agent long-polls all the time its instance runs or cools: each empty poll holds a Lambda
- * for the whole wait and reads the instance. Priced per instance-hour, as it depends on how
- * long jobs run and instances cool, not on how many jobs there are.
+ * An agent long-polls all the time its instance runs or cools. Here each poll is an HTTP
+ * request to the control plane; on AWS it is one ReceiveMessage on the instance's own SQS
+ * queue (docs/aws.md, "Command delivery"): no API request, no Lambda, no table read. Priced
+ * per instance-hour, as it depends on how long jobs run and instances cool, not on how many
+ * jobs there are.
  */
-const agentPollsPerHour = (meter: Meter) => {
-  const polls = meter.emptyPolls.length;
-  const rru = meter.emptyPolls.reduce((sum, tally) => sum + (tally.get("rru") ?? 0), 0);
-  const rruPerPoll = polls ? rru / polls : 0;
+const agentPollsPerHour = () => {
   const perHour = 3600 / POLL_WAIT_S;
-  const usd =
-    costOf("apiGatewayHttpRequest", perHour) +
-    costOf("lambdaRequest", perHour) +
-    costOf("lambdaGbSecond", (perHour * POLL_WAIT_S * LAMBDA_MEMORY_MB) / 1024) +
-    costOf("dynamoDbReadUnit", perHour * rruPerPoll);
+  const usd = costOf("sqsRequest", perHour);
   return {
     pollsPerHour: perHour,
-    rruPerPoll: round(rruPerPoll, 3),
-    usdPerInstanceHour: round(usd, 4),
+    usdPerInstanceHour: round(usd, 6),
     // What 5 minutes of running or cooling per job adds, e.g. the default 300 s cooling period.
     usdPer1000JobsPer5Min: round((usd / 12) * 1000, 4),
   };
@@ -627,7 +628,7 @@ const printTable = (report: ReturnType<typeof buildReport>) => {
   }
   const polls = report.agentPolls;
   console.log(
-    `\nagent long polls while an instance runs or cools: ${polls.pollsPerHour} an hour, each holding a Lambda ${POLL_WAIT_S} s:`,
+    `\nagent long polls while an instance runs or cools: ${polls.pollsPerHour} an hour, each one SQS ReceiveMessage of ${POLL_WAIT_S} s:`,
   );
   console.log(
     `  ${usd(polls.usdPerInstanceHour)} per instance-hour, +${usd(polls.usdPer1000JobsPer5Min)} per 1,000 jobs per 5 minutes each job runs or leaves its instance cooling`,
@@ -700,7 +701,7 @@ const buildReport = (options: {
     leftoverAgents: options.leftoverAgents,
     perJob: perJobFigures,
     costPer1000Jobs: costs,
-    agentPolls: agentPollsPerHour(meter),
+    agentPolls: agentPollsPerHour(),
     latencyMs,
     goals: {
       transitionsPerJob: {
