@@ -1,9 +1,10 @@
 import { App, Stack, Validations } from "aws-cdk-lib";
-import { Template } from "aws-cdk-lib/assertions";
+import { Match, Template } from "aws-cdk-lib/assertions";
 import { AttributeType, Table } from "aws-cdk-lib/aws-dynamodb";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
 import { TABLE_SCHEMA } from "../../lambdas/adapters/aws/dynamodb/schema.ts";
+import { INPUTS_PREFIX, JOBS_PREFIX } from "../../lambdas/domain/artifacts.ts";
 import { ControlPlaneStack } from "../../lib/control-plane-stack.ts";
 
 /** An app checked by cdk-nag's AWS Solutions pack, as bin/app.ts sets it up. */
@@ -39,6 +40,50 @@ describe("the control plane stack", () => {
       DeletionPolicy: "Retain",
       UpdateReplacePolicy: "Retain",
     });
+  });
+
+  it("keeps artifacts private, over TLS only, logged, with inputs expiring and no upload left half-way", () => {
+    const template = Template.fromStack(new ControlPlaneStack(new App(), "Gpuctl"));
+    template.resourceCountIs("AWS::S3::Bucket", 2);
+    const privateBucket = {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          { ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } },
+        ],
+      },
+    };
+    template.allResourcesProperties("AWS::S3::Bucket", privateBucket);
+    template.hasResourceProperties("AWS::S3::Bucket", {
+      LoggingConfiguration: { LogFilePrefix: "artifacts/" },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: INPUTS_PREFIX, ExpirationInDays: 30, Status: "Enabled" }),
+          Match.objectLike({
+            Prefix: JOBS_PREFIX,
+            Transitions: [{ StorageClass: "STANDARD_IA", TransitionInDays: 30 }],
+          }),
+          Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
+        ]),
+      },
+    });
+    // Every bucket refuses a request without TLS.
+    const policies = template.findResources("AWS::S3::BucketPolicy");
+    expect(Object.keys(policies)).toHaveLength(2);
+    for (const policy of Object.values(policies)) {
+      expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({
+          Effect: "Deny",
+          Condition: { Bool: { "aws:SecureTransport": "false" } },
+        }),
+      );
+    }
+    template.allResources("AWS::S3::Bucket", { DeletionPolicy: "Retain" });
   });
 
   it("passes cdk-nag's AWS Solutions checks", () => {
