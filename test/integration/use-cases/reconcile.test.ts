@@ -6,12 +6,7 @@
 import { TerminateInstancesCommand } from "@aws-sdk/client-ec2";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Ec2Compute } from "../../../lambdas/adapters/aws/ec2/ec2-compute.ts";
-import {
-  type Instance,
-  type InstanceEvent,
-  launchInstance,
-  transitionInstance,
-} from "../../../lambdas/domain/instance.ts";
+import { launchInstance } from "../../../lambdas/domain/instance.ts";
 import type { Job } from "../../../lambdas/domain/job.ts";
 import type { CommandQueue, Workflows } from "../../../lambdas/ports.ts";
 import { reap } from "../../../lambdas/use-cases/reap.ts";
@@ -21,6 +16,7 @@ import {
   spotInterruptionWarned,
 } from "../../../lambdas/use-cases/reconcile-instance.ts";
 import { ec2Client, ec2Error, fakeEc2 } from "../../fakes/fake-ec2.ts";
+import { runInstance } from "../../fixtures/instances.ts";
 import { freshStores, newRecord } from "../stores.ts";
 
 /** Well after the fake EC2's launch times (2026-01-01T00:0n:00Z) and the reaper's grace. */
@@ -77,18 +73,11 @@ const launched = async (instanceId: string, spot = false) => {
   return providerId;
 };
 
-const run = (instance: Instance, ...events: InstanceEvent[]): Instance =>
-  events.reduce((current, event) => {
-    const next = transitionInstance(current, event);
-    if (!next.ok) throw new Error(next.refusal.message);
-    return next.instance;
-  }, instance);
-
 /** A job TRAINING on a launched instance, with the task its workflow waits on; both stored. */
 const training = async (id: string, spot: boolean) => {
   const instanceId = `gi-${id}`;
   const providerId = await launched(instanceId, spot);
-  const instance = run(
+  const instance = runInstance(
     launchInstance({ id: instanceId, providerId, pool, spot, jobId: id }),
     { type: "agentRegistered" },
     { type: "jobRunning" },
@@ -103,7 +92,7 @@ const training = async (id: string, spot: boolean) => {
 /** A cooling instance whose plan said stop at `coolingUntil`, terminate at `stoppedUntil`. */
 const coolingSince = async (instanceId: string, coolingUntil: string, stoppedUntil: string) => {
   const providerId = await launched(instanceId);
-  const instance = run(
+  const instance = runInstance(
     launchInstance({ id: instanceId, providerId, pool, spot: false, jobId: "earlier" }),
     { type: "agentRegistered" },
     { type: "released", coolingUntil, stoppedUntil },
@@ -228,7 +217,7 @@ describe("EC2's events", () => {
     expect(taskFailures).toHaveLength(1);
 
     const { instance: cooling } = await coolingSince("gi-own", NOW, NOW);
-    const closing = run(cooling, { type: "closeRequested", action: "stop" });
+    const closing = runInstance(cooling, { type: "closeRequested", action: "stop" });
     await stores.instances.apply({ before: cooling, after: closing, at: NOW });
     expect(
       await instanceStateChanged(cp, { providerId: closing.providerId ?? "", state: "stopping" }),

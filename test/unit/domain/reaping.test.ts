@@ -1,11 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  type Instance,
-  type InstanceEvent,
-  launchInstance,
-  transitionInstance,
-} from "../../../lambdas/domain/instance.ts";
+import { type Instance, launchInstance } from "../../../lambdas/domain/instance.ts";
 import { reachableInstances } from "../../../lambdas/domain/reachable.ts";
 import {
   type ComputeState,
@@ -14,6 +9,7 @@ import {
   reapingActions,
   reconcile,
 } from "../../../lambdas/domain/reaping.ts";
+import { runInstance } from "../../fixtures/instances.ts";
 
 const NOW = "2026-01-01T12:00:00.000Z";
 const RULES = { graceS: 600 };
@@ -30,17 +26,11 @@ const COMPUTE_STATES: ComputeState[] = [
 const LIVE_STATES: ComputeState[] = ["pending", "running", "stopping", "stopped"];
 
 const pool = { instanceType: "g5.xlarge", envHash: "sha256:env", region: "eu-west-1" };
-const run = (instance: Instance, ...events: InstanceEvent[]): Instance =>
-  events.reduce((current, event) => {
-    const result = transitionInstance(current, event);
-    if (!result.ok) throw new Error(result.refusal.message);
-    return result.instance;
-  }, instance);
 
 const launched = (id: string) =>
   launchInstance({ id, providerId: `i-${id}`, pool, spot: false, jobId: "job-1" });
 const cooling = (id: string, coolingUntil: string, stoppedUntil = coolingUntil) =>
-  run(
+  runInstance(
     launched(id),
     { type: "agentRegistered" },
     { type: "jobRunning" },
@@ -55,7 +45,9 @@ const view = (instanceId: string, state: ComputeState, launchedAt = at(-3600)): 
 /** Every reachable instance state, plus one stopped mid-job (no cooling plan). */
 const SHAPES = [
   ...reachableInstances(),
-  run(launchInstance({ id: "x", pool, spot: false, jobId: "j" }), { type: "stoppedOutside" }),
+  runInstance(launchInstance({ id: "x", pool, spot: false, jobId: "j" }), {
+    type: "stoppedOutside",
+  }),
 ];
 
 const IDS = ["gi-1", "gi-2", "gi-3", "gi-4", "gi-5", "gi-6"];
@@ -202,9 +194,9 @@ describe("the reaper's decisions", () => {
       { type: "coolingExpired", coolingEpoch: 1, action: "stop" },
       { type: "stopped" },
     ] as const;
-    const past = run(cooling("gi-past", at(-7200), at(-601)), ...stop);
-    const planned = run(cooling("gi-planned", at(-7200), at(60)), ...stop);
-    const unplanned = run(launched("gi-unplanned"), { type: "stoppedOutside" });
+    const past = runInstance(cooling("gi-past", at(-7200), at(-601)), ...stop);
+    const planned = runInstance(cooling("gi-planned", at(-7200), at(60)), ...stop);
+    const unplanned = runInstance(launched("gi-unplanned"), { type: "stoppedOutside" });
     const actions = reapingActions(
       [past, planned, unplanned],
       ["gi-past", "gi-planned", "gi-unplanned"].map((id) => view(id, "stopped")),
@@ -225,11 +217,15 @@ describe("the reaper's decisions", () => {
 
 describe("reconciling a record with the compute's state", () => {
   const closing = (action: "stop" | "terminate") =>
-    run(cooling("gi-c", at(0)), { type: "closeRequested", action });
-  const stopped = run(closing("stop"), { type: "stopped" });
-  const terminated = run(closing("terminate"), { type: "terminated" });
-  const executing = run(launched("gi-e"), { type: "agentRegistered" }, { type: "jobRunning" });
-  const starting = run(stopped, { type: "started", jobId: "job-2" });
+    runInstance(cooling("gi-c", at(0)), { type: "closeRequested", action });
+  const stopped = runInstance(closing("stop"), { type: "stopped" });
+  const terminated = runInstance(closing("terminate"), { type: "terminated" });
+  const executing = runInstance(
+    launched("gi-e"),
+    { type: "agentRegistered" },
+    { type: "jobRunning" },
+  );
+  const starting = runInstance(stopped, { type: "started", jobId: "job-2" });
 
   it.each([
     ["executing", executing, "terminated", { type: "vanished", as: "terminated" }],
