@@ -16,8 +16,12 @@ export const ExecutionStatusChange = z.object({
 
 const CoolingInput = z.object({ instanceId: z.string(), coolingEpoch: z.number().int() });
 
-/** How an execution ends when something other than its own steps ended it badly. */
-const FAILURES = new Set(["FAILED", "TIMED_OUT"]);
+/**
+ * How an execution ends when something other than its own steps ended it badly; the
+ * stack's rule delivers only these.
+ */
+export const COOLING_FAILURES = ["FAILED", "TIMED_OUT"] as const;
+const FAILURES: ReadonlySet<string> = new Set(COOLING_FAILURES);
 
 export const COOLING_EXECUTION_ENDED_NEEDS = needs([
   "instances",

@@ -25,6 +25,7 @@ import { readConfig } from "../../../agent/config.ts";
 import { AGENT_HEADERS } from "../../../agent/protocol.ts";
 import { clientToken } from "../../../lambdas/adapters/aws/ec2/ec2-compute.ts";
 import { assignmentCredential } from "../../../lambdas/use-cases/agent-identity.ts";
+import { executionStatusChange } from "../../fixtures/aws-events.ts";
 import { newRecord } from "../stores.ts";
 import {
   AT,
@@ -410,36 +411,19 @@ describe("the cooling-execution-ended Lambda", () => {
     const instance = await coolingInstance("gi-failed-timer", "i-0a3b4c");
     ec2Instances({ "gi-failed-timer": { InstanceId: "i-0a3b4c", state: "stopped" } });
     const { handler } = await import("../../../lambdas/handlers/lambda/cooling-execution-ended.ts");
-    const executionArn = `arn:aws:states:us-east-1:123456789012:execution:gpuctl-instance-cooling:gi-failed-timer-cooling-1-ab12`;
-    const event = {
-      version: "0",
-      id: "315c1398-40ff-a850-213b-158f73e60175",
-      "detail-type": "Step Functions Execution Status Change",
-      source: "aws.states",
-      account: "123456789012",
-      time: "2026-01-01T00:10:00Z",
-      region: "us-east-1",
-      resources: [executionArn],
-      detail: {
-        executionArn,
-        stateMachineArn: MACHINES.cooling,
-        name: "gi-failed-timer-cooling-1-ab12",
-        status: "FAILED",
-        startDate: 1767225600000,
-        stopDate: 1767226200000,
-        input: JSON.stringify({
-          instanceId: instance.id,
-          coolingEpoch: instance.coolingEpoch,
-          warmS: 600,
-          stoppedS: 3600,
-        }),
-        output: null,
-        inputDetails: { included: true },
-        outputDetails: null,
-        error: "States.Runtime",
-        cause: "An error occurred while executing the state 'Stay warm'",
+    const event = executionStatusChange({
+      stateMachineArn: MACHINES.cooling,
+      name: "gi-failed-timer-cooling-1-ab12",
+      status: "FAILED",
+      input: {
+        instanceId: instance.id,
+        coolingEpoch: instance.coolingEpoch,
+        warmS: 600,
+        stoppedS: 3600,
       },
-    };
+      error: "States.Runtime",
+      cause: "An error occurred while executing the state 'Stay warm'",
+    });
     expect(await handler(event, context)).toEqual({ terminated: true });
     expect(await instances.get(instance.id)).toMatchObject({
       status: "CLOSED",

@@ -17,6 +17,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { TAGS } from "../../../lambdas/adapters/aws/ec2/ec2-compute.ts";
 import type { Job } from "../../../lambdas/domain/job.ts";
 import { ec2Client, ec2Error, fakeEc2 } from "../../fakes/fake-ec2.ts";
+import { ec2Event, scheduledEvent } from "../../fixtures/aws-events.ts";
 import { newRecord } from "../stores.ts";
 import {
   AT,
@@ -94,32 +95,6 @@ const spotTraining = async (id: string) => {
   return { instanceId, providerId };
 };
 
-/** EventBridge's envelope of an EC2 event, as the EC2 user guide shows it. */
-const ec2Event = (detailType: string, providerId: string, detail: Record<string, string>) => ({
-  version: "0",
-  id: "7bf73129-1428-4cd3-a780-95db273d1602",
-  "detail-type": detailType,
-  source: "aws.ec2",
-  account: "123456789012",
-  time: "2026-01-01T00:10:00Z",
-  region: "us-east-1",
-  resources: [`arn:aws:ec2:us-east-1:123456789012:instance/${providerId}`],
-  detail: { "instance-id": providerId, ...detail },
-});
-
-/** The reaper's schedule, as EventBridge delivers it. */
-const scheduled = {
-  version: "0",
-  id: "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-  "detail-type": "Scheduled Event",
-  source: "aws.events",
-  account: "123456789012",
-  time: "2026-01-01T00:15:00Z",
-  region: "us-east-1",
-  resources: ["arn:aws:events:us-east-1:123456789012:rule/gpuctl-reaper"],
-  detail: {},
-};
-
 describe("the EC2-events Lambda", () => {
   it("publishes PREEMPTING on the spot warning, and requeues the job once its instance is gone", async () => {
     const { instanceId, providerId } = await spotTraining("spot-1");
@@ -180,7 +155,7 @@ describe("the reaper Lambda", () => {
     const providerId = await running("gi-orphan");
     const { handler } = await import("../../../lambdas/handlers/lambda/reaper.ts");
 
-    expect(await handler(scheduled, context)).toEqual({
+    expect(await handler(scheduledEvent, context)).toEqual({
       done: { terminateOrphan: 1 },
       failed: [],
     });
@@ -202,7 +177,7 @@ describe("the reaper Lambda", () => {
     await coolingInstance("gi-cool-end", toTerminate, AT);
     const { handler } = await import("../../../lambdas/handlers/lambda/reaper.ts");
 
-    expect(await handler(scheduled, context)).toEqual({
+    expect(await handler(scheduledEvent, context)).toEqual({
       done: { expireCooling: 2 },
       failed: [],
     });
@@ -239,7 +214,7 @@ describe("the reaper Lambda", () => {
       const logged = vi.spyOn(console, "error").mockImplementation(() => {});
       const { handler } = await import("../../../lambdas/handlers/lambda/reaper.ts");
 
-      const report = await handler(scheduled, context);
+      const report = await handler(scheduledEvent, context);
       expect(report).toEqual({
         done: { terminateOrphan: 1 },
         failed: [
