@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import {
   HttpApi,
@@ -44,6 +44,16 @@ export interface ApiProps {
   /** How long access logs are kept. */
   accessLogRetention?: RetentionDays;
 }
+
+/** API Gateway's JWT authorizer takes an https issuer and at least one audience. */
+const checkUsers = ({ issuer, audience }: ExistingUsers) => {
+  if (!Token.isUnresolved(issuer) && !issuer.startsWith("https://"))
+    throw new Error(
+      `users.issuer must be an https URL, as the tokens' iss claim says it: ${issuer}`,
+    );
+  if (audience.length === 0)
+    throw new Error("users.audience must name at least one audience (or client id) to accept");
+};
 
 /** A gpuctl installation's users: a handful of engineers, accounts made by an administrator. */
 const USER_TOKEN_VALIDITY = Duration.hours(1);
@@ -116,6 +126,7 @@ export class Api extends Construct {
 
     let users: IHttpRouteAuthorizer;
     if (props.users) {
+      checkUsers(props.users);
       users = new HttpJwtAuthorizer("Users", props.users.issuer, {
         jwtAudience: props.users.audience,
       });
