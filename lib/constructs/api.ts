@@ -16,6 +16,7 @@ import {
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import {
   AccountRecovery,
+  type CfnUserPool,
   FeaturePlan,
   type IUserPool,
   Mfa,
@@ -191,7 +192,7 @@ export class Api extends Construct {
       deletionProtection: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    Validations.of(userPool).acknowledge(
+    Validations.of(userPool.node.defaultChild as CfnUserPool).acknowledge(
       {
         id: "AwsSolutions::AwsSolutions-COG8",
         reason:

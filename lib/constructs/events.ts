@@ -4,7 +4,7 @@ import { LambdaFunction, SnsTopic } from "aws-cdk-lib/aws-events-targets";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
 import { Topic } from "aws-cdk-lib/aws-sns";
-import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import { type CfnQueue, Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { TERMINAL_PHASES } from "../../lambdas/domain/phases.ts";
 import type { ComputeState } from "../../lambdas/domain/reaping.ts";
@@ -69,7 +69,7 @@ export class Events extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    Validations.of(this.deadLetters).acknowledge({
+    Validations.of(this.deadLetters.node.defaultChild as CfnQueue).acknowledge({
       id: "AwsSolutions::AwsSolutions-SQS3",
       reason:
         "It is the dead-letter queue itself, of the rules' targets and of the functions' asynchronous invocations (EventBridge and Lambda name it, not a redrive policy cdk-nag reads); an alarm watches it.",
