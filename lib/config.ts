@@ -114,7 +114,7 @@ const CONTEXT = z
   });
 
 export type ControlPlaneConfig = z.infer<typeof CONTEXT>;
-export const CONTEXT_KEYS = Object.keys(CONTEXT.shape) as (keyof ControlPlaneConfig)[];
+const CONTEXT_KEYS = Object.keys(CONTEXT.shape) as (keyof ControlPlaneConfig)[];
 
 /** Every context value refused, each with its key. */
 export class ConfigError extends Error {
