@@ -11,6 +11,9 @@ import { breakEvenPlan, DEFAULT_COST_MODEL } from "../lambdas/domain/cooling-pol
 export const DEFAULT_AMI_PARAMETER =
   "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id";
 
+/** Ubuntu's root device, as the default AMI has it. */
+export const DEFAULT_ROOT_DEVICE_NAME = "/dev/sda1";
+
 /** Comma-separated in `-c`, an array in cdk.json; blanks dropped. */
 const list = (item: z.ZodString) =>
   z.preprocess(
@@ -81,7 +84,7 @@ const CONTEXT = z
     rootDeviceName: z
       .string()
       .regex(/^\/dev\/[a-z0-9]+$/, "must be a device like /dev/sda1")
-      .default("/dev/sda1"),
+      .default(DEFAULT_ROOT_DEVICE_NAME),
     /** The monthly estimated cost at which the cost alarm fires, USD. */
     monthlyBudgetUsd: wholeNumber(1, 1_000_000).default(100),
     /** An OIDC issuer of user tokens (https), with `userAudience`; absent: the stack makes a Cognito user pool. */

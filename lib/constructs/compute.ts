@@ -32,7 +32,8 @@ import { flattenCfnReference } from "cdk-nag/lib/utils/flatten-cfn-reference.js"
 import { Construct } from "constructs";
 import type { S3File } from "../../agent/install/user-data.ts";
 import { TAGS } from "../../lambdas/adapters/aws/ec2/ec2-compute.ts";
-import { DEFAULT_AMI_PARAMETER } from "../config.ts";
+import { DEFAULT_COST_MODEL } from "../../lambdas/domain/cooling-policy.ts";
+import { DEFAULT_AMI_PARAMETER, DEFAULT_ROOT_DEVICE_NAME } from "../config.ts";
 
 export interface ComputeProps {
   /** This installation's name: the `gpuctl:control-plane` tag of its instances and queues. */
@@ -46,7 +47,7 @@ export interface ComputeProps {
   /** The agent's bundle (dist/agent/agent.mjs) and the Node.js tarball, uploaded as assets. */
   agentBundlePath: string;
   nodeRuntimePath: string;
-  /** Root volume, GiB; default 100 (the cost model's size). */
+  /** Root volume, GiB; default the cost model's (DEFAULT_COST_MODEL.ebsGb, 100). */
   rootVolumeGiB?: number;
   /** The AMI's root device name; default /dev/sda1 (Ubuntu). */
   rootDeviceName?: string;
@@ -107,14 +108,13 @@ export class Compute extends Construct {
       machineImage,
       role: this.instanceRole,
       securityGroup: this.securityGroup,
-      requireImdsv2: true,
       httpTokens: LaunchTemplateHttpTokens.REQUIRED,
       // Hop limit 1: a container on the instance cannot reach the metadata service.
       httpPutResponseHopLimit: 1,
       blockDevices: [
         {
-          deviceName: props.rootDeviceName ?? "/dev/sda1",
-          volume: BlockDeviceVolume.ebs(props.rootVolumeGiB ?? 100, {
+          deviceName: props.rootDeviceName ?? DEFAULT_ROOT_DEVICE_NAME,
+          volume: BlockDeviceVolume.ebs(props.rootVolumeGiB ?? DEFAULT_COST_MODEL.ebsGb, {
             volumeType: EbsDeviceVolumeType.GP3,
             encrypted: true,
             deleteOnTermination: true,

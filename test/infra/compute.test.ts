@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App, Stack, Validations } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
-import { AccountRootPrincipal, Role } from "aws-cdk-lib/aws-iam";
+import { AccountRootPrincipal, PolicyStatement, Role } from "aws-cdk-lib/aws-iam";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_AMI_PARAMETER } from "../../lib/config.ts";
@@ -25,8 +25,8 @@ const sha256 = (path: string) => createHash("sha256").update(readFileSync(path))
 
 const AGENT_ROUTES = "arn:aws:execute-api:us-east-1:123456789012:abc123/*/*/agent/v1/*";
 
-/** A stack of the construct alone, a Lambda-like role granted compute, checked by cdk-nag. */
-const synth = (props: Partial<ComputeProps> = {}) => {
+/** A stack of the construct alone and a Lambda-like role granted compute, checked by cdk-nag. */
+const build = (props: Partial<ComputeProps> = {}) => {
   const app = new App();
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const stack = new Stack(app, "Test");
@@ -40,7 +40,12 @@ const synth = (props: Partial<ComputeProps> = {}) => {
   const functionRole = new Role(stack, "FunctionRole", { assumedBy: new AccountRootPrincipal() });
   compute.grantCompute(functionRole);
   compute.allowAgentApi(AGENT_ROUTES);
-  return { app, stack, compute, functionRole, template: Template.fromStack(stack) };
+  return { app, stack, compute, functionRole };
+};
+
+const synth = (props: Partial<ComputeProps> = {}) => {
+  const built = build(props);
+  return { ...built, template: Template.fromStack(built.stack) };
 };
 
 type Statement = {
@@ -310,11 +315,19 @@ describe("the compute construct", () => {
   });
 
   it("passes cdk-nag's AWS Solutions checks, each wildcard resource acknowledged on its own", () => {
-    expect(() => synth().app.synth()).not.toThrow();
+    expect(() => build().app.synth()).not.toThrow();
+  });
+
+  it("acknowledges those wildcards only: another on the same role is still a finding", () => {
+    const { app, compute } = build();
+    compute.instanceRole.addToPolicy(
+      new PolicyStatement({ actions: ["s3:GetObject"], resources: ["arn:aws:s3:::elsewhere/*"] }),
+    );
+    expect(() => app.synth()).toThrow(/AwsSolutions-IAM5/);
   });
 
   it("refuses a grantee that is not a role", () => {
-    const { compute } = synth();
+    const { compute } = build();
     expect(() => compute.grantCompute(new AccountRootPrincipal())).toThrow(/must be a role/);
   });
 });
