@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { App, type CfnElement, Stack } from "aws-cdk-lib";
-import { Topic } from "aws-cdk-lib/aws-sns";
+import { type CfnTopic, Topic } from "aws-cdk-lib/aws-sns";
 import { describe, expect, it } from "vitest";
 import { LAMBDA_ENTRIES } from "../../lambdas/handlers/lambda/entries.ts";
 import { STATE_MACHINES } from "../../lib/constructs/functions.ts";
@@ -36,7 +36,7 @@ describe("the workflows", () => {
     }
   });
 
-  it("substitute every ${...} of every ASL file with the ARN of the task function of that name", () => {
+  it("substitute every placeholder of every ASL file with the ARN of the task function of that name", () => {
     for (const { machine, definition, substitutions } of machines) {
       expect(Object.keys(substitutions).sort()).toEqual(placeholders(definition).sort());
       for (const [placeholder, fn] of Object.entries(substitutions)) {
@@ -103,9 +103,7 @@ describe("the workflows", () => {
     const careless = new Stack(app, "Careless");
     const a = new Topic(careless, "A");
     const b = new Topic(careless, "B", { displayName: a.topicName });
-    (
-      a.node.defaultChild as { addPropertyOverride: (path: string, value: unknown) => void }
-    ).addPropertyOverride("DisplayName", b.topicName);
+    (a.node.defaultChild as CfnTopic).addPropertyOverride("DisplayName", b.topicName);
     expect(() => app.synth()).toThrow(/F3004|ircular/);
   });
 });
