@@ -55,6 +55,15 @@ export interface LocalOptions {
   onEvent?: (event: StatusEvent) => void;
   /** Measures what the control plane does (bench/control-plane.ts); none of them changes it. */
   probes?: LocalProbes;
+  /**
+   * Other definitions of the three machines, and which task each of their `${...}`
+   * placeholders names: a test runs the definitions a stack synthesized, whose placeholders
+   * name functions. The ASL files, each placeholder a task by its name, by default.
+   */
+  workflows?: {
+    definitions: Record<StateMachineName, string>;
+    tasks: (byName: TaskFunctions) => TaskFunctions;
+  };
 }
 
 /**
@@ -72,7 +81,7 @@ export interface LocalProbes {
   launch?: (request: LaunchRequest, launch: () => Promise<void>) => Promise<void>;
 }
 
-type TaskFunctions = Record<string, (payload: unknown) => Promise<unknown>>;
+export type TaskFunctions = Record<string, (payload: unknown) => Promise<unknown>>;
 
 const probedTasks = (tasks: TaskFunctions, probe: LocalProbes["task"]): TaskFunctions =>
   probe
@@ -161,11 +170,12 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     ...(options.agentEnv ? { agentEnv: options.agentEnv } : {}),
   });
 
-  const definitions: Record<StateMachineName, string> = {
+  const definitions: Record<StateMachineName, string> = options.workflows?.definitions ?? {
     "job-lifecycle": join(STATE_MACHINES, "job-lifecycle.asl.json"),
     "job-deadline": join(STATE_MACHINES, "job-deadline.asl.json"),
     "instance-cooling": join(STATE_MACHINES, "instance-cooling.asl.json"),
   };
+  const placeholderTasks = options.workflows?.tasks ?? ((byName: TaskFunctions) => byName);
   const { backoffMs } = options;
   // The workflows' tasks and the control plane holding those workflows need each other:
   // the tasks find the control plane when they run, after both exist.
@@ -181,9 +191,11 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     },
     ...bindTasks(
       definitions,
-      probedTasks(
-        workflowTasks(() => cp),
-        probes.task,
+      placeholderTasks(
+        probedTasks(
+          workflowTasks(() => cp),
+          probes.task,
+        ),
       ),
     ),
     ...(backoffMs !== undefined

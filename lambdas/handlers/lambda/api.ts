@@ -10,6 +10,7 @@ import { workflows } from "../../adapters/aws/builders/sfn.ts";
 import { commands } from "../../adapters/aws/builders/sqs.ts";
 import { API_NEEDS, createApi } from "../api/app.ts";
 import { jwtSubject } from "../api/user-identity.ts";
+import { API_OWN_ENVIRONMENT } from "./entries.ts";
 import { wrapHandler } from "./wrap-handler.ts";
 
 /**
@@ -21,7 +22,7 @@ import { wrapHandler } from "./wrap-handler.ts";
 const { ports, environment } = await buildPortsAndEnvironment(
   API_NEEDS,
   { jobs, instances, compute, workflows, commands, artifacts, events, clock, agent },
-  ["agentRole"],
+  API_OWN_ENVIRONMENT,
 );
 const api = createApi(ports, {
   users: jwtSubject,

@@ -1,20 +1,22 @@
 /**
- * Each Lambda entry bundled as the stack's NodejsFunction bundles it (the runtime's SDK
- * left out): its bundle holds its own use cases and the adapters of the ports it needs,
- * and not the others'. Asserted on the project's modules that put code in the output.
+ * Each Lambda entry bundled as the stack's NodejsFunction bundles it (LAMBDA_BUNDLING, the
+ * pinned SDK included): its bundle holds its own use cases and the adapters of the ports
+ * it needs, and not the others'. Asserted on the project's modules that put code in the output.
  */
 import { build } from "esbuild";
 import { describe, expect, it } from "vitest";
+import { LAMBDA_BUNDLING, LAMBDA_ENTRIES } from "../../../lib/constructs/functions.ts";
 
 const bundle = async (entry: string) => {
   const { metafile, outputFiles } = await build({
     entryPoints: [`lambdas/handlers/lambda/${entry}`],
     bundle: true,
     platform: "node",
-    format: "esm",
-    target: "node22",
-    mainFields: ["module", "main"],
-    external: ["@aws-sdk/*", "@smithy/*"],
+    format: LAMBDA_BUNDLING.format,
+    target: LAMBDA_BUNDLING.target,
+    mainFields: [...LAMBDA_BUNDLING.mainFields],
+    external: [...LAMBDA_BUNDLING.externalModules],
+    minify: LAMBDA_BUNDLING.minify,
     metafile: true,
     write: false,
     outdir: "bundle",
@@ -118,8 +120,14 @@ const holds = (modules: string[], path: string) =>
   modules.some((module) => (path.endsWith("/") ? module.includes(path) : module.endsWith(path)));
 
 describe("each Lambda entry's bundle", () => {
+  it("is checked here for every function the stack deploys", () => {
+    expect(ENTRIES.map(({ entry }) => entry).sort()).toEqual(Object.values(LAMBDA_ENTRIES).sort());
+  });
+
   it.each(ENTRIES)("$entry holds its own code and not the others'", async (expected) => {
     const { modules, text } = await bundle(expected.entry);
+    // An ES module has no `require`: esbuild's shim for one would throw at the first call.
+    expect(text).not.toContain("Dynamic require of");
     expect(expected.holds.filter((path) => !holds(modules, path))).toEqual([]);
     expect(expected.lacks.filter((path) => holds(modules, path))).toEqual([]);
     const own = TASK_USE_CASES[expected.entry];
