@@ -23,7 +23,14 @@ export default defineConfig({
         },
       },
       // A CDK synthesis takes seconds, and more with every function the stack bundles.
-      { test: { name: "infra", include: ["test/infra/**/*.test.ts"], testTimeout: 120_000 } },
+      {
+        test: {
+          name: "infra",
+          include: ["test/infra/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
       {
         test: {
           name: "e2e",

@@ -50,13 +50,17 @@ const CONTEXT = z
     /** An existing VPC to launch instances in, with `subnetIds`; absent: the stack makes one. */
     vpcId: z
       .string()
-      .regex(/^vpc-[0-9a-f]+$/, "must be like vpc-0abc")
+      .regex(/^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/, "must be like vpc-0123456789abcdef0")
       .optional(),
     /**
      * The subnets of `vpcId` instances launch in, one per AZ, in the order a launch tries
      * them. Instances need a public IPv4 address (the subnet's auto-assign) or a NAT.
      */
-    subnetIds: list(z.string().regex(/^subnet-[0-9a-f]+$/, "must be like subnet-0abc")).optional(),
+    subnetIds: list(
+      z
+        .string()
+        .regex(/^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/, "must be like subnet-0123456789abcdef0"),
+    ).optional(),
     /**
      * The instance types jobs may ask for. One GPU each, of the three current NVIDIA
      * families at their smallest size: A10G 24 GB, L4 24 GB, T4 16 GB (the cheapest).

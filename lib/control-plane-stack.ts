@@ -1,16 +1,107 @@
-import { Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
+import type { ITable } from "aws-cdk-lib/aws-dynamodb";
+import { MachineImage } from "aws-cdk-lib/aws-ec2";
+import type { IEventBus } from "aws-cdk-lib/aws-events";
+import type { IBucket } from "aws-cdk-lib/aws-s3";
 import type { Construct } from "constructs";
+import type { InstanceAssets } from "../scripts/instance-assets.ts";
+import type { ControlPlaneConfig } from "./config.ts";
+import { Api } from "./constructs/api.ts";
 import { Artifacts } from "./constructs/artifacts.ts";
+import { Compute } from "./constructs/compute.ts";
+import { Events } from "./constructs/events.ts";
+import { Functions } from "./constructs/functions.ts";
 import { Storage } from "./constructs/storage.ts";
+import { Workflows } from "./constructs/workflows.ts";
 
-/** gpuctl in one account and region. Constructs join it issue by issue: storage and artifacts first. */
+export interface ControlPlaneStackProps extends StackProps {
+  /** The installation's settings, from CDK context (lib/config.ts). */
+  config: ControlPlaneConfig;
+  /** The agent's bundle and the Node.js runtime the instances install. */
+  assets: InstanceAssets;
+}
+
+/**
+ * gpuctl in one account and region: jobs and instances in DynamoDB, files in S3, each job's
+ * lifecycle in Step Functions, one Lambda per entry point, the HTTP API for users and
+ * agents, status events on a bus of its own, and the GPU instances' launch template and
+ * role. Nothing runs at rest (docs/deploy.md, "What it costs at rest").
+ */
 export class ControlPlaneStack extends Stack {
   readonly storage: Storage;
   readonly artifacts: Artifacts;
+  readonly events: Events;
+  readonly compute: Compute;
+  readonly functions: Functions;
+  readonly api: Api;
+  readonly workflows: Workflows;
 
-  constructor(scope: Construct, id: string, props?: StackProps) {
+  constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
+    const { config, assets } = props;
+    // Instances and queues carry the stack's name: two installations in one account never
+    // touch each other's.
+    const controlPlaneName = this.stackName;
+    const queueNamePrefix = `${this.stackName}-`;
+
     this.storage = new Storage(this, "Storage");
     this.artifacts = new Artifacts(this, "Artifacts");
+    this.events = new Events(this, "Events");
+    this.compute = new Compute(this, "Compute", {
+      controlPlaneName,
+      queueNamePrefix,
+      ...(config.vpcId && config.subnetIds
+        ? { network: { vpcId: config.vpcId, subnetIds: config.subnetIds } }
+        : {}),
+      machineImage: MachineImage.fromSsmParameter(config.amiParameter),
+      agentBundlePath: assets.agentBundlePath,
+      nodeRuntimePath: assets.nodeRuntimePath,
+      rootVolumeGiB: config.rootVolumeGiB,
+      rootDeviceName: config.rootDeviceName,
+    });
+    this.functions = new Functions(this, "Functions", {
+      // CDK's own classes miss their interfaces under exactOptionalPropertyTypes; they are them.
+      table: this.storage.table as ITable,
+      bucket: this.artifacts.bucket as IBucket,
+      eventBus: this.events.bus as IEventBus,
+      controlPlaneName,
+      queueNamePrefix,
+      instanceTypes: config.instanceTypes,
+      compute: this.compute,
+    });
+    const lambdas = this.functions.functions;
+    this.api = new Api(this, "Api", {
+      handler: lambdas.ApiFunction,
+      ...(config.userIssuer && config.userAudience
+        ? { users: { issuer: config.userIssuer, audience: [config.userAudience] } }
+        : {}),
+    });
+    this.functions.setAgentEndpoint(this.api.url);
+    this.compute.allowAgentApi(this.api.agentRoutesArn);
+    this.workflows = new Workflows(this, "Workflows", { functions: this.functions });
+    this.events.routeEc2Events(lambdas.Ec2EventsFunction);
+    this.events.routeCoolingExecutionEnded(
+      lambdas.CoolingExecutionEndedFunction,
+      this.workflows.arns["instance-cooling"],
+    );
+    this.events.scheduleReaper(lambdas.ReaperFunction);
+
+    const output = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description });
+    output("ApiUrl", this.api.url, "The endpoint for the CLI and SDK (GPUCTL_ENDPOINT)");
+    if (this.api.userPool && this.api.userPoolClient) {
+      output("UserPoolId", this.api.userPool.userPoolId, "Users' accounts (Cognito)");
+      output(
+        "UserPoolClientId",
+        this.api.userPoolClient.userPoolClientId,
+        "The CLI's app client: users sign in with it",
+      );
+    }
+    output(
+      "JobEndedTopicArn",
+      this.events.terminalStatuses.topicArn,
+      "Subscribe to hear when a job ends",
+    );
+    output("ArtifactsBucket", this.artifacts.bucket.bucketName, "Job inputs and results");
   }
 }

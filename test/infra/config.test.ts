@@ -33,8 +33,8 @@ describe("the control plane's configuration", () => {
   it("reads strings from the command line", () => {
     expect(
       fromCommandLine({
-        vpcId: "vpc-0abc",
-        subnetIds: "subnet-0b, subnet-0a",
+        vpcId: "vpc-0123456789abcdef0",
+        subnetIds: "subnet-0bbbbbbbbbbbbbbbb, subnet-0aaaaaaaaaaaaaaaa",
         instanceTypes: "g5.2xlarge,p4d.24xlarge",
         spot: "false",
         coolingDefaultMinutes: "5",
@@ -45,8 +45,8 @@ describe("the control plane's configuration", () => {
         userAudience: "gpuctl-cli",
       }),
     ).toMatchObject({
-      vpcId: "vpc-0abc",
-      subnetIds: ["subnet-0b", "subnet-0a"],
+      vpcId: "vpc-0123456789abcdef0",
+      subnetIds: ["subnet-0bbbbbbbbbbbbbbbb", "subnet-0aaaaaaaaaaaaaaaa"],
       instanceTypes: ["g5.2xlarge", "p4d.24xlarge"],
       spot: false,
       coolingDefaultMinutes: 5,
@@ -68,10 +68,22 @@ describe("the control plane's configuration", () => {
   });
 
   it.each([
-    [{ vpcId: "vpc-0abc" }, "subnetIds", "must be set with vpcId (both or neither)"],
-    [{ subnetIds: "subnet-0a" }, "vpcId", "must be set with subnetIds (both or neither)"],
-    [{ vpcId: "my-vpc", subnetIds: "subnet-0a" }, "vpcId", "must be like vpc-0abc"],
-    [{ vpcId: "vpc-0abc", subnetIds: "subnet-0a,sub-1" }, "subnetIds", "must be like subnet-0abc"],
+    [{ vpcId: "vpc-0123456789abcdef0" }, "subnetIds", "must be set with vpcId (both or neither)"],
+    [
+      { subnetIds: "subnet-0aaaaaaaaaaaaaaaa" },
+      "vpcId",
+      "must be set with subnetIds (both or neither)",
+    ],
+    [
+      { vpcId: "my-vpc", subnetIds: "subnet-0aaaaaaaaaaaaaaaa" },
+      "vpcId",
+      "must be like vpc-0123456789abcdef0",
+    ],
+    [
+      { vpcId: "vpc-0123456789abcdef0", subnetIds: "subnet-0aaaaaaaaaaaaaaaa,sub-1" },
+      "subnetIds",
+      "must be like subnet-0123456789abcdef0",
+    ],
     [{ instanceTypes: "" }, "instanceTypes", "must name at least one"],
     [{ instanceTypes: "g5.xlarge,A100" }, "instanceTypes", "must be like g5.xlarge"],
     [{ spot: "yes" }, "spot", "must be true or false"],

@@ -14,7 +14,7 @@ import { LAMBDA_ENTRIES, type LambdaName } from "../../../lambdas/handlers/lambd
 import { WORKFLOW_TASKS, type WorkflowTaskName } from "../../../lambdas/handlers/workflow/tasks.ts";
 import type { StateMachineName } from "../../../lambdas/ports.ts";
 import { startTestControlPlane, trainingSpec } from "../../e2e/local-control-plane.ts";
-import { synthesizeFunctionsStack } from "../../infra/functions-stack.ts";
+import { synthesizeControlPlane } from "../../infra/control-plane.ts";
 import { type SynthesizedMachine, synthesizedMachines } from "../../infra/synthesized-machines.ts";
 
 const ENTRIES_DIR = join(import.meta.dirname, "../../../lambdas/handlers/lambda");
@@ -39,7 +39,7 @@ const byFunction = ({ definition, substitutions }: SynthesizedMachine) =>
     return `\${${fn.logicalId}}`;
   });
 
-const machines = synthesizedMachines(synthesizeFunctionsStack().template);
+const machines = synthesizedMachines((await synthesizeControlPlane()).template);
 const functions = machines.flatMap(({ substitutions }) => Object.values(substitutions));
 /** The functions invoked, by their construct's name, in order. */
 const invoked: LambdaName[] = [];
