@@ -19,13 +19,10 @@ const CoolingInput = z.object({ instanceId: z.string(), coolingEpoch: z.number()
 /** How an execution ends when something other than its own steps ended it badly. */
 const FAILURES = new Set(["FAILED", "TIMED_OUT"]);
 
-export const COOLING_EXECUTION_ENDED_NEEDS = needs([
-  "instances",
-  "compute",
-  "commands",
-  "events",
-  "clock",
-]);
+export const COOLING_EXECUTION_ENDED_NEEDS = needs(
+  ["instances", "compute", "commands", "events", "metrics", "clock"],
+  ["costModel"],
+);
 
 /**
  * A cooling execution that failed (even where its own Catch cannot reach, as a Wait state
