@@ -72,7 +72,8 @@ export const METRICS = {
 export type MetricName = keyof typeof METRICS;
 export const METRIC_NAMES = Object.keys(METRICS) as MetricName[];
 
-type DimensionsOf<N extends MetricName> = {
+/** The dimensions (besides `service`) a point of metric `N` carries, and their values. */
+export type MetricDimensions<N extends MetricName> = {
   [D in keyof (typeof METRICS)[N]["dimensions"]]: (typeof METRICS)[N]["dimensions"][D] extends readonly (infer V)[]
     ? V
     : never;
@@ -80,7 +81,7 @@ type DimensionsOf<N extends MetricName> = {
 
 /** One data point: a metric, its value in the metric's unit, and its own dimensions. */
 export type MetricPoint = {
-  [N in MetricName]: { name: N; value: number; dimensions: DimensionsOf<N> };
+  [N in MetricName]: { name: N; value: number; dimensions: MetricDimensions<N> };
 }[MetricName];
 
 /**
