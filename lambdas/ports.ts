@@ -3,6 +3,7 @@ import type { PoolHistory } from "./domain/cooling-policy.ts";
 import type { Instance, InstancePool, InstanceStatus } from "./domain/instance.ts";
 import type { Job } from "./domain/job.ts";
 import type { JobSpec } from "./domain/job-spec.ts";
+import type { MetricPoint } from "./domain/metrics.ts";
 import type { Phase, Reason } from "./domain/phases.ts";
 import type { StatusEvent } from "./domain/status-events.ts";
 import type { Timeline, TimelinePhase } from "./domain/timeline.ts";
@@ -354,6 +355,15 @@ export class EventsNotDelivered extends Error {
     );
     this.undelivered = undelivered;
   }
+}
+
+/**
+ * Where the data points of domain/metrics.ts go: CloudWatch, as embedded metric format in
+ * the function's log, or memory. Synchronous and never throws: a metric lost must not undo
+ * the change it describes, which is written already.
+ */
+export interface Metrics {
+  record(points: readonly MetricPoint[]): void;
 }
 
 export interface Clock {

@@ -11,6 +11,7 @@ import { Artifacts } from "./constructs/artifacts.ts";
 import { Compute } from "./constructs/compute.ts";
 import { Events } from "./constructs/events.ts";
 import { Functions } from "./constructs/functions.ts";
+import { Observability } from "./constructs/observability.ts";
 import { Storage } from "./constructs/storage.ts";
 import { Workflows } from "./constructs/workflows.ts";
 
@@ -24,8 +25,8 @@ export interface ControlPlaneStackProps extends StackProps {
 /**
  * gpuctl in one account and region: jobs and instances in DynamoDB, files in S3, each job's
  * lifecycle in Step Functions, one Lambda per entry point, the HTTP API for users and
- * agents, status events on a bus of its own, and the GPU instances' launch template and
- * role. Nothing runs at rest (docs/deploy.md, "What it costs at rest").
+ * agents, status events on a bus of its own, the GPU instances' launch template and
+ * role, and the dashboards and alarms that watch them. Nothing runs at rest (docs/deploy.md, "What it costs at rest").
  */
 export class ControlPlaneStack extends Stack {
   readonly storage: Storage;
@@ -35,6 +36,7 @@ export class ControlPlaneStack extends Stack {
   readonly functions: Functions;
   readonly api: Api;
   readonly workflows: Workflows;
+  readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
@@ -85,6 +87,12 @@ export class ControlPlaneStack extends Stack {
       this.workflows.arns["instance-cooling"],
     );
     this.events.scheduleReaper(lambdas.ReaperFunction);
+    this.observability = new Observability(this, "Observability", {
+      functions: lambdas,
+      stateMachines: this.workflows.machines,
+      deadLetterQueue: this.events.deadLetters,
+      monthlyBudgetUsd: config.monthlyBudgetUsd,
+    });
 
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
@@ -101,6 +109,11 @@ export class ControlPlaneStack extends Stack {
       "JobEndedTopicArn",
       this.events.terminalStatuses.topicArn,
       "Subscribe to hear when a job ends",
+    );
+    output(
+      "AlarmTopicArn",
+      this.observability.alarmTopic.topicArn,
+      "Subscribe to hear of stuck jobs, orphan instances, dead letters and the budget",
     );
     output("ArtifactsBucket", this.artifacts.bucket.bucketName, "Job inputs and results");
   }

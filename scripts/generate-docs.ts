@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { instanceDialectTable, jobDialectTable, renderMarkdown } from "../bin/cli/dialect-table.ts";
 import { formatLimit, LIMIT_DESCRIPTIONS, LIMITS, type Limit } from "../lambdas/domain/limits.ts";
+import { METRIC_NAMES, METRICS, type MetricDefinition } from "../lambdas/domain/metrics.ts";
 import { dialectRows } from "../lambdas/domain/reachable.ts";
 import { TRANSITIONS } from "../lambdas/domain/transitions.ts";
 
@@ -29,6 +30,18 @@ const limitTable = () =>
     ]),
   });
 
+const metricTable = () =>
+  renderMarkdown({
+    headers: ["metric", "unit", "dimensions besides service", "what a point means"],
+    rows: METRIC_NAMES.map((name) => {
+      const { unit, dimensions, meaning }: MetricDefinition = METRICS[name];
+      const dimensionList = Object.entries(dimensions).map(
+        ([dimension, values]) => `${dimension} (${values.length} values)`,
+      );
+      return [name, unit, dimensionList.join(", ") || "none", meaning];
+    }),
+  });
+
 const GENERATED: Record<string, Record<string, () => string>> = {
   "docs/status-dialects.md": {
     transitions: transitionTable,
@@ -36,6 +49,7 @@ const GENERATED: Record<string, Record<string, () => string>> = {
     "instance-dialects": () => renderMarkdown(instanceDialectTable()),
   },
   "docs/api.md": { limits: limitTable },
+  "docs/observability.md": { metrics: metricTable },
 };
 
 const root = join(import.meta.dirname, "..");

@@ -40,6 +40,8 @@ export type Instance = InstanceState & {
   /** Bumped each time the instance starts cooling, so a stale cooling timer cannot close it. */
   coolingEpoch: number;
   version: number;
+  /** When the store last wrote it: where the time spent since its previous change starts. */
+  updatedAt?: string;
 } & Partial<CoolingSchedule>;
 
 /**

@@ -4,6 +4,7 @@
  * comparison, so no GPU runs on unrecorded, and no record claims a GPU that is gone.
  */
 import type { CloseAction, Instance } from "./instance.ts";
+import { isTerminal, type Phase } from "./phases.ts";
 
 /** An instance's state as the compute reports it (EC2's names). */
 export type ComputeState =
@@ -141,3 +142,50 @@ export const reapingActions = (
   });
   return [...orphans, ...fromRecords];
 };
+
+/**
+ * How long a job may stay in a phase the control plane drives before it counts as stuck:
+ * each bound well past what that phase's workflow state allows itself (a task's timeout,
+ * the back-off cap), so a stuck job is one its workflow lost. Phases that wait on people,
+ * on capacity or on the job's own run (PENDING_REVIEW, QUEUED, TRAINING) have no bound.
+ */
+export const STUCK_AFTER_S: Partial<Record<Phase, number>> = {
+  SUBMITTED: 900,
+  REQUESTING_SERVER: 3600,
+  CONNECTING_SERVER: 3600,
+  // Heartbeats keep these alive while an image pulls or data moves: hours are plausible.
+  GEARING_UP_ENV: 6 * 3600,
+  SENDING_MODEL_AND_DATA: 6 * 3600,
+  RETURNING: 6 * 3600,
+  RETRY_BACKOFF: 3600,
+  PREEMPTING: 3600,
+  CANCELING: 3600,
+};
+
+export const STUCK_PHASES = Object.keys(STUCK_AFTER_S) as Phase[];
+
+/**
+ * Whether a job last moved at `updatedAt` is stuck in `phase` at `at`. Requesting a spot
+ * server may wait out the job's own spot request first.
+ */
+export const isStuck = (
+  job: { phase: Phase; updatedAt: string; spotWaitS: number },
+  at: string,
+): boolean => {
+  const bound = STUCK_AFTER_S[job.phase];
+  if (bound === undefined) return false;
+  const allowed = bound + (job.phase === "REQUESTING_SERVER" ? job.spotWaitS : 0);
+  return pastBy(job.updatedAt, Date.parse(at), allowed);
+};
+
+/**
+ * Whether an instance that says it is working for a job (LAUNCHING, EXECUTING) is an
+ * orphan: its job is gone, or ended longer ago than the grace its release may take.
+ */
+export const holdsNoLiveJob = (
+  job: { phase: Phase; updatedAt: string } | undefined,
+  at: string,
+  rules: ReapingRules,
+): boolean =>
+  job === undefined ||
+  (isTerminal(job.phase) && pastBy(job.updatedAt, Date.parse(at), rules.graceS));

@@ -22,15 +22,19 @@ export interface Placement {
 
 /** What finding a GPU uses: the stores, the compute, and the agent access a launch hands out. */
 type AcquirePorts = Ports<
-  "jobs" | "instances" | "compute" | "commands" | "pools" | "events" | "clock",
-  "region" | "agent"
+  "jobs" | "instances" | "compute" | "commands" | "pools" | "events" | "metrics" | "clock",
+  "region" | "agent" | "costModel"
 >;
 
 const ended = (jobId: string) =>
   new WorkflowError(WORKFLOW_ERRORS.jobEnded, `job ${jobId} has ended`);
 
 /** Applies an event the workflow needs; if the job moved on (canceled, timed out), the workflow stops. */
-const apply = async (cp: Ports<"jobs" | "events" | "clock">, jobId: string, event: JobEvent) => {
+const apply = async (
+  cp: Ports<"jobs" | "events" | "metrics" | "clock">,
+  jobId: string,
+  event: JobEvent,
+) => {
   const applied = await applyJobEvent(cp, jobId, event);
   if (!applied.ok) throw ended(jobId);
   return applied.record;
@@ -95,7 +99,7 @@ const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement>
  * cooling plan, and the job looks further; if either moved on meanwhile, the workflow stops.
  */
 const unclaimStopped = async (
-  cp: Ports<"jobs" | "instances" | "events" | "clock">,
+  cp: Ports<"jobs" | "instances" | "events" | "metrics" | "clock", "costModel">,
   jobId: string,
   stopped: Instance,
   claimed: Instance,

@@ -205,7 +205,7 @@ const alreadyReported = (record: JobRecord, task: AgentTask): boolean =>
 
 /** The agent finished a step: the job moves on, and so does its workflow. */
 export const reportStepSuccess = async (
-  cp: Ports<"jobs" | "instances" | "workflows" | "events" | "clock">,
+  cp: Ports<"jobs" | "instances" | "workflows" | "events" | "metrics" | "clock", "costModel">,
   assignment: Assignment,
   sealed: string,
   output: Record<string, unknown>,
@@ -245,7 +245,7 @@ export const reportStepSuccess = async (
  * is set up (its agent now known to answer once it took the job), EXECUTING once it runs.
  */
 const instanceFollowsJob = async (
-  cp: Ports<"instances" | "events" | "clock">,
+  cp: Ports<"instances" | "events" | "metrics" | "clock", "costModel">,
   step: AgentStep,
   record: JobRecord,
 ) => {
@@ -260,7 +260,7 @@ const instanceFollowsJob = async (
 
 /** The agent could not do a step: the retry policy decides, and the workflow catches the error. */
 export const reportStepFailure = async (
-  cp: Ports<"jobs" | "workflows" | "events" | "clock">,
+  cp: Ports<"jobs" | "workflows" | "events" | "metrics" | "clock">,
   assignment: Assignment,
   sealed: string,
   failure: { error: string; cause: string },

@@ -1,3 +1,4 @@
+import { jobChangePoints } from "../domain/metrics.ts";
 import { jobStatusChanged } from "../domain/status-events.ts";
 import { type JobEvent, transition } from "../domain/transitions.ts";
 import type { JobRecord } from "../ports.ts";
@@ -8,10 +9,10 @@ export type Applied = { ok: true; record: JobRecord; before: JobRecord } | Failu
 
 /**
  * Reads a job, lets the domain apply one event, persists the change if nobody moved the
- * job first, and publishes it.
+ * job first, and publishes it and its metrics.
  */
 export const applyJobEvent = async (
-  cp: Ports<"jobs" | "events" | "clock">,
+  cp: Ports<"jobs" | "events" | "metrics" | "clock">,
   jobId: string,
   event: JobEvent,
 ): Promise<Applied> => {
@@ -22,6 +23,9 @@ export const applyJobEvent = async (
   const at = cp.clock.now();
   const written = await cp.jobs.apply({ before, after: next.job, event, at });
   if (!written.ok) return conflict(written);
+  cp.metrics.record(
+    jobChangePoints({ from: before.job.phase, to: next.job.phase, timeline: before.timeline, at }),
+  );
   await cp.events.publish([
     jobStatusChanged(next.job, { event: event.type, from: before.job.phase, at }),
   ]);

@@ -5,13 +5,17 @@ import {
   statusLabel,
   transitionInstance,
 } from "../domain/instance.ts";
+import { instanceChangePoints } from "../domain/metrics.ts";
 import { instanceStatusChanged } from "../domain/status-events.ts";
 import type { Ports } from "./control-plane.ts";
 import { conflict, type Failure, refused } from "./outcome.ts";
 
-/** Applies one event to an instance as read, persists it if unchanged since, and publishes it. */
+/**
+ * Applies one event to an instance as read, persists it if unchanged since, and publishes
+ * it and the time it spent since its previous change.
+ */
 export const changeInstance = async (
-  cp: Ports<"instances" | "events" | "clock">,
+  cp: Ports<"instances" | "events" | "metrics" | "clock", "costModel">,
   instance: Instance,
   event: InstanceEvent,
 ): Promise<{ ok: true; instance: Instance } | Failure> => {
@@ -20,10 +24,11 @@ export const changeInstance = async (
   const at = cp.clock.now();
   const written = await cp.instances.apply({ before: instance, after: next.instance, at });
   if (!written.ok) return conflict(written);
+  cp.metrics.record(instanceChangePoints(instance, at, cp.settings.costModel));
   // Only a change of status is news (an agent registering on a LAUNCHING instance is not).
   if (statusLabel(next.instance) !== statusLabel(instance))
     await cp.events.publish([instanceStatusChanged(next.instance, at, event)]);
-  return { ok: true, instance: next.instance };
+  return { ok: true, instance: { ...next.instance, updatedAt: at } };
 };
 
 /**
@@ -32,7 +37,7 @@ export const changeInstance = async (
  * goes with it; a stopped one keeps its mailbox for its next start.
  */
 export const closeInstance = async (
-  cp: Ports<"instances" | "events" | "clock" | "compute" | "commands">,
+  cp: Ports<"instances" | "events" | "metrics" | "clock" | "compute" | "commands", "costModel">,
   instance: Instance,
   action: CloseAction,
   trigger: InstanceEvent = { type: "closeRequested", action },

@@ -1,14 +1,15 @@
 import { type Instance, type InstanceEvent, transitionInstance } from "../domain/instance.ts";
+import { instanceChangePoints, jobChangePoints } from "../domain/metrics.ts";
 import { instanceStatusChanged, jobStatusChanged } from "../domain/status-events.ts";
 import { type JobEvent, transition } from "../domain/transitions.ts";
 import type { Ports } from "./control-plane.ts";
 import { conflict, type Failure, notFound, refused } from "./outcome.ts";
 
-type PairPorts = Ports<"jobs" | "instances" | "events" | "clock">;
+type PairPorts = Ports<"jobs" | "instances" | "events" | "metrics" | "clock", "costModel">;
 
 /**
  * Applies an instance event and the job event that goes with it in one transaction, and
- * publishes both: a claim, or a claim undone, is never half-written.
+ * publishes both, and their metrics: a claim, or a claim undone, is never half-written.
  */
 export const changeInstanceWithJob = async (
   cp: PairPorts,
@@ -27,11 +28,20 @@ export const changeInstanceWithJob = async (
     { before: record, after: moved.job, event, at },
   );
   if (!written.ok) return conflict(written);
+  cp.metrics.record([
+    ...instanceChangePoints(instance, at, cp.settings.costModel),
+    ...jobChangePoints({
+      from: record.job.phase,
+      to: moved.job.phase,
+      timeline: record.timeline,
+      at,
+    }),
+  ]);
   await cp.events.publish([
     instanceStatusChanged(changed.instance, at, instanceEvent),
     jobStatusChanged(moved.job, { event: event.type, from: record.job.phase, at }),
   ]);
-  return { ok: true, instance: changed.instance };
+  return { ok: true, instance: { ...changed.instance, updatedAt: at } };
 };
 
 /**

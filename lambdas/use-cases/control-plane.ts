@@ -7,6 +7,7 @@ import type {
   EventBus,
   InstanceStore,
   JobStore,
+  Metrics,
   PoolStats,
   Workflows,
 } from "../ports.ts";
@@ -30,6 +31,7 @@ export interface ControlPlane {
   artifacts: Artifacts;
   pools: PoolStats;
   events: EventBus;
+  metrics: Metrics;
   clock: Clock;
   settings: Settings;
 }

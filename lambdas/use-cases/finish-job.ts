@@ -14,15 +14,26 @@ import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 /** What freeing a job's instance uses: stopping it, cooling it, and starting its next attempt. */
 type ReleasePorts = Ports<
-  "jobs" | "instances" | "compute" | "commands" | "pools" | "workflows" | "events" | "clock",
+  | "jobs"
+  | "instances"
+  | "compute"
+  | "commands"
+  | "pools"
+  | "workflows"
+  | "events"
+  | "metrics"
+  | "clock",
   "costModel"
 >;
 
 /** What ending a job from outside its workflow uses: the job, its agent, and its workflow. */
-type InterruptPorts = Ports<"jobs" | "commands" | "workflows" | "events" | "clock">;
+type InterruptPorts = Ports<"jobs" | "commands" | "workflows" | "events" | "metrics" | "clock">;
 
 /** What stopping or terminating an instance uses. */
-type ClosePorts = Ports<"instances" | "compute" | "commands" | "events" | "clock">;
+type ClosePorts = Ports<
+  "instances" | "compute" | "commands" | "events" | "metrics" | "clock",
+  "costModel"
+>;
 
 /**
  * Puts a freed instance in its cooling period, its plan recorded on it: when it will be
@@ -30,7 +41,7 @@ type ClosePorts = Ports<"instances" | "compute" | "commands" | "events" | "clock
  * that carries the plan out starts, so even a plan of 0 s finds the instance cooling.
  */
 const cool = async (
-  cp: Ports<"instances" | "pools" | "events" | "clock", "costModel">,
+  cp: Ports<"instances" | "pools" | "events" | "metrics" | "clock", "costModel">,
   record: JobRecord,
   instance: Instance,
 ): Promise<Instance | undefined> => {
@@ -59,7 +70,10 @@ const cool = async (
  * started leaves no instance cooling unwatched: it is terminated at once.
  */
 const startCoolingTimer = async (
-  cp: Ports<"instances" | "compute" | "commands" | "workflows" | "events" | "clock">,
+  cp: Ports<
+    "instances" | "compute" | "commands" | "workflows" | "events" | "metrics" | "clock",
+    "costModel"
+  >,
   instance: Instance,
 ): Promise<void> => {
   const { id, coolingEpoch, coolingUntil, stoppedUntil } = instance;
@@ -194,7 +208,7 @@ const interrupt = async (
 
 /** The workflow waits for a reviewer: the job is PENDING_REVIEW until one decides. */
 export const requestReview = async (
-  cp: Ports<"jobs" | "events" | "clock">,
+  cp: Ports<"jobs" | "events" | "metrics" | "clock">,
   task: { jobId: string; taskToken: string },
 ) => {
   const record = await cp.jobs.get(task.jobId);
@@ -246,7 +260,7 @@ export const timeOutJob = async (
 
 /** The agent went silent (no registration, or no heartbeat while running): the job is LOST. */
 export const markJobLost = async (
-  cp: Ports<"jobs" | "commands" | "events" | "clock">,
+  cp: Ports<"jobs" | "commands" | "events" | "metrics" | "clock">,
   jobId: string,
 ): Promise<void> => {
   const applied = await applyJobEvent(cp, jobId, { type: "heartbeatLost" });

@@ -13,7 +13,8 @@ import { WORKFLOW_ERRORS } from "./workflow-errors.ts";
 
 /** What bringing a record in line with the compute uses: the instance, its job and its job's workflow. */
 export type ReconcilePorts = Ports<
-  "jobs" | "instances" | "compute" | "commands" | "workflows" | "events" | "clock"
+  "jobs" | "instances" | "compute" | "commands" | "workflows" | "events" | "metrics" | "clock",
+  "costModel"
 >;
 
 /** What became of an EC2 event: `ignored` says why nothing changed. */
@@ -111,7 +112,7 @@ export const instanceStateChanged = async (
  * follows, and the instance's termination requeues the job (`instanceStateChanged`).
  */
 export const spotInterruptionWarned = async (
-  cp: Ports<"jobs" | "instances" | "events" | "clock">,
+  cp: Ports<"jobs" | "instances" | "events" | "metrics" | "clock", "costModel">,
   providerId: string,
 ): Promise<Reconciled> => {
   const instance = await cp.instances.getByProviderId(providerId);

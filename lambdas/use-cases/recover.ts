@@ -21,7 +21,10 @@ const WAITING_FOR_A_SERVER: Phase[] = [
  * The lost executions' names stay taken, as on Step Functions: the restarted ones get new ones.
  */
 export const recoverAfterRestart = async (
-  cp: Ports<"jobs" | "instances" | "compute" | "commands" | "workflows" | "events" | "clock">,
+  cp: Ports<
+    "jobs" | "instances" | "compute" | "commands" | "workflows" | "events" | "metrics" | "clock",
+    "costModel"
+  >,
 ): Promise<void> => {
   for (const status of ["LAUNCHING", "EXECUTING", "COOLING"] as const) {
     for (const instance of await cp.instances.listByStatus(status)) {

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { PREPARED_SINCE_HEADER } from "../../sdk/api-types.ts";
 import { submitJob as newJob } from "../domain/job.ts";
 import { type JobSpec, retryPolicyOf } from "../domain/job-spec.ts";
+import { jobChangePoints } from "../domain/metrics.ts";
 import { jobStatusChanged } from "../domain/status-events.ts";
 import { jobCreateStart } from "../domain/timeline.ts";
 import type { JobRecord } from "../ports.ts";
@@ -79,7 +80,7 @@ const unstoredInputs = async (cp: Ports<"artifacts">, spec: JobSpec) =>
  * a second one.
  */
 export const submitJob = async (
-  cp: Ports<"jobs" | "workflows" | "events" | "clock" | "compute" | "artifacts">,
+  cp: Ports<"jobs" | "workflows" | "events" | "metrics" | "clock" | "compute" | "artifacts">,
   request: SubmitRequest,
 ): Promise<{ ok: true; record: JobRecord; replayed: boolean } | Failure> => {
   const { spec, owner } = request;
@@ -112,6 +113,9 @@ export const submitJob = async (
   });
   if (!submitted.ok) return conflict(submitted);
   if (!submitted.replayed) {
+    cp.metrics.record(
+      jobChangePoints({ from: undefined, to: job.phase, timeline: record.timeline, at }),
+    );
     await cp.events.publish([jobStatusChanged(job, { event: "submitted", at })]);
   }
   await startJobWorkflows(cp, submitted.record);

@@ -12,6 +12,7 @@ import { Construct } from "constructs";
 import type { z } from "zod";
 import type { S3File } from "../../agent/install/user-data.ts";
 import type { Builder } from "../../lambdas/adapters/aws/builders/builder.ts";
+import { metrics } from "../../lambdas/adapters/aws/builders/cloudwatch.ts";
 import { instances, jobs, pools } from "../../lambdas/adapters/aws/builders/dynamodb.ts";
 import { compute } from "../../lambdas/adapters/aws/builders/ec2.ts";
 import { events } from "../../lambdas/adapters/aws/builders/eventbridge.ts";
@@ -108,6 +109,7 @@ const BUILDERS: Record<PortName | SettingName, Builder<unknown>> = {
   artifacts,
   workflows,
   commands,
+  metrics,
   clock,
   region,
   costModel,

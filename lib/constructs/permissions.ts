@@ -110,6 +110,8 @@ export const portGrants = (
     // Open (at launch), push, close (at termination): one adapter, one grant.
     commands: queues("CreateQueue", "TagQueue", "GetQueueUrl", "SendMessage", "DeleteQueue"),
     compute: resources.grantCompute,
+    // Embedded metric format: metrics leave through the function's own log group.
+    metrics: () => {},
     clock: () => {},
     region: () => {},
     costModel: () => {},

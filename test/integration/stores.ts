@@ -1,11 +1,16 @@
 import { DynamoInstanceStore } from "../../lambdas/adapters/aws/dynamodb/instance-store.ts";
 import { DynamoJobStore } from "../../lambdas/adapters/aws/dynamodb/job-store.ts";
+import { MemoryMetrics } from "../../lambdas/adapters/local/memory-metrics.ts";
+import { DEFAULT_COST_MODEL } from "../../lambdas/domain/cooling-policy.ts";
 import { type JobSubmission, submitJob } from "../../lambdas/domain/job.ts";
 import type { StatusEvent } from "../../lambdas/domain/status-events.ts";
 import type { JobRecord } from "../../lambdas/ports.ts";
 import { freshTable } from "./table.ts";
 
-/** Both stores on a fresh table of the run's DynamoDB Local, and a bus that keeps what is published. */
+/**
+ * Both stores on a fresh table of the run's DynamoDB Local, and a bus and metrics that
+ * keep what is published.
+ */
 export const freshStores = async () => {
   const table = await freshTable();
   const jobs = new DynamoJobStore(table);
@@ -13,8 +18,16 @@ export const freshStores = async () => {
   const published: StatusEvent[] = [];
   const events = { publish: async (batch: StatusEvent[]) => void published.push(...batch) };
   /** The stores with a clock stopped at `time`, as the use cases take them. */
-  const at = (time: string) => ({ jobs, instances, events, clock: { now: () => time } });
-  return { ...table, jobs, instances, published, at };
+  const metrics = new MemoryMetrics();
+  const at = (time: string) => ({
+    jobs,
+    instances,
+    events,
+    metrics,
+    clock: { now: () => time },
+    settings: { costModel: DEFAULT_COST_MODEL },
+  });
+  return { ...table, jobs, instances, published, metrics, at };
 };
 
 /** A job record as a submit creates it. */

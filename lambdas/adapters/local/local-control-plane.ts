@@ -33,6 +33,7 @@ import { FsArtifacts } from "./fs-artifacts.ts";
 import { LocalWorkflows } from "./local-workflows.ts";
 import { MemoryCommandQueue } from "./memory-command-queue.ts";
 import { MemoryEventBus } from "./memory-event-bus.ts";
+import { MemoryMetrics } from "./memory-metrics.ts";
 import { ProcessCompute } from "./process-compute.ts";
 
 const STATE_MACHINES = join(import.meta.dirname, "../../../statemachines");
@@ -215,6 +216,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     commands,
     artifacts,
     events,
+    metrics: new MemoryMetrics(),
     clock: { now: () => new Date().toISOString() },
     settings: {
       region: "local",

@@ -50,8 +50,8 @@ const assignmentOf = (caller: AgentCaller) =>
   "assignment" in caller ? caller.assignment : undefined;
 
 export const AGENT_ROUTES_NEEDS = needs(
-  ["jobs", "instances", "commands", "workflows", "artifacts", "events", "clock"],
-  ["agent"],
+  ["jobs", "instances", "commands", "workflows", "artifacts", "events", "metrics", "clock"],
+  ["agent", "costModel"],
 );
 
 export interface AgentRouteOptions {

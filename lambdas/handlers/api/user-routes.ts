@@ -33,6 +33,7 @@ export const USER_ROUTES_NEEDS = needs([
   "commands",
   "artifacts",
   "events",
+  "metrics",
   "clock",
 ]);
 

@@ -23,13 +23,10 @@ const CoolingInput = z.object({ instanceId: z.string(), coolingEpoch: z.number()
 export const COOLING_FAILURES = ["FAILED", "TIMED_OUT"] as const;
 const FAILURES: ReadonlySet<string> = new Set(COOLING_FAILURES);
 
-export const COOLING_EXECUTION_ENDED_NEEDS = needs([
-  "instances",
-  "compute",
-  "commands",
-  "events",
-  "clock",
-]);
+export const COOLING_EXECUTION_ENDED_NEEDS = needs(
+  ["instances", "compute", "commands", "events", "metrics", "clock"],
+  ["costModel"],
+);
 
 /**
  * A cooling execution that failed (even where its own Catch cannot reach, as a Wait state

@@ -27,15 +27,10 @@ const SpotInterruptionWarning = z.object({
 /** The two EC2 events the stack's rule delivers, as EventBridge wraps them. */
 export const Ec2Event = z.discriminatedUnion("detail-type", [StateChange, SpotInterruptionWarning]);
 
-export const EC2_EVENTS_NEEDS = needs([
-  "jobs",
-  "instances",
-  "compute",
-  "commands",
-  "workflows",
-  "events",
-  "clock",
-]);
+export const EC2_EVENTS_NEEDS = needs(
+  ["jobs", "instances", "compute", "commands", "workflows", "events", "metrics", "clock"],
+  ["costModel"],
+);
 
 /** An instance stopped or terminated outside the control plane, or a spot instance about to be. */
 export const ec2EventArrived = (cp: PortsOf<typeof EC2_EVENTS_NEEDS>, event: unknown) => {

@@ -8,15 +8,10 @@ const ScheduledEvent = z.object({
   "detail-type": z.literal("Scheduled Event"),
 });
 
-export const REAPER_NEEDS = needs([
-  "jobs",
-  "instances",
-  "compute",
-  "commands",
-  "workflows",
-  "events",
-  "clock",
-]);
+export const REAPER_NEEDS = needs(
+  ["jobs", "instances", "compute", "commands", "workflows", "events", "metrics", "clock"],
+  ["costModel"],
+);
 
 export const reaperScheduled = (cp: PortsOf<typeof REAPER_NEEDS>, event: unknown) => {
   ScheduledEvent.parse(event);

@@ -1,11 +1,12 @@
 import { type APIGatewayProxyResult, handle, type LambdaEvent } from "hono/aws-lambda";
 import { buildPortsAndEnvironment } from "../../adapters/aws/build-ports.ts";
+import { metrics } from "../../adapters/aws/builders/cloudwatch.ts";
 import { instances, jobs } from "../../adapters/aws/builders/dynamodb.ts";
 import { compute } from "../../adapters/aws/builders/ec2.ts";
 import { events } from "../../adapters/aws/builders/eventbridge.ts";
 import { artifacts } from "../../adapters/aws/builders/s3.ts";
 import { agent } from "../../adapters/aws/builders/secretsmanager.ts";
-import { clock } from "../../adapters/aws/builders/settings.ts";
+import { clock, costModel } from "../../adapters/aws/builders/settings.ts";
 import { workflows } from "../../adapters/aws/builders/sfn.ts";
 import { commands } from "../../adapters/aws/builders/sqs.ts";
 import { API_NEEDS, createApi } from "../api/app.ts";
@@ -21,7 +22,19 @@ import { wrapHandler } from "./wrap-handler.ts";
  */
 const { ports, environment } = await buildPortsAndEnvironment(
   API_NEEDS,
-  { jobs, instances, compute, workflows, commands, artifacts, events, clock, agent },
+  {
+    jobs,
+    instances,
+    compute,
+    workflows,
+    commands,
+    artifacts,
+    events,
+    metrics,
+    costModel,
+    clock,
+    agent,
+  },
   API_OWN_ENVIRONMENT,
 );
 const api = createApi(ports, {

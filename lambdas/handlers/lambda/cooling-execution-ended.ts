@@ -1,9 +1,10 @@
 import { z } from "zod";
 import { buildPorts } from "../../adapters/aws/build-ports.ts";
+import { metrics } from "../../adapters/aws/builders/cloudwatch.ts";
 import { instances } from "../../adapters/aws/builders/dynamodb.ts";
 import { compute } from "../../adapters/aws/builders/ec2.ts";
 import { events } from "../../adapters/aws/builders/eventbridge.ts";
-import { clock } from "../../adapters/aws/builders/settings.ts";
+import { clock, costModel } from "../../adapters/aws/builders/settings.ts";
 import { commands } from "../../adapters/aws/builders/sqs.ts";
 import {
   COOLING_EXECUTION_ENDED_NEEDS,
@@ -24,6 +25,8 @@ const cp = await buildPorts(COOLING_EXECUTION_ENDED_NEEDS, {
   commands,
   events,
   clock,
+  metrics,
+  costModel,
 });
 
 export const handler = wrapHandler(async (event: unknown) =>

@@ -1,8 +1,9 @@
 import { buildPorts } from "../../adapters/aws/build-ports.ts";
+import { metrics } from "../../adapters/aws/builders/cloudwatch.ts";
 import { instances, jobs } from "../../adapters/aws/builders/dynamodb.ts";
 import { compute } from "../../adapters/aws/builders/ec2.ts";
 import { events } from "../../adapters/aws/builders/eventbridge.ts";
-import { clock } from "../../adapters/aws/builders/settings.ts";
+import { clock, costModel } from "../../adapters/aws/builders/settings.ts";
 import { workflows } from "../../adapters/aws/builders/sfn.ts";
 import { commands } from "../../adapters/aws/builders/sqs.ts";
 import { EC2_EVENTS_NEEDS, ec2EventArrived } from "../events/ec2-events.ts";
@@ -17,6 +18,8 @@ const cp = await buildPorts(EC2_EVENTS_NEEDS, {
   workflows,
   events,
   clock,
+  metrics,
+  costModel,
 });
 
 export const handler = wrapHandler(async (event: unknown) => {

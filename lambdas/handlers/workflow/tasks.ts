@@ -39,12 +39,15 @@ const task = <P extends PortName, S extends SettingName>(
 ): WorkflowTask<P, S> => ({ needs: taskNeeds, run });
 
 /** What stopping or terminating an instance uses. */
-const CLOSING = /* @__PURE__ */ needs(["instances", "compute", "commands", "events", "clock"]);
+const CLOSING = /* @__PURE__ */ needs(
+  ["instances", "compute", "commands", "events", "metrics", "clock"],
+  ["costModel"],
+);
 
 export const AcquireInstanceFunction = task(
   /* @__PURE__ */ needs(
-    ["jobs", "instances", "compute", "commands", "pools", "events", "clock"],
-    ["region", "agent"],
+    ["jobs", "instances", "compute", "commands", "pools", "events", "metrics", "clock"],
+    ["region", "agent", "costModel"],
   ),
   (cp, payload) => acquireInstance(cp, jobInput.parse(payload).jobId),
 );
@@ -61,24 +64,34 @@ export const DispatchStepFunction = task(
 );
 
 export const RequestReviewFunction = task(
-  /* @__PURE__ */ needs(["jobs", "events", "clock"]),
+  /* @__PURE__ */ needs(["jobs", "events", "metrics", "clock"]),
   (cp, payload) =>
     requestReview(cp, z.object({ jobId: z.string(), taskToken: z.string() }).parse(payload)),
 );
 
 export const MarkJobLostFunction = task(
-  /* @__PURE__ */ needs(["jobs", "commands", "events", "clock"]),
+  /* @__PURE__ */ needs(["jobs", "commands", "events", "metrics", "clock"]),
   (cp, payload) => markJobLost(cp, jobInput.parse(payload).jobId),
 );
 
 export const TimeOutJobFunction = task(
-  /* @__PURE__ */ needs(["jobs", "commands", "workflows", "events", "clock"]),
+  /* @__PURE__ */ needs(["jobs", "commands", "workflows", "events", "metrics", "clock"]),
   (cp, payload) => timeOutJob(cp, jobInput.parse(payload).jobId),
 );
 
 export const ReleaseInstanceFunction = task(
   /* @__PURE__ */ needs(
-    ["jobs", "instances", "compute", "commands", "pools", "workflows", "events", "clock"],
+    [
+      "jobs",
+      "instances",
+      "compute",
+      "commands",
+      "pools",
+      "workflows",
+      "events",
+      "metrics",
+      "clock",
+    ],
     ["costModel"],
   ),
   (cp, payload) => releaseInstance(cp, jobInput.parse(payload).jobId),

@@ -160,7 +160,7 @@ describe("the API Lambda", () => {
     expect(response.statusCode).toBe(401);
   });
 
-  it("submits a job as the subject: its lifecycle and deadline executions, its status event", async () => {
+  it("submits a job as the subject: its lifecycle and deadline executions, its status event, its metric", async () => {
     const { handler } = await import("../../../lambdas/handlers/lambda/api.ts");
     const spec = {
       name: "train",
@@ -186,6 +186,23 @@ describe("the API Lambda", () => {
       Entries: [expect.objectContaining({ EventBusName: "gpuctl-test", Source: "gpuctl" })],
     });
     expect(published()).toEqual([expect.objectContaining({ jobId: id, phase: "SUBMITTED" })]);
+    expect(metricsPrinted()).toEqual([
+      expect.objectContaining({
+        _aws: {
+          Timestamp: expect.any(Number),
+          CloudWatchMetrics: [
+            {
+              Namespace: "gpuctl",
+              Dimensions: [["service", "Phase"]],
+              Metrics: [{ Name: "JobPhaseEntered", Unit: "Count" }],
+            },
+          ],
+        },
+        service: "gpuctl",
+        Phase: "SUBMITTED",
+        JobPhaseEntered: 1,
+      }),
+    ]);
   });
 
   it("takes an agent's report through the IAM authorizer from its instance's role session alone", async () => {
@@ -231,15 +248,10 @@ describe("the API Lambda", () => {
     expect(response.statusCode).toBe(404);
   });
 
-  it("publishes a ColdStart metric in the gpuctl namespace, by function", async () => {
+  it("publishes no metric for a request that changes nothing, not even a cold start", async () => {
     const { handler } = await import("../../../lambdas/handlers/lambda/api.ts");
     await handler(httpEvent("GET", "/v1/jobs", jwt("sub-ada")), context);
-    const [emf] = metricsPrinted();
-    expect(emf).toMatchObject({
-      _aws: { CloudWatchMetrics: [{ Namespace: "gpuctl", Metrics: [{ Name: "ColdStart" }] }] },
-      function_name: "gpuctl-test",
-      ColdStart: 1,
-    });
+    expect(metricsPrinted()).toEqual([]);
   });
 });
 

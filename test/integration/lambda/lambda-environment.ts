@@ -107,7 +107,7 @@ export const prepareInvocation = () => {
   for (const command of [CreateQueueCommand, GetQueueUrlCommand])
     sqs.on(command).callsFake(({ QueueName }) => ({ QueueUrl: `${QUEUE_URLS}${QueueName}` }));
   const log = vi.spyOn(console, "log").mockImplementation(() => {});
-  // Powertools warns of invocations that record no metric but ColdStart.
+  // The reaper warns of what it finds: kept out of the test output.
   vi.spyOn(console, "warn").mockImplementation(() => {});
   printed = () => log.mock.calls.map(([line]) => String(line));
   for (const [name, value] of Object.entries(STACK_VARIABLES)) vi.stubEnv(name, value);

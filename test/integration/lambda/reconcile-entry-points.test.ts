@@ -158,6 +158,8 @@ describe("the reaper Lambda", () => {
     expect(await handler(scheduledEvent, context)).toEqual({
       done: { terminateOrphan: 1 },
       failed: [],
+      orphans: ["gi-orphan"],
+      stuckJobs: [],
     });
     expect(ec2.mock).toHaveReceivedCommandWith(TerminateInstancesCommand, {
       InstanceIds: [providerId],
@@ -165,9 +167,9 @@ describe("the reaper Lambda", () => {
     expect(sqs).toHaveReceivedCommandWith(DeleteQueueCommand, {
       QueueUrl: `${QUEUE_URLS}gpuctl-test-gi-orphan`,
     });
-    expect(metricsPrinted()).toContainEqual(
-      expect.objectContaining({ ReapedTerminateOrphan: 1, ReapFailed: 0 }),
-    );
+    expect(metricsPrinted()).toEqual([
+      expect.objectContaining({ service: "gpuctl", OrphanInstances: 1 }),
+    ]);
   });
 
   it("ends overdue cooling instances as their plans say: stopped with time left stopped, terminated without", async () => {
@@ -180,6 +182,8 @@ describe("the reaper Lambda", () => {
     expect(await handler(scheduledEvent, context)).toEqual({
       done: { expireCooling: 2 },
       failed: [],
+      orphans: [],
+      stuckJobs: [],
     });
     expect(ec2.mock).toHaveReceivedCommandWith(StopInstancesCommand, { InstanceIds: [toStop] });
     expect(ec2.mock).toHaveReceivedCommandWith(TerminateInstancesCommand, {
@@ -224,6 +228,8 @@ describe("the reaper Lambda", () => {
             error: expect.stringContaining(errorName),
           },
         ],
+        orphans: ["gi-stuck", "gi-orphan-2"],
+        stuckJobs: [],
       });
       expect(ec2.mock).toHaveReceivedCommandWith(TerminateInstancesCommand, {
         InstanceIds: [orphan],
@@ -231,9 +237,10 @@ describe("the reaper Lambda", () => {
       expect(sqs).toHaveReceivedCommandWith(DeleteQueueCommand, {
         QueueUrl: `${QUEUE_URLS}gpuctl-test-gi-orphan-2`,
       });
-      expect(metricsPrinted()).toContainEqual(
-        expect.objectContaining({ ReapedTerminateOrphan: 1, ReapFailed: 1 }),
-      );
+      expect(metricsPrinted()).toEqual([
+        expect.objectContaining({ OrphanInstances: 2 }),
+        expect.objectContaining({ ReaperFailures: 1 }),
+      ]);
       expect(logged).toHaveBeenCalledWith(expect.stringContaining("reaper actions failed"));
     },
   );

@@ -1,7 +1,8 @@
+import { metrics } from "../../../adapters/aws/builders/cloudwatch.ts";
 import { instances } from "../../../adapters/aws/builders/dynamodb.ts";
 import { compute } from "../../../adapters/aws/builders/ec2.ts";
 import { events } from "../../../adapters/aws/builders/eventbridge.ts";
-import { clock } from "../../../adapters/aws/builders/settings.ts";
+import { clock, costModel } from "../../../adapters/aws/builders/settings.ts";
 import { commands } from "../../../adapters/aws/builders/sqs.ts";
 import { AbandonCoolingFunction } from "../../workflow/tasks.ts";
 import { taskHandler } from "../task-handler.ts";
@@ -13,4 +14,6 @@ export const handler = await taskHandler(AbandonCoolingFunction, {
   commands,
   events,
   clock,
+  metrics,
+  costModel,
 });

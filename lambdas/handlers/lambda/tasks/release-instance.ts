@@ -1,3 +1,4 @@
+import { metrics } from "../../../adapters/aws/builders/cloudwatch.ts";
 import { instances, jobs, pools } from "../../../adapters/aws/builders/dynamodb.ts";
 import { compute } from "../../../adapters/aws/builders/ec2.ts";
 import { events } from "../../../adapters/aws/builders/eventbridge.ts";
@@ -17,5 +18,6 @@ export const handler = await taskHandler(ReleaseInstanceFunction, {
   workflows,
   events,
   clock,
+  metrics,
   costModel,
 });

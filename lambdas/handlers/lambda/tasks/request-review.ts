@@ -1,3 +1,4 @@
+import { metrics } from "../../../adapters/aws/builders/cloudwatch.ts";
 import { jobs } from "../../../adapters/aws/builders/dynamodb.ts";
 import { events } from "../../../adapters/aws/builders/eventbridge.ts";
 import { clock } from "../../../adapters/aws/builders/settings.ts";
@@ -5,4 +6,4 @@ import { RequestReviewFunction } from "../../workflow/tasks.ts";
 import { taskHandler } from "../task-handler.ts";
 
 /** `${RequestReviewFunction}` in statemachines/*.asl.json. */
-export const handler = await taskHandler(RequestReviewFunction, { jobs, events, clock });
+export const handler = await taskHandler(RequestReviewFunction, { jobs, events, metrics, clock });

@@ -1,3 +1,4 @@
+import { metrics } from "../../../adapters/aws/builders/cloudwatch.ts";
 import { jobs } from "../../../adapters/aws/builders/dynamodb.ts";
 import { events } from "../../../adapters/aws/builders/eventbridge.ts";
 import { clock } from "../../../adapters/aws/builders/settings.ts";
@@ -13,4 +14,5 @@ export const handler = await taskHandler(TimeOutJobFunction, {
   workflows,
   events,
   clock,
+  metrics,
 });
