@@ -9,6 +9,8 @@ import { formatLimit, LIMIT_DESCRIPTIONS, LIMITS, type Limit } from "../lambdas/
 import { METRIC_NAMES, METRICS, type MetricDefinition } from "../lambdas/domain/metrics.ts";
 import { dialectRows } from "../lambdas/domain/reachable.ts";
 import { TRANSITIONS } from "../lambdas/domain/transitions.ts";
+import { LAMBDA_ENTRIES, type LambdaName } from "../lambdas/handlers/lambda/entries.ts";
+import { environmentKinds, handlerNeeds, variableNames } from "../lib/constructs/functions.ts";
 
 const transitionTable = () =>
   renderMarkdown({
@@ -42,6 +44,23 @@ const metricTable = () =>
     }),
   });
 
+const functionTable = () =>
+  renderMarkdown({
+    headers: ["function", "entry", "ports and settings", "variables (besides Lambda's own)"],
+    rows: (Object.keys(LAMBDA_ENTRIES) as LambdaName[]).map((name) => {
+      const { ports, settings } = handlerNeeds(name);
+      return [
+        `\`${name}\``,
+        `\`${LAMBDA_ENTRIES[name]}\``,
+        [...ports, ...settings].join(", "),
+        variableNames(environmentKinds(name))
+          .filter((variable) => variable !== "AWS_REGION")
+          .map((variable) => `\`${variable}\``)
+          .join(", "),
+      ];
+    }),
+  });
+
 const GENERATED: Record<string, Record<string, () => string>> = {
   "docs/status-dialects.md": {
     transitions: transitionTable,
@@ -50,6 +69,7 @@ const GENERATED: Record<string, Record<string, () => string>> = {
   },
   "docs/api.md": { limits: limitTable },
   "docs/observability.md": { metrics: metricTable },
+  "docs/deploy.md": { functions: functionTable },
 };
 
 const root = join(import.meta.dirname, "..");
