@@ -60,6 +60,8 @@ export class ControlPlaneStack extends Stack {
       nodeRuntimePath: assets.nodeRuntimePath,
       rootVolumeGiB: config.rootVolumeGiB,
       rootDeviceName: config.rootDeviceName,
+      instanceTypes: config.instanceTypes,
+      spot: config.spot,
     });
     this.functions = new Functions(this, "Functions", {
       // CDK's own classes miss their interfaces under exactOptionalPropertyTypes; they are them.

@@ -212,6 +212,8 @@ export class Api extends Construct {
       refreshTokenValidity: Duration.days(7),
       preventUserExistenceErrors: true,
       enableTokenRevocation: true,
+      // The CLI signs in with a password; no hosted UI, no redirect a domain added later could open.
+      disableOAuth: true,
     });
     return { userPool, client };
   }

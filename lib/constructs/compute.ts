@@ -51,6 +51,10 @@ export interface ComputeProps {
   rootVolumeGiB?: number;
   /** The AMI's root device name; default /dev/sda1 (Ubuntu). */
   rootDeviceName?: string;
+  /** The instance types a launch may ask for: RunInstances is refused any other. */
+  instanceTypes: string[];
+  /** Whether a launch may ask for spot capacity; when false, RunInstances is refused it. */
+  spot: boolean;
 }
 
 const EC2_SERVICE = "ec2.amazonaws.com";
@@ -76,10 +80,14 @@ export class Compute extends Construct {
   readonly instanceRole: Role;
   readonly #controlPlaneName: string;
   readonly #imageId: string;
+  readonly #instanceTypes: string[];
+  readonly #spot: boolean;
 
   constructor(scope: Construct, id: string, props: ComputeProps) {
     super(scope, id);
     this.#controlPlaneName = props.controlPlaneName;
+    this.#instanceTypes = props.instanceTypes;
+    this.#spot = props.spot;
     const stack = Stack.of(this);
     const vpc = props.network
       ? // The security group needs only the VPC's id; launches name the subnets themselves.
@@ -197,49 +205,80 @@ export class Compute extends Construct {
     return { bucket: asset.s3BucketName, key: asset.s3ObjectKey, sha256: sha256Of(path) };
   }
 
-  /** Every EC2 call `Ec2Compute` makes, on this installation's instances only (docs/aws.md, "Compute on EC2"). */
-  grantCompute(grantee: IGrantable): void {
-    const stack = Stack.of(this);
-    const ec2 = (resource: string, resourceName: string, account?: string) =>
-      stack.formatArn({
-        service: "ec2",
-        resource,
-        resourceName,
-        arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-        ...(account === undefined ? {} : { account }),
-      });
-    const instances = ec2("instance", "*");
-    const volumes = ec2("volume", "*");
-    const networkInterfaces = ec2("network-interface", "*");
-    const snapshots = ec2("snapshot", "*", "");
-    const spotRequests = ec2("spot-instances-request", "*");
-    const launchTemplate = ec2("launch-template", this.launchTemplateId);
-    const ours = { [`aws:RequestTag/${TAGS.controlPlane}`]: this.#controlPlaneName };
-    const statements = [
-      // Only from this launch template (IMDSv2, encrypted disk, no key, this role), tagged as ours.
+  /**
+   * What every function with the compute port may do (docs/aws.md, "Compute on EC2"): see
+   * instances, and stop or terminate this installation's. Launching is `grantLaunch`'s.
+   */
+  grantManage(grantee: IGrantable): void {
+    const instances = this.#ec2("instance", "*");
+    this.#attach(grantee, "Manage", [
+      new PolicyStatement({
+        actions: ["ec2:StopInstances", "ec2:TerminateInstances"],
+        resources: [instances],
+        conditions: { StringEquals: this.#ours("aws:ResourceTag") },
+      }),
+      new PolicyStatement({ actions: ["ec2:DescribeInstances"], resources: ["*"] }),
+    ]);
+  }
+
+  /**
+   * What only the function that finds instances for jobs may do: launch one from this
+   * template, of an allowed type, with IMDSv2, an encrypted disk, tagged as ours, in the
+   * stack's subnets; or start one of ours again. The conditions hold even if the launch
+   * request tried to override the template.
+   */
+  grantLaunch(grantee: IGrantable): void {
+    const instances = this.#ec2("instance", "*");
+    const volumes = this.#ec2("volume", "*");
+    const networkInterfaces = this.#ec2("network-interface", "*");
+    const snapshots = this.#ec2("snapshot", "*", "");
+    const spotRequests = this.#ec2("spot-instances-request", "*");
+    const launchTemplate = this.#ec2("launch-template", this.launchTemplateId);
+    const subnets = this.subnetIds.map((subnetId) => this.#ec2("subnet", subnetId));
+    this.#attach(grantee, "Launch", [
       new PolicyStatement({
         actions: ["ec2:RunInstances"],
         resources: [instances],
-        conditions: { StringEquals: ours, ArnEquals: { "ec2:LaunchTemplate": launchTemplate } },
+        conditions: {
+          StringEquals: {
+            ...this.#ours("aws:RequestTag"),
+            "ec2:InstanceType": this.#instanceTypes,
+          },
+          ArnEquals: { "ec2:LaunchTemplate": launchTemplate },
+          // IfExists: what the template sets, the request may only repeat.
+          StringEqualsIfExists: {
+            "ec2:MetadataHttpTokens": "required",
+            ...(this.#spot ? {} : { "ec2:InstanceMarketType": "on-demand" }),
+          },
+          NumericLessThanEqualsIfExists: { "ec2:MetadataHttpPutResponseHopLimit": "1" },
+        },
       }),
       new PolicyStatement({
         actions: ["ec2:RunInstances"],
         resources: [volumes],
-        conditions: { StringEquals: ours },
+        conditions: {
+          StringEquals: this.#ours("aws:RequestTag"),
+          BoolIfExists: { "ec2:Encrypted": "true" },
+        },
+      }),
+      // The interface a launch creates, in the stack's subnets only (not an existing one elsewhere).
+      new PolicyStatement({
+        actions: ["ec2:RunInstances"],
+        resources: [networkInterfaces],
+        conditions: { ArnEquals: { "ec2:Subnet": subnets } },
       }),
       // What a launch uses: the template, its image (and the image's snapshot, which the
       // template's larger root volume is made from), the stack's subnets and security group;
-      // the network interface it creates; the request a spot launch makes.
+      // the request a spot launch makes.
       new PolicyStatement({
         actions: ["ec2:RunInstances"],
         resources: [
           launchTemplate,
-          ec2("image", this.#imageId, ""),
+          this.#ec2("image", this.#imageId, ""),
           snapshots,
-          ...this.subnetIds.map((subnetId) => ec2("subnet", subnetId)),
-          ec2("security-group", this.securityGroup.securityGroupId),
-          networkInterfaces,
-          spotRequests,
+          ...subnets,
+          this.#ec2("security-group", this.securityGroup.securityGroupId),
+          ...(this.#spot ? [spotRequests] : []),
         ],
       }),
       new PolicyStatement({
@@ -248,44 +287,57 @@ export class Compute extends Construct {
         conditions: { StringEquals: { "ec2:CreateAction": "RunInstances" } },
       }),
       new PolicyStatement({
-        actions: ["ec2:StartInstances", "ec2:StopInstances", "ec2:TerminateInstances"],
+        actions: ["ec2:StartInstances"],
         resources: [instances],
-        conditions: {
-          StringEquals: { [`aws:ResourceTag/${TAGS.controlPlane}`]: this.#controlPlaneName },
-        },
+        conditions: { StringEquals: this.#ours("aws:ResourceTag") },
       }),
-      new PolicyStatement({ actions: ["ec2:DescribeInstances"], resources: ["*"] }),
       new PolicyStatement({
         actions: ["iam:PassRole"],
         resources: [this.instanceRole.roleArn],
         conditions: { StringEquals: { "iam:PassedToService": EC2_SERVICE } },
       }),
-    ];
+    ]);
+  }
+
+  #ec2(resource: string, resourceName: string, account?: string): string {
+    return Stack.of(this).formatArn({
+      service: "ec2",
+      resource,
+      resourceName,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+      ...(account === undefined ? {} : { account }),
+    });
+  }
+
+  #ours(key: "aws:RequestTag" | "aws:ResourceTag"): Record<string, string> {
+    return { [`${key}/${TAGS.controlPlane}`]: this.#controlPlaneName };
+  }
+
+  /** A policy of its own on the grantee's role, each wildcard resource acknowledged with its reason. */
+  #attach(grantee: IGrantable, kind: "Manage" | "Launch", statements: PolicyStatement[]): void {
     const role = grantee.grantPrincipal as Partial<IRole>;
     if (!role.attachInlinePolicy || !role.node)
-      throw new Error("grantCompute: the grantee must be a role (a Lambda function's, say)");
-    const policy = new Policy(this, `Compute${role.node.addr}`, { statements });
+      throw new Error(`grant${kind}: the grantee must be a role (a Lambda function's, say)`);
+    const policy = new Policy(this, `${kind}${role.node.addr}`, { statements });
     role.attachInlinePolicy(policy);
-    acknowledgeWildcards(policy, [
-      [
-        instances,
+    const reasons: Record<string, string> = {
+      [this.#ec2("instance", "*")]:
         "New instances have no id yet; the statements' tag conditions keep it to this installation's instances.",
-      ],
-      [volumes, "New volumes have no id yet; the launch must tag them as this installation's."],
-      [
-        networkInterfaces,
-        "The network interface a launch creates has no id yet and is not tagged; subnet and security group are fixed.",
-      ],
-      [
-        snapshots,
+      [this.#ec2("volume", "*")]:
+        "New volumes have no id yet; the launch must tag them as this installation's.",
+      [this.#ec2("network-interface", "*")]:
+        "The network interface a launch creates has no id yet; it must be in the stack's subnets.",
+      [this.#ec2("snapshot", "*", "")]:
         "The AMI's root snapshot is owned by the AMI's publisher and changes with each AMI release.",
-      ],
-      [spotRequests, "The request a spot launch creates has no id yet."],
-      [
-        "*",
-        "ec2:DescribeInstances supports no resource-level permission; the adapter filters on the control plane's tag.",
-      ],
-    ]);
+      [this.#ec2("spot-instances-request", "*")]:
+        "The request a spot launch creates has no id yet.",
+      "*": "ec2:DescribeInstances supports no resource-level permission; the adapter filters on the control plane's tag.",
+    };
+    const used = new Set(statements.flatMap((statement) => statement.resources));
+    acknowledgeWildcards(
+      policy,
+      Object.entries(reasons).filter(([resource]) => used.has(resource)),
+    );
   }
 
   /** Lets the agent call the agent routes: `execute-api:Invoke` on the given ARN pattern. */

@@ -46,7 +46,10 @@ export interface ComputeForFunctions {
   readonly instanceRoleName: string; // AGENT_ROLE_NAME
   readonly agentBundle: S3File; // from agent/install/user-data.ts
   readonly nodeRuntime: S3File;
-  grantCompute(grantee: IGrantable): void; // every EC2 action of the Ec2Compute adapter, tag-conditioned
+  /** Describe, stop and terminate this installation's instances: every function with the compute port. */
+  grantManage(grantee: IGrantable): void;
+  /** Launch from the template, or start one of ours again: only the function that finds instances for jobs. */
+  grantLaunch(grantee: IGrantable): void;
 }
 
 export interface FunctionsProps {
@@ -118,6 +121,8 @@ const BUILDERS: Record<PortName | SettingName, Builder<unknown>> = {
 
 interface Handler {
   needs: Needs<PortName, SettingName>;
+  /** It launches and starts instances (`grantLaunch`), beyond its ports' grants. */
+  launches?: true;
   /** Kinds of variables the entry reads itself. */
   ownEnvironment?: readonly EnvironmentKind[];
   memorySize?: number;
@@ -132,6 +137,7 @@ const HANDLERS: Record<LambdaName, Handler> = {
   // A start of a stopped instance may wait for it to finish stopping (up to 10 minutes).
   AcquireInstanceFunction: {
     needs: WORKFLOW_TASKS.AcquireInstanceFunction.needs,
+    launches: true,
     timeout: Duration.minutes(15),
   },
   // API Gateway ends an HTTP API integration at 30 s; users wait on it, so more memory, more CPU.
@@ -240,7 +246,7 @@ export class Functions extends Construct {
         arnFormat: ArnFormat.NO_RESOURCE_NAME,
       }),
       agentSecret: this.agentSecret,
-      grantCompute: (grantee) => compute.grantCompute(grantee),
+      grantCompute: (grantee) => compute.grantManage(grantee),
     });
 
     const made = {} as Record<LambdaName, NodejsFunction>;
@@ -284,6 +290,7 @@ export class Functions extends Construct {
       });
       const needs = handler.needs;
       for (const need of [...needs.ports, ...needs.settings]) grants[need](role);
+      if (handler.launches) compute.grantLaunch(role);
       made[name] = fn;
     }
     this.functions = made;

@@ -20,7 +20,7 @@ export interface PortResources {
   /** `arn:PARTITION:sqs:REGION:ACCOUNT:<queue prefix>*`: every instance's command queue. */
   commandQueuesArn: string;
   agentSecret: { readonly secretArn: string };
-  /** Every EC2 action of `Ec2Compute`, conditioned on the control plane's tag. */
+  /** The compute port's EC2 actions every holder needs (launching is granted apart), conditioned on the control plane's tag. */
   grantCompute: (grantee: IGrantable) => void;
 }
 

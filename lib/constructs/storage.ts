@@ -21,8 +21,10 @@ export class Storage extends Construct {
       timeToLiveAttribute: TABLE_SCHEMA.timeToLiveAttribute,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: TableEncryption.AWS_MANAGED,
-      // Jobs and instances are other people's money: a stack deletion must not take them.
+      // Jobs and instances are other people's money: neither a stack deletion nor a stray
+      // DeleteTable takes them.
       removalPolicy: RemovalPolicy.RETAIN,
+      deletionProtection: true,
     });
     for (const index of TABLE_SCHEMA.globalSecondaryIndexes) {
       this.table.addGlobalSecondaryIndex({

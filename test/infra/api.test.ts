@@ -174,6 +174,9 @@ describe("the API construct", () => {
       TokenValidityUnits: { AccessToken: "minutes", IdToken: "minutes", RefreshToken: "minutes" },
       PreventUserExistenceErrors: "ENABLED",
       EnableTokenRevocation: true,
+      AllowedOAuthFlowsUserPoolClient: false,
+      AllowedOAuthFlows: Match.absent(),
+      CallbackURLs: Match.absent(),
     });
   });
 

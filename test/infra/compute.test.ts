@@ -35,10 +35,13 @@ const build = (props: Partial<ComputeProps> = {}) => {
     queueNamePrefix: "gpuctl-test-",
     agentBundlePath,
     nodeRuntimePath: nodeRuntimePath_,
+    instanceTypes: ["g5.xlarge", "g4dn.xlarge"],
+    spot: true,
     ...props,
   });
   const functionRole = new Role(stack, "FunctionRole", { assumedBy: new AccountRootPrincipal() });
-  compute.grantCompute(functionRole);
+  compute.grantManage(functionRole);
+  compute.grantLaunch(functionRole);
   compute.allowAgentApi(AGENT_ROUTES);
   return { app, stack, compute, functionRole };
 };
@@ -80,13 +83,18 @@ const text = (value: unknown): string => {
 };
 const resources = (statement: Statement) =>
   (Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource]).map(text);
-/** A statement's conditions, each value as text. */
+/** A statement's conditions, each value (or each value of a list) as text. */
 const conditions = (statement: Statement) =>
   statement.Condition &&
   Object.fromEntries(
     Object.entries(statement.Condition).map(([operator, keys]) => [
       operator,
-      Object.fromEntries(Object.entries(keys).map(([key, value]) => [key, text(value)])),
+      Object.fromEntries(
+        Object.entries(keys).map(([key, value]) => [
+          key,
+          Array.isArray(value) ? value.map(text) : text(value),
+        ]),
+      ),
     ]),
   );
 const actions = (statement: Statement) =>
@@ -262,15 +270,35 @@ describe("the compute construct", () => {
         condition: conditions(s),
       })),
     ).toEqual([
+      // grantManage: every function with the compute port.
+      {
+        actions: ["ec2:StopInstances", "ec2:TerminateInstances"],
+        resources: [ec2("instance/*")],
+        condition: { StringEquals: { "aws:ResourceTag/gpuctl:control-plane": "gpuctl-test" } },
+      },
+      { actions: ["ec2:DescribeInstances"], resources: ["*"], condition: undefined },
+      // grantLaunch: the function that finds instances for jobs.
       {
         actions: ["ec2:RunInstances"],
         resources: [ec2("instance/*")],
-        condition: { StringEquals: ours, ArnEquals: { "ec2:LaunchTemplate": launchTemplate } },
+        condition: {
+          StringEquals: { ...ours, "ec2:InstanceType": ["g5.xlarge", "g4dn.xlarge"] },
+          ArnEquals: { "ec2:LaunchTemplate": launchTemplate },
+          StringEqualsIfExists: { "ec2:MetadataHttpTokens": "required" },
+          NumericLessThanEqualsIfExists: { "ec2:MetadataHttpPutResponseHopLimit": "1" },
+        },
       },
       {
         actions: ["ec2:RunInstances"],
         resources: [ec2("volume/*")],
-        condition: { StringEquals: ours },
+        condition: { StringEquals: ours, BoolIfExists: { "ec2:Encrypted": "true" } },
+      },
+      {
+        actions: ["ec2:RunInstances"],
+        resources: [ec2("network-interface/*")],
+        condition: {
+          ArnEquals: { "ec2:Subnet": [ec2(`subnet/{${subnet1}}`), ec2(`subnet/{${subnet2}}`)] },
+        },
       },
       {
         actions: ["ec2:RunInstances"],
@@ -281,7 +309,6 @@ describe("the compute construct", () => {
           ec2(`subnet/{${subnet1}}`),
           ec2(`subnet/{${subnet2}}`),
           ec2(`security-group/{${logicalIdOf(stack, compute.securityGroup)}.GroupId}`),
-          ec2("network-interface/*"),
           ec2("spot-instances-request/*"),
         ],
         condition: undefined,
@@ -292,17 +319,29 @@ describe("the compute construct", () => {
         condition: { StringEquals: { "ec2:CreateAction": "RunInstances" } },
       },
       {
-        actions: ["ec2:StartInstances", "ec2:StopInstances", "ec2:TerminateInstances"],
+        actions: ["ec2:StartInstances"],
         resources: [ec2("instance/*")],
         condition: { StringEquals: { "aws:ResourceTag/gpuctl:control-plane": "gpuctl-test" } },
       },
-      { actions: ["ec2:DescribeInstances"], resources: ["*"], condition: undefined },
       {
         actions: ["iam:PassRole"],
         resources: [`{${logicalIdOf(stack, compute.instanceRole)}.Arn}`],
         condition: { StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } },
       },
     ]);
+  });
+
+  it("refuses spot launches when the installation does not allow spot", () => {
+    const { template, stack, functionRole } = synth({ spot: false });
+    const runInstances = statementsOf(template, logicalIdOf(stack, functionRole)).filter((s) =>
+      actions(s).includes("ec2:RunInstances"),
+    );
+    expect(conditions(runInstances[0] as Statement)).toMatchObject({
+      StringEqualsIfExists: { "ec2:InstanceMarketType": "on-demand" },
+    });
+    expect(
+      runInstances.flatMap(resources).some((r) => String(r).includes("spot-instances-request")),
+    ).toBe(false);
   });
 
   it("has no wildcard action in any policy", () => {
@@ -328,7 +367,7 @@ describe("the compute construct", () => {
 
   it("refuses a grantee that is not a role", () => {
     const { compute } = build();
-    expect(() => compute.grantCompute(new AccountRootPrincipal())).toThrow(/must be a role/);
+    expect(() => compute.grantManage(new AccountRootPrincipal())).toThrow(/must be a role/);
   });
 });
 

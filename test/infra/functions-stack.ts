@@ -23,10 +23,13 @@ export const AGENT_ENDPOINT = "https://agents.example.com/";
 
 const s3File = (key: string) => ({ bucket: "gpuctl-assets", key, sha256: "0".repeat(64) });
 
-/** Each grantee of `grantCompute`, so a test can tell the compute port's grant from the others. */
+/** Each grantee of `grantManage` and of `grantLaunch`, so a test can tell the compute grants from the others. */
 export const computeGrantees: IGrantable[] = [];
+export const launchGrantees: IGrantable[] = [];
 
-/** What the Compute construct gives the functions, with one EC2 statement standing for its grant. */
+const instances = `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/*`;
+
+/** What the Compute construct gives the functions, with one EC2 statement standing for each grant. */
 export const fakeCompute: ComputeForFunctions = {
   launchTemplateId: "lt-0123456789abcdef0",
   launchTemplateVersion: "1",
@@ -34,11 +37,14 @@ export const fakeCompute: ComputeForFunctions = {
   instanceRoleName: "gpuctl-agent",
   agentBundle: s3File("agent.mjs"),
   nodeRuntime: s3File("node.tar.xz"),
-  grantCompute: (grantee) => {
+  grantManage: (grantee) => {
     computeGrantees.push(grantee);
-    const instances = `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/*`;
     Grant.addToPrincipal({ grantee, actions: ["ec2:StopInstances"], resourceArns: [instances] });
     acknowledgeWildcard(grantee, instances, "stand-in for the compute construct's grant");
+  },
+  grantLaunch: (grantee) => {
+    launchGrantees.push(grantee);
+    Grant.addToPrincipal({ grantee, actions: ["ec2:RunInstances"], resourceArns: [instances] });
   },
 };
 

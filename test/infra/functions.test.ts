@@ -96,6 +96,10 @@ const PORT_GRANTS: Record<string, string[]> = {
   agent: [`secretsmanager:GetSecretValue <${idOf(functions.agentSecret)}>`],
 };
 
+/** The one function that launches and starts instances, beyond its compute port's grant. */
+const LAUNCHER: LambdaName = "AcquireInstanceFunction";
+const LAUNCH_GRANTS = [`ec2:RunInstances arn:aws:ec2:${REGION}:${ACCOUNT}:instance/*`];
+
 /** What a Lambda needs whatever its ports: its own log group, and X-Ray's traces. */
 const baseGrants = (name: LambdaName) => [
   ...pairs(["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]),
@@ -188,6 +192,7 @@ describe("the functions", () => {
       const expected = new Set([
         ...baseGrants(name),
         ...[...ports, ...settings].flatMap((need) => PORT_GRANTS[need] ?? []),
+        ...(name === LAUNCHER ? LAUNCH_GRANTS : []),
       ]);
       expect([...allowedOf(name)].sort()).toEqual([...expected].sort());
     },
