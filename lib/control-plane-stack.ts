@@ -13,6 +13,7 @@ import { Events } from "./constructs/events.ts";
 import { Functions } from "./constructs/functions.ts";
 import { Observability } from "./constructs/observability.ts";
 import { Storage } from "./constructs/storage.ts";
+import { Teardown } from "./constructs/teardown.ts";
 import { Workflows } from "./constructs/workflows.ts";
 
 export interface ControlPlaneStackProps extends StackProps {
@@ -37,6 +38,7 @@ export class ControlPlaneStack extends Stack {
   readonly api: Api;
   readonly workflows: Workflows;
   readonly observability: Observability;
+  readonly teardown: Teardown;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
@@ -89,6 +91,11 @@ export class ControlPlaneStack extends Stack {
       this.workflows.arns["instance-cooling"],
     );
     this.events.scheduleReaper(lambdas.ReaperFunction);
+    this.teardown = new Teardown(this, "Teardown", {
+      handler: lambdas.TeardownFunction,
+      dependsOn: [this.compute],
+      launchers: [...Object.values(this.workflows.machines), lambdas.AcquireInstanceFunction],
+    });
     this.observability = new Observability(this, "Observability", {
       functions: lambdas,
       stateMachines: this.workflows.machines,

@@ -26,6 +26,7 @@ import { API_NEEDS } from "../../lambdas/handlers/api/app.ts";
 import { COOLING_EXECUTION_ENDED_NEEDS } from "../../lambdas/handlers/events/cooling-execution-ended.ts";
 import { EC2_EVENTS_NEEDS } from "../../lambdas/handlers/events/ec2-events.ts";
 import { REAPER_NEEDS } from "../../lambdas/handlers/events/reaper.ts";
+import { TEARDOWN_NEEDS } from "../../lambdas/handlers/events/teardown.ts";
 import {
   API_OWN_ENVIRONMENT,
   LAMBDA_ENTRIES,
@@ -151,6 +152,9 @@ const HANDLERS: Record<LambdaName, Handler> = {
   Ec2EventsFunction: { needs: EC2_EVENTS_NEEDS },
   // Done before the next run, 5 minutes later, starts.
   ReaperFunction: { needs: REAPER_NEEDS, timeout: Duration.minutes(4) },
+  // Hundreds of instances at 8 terminations at once, in three rounds; within its custom
+  // resource's service timeout (lib/constructs/teardown.ts).
+  TeardownFunction: { needs: TEARDOWN_NEEDS, timeout: Duration.minutes(10) },
 };
 
 /** The kinds of variables a function reads: those its ports' and settings' builders read, and its own. */

@@ -19,6 +19,7 @@ export const LAMBDA_ENTRIES = {
   CoolingExecutionEndedFunction: "cooling-execution-ended.ts",
   Ec2EventsFunction: "ec2-events.ts",
   ReaperFunction: "reaper.ts",
+  TeardownFunction: "teardown.ts",
 } as const;
 
 export type LambdaName = keyof typeof LAMBDA_ENTRIES;

@@ -64,6 +64,11 @@ const ENTRIES: { entry: string; holds: string[]; lacks: string[] }[] = [
     lacks: [S3, HONO, ACQUIRE, AGENT_STEPS],
   },
   {
+    entry: "teardown.ts",
+    holds: ["lambdas/use-cases/tear-down.ts", EC2, SQS],
+    lacks: [S3, SFN, EVENTBRIDGE, HONO, ACQUIRE, AGENT_STEPS, FINISH, REAP],
+  },
+  {
     entry: "tasks/acquire-instance.ts",
     holds: [ACQUIRE, EC2, SQS],
     lacks: [S3, SFN, HONO, AGENT_STEPS, FINISH, REAP],
