@@ -69,6 +69,11 @@ export class ControlPlaneStack extends Stack {
       controlPlaneName,
       queueNamePrefix,
       instanceTypes: config.instanceTypes,
+      spotAllowed: config.spot,
+      cooling: {
+        defaultWarmS: config.coolingDefaultMinutes * 60,
+        maxWarmS: config.coolingMaxMinutes * 60,
+      },
       compute: this.compute,
     });
     const lambdas = this.functions.functions;
