@@ -66,7 +66,7 @@ const CONTEXT = z
      * families at their smallest size: A10G 24 GB, L4 24 GB, T4 16 GB (the cheapest).
      */
     instanceTypes: list(INSTANCE_TYPE).default(["g5.xlarge", "g6.xlarge", "g4dn.xlarge"]),
-    /** Whether jobs may run on spot capacity (a job still asks for it itself). */
+    /** Whether jobs may run on spot capacity (a job still asks for it itself): a submit asking for spot is refused when false. */
     spot: flag.default(true),
     /**
      * How long a freed instance stays warm before the pool has a history to go by: the
@@ -75,7 +75,10 @@ const CONTEXT = z
     coolingDefaultMinutes: wholeNumber(0, 24 * 60).default(
       Math.ceil(breakEvenPlan(DEFAULT_COST_MODEL).warmS / 60),
     ),
-    /** The longest any instance stays warm after its job, whatever the pool's history. */
+    /**
+     * The longest any instance stays warm after its job, whatever the job's coolingPeriodS
+     * (refused beyond it at submit) or the pool's history asks.
+     */
     coolingMaxMinutes: wholeNumber(0, 24 * 60).default(60),
     /** The SSM parameter whose value is the AMI id, resolved at each deploy. */
     amiParameter: z

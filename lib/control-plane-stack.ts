@@ -44,9 +44,10 @@ export class ControlPlaneStack extends Stack {
     super(scope, id, props);
     const { config, assets } = props;
     // Instances and queues carry the stack's name: two installations in one account never
-    // touch each other's.
+    // touch each other's. The queues' prefix names what they are, so that no queue of the
+    // stack's own (its dead letters) falls under the functions' grant on command queues.
     const controlPlaneName = this.stackName;
-    const queueNamePrefix = `${this.stackName}-`;
+    const queueNamePrefix = `${this.stackName}-commands-`;
 
     this.storage = new Storage(this, "Storage");
     this.artifacts = new Artifacts(this, "Artifacts");
@@ -73,6 +74,11 @@ export class ControlPlaneStack extends Stack {
       controlPlaneName,
       queueNamePrefix,
       instanceTypes: config.instanceTypes,
+      spotAllowed: config.spot,
+      cooling: {
+        defaultWarmS: config.coolingDefaultMinutes * 60,
+        maxWarmS: config.coolingMaxMinutes * 60,
+      },
       compute: this.compute,
     });
     const lambdas = this.functions.functions;

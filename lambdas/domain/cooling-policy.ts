@@ -146,10 +146,15 @@ export const recordGap = (gaps: readonly number[], gapS: number): number[] =>
 /**
  * The project's default policy: the plan with the least expected overhead over the gaps
  * this pool has shown so far (the time from an instance going idle to the next job of
- * its pool arriving). No look-ahead: only gaps already observed count.
+ * its pool arriving). No look-ahead: only gaps already observed count. A pool with too
+ * few gaps to go by gets `newPool`, the break-even plan unless the installation says.
  */
-export const adaptivePlan = (gaps: readonly number[], model: CostModel): CoolingPlan => {
-  if (gaps.length < ADAPTIVE.minSamples) return breakEvenPlan(model);
+export const adaptivePlan = (
+  gaps: readonly number[],
+  model: CostModel,
+  newPool: CoolingPlan = breakEvenPlan(model),
+): CoolingPlan => {
+  if (gaps.length < ADAPTIVE.minSamples) return newPool;
   const sorted = [...gaps].sort((a, b) => a - b);
   const prefix = [0];
   for (const gap of sorted) prefix.push((prefix.at(-1) as number) + gap);
@@ -215,6 +220,23 @@ const expectedOverhead = (
 /** The longest a plan keeps an instance warm: the longest cooling period a job may name. */
 export const MAX_WARM_S = 7 * 24 * HOUR_S;
 
+/**
+ * What an installation sets of its cooling (the `coolingDefaultMinutes` and
+ * `coolingMaxMinutes` context): how long a freed instance of a pool with no history yet
+ * stays warm, and the longest any instance stays warm, whatever its job or its pool's
+ * history asks: a cap on what an idle GPU may cost.
+ */
+export interface CoolingLimits {
+  defaultWarmS: number;
+  maxWarmS: number;
+}
+
+/** Without an installation's say: the break-even plan for a new pool, and no cap but MAX_WARM_S. */
+export const policyCoolingLimits = (model: CostModel): CoolingLimits => ({
+  defaultWarmS: breakEvenPlan(model).warmS,
+  maxWarmS: MAX_WARM_S,
+});
+
 /** Whole seconds in [0, max], rounded up; not a number at all means no time (terminate at once). */
 const wholeSeconds = (seconds: number, max: number): number =>
   Number.isNaN(seconds) ? 0 : Math.min(max, Math.max(0, Math.ceil(seconds)));
@@ -222,22 +244,26 @@ const wholeSeconds = (seconds: number, max: number): number =>
 /**
  * The control plane's plan for an instance its job just freed: the job's own cooling
  * period when it names one (then the instance is stopped, kept two weeks at most), else
- * the adaptive policy on the gaps its pool has shown. A spot instance cannot be stopped.
- * In whole, bounded seconds: a Step Functions Wait state takes nothing else, and a Wait
- * that fails cannot be caught, so the instance would cool for ever.
+ * the adaptive policy on the gaps its pool has shown, starting from the installation's
+ * default. Never warm beyond the installation's cap, even for a job submitted before the
+ * cap was lowered. A spot instance cannot be stopped. In whole, bounded seconds: a Step
+ * Functions Wait state takes nothing else, and a Wait that fails cannot be caught, so the
+ * instance would cool for ever.
  */
 export const coolingPlanFor = (input: {
   jobCoolingPeriodS: number | undefined;
   spot: boolean;
   poolGaps: readonly number[];
   model: CostModel;
+  limits: CoolingLimits;
 }): CoolingPlan => {
+  const { limits } = input;
   const plan =
     input.jobCoolingPeriodS === undefined
-      ? adaptivePlan(input.poolGaps, input.model)
+      ? adaptivePlan(input.poolGaps, input.model, { warmS: limits.defaultWarmS, stoppedS: 0 })
       : { warmS: input.jobCoolingPeriodS, stoppedS: MAX_STOPPED_S };
   return {
-    warmS: wholeSeconds(plan.warmS, MAX_WARM_S),
+    warmS: wholeSeconds(plan.warmS, Math.min(limits.maxWarmS, MAX_WARM_S)),
     stoppedS: input.spot ? 0 : wholeSeconds(plan.stoppedS, MAX_STOPPED_S),
   };
 };

@@ -189,3 +189,32 @@ export const inputsToUpload = (spec: JobSpec): SpecError[] =>
         ]
       : [],
   );
+
+/** What an installation lets a job ask for (the `spot` and `coolingMaxMinutes` context). */
+export interface InstallationLimits {
+  spotAllowed: boolean;
+  maxWarmS: number;
+}
+
+/**
+ * What a valid spec asks for that this installation does not allow, as field errors: refused
+ * at submit, so the user learns at once rather than when the job runs (or after it ran).
+ */
+export const installationRefusals = (spec: JobSpec, limits: InstallationLimits): SpecError[] => [
+  ...(spec.instance.spot && !limits.spotAllowed
+    ? [
+        {
+          field: "instance.spot",
+          message: "spot capacity is not allowed in this installation: ask for on-demand (false)",
+        },
+      ]
+    : []),
+  ...(spec.coolingPeriodS !== undefined && spec.coolingPeriodS > limits.maxWarmS
+    ? [
+        {
+          field: "coolingPeriodS",
+          message: `at most ${limits.maxWarmS} s in this installation (the longest an instance stays warm)`,
+        },
+      ]
+    : []),
+];

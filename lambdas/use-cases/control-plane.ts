@@ -1,4 +1,4 @@
-import type { CostModel } from "../domain/cooling-policy.ts";
+import type { CoolingLimits, CostModel } from "../domain/cooling-policy.ts";
 import type {
   Artifacts,
   Clock,
@@ -19,6 +19,10 @@ export interface Settings {
   agent: { endpoint: string; secret: string };
   /** Prices and boot times the cooling policy weighs. */
   costModel: CostModel;
+  /** The warm period of a new pool, and the cap on any instance's. */
+  cooling: CoolingLimits;
+  /** Whether jobs may ask for spot capacity at all. */
+  spotAllowed: boolean;
 }
 
 /** Every port a use case may need, and the settings of this installation. */

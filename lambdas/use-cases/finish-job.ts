@@ -23,7 +23,7 @@ type ReleasePorts = Ports<
   | "events"
   | "metrics"
   | "clock",
-  "costModel"
+  "costModel" | "cooling"
 >;
 
 /** What ending a job from outside its workflow uses: the job, its agent, and its workflow. */
@@ -41,7 +41,7 @@ type ClosePorts = Ports<
  * that carries the plan out starts, so even a plan of 0 s finds the instance cooling.
  */
 const cool = async (
-  cp: Ports<"instances" | "pools" | "events" | "metrics" | "clock", "costModel">,
+  cp: Ports<"instances" | "pools" | "events" | "metrics" | "clock", "costModel" | "cooling">,
   record: JobRecord,
   instance: Instance,
 ): Promise<Instance | undefined> => {
@@ -54,6 +54,7 @@ const cool = async (
     spot: instance.spot,
     poolGaps: history.gaps,
     model: cp.settings.costModel,
+    limits: cp.settings.cooling,
   });
   const cooled = await changeInstance(cp, instance, {
     type: "released",

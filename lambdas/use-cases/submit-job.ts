@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { PREPARED_SINCE_HEADER } from "../../sdk/api-types.ts";
 import { submitJob as newJob } from "../domain/job.ts";
-import { type JobSpec, retryPolicyOf } from "../domain/job-spec.ts";
+import { installationRefusals, type JobSpec, retryPolicyOf } from "../domain/job-spec.ts";
 import { jobChangePoints } from "../domain/metrics.ts";
 import { jobStatusChanged } from "../domain/status-events.ts";
 import { jobCreateStart } from "../domain/timeline.ts";
@@ -80,11 +80,19 @@ const unstoredInputs = async (cp: Ports<"artifacts">, spec: JobSpec) =>
  * a second one.
  */
 export const submitJob = async (
-  cp: Ports<"jobs" | "workflows" | "events" | "metrics" | "clock" | "compute" | "artifacts">,
+  cp: Ports<
+    "jobs" | "workflows" | "events" | "metrics" | "clock" | "compute" | "artifacts",
+    "spotAllowed" | "cooling"
+  >,
   request: SubmitRequest,
 ): Promise<{ ok: true; record: JobRecord; replayed: boolean } | Failure> => {
   const { spec, owner } = request;
-  const unusable = [...(await unofferedTypes(cp, spec)), ...(await unstoredInputs(cp, spec))];
+  const { spotAllowed, cooling } = cp.settings;
+  const unusable = [
+    ...installationRefusals(spec, { spotAllowed, maxWarmS: cooling.maxWarmS }),
+    ...(await unofferedTypes(cp, spec)),
+    ...(await unstoredInputs(cp, spec)),
+  ];
   if (unusable.length) return invalidInput("the job spec has errors", unusable);
   const at = cp.clock.now();
   const created = jobCreateStart(request.preparedSince, at);

@@ -18,10 +18,17 @@ import { compute } from "../../lambdas/adapters/aws/builders/ec2.ts";
 import { events } from "../../lambdas/adapters/aws/builders/eventbridge.ts";
 import { artifacts } from "../../lambdas/adapters/aws/builders/s3.ts";
 import { agent } from "../../lambdas/adapters/aws/builders/secretsmanager.ts";
-import { clock, costModel, region } from "../../lambdas/adapters/aws/builders/settings.ts";
+import {
+  clock,
+  cooling,
+  costModel,
+  region,
+  spotAllowed,
+} from "../../lambdas/adapters/aws/builders/settings.ts";
 import { workflows } from "../../lambdas/adapters/aws/builders/sfn.ts";
 import { commands } from "../../lambdas/adapters/aws/builders/sqs.ts";
 import { ENVIRONMENT, type EnvironmentKind } from "../../lambdas/adapters/aws/environment.ts";
+import type { CoolingLimits } from "../../lambdas/domain/cooling-policy.ts";
 import { API_NEEDS } from "../../lambdas/handlers/api/app.ts";
 import { COOLING_EXECUTION_ENDED_NEEDS } from "../../lambdas/handlers/events/cooling-execution-ended.ts";
 import { EC2_EVENTS_NEEDS } from "../../lambdas/handlers/events/ec2-events.ts";
@@ -63,6 +70,10 @@ export interface FunctionsProps {
   queueNamePrefix: string;
   /** The instance types offered, in the order tried. */
   instanceTypes: string[];
+  /** Whether jobs may ask for spot capacity (the `spot` context). */
+  spotAllowed: boolean;
+  /** A new pool's warm period and the cap on any instance's (`coolingDefaultMinutes`, `coolingMaxMinutes`). */
+  cooling: CoolingLimits;
   compute: ComputeForFunctions;
 }
 
@@ -117,6 +128,8 @@ const BUILDERS: Record<PortName | SettingName, Builder<unknown>> = {
   clock,
   region,
   costModel,
+  cooling,
+  spotAllowed,
   agent,
 };
 
@@ -236,6 +249,11 @@ export class Functions extends Construct {
         NODE_RUNTIME_SHA256: compute.nodeRuntime.sha256,
       },
       region: {},
+      spot: { SPOT_ALLOWED: String(props.spotAllowed) },
+      cooling: {
+        COOLING_DEFAULT_S: String(props.cooling.defaultWarmS),
+        COOLING_MAX_S: String(props.cooling.maxWarmS),
+      },
       agentRole: { AGENT_ROLE_NAME: compute.instanceRoleName },
       agent: { AGENT_SECRET_ARN: this.agentSecret.secretArn },
     };

@@ -115,6 +115,8 @@ export const portGrants = (
     clock: () => {},
     region: () => {},
     costModel: () => {},
+    cooling: () => {},
+    spotAllowed: () => {},
     agent: (grantee) =>
       allow(grantee, ["secretsmanager:GetSecretValue"], [resources.agentSecret.secretArn]),
   };

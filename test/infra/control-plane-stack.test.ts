@@ -149,6 +149,38 @@ describe("the control plane stack", () => {
     );
   });
 
+  it("hands the spot and cooling context to the API (submit) and the release task (cooling plan), and to no other function", async () => {
+    /** Each function with any of the variables, by its construct name, with their values. */
+    const settingsOf = (synthesized: Template) =>
+      Object.fromEntries(
+        Object.entries(synthesized.findResources("AWS::Lambda::Function")).flatMap(
+          ([id, { Properties }]) => {
+            const variables = Properties.Environment?.Variables ?? {};
+            const read = ["SPOT_ALLOWED", "COOLING_DEFAULT_S", "COOLING_MAX_S"].filter(
+              (name) => name in variables,
+            );
+            const name = id.replace(/^Functions/, "").replace(/[0-9A-F]{8}$/, "");
+            return read.length
+              ? [[name, Object.fromEntries(read.map((key) => [key, variables[key]]))]]
+              : [];
+          },
+        ),
+      );
+    expect(settingsOf(template)).toEqual({
+      ApiFunction: { SPOT_ALLOWED: "true", COOLING_DEFAULT_S: "180", COOLING_MAX_S: "3600" },
+      ReleaseInstanceFunction: { COOLING_DEFAULT_S: "180", COOLING_MAX_S: "3600" },
+    });
+    const { template: strict } = await synthesizeControlPlane({
+      spot: "false",
+      coolingDefaultMinutes: "5",
+      coolingMaxMinutes: 30,
+    });
+    expect(settingsOf(strict)).toEqual({
+      ApiFunction: { SPOT_ALLOWED: "false", COOLING_DEFAULT_S: "300", COOLING_MAX_S: "1800" },
+      ReleaseInstanceFunction: { COOLING_DEFAULT_S: "300", COOLING_MAX_S: "1800" },
+    });
+  });
+
   it("would be stopped by those checks if a table lost its backups", () => {
     const app = checkedApp();
     const stack = new Stack(app, "Careless");

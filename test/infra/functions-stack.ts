@@ -69,6 +69,8 @@ export const synthesizeFunctionsStack = () => {
     controlPlaneName: "Gpuctl",
     queueNamePrefix: "Gpuctl-",
     instanceTypes: ["g5.xlarge", "g6.xlarge"],
+    spotAllowed: false,
+    cooling: { defaultWarmS: 180, maxWarmS: 3600 },
     compute: fakeCompute,
   });
   functions.setAgentEndpoint(AGENT_ENDPOINT);

@@ -1,7 +1,7 @@
 import { DynamoInstanceStore } from "../../lambdas/adapters/aws/dynamodb/instance-store.ts";
 import { DynamoJobStore } from "../../lambdas/adapters/aws/dynamodb/job-store.ts";
 import { MemoryMetrics } from "../../lambdas/adapters/local/memory-metrics.ts";
-import { DEFAULT_COST_MODEL } from "../../lambdas/domain/cooling-policy.ts";
+import { DEFAULT_COST_MODEL, policyCoolingLimits } from "../../lambdas/domain/cooling-policy.ts";
 import { type JobSubmission, submitJob } from "../../lambdas/domain/job.ts";
 import type { StatusEvent } from "../../lambdas/domain/status-events.ts";
 import type { JobRecord } from "../../lambdas/ports.ts";
@@ -25,7 +25,11 @@ export const freshStores = async () => {
     events,
     metrics,
     clock: { now: () => time },
-    settings: { costModel: DEFAULT_COST_MODEL },
+    settings: {
+      costModel: DEFAULT_COST_MODEL,
+      cooling: policyCoolingLimits(DEFAULT_COST_MODEL),
+      spotAllowed: true,
+    },
   });
   return { ...table, jobs, instances, published, metrics, at };
 };

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_WARM_S } from "../../domain/cooling-policy.ts";
 
 /** A variable the stack sets: present and not blank. */
 const variable = (meaning: string) =>
@@ -11,6 +12,17 @@ const variable = (meaning: string) =>
 
 const matching = (meaning: string, pattern: RegExp, example: string) =>
   variable(meaning).regex(pattern, `must look like ${example} (${meaning})`);
+
+/** Whole seconds, at most `max`. */
+const wholeSeconds = (meaning: string, max: number) =>
+  matching(meaning, /^\d+$/, "600")
+    .transform(Number)
+    .refine((seconds) => seconds <= max, {
+      error: `must be at most ${max} (${meaning})`,
+    });
+
+const flag = (meaning: string) =>
+  matching(meaning, /^(true|false)$/, "true or false").transform((value) => value === "true");
 
 /** A comma-separated list, each item matching `pattern`. */
 const list = (meaning: string, pattern: RegExp, example: string) =>
@@ -99,6 +111,14 @@ export const ENVIRONMENT = {
     ...s3File("NODE_RUNTIME", "the Node.js 22 linux-x64 tarball instances run the agent with"),
   }),
   region: z.object({ AWS_REGION: variable("the region, set by Lambda itself") }),
+  spot: z.object({ SPOT_ALLOWED: flag("whether jobs may ask for spot capacity") }),
+  cooling: z.object({
+    COOLING_DEFAULT_S: wholeSeconds(
+      "how long a freed instance of a pool with no history stays warm, s",
+      MAX_WARM_S,
+    ),
+    COOLING_MAX_S: wholeSeconds("the longest any instance stays warm after its job, s", MAX_WARM_S),
+  }),
   agentRole: z.object({
     AGENT_ROLE_NAME: matching(
       "the instance role agents sign their requests with",

@@ -14,7 +14,12 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { serve } from "@hono/node-server";
-import { type CostModel, DEFAULT_COST_MODEL } from "../../domain/cooling-policy.ts";
+import {
+  type CoolingLimits,
+  type CostModel,
+  DEFAULT_COST_MODEL,
+  policyCoolingLimits,
+} from "../../domain/cooling-policy.ts";
 import type { StatusEvent } from "../../domain/status-events.ts";
 import { createApi } from "../../handlers/api/app.ts";
 import { staticTokenUsers } from "../../handlers/api/user-identity.ts";
@@ -49,6 +54,10 @@ export interface LocalOptions {
   inMemory?: boolean;
   /** What the cooling policy weighs; AWS's prices and boot times by default. */
   costModel?: CostModel;
+  /** A new pool's warm period and the cap on any instance's; the cost model's break-even and MAX_WARM_S by default. */
+  cooling?: CoolingLimits;
+  /** Whether jobs may ask for spot capacity; yes by default. */
+  spotAllowed?: boolean;
   /** Makes the retry back-off and task retries take this many milliseconds (tests). */
   backoffMs?: number;
   /** Extra environment for the agents (tests shorten their heartbeat). */
@@ -207,6 +216,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
         }
       : {}),
   });
+  const costModel = options.costModel ?? DEFAULT_COST_MODEL;
   const cp: ControlPlane = {
     jobs: new DynamoJobStore(table),
     instances: new DynamoInstanceStore(table),
@@ -221,7 +231,9 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     settings: {
       region: "local",
       agent: { endpoint, secret: agentSecret },
-      costModel: options.costModel ?? DEFAULT_COST_MODEL,
+      costModel,
+      cooling: options.cooling ?? policyCoolingLimits(costModel),
+      spotAllowed: options.spotAllowed ?? true,
     },
   };
 

@@ -25,17 +25,20 @@ const InputAnnouncement = z.object({
 
 const IDEMPOTENCY_KEY = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.idempotencyKeyChars}}$`);
 
-export const USER_ROUTES_NEEDS = needs([
-  "jobs",
-  "instances",
-  "compute",
-  "workflows",
-  "commands",
-  "artifacts",
-  "events",
-  "metrics",
-  "clock",
-]);
+export const USER_ROUTES_NEEDS = needs(
+  [
+    "jobs",
+    "instances",
+    "compute",
+    "workflows",
+    "commands",
+    "artifacts",
+    "events",
+    "metrics",
+    "clock",
+  ],
+  ["spotAllowed", "cooling"],
+);
 
 /** The routes users call with their bearer token: their jobs, inputs and the instances. */
 export const userRoutes = (

@@ -6,7 +6,7 @@ import { compute } from "../../adapters/aws/builders/ec2.ts";
 import { events } from "../../adapters/aws/builders/eventbridge.ts";
 import { artifacts } from "../../adapters/aws/builders/s3.ts";
 import { agent } from "../../adapters/aws/builders/secretsmanager.ts";
-import { clock, costModel } from "../../adapters/aws/builders/settings.ts";
+import { clock, cooling, costModel, spotAllowed } from "../../adapters/aws/builders/settings.ts";
 import { workflows } from "../../adapters/aws/builders/sfn.ts";
 import { commands } from "../../adapters/aws/builders/sqs.ts";
 import { API_NEEDS, createApi } from "../api/app.ts";
@@ -32,6 +32,8 @@ const { ports, environment } = await buildPortsAndEnvironment(
     events,
     metrics,
     costModel,
+    cooling,
+    spotAllowed,
     clock,
     agent,
   },

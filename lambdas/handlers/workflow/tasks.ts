@@ -92,7 +92,7 @@ export const ReleaseInstanceFunction = task(
       "metrics",
       "clock",
     ],
-    ["costModel"],
+    ["costModel", "cooling"],
   ),
   (cp, payload) => releaseInstance(cp, jobInput.parse(payload).jobId),
 );

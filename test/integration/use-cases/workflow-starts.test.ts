@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoPoolStats } from "../../../lambdas/adapters/aws/dynamodb/pool-stats.ts";
 import { bindTasks } from "../../../lambdas/adapters/local/bind-tasks.ts";
 import { LocalWorkflows } from "../../../lambdas/adapters/local/local-workflows.ts";
-import { DEFAULT_COST_MODEL } from "../../../lambdas/domain/cooling-policy.ts";
+import { DEFAULT_COST_MODEL, policyCoolingLimits } from "../../../lambdas/domain/cooling-policy.ts";
 import { type Instance, launchInstance } from "../../../lambdas/domain/instance.ts";
 import type { Job } from "../../../lambdas/domain/job.ts";
 import type { StateMachineName } from "../../../lambdas/ports.ts";
@@ -76,6 +76,8 @@ const controlPlane = (workflows: LocalWorkflows, at: string) =>
       region: "local",
       agent: { endpoint: "", secret: "" },
       costModel: DEFAULT_COST_MODEL,
+      cooling: policyCoolingLimits(DEFAULT_COST_MODEL),
+      spotAllowed: true,
     },
   }) as unknown as ControlPlane;
 

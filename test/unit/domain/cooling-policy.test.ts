@@ -7,13 +7,26 @@ import {
   DEFAULT_COST_MODEL,
   MAX_STOPPED_S,
   MAX_WARM_S,
+  policyCoolingLimits,
   poolJobArrived,
   poolWentIdle,
 } from "../../../lambdas/domain/cooling-policy.ts";
 
 describe("the control plane's cooling plan", () => {
-  const plan = (jobCoolingPeriodS: number | undefined, spot: boolean, poolGaps: number[] = []) =>
-    coolingPlanFor({ jobCoolingPeriodS, spot, poolGaps, model: DEFAULT_COST_MODEL });
+  const limits = policyCoolingLimits(DEFAULT_COST_MODEL);
+  const plan = (
+    jobCoolingPeriodS: number | undefined,
+    spot: boolean,
+    poolGaps: number[] = [],
+    { defaultWarmS, maxWarmS } = limits,
+  ) =>
+    coolingPlanFor({
+      jobCoolingPeriodS,
+      spot,
+      poolGaps,
+      model: DEFAULT_COST_MODEL,
+      limits: { defaultWarmS, maxWarmS },
+    });
 
   it("keeps an instance warm as long as its job asked, then stopped", () => {
     expect(plan(120, false)).toEqual({ warmS: 120, stoppedS: MAX_STOPPED_S });
@@ -27,6 +40,26 @@ describe("the control plane's cooling plan", () => {
   it("follows the pool's gaps when the job names no cooling period", () => {
     expect(plan(undefined, false, Array(20).fill(30)).warmS).toBeGreaterThanOrEqual(30);
     expect(plan(undefined, false, Array(20).fill(6 * 3600))).toMatchObject({ warmS: 0 });
+  });
+
+  it("keeps a new pool's instance warm for the installation's default, the break-even one unless set", () => {
+    const young = Array(ADAPTIVE.minSamples - 1).fill(30);
+    expect(plan(undefined, false, young)).toEqual({ warmS: 178, stoppedS: 0 });
+    expect(plan(undefined, false, young, { defaultWarmS: 600, maxWarmS: 3600 })).toEqual({
+      warmS: 600,
+      stoppedS: 0,
+    });
+  });
+
+  it("never keeps an instance warm beyond the installation's cap, whatever its job or pool asks", () => {
+    const cap = { defaultWarmS: 1800, maxWarmS: 900 };
+    expect(plan(7200, false, [], cap)).toEqual({ warmS: 900, stoppedS: MAX_STOPPED_S });
+    expect(plan(undefined, false, [], cap).warmS).toBe(900);
+    expect(plan(undefined, false, Array(20).fill(30), { ...cap, maxWarmS: 10 }).warmS).toBe(10);
+    expect(plan(600, true, [], { defaultWarmS: 0, maxWarmS: 0 })).toEqual({
+      warmS: 0,
+      stoppedS: 0,
+    });
   });
 });
 
@@ -51,19 +84,29 @@ describe("a plan handed to the cooling workflow", () => {
     waitPriceH: fc.double({ min: 0, max: 1000, noNaN: true }),
   });
 
-  it("is in whole seconds, within bounds, for any pool history, cost model and job", () => {
+  it("is in whole seconds, within bounds, for any pool history, cost model, job and installation", () => {
     fc.assert(
       fc.property(
         gaps,
         model,
         fc.option(fc.integer({ min: 0, max: 7 * 24 * 3600 }), { nil: undefined }),
         fc.boolean(),
-        (poolGaps, costModel, jobCoolingPeriodS, spot) => {
-          const plan = coolingPlanFor({ jobCoolingPeriodS, spot, poolGaps, model: costModel });
+        fc.record({
+          defaultWarmS: fc.integer({ min: 0, max: MAX_WARM_S }),
+          maxWarmS: fc.integer({ min: 0, max: MAX_WARM_S }),
+        }),
+        (poolGaps, costModel, jobCoolingPeriodS, spot, limits) => {
+          const plan = coolingPlanFor({
+            jobCoolingPeriodS,
+            spot,
+            poolGaps,
+            model: costModel,
+            limits,
+          });
           expect(Number.isInteger(plan.warmS)).toBe(true);
           expect(Number.isInteger(plan.stoppedS)).toBe(true);
           expect(plan.warmS).toBeGreaterThanOrEqual(0);
-          expect(plan.warmS).toBeLessThanOrEqual(MAX_WARM_S);
+          expect(plan.warmS).toBeLessThanOrEqual(limits.maxWarmS);
           expect(plan.stoppedS).toBeGreaterThanOrEqual(0);
           expect(plan.stoppedS).toBeLessThanOrEqual(spot ? 0 : MAX_STOPPED_S);
         },

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { envHashOf, inputsToUpload, parseJobSpec } from "../../../lambdas/domain/job-spec.ts";
+import {
+  envHashOf,
+  inputsToUpload,
+  installationRefusals,
+  type JobSpecInput,
+  parseJobSpec,
+} from "../../../lambdas/domain/job-spec.ts";
 import { LIMITS } from "../../../lambdas/domain/limits.ts";
 
 const valid = { name: "train", instance: { types: ["local"] }, run: "python3 train.py" };
@@ -123,5 +129,45 @@ describe("the job spec's limits", () => {
     expect(within.ok ? [] : within.errors).toEqual([]);
     const past = parseJobSpec({ ...valid, ...make(1) });
     expect(past.ok ? [] : past.errors.map((error) => error.field)).toEqual([field]);
+  });
+});
+
+describe("what an installation refuses of a valid spec", () => {
+  const spec = (fields: Partial<JobSpecInput>) => {
+    const parsed = parseJobSpec({ ...valid, ...fields });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    return parsed.spec;
+  };
+  const strict = { spotAllowed: false, maxWarmS: 3600 };
+
+  it("refuses spot where spot is not allowed, naming instance.spot", () => {
+    expect(
+      installationRefusals(spec({ instance: { types: ["local"], spot: true } }), strict),
+    ).toEqual([
+      {
+        field: "instance.spot",
+        message: "spot capacity is not allowed in this installation: ask for on-demand (false)",
+      },
+    ]);
+    expect(
+      installationRefusals(spec({ instance: { types: ["local"], spot: true } }), {
+        ...strict,
+        spotAllowed: true,
+      }),
+    ).toEqual([]);
+  });
+
+  it("refuses a cooling period beyond the cap, naming coolingPeriodS and the cap", () => {
+    expect(installationRefusals(spec({ coolingPeriodS: 3601 }), strict)).toEqual([
+      {
+        field: "coolingPeriodS",
+        message: "at most 3600 s in this installation (the longest an instance stays warm)",
+      },
+    ]);
+    expect(installationRefusals(spec({ coolingPeriodS: 3600 }), strict)).toEqual([]);
+  });
+
+  it("takes what names neither: on-demand, the adaptive policy's cooling", () => {
+    expect(installationRefusals(spec({}), { spotAllowed: false, maxWarmS: 0 })).toEqual([]);
   });
 });

@@ -31,6 +31,37 @@ describe("the Lambda environment", () => {
     });
   });
 
+  it("reads the installation's spot and cooling settings as a flag and whole seconds", () => {
+    expect(
+      readEnvironment(["spot", "cooling"], {
+        SPOT_ALLOWED: "false",
+        COOLING_DEFAULT_S: "180",
+        COOLING_MAX_S: "3600",
+      }),
+    ).toEqual({
+      spot: { SPOT_ALLOWED: false },
+      cooling: { COOLING_DEFAULT_S: 180, COOLING_MAX_S: 3600 },
+    });
+    expect(() =>
+      readEnvironment(["spot", "cooling"], {
+        SPOT_ALLOWED: "no",
+        COOLING_DEFAULT_S: "1.5",
+        COOLING_MAX_S: String(8 * 24 * 3600),
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        problems: [
+          {
+            variable: "SPOT_ALLOWED",
+            message: expect.stringMatching(/^must look like true or false/),
+          },
+          { variable: "COOLING_DEFAULT_S", message: expect.stringMatching(/^must look like 600/) },
+          { variable: "COOLING_MAX_S", message: expect.stringMatching(/^must be at most 604800/) },
+        ],
+      }),
+    );
+  });
+
   it("names every missing or malformed variable, each once", () => {
     const read = () =>
       readEnvironment(["table", "compute", "stateMachines"], {

@@ -16,3 +16,16 @@ export const costModel: Builder<Settings["costModel"]> = /* @__PURE__ */ builder
   [],
   () => DEFAULT_COST_MODEL,
 );
+
+export const cooling: Builder<Settings["cooling"]> = /* @__PURE__ */ builder(
+  ["cooling"],
+  (environment) => ({
+    defaultWarmS: environment.cooling.COOLING_DEFAULT_S,
+    maxWarmS: environment.cooling.COOLING_MAX_S,
+  }),
+);
+
+export const spotAllowed: Builder<Settings["spotAllowed"]> = /* @__PURE__ */ builder(
+  ["spot"],
+  (environment) => environment.spot.SPOT_ALLOWED,
+);
