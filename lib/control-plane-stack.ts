@@ -102,8 +102,10 @@ export class ControlPlaneStack extends Stack {
       dependsOn: [this.compute],
       launchers: [...Object.values(this.workflows.machines), lambdas.AcquireInstanceFunction],
     });
+    // The teardown runs once, as the stack goes: no dashboard watches it.
+    const { TeardownFunction: _teardown, ...watched } = lambdas;
     this.observability = new Observability(this, "Observability", {
-      functions: lambdas,
+      functions: watched,
       stateMachines: this.workflows.machines,
       deadLetterQueue: this.events.deadLetters,
       monthlyBudgetUsd: config.monthlyBudgetUsd,

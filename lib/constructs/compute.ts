@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { ArnFormat, Fn, Stack, Validations } from "aws-cdk-lib";
+import { Annotations, ArnFormat, Fn, Stack, Validations } from "aws-cdk-lib";
 import {
   BlockDeviceVolume,
   type CfnLaunchTemplate,
@@ -89,13 +89,7 @@ export class Compute extends Construct {
     this.#instanceTypes = props.instanceTypes;
     this.#spot = props.spot;
     const stack = Stack.of(this);
-    const vpc = props.network
-      ? // The security group needs only the VPC's id; launches name the subnets themselves.
-        Vpc.fromVpcAttributes(this, "Vpc", {
-          vpcId: props.network.vpcId,
-          availabilityZones: Fn.getAzs(),
-        })
-      : this.#minimalVpc();
+    const vpc = props.network ? this.#existingVpc(props.network.vpcId) : this.#minimalVpc();
     this.subnetIds = props.network?.subnetIds ?? vpc.publicSubnets.map((s) => s.subnetId);
 
     this.securityGroup = new SecurityGroup(this, "SecurityGroup", {
@@ -198,6 +192,16 @@ export class Compute extends Construct {
     });
     // CDK's own Vpc type misses IVpc under exactOptionalPropertyTypes; it is one.
     return vpc as IVpc;
+  }
+
+  /** The security group needs only the VPC's id; launches name the subnets themselves. */
+  #existingVpc(vpcId: string): IVpc {
+    const vpc = Vpc.fromVpcAttributes(this, "Vpc", { vpcId, availabilityZones: Fn.getAzs() });
+    Annotations.of(this).acknowledgeWarning(
+      "@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones",
+      "Nothing reads the VPC's availability zones: the subnets are given by id",
+    );
+    return vpc;
   }
 
   #upload(id: string, path: string): S3File {

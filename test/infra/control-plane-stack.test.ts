@@ -1,5 +1,5 @@
 import { App, Stack, Validations } from "aws-cdk-lib";
-import { Match, type Template } from "aws-cdk-lib/assertions";
+import { Annotations, Match, type Template } from "aws-cdk-lib/assertions";
 import { AttributeType, Table } from "aws-cdk-lib/aws-dynamodb";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -21,8 +21,9 @@ const checkedApp = () => {
 // Synthesized once, under cdk-nag and CDK's template rules: had either found a problem
 // (an unacknowledged finding, a circular dependency), the synthesis would have thrown.
 let template: Template;
+let stack: Stack;
 beforeAll(async () => {
-  ({ template } = await synthesizeControlPlane());
+  ({ template, stack } = await synthesizeControlPlane());
 });
 
 describe("the control plane stack", () => {
@@ -96,6 +97,10 @@ describe("the control plane stack", () => {
     template.allResources("AWS::S3::Bucket", { DeletionPolicy: "Retain" });
   });
 
+  it("synthesizes with no warning (a dashboard over the free tier's metrics is one)", () => {
+    expect(Annotations.fromStack(stack).findWarning("*", Match.anyValue())).toEqual([]);
+  });
+
   it("grants no wildcard action in any policy", () => {
     const actions = allowedActions(template);
     expect(actions.length).toBeGreaterThan(50);
@@ -132,13 +137,14 @@ describe("the control plane stack", () => {
   });
 
   it("uses the organisation's VPC and OIDC provider when the context names them", async () => {
-    const { template: custom } = await synthesizeControlPlane({
+    const { template: custom, stack: customStack } = await synthesizeControlPlane({
       vpcId: "vpc-0123456789abcdef0",
       subnetIds: "subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb",
       userIssuer: "https://login.example.com/",
       userAudience: "gpuctl-cli",
     });
     custom.resourceCountIs("AWS::EC2::VPC", 0);
+    expect(Annotations.fromStack(customStack).findWarning("*", Match.anyValue())).toEqual([]);
     custom.resourceCountIs("AWS::Cognito::UserPool", 0);
     custom.hasResourceProperties("AWS::ApiGatewayV2::Authorizer", {
       AuthorizerType: "JWT",
