@@ -136,18 +136,36 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A key in the settings' own style (camelCase) that is not one of them: a misspelled
+ * setting, which would otherwise leave its default in force unnoticed. CDK's and its CLI's
+ * own keys (`@aws-cdk/...`, `aws:cdk:...`, `acknowledged-issue-numbers`) are not in it.
+ */
+const SETTING_STYLE = /^[a-z][a-zA-Z0-9]*$/;
+
 /** Reads the installation's settings from CDK context (an App's or a Stack's `node`). */
 export const readControlPlaneConfig = (node: {
   tryGetContext(key: string): unknown;
+  getAllContext(): Record<string, unknown>;
 }): ControlPlaneConfig => {
   const given = Object.fromEntries(
     CONTEXT_KEYS.map((key) => [key, node.tryGetContext(key)]).filter(
       ([, value]) => value !== undefined,
     ),
   );
+  const unknown = Object.keys(node.getAllContext())
+    .filter((key) => SETTING_STYLE.test(key) && !(CONTEXT_KEYS as string[]).includes(key))
+    .map((key) => ({ key, message: `is not a setting (they are: ${CONTEXT_KEYS.join(", ")})` }));
   const parsed = CONTEXT.safeParse(given);
-  if (parsed.success) return parsed.data;
-  throw new ConfigError(
-    parsed.error.issues.map((issue) => ({ key: String(issue.path[0]), message: issue.message })),
-  );
+  const problems = [
+    ...unknown,
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map((issue) => ({
+          key: String(issue.path[0]),
+          message: issue.message,
+        }))),
+  ];
+  if (parsed.success && problems.length === 0) return parsed.data;
+  throw new ConfigError(problems);
 };

@@ -105,6 +105,7 @@ describe("the control plane's configuration", () => {
       "must be an https URL",
     ],
     [{ userIssuer: "https://login.example.com" }, "userAudience", "must be set with userIssuer"],
+    [{ monthlyBudget: "50" }, "monthlyBudget", "is not a setting (they are: vpcId, subnetIds,"],
   ])("refuses %j, naming %s", (context, key, reason) => {
     const error = refusal(context);
     expect(error.problems).toContainEqual({ key, message: expect.stringContaining(reason) });
