@@ -268,7 +268,7 @@ export class Functions extends Construct {
         arnFormat: ArnFormat.NO_RESOURCE_NAME,
       }),
       agentSecret: this.agentSecret,
-      grantCompute: (grantee) => compute.grantManage(grantee),
+      grantManage: (grantee) => compute.grantManage(grantee),
     });
 
     const made = {} as Record<LambdaName, NodejsFunction>;

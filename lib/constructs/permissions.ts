@@ -21,7 +21,7 @@ export interface PortResources {
   commandQueuesArn: string;
   agentSecret: { readonly secretArn: string };
   /** The compute port's EC2 actions every holder needs (launching is granted apart), conditioned on the control plane's tag. */
-  grantCompute: (grantee: IGrantable) => void;
+  grantManage: (grantee: IGrantable) => void;
 }
 
 /**
@@ -109,7 +109,7 @@ export const portGrants = (
     },
     // Open (at launch), push, close (at termination): one adapter, one grant.
     commands: queues("CreateQueue", "TagQueue", "GetQueueUrl", "SendMessage", "DeleteQueue"),
-    compute: resources.grantCompute,
+    compute: resources.grantManage,
     // Embedded metric format: metrics leave through the function's own log group.
     metrics: () => {},
     clock: () => {},
