@@ -1,6 +1,6 @@
 /**
- * The AWS list prices the control-plane bench (bench/control-plane.ts) turns its counts into
- * dollars with: us-east-1, on-demand, no free tier, no Savings Plans, no volume tiers past the
+ * The AWS list prices the benches (bench/control-plane.ts, bench/cost-at-rest.ts) turn their
+ * counts into dollars with: us-east-1, on-demand, no free tier, no Savings Plans, no volume tiers past the
  * first. Each price names the page it was read from and when; update both together.
  */
 export interface Price {
@@ -83,6 +83,77 @@ export const AWS_PRICES = {
     unit: "S3 Standard PUT requests (the agent's result uploads)",
     // The figure cross-read from https://www.cloudkaramchari.com/blog/understanding-per-1000-put-copy-post-or-list-requests-in-amazon-s3-pricing/.
     source: "https://aws.amazon.com/s3/pricing/",
+    read: READ,
+  },
+  lambdaGbSecondArm: {
+    usd: 0.0000133334,
+    per: 1,
+    unit: "Lambda GB-seconds on arm64 (the stack's functions; first 7.5 billion GB-s a month)",
+    source: "https://aws.amazon.com/lambda/pricing/",
+    read: READ,
+  },
+  secretsManagerSecret: {
+    usd: 0.4,
+    per: 1,
+    unit: "Secrets Manager secrets, per secret-month",
+    source: "https://aws.amazon.com/secrets-manager/pricing/",
+    read: READ,
+  },
+  cloudWatchAlarm: {
+    usd: 0.1,
+    per: 1,
+    unit: "CloudWatch standard-resolution alarm metrics, per month (the first 10 of an account free)",
+    source: "https://aws.amazon.com/cloudwatch/pricing/",
+    read: READ,
+  },
+  cloudWatchDashboard: {
+    usd: 3,
+    per: 1,
+    unit: "CloudWatch dashboards, per month (3 of up to 50 metrics each free per account)",
+    source: "https://aws.amazon.com/cloudwatch/pricing/",
+    read: READ,
+  },
+  cloudWatchLogsIngested: {
+    usd: 0.5,
+    per: 1,
+    unit: "CloudWatch Logs ingested, per GB (standard class)",
+    source: "https://aws.amazon.com/cloudwatch/pricing/",
+    read: READ,
+  },
+  budget: {
+    usd: 0.62,
+    per: 1,
+    unit: "AWS Budgets, per budget-month ($0.02 a day; an account's first two free)",
+    source:
+      "https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-managing-costs.html",
+    read: READ,
+  },
+  kmsKey: {
+    usd: 1,
+    per: 1,
+    unit: "KMS customer managed keys, per key-month",
+    source: "https://aws.amazon.com/kms/pricing/",
+    read: READ,
+  },
+  natGatewayHour: {
+    usd: 0.045,
+    per: 1,
+    unit: "NAT gateway hours (before data processed)",
+    source: "https://aws.amazon.com/vpc/pricing/",
+    read: READ,
+  },
+  interfaceEndpointHour: {
+    usd: 0.01,
+    per: 1,
+    unit: "VPC interface endpoint hours, per AZ",
+    source: "https://aws.amazon.com/privatelink/pricing/",
+    read: READ,
+  },
+  xrayTrace: {
+    usd: 5,
+    per: 1_000_000,
+    unit: "X-Ray traces recorded (the first 100,000 a month free)",
+    source: "https://aws.amazon.com/xray/pricing/",
     read: READ,
   },
 } as const satisfies Record<string, Price>;
