@@ -132,14 +132,19 @@ describe("the teardown custom resource", () => {
     expect(received[0]?.body).toMatchObject({ Status: "SUCCESS" });
   });
 
-  it("on Delete answers FAILED naming the instance left, so CloudFormation stops the deletion", async () => {
-    fleet.push(instance("i-stuck", "running"));
+  /** Runs a Delete to its end and returns what CloudFormation was answered. */
+  const deleteAnswered = async () => {
     await teardownRequested(
       cp,
       request("Delete", { PhysicalResourceId: "gpuctl-teardown" }),
       answer(),
     );
-    const body = received[0]?.body as { Status: string; Reason: string };
+    return received[0]?.body as { Status: string; Reason: string };
+  };
+
+  it("on Delete answers FAILED naming the instance left, so CloudFormation stops the deletion", async () => {
+    fleet.push(instance("i-stuck", "running"));
+    const body = await deleteAnswered();
     expect(body.Status).toBe("FAILED");
     expect(body.Reason).toContain("i-stuck (ec2-i-stuck): Error: UnauthorizedOperation");
     expect(body.Reason).toContain("run cdk destroy again");
@@ -151,12 +156,7 @@ describe("the teardown custom resource", () => {
       ...instance("i-stuck", "running"),
       providerId: `ec2-${n}`,
     }));
-    await teardownRequested(
-      cp,
-      request("Delete", { PhysicalResourceId: "gpuctl-teardown" }),
-      answer(),
-    );
-    const body = received[0]?.body as { Status: string; Reason: string };
+    const body = await deleteAnswered();
     expect(body.Status).toBe("FAILED");
     expect(body.Reason).toContain("300 left");
     expect(JSON.stringify(body).length).toBeLessThanOrEqual(4096);
