@@ -1,5 +1,6 @@
 import type { Command } from "../agent/protocol.ts";
 import type { PoolHistory } from "./domain/cooling-policy.ts";
+import type { Role } from "./domain/identity.ts";
 import type { Instance, InstancePool, InstanceStatus } from "./domain/instance.ts";
 import type { Job } from "./domain/job.ts";
 import type { JobSpec } from "./domain/job-spec.ts";
@@ -57,7 +58,9 @@ export type Conflict =
   | "JOB_EXISTS"
   | "INSTANCE_EXISTS"
   | "MODEL_NAME_TAKEN"
-  | "IDEMPOTENCY_KEY_REUSED";
+  | "IDEMPOTENCY_KEY_REUSED"
+  | "USER_EXISTS"
+  | "TOKEN_EXISTS";
 
 /** A write refused because the records moved on or a uniqueness rule holds: a 409, never a crash. */
 export type WriteResult = { ok: true } | { ok: false; conflict: Conflict; message: string };
@@ -386,4 +389,79 @@ export class UnreadableJobError extends Error {
     super(`job item ${String(item.pk)} cannot be read by this version`);
     this.item = item;
   }
+}
+
+/** A user: who they are, what their role lets them do, and who made them so. */
+export interface UserRecord {
+  /** What jobs, instances and tokens name their user by: opaque, and never reused. */
+  userId: string;
+  /** Normalized (domain/identity.ts `normalizeEmail`); unique among users. */
+  email: string;
+  role: Role;
+  /** The password's hash with its salt and parameters (the passwords port); none: tokens only. */
+  passwordHash?: string;
+  createdAt: string;
+  /** The user id of the admin who added this user (`setup` for the first admin). */
+  createdBy: string;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+/** A personal access token as stored: never the token itself, only its SHA-256. */
+export interface TokenRecord {
+  /** The first characters of the token's random part: how its user lists and revokes it. */
+  tokenId: string;
+  hash: string;
+  userId: string;
+  email: string;
+  /** What the user called it (`login`, `laptop`, ...). */
+  name: string;
+  createdAt: string;
+  expiresAt: string;
+  revokedAt?: string;
+}
+
+/**
+ * Users, their access tokens and the failed sign-ins per address, in the jobs' table
+ * (docs/storage.md). Listings come from an index, so a token just created may be missing
+ * from `listTokens` for a moment; lookups by email and by hash are strongly consistent.
+ */
+export interface UserStore {
+  /** Adds the user and, in the same write, its first token: `USER_EXISTS` when the email is taken. */
+  addUser(user: UserRecord, firstToken?: TokenRecord): Promise<WriteResult>;
+  getUser(email: string): Promise<UserRecord | undefined>;
+  /** Every user, by email. */
+  listUsers(): Promise<UserRecord[]>;
+  /** Changes the user's role: the user as it is now, or undefined when there is no such user. */
+  setRole(email: string, role: Role, by: string, at: string): Promise<UserRecord | undefined>;
+  /** Removes the user and every token of theirs: the user removed, or undefined when there was none. */
+  removeUser(email: string): Promise<UserRecord | undefined>;
+  addToken(token: TokenRecord): Promise<void>;
+  tokenByHash(hash: string): Promise<TokenRecord | undefined>;
+  /** The user's tokens, revoked and expired ones too (until the table forgets them), newest first. */
+  listTokens(userId: string): Promise<TokenRecord[]>;
+  /**
+   * Revokes the user's token `tokenId`: the token as it is now, or undefined when the user
+   * has none of that id. Revoking a revoked token changes nothing, its first `revokedAt` stays.
+   */
+  revokeToken(userId: string, tokenId: string, at: string): Promise<TokenRecord | undefined>;
+  /** The failed sign-ins recorded for the address (known or not), oldest first. */
+  loginFailures(email: string): Promise<string[]>;
+  /**
+   * Applies `change` to the address's failed sign-ins, with optimistic concurrency, so two
+   * wrong passwords at once both count; kept until `expiresAt`, then forgotten.
+   */
+  updateLoginFailures(
+    email: string,
+    change: (failures: string[]) => string[],
+    expiresAt: string,
+  ): Promise<string[]>;
+}
+
+/** A slow salted password hash and its check: scrypt, in an adapter, as it is slow and async. */
+export interface Passwords {
+  /** The hash, carrying its own salt and cost parameters. */
+  hash(password: string): Promise<string>;
+  /** Whether `password` is the one `stored` was made from, compared in constant time. */
+  verify(password: string, stored: string): Promise<boolean>;
 }

@@ -8,7 +8,9 @@ import type {
   InstanceStore,
   JobStore,
   Metrics,
+  Passwords,
   PoolStats,
+  UserStore,
   Workflows,
 } from "../ports.ts";
 
@@ -34,6 +36,8 @@ export interface ControlPlane {
   commands: CommandQueue;
   artifacts: Artifacts;
   pools: PoolStats;
+  users: UserStore;
+  passwords: Passwords;
   events: EventBus;
   metrics: Metrics;
   clock: Clock;

@@ -1,3 +1,4 @@
+import type { TokenRefusal } from "../domain/identity.ts";
 import type { SpecError } from "../domain/job-spec.ts";
 import type { Conflict } from "../ports.ts";
 
@@ -25,4 +26,16 @@ export const invalidInput = (message: string, fields: SpecError[]): Failure => (
   error: "VALIDATION",
   message,
   fields,
+});
+
+/** Why a caller is not let in (401), or not let do it (403), or must wait (429). */
+export type AccessFailure =
+  | { ok: false; error: "UNAUTHORIZED"; reason: TokenRefusal | "BAD_CREDENTIALS"; message: string }
+  | { ok: false; error: "FORBIDDEN"; message: string }
+  | { ok: false; error: "LOCKED"; message: string; until: string };
+
+export const forbidden = (message: string): AccessFailure => ({
+  ok: false,
+  error: "FORBIDDEN",
+  message,
 });

@@ -13,7 +13,8 @@ import type { z } from "zod";
 import type { S3File } from "../../agent/install/user-data.ts";
 import type { Builder } from "../../lambdas/adapters/aws/builders/builder.ts";
 import { metrics } from "../../lambdas/adapters/aws/builders/cloudwatch.ts";
-import { instances, jobs, pools } from "../../lambdas/adapters/aws/builders/dynamodb.ts";
+import { passwords } from "../../lambdas/adapters/aws/builders/crypto.ts";
+import { instances, jobs, pools, users } from "../../lambdas/adapters/aws/builders/dynamodb.ts";
 import { compute } from "../../lambdas/adapters/aws/builders/ec2.ts";
 import { events } from "../../lambdas/adapters/aws/builders/eventbridge.ts";
 import { artifacts } from "../../lambdas/adapters/aws/builders/s3.ts";
@@ -119,6 +120,8 @@ const BUILDERS: Record<PortName | SettingName, Builder<unknown>> = {
   jobs,
   instances,
   pools,
+  users,
+  passwords,
   compute,
   events,
   artifacts,

@@ -84,6 +84,14 @@ export const portGrants = (
       );
     },
     pools: (grantee) => allow(grantee, ["dynamodb:GetItem", "dynamodb:PutItem"], [table.tableArn]),
+    // Users, tokens and failed sign-ins; the first token is written with its user in one
+    // transaction; users and each user's tokens are listed on gsi1.
+    users: (grantee) => {
+      allow(grantee, ["dynamodb:GetItem", ...tableWrites], [table.tableArn]);
+      allow(grantee, ["dynamodb:Query"], indexes(INDEX.byOwner));
+    },
+    // scrypt runs in the function itself.
+    passwords: () => {},
     artifacts: (grantee) => {
       // Presigned URLs carry their signer's rights; HeadObject needs s3:GetObject.
       allow(

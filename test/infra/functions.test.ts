@@ -73,6 +73,10 @@ const PORT_GRANTS: Record<string, string[]> = {
     ...pairs(["dynamodb:Query"], [index("gsi1"), index("gsi2"), index("gsi3")]),
   ],
   pools: pairs(["dynamodb:GetItem", "dynamodb:PutItem"], [table]),
+  users: [
+    ...pairs(["dynamodb:GetItem", ...TABLE_WRITES], [table]),
+    ...pairs(["dynamodb:Query"], [index(INDEX.byOwner)]),
+  ],
   artifacts: [
     ...pairs(["s3:GetObject", "s3:PutObject"], [`${bucket}/inputs/*`, `${bucket}/jobs/*`]),
     ...pairs(["s3:ListBucket"], [bucket]),

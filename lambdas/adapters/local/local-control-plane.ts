@@ -32,6 +32,8 @@ import { DynamoInstanceStore } from "../aws/dynamodb/instance-store.ts";
 import { DynamoJobStore } from "../aws/dynamodb/job-store.ts";
 import { DynamoPoolStats } from "../aws/dynamodb/pool-stats.ts";
 import { createTableInput } from "../aws/dynamodb/schema.ts";
+import { DynamoUserStore } from "../aws/dynamodb/user-store.ts";
+import { ScryptPasswords } from "../crypto/scrypt-passwords.ts";
 import { bindTasks } from "./bind-tasks.ts";
 import { freePort, LOCAL_CREDENTIALS, startDynamoDbLocal } from "./dynamodb-local.ts";
 import { FsArtifacts } from "./fs-artifacts.ts";
@@ -221,6 +223,8 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     jobs: new DynamoJobStore(table),
     instances: new DynamoInstanceStore(table),
     pools: new DynamoPoolStats(table),
+    users: new DynamoUserStore(table),
+    passwords: new ScryptPasswords(),
     compute: probedCompute(compute, probes.launch),
     workflows,
     commands,

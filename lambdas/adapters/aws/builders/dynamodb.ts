@@ -4,10 +4,11 @@ import type { ControlPlane } from "../../../use-cases/control-plane.ts";
 import { DynamoInstanceStore } from "../dynamodb/instance-store.ts";
 import { DynamoJobStore } from "../dynamodb/job-store.ts";
 import { DynamoPoolStats } from "../dynamodb/pool-stats.ts";
+import { DynamoUserStore } from "../dynamodb/user-store.ts";
 import type { Environment } from "../environment.ts";
 import { type Builder, builder, once } from "./builder.ts";
 
-/** One client for the three stores. */
+/** One client for the four stores. */
 const table = /* @__PURE__ */ once((environment: Environment<"table">) => ({
   client: DynamoDBDocumentClient.from(new DynamoDBClient({}), {
     marshallOptions: { removeUndefinedValues: true },
@@ -28,4 +29,9 @@ export const instances: Builder<ControlPlane["instances"]> = /* @__PURE__ */ bui
 export const pools: Builder<ControlPlane["pools"]> = /* @__PURE__ */ builder(
   ["table"],
   (environment) => new DynamoPoolStats(table(environment)),
+);
+
+export const users: Builder<ControlPlane["users"]> = /* @__PURE__ */ builder(
+  ["table"],
+  (environment) => new DynamoUserStore(table(environment)),
 );

@@ -27,6 +27,11 @@ export const keys = {
   }),
   pool: (pool: InstancePool, status: "COOLING" | "STOPPED") =>
     `POOL#${pool.instanceType}#${pool.envHash}#${pool.region}#${status}`,
+  user: (email: string) => ({ pk: `USER#${email}`, sk: "USER" }),
+  users: "USERS",
+  token: (hash: string) => ({ pk: `TOKEN#${hash}`, sk: "TOKEN" }),
+  userTokens: (userId: string) => `TOKENS#${userId}`,
+  loginFailures: (email: string) => ({ pk: `LOGIN#${email}`, sk: "LOGIN" }),
 };
 
 /** Job fields a transition may clear; the others are always present. */

@@ -1,0 +1,227 @@
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { Role } from "../../../domain/identity.ts";
+import type { TokenRecord, UserRecord, UserStore, WriteResult } from "../../../ports.ts";
+import { keys } from "./items.ts";
+import { INDEX } from "./schema.ts";
+import { DynamoTable } from "./table.ts";
+import { transact } from "./transact.ts";
+
+const DAY_S = 86_400;
+/** How long an expired or revoked token is kept, so its user is told why it no longer works. */
+const ENDED_TOKEN_RETENTION_S = 30 * DAY_S;
+const UPDATE_ATTEMPTS = 5;
+
+const epochS = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+
+const userItem = (user: UserRecord) => ({
+  ...keys.user(user.email),
+  ...user,
+  gsi1pk: keys.users,
+  gsi1sk: user.email,
+});
+
+const userFrom = (item: Record<string, unknown>): UserRecord => {
+  const { pk, sk, gsi1pk, gsi1sk, ...user } = item;
+  return user as unknown as UserRecord;
+};
+
+// The table's TTL attribute is `expiresAt` in epoch seconds; the token's own expiry, an
+// ISO time, is `validUntil` on the item.
+const tokenItem = ({ expiresAt, ...token }: TokenRecord) => ({
+  ...keys.token(token.hash),
+  ...token,
+  validUntil: expiresAt,
+  expiresAt: epochS(expiresAt) + ENDED_TOKEN_RETENTION_S,
+  gsi1pk: keys.userTokens(token.userId),
+  gsi1sk: `${token.createdAt}#${token.tokenId}`,
+});
+
+const tokenFrom = (item: Record<string, unknown>): TokenRecord => {
+  const { pk, sk, gsi1pk, gsi1sk, expiresAt, validUntil, ...token } = item;
+  return { ...(token as unknown as Omit<TokenRecord, "expiresAt">), expiresAt: String(validUntil) };
+};
+
+/** Users by email, tokens by hash, each user's tokens on gsi1, failed sign-ins by email. */
+export class DynamoUserStore extends DynamoTable implements UserStore {
+  async addUser(user: UserRecord, firstToken?: TokenRecord): Promise<WriteResult> {
+    return transact(this.client, [
+      {
+        item: {
+          Put: {
+            TableName: this.tableName,
+            Item: userItem(user),
+            ConditionExpression: "attribute_not_exists(pk)",
+          },
+        },
+        conflict: "USER_EXISTS",
+        message: `a user with email ${user.email} exists`,
+      },
+      ...(firstToken
+        ? [
+            {
+              item: {
+                Put: {
+                  TableName: this.tableName,
+                  Item: tokenItem(firstToken),
+                  ConditionExpression: "attribute_not_exists(pk)",
+                },
+              },
+              conflict: "TOKEN_EXISTS" as const,
+              message: "a token with that hash exists: make another",
+            },
+          ]
+        : []),
+    ]);
+  }
+
+  async getUser(email: string): Promise<UserRecord | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.user(email), ConsistentRead: true }),
+    );
+    return Item ? userFrom(Item) : undefined;
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    const items = await this.queryAll({
+      IndexName: INDEX.byOwner,
+      KeyConditionExpression: "gsi1pk = :users",
+      ExpressionAttributeValues: { ":users": keys.users },
+    });
+    return items.map(userFrom);
+  }
+
+  async setRole(email: string, role: Role, by: string, at: string) {
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.user(email),
+          UpdateExpression: "SET #role = :role, updatedAt = :at, updatedBy = :by",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeNames: { "#role": "role" },
+          ExpressionAttributeValues: { ":role": role, ":at": at, ":by": by },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return Attributes ? userFrom(Attributes) : undefined;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  async removeUser(email: string): Promise<UserRecord | undefined> {
+    const { Attributes } = await this.client.send(
+      new DeleteCommand({
+        TableName: this.tableName,
+        Key: keys.user(email),
+        ReturnValues: "ALL_OLD",
+      }),
+    );
+    if (!Attributes) return undefined;
+    const user = userFrom(Attributes);
+    // Tokens already stop at the missing user (authenticate); deleting them keeps the table clean.
+    const tokens = await this.listTokens(user.userId);
+    await Promise.all(
+      tokens.map((token) =>
+        this.client.send(
+          new DeleteCommand({ TableName: this.tableName, Key: keys.token(token.hash) }),
+        ),
+      ),
+    );
+    return user;
+  }
+
+  async addToken(token: TokenRecord): Promise<void> {
+    // 256 random bits never collide; were they to, the error beats handing out another's token.
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: tokenItem(token),
+        ConditionExpression: "attribute_not_exists(pk)",
+      }),
+    );
+  }
+
+  async tokenByHash(hash: string): Promise<TokenRecord | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.token(hash), ConsistentRead: true }),
+    );
+    return Item ? tokenFrom(Item) : undefined;
+  }
+
+  async listTokens(userId: string): Promise<TokenRecord[]> {
+    const items = await this.queryAll({
+      IndexName: INDEX.byOwner,
+      KeyConditionExpression: "gsi1pk = :tokens",
+      ExpressionAttributeValues: { ":tokens": keys.userTokens(userId) },
+      ScanIndexForward: false,
+    });
+    return items.map(tokenFrom);
+  }
+
+  async revokeToken(userId: string, tokenId: string, at: string) {
+    const listed = (await this.listTokens(userId)).find((token) => token.tokenId === tokenId);
+    if (!listed) return undefined;
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.token(listed.hash),
+          UpdateExpression: "SET revokedAt = :at",
+          ConditionExpression:
+            "attribute_exists(pk) AND attribute_not_exists(revokedAt) AND userId = :userId",
+          ExpressionAttributeValues: { ":at": at, ":userId": userId },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return Attributes ? tokenFrom(Attributes) : undefined;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // Revoked already, or gone with its user: either way there is nothing left to revoke.
+      return this.tokenByHash(listed.hash);
+    }
+  }
+
+  async loginFailures(email: string): Promise<string[]> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: keys.loginFailures(email),
+        ConsistentRead: true,
+      }),
+    );
+    return (Item?.failures as string[] | undefined) ?? [];
+  }
+
+  async updateLoginFailures(
+    email: string,
+    change: (failures: string[]) => string[],
+    expiresAt: string,
+  ): Promise<string[]> {
+    const Key = keys.loginFailures(email);
+    for (let attempt = 1; ; attempt++) {
+      const { Item } = await this.client.send(
+        new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }),
+      );
+      const version = typeof Item?.version === "number" ? Item.version : 0;
+      const failures = change((Item?.failures as string[] | undefined) ?? []);
+      try {
+        await this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { ...Key, failures, version: version + 1, expiresAt: epochS(expiresAt) },
+            ConditionExpression: version ? "version = :version" : "attribute_not_exists(pk)",
+            ...(version ? { ExpressionAttributeValues: { ":version": version } } : {}),
+          }),
+        );
+        return failures;
+      } catch (error) {
+        // A failure that cannot be counted must not let the password be tried: throw.
+        if (!(error instanceof ConditionalCheckFailedException) || attempt >= UPDATE_ATTEMPTS)
+          throw error;
+      }
+    }
+  }
+}

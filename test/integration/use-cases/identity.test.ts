@@ -1,0 +1,233 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { DynamoUserStore } from "../../../lambdas/adapters/aws/dynamodb/user-store.ts";
+import { ScryptPasswords } from "../../../lambdas/adapters/crypto/scrypt-passwords.ts";
+import { type Caller, LOGIN_LIMIT } from "../../../lambdas/domain/identity.ts";
+import type { Passwords } from "../../../lambdas/ports.ts";
+import {
+  authenticate,
+  createToken,
+  listTokens,
+  revokeToken,
+} from "../../../lambdas/use-cases/access-tokens.ts";
+import { login } from "../../../lambdas/use-cases/login.ts";
+import {
+  addFirstAdmin,
+  addUser,
+  listUsers,
+  removeUser,
+  setRole,
+} from "../../../lambdas/use-cases/users.ts";
+import { freshTable } from "../table.ts";
+
+const START = Date.parse("2026-01-01T00:00:00.000Z");
+let nowS = 0;
+const clock = { now: () => new Date(START + nowS * 1000).toISOString() };
+const scrypt = new ScryptPasswords({ N: 2 ** 10, r: 8, p: 1 });
+/** Counts the scrypt work each sign-in does. */
+const work: string[] = [];
+const passwords: Passwords = {
+  hash: (password) => {
+    work.push("hash");
+    return scrypt.hash(password);
+  },
+  verify: (password, stored) => {
+    work.push("verify");
+    return scrypt.verify(password, stored);
+  },
+};
+let cp: { users: DynamoUserStore; passwords: Passwords; clock: typeof clock };
+let admin: Caller;
+
+const PASSWORD = "correct horse battery";
+
+const ok = <T extends { ok: boolean }>(result: T): Extract<T, { ok: true }> => {
+  if (!result.ok) throw new Error(`expected success, got ${JSON.stringify(result)}`);
+  return result as Extract<T, { ok: true }>;
+};
+
+const callerOf = async (token: string) => ok(await authenticate(cp, token)).caller;
+
+beforeAll(async () => {
+  cp = { users: new DynamoUserStore(await freshTable()), passwords, clock };
+  const first = ok(await addFirstAdmin(cp, { email: "Root@Example.org", password: PASSWORD }));
+  if (!first.made) throw new Error("no first admin");
+  admin = await callerOf(first.token.token);
+});
+
+describe("users", () => {
+  it("the first admin is made once, at setup", async () => {
+    expect(admin).toMatchObject({ email: "root@example.org", role: "admin" });
+    expect(await addFirstAdmin(cp, { email: "other@example.org" })).toEqual({
+      ok: true,
+      made: false,
+    });
+  });
+
+  it("an admin adds a user, who gets a first token that lets them in", async () => {
+    const added = ok(await addUser(cp, admin, { email: "ada@example.org", role: "reviewer" }));
+    expect(added.user).toMatchObject({
+      email: "ada@example.org",
+      role: "reviewer",
+      createdBy: admin.userId,
+    });
+    expect(added.user).not.toHaveProperty("passwordHash");
+    expect(await callerOf(added.token.token)).toEqual({
+      userId: added.user.userId,
+      email: "ada@example.org",
+      role: "reviewer",
+    });
+    expect(await addUser(cp, admin, { email: "ADA@example.org" })).toMatchObject({
+      error: "CONFLICT",
+      conflict: "USER_EXISTS",
+    });
+  });
+
+  it("refuses a bad user naming each field", async () => {
+    expect(
+      await addUser(cp, admin, { email: "nope", role: "boss", password: "short" }),
+    ).toMatchObject({
+      error: "VALIDATION",
+      fields: [{ field: "email" }, { field: "role" }, { field: "password" }],
+    });
+  });
+
+  it("only admins add, list, change or remove users", async () => {
+    const bob = ok(await addUser(cp, admin, { email: "bob@example.org" }));
+    const asBob = await callerOf(bob.token.token);
+    for (const refused of [
+      await addUser(cp, asBob, { email: "eve@example.org" }),
+      await listUsers(cp, asBob),
+      await setRole(cp, asBob, { email: "bob@example.org", role: "admin" }),
+      await removeUser(cp, asBob, { email: "root@example.org" }),
+    ])
+      expect(refused).toMatchObject({ ok: false, error: "FORBIDDEN" });
+    expect(await cp.users.getUser("eve@example.org")).toBeUndefined();
+    expect((await cp.users.getUser("bob@example.org"))?.role).toBe("user");
+  });
+
+  it("a role change takes effect on the user's next request", async () => {
+    const cy = ok(await addUser(cp, admin, { email: "cy@example.org" }));
+    const changed = ok(await setRole(cp, admin, { email: "cy@example.org", role: "admin" }));
+    expect(changed.user).toMatchObject({ role: "admin", updatedBy: admin.userId });
+    expect((await callerOf(cy.token.token)).role).toBe("admin");
+    expect(await setRole(cp, admin, { email: "no@example.org", role: "user" })).toMatchObject({
+      error: "NOT_FOUND",
+    });
+  });
+
+  it("an admin neither demotes nor removes themself", async () => {
+    expect(await setRole(cp, admin, { email: admin.email, role: "user" })).toMatchObject({
+      error: "FORBIDDEN",
+    });
+    expect(await removeUser(cp, admin, { email: admin.email })).toMatchObject({
+      error: "FORBIDDEN",
+    });
+  });
+
+  it("a removed user's tokens stop working, even once their email is given to a new user", async () => {
+    const dee = ok(await addUser(cp, admin, { email: "dee@example.org" }));
+    ok(await removeUser(cp, admin, { email: "dee@example.org" }));
+    expect(await authenticate(cp, dee.token.token)).toMatchObject({
+      error: "UNAUTHORIZED",
+      reason: "UNKNOWN",
+    });
+    ok(await addUser(cp, admin, { email: "dee@example.org" }));
+    expect(await authenticate(cp, dee.token.token)).toMatchObject({ reason: "UNKNOWN" });
+  });
+});
+
+describe("access tokens", () => {
+  it("a user creates, lists and revokes their own; the token is shown only when made", async () => {
+    const fay = ok(await addUser(cp, admin, { email: "fay@example.org" }));
+    const asFay = await callerOf(fay.token.token);
+    const laptop = ok(await createToken(cp, asFay, { name: "laptop", expiresInDays: 7 })).token;
+    expect(laptop.token).toMatch(/^gpuctl_/);
+    const listed = ok(await listTokens(cp, asFay)).tokens;
+    expect(listed.map((token) => token.name).sort()).toEqual(["first", "laptop"]);
+    expect(JSON.stringify(listed)).not.toContain(laptop.token.slice(7));
+    expect(listed.every((token) => !("hash" in token))).toBe(true);
+
+    ok(await revokeToken(cp, asFay, laptop.tokenId));
+    expect(await authenticate(cp, laptop.token)).toMatchObject({ reason: "REVOKED" });
+    ok(await revokeToken(cp, asFay, laptop.tokenId));
+    expect(await revokeToken(cp, admin, fay.token.tokenId)).toMatchObject({ error: "NOT_FOUND" });
+    expect(await authenticate(cp, fay.token.token)).toMatchObject({ ok: true });
+  });
+
+  it("an expired token is refused as expired; lifetimes beyond the maximum are refused", async () => {
+    const gus = ok(await addUser(cp, admin, { email: "gus@example.org" }));
+    const asGus = await callerOf(gus.token.token);
+    const short = ok(await createToken(cp, asGus, { expiresInDays: 1 })).token;
+    expect(await createToken(cp, asGus, { expiresInDays: 400, name: "" })).toMatchObject({
+      error: "VALIDATION",
+      fields: [{ field: "name" }, { field: "expiresInDays" }],
+    });
+    nowS += 86_400;
+    expect(await authenticate(cp, short.token)).toMatchObject({ reason: "EXPIRED" });
+    expect(await authenticate(cp, gus.token.token)).toMatchObject({ ok: true });
+    nowS -= 86_400;
+  });
+
+  it("anything not shaped as a token, or unknown, is refused without telling more", async () => {
+    for (const token of ["", "Bearer x", `gpuctl_${"A".repeat(43)}`])
+      expect(await authenticate(cp, token)).toMatchObject({
+        error: "UNAUTHORIZED",
+        reason: "UNKNOWN",
+      });
+  });
+});
+
+describe("login", () => {
+  beforeAll(async () => {
+    ok(await addUser(cp, admin, { email: "hal@example.org", password: PASSWORD }));
+  });
+
+  it("exchanges email and password for a token", async () => {
+    const signedIn = ok(await login(cp, { email: " HAL@example.org", password: PASSWORD }));
+    expect(signedIn.token.name).toBe("login");
+    expect((await callerOf(signedIn.token.token)).email).toBe("hal@example.org");
+  });
+
+  it("answers a wrong password and an unknown email alike, after the same scrypt work", async () => {
+    work.length = 0;
+    const wrong = await login(cp, { email: "hal@example.org", password: "wrong password!" });
+    const wrongWork = work.splice(0);
+    const unknown = await login(cp, { email: "nobody@example.org", password: "wrong password!" });
+    expect(wrong).toEqual(unknown);
+    expect(wrong).toMatchObject({ error: "UNAUTHORIZED", reason: "BAD_CREDENTIALS" });
+    expect(wrongWork).toHaveLength(1);
+    expect(work).toHaveLength(1);
+  });
+
+  it("locks an address, known or not, after repeated failures, and says until when", async () => {
+    nowS = 10_000;
+    const fail = (email: string) => login(cp, { email, password: "wrong password!" });
+    ok(await addUser(cp, admin, { email: "ivy@example.org", password: PASSWORD }));
+    const locks = [];
+    for (const email of ["ivy@example.org", "ghost@example.org"]) {
+      for (let i = 0; i < LOGIN_LIMIT.failures; i++) await fail(email);
+      work.length = 0;
+      const locked = await login(cp, { email, password: PASSWORD });
+      expect(work).toEqual([]);
+      locks.push(locked);
+    }
+    const until = new Date(START + (10_000 + LOGIN_LIMIT.lockS) * 1000).toISOString();
+    for (const [index, email] of ["ivy@example.org", "ghost@example.org"].entries())
+      expect(locks[index]).toEqual({
+        ok: false,
+        error: "LOCKED",
+        until,
+        message: `5 failed sign-ins for ${email}: try again after ${until}`,
+      });
+    nowS += LOGIN_LIMIT.lockS;
+    ok(await login(cp, { email: "ivy@example.org", password: PASSWORD }));
+    expect(await cp.users.loginFailures("ivy@example.org")).toEqual([]);
+  });
+
+  it("refuses a malformed request naming the fields", async () => {
+    expect(await login(cp, { email: "x", password: 3, expiresInDays: 0 })).toMatchObject({
+      error: "VALIDATION",
+      fields: [{ field: "email" }, { field: "password" }, { field: "expiresInDays" }],
+    });
+  });
+});
