@@ -8,7 +8,12 @@ import { applyJobEvent } from "../../../lambdas/use-cases/apply-job-event.ts";
 import { claimInstance } from "../../../lambdas/use-cases/claim-instance.ts";
 import { freshStores, newRecord } from "../stores.ts";
 
-const pool = { instanceType: "g5.xlarge", envHash: "sha256:abc", region: "us-east-1" };
+const pool = {
+  instanceType: "g5.xlarge",
+  envHash: "sha256:abc",
+  region: "us-east-1",
+  owner: "ada",
+};
 const AT = "2026-01-01T00:00:00.000Z";
 const RELEASED = { type: "released", coolingUntil: AT, stoppedUntil: AT } as const;
 

@@ -3,7 +3,7 @@ import { DynamoPoolStats } from "../../../lambdas/adapters/aws/dynamodb/pool-sta
 import { poolJobArrived, poolWentIdle } from "../../../lambdas/domain/cooling-policy.ts";
 import { freshTable } from "../table.ts";
 
-const pool = { instanceType: "g5.xlarge", envHash: "env", region: "us-east-1" };
+const pool = { instanceType: "g5.xlarge", envHash: "env", region: "us-east-1", owner: "ada" };
 let stats: DynamoPoolStats;
 beforeAll(async () => {
   stats = new DynamoPoolStats(await freshTable());
