@@ -113,6 +113,7 @@ describe("claiming an instance", () => {
       "i-stopped-1",
     ]);
     expect(await stores.instances.findReusable({ ...otherPool, region: "eu-west-1" })).toEqual([]);
+    expect(await stores.instances.findReusable({ ...otherPool, owner: "grace" })).toEqual([]);
     const cooling = await stores.instances.listByStatus("COOLING");
     expect(cooling.map((instance) => instance.id)).toEqual(
       expect.arrayContaining(["i-new-cool", "i-old-cool"]),

@@ -18,6 +18,9 @@ describe("pool statistics on DynamoDB", () => {
     expect(history).toEqual({ idleSince: [], gaps: [30, 300] });
     const other = await stats.update({ ...pool, region: "eu-west-1" }, (history) => history);
     expect(other).toEqual({ idleSince: [], gaps: [] });
+    // Another owner's pool of the same type, env and region learns from its own jobs only.
+    const theirs = await stats.update({ ...pool, owner: "grace" }, (history) => history);
+    expect(theirs).toEqual({ idleSince: [], gaps: [] });
   });
 
   it("applies concurrent changes one after another", async () => {
