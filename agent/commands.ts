@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import { chmod, lchown, mkdir, open, readdir, stat, writeFile } from "node:fs/promises";
+import { chmod, lchown, mkdir, open, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { constants } from "node:os";
 import { join } from "node:path";
@@ -291,6 +291,7 @@ export class Agent {
   async #prepare(job: JobAssignment): Promise<Outcome> {
     const startedAt = iso();
     await this.#killLeftovers(job);
+    await this.#wipeEarlierJobs(job);
     await this.#jobFolders(job);
     const envCached = this.#envs.isCached(job.envHash);
     await this.#timeline(job, "API Transfer & Server Setup", startedAt, iso());
@@ -303,6 +304,25 @@ export class Agent {
     );
     await this.#timeline(job, "M&D Serialization", serializing, iso());
     return ok({ envCached });
+  }
+
+  /**
+   * Removes what earlier jobs left on the disk (their folders and logs, after ending their
+   * users' processes) before this job takes the instance, so no job finds another's files.
+   * The env cache stays: an instance only ever serves the jobs of one owner. This job's own
+   * folder stays (a retry finds its checkpoints), as does that of any job a command is
+   * still carrying out for.
+   */
+  async #wipeEarlierJobs(job: JobAssignment): Promise<void> {
+    const { home } = this.#config;
+    const busy = new Set([job.jobId, ...[...this.#inFlight].map((f) => f.command.job.jobId)]);
+    const roots = [join(home, "jobs"), join(home, "logs")];
+    const listed = await Promise.all(roots.map((root) => readdir(root).catch(() => [])));
+    for (const jobId of new Set(listed.flat().filter((name) => !busy.has(name)))) {
+      if (this.#ownUsers) await killUser(jobUser(home, jobId));
+      for (const root of roots) await rm(join(root, jobId), { recursive: true, force: true });
+      log(`prepare job=${job.jobId} removed the folders of earlier job ${jobId}`);
+    }
   }
 
   /**

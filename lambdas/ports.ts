@@ -17,7 +17,7 @@ export interface JobRecord {
   name: string;
   createdAt: string;
   updatedAt: string;
-  /** The model an inference deployment serves; unique among active deployments. */
+  /** The model an inference deployment serves; unique among its owner's active deployments. */
   modelName?: string;
   timeline: Timeline;
   spec: JobSpec;
@@ -86,7 +86,8 @@ export interface JobStore {
   get(jobId: string): Promise<JobRecord | undefined>;
   listByOwner(owner: string, page?: { limit?: number; cursor?: string }): Promise<Page<JobRecord>>;
   events(jobId: string): Promise<JobEventRecord[]>;
-  activeDeployment(modelName: string): Promise<JobRecord | undefined>;
+  /** The owner's active deployment serving `modelName`; another owner's is never found. */
+  activeDeployment(owner: string, modelName: string): Promise<JobRecord | undefined>;
   /** Every job in a phase, most recently changed first (the reaper, recovery, operators). */
   listByPhase(phase: Phase): Promise<JobRecord[]>;
   /** Persists one transition and its event, only if the job is still as `before` says. */

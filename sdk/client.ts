@@ -202,7 +202,7 @@ export class GpuctlClient {
     return this.#json("POST", `/v1/jobs/${encodeURIComponent(id)}/complete`);
   }
 
-  /** Ends the active deployment serving `modelName`. */
+  /** Ends the caller's own active deployment serving `modelName`. */
   completeDeployment(modelName: string): Promise<JobView> {
     return this.#json("POST", `/v1/deployments/${encodeURIComponent(modelName)}/complete`);
   }

@@ -23,11 +23,11 @@ export const instancesTable = (instances: InstanceView[], now: number = Date.now
   }),
 });
 
-/** `gpuctl instances`: every instance the control plane knows, with its lifecycle status. */
+/** `gpuctl instances`: the caller's own instances (those of their jobs), with their lifecycle status. */
 export const registerInstances = (program: Command): void => {
   program
     .command("instances")
-    .description("list GPU instances and their status")
+    .description("list your GPU instances and their status")
     .addOption(outputOption())
     .action(
       action(async ({ output }: { output: OutputFormat }) => {

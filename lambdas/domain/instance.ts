@@ -12,10 +12,16 @@ export type ClosingSubstatus = "STOPPING" | "TERMINATING";
 export type ClosedSubstatus = "STOPPED" | "TERMINATED";
 export type CloseAction = "stop" | "terminate";
 
+/**
+ * Which instances can stand in for one another: a warm or stopped instance is reused only
+ * by a job of the same pool. The owner is part of it, so an instance, its disk and its env
+ * cache only ever serve the jobs of the one user it was launched for.
+ */
 export interface InstancePool {
   instanceType: string;
   envHash: string;
   region: string;
+  owner: string;
 }
 
 export type InstanceState =

@@ -69,7 +69,7 @@ export const JobSpec = z
       .default([]),
     outputs: z.array(relativePath).max(LIMITS.outputs).default([]),
     checkpointDir: relativePath.optional(),
-    /** Inference: the model name the deployment serves; unique among active deployments. */
+    /** Inference: the model name the deployment serves; unique among its owner's active deployments. */
     modelName: z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,128}$/, "must be 1-128 letters, digits, '.', '_' or '-'")

@@ -174,7 +174,7 @@ const INSTANCE_EVENTS: readonly InstanceEvent[] = [
 
 /** Every instance state reachable from a launch, on-demand and spot, within two cooling periods. */
 export const reachableInstances = (): Instance[] => {
-  const pool = { instanceType: "g5.xlarge", envHash: "env", region: "us-east-1" };
+  const pool = { instanceType: "g5.xlarge", envHash: "env", region: "us-east-1", owner: "ada" };
   const starts = [false, true].map((spot) =>
     launchInstance({ id: "i-0", pool, spot, jobId: "job-1" }),
   );

@@ -54,7 +54,8 @@ export const acquireInstance = async (cp: AcquirePorts, jobId: string): Promise<
 
 /**
  * A warm instance of the job's pool, else a stopped one, else a new launch of the first
- * instance type that has capacity. Reuse never puts an on-demand job on spot capacity.
+ * instance type that has capacity. The pool names the job's owner: reuse never hands one
+ * user's instance to another's job, nor puts an on-demand job on spot capacity.
  */
 const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement> => {
   let record = await cp.jobs.get(jobId);
@@ -68,6 +69,7 @@ const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement>
     instanceType,
     envHash,
     region: cp.settings.region,
+    owner: record.owner,
   }));
 
   for (const pool of pools) {
@@ -91,7 +93,7 @@ const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement>
       if (claimed.error !== "CONFLICT" || claimed.conflict !== "STALE_INSTANCE") throw ended(jobId);
     }
   }
-  return launchNew(cp, jobId, record.owner, pools, spec.instance);
+  return launchNew(cp, jobId, pools, spec.instance);
 };
 
 /**
@@ -120,7 +122,6 @@ const unclaimStopped = async (
 const launchNew = async (
   cp: AcquirePorts,
   jobId: string,
-  owner: string,
   pools: InstancePool[],
   request: { spot: boolean; onDemandFallback: boolean; waitRequestS: number },
 ): Promise<Placement> => {
@@ -142,7 +143,7 @@ const launchNew = async (
           instanceType: pool.instanceType,
           spot,
           jobId,
-          owner,
+          owner: pool.owner,
           envHash: pool.envHash,
           ...(spot ? { waitRequestS: request.waitRequestS } : {}),
           region: pool.region,

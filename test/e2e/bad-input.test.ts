@@ -61,7 +61,7 @@ beforeAll(async () => {
       id: INSTANCE,
       status: "EXECUTING",
       jobId: JOB,
-      pool: { instanceType: "local", envHash: "e", region: "local" },
+      pool: { instanceType: "local", envHash: "e", region: "local", owner: "ada" },
       spot: false,
       coolingEpoch: 0,
       version: 1,

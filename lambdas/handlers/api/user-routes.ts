@@ -4,13 +4,13 @@ import { z } from "zod";
 import { PREPARED_SINCE_HEADER } from "../../../sdk/api-types.ts";
 import { resultPathProblem, SHA256_HEX } from "../../domain/artifacts.ts";
 import { DIALECTS } from "../../domain/dialects/index.ts";
-import { INSTANCE_STATUSES } from "../../domain/instance.ts";
 import { inputsToUpload, parseJobSpec } from "../../domain/job-spec.ts";
 import { LIMITS } from "../../domain/limits.ts";
 import { isTerminal } from "../../domain/phases.ts";
 import { timelinePeriods } from "../../domain/timeline.ts";
 import { needs, type PortsOf } from "../../use-cases/control-plane.ts";
 import { cancelJob, completeJob, REVIEW_DECISIONS, reviewJob } from "../../use-cases/finish-job.ts";
+import { listInstances } from "../../use-cases/list-instances.ts";
 import { submitJob } from "../../use-cases/submit-job.ts";
 import { type LocalArtifactStore, localUserArtifactRoutes } from "./local-artifact-routes.ts";
 import { body, fail, fieldsOf, invalid, notFound, tooLarge, unauthorized } from "./responses.ts";
@@ -145,9 +145,8 @@ export const userRoutes = (
 
   router.post("/deployments/:modelName/complete", async (c) => {
     const modelName = c.req.param("modelName");
-    const active = await cp.jobs.activeDeployment(modelName);
-    if (!active || active.owner !== c.get("owner"))
-      return notFound(`no active deployment serves ${modelName}`);
+    const active = await cp.jobs.activeDeployment(c.get("owner"), modelName);
+    if (!active) return notFound(`no active deployment serves ${modelName}`);
     const done = await completeJob(cp, active.job.id);
     return done.ok ? c.json(jobView(done.record)) : fail(done);
   });
@@ -196,10 +195,8 @@ export const userRoutes = (
   if (localArtifacts) router.route("/artifacts", localUserArtifactRoutes(cp, localArtifacts));
 
   router.get("/instances", async (c) => {
-    const byStatus = await Promise.all(
-      INSTANCE_STATUSES.map((status) => cp.instances.listByStatus(status)),
-    );
-    return c.json({ items: byStatus.flat().map(instanceView) });
+    const instances = await listInstances(cp, { owner: c.get("owner") });
+    return c.json({ items: instances.map(instanceView) });
   });
 
   return router;

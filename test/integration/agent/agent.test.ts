@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chown, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { type AddressInfo, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -221,6 +221,27 @@ describe("the agent", () => {
     );
     expect(cp.pollsOf(id).every((poll) => poll.waitS === 20)).toBe(true);
     expect(cp.pollsOf(id).some((poll) => poll.envHashes.includes("sha256:other"))).toBe(false);
+  });
+
+  it("removes an earlier job's folder and logs before the next job, and keeps the env cache", async () => {
+    const id = await launch();
+    const setup = "echo ran >> setup-runs.txt";
+    const first = newJob({ envHash: "sha256:wiped", setup, run: "echo secret > mine.txt" });
+    await cp.task(id, "prepare", first);
+    await cp.task(id, "gearUp", first);
+    expect(await cp.task(id, "run", first)).toEqual(succeeded({ exitCode: 0 }));
+    expect(await read(join(jobDir(id, first.jobId), "mine.txt"))).toBe("secret\n");
+
+    const retried = await cp.task(id, "prepare", first);
+    expect(retried).toEqual(succeeded({ envCached: true }));
+    expect(existsSync(join(jobDir(id, first.jobId), "mine.txt"))).toBe(true);
+
+    const second = newJob({ envHash: "sha256:wiped", setup });
+    expect(await cp.task(id, "prepare", second)).toEqual(succeeded({ envCached: true }));
+    expect(existsSync(jobDir(id, first.jobId))).toBe(false);
+    expect(existsSync(logsDir(id, first.jobId))).toBe(false);
+    expect(existsSync(jobDir(id, second.jobId))).toBe(true);
+    expect(await read(join(home(id), "envs/sha256:wiped/setup-runs.txt"))).toBe("ran\n");
   });
 
   it("reports any exit code of the run as its output, a signal as 128 + n", async () => {
@@ -475,6 +496,7 @@ describe("the agent keeps jobs away from its credentials and from each other", (
       // What the job left running in the background is gone with its run.
       const sleeper = Number(await read(join(jobDir(id, first.jobId), "sleeper.pid")));
       await waitFor("the job's leftover to die", () => !processAlive(sleeper));
+      const firstUid = (await stat(jobDir(id, first.jobId))).uid;
 
       const second = newJob({
         run: [
@@ -485,13 +507,9 @@ describe("the agent keeps jobs away from its credentials and from each other", (
       await cp.task(id, "prepare", second);
       expect(await cp.task(id, "run", second)).toEqual(succeeded({ exitCode: 0 }));
       expect(await read(join(jobDir(id, second.jobId), "theirs.txt"))).toBe("unreadable\n");
-      const uids = await Promise.all(
-        [first, second].map(async (job) =>
-          (await import("node:fs/promises")).stat(jobDir(id, job.jobId)),
-        ),
-      );
-      expect(uids[0]?.uid).not.toBe(uids[1]?.uid);
-      expect(Number(await read(join(jobDir(id, second.jobId), "uid")))).toBe(uids[1]?.uid);
+      const secondUid = (await stat(jobDir(id, second.jobId))).uid;
+      expect(firstUid).not.toBe(secondUid);
+      expect(Number(await read(join(jobDir(id, second.jobId), "uid")))).toBe(secondUid);
     },
   );
 

@@ -47,7 +47,7 @@ let root: string;
 const instance = (id: string, state: Partial<Instance>): Instance =>
   ({
     id,
-    pool: { instanceType: "local", envHash: "e", region: "local" },
+    pool: { instanceType: "local", envHash: "e", region: "local", owner: "ada" },
     spot: false,
     coolingEpoch: 0,
     version: 1,

@@ -26,7 +26,12 @@ export const SECRET = "agent-secret-for-tests";
 export const SECRET_ARN =
   "arn:aws:secretsmanager:us-east-1:123456789012:secret:gpuctl-agent-AbCdEf";
 export const AT = "2026-01-01T00:00:00.000Z";
-export const pool = { instanceType: "g5.xlarge", envHash: "sha256:abc", region: "us-east-1" };
+export const pool = {
+  instanceType: "g5.xlarge",
+  envHash: "sha256:abc",
+  region: "us-east-1",
+  owner: "ada",
+};
 const machine = (name: string) => `arn:aws:states:us-east-1:123456789012:stateMachine:${name}`;
 export const MACHINES = {
   lifecycle: machine("gpuctl-job-lifecycle"),

@@ -8,7 +8,12 @@ import { applyJobEvent } from "../../../lambdas/use-cases/apply-job-event.ts";
 import { claimInstance } from "../../../lambdas/use-cases/claim-instance.ts";
 import { freshStores, newRecord } from "../stores.ts";
 
-const pool = { instanceType: "g5.xlarge", envHash: "sha256:abc", region: "us-east-1" };
+const pool = {
+  instanceType: "g5.xlarge",
+  envHash: "sha256:abc",
+  region: "us-east-1",
+  owner: "ada",
+};
 const AT = "2026-01-01T00:00:00.000Z";
 const RELEASED = { type: "released", coolingUntil: AT, stoppedUntil: AT } as const;
 
@@ -108,6 +113,7 @@ describe("claiming an instance", () => {
       "i-stopped-1",
     ]);
     expect(await stores.instances.findReusable({ ...otherPool, region: "eu-west-1" })).toEqual([]);
+    expect(await stores.instances.findReusable({ ...otherPool, owner: "grace" })).toEqual([]);
     const cooling = await stores.instances.listByStatus("COOLING");
     expect(cooling.map((instance) => instance.id)).toEqual(
       expect.arrayContaining(["i-new-cool", "i-old-cool"]),

@@ -3,7 +3,7 @@ import { DynamoPoolStats } from "../../../lambdas/adapters/aws/dynamodb/pool-sta
 import { poolJobArrived, poolWentIdle } from "../../../lambdas/domain/cooling-policy.ts";
 import { freshTable } from "../table.ts";
 
-const pool = { instanceType: "g5.xlarge", envHash: "env", region: "us-east-1" };
+const pool = { instanceType: "g5.xlarge", envHash: "env", region: "us-east-1", owner: "ada" };
 let stats: DynamoPoolStats;
 beforeAll(async () => {
   stats = new DynamoPoolStats(await freshTable());
@@ -18,6 +18,9 @@ describe("pool statistics on DynamoDB", () => {
     expect(history).toEqual({ idleSince: [], gaps: [30, 300] });
     const other = await stats.update({ ...pool, region: "eu-west-1" }, (history) => history);
     expect(other).toEqual({ idleSince: [], gaps: [] });
+    // Another owner's pool of the same type, env and region learns from its own jobs only.
+    const theirs = await stats.update({ ...pool, owner: "grace" }, (history) => history);
+    expect(theirs).toEqual({ idleSince: [], gaps: [] });
   });
 
   it("applies concurrent changes one after another", async () => {

@@ -23,11 +23,11 @@ describe("submitting jobs", () => {
       Array(9).fill({
         ok: false,
         conflict: "MODEL_NAME_TAKEN",
-        message: "modelName: an active deployment already serves llama-chat",
+        message: "modelName: an active deployment of yours already serves llama-chat",
       }),
     );
     const winner = ids[results.findIndex((result) => result.ok)] as string;
-    expect((await stores.jobs.activeDeployment("llama-chat"))?.job.id).toBe(winner);
+    expect((await stores.jobs.activeDeployment("ada", "llama-chat"))?.job.id).toBe(winner);
     const losers = await Promise.all(
       ids.filter((id) => id !== winner).map((id) => stores.jobs.get(id)),
     );
@@ -35,16 +35,31 @@ describe("submitting jobs", () => {
   });
 
   it("frees the model name when the deployment ends", async () => {
-    const active = await stores.jobs.activeDeployment("llama-chat");
+    const active = await stores.jobs.activeDeployment("ada", "llama-chat");
     if (!active) throw new Error("no active deployment");
     const done = await applyJobEvent(stores.at("2026-01-01T00:10:00.000Z"), active.job.id, {
       type: "completeRequested",
     });
     expect(done.ok).toBe(true);
-    expect(await stores.jobs.activeDeployment("llama-chat")).toBeUndefined();
+    expect(await stores.jobs.activeDeployment("ada", "llama-chat")).toBeUndefined();
     expect(await stores.jobs.submit({ record: deployment("deploy-next") })).toMatchObject({
       ok: true,
     });
+  });
+
+  it("keeps model names per owner: another owner deploys the same name and never sees the first", async () => {
+    const ours = await stores.jobs.activeDeployment("ada", "llama-chat");
+    const theirs = newRecord(
+      { id: "deploy-hedy", kind: "inference" },
+      {
+        owner: "hedy",
+        modelName: "llama-chat",
+      },
+    );
+    expect(await stores.jobs.activeDeployment("hedy", "llama-chat")).toBeUndefined();
+    expect(await stores.jobs.submit({ record: theirs })).toMatchObject({ ok: true });
+    expect((await stores.jobs.activeDeployment("hedy", "llama-chat"))?.job.id).toBe("deploy-hedy");
+    expect(await stores.jobs.activeDeployment("ada", "llama-chat")).toEqual(ours);
   });
 
   it("returns the same job for the same idempotency key and request, with one record", async () => {

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DynamoPoolStats } from "../../../lambdas/adapters/aws/dynamodb/pool-stats.ts";
 import { MemoryCommandQueue } from "../../../lambdas/adapters/local/memory-command-queue.ts";
@@ -39,22 +40,22 @@ const fakeCompute = (options: { startRefused?: boolean } = {}) => {
   return { compute, launches };
 };
 
-const controlPlane = (compute: Compute) =>
+const controlPlane = (compute: Compute, region = "eu-west-1") =>
   ({
     ...stores.at(AT),
     pools: new DynamoPoolStats(stores),
     compute,
     commands: new MemoryCommandQueue(),
     settings: {
-      region: "eu-west-1",
+      region,
       agent: { endpoint: "https://api", secret: "s" },
       costModel: DEFAULT_COST_MODEL,
     },
   }) as unknown as ControlPlane;
 
 let jobs = 0;
-const submitted = async () => {
-  const base = newRecord({ id: `acquire-${++jobs}` });
+const submitted = async (owner = "ada") => {
+  const base = newRecord({ id: `acquire-${++jobs}` }, { owner });
   const record = {
     ...base,
     spec: { ...base.spec, instance: { ...base.spec.instance, types: ["g5.xlarge"] } },
@@ -63,25 +64,41 @@ const submitted = async () => {
   return record;
 };
 
-const stoppedInstance = async (id: string, envHash: string): Promise<Instance> => {
-  const pool = { instanceType: "g5.xlarge", envHash, region: "eu-west-1" };
-  const events: InstanceEvent[] = [
-    { type: "agentRegistered" },
-    { type: "released", ...SCHEDULE },
-    { type: "coolingExpired", coolingEpoch: 1, action: "stop" },
-    { type: "stopped" },
-  ];
+const RELEASED: InstanceEvent[] = [{ type: "agentRegistered" }, { type: "released", ...SCHEDULE }];
+const STOPPED: InstanceEvent[] = [
+  ...RELEASED,
+  { type: "coolingExpired", coolingEpoch: 1, action: "stop" },
+  { type: "stopped" },
+];
+
+/** A reusable instance of the g5.xlarge pool: warm (COOLING) or STOPPED. */
+const reusableInstance = async (
+  id: string,
+  pool: { envHash: string; owner: string; region?: string },
+  events: InstanceEvent[],
+): Promise<Instance> => {
+  const { envHash, owner, region = "eu-west-1" } = pool;
+  const instancePool = { instanceType: "g5.xlarge", envHash, region, owner };
   const instance = events.reduce(
     (current, event) => {
       const next = transitionInstance(current, event);
       if (!next.ok) throw new Error(next.refusal.message);
       return next.instance;
     },
-    launchInstance({ id, providerId: `i-${id}`, pool, spot: false, jobId: "earlier" }),
+    launchInstance({
+      id,
+      providerId: `i-${id}`,
+      pool: instancePool,
+      spot: false,
+      jobId: "earlier",
+    }),
   );
   await stores.instances.create(instance, AT);
   return instance;
 };
+
+const stoppedInstance = (id: string, envHash: string) =>
+  reusableInstance(id, { envHash, owner: "ada" }, STOPPED);
 
 describe("acquiring an instance", () => {
   it("records the new instance with the compute's id for it, and finds it by that id", async () => {
@@ -121,6 +138,44 @@ describe("acquiring an instance", () => {
     const events = (await stores.jobs.events(record.job.id)).map((e) => e.event.type);
     expect(events).toEqual(
       expect.arrayContaining(["instanceStarted", "instanceStartFailed", "instanceLaunched"]),
+    );
+  });
+
+  it("never hands one owner's warm or stopped instance to another owner's job", async () => {
+    const owners = ["ada", "grace", "ada#grace"];
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ owner: fc.constantFrom(...owners), stopped: fc.boolean() }), {
+          maxLength: 4,
+        }),
+        fc.constantFrom(...owners),
+        async (reusable, jobOwner) => {
+          // Each run its own region: the instances of earlier runs are in other pools.
+          const region = `property-${++run}`;
+          const record = await submitted(jobOwner);
+          const envHash = envHashOf(record.spec);
+          const waiting = await Promise.all(
+            reusable.map(({ owner, stopped }, n) =>
+              reusableInstance(
+                `${region}-${n}`,
+                { envHash, owner, region },
+                stopped ? STOPPED : RELEASED,
+              ),
+            ),
+          );
+          const { compute } = fakeCompute();
+          const placement = await acquireInstance(controlPlane(compute, region), record.job.id);
+
+          const placed = await stores.instances.get(placement.instanceId);
+          expect(placed?.pool.owner).toBe(jobOwner);
+          const ownWaiting = waiting.some((instance) => instance.pool.owner === jobOwner);
+          expect(placement.placement === "launched").toBe(!ownWaiting);
+          for (const other of waiting.filter((instance) => instance.pool.owner !== jobOwner))
+            expect((await stores.instances.get(other.id))?.version).toBe(other.version);
+        },
+      ),
+      { numRuns: 15 },
     );
   });
 });

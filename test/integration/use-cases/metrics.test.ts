@@ -15,7 +15,12 @@ import { freshStores, newRecord } from "../stores.ts";
 
 const T0 = "2026-01-01T00:00:00.000Z";
 const LATER = "2026-01-01T02:00:00.000Z";
-const pool = { instanceType: "g5.xlarge", envHash: "sha256:env", region: "eu-west-1" };
+const pool = {
+  instanceType: "g5.xlarge",
+  envHash: "sha256:env",
+  region: "eu-west-1",
+  owner: "ada",
+};
 
 let stores: Awaited<ReturnType<typeof freshStores>>;
 beforeEach(async () => {

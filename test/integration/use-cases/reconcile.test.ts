@@ -21,7 +21,12 @@ import { freshStores, newRecord } from "../stores.ts";
 
 /** Well after the fake EC2's launch times (2026-01-01T00:0n:00Z) and the reaper's grace. */
 const NOW = "2026-01-01T02:00:00.000Z";
-const pool = { instanceType: "g5.xlarge", envHash: "sha256:env", region: "eu-west-1" };
+const pool = {
+  instanceType: "g5.xlarge",
+  envHash: "sha256:env",
+  region: "eu-west-1",
+  owner: "ada",
+};
 
 let ec2: ReturnType<typeof fakeEc2>;
 let cp: ReconcilePorts;

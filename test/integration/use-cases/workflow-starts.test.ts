@@ -175,7 +175,7 @@ describe("every start of a workflow, as Step Functions takes a name used before"
     const workflows = runner({ ends: true });
     const id = `job-cool-${++jobs}`;
     const instanceId = `i-cool-${jobs}`;
-    const pool = { instanceType: "local", envHash: "env", region: "local" };
+    const pool = { instanceType: "local", envHash: "env", region: "local", owner: "ada" };
     // As the first run left it: cooling, its plan recorded, and no timer.
     const coolingUntil = new Date(Date.parse(T0) + 60_000).toISOString();
     const instance: Instance = {

@@ -8,7 +8,12 @@ import {
 } from "../../../lambdas/domain/instance.ts";
 import { runInstance } from "../../fixtures/instances.ts";
 
-const pool = { instanceType: "g5.xlarge", envHash: "sha256:env", region: "eu-west-1" };
+const pool = {
+  instanceType: "g5.xlarge",
+  envHash: "sha256:env",
+  region: "eu-west-1",
+  owner: "ada",
+};
 const launched = (spot = false) => launchInstance({ id: "i-1", pool, spot, jobId: "job-1" });
 
 const refusal = (instance: Instance, event: InstanceEvent) => {

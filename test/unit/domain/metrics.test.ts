@@ -17,7 +17,12 @@ import { runInstance } from "../../fixtures/instances.ts";
 const T0 = "2026-01-01T00:00:00.000Z";
 const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000).toISOString();
 
-const pool = { instanceType: "g5.xlarge", envHash: "sha256:env", region: "eu-west-1" };
+const pool = {
+  instanceType: "g5.xlarge",
+  envHash: "sha256:env",
+  region: "eu-west-1",
+  owner: "ada",
+};
 const launched = launchInstance({ id: "gi-1", pool, spot: false, jobId: "job-1" });
 const executing = runInstance(launched, { type: "agentRegistered" }, { type: "jobRunning" });
 const cooling = runInstance(executing, {

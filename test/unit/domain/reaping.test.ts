@@ -25,7 +25,12 @@ const COMPUTE_STATES: ComputeState[] = [
 ];
 const LIVE_STATES: ComputeState[] = ["pending", "running", "stopping", "stopped"];
 
-const pool = { instanceType: "g5.xlarge", envHash: "sha256:env", region: "eu-west-1" };
+const pool = {
+  instanceType: "g5.xlarge",
+  envHash: "sha256:env",
+  region: "eu-west-1",
+  owner: "ada",
+};
 
 const launched = (id: string) =>
   launchInstance({ id, providerId: `i-${id}`, pool, spot: false, jobId: "job-1" });

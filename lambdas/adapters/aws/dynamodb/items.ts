@@ -3,6 +3,15 @@ import type { Job } from "../../../domain/job.ts";
 import { readJobRecord } from "../../../domain/job-record.ts";
 import { type JobEventRecord, type JobRecord, UnreadableJobError } from "../../../ports.ts";
 
+/**
+ * An owner as one key segment. Owners come from outside (a JWT's `sub`); encoded, one
+ * never holds a `#`, so no owner's key can spell another owner's.
+ */
+const ownerSegment = (owner: string) => encodeURIComponent(owner);
+
+const poolSegments = (pool: InstancePool) =>
+  `${pool.instanceType}#${pool.envHash}#${pool.region}#${ownerSegment(pool.owner)}`;
+
 /** Key builders: the item layout of docs/storage.md, in one place. */
 export const keys = {
   job: (jobId: string) => ({ pk: `JOB#${jobId}`, sk: "JOB" }),
@@ -11,7 +20,10 @@ export const keys = {
     sk: `EVENT#${String(version).padStart(10, "0")}`,
   }),
   eventPrefix: "EVENT#",
-  modelLock: (modelName: string) => ({ pk: `MODEL#${modelName}`, sk: "MODEL" }),
+  modelLock: (owner: string, modelName: string) => ({
+    pk: `MODEL#${ownerSegment(owner)}#${modelName}`,
+    sk: "MODEL",
+  }),
   instance: (instanceId: string) => ({ pk: `INSTANCE#${instanceId}`, sk: "INSTANCE" }),
   idempotency: (owner: string, key: string) => ({
     pk: `IDEMPOTENCY#${owner}#${key}`,
@@ -21,12 +33,9 @@ export const keys = {
   jobStatus: (phase: string) => `JOBSTATUS#${phase}`,
   instanceStatus: (status: string) => `INSTANCESTATUS#${status}`,
   providerId: (providerId: string) => `PROVIDER#${providerId}`,
-  poolStats: (pool: InstancePool) => ({
-    pk: `POOLSTATS#${pool.instanceType}#${pool.envHash}#${pool.region}`,
-    sk: "POOLSTATS",
-  }),
+  poolStats: (pool: InstancePool) => ({ pk: `POOLSTATS#${poolSegments(pool)}`, sk: "POOLSTATS" }),
   pool: (pool: InstancePool, status: "COOLING" | "STOPPED") =>
-    `POOL#${pool.instanceType}#${pool.envHash}#${pool.region}#${status}`,
+    `POOL#${poolSegments(pool)}#${status}`,
   user: (email: string) => ({ pk: `USER#${email}`, sk: "USER" }),
   users: "USERS",
   token: (hash: string) => ({ pk: `TOKEN#${hash}`, sk: "TOKEN" }),

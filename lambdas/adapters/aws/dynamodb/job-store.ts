@@ -102,7 +102,7 @@ export const jobChangeWrites = (
       item: {
         Delete: {
           TableName: tableName,
-          Key: keys.modelLock(before.modelName),
+          Key: keys.modelLock(before.owner, before.modelName),
           ConditionExpression: "attribute_not_exists(pk) OR jobId = :jobId",
           ExpressionAttributeValues: { ":jobId": after.id },
         },
@@ -189,12 +189,12 @@ export class DynamoJobStore extends DynamoTable implements JobStore {
         item: {
           Put: {
             TableName,
-            Item: { ...keys.modelLock(record.modelName), jobId: job.id },
+            Item: { ...keys.modelLock(record.owner, record.modelName), jobId: job.id },
             ConditionExpression: "attribute_not_exists(pk)",
           },
         },
         conflict: "MODEL_NAME_TAKEN",
-        message: `modelName: an active deployment already serves ${record.modelName}`,
+        message: `modelName: an active deployment of yours already serves ${record.modelName}`,
       });
     }
     const written = await transact(this.client, writes);
@@ -263,11 +263,11 @@ export class DynamoJobStore extends DynamoTable implements JobStore {
     return items.map(jobEventFrom);
   }
 
-  async activeDeployment(modelName: string): Promise<JobRecord | undefined> {
+  async activeDeployment(owner: string, modelName: string): Promise<JobRecord | undefined> {
     const { Item } = await this.client.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: keys.modelLock(modelName),
+        Key: keys.modelLock(owner, modelName),
         ConsistentRead: true,
       }),
     );

@@ -1,0 +1,152 @@
+/**
+ * Two users on the real API over DynamoDB Local, each with a static token: neither sees the
+ * other's instances nor reaches the other's model names, and what the other has answers
+ * exactly as what does not exist.
+ */
+import fc from "fast-check";
+import { beforeAll, describe, expect, it } from "vitest";
+import { MemoryCommandQueue } from "../../../lambdas/adapters/local/memory-command-queue.ts";
+import type { Instance } from "../../../lambdas/domain/instance.ts";
+import { createApi } from "../../../lambdas/handlers/api/app.ts";
+import { staticTokenUsers } from "../../../lambdas/handlers/api/user-identity.ts";
+import type { ControlPlane } from "../../../lambdas/use-cases/control-plane.ts";
+import { listInstances } from "../../../lambdas/use-cases/list-instances.ts";
+import { freshStores, newRecord } from "../stores.ts";
+
+const NOW = "2026-01-01T00:10:00.000Z";
+const TOKENS = { ada: "token-ada", grace: "token-grace", "ada#grace": "token-both" } as const;
+type User = keyof typeof TOKENS;
+const USERS = Object.keys(TOKENS) as User[];
+
+let stores: Awaited<ReturnType<typeof freshStores>>;
+let api: ReturnType<typeof createApi>;
+let cp: ControlPlane;
+
+beforeAll(async () => {
+  stores = await freshStores();
+  cp = {
+    ...stores.at(NOW),
+    commands: new MemoryCommandQueue(),
+    workflows: { sendTaskFailure: async () => {} },
+    settings: { region: "local", agent: { endpoint: "http://127.0.0.1", secret: "s" } },
+  } as unknown as ControlPlane;
+  const users = Object.fromEntries(Object.entries(TOKENS).map(([user, token]) => [token, user]));
+  api = createApi(cp, { users: staticTokenUsers(users) });
+});
+
+const call = (user: User, method: string, path: string) =>
+  api.fetch(
+    new Request(`http://localhost${path}`, {
+      method,
+      headers: { authorization: `Bearer ${TOKENS[user]}` },
+    }),
+  );
+
+const listed = async (user: User) => {
+  const response = await call(user, "GET", "/v1/instances");
+  expect(response.status).toBe(200);
+  return (await response.json()) as { items: Array<{ id: string; jobId?: string }> };
+};
+
+let instances = 0;
+/** An instance launched for `owner`'s job, in `state`; stored as the control plane would. */
+const stored = async (owner: string, state: Partial<Instance>): Promise<Instance> => {
+  const instance = {
+    id: `gi-${owner}-${++instances}`,
+    pool: { instanceType: "local", envHash: "e", region: "local", owner },
+    spot: false,
+    coolingEpoch: 0,
+    version: 1,
+    ...state,
+  } as Instance;
+  await stores.instances.create(instance, NOW);
+  return instance;
+};
+
+const deploy = async (owner: string, id: string, modelName: string) => {
+  const record = newRecord({ id, kind: "inference" }, { owner, modelName });
+  expect(await stores.jobs.submit({ record })).toMatchObject({ ok: true });
+};
+
+describe("instances", () => {
+  it("lists only the caller's own instances; another user's, and its job ids, are absent", async () => {
+    const ada = await stored("ada", { status: "EXECUTING", jobId: "job-of-ada" });
+    const grace = [
+      await stored("grace", { status: "EXECUTING", jobId: "job-of-grace" }),
+      await stored("grace", { status: "LAUNCHING", jobId: "next-of-grace", agentReady: true }),
+      await stored("grace", { status: "COOLING" }),
+    ];
+
+    const seen = await listed("ada");
+    expect(seen.items.map((item) => item.id)).toContain(ada.id);
+    const body = JSON.stringify(seen);
+    for (const hidden of [...grace.map((instance) => instance.id), "job-of-grace", "next-of-grace"])
+      expect(body).not.toContain(hidden);
+    expect((await listed("grace")).items.map((item) => item.id)).not.toContain(ada.id);
+  });
+
+  it("never lists another owner's instance, and lists every one of the caller's", async () => {
+    const all: Instance[] = [];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            owner: fc.constantFrom(...USERS),
+            state: fc.constantFrom<Partial<Instance>>(
+              { status: "LAUNCHING", jobId: "j", agentReady: false },
+              { status: "EXECUTING", jobId: "j" },
+              { status: "COOLING" },
+              { status: "CLOSED", substatus: "STOPPED" },
+              { status: "CLOSED", substatus: "TERMINATED" },
+            ),
+          }),
+          { maxLength: 4 },
+        ),
+        fc.constantFrom(...USERS),
+        async (launches, caller) => {
+          for (const { owner, state } of launches) all.push(await stored(owner, state));
+          const ids = (await listed(caller)).items.map((item) => item.id);
+          const own = all.filter((instance) => instance.pool.owner === caller);
+          expect(ids).toEqual(expect.arrayContaining(own.map((instance) => instance.id)));
+          const others = new Set(all.filter((i) => i.pool.owner !== caller).map((i) => i.id));
+          expect(ids.filter((id) => others.has(id))).toEqual([]);
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+
+  it("has every owner's instances in the all-owners scope, the seam an operator's view uses", async () => {
+    const graces = await stored("grace", { status: "COOLING" });
+    const everyone = await listInstances(cp, { allOwners: true });
+    expect(everyone.map((instance) => instance.id)).toContain(graces.id);
+  });
+});
+
+describe("model names", () => {
+  it("are per user: each completes only their own deployment of the same name", async () => {
+    await deploy("ada", "ada-model", "my-model");
+    await deploy("grace", "grace-model", "my-model");
+
+    const done = await call("grace", "POST", "/v1/deployments/my-model/complete");
+    expect(done.status).toBe(200);
+    expect(await done.json()).toMatchObject({ id: "grace-model", phase: "COMPLETED" });
+    expect((await stores.jobs.get("ada-model"))?.job.phase).toBe("SUBMITTED");
+  });
+
+  it("answers another user's model name exactly as one that does not exist", async () => {
+    await deploy("grace", "grace-only", "only-grace");
+    const theirs = await call("ada", "POST", "/v1/deployments/only-grace/complete");
+    const nobodys = await call("ada", "POST", "/v1/deployments/only-grace-x/complete");
+    expect(theirs.status).toBe(404);
+    expect(nobodys.status).toBe(404);
+    const body = (await theirs.json()) as { error: { code: string; message: string } };
+    const none = (await nobodys.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe(none.error.code);
+    expect(body.error.message.replace("only-grace", "NAME")).toBe(
+      none.error.message.replace("only-grace-x", "NAME"),
+    );
+    expect(JSON.stringify(body)).not.toContain("grace-only");
+    expect((await stores.jobs.get("grace-only"))?.job.phase).toBe("SUBMITTED");
+  });
+});
