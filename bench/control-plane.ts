@@ -782,7 +782,10 @@ const main = async () => {
     });
     plane = {
       ...local,
-      client: new GpuctlClient({ endpoint: local.endpoint, token: local.userToken }),
+      client: new GpuctlClient({
+        endpoint: local.endpoint,
+        ...(local.adminToken ? { token: local.adminToken } : {}),
+      }),
     };
     ({ runs, stillRunning } = await runCases(plane, jobs, concurrency));
   } finally {

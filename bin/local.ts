@@ -2,15 +2,13 @@
 /**
  * `npm start`: the local control plane, on DynamoDB Local, the ASL files run by
  * aws-local-stepfunctions, and agent processes as instances. It writes the CLI's config
- * (~/.gpuctl/config.json, or GPUCTL_CONFIG) so `gpuctl` finds it with no other set-up.
+ * (~/.gpuctl/config.json, or GPUCTL_CONFIG) so `gpuctl` finds it with no other set-up,
+ * signed in as the first admin (made on the first start, GPUCTL_ADMIN_EMAIL).
  */
 import { join } from "node:path";
-import {
-  LOCAL_OWNER,
-  startLocalControlPlane,
-} from "../lambdas/adapters/local/local-control-plane.ts";
+import { startLocalControlPlane } from "../lambdas/adapters/local/local-control-plane.ts";
 import type { StatusEvent } from "../lambdas/domain/status-events.ts";
-import { configPath, writeConfig } from "../sdk/config.ts";
+import { configPath, loadConfig, writeConfig } from "../sdk/config.ts";
 
 const stateDir = process.env.GPUCTL_STATE_DIR ?? join(process.cwd(), ".gpuctl-state");
 const port = Number(process.env.GPUCTL_PORT ?? 0);
@@ -25,17 +23,34 @@ const describe = (event: StatusEvent): string => {
   return `${time}  instance ${instanceId}  ${status}${substatus ? `/${substatus}` : ""}${jobId ? `  job ${jobId}` : ""}`;
 };
 
+const adminEmail = process.env.GPUCTL_ADMIN_EMAIL;
 const local = await startLocalControlPlane({
   stateDir,
   port,
+  ...(adminEmail ? { adminEmail } : {}),
   onEvent: (event) => console.log(describe(event)),
 }).catch((error: Error) => {
   console.error(`gpuctl: the local control plane did not start: ${error.message}`);
   process.exit(1);
 });
+/** The token the CLI's config holds now, if it reads. */
+const configuredToken = (path: string): string | undefined => {
+  try {
+    return loadConfig({ GPUCTL_CONFIG: path }).token;
+  } catch {
+    return undefined;
+  }
+};
 const config = configPath();
-await writeConfig(config, { endpoint: local.endpoint, token: local.userToken });
-console.log(`gpuctl local control plane listening on ${local.endpoint} (user ${LOCAL_OWNER})`);
+// Without the first admin's token (users made before it was kept): the config's own token stays.
+const token = local.adminToken ?? configuredToken(config);
+await writeConfig(config, { endpoint: local.endpoint, ...(token ? { token } : {}) });
+console.log(`gpuctl local control plane listening on ${local.endpoint}`);
+console.log(
+  local.adminToken
+    ? `CLI signed in as the first admin, ${local.adminEmail}`
+    : `no first admin's token kept in ${stateDir}/secrets.json: the CLI keeps its config's token`,
+);
 console.log(`state in ${stateDir}; CLI config written to ${config}`);
 console.log(`instance types offered: ${(await local.compute.instanceTypes()).join(", ")}`);
 console.log("try: npx gpuctl submit -f examples/train.yaml --wait");

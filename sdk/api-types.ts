@@ -76,6 +76,7 @@ export interface ApiError {
       | "REFUSED"
       | "UNAUTHORIZED"
       | "FORBIDDEN"
+      | "LOCKED"
       | "TOO_LARGE"
       | "INTERNAL";
     message: string;

@@ -79,10 +79,11 @@ const rootMessage = (error: unknown): string => {
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: "VALIDATION",
   401: "UNAUTHORIZED",
-  403: "UNAUTHORIZED",
+  403: "FORBIDDEN",
   404: "NOT_FOUND",
   409: "CONFLICT",
   413: "TOO_LARGE",
+  429: "LOCKED",
 };
 
 const isApiError = (body: unknown): body is ApiError => {

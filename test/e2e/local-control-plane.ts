@@ -22,7 +22,10 @@ export const startTestControlPlane = async (options: Partial<LocalOptions> = {})
     onEvent: (event) => events.push(event),
     ...options,
   });
-  const client = new GpuctlClient({ endpoint: local.endpoint, token: local.userToken });
+  // A fresh table: the control plane has just made its first admin, whose token this is.
+  const userToken = local.adminToken;
+  if (!userToken) throw new Error("the local control plane made no first admin");
+  const client = new GpuctlClient({ endpoint: local.endpoint, token: userToken });
 
   /** Polls the job until `done` holds, failing with the job's last state after `timeoutMs`. */
   const waitFor = async (jobId: string, done: (job: JobView) => boolean, timeoutMs = 30_000) => {
@@ -42,6 +45,7 @@ export const startTestControlPlane = async (options: Partial<LocalOptions> = {})
 
   return {
     ...local,
+    userToken,
     stateDir,
     client,
     events,

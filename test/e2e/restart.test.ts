@@ -13,7 +13,10 @@ const start = async () => {
   const local = await startLocalControlPlane({ stateDir, agentEnv: { GPUCTL_HEARTBEAT_S: "1" } });
   return {
     ...local,
-    client: new GpuctlClient({ endpoint: local.endpoint, token: local.userToken }),
+    client: new GpuctlClient({
+      endpoint: local.endpoint,
+      ...(local.adminToken ? { token: local.adminToken } : {}),
+    }),
   };
 };
 

@@ -1,5 +1,7 @@
 import { DynamoInstanceStore } from "../../lambdas/adapters/aws/dynamodb/instance-store.ts";
 import { DynamoJobStore } from "../../lambdas/adapters/aws/dynamodb/job-store.ts";
+import { DynamoUserStore } from "../../lambdas/adapters/aws/dynamodb/user-store.ts";
+import { ScryptPasswords } from "../../lambdas/adapters/crypto/scrypt-passwords.ts";
 import { MemoryMetrics } from "../../lambdas/adapters/local/memory-metrics.ts";
 import { DEFAULT_COST_MODEL, policyCoolingLimits } from "../../lambdas/domain/cooling-policy.ts";
 import { type JobSubmission, submitJob } from "../../lambdas/domain/job.ts";
@@ -7,14 +9,18 @@ import type { StatusEvent } from "../../lambdas/domain/status-events.ts";
 import type { JobRecord } from "../../lambdas/ports.ts";
 import { freshTable } from "./table.ts";
 
+/** scrypt at a test's cost: the real one takes 32 MiB and a noticeable time per hash. */
+export const testPasswords = new ScryptPasswords({ N: 2 ** 10, r: 8, p: 1 });
+
 /**
- * Both stores on a fresh table of the run's DynamoDB Local, and a bus and metrics that
+ * The stores on a fresh table of the run's DynamoDB Local, and a bus and metrics that
  * keep what is published.
  */
 export const freshStores = async () => {
   const table = await freshTable();
   const jobs = new DynamoJobStore(table);
   const instances = new DynamoInstanceStore(table);
+  const users = new DynamoUserStore(table);
   const published: StatusEvent[] = [];
   const events = { publish: async (batch: StatusEvent[]) => void published.push(...batch) };
   /** The stores with a clock stopped at `time`, as the use cases take them. */
@@ -22,6 +28,8 @@ export const freshStores = async () => {
   const at = (time: string) => ({
     jobs,
     instances,
+    users,
+    passwords: testPasswords,
     events,
     metrics,
     clock: { now: () => time },
@@ -31,7 +39,7 @@ export const freshStores = async () => {
       spotAllowed: true,
     },
   });
-  return { ...table, jobs, instances, published, metrics, at };
+  return { ...table, jobs, instances, users, published, metrics, at };
 };
 
 /** A job record as a submit creates it. */

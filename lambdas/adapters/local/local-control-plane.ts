@@ -22,12 +22,12 @@ import {
 } from "../../domain/cooling-policy.ts";
 import type { StatusEvent } from "../../domain/status-events.ts";
 import { createApi } from "../../handlers/api/app.ts";
-import { staticTokenUsers } from "../../handlers/api/user-identity.ts";
 import { coolingExecutionEnded } from "../../handlers/events/cooling-execution-ended.ts";
 import { workflowTasks } from "../../handlers/workflow/tasks.ts";
 import type { Compute, LaunchRequest, StateMachineName } from "../../ports.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
 import { recoverAfterRestart } from "../../use-cases/recover.ts";
+import { addFirstAdmin } from "../../use-cases/users.ts";
 import { DynamoInstanceStore } from "../aws/dynamodb/instance-store.ts";
 import { DynamoJobStore } from "../aws/dynamodb/job-store.ts";
 import { DynamoPoolStats } from "../aws/dynamodb/pool-stats.ts";
@@ -45,13 +45,14 @@ import { ProcessCompute } from "./process-compute.ts";
 
 const STATE_MACHINES = join(import.meta.dirname, "../../../statemachines");
 const TABLE_NAME = "gpuctl";
-export const LOCAL_OWNER = "local";
 
 export interface LocalOptions {
   /** Jobs, instances, artifacts and secrets live here, across restarts. */
   stateDir: string;
   /** 0 picks a free port. */
   port?: number;
+  /** The first admin's email, made when there is no user yet; LOCAL_ADMIN_EMAIL by default. */
+  adminEmail?: string;
   /** Keep DynamoDB's data in memory only (tests). */
   inMemory?: boolean;
   /** What the cooling policy weighs; AWS's prices and boot times by default. */
@@ -125,17 +126,53 @@ const probedCompute = (compute: ProcessCompute, probe: LocalProbes["launch"]): C
       }
     : compute;
 
-/** Tokens that outlive a restart, so the CLI's config and running agents stay valid. */
-const secrets = async (stateDir: string): Promise<{ userToken: string; agentSecret: string }> => {
-  const path = join(stateDir, "secrets.json");
-  const existing = await readFile(path, "utf8").then(JSON.parse, () => undefined);
-  if (existing?.userToken && existing?.agentSecret) return existing;
-  const fresh = {
-    userToken: randomBytes(24).toString("hex"),
-    agentSecret: randomBytes(32).toString("hex"),
-  };
-  await writeFile(path, JSON.stringify(fresh), { mode: 0o600 });
+/** What outlives a restart in the state folder, readable by this process only. */
+interface LocalSecrets {
+  /** The agents' shared secret: running agents stay valid. */
+  agentSecret: string;
+  /** The first admin's access token, which `npm start` writes into the CLI's config. */
+  adminToken?: string;
+}
+
+const secretsPath = (stateDir: string) => join(stateDir, "secrets.json");
+
+const writeSecrets = (stateDir: string, secrets: LocalSecrets) =>
+  writeFile(secretsPath(stateDir), JSON.stringify(secrets), { mode: 0o600 });
+
+const secrets = async (stateDir: string): Promise<LocalSecrets> => {
+  const existing = await readFile(secretsPath(stateDir), "utf8").then(JSON.parse, () => undefined);
+  if (typeof existing?.agentSecret === "string")
+    return {
+      agentSecret: existing.agentSecret,
+      ...(typeof existing.adminToken === "string" ? { adminToken: existing.adminToken } : {}),
+    };
+  const fresh = { agentSecret: randomBytes(32).toString("hex") };
+  await writeSecrets(stateDir, fresh);
   return fresh;
+};
+
+/** The first admin's address when GPUCTL_ADMIN_EMAIL names none. */
+export const LOCAL_ADMIN_EMAIL = "admin@gpuctl.local";
+
+/**
+ * The first admin's token: made with the admin when the table has no user yet (a new state
+ * folder, or DynamoDB in memory) and kept with the secrets, so each restart hands out that
+ * same token rather than a new one. Undefined when users exist and no token was kept.
+ */
+const firstAdminToken = async (
+  cp: ControlPlane,
+  stateDir: string,
+  kept: LocalSecrets,
+  email: string,
+): Promise<string | undefined> => {
+  const added = await addFirstAdmin(cp, { email });
+  if (!added.ok) {
+    const why = "fields" in added ? added.fields.map((field) => field.message).join("; ") : "";
+    throw new Error(`the first admin's email ${JSON.stringify(email)}: ${why || added.message}`);
+  }
+  if (!added.made) return kept.adminToken;
+  await writeSecrets(stateDir, { ...kept, adminToken: added.token.token });
+  return added.token.token;
 };
 
 const createTable = async (client: DynamoDBClient) => {
@@ -154,7 +191,8 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     await mkdir(join(stateDir, data), { recursive: true, mode: 0o700 });
     await chmod(join(stateDir, data), 0o700);
   }
-  const { userToken, agentSecret } = await secrets(stateDir);
+  const kept = await secrets(stateDir);
+  const { agentSecret } = kept;
   const dynamodb = await startDynamoDbLocal(
     options.inMemory ? {} : { dbPath: join(stateDir, "dynamodb") },
   );
@@ -241,8 +279,9 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     },
   };
 
+  const adminEmail = options.adminEmail ?? LOCAL_ADMIN_EMAIL;
+  const adminToken = await firstAdminToken(cp, stateDir, kept, adminEmail);
   const api = createApi(cp, {
-    users: staticTokenUsers({ [userToken]: LOCAL_OWNER }),
     polledCommands: commands,
     localArtifacts: artifacts,
   });
@@ -266,7 +305,8 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
 
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    userToken,
+    adminEmail,
+    adminToken,
     cp,
     workflows,
     compute,

@@ -2,15 +2,19 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { InvalidCursorError, UnreadableJobError } from "../../ports.ts";
 import { bothNeeds, type PortsOf } from "../../use-cases/control-plane.ts";
+import { ACCOUNT_ROUTES_NEEDS, accountRoutes, signInRoutes } from "./account-routes.ts";
 import { AGENT_ROUTES_NEEDS, type AgentRouteOptions, agentRoutes } from "./agent-routes.ts";
 import { checkPath, limitBody } from "./request-limits.ts";
 import { errorBody, invalid } from "./responses.ts";
-import type { ApiBindings, UserIdentity } from "./user-identity.ts";
+import { bearerCaller, requireCaller, type UserEnv, type UserIdentity } from "./user-identity.ts";
 import { USER_ROUTES_NEEDS, userRoutes } from "./user-routes.ts";
 
 export interface ApiOptions extends AgentRouteOptions {
-  /** Who calls the user routes: a static token per user locally, the JWT authorizer's subject on AWS. */
-  users: UserIdentity;
+  /**
+   * Who calls the user routes: the access token's user in the identity store unless given
+   * (AWS gives the JWT authorizer's subject until its stack checks gpuctl's tokens).
+   */
+  users?: UserIdentity;
 }
 
 /**
@@ -19,10 +23,13 @@ export interface ApiOptions extends AgentRouteOptions {
  * path and body is bounded before a route reads it (request-limits.ts); each route
  * validates its input, makes one use-case call, and maps the outcome to a status.
  */
-export const API_NEEDS = bothNeeds(USER_ROUTES_NEEDS, AGENT_ROUTES_NEEDS);
+export const API_NEEDS = bothNeeds(
+  bothNeeds(USER_ROUTES_NEEDS, ACCOUNT_ROUTES_NEEDS),
+  AGENT_ROUTES_NEEDS,
+);
 
 export const createApi = (cp: PortsOf<typeof API_NEEDS>, options: ApiOptions) => {
-  const app = new Hono<{ Bindings: ApiBindings }>();
+  const app = new Hono<UserEnv>();
   app.onError((error) => {
     if (error instanceof HTTPException) return error.getResponse();
     if (error instanceof UnreadableJobError) {
@@ -36,7 +43,11 @@ export const createApi = (cp: PortsOf<typeof API_NEEDS>, options: ApiOptions) =>
   });
   app.notFound(() => Response.json(errorBody("NOT_FOUND", "no such route"), { status: 404 }));
   app.use("*", checkPath, limitBody);
-  app.route("/v1", userRoutes(cp, options.users, options.localArtifacts));
+  // Signing in is the one user route without a token: it is registered before the check.
+  app.route("/v1", signInRoutes(cp));
+  app.use("/v1/*", requireCaller(options.users ?? bearerCaller(cp)));
+  app.route("/v1", accountRoutes(cp));
+  app.route("/v1", userRoutes(cp, options.localArtifacts));
   app.route("/agent/v1", agentRoutes(cp, options));
   return app;
 };

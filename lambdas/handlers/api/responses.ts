@@ -3,13 +3,16 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 import type { ApiError } from "../../../sdk/api-types.ts";
 import { type BodyLimit, bodyTooLarge, LIMITS } from "../../domain/limits.ts";
-import type { Failure } from "../../use-cases/outcome.ts";
+import type { AccessFailure, Failure } from "../../use-cases/outcome.ts";
 
-const STATUS: Record<Failure["error"], ContentfulStatusCode> = {
+const STATUS: Record<(Failure | AccessFailure)["error"], ContentfulStatusCode> = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   REFUSED: 409,
   VALIDATION: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  LOCKED: 429,
 };
 
 export const errorBody = (
@@ -26,11 +29,16 @@ export const fieldsOf = (error: z.ZodError) =>
     message: issue.message,
   }));
 
-/** A use case's refusal as the status it means. */
-export const fail = (failure: Failure) =>
+/** A use case's refusal as the status it means; a lock says when to try again (`Retry-After`). */
+export const fail = (failure: Failure | AccessFailure) =>
   Response.json(
     errorBody(failure.error, failure.message, "fields" in failure ? failure.fields : undefined),
-    { status: STATUS[failure.error] },
+    {
+      status: STATUS[failure.error],
+      ...("until" in failure
+        ? { headers: { "retry-after": new Date(failure.until).toUTCString() } }
+        : {}),
+    },
   );
 
 export const invalid = (message: string, fields: ApiError["error"]["fields"]) =>

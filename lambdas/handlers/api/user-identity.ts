@@ -1,19 +1,52 @@
+import type { MiddlewareHandler } from "hono";
 import type { LambdaEvent } from "hono/aws-lambda";
 import { z } from "zod";
-import { bearerToken } from "./responses.ts";
+import type { Caller } from "../../domain/identity.ts";
+import { authenticate } from "../../use-cases/access-tokens.ts";
+import type { Ports } from "../../use-cases/control-plane.ts";
+import type { AccessFailure } from "../../use-cases/outcome.ts";
+import { bearerToken, fail } from "./responses.ts";
 
 /** What the API's host hands each request: on Lambda, its event (from hono/aws-lambda); locally, nothing. */
 export type ApiBindings = { event?: LambdaEvent };
 
-/** The user a request comes from (the owner of the jobs it sees), or undefined when it names none. */
-export type UserIdentity = (request: Request, bindings: ApiBindings) => string | undefined;
+/** What the user routes see: the caller their access token names. */
+export type UserEnv = { Bindings: ApiBindings; Variables: { caller: Caller } };
 
-/** Locally: one static bearer token per user. */
-export const staticTokenUsers =
-  (users: Record<string, string>): UserIdentity =>
-  (request) => {
+/** The user a request comes from, or why it is not let in. */
+export type UserIdentity = (
+  request: Request,
+  bindings: ApiBindings,
+) => Promise<{ ok: true; caller: Caller } | AccessFailure>;
+
+// One answer for a missing, unknown, expired or revoked token and a removed user's, as
+// docs/security.md promises: the API does not help anyone sort tokens by what became of them.
+const NOT_SIGNED_IN =
+  "a valid access token is required (Authorization: Bearer gpuctl_...): sign in or make a new token";
+
+/** The caller whose personal access token the request bears, by the identity store. */
+export const bearerCaller =
+  (cp: Ports<"users" | "clock">): UserIdentity =>
+  async (request) => {
     const token = bearerToken(request);
-    return token && Object.hasOwn(users, token) ? users[token] : undefined;
+    const known = token === undefined ? undefined : await authenticate(cp, token);
+    if (known?.ok) return known;
+    return {
+      ok: false,
+      error: "UNAUTHORIZED",
+      reason: known?.error === "UNAUTHORIZED" ? known.reason : "UNKNOWN",
+      message: NOT_SIGNED_IN,
+    };
+  };
+
+/** Lets in only requests `identity` names a caller for, and hands the routes that caller. */
+export const requireCaller =
+  (identity: UserIdentity): MiddlewareHandler<UserEnv> =>
+  async (c, next) => {
+    const known = await identity(c.req.raw, c.env ?? {});
+    if (!known.ok) return fail(known);
+    c.set("caller", known.caller);
+    await next();
   };
 
 const JwtClaims = z.object({
@@ -35,10 +68,14 @@ export const iamUserArn = (event: ApiBindings["event"]): string | undefined => {
 };
 
 /**
- * On AWS: API Gateway's JWT authorizer has checked the token before the Lambda runs, and
- * the user is its `sub` claim. A request without one never passed that authorizer.
+ * On AWS, until the stack checks gpuctl's own tokens (docs/deploy.md): API Gateway's JWT
+ * authorizer has checked the token before the Lambda runs, and the caller is a plain
+ * `user` named by its `sub` claim. A request without one never passed that authorizer.
  */
-export const jwtSubject: UserIdentity = (_request, { event }) => {
+export const jwtSubject: UserIdentity = async (_request, { event }) => {
   const parsed = JwtClaims.safeParse(event);
-  return parsed.success ? parsed.data.requestContext.authorizer.jwt.claims.sub : undefined;
+  if (!parsed.success)
+    return { ok: false, error: "UNAUTHORIZED", reason: "UNKNOWN", message: NOT_SIGNED_IN };
+  const { sub } = parsed.data.requestContext.authorizer.jwt.claims;
+  return { ok: true, caller: { userId: sub, email: sub, role: "user" } };
 };

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { PREPARED_SINCE_HEADER } from "../../../sdk/api-types.ts";
 import { resultPathProblem, SHA256_HEX } from "../../domain/artifacts.ts";
 import { DIALECTS } from "../../domain/dialects/index.ts";
+import { may } from "../../domain/identity.ts";
 import { inputsToUpload, parseJobSpec } from "../../domain/job-spec.ts";
 import { LIMITS } from "../../domain/limits.ts";
 import { isTerminal } from "../../domain/phases.ts";
@@ -13,8 +14,8 @@ import { cancelJob, completeJob, REVIEW_DECISIONS, reviewJob } from "../../use-c
 import { listInstances } from "../../use-cases/list-instances.ts";
 import { submitJob } from "../../use-cases/submit-job.ts";
 import { type LocalArtifactStore, localUserArtifactRoutes } from "./local-artifact-routes.ts";
-import { body, fail, fieldsOf, invalid, notFound, tooLarge, unauthorized } from "./responses.ts";
-import type { ApiBindings, UserIdentity } from "./user-identity.ts";
+import { body, fail, fieldsOf, invalid, notFound, tooLarge } from "./responses.ts";
+import type { UserEnv } from "./user-identity.ts";
 import { instanceView, jobEventView, jobView } from "./views.ts";
 
 /** An input the CLI is about to upload: the URL it gets accepts these bytes only. */
@@ -40,18 +41,18 @@ export const USER_ROUTES_NEEDS = needs(
   ["spotAllowed", "cooling"],
 );
 
-/** The routes users call with their bearer token: their jobs, inputs and the instances. */
+/**
+ * The routes users call with their access token (requireCaller has checked it): their jobs,
+ * inputs and the instances. A job's owner is its submitter's user id.
+ */
 export const userRoutes = (
   cp: PortsOf<typeof USER_ROUTES_NEEDS>,
-  identity: UserIdentity,
   localArtifacts?: LocalArtifactStore,
 ) => {
-  const router = new Hono<{ Bindings: ApiBindings; Variables: { owner: string } }>();
+  const router = new Hono<UserEnv & { Variables: { owner: string } }>();
 
   router.use("*", async (c, next) => {
-    const owner = identity(c.req.raw, c.env ?? {});
-    if (!owner) return unauthorized("a valid bearer token is required");
-    c.set("owner", owner);
+    c.set("owner", c.get("caller").userId);
     await next();
   });
 
@@ -195,7 +196,11 @@ export const userRoutes = (
   if (localArtifacts) router.route("/artifacts", localUserArtifactRoutes(cp, localArtifacts));
 
   router.get("/instances", async (c) => {
-    const instances = await listInstances(cp, { owner: c.get("owner") });
+    const caller = c.get("caller");
+    const scope = may(caller, "instances.all")
+      ? ({ allOwners: true } as const)
+      : { owner: caller.userId };
+    const instances = await listInstances(cp, scope);
     return c.json({ items: instances.map(instanceView) });
   });
 

@@ -1,7 +1,8 @@
 import { type APIGatewayProxyResult, handle, type LambdaEvent } from "hono/aws-lambda";
 import { buildPortsAndEnvironment } from "../../adapters/aws/build-ports.ts";
 import { metrics } from "../../adapters/aws/builders/cloudwatch.ts";
-import { instances, jobs } from "../../adapters/aws/builders/dynamodb.ts";
+import { passwords } from "../../adapters/aws/builders/crypto.ts";
+import { instances, jobs, users } from "../../adapters/aws/builders/dynamodb.ts";
 import { compute } from "../../adapters/aws/builders/ec2.ts";
 import { events } from "../../adapters/aws/builders/eventbridge.ts";
 import { artifacts } from "../../adapters/aws/builders/s3.ts";
@@ -29,6 +30,8 @@ const { ports, environment } = await buildPortsAndEnvironment(
     workflows,
     commands,
     artifacts,
+    users,
+    passwords,
     events,
     metrics,
     costModel,

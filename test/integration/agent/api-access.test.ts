@@ -16,7 +16,6 @@ import { CHECKSUM_HEADER, checksumOf } from "../../../lambdas/domain/artifacts.t
 import type { Instance } from "../../../lambdas/domain/instance.ts";
 import type { Job } from "../../../lambdas/domain/job.ts";
 import { createApi } from "../../../lambdas/handlers/api/app.ts";
-import { staticTokenUsers } from "../../../lambdas/handlers/api/user-identity.ts";
 import type { JobRecord } from "../../../lambdas/ports.ts";
 import {
   type Assignment,
@@ -125,11 +124,10 @@ beforeAll(async () => {
   await store(["jobs", "canceled", "results", "model.json"], "{}");
   await store(["inputs", INPUT], "input");
   api = createApi(cp, {
-    users: staticTokenUsers({}),
     polledCommands: commands,
     localArtifacts: artifacts,
   });
-  iamApi = createApi(cp, { users: staticTokenUsers({}), agentRole: AGENT_ROLE });
+  iamApi = createApi(cp, { agentRole: AGENT_ROLE });
   await stores.instances.create(
     instance("gi-iam", { status: "EXECUTING", jobId: "iam-running", providerId: EC2_ID }),
     NOW,

@@ -1,22 +1,22 @@
 /**
- * Two users on the real API over DynamoDB Local, each with a static token: neither sees the
- * other's instances nor reaches the other's model names, and what the other has answers
- * exactly as what does not exist.
+ * Users on the real API over DynamoDB Local, each with their access token: none sees
+ * another's instances nor reaches another's model names, and what another has answers
+ * exactly as what does not exist; an admin sees every instance.
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { MemoryCommandQueue } from "../../../lambdas/adapters/local/memory-command-queue.ts";
 import type { Instance } from "../../../lambdas/domain/instance.ts";
 import { createApi } from "../../../lambdas/handlers/api/app.ts";
-import { staticTokenUsers } from "../../../lambdas/handlers/api/user-identity.ts";
 import type { ControlPlane } from "../../../lambdas/use-cases/control-plane.ts";
 import { listInstances } from "../../../lambdas/use-cases/list-instances.ts";
 import { freshStores, newRecord } from "../stores.ts";
+import { type TestUser, testUsers } from "../users.ts";
 
 const NOW = "2026-01-01T00:10:00.000Z";
-const TOKENS = { ada: "token-ada", grace: "token-grace", "ada#grace": "token-both" } as const;
-type User = keyof typeof TOKENS;
-const USERS = Object.keys(TOKENS) as User[];
+const USERS = ["ada", "grace", "alan"] as const;
+type User = (typeof USERS)[number] | "admin";
+let people: Record<User, TestUser>;
 
 let stores: Awaited<ReturnType<typeof freshStores>>;
 let api: ReturnType<typeof createApi>;
@@ -30,15 +30,22 @@ beforeAll(async () => {
     workflows: { sendTaskFailure: async () => {} },
     settings: { region: "local", agent: { endpoint: "http://127.0.0.1", secret: "s" } },
   } as unknown as ControlPlane;
-  const users = Object.fromEntries(Object.entries(TOKENS).map(([user, token]) => [token, user]));
-  api = createApi(cp, { users: staticTokenUsers(users) });
+  const made = testUsers(cp);
+  people = {
+    admin: await made.admin(),
+    ada: await made.add("ada@example.org"),
+    grace: await made.add("grace@example.org"),
+    // A reviewer sees instances as any user does: their own only.
+    alan: await made.add("alan@example.org", "reviewer"),
+  };
+  api = createApi(cp, {});
 });
 
 const call = (user: User, method: string, path: string) =>
   api.fetch(
     new Request(`http://localhost${path}`, {
       method,
-      headers: { authorization: `Bearer ${TOKENS[user]}` },
+      headers: { authorization: `Bearer ${people[user].token}` },
     }),
   );
 
@@ -49,11 +56,11 @@ const listed = async (user: User) => {
 };
 
 let instances = 0;
-/** An instance launched for `owner`'s job, in `state`; stored as the control plane would. */
-const stored = async (owner: string, state: Partial<Instance>): Promise<Instance> => {
+/** An instance launched for `user`'s job, in `state`; stored as the control plane would. */
+const stored = async (user: User, state: Partial<Instance>): Promise<Instance> => {
   const instance = {
-    id: `gi-${owner}-${++instances}`,
-    pool: { instanceType: "local", envHash: "e", region: "local", owner },
+    id: `gi-${user}-${++instances}`,
+    pool: { instanceType: "local", envHash: "e", region: "local", owner: people[user].userId },
     spot: false,
     coolingEpoch: 0,
     version: 1,
@@ -63,8 +70,8 @@ const stored = async (owner: string, state: Partial<Instance>): Promise<Instance
   return instance;
 };
 
-const deploy = async (owner: string, id: string, modelName: string) => {
-  const record = newRecord({ id, kind: "inference" }, { owner, modelName });
+const deploy = async (user: User, id: string, modelName: string) => {
+  const record = newRecord({ id, kind: "inference" }, { owner: people[user].userId, modelName });
   expect(await stores.jobs.submit({ record })).toMatchObject({ ok: true });
 };
 
@@ -106,9 +113,10 @@ describe("instances", () => {
         async (launches, caller) => {
           for (const { owner, state } of launches) all.push(await stored(owner, state));
           const ids = (await listed(caller)).items.map((item) => item.id);
-          const own = all.filter((instance) => instance.pool.owner === caller);
+          const owner = people[caller].userId;
+          const own = all.filter((instance) => instance.pool.owner === owner);
           expect(ids).toEqual(expect.arrayContaining(own.map((instance) => instance.id)));
-          const others = new Set(all.filter((i) => i.pool.owner !== caller).map((i) => i.id));
+          const others = new Set(all.filter((i) => i.pool.owner !== owner).map((i) => i.id));
           expect(ids.filter((id) => others.has(id))).toEqual([]);
         },
       ),
@@ -116,10 +124,15 @@ describe("instances", () => {
     );
   });
 
-  it("has every owner's instances in the all-owners scope, the seam an operator's view uses", async () => {
+  it("lists every owner's instances to an admin, as the all-owners scope has them", async () => {
     const graces = await stored("grace", { status: "COOLING" });
+    const adas = await stored("ada", { status: "EXECUTING", jobId: "job-of-ada" });
     const everyone = await listInstances(cp, { allOwners: true });
-    expect(everyone.map((instance) => instance.id)).toContain(graces.id);
+    expect(everyone.map((instance) => instance.id)).toEqual(
+      expect.arrayContaining([graces.id, adas.id]),
+    );
+    const seen = (await listed("admin")).items.map((item) => item.id);
+    expect(seen.toSorted()).toEqual(everyone.map((instance) => instance.id).toSorted());
   });
 });
 

@@ -3,16 +3,21 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_COST_MODEL } from "../../../lambdas/domain/cooling-policy.ts";
 import type { JobSpecInput } from "../../../lambdas/domain/job-spec.ts";
 import { createApi } from "../../../lambdas/handlers/api/app.ts";
-import { staticTokenUsers } from "../../../lambdas/handlers/api/user-identity.ts";
 import type { ControlPlane } from "../../../lambdas/use-cases/control-plane.ts";
 import { freshStores } from "../stores.ts";
+import { testUsers } from "../users.ts";
 
 const AT = "2026-01-01T00:00:00.000Z";
 
 let stores: Awaited<ReturnType<typeof freshStores>>;
+let adaToken: string;
 beforeEach(async () => {
   stores = await freshStores();
+  adaToken = (await testUsers(stores.at(AT)).add("ada@example.org")).token;
 });
+
+const tableItems = async () =>
+  (await stores.client.send(new ScanCommand({ TableName: stores.tableName }))).Items ?? [];
 
 /**
  * The API of an installation with no spot and a one-hour cap on cooling, on a fresh table,
@@ -31,13 +36,13 @@ const strictApi = (starts: unknown[]) =>
         spotAllowed: false,
       },
     } as unknown as ControlPlane,
-    { users: staticTokenUsers({ "ada-token": "ada" }) },
+    {},
   );
 
 const submit = (api: ReturnType<typeof createApi>, spec: JobSpecInput, key: string) =>
   api.request("/v1/jobs", {
     method: "POST",
-    headers: { authorization: "Bearer ada-token", "idempotency-key": key },
+    headers: { authorization: `Bearer ${adaToken}`, "idempotency-key": key },
     body: JSON.stringify(spec),
   });
 
@@ -67,6 +72,7 @@ describe("a submit the installation refuses", () => {
     async (_, refusedSpec, field, message) => {
       const starts: unknown[] = [];
       const api = strictApi(starts);
+      const before = await tableItems();
 
       const refused = await submit(api, refusedSpec, `key-${field}`);
 
@@ -74,10 +80,7 @@ describe("a submit the installation refuses", () => {
       expect(await refused.json()).toMatchObject({
         error: { code: "VALIDATION", fields: [{ field, message: expect.stringMatching(message) }] },
       });
-      const { Items = [] } = await stores.client.send(
-        new ScanCommand({ TableName: stores.tableName }),
-      );
-      expect(Items).toEqual([]);
+      expect(await tableItems()).toEqual(before);
       expect(starts).toEqual([]);
       expect(stores.published).toEqual([]);
       expect(stores.metrics.points).toEqual([]);

@@ -1,0 +1,81 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { createToken, listTokens, revokeToken } from "../../use-cases/access-tokens.ts";
+import { needs, type PortsOf } from "../../use-cases/control-plane.ts";
+import { login } from "../../use-cases/login.ts";
+import { addUser, listUsers, removeUser, setRole } from "../../use-cases/users.ts";
+import { body, fail, fieldsOf, invalid } from "./responses.ts";
+import type { ApiBindings, UserEnv } from "./user-identity.ts";
+
+export const ACCOUNT_ROUTES_NEEDS = needs(["users", "passwords", "clock"]);
+
+// The use cases check each field and name it; here only that the body is an object at all.
+const Fields = z.record(z.string(), z.unknown());
+
+/** The request's JSON body as fields, or the 400 that says it is not an object. */
+const fields = async (request: Request) => {
+  const parsed = Fields.safeParse(await body(request));
+  return parsed.success
+    ? ({ ok: true, fields: parsed.data } as const)
+    : ({ ok: false, response: invalid("bad request", fieldsOf(parsed.error)) } as const);
+};
+
+/** `POST /v1/login`: the one user route without a token, which it hands out. */
+export const signInRoutes = (cp: PortsOf<typeof ACCOUNT_ROUTES_NEEDS>) =>
+  new Hono<{ Bindings: ApiBindings }>().post("/login", async (c) => {
+    const request = await fields(c.req.raw);
+    if (!request.ok) return request.response;
+    const { email, password, expiresInDays } = request.fields;
+    const signedIn = await login(cp, { email, password, expiresInDays });
+    if (!signedIn.ok) return fail(signedIn);
+    return c.json({ ...signedIn.token, user: signedIn.user });
+  });
+
+/** The caller's own access tokens, and (admins only) the users. */
+export const accountRoutes = (cp: PortsOf<typeof ACCOUNT_ROUTES_NEEDS>) => {
+  const router = new Hono<UserEnv>();
+
+  router.post("/tokens", async (c) => {
+    const request = await fields(c.req.raw);
+    if (!request.ok) return request.response;
+    const made = await createToken(cp, c.get("caller"), request.fields);
+    return made.ok ? c.json(made.token, 201) : fail(made);
+  });
+
+  router.get("/tokens", async (c) =>
+    c.json({ items: (await listTokens(cp, c.get("caller"))).tokens }),
+  );
+
+  router.delete("/tokens/:tokenId", async (c) => {
+    const revoked = await revokeToken(cp, c.get("caller"), c.req.param("tokenId"));
+    return revoked.ok ? c.json(revoked.token) : fail(revoked);
+  });
+
+  router.post("/users", async (c) => {
+    const request = await fields(c.req.raw);
+    if (!request.ok) return request.response;
+    const { email, role, password } = request.fields;
+    const added = await addUser(cp, c.get("caller"), { email, role, password });
+    return added.ok ? c.json({ user: added.user, token: added.token }, 201) : fail(added);
+  });
+
+  router.get("/users", async (c) => {
+    const listed = await listUsers(cp, c.get("caller"));
+    return listed.ok ? c.json({ items: listed.users }) : fail(listed);
+  });
+
+  router.put("/users/:email/role", async (c) => {
+    const request = await fields(c.req.raw);
+    if (!request.ok) return request.response;
+    const email = c.req.param("email");
+    const changed = await setRole(cp, c.get("caller"), { email, role: request.fields.role });
+    return changed.ok ? c.json(changed.user) : fail(changed);
+  });
+
+  router.delete("/users/:email", async (c) => {
+    const removed = await removeUser(cp, c.get("caller"), { email: c.req.param("email") });
+    return removed.ok ? c.json(removed.user) : fail(removed);
+  });
+
+  return router;
+};
