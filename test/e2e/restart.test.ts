@@ -62,6 +62,8 @@ describe("restarting the local control plane", () => {
 
     const second = await start();
     try {
+      // The first admin was made once: the restart hands the CLI that same token.
+      expect(second.adminToken).toBe(first.adminToken);
       expect(await second.client.getJob(done.id)).toMatchObject({ phase: "COMPLETED" });
       expect(await second.client.getJob(running.id)).toMatchObject({
         phase: "LOST",
