@@ -784,7 +784,7 @@ const main = async () => {
       ...local,
       client: new GpuctlClient({
         endpoint: local.endpoint,
-        ...(local.adminToken ? { token: local.adminToken } : {}),
+        ...(local.admin ? { token: local.admin.token } : {}),
       }),
     };
     ({ runs, stillRunning } = await runCases(plane, jobs, concurrency));

@@ -43,12 +43,12 @@ const configuredToken = (path: string): string | undefined => {
 };
 const config = configPath();
 // Without the first admin's token (users made before it was kept): the config's own token stays.
-const token = local.adminToken ?? configuredToken(config);
+const token = local.admin?.token ?? configuredToken(config);
 await writeConfig(config, { endpoint: local.endpoint, ...(token ? { token } : {}) });
 console.log(`gpuctl local control plane listening on ${local.endpoint}`);
 console.log(
-  local.adminToken
-    ? `CLI signed in as the first admin, ${local.adminEmail}`
+  local.admin
+    ? `CLI signed in as the first admin, ${local.admin.email}`
     : `no first admin's token kept in ${stateDir}/secrets.json: the CLI keeps its config's token`,
 );
 console.log(`state in ${stateDir}; CLI config written to ${config}`);

@@ -23,7 +23,7 @@ export const startTestControlPlane = async (options: Partial<LocalOptions> = {})
     ...options,
   });
   // A fresh table: the control plane has just made its first admin, whose token this is.
-  const userToken = local.adminToken;
+  const userToken = local.admin?.token;
   if (!userToken) throw new Error("the local control plane made no first admin");
   const client = new GpuctlClient({ endpoint: local.endpoint, token: userToken });
 

@@ -15,7 +15,7 @@ const start = async () => {
     ...local,
     client: new GpuctlClient({
       endpoint: local.endpoint,
-      ...(local.adminToken ? { token: local.adminToken } : {}),
+      ...(local.admin ? { token: local.admin.token } : {}),
     }),
   };
 };
@@ -63,7 +63,7 @@ describe("restarting the local control plane", () => {
     const second = await start();
     try {
       // The first admin was made once: the restart hands the CLI that same token.
-      expect(second.adminToken).toBe(first.adminToken);
+      expect(second.admin).toEqual(first.admin);
       expect(await second.client.getJob(done.id)).toMatchObject({ phase: "COMPLETED" });
       expect(await second.client.getJob(running.id)).toMatchObject({
         phase: "LOST",

@@ -51,7 +51,7 @@ export interface LocalOptions {
   stateDir: string;
   /** 0 picks a free port. */
   port?: number;
-  /** The first admin's email, made when there is no user yet; LOCAL_ADMIN_EMAIL by default. */
+  /** The first admin's email, when there is no user yet to make them; LOCAL_ADMIN_EMAIL by default. */
   adminEmail?: string;
   /** Keep DynamoDB's data in memory only (tests). */
   inMemory?: boolean;
@@ -130,9 +130,18 @@ const probedCompute = (compute: ProcessCompute, probe: LocalProbes["launch"]): C
 interface LocalSecrets {
   /** The agents' shared secret: running agents stay valid. */
   agentSecret: string;
-  /** The first admin's access token, which `npm start` writes into the CLI's config. */
-  adminToken?: string;
+  /** The first admin and their access token, which `npm start` writes into the CLI's config. */
+  admin?: FirstAdmin;
 }
+
+export interface FirstAdmin {
+  email: string;
+  token: string;
+}
+
+const isFirstAdmin = (value: unknown): value is FirstAdmin =>
+  typeof (value as FirstAdmin | undefined)?.email === "string" &&
+  typeof (value as FirstAdmin).token === "string";
 
 const secretsPath = (stateDir: string) => join(stateDir, "secrets.json");
 
@@ -144,7 +153,7 @@ const secrets = async (stateDir: string): Promise<LocalSecrets> => {
   if (typeof existing?.agentSecret === "string")
     return {
       agentSecret: existing.agentSecret,
-      ...(typeof existing.adminToken === "string" ? { adminToken: existing.adminToken } : {}),
+      ...(isFirstAdmin(existing.admin) ? { admin: existing.admin } : {}),
     };
   const fresh = { agentSecret: randomBytes(32).toString("hex") };
   await writeSecrets(stateDir, fresh);
@@ -155,24 +164,25 @@ const secrets = async (stateDir: string): Promise<LocalSecrets> => {
 export const LOCAL_ADMIN_EMAIL = "admin@gpuctl.local";
 
 /**
- * The first admin's token: made with the admin when the table has no user yet (a new state
+ * The first admin, with their token: made when the table has no user yet (a new state
  * folder, or DynamoDB in memory) and kept with the secrets, so each restart hands out that
- * same token rather than a new one. Undefined when users exist and no token was kept.
+ * same token rather than a new one. Undefined when users exist and none was kept.
  */
-const firstAdminToken = async (
+const firstAdmin = async (
   cp: ControlPlane,
   stateDir: string,
   kept: LocalSecrets,
   email: string,
-): Promise<string | undefined> => {
+): Promise<FirstAdmin | undefined> => {
   const added = await addFirstAdmin(cp, { email });
   if (!added.ok) {
     const why = "fields" in added ? added.fields.map((field) => field.message).join("; ") : "";
     throw new Error(`the first admin's email ${JSON.stringify(email)}: ${why || added.message}`);
   }
-  if (!added.made) return kept.adminToken;
-  await writeSecrets(stateDir, { ...kept, adminToken: added.token.token });
-  return added.token.token;
+  if (!added.made) return kept.admin;
+  const admin = { email: added.user.email, token: added.token.token };
+  await writeSecrets(stateDir, { ...kept, admin });
+  return admin;
 };
 
 const createTable = async (client: DynamoDBClient) => {
@@ -279,8 +289,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     },
   };
 
-  const adminEmail = options.adminEmail ?? LOCAL_ADMIN_EMAIL;
-  const adminToken = await firstAdminToken(cp, stateDir, kept, adminEmail);
+  const admin = await firstAdmin(cp, stateDir, kept, options.adminEmail ?? LOCAL_ADMIN_EMAIL);
   const api = createApi(cp, {
     polledCommands: commands,
     localArtifacts: artifacts,
@@ -305,8 +314,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
 
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    adminEmail,
-    adminToken,
+    admin,
     cp,
     workflows,
     compute,
