@@ -8,11 +8,8 @@
  * stored or per use (the API, the table, the buckets, the state machines, the queues, the
  * topics) costs nothing at rest and is not listed.
  */
-import { App } from "aws-cdk-lib";
-import { readControlPlaneConfig } from "../lib/config.ts";
 import { FREE_DASHBOARD_METRICS } from "../lib/constructs/observability.ts";
-import { ControlPlaneStack } from "../lib/control-plane-stack.ts";
-import { prepareInstanceAssets } from "../scripts/instance-assets.ts";
+import { controlPlaneApp } from "../lib/control-plane-app.ts";
 import { AWS_PRICES, costOf, type PriceName } from "./aws-prices.ts";
 
 const GOAL_USD = 1;
@@ -53,11 +50,7 @@ const runsPerMonth = (schedule: string): number => {
   return MINUTES_PER_MONTH / every;
 };
 
-const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
-const stack = new ControlPlaneStack(app, "Gpuctl", {
-  config: readControlPlaneConfig(app.node),
-  assets: await prepareInstanceAssets(),
-});
+const { app, stack } = await controlPlaneApp({ "aws:cdk:bundling-stacks": [] });
 const byLogicalId = app.synth().getStackByName(stack.stackName).template.Resources as Record<
   string,
   Resource

@@ -5,26 +5,15 @@
  * metadata as the CDK CLI sets it. The functions' bundles are left out: they are
  * test/unit/lambda/bundles.test.ts's, made with the same options.
  */
-import { App, Validations } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
-import { AwsSolutionsChecks } from "cdk-nag";
-import { readControlPlaneConfig } from "../../lib/config.ts";
-import { ControlPlaneStack } from "../../lib/control-plane-stack.ts";
-import { prepareInstanceAssets } from "../../scripts/instance-assets.ts";
+import { controlPlaneApp } from "../../lib/control-plane-app.ts";
 
 export const synthesizeControlPlane = async (context: Record<string, unknown> = {}) => {
-  const app = new App({
-    context: {
-      ...context,
-      "aws:cdk:bundling-stacks": [],
-      "aws:cdk:enable-path-metadata": true,
-      "@aws-cdk/core:validateAgainstDefaultRules": true,
-    },
-  });
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  const stack = new ControlPlaneStack(app, "Gpuctl", {
-    config: readControlPlaneConfig(app.node),
-    assets: await prepareInstanceAssets(),
+  const { app, stack } = await controlPlaneApp({
+    ...context,
+    "aws:cdk:bundling-stacks": [],
+    "aws:cdk:enable-path-metadata": true,
+    "@aws-cdk/core:validateAgainstDefaultRules": true,
   });
   const assembly = app.synth();
   const template = Template.fromJSON(assembly.getStackByName(stack.stackName).template);
