@@ -66,19 +66,19 @@ const target = async (options: BootstrapOptions, clients: AdminClients) => {
       ]),
     );
   }
-  const from = options.stack ? `stack ${options.stack} has no output` : "";
   const functionName = options.function ?? outputs[OUTPUTS.function];
   const endpoint = options.endpoint ?? outputs[OUTPUTS.endpoint];
+  const missing = `stack ${options.stack} has no output`;
   if (!functionName)
     throw new BootstrapError(
       options.stack
-        ? `${from} ${OUTPUTS.function}: deploy this version of gpuctl's stack, or pass --function`
+        ? `${missing} ${OUTPUTS.function}: deploy this version of gpuctl's stack, or pass --function`
         : "name the stack (--stack) or the function (--function)",
     );
   if (!endpoint)
     throw new BootstrapError(
       options.stack
-        ? `${from} ${OUTPUTS.endpoint}: pass --endpoint`
+        ? `${missing} ${OUTPUTS.endpoint}: pass --endpoint`
         : "--endpoint: the API's URL (the stack's ApiUrl output) is needed with --function",
     );
   return { functionName, endpoint };
