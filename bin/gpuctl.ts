@@ -32,6 +32,7 @@ registerCancel(program);
 registerComplete(program);
 registerInstances(program);
 registerReview(program);
+(await import("./cli/admin.ts")).registerAdmin(program);
 
 // Commander answers `--help` before it looks at the verb, so `gpuctl nosuch --help` would
 // print the global help and exit 0: an unknown verb is an error, whatever its flags.

@@ -94,16 +94,9 @@ const CONTEXT = z
       .default(DEFAULT_ROOT_DEVICE_NAME),
     /** The monthly estimated cost at which the cost alarm fires, USD. */
     monthlyBudgetUsd: wholeNumber(1, 1_000_000).default(100),
-    /** An OIDC issuer of user tokens (https), with `userAudience`; absent: the stack makes a Cognito user pool. */
-    userIssuer: z.url({ protocol: /^https$/, error: "must be an https URL" }).optional(),
-    /** The audience (client id) user tokens from `userIssuer` carry. */
-    userAudience: z.string().min(1, "must not be empty").optional(),
   })
   .superRefine((config, context) => {
-    const pairs = [
-      ["vpcId", "subnetIds"],
-      ["userIssuer", "userAudience"],
-    ] as const;
+    const pairs = [["vpcId", "subnetIds"]] as const;
     for (const [first, second] of pairs) {
       const given = [first, second].filter((key) => config[key] !== undefined);
       if (given.length === 1) {
@@ -143,6 +136,16 @@ export class ConfigError extends Error {
  */
 const SETTING_STYLE = /^[a-z][a-zA-Z0-9]*$/;
 
+/** What the keys of an earlier stack's users' OIDC provider are told. */
+const OWN_TOKENS =
+  "is no longer a setting: users sign in with gpuctl's own access tokens, kept in the stack's table, not an OIDC provider's or Cognito's (docs/deploy.md, \"A first user\")";
+
+/**
+ * Settings an earlier gpuctl had, with what took their place: a deploy that still passes
+ * one is refused with why, rather than left to think the setting still does something.
+ */
+const RETIRED: Record<string, string> = { userIssuer: OWN_TOKENS, userAudience: OWN_TOKENS };
+
 /** Reads the installation's settings from CDK context (an App's or a Stack's `node`). */
 export const readControlPlaneConfig = (node: {
   tryGetContext(key: string): unknown;
@@ -155,7 +158,10 @@ export const readControlPlaneConfig = (node: {
   );
   const unknown = Object.keys(node.getAllContext())
     .filter((key) => SETTING_STYLE.test(key) && !(CONTEXT_KEYS as string[]).includes(key))
-    .map((key) => ({ key, message: `is not a setting (they are: ${CONTEXT_KEYS.join(", ")})` }));
+    .map((key) => ({
+      key,
+      message: RETIRED[key] ?? `is not a setting (they are: ${CONTEXT_KEYS.join(", ")})`,
+    }));
   const parsed = CONTEXT.safeParse(given);
   const problems = [
     ...unknown,

@@ -24,10 +24,11 @@ export interface ControlPlaneStackProps extends StackProps {
 }
 
 /**
- * gpuctl in one account and region: jobs and instances in DynamoDB, files in S3, each job's
- * lifecycle in Step Functions, one Lambda per entry point, the HTTP API for users and
- * agents, status events on a bus of its own, the GPU instances' launch template and
- * role, and the dashboards and alarms that watch them. Nothing runs at rest (docs/deploy.md, "What it costs at rest").
+ * gpuctl in one account and region: jobs, instances and users in DynamoDB, files in S3, each
+ * job's lifecycle in Step Functions, one Lambda per entry point, the HTTP API for users
+ * (known by gpuctl's own access tokens) and agents, status events on a bus of its own, the
+ * GPU instances' launch template and role, and the dashboards and alarms that watch them.
+ * Nothing runs at rest (docs/deploy.md, "What it costs at rest").
  */
 export class ControlPlaneStack extends Stack {
   readonly storage: Storage;
@@ -82,12 +83,7 @@ export class ControlPlaneStack extends Stack {
       compute: this.compute,
     });
     const lambdas = this.functions.functions;
-    this.api = new Api(this, "Api", {
-      handler: lambdas.ApiFunction,
-      ...(config.userIssuer && config.userAudience
-        ? { users: { issuer: config.userIssuer, audience: [config.userAudience] } }
-        : {}),
-    });
+    this.api = new Api(this, "Api", { handler: lambdas.ApiFunction });
     this.functions.setAgentEndpoint(this.api.url);
     this.compute.allowAgentApi(this.api.agentRoutesArn);
     this.workflows = new Workflows(this, "Workflows", { functions: this.functions });
@@ -102,8 +98,9 @@ export class ControlPlaneStack extends Stack {
       dependsOn: [this.compute],
       launchers: [...Object.values(this.workflows.machines), lambdas.AcquireInstanceFunction],
     });
-    // The teardown runs once, as the stack goes: no dashboard watches it.
-    const { TeardownFunction: _teardown, ...watched } = lambdas;
+    // The teardown runs once, as the stack goes, and the first admin's bootstrap once, by
+    // hand: no dashboard watches them.
+    const { TeardownFunction: _teardown, BootstrapAdminFunction: _bootstrap, ...watched } = lambdas;
     this.observability = new Observability(this, "Observability", {
       functions: watched,
       stateMachines: this.workflows.machines,
@@ -114,14 +111,11 @@ export class ControlPlaneStack extends Stack {
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
     output("ApiUrl", this.api.url, "The endpoint for the CLI and SDK (GPUCTL_ENDPOINT)");
-    if (this.api.userPool && this.api.userPoolClient) {
-      output("UserPoolId", this.api.userPool.userPoolId, "Users' accounts (Cognito)");
-      output(
-        "UserPoolClientId",
-        this.api.userPoolClient.userPoolClientId,
-        "The CLI's app client: users sign in with it",
-      );
-    }
+    output(
+      "BootstrapAdminFunctionName",
+      lambdas.BootstrapAdminFunction.functionName,
+      "Makes the first admin, once: npx gpuctl admin bootstrap --stack STACK --email EMAIL",
+    );
     output(
       "JobEndedTopicArn",
       this.events.terminalStatuses.topicArn,

@@ -85,17 +85,19 @@ export const addUser = async (
 
 /**
  * The installation's first admin, made at setup when there is no user yet; once there is
- * one, admins add the others. Nothing is made (`made: false`) when users exist.
+ * one, admins add the others, and this is refused (`USER_EXISTS`): whoever can call it
+ * (`npm start`, the stack's BootstrapAdminFunction) must not mint an admin beside them.
  */
 export const addFirstAdmin = async (
   cp: Ports<"users" | "passwords" | "clock">,
   request: Omit<NewUser, "role">,
-): Promise<
-  { ok: true; made: true; user: UserView; token: IssuedToken } | { ok: true; made: false } | Failure
-> => {
-  if ((await cp.users.listUsers()).length) return { ok: true, made: false };
-  const added = await writeUser(cp, { ...request, role: "admin" }, SETUP);
-  return added.ok ? { ...added, made: true } : added;
+): Promise<{ ok: true; user: UserView; token: IssuedToken } | Failure> => {
+  if ((await cp.users.listUsers()).length)
+    return conflict({
+      conflict: "USER_EXISTS",
+      message: "the first admin exists already: an admin adds the others (gpuctl user add)",
+    });
+  return writeUser(cp, { ...request, role: "admin" }, SETUP);
 };
 
 export const listUsers = async (

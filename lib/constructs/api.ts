@@ -1,67 +1,45 @@
-import { Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
+import { RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import {
+  type CfnStage,
   HttpApi,
   HttpMethod,
+  HttpNoneAuthorizer,
   HttpStage,
-  type IHttpRouteAuthorizer,
   LogGroupLogDestination,
   type ThrottleSettings,
 } from "aws-cdk-lib/aws-apigatewayv2";
-import {
-  HttpIamAuthorizer,
-  HttpJwtAuthorizer,
-  HttpUserPoolAuthorizer,
-} from "aws-cdk-lib/aws-apigatewayv2-authorizers";
+import { HttpIamAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
-import {
-  AccountRecovery,
-  type CfnUserPool,
-  FeaturePlan,
-  type IUserPool,
-  Mfa,
-  UserPool,
-  type UserPoolClient,
-} from "aws-cdk-lib/aws-cognito";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 
-/** An OpenID Connect provider the organisation already runs, whose tokens the user routes accept. */
-export interface ExistingUsers {
-  /** The issuer URL, exactly as the tokens' `iss` claim says it (https). */
-  issuer: string;
-  /** The accepted `aud` (or, for access tokens without one, `client_id`) values. */
-  audience: string[];
-}
-
 export interface ApiProps {
   /** The API Lambda (`lambdas/handlers/lambda/api.ts`): every route goes to it. */
   handler: IFunction;
-  /** Users' identity provider; when absent, a Cognito user pool of the stack's own. */
-  users?: ExistingUsers;
   /** Requests per second, steady and in bursts, across all callers. */
   throttle?: ThrottleSettings;
+  /** Sign-ins (`POST /v1/login`) per second, steady and in bursts, across all callers. */
+  loginThrottle?: ThrottleSettings;
   /** How long access logs are kept. */
   accessLogRetention?: RetentionDays;
 }
 
-/** API Gateway's JWT authorizer takes an https issuer and at least one audience. */
-const checkUsers = ({ issuer, audience }: ExistingUsers) => {
-  if (!Token.isUnresolved(issuer) && !issuer.startsWith("https://"))
-    throw new Error(
-      `users.issuer must be an https URL, as the tokens' iss claim says it: ${issuer}`,
-    );
-  if (audience.length === 0)
-    throw new Error("users.audience must name at least one audience (or client id) to accept");
-};
-
-/** A gpuctl installation's users: a handful of engineers, accounts made by an administrator. */
-const USER_TOKEN_VALIDITY = Duration.hours(1);
+/** The route a password is tried on: throttled on its own, far below the others. */
+export const LOGIN_ROUTE = "POST /v1/login";
 
 /**
- * One line per request: who called (the JWT's subject for users, the IAM caller for
- * agents), which route, what it answered and how long it took.
+ * A handful of engineers sign in now and then; a guesser needs thousands of tries. With the
+ * identity store's lockout per email (lambdas/domain/identity.ts LOGIN_LIMIT), this bounds
+ * the scrypt work anyone can make the API do, across every address at once.
+ */
+const LOGIN_THROTTLE = { rateLimit: 1, burstLimit: 5 };
+
+/**
+ * One line per request: which route, what it answered and how long it took, and for agents
+ * the IAM caller. A user is known to the API function only (it checks their token), so its
+ * own log names them.
  */
 const ACCESS_LOG_FIELDS = {
   requestId: "$context.requestId",
@@ -73,7 +51,6 @@ const ACCESS_LOG_FIELDS = {
   integrationLatencyMs: "$context.integrationLatency",
   integrationError: "$context.integrationErrorMessage",
   authorizerError: "$context.authorizer.error",
-  user: "$context.authorizer.claims.sub",
   caller: "$context.identity.userArn",
   sourceIp: "$context.identity.sourceIp",
   userAgent: "$context.identity.userAgent",
@@ -81,8 +58,7 @@ const ACCESS_LOG_FIELDS = {
 };
 
 /**
- * The control plane's HTTP API (docs/api.md): users under `/v1`, with a JWT from the
- * stack's Cognito user pool or the organisation's OIDC provider; instance agents under
+ * The control plane's HTTP API (docs/api.md): users under `/v1`, instance agents under
  * `/agent/v1`, signing with their instance role (IAM authorizer, docs/aws.md "Agent
  * identity"). Both go to the one API Lambda; any other path has no route, so API Gateway
  * answers 404 without invoking it. No CORS: the callers are the CLI and the agents, never
@@ -96,8 +72,6 @@ export class Api extends Construct {
   readonly url: string;
   /** What the instance role may invoke: the agent routes on the one stage, any method. */
   readonly agentRoutesArn: string;
-  readonly userPool?: UserPool;
-  readonly userPoolClient?: UserPoolClient;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
@@ -125,96 +99,47 @@ export class Api extends Construct {
       },
     });
 
-    let users: IHttpRouteAuthorizer;
-    if (props.users) {
-      checkUsers(props.users);
-      users = new HttpJwtAuthorizer("Users", props.users.issuer, {
-        jwtAudience: props.users.audience,
-      });
-    } else {
-      const pool = this.createUserPool();
-      users = new HttpUserPoolAuthorizer("Users", pool.userPool as IUserPool, {
-        userPoolClients: [pool.client],
-      });
-      this.userPool = pool.userPool;
-      this.userPoolClient = pool.client;
-    }
-
+    // Users' routes are not authenticated here: the API function checks gpuctl's own access
+    // tokens in the identity store, as the local control plane does, so one store knows the
+    // users on AWS and locally (lambdas/handlers/api/user-identity.ts).
+    const users = new HttpNoneAuthorizer();
     const integration = new HttpLambdaIntegration("Handler", props.handler);
-    this.httpApi.addRoutes({
-      path: "/v1/{proxy+}",
-      methods: [HttpMethod.ANY],
-      integration,
-      authorizer: users,
-    });
+    const userRoute = (path: string, method: HttpMethod) => {
+      const [route] = this.httpApi.addRoutes({
+        path,
+        methods: [method],
+        integration,
+        authorizer: users,
+      });
+      if (!route) throw new Error(`no route ${method} ${path}`);
+      Validations.of(route).acknowledge({
+        id: "AwsSolutions::AwsSolutions-APIG4",
+        reason:
+          "The API function authorizes every user request itself, by gpuctl's own access tokens in the stack's table (lambdas/handlers/api/user-identity.ts), the one identity store of the local and AWS control planes; POST /v1/login takes no token, and is throttled apart.",
+      });
+      return route;
+    };
+    userRoute("/v1/{proxy+}", HttpMethod.ANY);
+    // A route of its own, for a throttle of its own.
+    const login = userRoute("/v1/login", HttpMethod.POST);
     this.httpApi.addRoutes({
       path: "/agent/v1/{proxy+}",
       methods: [HttpMethod.ANY],
       integration,
       authorizer: new HttpIamAuthorizer(),
     });
+    const loginThrottle = props.loginThrottle ?? LOGIN_THROTTLE;
+    // CloudFormation's own property names: routeSettings is plain JSON to CDK.
+    (this.stage.node.defaultChild as CfnStage).routeSettings = {
+      [LOGIN_ROUTE]: {
+        ThrottlingRateLimit: loginThrottle.rateLimit,
+        ThrottlingBurstLimit: loginThrottle.burstLimit,
+      },
+    };
+    // A stage's route settings name routes that must exist first.
+    this.stage.node.addDependency(login);
 
     this.url = this.httpApi.apiEndpoint;
     this.agentRoutesArn = this.httpApi.arnForExecuteApi("*", "/agent/v1/*", this.stage.stageName);
-  }
-
-  /**
-   * Accounts made by an administrator only (`admin-create-user`), signed in with an email
-   * and a strong password, TOTP optional. The CLI's client has no secret (it runs on
-   * users' machines) and signs in with the password (USER_PASSWORD_AUTH) or SRP.
-   */
-  private createUserPool() {
-    const userPool = new UserPool(this, "UserPool", {
-      selfSignUpEnabled: false,
-      userInvitation: {
-        emailSubject: "Your gpuctl account",
-        emailBody:
-          "Your gpuctl account is {username}, with the temporary password {####}. Sign in once to choose your own.",
-      },
-      signInAliases: { email: true },
-      signInCaseSensitive: false,
-      standardAttributes: { email: { required: true, mutable: true } },
-      passwordPolicy: {
-        minLength: 12,
-        requireLowercase: true,
-        requireUppercase: true,
-        requireDigits: true,
-        requireSymbols: true,
-        tempPasswordValidity: Duration.days(3),
-        passwordHistorySize: 5,
-      },
-      mfa: Mfa.OPTIONAL,
-      mfaSecondFactor: { otp: true, sms: false },
-      accountRecovery: AccountRecovery.EMAIL_ONLY,
-      // Free up to 10,000 monthly active users; Plus (threat protection) is paid per user.
-      featurePlan: FeaturePlan.ESSENTIALS,
-      // Users' accounts own jobs by their `sub`: a new pool would orphan every job.
-      deletionProtection: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    Validations.of(userPool.node.defaultChild as CfnUserPool).acknowledge(
-      {
-        id: "AwsSolutions::AwsSolutions-COG8",
-        reason:
-          "The Plus feature plan (threat protection) is billed per monthly active user, and the pool's accounts are made by an administrator only, with a 12-character password policy and TOTP available.",
-      },
-      {
-        id: "AwsSolutions::AwsSolutions-COG2",
-        reason:
-          "MFA is optional (TOTP): the CLI takes a token obtained with `aws cognito-idp initiate-auth` and answers no MFA challenge itself; an administrator who wants it required sets the pool's MFA to ON and users answer the challenge with the AWS CLI.",
-      },
-    );
-    const client = userPool.addClient("Cli", {
-      generateSecret: false,
-      authFlows: { userPassword: true, userSrp: true },
-      accessTokenValidity: USER_TOKEN_VALIDITY,
-      idTokenValidity: USER_TOKEN_VALIDITY,
-      refreshTokenValidity: Duration.days(7),
-      preventUserExistenceErrors: true,
-      enableTokenRevocation: true,
-      // The CLI signs in with a password; no hosted UI, no redirect a domain added later could open.
-      disableOAuth: true,
-    });
-    return { userPool, client };
   }
 }

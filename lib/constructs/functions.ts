@@ -31,6 +31,7 @@ import { commands } from "../../lambdas/adapters/aws/builders/sqs.ts";
 import { ENVIRONMENT, type EnvironmentKind } from "../../lambdas/adapters/aws/environment.ts";
 import type { CoolingLimits } from "../../lambdas/domain/cooling-policy.ts";
 import { API_NEEDS } from "../../lambdas/handlers/api/app.ts";
+import { BOOTSTRAP_ADMIN_NEEDS } from "../../lambdas/handlers/events/bootstrap-admin.ts";
 import { COOLING_EXECUTION_ENDED_NEEDS } from "../../lambdas/handlers/events/cooling-execution-ended.ts";
 import { EC2_EVENTS_NEEDS } from "../../lambdas/handlers/events/ec2-events.ts";
 import { REAPER_NEEDS } from "../../lambdas/handlers/events/reaper.ts";
@@ -164,6 +165,8 @@ const HANDLERS: Record<LambdaName, Handler> = {
     memorySize: 1024,
     timeout: Duration.seconds(29),
   },
+  // Invoked once, by the operator: one scrypt hash and two table writes.
+  BootstrapAdminFunction: { needs: BOOTSTRAP_ADMIN_NEEDS },
   CoolingExecutionEndedFunction: { needs: COOLING_EXECUTION_ENDED_NEEDS },
   Ec2EventsFunction: { needs: EC2_EVENTS_NEEDS },
   // Done before the next run, 5 minutes later, starts.

@@ -17,7 +17,7 @@ const refusal = (context: Record<string, unknown>): ConfigError => {
 };
 
 describe("the control plane's configuration", () => {
-  it("has safe defaults: a new VPC, three one-GPU types, spot allowed, the Deep Learning AMI, a $100 budget, Cognito users", () => {
+  it("has safe defaults: a new VPC, three one-GPU types, spot allowed, the Deep Learning AMI, a $100 budget", () => {
     expect(readControlPlaneConfig(new App().node)).toEqual({
       instanceTypes: ["g5.xlarge", "g6.xlarge", "g4dn.xlarge"],
       spot: true,
@@ -41,8 +41,6 @@ describe("the control plane's configuration", () => {
         coolingMaxMinutes: "30",
         rootVolumeGiB: "250",
         monthlyBudgetUsd: "40",
-        userIssuer: "https://login.example.com/",
-        userAudience: "gpuctl-cli",
       }),
     ).toMatchObject({
       vpcId: "vpc-0123456789abcdef0",
@@ -53,8 +51,6 @@ describe("the control plane's configuration", () => {
       coolingMaxMinutes: 30,
       rootVolumeGiB: 250,
       monthlyBudgetUsd: 40,
-      userIssuer: "https://login.example.com/",
-      userAudience: "gpuctl-cli",
     });
   });
 
@@ -100,11 +96,15 @@ describe("the control plane's configuration", () => {
     [{ rootDeviceName: "sda1" }, "rootDeviceName", "must be a device like /dev/sda1"],
     [{ monthlyBudgetUsd: "-5" }, "monthlyBudgetUsd", "must be at least 1"],
     [
-      { userIssuer: "http://login.example.com", userAudience: "cli" },
+      { userIssuer: "https://login.example.com/" },
       "userIssuer",
-      "must be an https URL",
+      "is no longer a setting: users sign in with gpuctl's own access tokens",
     ],
-    [{ userIssuer: "https://login.example.com" }, "userAudience", "must be set with userIssuer"],
+    [
+      { userAudience: "gpuctl-cli" },
+      "userAudience",
+      "is no longer a setting: users sign in with gpuctl's own access tokens",
+    ],
     [{ monthlyBudget: "50" }, "monthlyBudget", "is not a setting (they are: vpcId, subnetIds,"],
   ])("refuses %j, naming %s", (context, key, reason) => {
     const error = refusal(context);

@@ -125,31 +125,55 @@ describe("the control plane stack", () => {
     }
   });
 
-  it("tells the platform engineer where the API, the users and the job-ended topic are", () => {
+  it("tells the platform engineer where the API, the first admin's bootstrap and the job-ended topic are", () => {
     for (const output of [
       "ApiUrl",
-      "UserPoolId",
-      "UserPoolClientId",
+      "BootstrapAdminFunctionName",
       "JobEndedTopicArn",
       "ArtifactsBucket",
     ])
       template.hasOutput(output, {});
+    template.hasOutput("BootstrapAdminFunctionName", {
+      Value: { Ref: Match.stringLikeRegexp("^FunctionsBootstrapAdminFunction") },
+    });
+    for (const output of ["UserPoolId", "UserPoolClientId"])
+      expect(template.findOutputs(output)).toEqual({});
   });
 
-  it("uses the organisation's VPC and OIDC provider when the context names them", async () => {
+  it("keeps users in its own table: no Cognito, no JWT authorizer, the user routes open to the API function", () => {
+    expect(
+      Object.values(template.toJSON().Resources as Record<string, { Type: string }>).filter(
+        ({ Type }) => Type.startsWith("AWS::Cognito::"),
+      ),
+    ).toEqual([]);
+    template.resourceCountIs("AWS::ApiGatewayV2::Authorizer", 0);
+    template.hasResourceProperties("AWS::ApiGatewayV2::Route", {
+      RouteKey: "ANY /v1/{proxy+}",
+      AuthorizationType: "NONE",
+    });
+    template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      RouteSettings: {
+        "POST /v1/login": { ThrottlingRateLimit: 1, ThrottlingBurstLimit: 5 },
+      },
+    });
+  });
+
+  it("refuses the settings of an earlier stack's OIDC provider, saying tokens are gpuctl's own", async () => {
+    await expect(
+      synthesizeControlPlane({
+        userIssuer: "https://login.example.com/",
+        userAudience: "gpuctl-cli",
+      }),
+    ).rejects.toThrow(/userIssuer is no longer a setting: users sign in with gpuctl's own/);
+  });
+
+  it("uses the organisation's VPC when the context names it", async () => {
     const { template: custom, stack: customStack } = await synthesizeControlPlane({
       vpcId: "vpc-0123456789abcdef0",
       subnetIds: "subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb",
-      userIssuer: "https://login.example.com/",
-      userAudience: "gpuctl-cli",
     });
     custom.resourceCountIs("AWS::EC2::VPC", 0);
     expect(Annotations.fromStack(customStack).findWarning("*", Match.anyValue())).toEqual([]);
-    custom.resourceCountIs("AWS::Cognito::UserPool", 0);
-    custom.hasResourceProperties("AWS::ApiGatewayV2::Authorizer", {
-      AuthorizerType: "JWT",
-      JwtConfiguration: { Issuer: "https://login.example.com/", Audience: ["gpuctl-cli"] },
-    });
     expect(JSON.stringify(custom.toJSON())).toContain(
       "subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb",
     );

@@ -202,6 +202,29 @@ describe("the functions", () => {
     },
   );
 
+  it("give the first admin's bootstrap the users' items and nothing else: no job, instance, file, queue or secret", () => {
+    expect(handlerNeeds("BootstrapAdminFunction")).toEqual({
+      ports: ["users", "passwords", "clock"],
+      settings: [],
+    });
+    expect([...allowedOf("BootstrapAdminFunction")].sort()).toEqual(
+      [...baseGrants("BootstrapAdminFunction"), ...(PORT_GRANTS.users ?? [])].sort(),
+    );
+    const variables = functionOf("BootstrapAdminFunction").Environment as {
+      Variables: Record<string, unknown>;
+    };
+    expect(Object.keys(variables.Variables)).toEqual(["TABLE_NAME"]);
+  });
+
+  it("let the API function look tokens up and count failed sign-ins, as its users port does", () => {
+    const allowed = allowedOf("ApiFunction");
+    for (const grant of PORT_GRANTS.users ?? []) expect(allowed).toContain(grant);
+    // Failed sign-ins are counted with a conditional put; tokens are read by their hash.
+    expect(allowed).toContain(`dynamodb:GetItem ${table}`);
+    expect(allowed).toContain(`dynamodb:PutItem ${table}`);
+    expect([...allowed].filter((grant) => grant.startsWith("cognito"))).toEqual([]);
+  });
+
   it("give each function a role of its own with no managed policy", () => {
     const roles = NAMES.map((name) => flat(functionOf(name).Role));
     expect(new Set(roles).size).toBe(NAMES.length);

@@ -17,7 +17,7 @@ export const testUsers = (cp: Ports<"users" | "passwords" | "clock">) => {
   let first: Promise<TestUser> | undefined;
   const admin = () => {
     first ??= addFirstAdmin(cp, { email: "admin@example.org" }).then((made) => {
-      if (!made.ok || !made.made) throw new Error(`no first admin: ${JSON.stringify(made)}`);
+      if (!made.ok) throw new Error(`no first admin: ${JSON.stringify(made)}`);
       return { userId: made.user.userId, email: made.user.email, token: made.token.token };
     });
     return first;

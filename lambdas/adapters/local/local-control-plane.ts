@@ -175,11 +175,11 @@ const firstAdmin = async (
   email: string,
 ): Promise<FirstAdmin | undefined> => {
   const added = await addFirstAdmin(cp, { email });
+  if (!added.ok && added.error === "CONFLICT") return kept.admin;
   if (!added.ok) {
     const why = "fields" in added ? added.fields.map((field) => field.message).join("; ") : "";
     throw new Error(`the first admin's email ${JSON.stringify(email)}: ${why || added.message}`);
   }
-  if (!added.made) return kept.admin;
   const admin = { email: added.user.email, token: added.token.token };
   await writeSecrets(stateDir, { ...kept, admin });
   return admin;

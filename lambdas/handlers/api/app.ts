@@ -10,10 +10,7 @@ import { bearerCaller, requireCaller, type UserEnv, type UserIdentity } from "./
 import { USER_ROUTES_NEEDS, userRoutes } from "./user-routes.ts";
 
 export interface ApiOptions extends AgentRouteOptions {
-  /**
-   * Who calls the user routes: the access token's user in the identity store unless given
-   * (AWS gives the JWT authorizer's subject until its stack checks gpuctl's tokens).
-   */
+  /** Who calls the user routes: the access token's user in the identity store unless given. */
   users?: UserIdentity;
 }
 

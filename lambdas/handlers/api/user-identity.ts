@@ -49,12 +49,6 @@ export const requireCaller =
     await next();
   };
 
-const JwtClaims = z.object({
-  requestContext: z.object({
-    authorizer: z.object({ jwt: z.object({ claims: z.object({ sub: z.string().min(1) }) }) }),
-  }),
-});
-
 const IamCaller = z.object({
   requestContext: z.object({
     authorizer: z.object({ iam: z.object({ userArn: z.string().min(1) }) }),
@@ -65,17 +59,4 @@ const IamCaller = z.object({
 export const iamUserArn = (event: ApiBindings["event"]): string | undefined => {
   const parsed = IamCaller.safeParse(event);
   return parsed.success ? parsed.data.requestContext.authorizer.iam.userArn : undefined;
-};
-
-/**
- * On AWS, until the stack checks gpuctl's own tokens (docs/deploy.md): API Gateway's JWT
- * authorizer has checked the token before the Lambda runs, and the caller is a plain
- * `user` named by its `sub` claim. A request without one never passed that authorizer.
- */
-export const jwtSubject: UserIdentity = async (_request, { event }) => {
-  const parsed = JwtClaims.safeParse(event);
-  if (!parsed.success)
-    return { ok: false, error: "UNAUTHORIZED", reason: "UNKNOWN", message: NOT_SIGNED_IN };
-  const { sub } = parsed.data.requestContext.authorizer.jwt.claims;
-  return { ok: true, caller: { userId: sub, email: sub, role: "user" } };
 };

@@ -11,15 +11,18 @@ import { clock, cooling, costModel, spotAllowed } from "../../adapters/aws/build
 import { workflows } from "../../adapters/aws/builders/sfn.ts";
 import { commands } from "../../adapters/aws/builders/sqs.ts";
 import { API_NEEDS, createApi } from "../api/app.ts";
-import { jwtSubject } from "../api/user-identity.ts";
+import { bearerCaller } from "../api/user-identity.ts";
 import { API_OWN_ENVIRONMENT } from "./entries.ts";
 import { wrapHandler } from "./wrap-handler.ts";
 
 /**
- * The HTTP API behind API Gateway (HTTP API, payload 2.0): users' routes pass its JWT
- * authorizer, agents' its IAM authorizer, whose caller must be a session of the instance
- * role. The event reaches the routes as `c.env.event`. No poll route and no artifact
- * routes: agents read their SQS queue, and files move through presigned S3 URLs.
+ * The HTTP API behind API Gateway (HTTP API, payload 2.0). Users' routes come through
+ * unauthenticated at API Gateway: this function checks gpuctl's own access tokens against
+ * the identity store, as the local control plane does, so one store knows the users on
+ * AWS and locally. Agents' routes pass API Gateway's IAM authorizer, whose caller must be
+ * a session of the instance role. The event reaches the routes as `c.env.event`. No poll
+ * route and no artifact routes: agents read their SQS queue, and files move through
+ * presigned S3 URLs.
  */
 const { ports, environment } = await buildPortsAndEnvironment(
   API_NEEDS,
@@ -43,7 +46,7 @@ const { ports, environment } = await buildPortsAndEnvironment(
   API_OWN_ENVIRONMENT,
 );
 const api = createApi(ports, {
-  users: jwtSubject,
+  users: bearerCaller(ports),
   agentRole: environment.agentRole.AGENT_ROLE_NAME,
 });
 

@@ -16,6 +16,7 @@ export const LAMBDA_ENTRIES = {
   ExpireStoppedFunction: "tasks/expire-stopped.ts",
   AbandonCoolingFunction: "tasks/abandon-cooling.ts",
   ApiFunction: "api.ts",
+  BootstrapAdminFunction: "bootstrap-admin.ts",
   CoolingExecutionEndedFunction: "cooling-execution-ended.ts",
   Ec2EventsFunction: "ec2-events.ts",
   ReaperFunction: "reaper.ts",

@@ -23,10 +23,14 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { readConfig } from "../../../agent/config.ts";
 import { AGENT_HEADERS } from "../../../agent/protocol.ts";
+import { DynamoUserStore } from "../../../lambdas/adapters/aws/dynamodb/user-store.ts";
 import { clientToken } from "../../../lambdas/adapters/aws/ec2/ec2-compute.ts";
+import { ScryptPasswords } from "../../../lambdas/adapters/crypto/scrypt-passwords.ts";
 import { assignmentCredential } from "../../../lambdas/use-cases/agent-identity.ts";
 import { executionStatusChange } from "../../fixtures/aws-events.ts";
 import { newRecord } from "../stores.ts";
+import { freshTable } from "../table.ts";
+import { type TestUser, testUsers } from "../users.ts";
 import {
   AT,
   BUCKET,
@@ -40,6 +44,7 @@ import {
   metricsPrinted,
   openTable,
   prepareInvocation,
+  printed,
   published,
   QUEUE_URLS,
   SECRET,
@@ -47,11 +52,25 @@ import {
   sqs,
   storedInstance,
   storedJob,
+  table,
 } from "./lambda-environment.ts";
 
 const ec2 = mockClient(EC2Client);
 
-beforeAll(openTable);
+const PASSWORD = "correct horse battery";
+let ada: TestUser;
+let bob: TestUser;
+
+beforeAll(async () => {
+  await openTable();
+  const people = testUsers({
+    users: new DynamoUserStore(table),
+    passwords: new ScryptPasswords(),
+    clock: { now: () => new Date().toISOString() },
+  });
+  ada = await people.add("ada@example.org", "user", PASSWORD);
+  bob = await people.add("bob@example.org");
+});
 
 /** The gpuctl instances EC2 knows, by their `gpuctl:instance` tag, for DescribeInstances. */
 const ec2Instances = (known: Record<string, { InstanceId: string; state: string }>) =>
@@ -74,11 +93,14 @@ beforeEach(() => {
 
 afterEach(endInvocation);
 
-/** An API Gateway HTTP API (payload 2.0) event, with the authorizer context API Gateway adds. */
+/**
+ * An API Gateway HTTP API (payload 2.0) event, with the authorizer context API Gateway adds
+ * on the agents' routes; the users' routes have no authorizer, so none.
+ */
 const httpEvent = (
   method: string,
   path: string,
-  authorizer: Record<string, unknown>,
+  authorizer: Record<string, unknown> | undefined,
   request: { headers?: Record<string, string>; body?: unknown } = {},
 ) => ({
   version: "2.0",
@@ -94,7 +116,7 @@ const httpEvent = (
   requestContext: {
     accountId: "123456789012",
     apiId: "a1b2c3d4e5",
-    authorizer,
+    ...(authorizer ? { authorizer } : {}),
     domainName: "api.example.com",
     domainPrefix: "api",
     http: {
@@ -114,17 +136,8 @@ const httpEvent = (
   isBase64Encoded: false,
 });
 
-const jwt = (sub: string) => ({
-  jwt: {
-    claims: {
-      sub,
-      iss: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example",
-      aud: "gpuctl-cli",
-      token_use: "access",
-    },
-    scopes: null,
-  },
-});
+/** A user's request: their access token, and no authorizer context. */
+const as = (user: TestUser) => ({ headers: { authorization: `Bearer ${user.token}` } });
 
 const iam = (instanceId: string) => ({
   iam: {
@@ -139,25 +152,54 @@ const iam = (instanceId: string) => ({
 });
 
 describe("the API Lambda", () => {
-  it("serves a user's jobs to the JWT authorizer's subject alone", async () => {
-    await jobs.submit({ record: newRecord({ id: "job-of-ada" }, { owner: "sub-ada" }) });
+  it("serves a user's jobs to the user whose access token the request bears, alone", async () => {
+    await jobs.submit({ record: newRecord({ id: "job-of-ada" }, { owner: ada.userId }) });
     const { handler } = await import("../../../lambdas/handlers/lambda/api.ts");
 
-    const own = await handler(httpEvent("GET", "/v1/jobs/job-of-ada", jwt("sub-ada")), context);
+    const own = await handler(httpEvent("GET", "/v1/jobs/job-of-ada", undefined, as(ada)), context);
     expect(own.statusCode).toBe(200);
     expect(JSON.parse(own.body)).toMatchObject({ id: "job-of-ada" });
-    const other = await handler(httpEvent("GET", "/v1/jobs/job-of-ada", jwt("sub-bob")), context);
+    const other = await handler(
+      httpEvent("GET", "/v1/jobs/job-of-ada", undefined, as(bob)),
+      context,
+    );
     expect(other.statusCode).toBe(404);
-    const listed = await handler(httpEvent("GET", "/v1/jobs", jwt("sub-ada")), context);
+    const listed = await handler(httpEvent("GET", "/v1/jobs", undefined, as(ada)), context);
     expect(JSON.parse(listed.body).items.map((job: { id: string }) => job.id)).toEqual([
       "job-of-ada",
     ]);
   });
 
-  it("refuses a user route the JWT authorizer did not pass", async () => {
+  it("refuses a user route without a token it knows, whatever authorizer context the event carries", async () => {
     const { handler } = await import("../../../lambdas/handlers/lambda/api.ts");
-    const response = await handler(httpEvent("GET", "/v1/jobs", iam("i-0abc")), context);
-    expect(response.statusCode).toBe(401);
+    const unknown = { headers: { authorization: `Bearer gpuctl_${"x".repeat(43)}` } };
+    for (const event of [
+      httpEvent("GET", "/v1/jobs", undefined),
+      httpEvent("GET", "/v1/jobs", undefined, unknown),
+      httpEvent("GET", "/v1/jobs", iam("i-0abc")),
+      httpEvent("GET", "/v1/jobs", { jwt: { claims: { sub: ada.userId } } }),
+    ])
+      expect((await handler(event, context)).statusCode).toBe(401);
+  });
+
+  it("signs a user in with their email and password, for a token the other routes take", async () => {
+    const { handler } = await import("../../../lambdas/handlers/lambda/api.ts");
+    const signIn = (password: string) =>
+      handler(
+        httpEvent("POST", "/v1/login", undefined, {
+          body: { email: "ada@example.org", password },
+        }),
+        context,
+      );
+    expect((await signIn("not the password")).statusCode).toBe(401);
+    const signedIn = await signIn(PASSWORD);
+    expect(signedIn.statusCode).toBe(200);
+    const { token } = JSON.parse(signedIn.body);
+    const listed = await handler(
+      httpEvent("GET", "/v1/jobs", undefined, { headers: { authorization: `Bearer ${token}` } }),
+      context,
+    );
+    expect(listed.statusCode).toBe(200);
   });
 
   it("submits a job as the subject: its lifecycle and deadline executions, its status event, its metric", async () => {
@@ -170,12 +212,12 @@ describe("the API Lambda", () => {
       timeoutS: 3600,
     };
     const response = await handler(
-      httpEvent("POST", "/v1/jobs", jwt("sub-ada"), { body: spec }),
+      httpEvent("POST", "/v1/jobs", undefined, { ...as(ada), body: spec }),
       context,
     );
     expect(response.statusCode).toBe(201);
     const { id } = JSON.parse(response.body);
-    expect((await jobs.get(id))?.owner).toBe("sub-ada");
+    expect((await jobs.get(id))?.owner).toBe(ada.userId);
     for (const stateMachineArn of [MACHINES.lifecycle, MACHINES.deadline]) {
       expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
         stateMachineArn,
@@ -250,8 +292,42 @@ describe("the API Lambda", () => {
 
   it("publishes no metric for a request that changes nothing, not even a cold start", async () => {
     const { handler } = await import("../../../lambdas/handlers/lambda/api.ts");
-    await handler(httpEvent("GET", "/v1/jobs", jwt("sub-ada")), context);
+    await handler(httpEvent("GET", "/v1/jobs", undefined, as(ada)), context);
     expect(metricsPrinted()).toEqual([]);
+  });
+});
+
+describe("the first admin's bootstrap Lambda", () => {
+  it("makes the first admin of an empty table, with a token the API takes, once", async () => {
+    vi.stubEnv("TABLE_NAME", (await freshTable()).tableName);
+    const { handler } = await import("../../../lambdas/handlers/lambda/bootstrap-admin.ts");
+
+    const made = await handler({ email: "Root@Example.org" }, context);
+    expect(made).toMatchObject({
+      ok: true,
+      email: "root@example.org",
+      token: expect.stringMatching(/^gpuctl_/),
+    });
+    if (!made.ok) throw new Error("no first admin");
+    expect(printed().join("\n")).not.toContain(made.token);
+    expect(await handler({ email: "other@example.org" }, context)).toMatchObject({
+      ok: false,
+      error: "CONFLICT",
+      message: expect.stringContaining("the first admin exists already"),
+    });
+    expect(await handler({}, context)).toMatchObject({ ok: false });
+
+    const api = await import("../../../lambdas/handlers/lambda/api.ts");
+    const listed = await api.handler(
+      httpEvent("GET", "/v1/users", undefined, {
+        headers: { authorization: `Bearer ${made.token}` },
+      }),
+      context,
+    );
+    expect(listed.statusCode).toBe(200);
+    expect(JSON.parse(listed.body).items).toEqual([
+      expect.objectContaining({ email: "root@example.org", role: "admin" }),
+    ]);
   });
 });
 

@@ -49,6 +49,11 @@ const ENTRIES: { entry: string; holds: string[]; lacks: string[] }[] = [
     lacks: [REAP, REAPING, ACQUIRE, "lambdas/use-cases/reconcile-instance.ts"],
   },
   {
+    entry: "bootstrap-admin.ts",
+    holds: ["lambdas/use-cases/users.ts", "lambdas/adapters/aws/dynamodb/user-store.ts"],
+    lacks: [S3, SFN, EC2, SQS, EVENTBRIDGE, HONO, ACQUIRE, AGENT_STEPS, FINISH, REAP],
+  },
+  {
     entry: "cooling-execution-ended.ts",
     holds: ["lambdas/handlers/events/cooling-execution-ended.ts", FINISH],
     lacks: [S3, SFN, HONO, ACQUIRE, AGENT_STEPS, REAP],
