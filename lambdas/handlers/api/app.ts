@@ -6,13 +6,11 @@ import { ACCOUNT_ROUTES_NEEDS, accountRoutes, signInRoutes } from "./account-rou
 import { AGENT_ROUTES_NEEDS, type AgentRouteOptions, agentRoutes } from "./agent-routes.ts";
 import { checkPath, limitBody } from "./request-limits.ts";
 import { errorBody, invalid } from "./responses.ts";
-import { bearerCaller, requireCaller, type UserEnv, type UserIdentity } from "./user-identity.ts";
+import { bearerCaller, requireCaller, type UserEnv } from "./user-identity.ts";
 import { USER_ROUTES_NEEDS, userRoutes } from "./user-routes.ts";
 
-export interface ApiOptions extends AgentRouteOptions {
-  /** Who calls the user routes: the access token's user in the identity store unless given. */
-  users?: UserIdentity;
-}
+/** Users are always the access token's user in the identity store, on every host. */
+export type ApiOptions = AgentRouteOptions;
 
 /**
  * The control plane's HTTP API, one router per audience: users under /v1, instance agents
@@ -42,7 +40,7 @@ export const createApi = (cp: PortsOf<typeof API_NEEDS>, options: ApiOptions) =>
   app.use("*", checkPath, limitBody);
   // Signing in is the one user route without a token: it is registered before the check.
   app.route("/v1", signInRoutes(cp));
-  app.use("/v1/*", requireCaller(options.users ?? bearerCaller(cp)));
+  app.use("/v1/*", requireCaller(bearerCaller(cp)));
   app.route("/v1", accountRoutes(cp));
   app.route("/v1", userRoutes(cp, options.localArtifacts));
   app.route("/agent/v1", agentRoutes(cp, options));

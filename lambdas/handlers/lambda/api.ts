@@ -11,7 +11,6 @@ import { clock, cooling, costModel, spotAllowed } from "../../adapters/aws/build
 import { workflows } from "../../adapters/aws/builders/sfn.ts";
 import { commands } from "../../adapters/aws/builders/sqs.ts";
 import { API_NEEDS, createApi } from "../api/app.ts";
-import { bearerCaller } from "../api/user-identity.ts";
 import { API_OWN_ENVIRONMENT } from "./entries.ts";
 import { wrapHandler } from "./wrap-handler.ts";
 
@@ -45,9 +44,6 @@ const { ports, environment } = await buildPortsAndEnvironment(
   },
   API_OWN_ENVIRONMENT,
 );
-const api = createApi(ports, {
-  users: bearerCaller(ports),
-  agentRole: environment.agentRole.AGENT_ROLE_NAME,
-});
+const api = createApi(ports, { agentRole: environment.agentRole.AGENT_ROLE_NAME });
 
 export const handler = wrapHandler<LambdaEvent, APIGatewayProxyResult>(handle(api));

@@ -4,7 +4,7 @@ import { readJobRecord } from "../../../domain/job-record.ts";
 import { type JobEventRecord, type JobRecord, UnreadableJobError } from "../../../ports.ts";
 
 /**
- * An owner as one key segment. Owners come from outside (a JWT's `sub`); encoded, one
+ * An owner as one key segment. Owners are user ids, but a key must not trust them; encoded, one
  * never holds a `#`, so no owner's key can spell another owner's.
  */
 const ownerSegment = (owner: string) => encodeURIComponent(owner);
