@@ -428,8 +428,16 @@ export interface TokenRecord {
  * from `listTokens` for a moment; lookups by email and by hash are strongly consistent.
  */
 export interface UserStore {
-  /** Adds the user and, in the same write, its first token: `USER_EXISTS` when the email is taken. */
-  addUser(user: UserRecord, firstToken?: TokenRecord): Promise<WriteResult>;
+  /**
+   * Adds the user and, in the same write, its first token: `USER_EXISTS` when the email is
+   * taken. The installation's first user (`firstOfAll`) is written only once ever, however
+   * many setups race to make it: every later one gets `USER_EXISTS`.
+   */
+  addUser(
+    user: UserRecord,
+    firstToken?: TokenRecord,
+    options?: { firstOfAll?: boolean },
+  ): Promise<WriteResult>;
   getUser(email: string): Promise<UserRecord | undefined>;
   /** Every user, by email. */
   listUsers(): Promise<UserRecord[]>;

@@ -68,7 +68,7 @@ const writeUser = async (
   };
   const token = newToken(user, {}, "first", now);
   if (!token.ok) return token;
-  const written = await cp.users.addUser(user, token.record);
+  const written = await cp.users.addUser(user, token.record, { firstOfAll: by === SETUP });
   if (!written.ok) return conflict(written);
   return { ok: true, user: userView(user), token: token.issued };
 };
@@ -92,6 +92,8 @@ export const addFirstAdmin = async (
   cp: Ports<"users" | "passwords" | "clock">,
   request: Omit<NewUser, "role">,
 ): Promise<{ ok: true; user: UserView; token: IssuedToken } | Failure> => {
+  // The store's own check holds against racing setups; this one also refuses tables whose
+  // users were added before that check existed.
   if ((await cp.users.listUsers()).length)
     return conflict({
       conflict: "USER_EXISTS",

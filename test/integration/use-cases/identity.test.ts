@@ -64,6 +64,18 @@ describe("users", () => {
     });
   });
 
+  it("makes one first admin however many setups race on an empty table", async () => {
+    const empty = { ...cp, users: new DynamoUserStore(await freshTable()) };
+    const setups = await Promise.all(
+      ["a", "b", "c", "d"].map((name) => addFirstAdmin(empty, { email: `${name}@example.org` })),
+    );
+    expect(setups.filter((setup) => setup.ok)).toHaveLength(1);
+    expect(setups.filter((setup) => !setup.ok)).toEqual(
+      Array(3).fill(expect.objectContaining({ conflict: "USER_EXISTS" })),
+    );
+    expect(await empty.users.listUsers()).toHaveLength(1);
+  });
+
   it("an admin adds a user, who gets a first token that lets them in", async () => {
     const added = ok(await addUser(cp, admin, { email: "ada@example.org", role: "reviewer" }));
     expect(added.user).toMatchObject({

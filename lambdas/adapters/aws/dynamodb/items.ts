@@ -37,6 +37,8 @@ export const keys = {
   pool: (pool: InstancePool, status: "COOLING" | "STOPPED") =>
     `POOL#${poolSegments(pool)}#${status}`,
   user: (email: string) => ({ pk: `USER#${email}`, sk: "USER" }),
+  /** Written with the installation's first user, so that only one setup ever makes one. */
+  firstUser: () => ({ pk: "SETUP", sk: "FIRST_USER" }),
   users: "USERS",
   token: (hash: string) => ({ pk: `TOKEN#${hash}`, sk: "TOKEN" }),
   userTokens: (userId: string) => `TOKENS#${userId}`,

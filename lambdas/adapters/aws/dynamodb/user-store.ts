@@ -44,8 +44,27 @@ const tokenFrom = (item: Record<string, unknown>): TokenRecord => {
 
 /** Users by email, tokens by hash, each user's tokens on gsi1, failed sign-ins by email. */
 export class DynamoUserStore extends DynamoTable implements UserStore {
-  async addUser(user: UserRecord, firstToken?: TokenRecord): Promise<WriteResult> {
+  async addUser(
+    user: UserRecord,
+    firstToken?: TokenRecord,
+    options: { firstOfAll?: boolean } = {},
+  ): Promise<WriteResult> {
     return transact(this.client, [
+      ...(options.firstOfAll
+        ? [
+            {
+              item: {
+                Put: {
+                  TableName: this.tableName,
+                  Item: { ...keys.firstUser(), userId: user.userId, at: user.createdAt },
+                  ConditionExpression: "attribute_not_exists(pk)",
+                },
+              },
+              conflict: "USER_EXISTS" as const,
+              message: "the first admin exists already: an admin adds the others (gpuctl user add)",
+            },
+          ]
+        : []),
       {
         item: {
           Put: {
