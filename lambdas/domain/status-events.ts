@@ -41,6 +41,8 @@ export const JobStatusChanged = z.object({
       reason: z.enum(REASONS).optional(),
       attempt: z.number().int(),
       instanceId: z.string().optional(),
+      /** The user who made the change; absent when the control plane made it. */
+      by: z.object({ userId: z.string(), email: z.string() }).optional(),
       dialects,
     }),
   }),
@@ -74,7 +76,12 @@ export type StatusEvent = z.infer<typeof StatusEvent>;
 
 export const jobStatusChanged = (
   job: Job,
-  change: { event: string; from?: Job["phase"]; at: string },
+  change: {
+    event: string;
+    from?: Job["phase"];
+    at: string;
+    by?: NonNullable<JobStatusChanged["detail"]["data"]["by"]>;
+  },
 ): JobStatusChanged => ({
   source: "gpuctl",
   "detail-type": "Job Status Changed",
@@ -89,6 +96,7 @@ export const jobStatusChanged = (
       ...(job.reason ? { reason: job.reason } : {}),
       attempt: job.attempt,
       ...(job.instanceId ? { instanceId: job.instanceId } : {}),
+      ...(change.by ? { by: { userId: change.by.userId, email: change.by.email } } : {}),
       dialects: jobDialects(job),
     },
   },
