@@ -41,8 +41,11 @@ export const JobStatusChanged = z.object({
       reason: z.enum(REASONS).optional(),
       attempt: z.number().int(),
       instanceId: z.string().optional(),
-      /** The user who made the change; absent when the control plane made it. */
-      by: z.object({ userId: z.string(), email: z.string() }).optional(),
+      /**
+       * The user who made the change, by id only: the bus (and the topic of job ends it
+       * feeds) carries no one's email. Absent when the control plane made the change.
+       */
+      by: z.object({ userId: z.string() }).optional(),
       dialects,
     }),
   }),
@@ -80,7 +83,7 @@ export const jobStatusChanged = (
     event: string;
     from?: Job["phase"];
     at: string;
-    by?: NonNullable<JobStatusChanged["detail"]["data"]["by"]>;
+    by?: { userId: string };
   },
 ): JobStatusChanged => ({
   source: "gpuctl",
@@ -96,7 +99,7 @@ export const jobStatusChanged = (
       ...(job.reason ? { reason: job.reason } : {}),
       attempt: job.attempt,
       ...(job.instanceId ? { instanceId: job.instanceId } : {}),
-      ...(change.by ? { by: { userId: change.by.userId, email: change.by.email } } : {}),
+      ...(change.by ? { by: { userId: change.by.userId } } : {}),
       dialects: jobDialects(job),
     },
   },
