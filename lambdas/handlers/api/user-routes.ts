@@ -64,7 +64,8 @@ const OWN_REVIEW =
 
 /**
  * The routes users call with their access token (requireCaller has checked it): their jobs,
- * inputs and the instances. A job's owner is its submitter's user id.
+ * inputs and the instances, and the reviewers' queue. A job's owner is its submitter's user
+ * id; who may do what is docs/security.md's table, pinned by the access-matrix test.
  */
 export const userRoutes = (
   cp: PortsOf<typeof USER_ROUTES_NEEDS>,
