@@ -1,6 +1,6 @@
 import type { Command } from "../agent/protocol.ts";
 import type { PoolHistory } from "./domain/cooling-policy.ts";
-import type { Role } from "./domain/identity.ts";
+import type { Caller, Role } from "./domain/identity.ts";
 import type { Instance, InstancePool, InstanceStatus } from "./domain/instance.ts";
 import type { Job } from "./domain/job.ts";
 import type { JobSpec } from "./domain/job-spec.ts";
@@ -27,7 +27,14 @@ export interface JobRecord {
   taskToken?: string;
 }
 
-/** One entry of a job's history: the event that produced `version`, and where it led. */
+/**
+ * The user who made a change: their id, and their email as it was then (a user removed
+ * since is still named). A change without one was made by the control plane itself: its
+ * workflows, the agents' reports, the reaper.
+ */
+export type Actor = Pick<Caller, "userId" | "email">;
+
+/** One entry of a job's history: the event that produced `version`, where it led, and who made it. */
 export interface JobEventRecord {
   jobId: string;
   version: number;
@@ -36,14 +43,16 @@ export interface JobEventRecord {
   from?: Phase;
   phase: Phase;
   reason?: Reason;
+  by?: Actor;
 }
 
-/** A transition to persist: the job as read, and as the domain says it is now. */
+/** A transition to persist: the job as read, as the domain says it is now, and who asked. */
 export interface JobChange {
   before: JobRecord;
   after: Job;
   event: JobEvent;
   at: string;
+  by?: Actor;
 }
 
 export interface InstanceChange {
@@ -73,6 +82,8 @@ export interface Page<T> {
 
 export interface Submission {
   record: JobRecord;
+  /** Who submitted it, recorded with its `submitted` event. */
+  by?: Actor;
   /** Same key, same request: the first job is returned, nothing new is written. */
   idempotency?: { key: string; requestHash: string };
 }
@@ -90,6 +101,14 @@ export interface JobStore {
   activeDeployment(owner: string, modelName: string): Promise<JobRecord | undefined>;
   /** Every job in a phase, most recently changed first (the reaper, recovery, operators). */
   listByPhase(phase: Phase): Promise<JobRecord[]>;
+  /**
+   * The jobs in a phase a page at a time, longest there first (a queue such as the
+   * reviewers'), leaving out `exceptOwner`'s: a page may hold fewer than `limit` jobs.
+   */
+  pageByPhase(
+    phase: Phase,
+    page?: { limit?: number; cursor?: string; exceptOwner?: string },
+  ): Promise<Page<JobRecord>>;
   /** Persists one transition and its event, only if the job is still as `before` says. */
   apply(change: JobChange): Promise<WriteResult>;
   recordTimeline(

@@ -55,6 +55,8 @@ export interface JobEventView {
   from?: Phase;
   phase: Phase;
   reason?: Reason;
+  /** The user who made the change (submit, cancel, complete, a review decision); absent when the control plane did. */
+  by?: { userId: string; email: string };
 }
 
 export interface Page<T> {
@@ -91,3 +93,23 @@ export const PREPARED_SINCE_HEADER = "gpuctl-prepared-since";
 export type InputUploadView =
   | { sha256: string; stored: true }
   | { sha256: string; stored: false; upload: { url: string; headers: Record<string, string> } };
+
+/** A job waiting at the cost gate, as `GET /v1/reviews` lists it: what its reviewer weighs. */
+export interface ReviewView {
+  id: string;
+  name: string;
+  kind: JobKind;
+  owner: string;
+  /** The owner's email, while the owner is a user. */
+  ownerEmail?: string;
+  /** `INIT` until a reviewer starts the review, then `RUNNING`. */
+  review: "INIT" | "RUNNING";
+  instanceTypes: string[];
+  spot: boolean;
+  workers: number;
+  timeoutS?: number;
+  coolingPeriodS?: number;
+  submittedAt: string;
+  /** When it last changed: since when it has waited as it is. */
+  updatedAt: string;
+}

@@ -11,6 +11,7 @@ import {
   type JobView,
   type Page,
   PREPARED_SINCE_HEADER,
+  type ReviewView,
   type TimelineView,
 } from "./api-types.ts";
 import { type GpuctlConfig, loadConfig } from "./config.ts";
@@ -196,6 +197,13 @@ export class GpuctlClient {
   /** A reviewer's decision on a job waiting at the cost gate. */
   reviewJob(id: string, decision: "start" | "approve" | "reject"): Promise<JobView> {
     return this.#json("POST", `/v1/jobs/${encodeURIComponent(id)}/review`, { json: { decision } });
+  }
+
+  /** Jobs awaiting a review the caller (a reviewer or admin) may give, longest waiting first. */
+  listReviews(options: { limit?: number; cursor?: string } = {}): Promise<Page<ReviewView>> {
+    return this.#json("GET", "/v1/reviews", {
+      query: { limit: options.limit, cursor: options.cursor },
+    });
   }
 
   /** Ends an inference deployment. */

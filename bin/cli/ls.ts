@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from "commander";
-import type { JobView } from "../../sdk/api-types.ts";
+import type { JobView, Page } from "../../sdk/api-types.ts";
 import { renderText } from "./dialect-table.ts";
 import { age, cell, type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect } from "./run.ts";
@@ -14,6 +14,27 @@ export const positiveInteger = (value: string): number => {
     throw new InvalidArgumentError("must be a positive integer");
   }
   return number;
+};
+
+/**
+ * Up to `limit` items of a paged listing, following its cursor. A filtered listing may
+ * answer a short or empty page with a cursor: only a page without one is the last.
+ */
+export const firstItems = async <T>(
+  limit: number,
+  list: (page: { limit: number; cursor?: string }) => Promise<Page<T>>,
+): Promise<T[]> => {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await list({
+      limit: Math.min(PAGE_SIZE, limit - items.length),
+      ...(cursor !== undefined && { cursor }),
+    });
+    items.push(...page.items.slice(0, limit - items.length));
+    cursor = page.cursor;
+  } while (cursor !== undefined && items.length < limit);
+  return items;
 };
 
 /** The jobs table: one row per job, newest first. */
@@ -39,16 +60,7 @@ export const registerLs = (program: Command): void => {
     .action(
       action(async ({ output, limit }: { output: OutputFormat; limit: number }) => {
         const client = connect();
-        const jobs: JobView[] = [];
-        let cursor: string | undefined;
-        do {
-          const page = await client.listJobs({
-            limit: Math.min(PAGE_SIZE, limit - jobs.length),
-            ...(cursor !== undefined && { cursor }),
-          });
-          jobs.push(...page.items.slice(0, limit - jobs.length));
-          cursor = page.items.length > 0 ? page.cursor : undefined;
-        } while (cursor !== undefined && jobs.length < limit);
+        const jobs = await firstItems(limit, (page) => client.listJobs(page));
         if (output === "json") printJson(jobs);
         else if (jobs.length === 0) process.stdout.write("no jobs\n");
         else process.stdout.write(`${renderText(jobsTable(jobs))}\n`);

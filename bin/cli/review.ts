@@ -1,11 +1,32 @@
 import type { Command } from "commander";
+import type { ReviewView } from "../../sdk/api-types.ts";
 import { printPhase } from "./cancel.ts";
-import { type OutputFormat, outputOption } from "./output.ts";
+import { renderText } from "./dialect-table.ts";
+import { DEFAULT_LIMIT, firstItems, positiveInteger } from "./ls.ts";
+import { age, cell, type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect, EXIT_USAGE } from "./run.ts";
 
 const DECISIONS = ["start", "approve", "reject"] as const;
 
-/** `gpuctl review JOB --start|--approve|--reject`: a reviewer's step at the cost gate. */
+/** The reviews table: one row per job awaiting review, longest waiting first. */
+export const reviewsTable = (reviews: ReviewView[], now: number = Date.now()) => ({
+  headers: ["id", "name", "owner", "review", "instance types", "spot", "timeout", "waiting"],
+  rows: reviews.map((review) => [
+    review.id,
+    review.name,
+    review.ownerEmail ?? review.owner,
+    review.review,
+    review.instanceTypes.join(","),
+    review.spot ? "spot" : "on-demand",
+    cell(review.timeoutS === undefined ? undefined : `${review.timeoutS}s`),
+    age(review.updatedAt, now),
+  ]),
+});
+
+/**
+ * `gpuctl review JOB --start|--approve|--reject`: a reviewer's step at the cost gate; and
+ * `gpuctl reviews`: the jobs waiting for one.
+ */
 export const registerReview = (program: Command): void => {
   program
     .command("review")
@@ -37,5 +58,21 @@ export const registerReview = (program: Command): void => {
           return 0;
         },
       ),
+    );
+
+  program
+    .command("reviews")
+    .description("list the jobs of other users waiting at the cost gate (reviewers and admins)")
+    .addOption(outputOption())
+    .option("--limit <n>", "show at most N jobs", positiveInteger, DEFAULT_LIMIT)
+    .action(
+      action(async ({ output, limit }: { output: OutputFormat; limit: number }) => {
+        const client = connect();
+        const reviews = await firstItems(limit, (page) => client.listReviews(page));
+        if (output === "json") printJson(reviews);
+        else if (reviews.length === 0) process.stdout.write("no jobs await review\n");
+        else process.stdout.write(`${renderText(reviewsTable(reviews))}\n`);
+        return 0;
+      }),
     );
 };

@@ -41,6 +41,11 @@ export const JobStatusChanged = z.object({
       reason: z.enum(REASONS).optional(),
       attempt: z.number().int(),
       instanceId: z.string().optional(),
+      /**
+       * The user who made the change, by id only: the bus (and the topic of job ends it
+       * feeds) carries no one's email. Absent when the control plane made the change.
+       */
+      by: z.object({ userId: z.string() }).optional(),
       dialects,
     }),
   }),
@@ -74,7 +79,12 @@ export type StatusEvent = z.infer<typeof StatusEvent>;
 
 export const jobStatusChanged = (
   job: Job,
-  change: { event: string; from?: Job["phase"]; at: string },
+  change: {
+    event: string;
+    from?: Job["phase"];
+    at: string;
+    by?: { userId: string };
+  },
 ): JobStatusChanged => ({
   source: "gpuctl",
   "detail-type": "Job Status Changed",
@@ -89,6 +99,7 @@ export const jobStatusChanged = (
       ...(job.reason ? { reason: job.reason } : {}),
       attempt: job.attempt,
       ...(job.instanceId ? { instanceId: job.instanceId } : {}),
+      ...(change.by ? { by: { userId: change.by.userId } } : {}),
       dialects: jobDialects(job),
     },
   },

@@ -3,7 +3,7 @@ import type { Instance } from "../domain/instance.ts";
 import { HOLDING_PHASES } from "../domain/phases.ts";
 import { backoffDelayS } from "../domain/retry-policy.ts";
 import type { JobEvent } from "../domain/transitions.ts";
-import { type JobRecord, MailboxClosed } from "../ports.ts";
+import { type Actor, type JobRecord, MailboxClosed } from "../ports.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance, closeInstance } from "./change-instance.ts";
 import type { Ports } from "./control-plane.ts";
@@ -185,14 +185,16 @@ const abortOn = async (cp: Ports<"commands">, instanceId: string, jobId: string)
 /**
  * Ends a job from outside its workflow (cancel, complete, timeout): the job changes first,
  * then its agent drops the work and the task its workflow waits on fails with `error`.
+ * `by`: the user who asked; none for the deadline.
  */
 const interrupt = async (
   cp: InterruptPorts,
   jobId: string,
   event: JobEvent,
   error: string,
+  by?: Actor,
 ): Promise<{ ok: true; record: JobRecord } | Failure> => {
-  const applied = await applyJobEvent(cp, jobId, event);
+  const applied = await applyJobEvent(cp, jobId, event, by);
   if (!applied.ok) return applied;
   const { record, before } = applied;
   if (record.job.instanceId) await abortOn(cp, record.job.instanceId, jobId);
@@ -225,30 +227,31 @@ export const REVIEW_DECISIONS = ["start", "approve", "reject"] as const;
 
 /**
  * A reviewer's step: `start` marks the review as under way; `approve` lets the workflow go
- * on to acquire a GPU; `reject` fails the job (REVIEW_REJECTED) and ends its workflow.
+ * on to acquire a GPU; `reject` fails the job (REVIEW_REJECTED) and ends its workflow. The
+ * job's events name `by` as who decided (whether they may is the caller's check: `may`).
  */
 export const reviewJob = async (
   cp: InterruptPorts,
   jobId: string,
   decision: (typeof REVIEW_DECISIONS)[number],
+  by: Actor,
 ): Promise<{ ok: true; record: JobRecord } | Failure> => {
   if (decision === "reject") {
-    return interrupt(cp, jobId, { type: "reviewRejected" }, WORKFLOW_ERRORS.reviewRejected);
+    return interrupt(cp, jobId, { type: "reviewRejected" }, WORKFLOW_ERRORS.reviewRejected, by);
   }
-  const applied = await applyJobEvent(cp, jobId, {
-    type: decision === "start" ? "reviewStarted" : "reviewApproved",
-  });
+  const type = decision === "start" ? "reviewStarted" : "reviewApproved";
+  const applied = await applyJobEvent(cp, jobId, { type }, by);
   if (applied.ok && decision === "approve" && applied.before.taskToken) {
     await cp.workflows.sendTaskSuccess(applied.before.taskToken, { approved: true });
   }
   return applied;
 };
 
-export const cancelJob = (cp: InterruptPorts, jobId: string) =>
-  interrupt(cp, jobId, { type: "cancelRequested" }, WORKFLOW_ERRORS.canceled);
+export const cancelJob = (cp: InterruptPorts, jobId: string, by: Actor) =>
+  interrupt(cp, jobId, { type: "cancelRequested" }, WORKFLOW_ERRORS.canceled, by);
 
-export const completeJob = (cp: InterruptPorts, jobId: string) =>
-  interrupt(cp, jobId, { type: "completeRequested" }, WORKFLOW_ERRORS.completed);
+export const completeJob = (cp: InterruptPorts, jobId: string, by: Actor) =>
+  interrupt(cp, jobId, { type: "completeRequested" }, WORKFLOW_ERRORS.completed, by);
 
 /** The job's deadline passed: it ends TIMED_OUT in whatever phase it was, unless it had ended. */
 export const timeOutJob = async (

@@ -5,7 +5,7 @@ import { installationRefusals, type JobSpec, retryPolicyOf } from "../domain/job
 import { jobChangePoints } from "../domain/metrics.ts";
 import { jobStatusChanged } from "../domain/status-events.ts";
 import { jobCreateStart } from "../domain/timeline.ts";
-import type { JobRecord } from "../ports.ts";
+import type { Actor, JobRecord } from "../ports.ts";
 import type { Ports } from "./control-plane.ts";
 import { deadlineName, lifecycleName } from "./execution-names.ts";
 import { conflict, type Failure, invalidInput } from "./outcome.ts";
@@ -40,7 +40,8 @@ const deadlineOf = (createdAt: string, timeoutS: number): string => {
 
 export interface SubmitRequest {
   spec: JobSpec;
-  owner: string;
+  /** The user submitting it: the job's owner is their id. */
+  by: Actor;
   /** With a key, a repeated request returns the first job instead of creating another. */
   idempotency?: { key: string; requestHash: string };
   /** When the client says it began preparing the job (see jobCreateStart): its Job Create period starts then. */
@@ -86,7 +87,7 @@ export const submitJob = async (
   >,
   request: SubmitRequest,
 ): Promise<{ ok: true; record: JobRecord; replayed: boolean } | Failure> => {
-  const { spec, owner } = request;
+  const { spec, by } = request;
   const { spotAllowed, cooling } = cp.settings;
   const unusable = [
     ...installationRefusals(spec, { spotAllowed, maxWarmS: cooling.maxWarmS }),
@@ -107,7 +108,7 @@ export const submitJob = async (
   });
   const record: JobRecord = {
     job,
-    owner,
+    owner: by.userId,
     name: spec.name,
     createdAt: at,
     updatedAt: at,
@@ -117,6 +118,7 @@ export const submitJob = async (
   };
   const submitted = await cp.jobs.submit({
     record,
+    by,
     ...(request.idempotency ? { idempotency: request.idempotency } : {}),
   });
   if (!submitted.ok) return conflict(submitted);
@@ -124,7 +126,7 @@ export const submitJob = async (
     cp.metrics.record(
       jobChangePoints({ from: undefined, to: job.phase, timeline: record.timeline, at }),
     );
-    await cp.events.publish([jobStatusChanged(job, { event: "submitted", at })]);
+    await cp.events.publish([jobStatusChanged(job, { event: "submitted", at, by })]);
   }
   await startJobWorkflows(cp, submitted.record);
   return submitted;

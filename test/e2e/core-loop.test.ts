@@ -5,8 +5,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { freePort } from "../../lambdas/adapters/local/dynamodb-local.ts";
 import { StatusEvent } from "../../lambdas/domain/status-events.ts";
+import { authenticate } from "../../lambdas/use-cases/access-tokens.ts";
 import { agentAccess } from "../../lambdas/use-cases/agent-identity.ts";
+import { addUser } from "../../lambdas/use-cases/users.ts";
 import type { InstanceView } from "../../sdk/api-types.ts";
+import { GpuctlClient } from "../../sdk/client.ts";
 import { servingSpec, startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
 
 let plane: Awaited<ReturnType<typeof startTestControlPlane>>;
@@ -258,11 +261,20 @@ describe("the core loop on the local control plane", () => {
   });
 
   it("holds a job at the cost gate until a reviewer approves it, and fails it when rejected", async () => {
+    const admin = await authenticate(plane.cp, plane.userToken);
+    if (!admin.ok) throw new Error("the first admin's token is refused");
+    const added = await addUser(plane.cp, admin.caller, {
+      email: "reviewer@example.org",
+      role: "reviewer",
+    });
+    if (!added.ok) throw new Error(`no reviewer: ${added.message}`);
+    const reviewer = new GpuctlClient({ endpoint: plane.endpoint, token: added.token.token });
+
     const approved = await plane.client.submitJob(trainingSpec({ review: true }));
     const waiting = await plane.waitFor(approved.id, (job) => job.phase === "PENDING_REVIEW");
     expect(waiting.dialects.modelarts).toEqual({ code: 18, name: "JOBSTAT_CHECK_INIT" });
-    expect((await plane.client.reviewJob(approved.id, "start")).dialects.modelarts.code).toBe(19);
-    await plane.client.reviewJob(approved.id, "approve");
+    expect((await reviewer.reviewJob(approved.id, "start")).dialects.modelarts.code).toBe(19);
+    await reviewer.reviewJob(approved.id, "approve");
     expect(await plane.finished(approved.id)).toMatchObject({ phase: "COMPLETED" });
     expect((await plane.phasesOf(approved.id)).slice(0, 5)).toEqual([
       "SUBMITTED",
@@ -284,7 +296,7 @@ describe("the core loop on the local control plane", () => {
 
     const rejected = await plane.client.submitJob(trainingSpec({ review: true }));
     await plane.waitFor(rejected.id, (job) => job.phase === "PENDING_REVIEW");
-    await plane.client.reviewJob(rejected.id, "reject");
+    await reviewer.reviewJob(rejected.id, "reject");
     const done = await plane.finished(rejected.id);
     expect(done).toMatchObject({
       phase: "FAILED",

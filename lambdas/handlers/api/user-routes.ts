@@ -4,19 +4,21 @@ import { z } from "zod";
 import { PREPARED_SINCE_HEADER } from "../../../sdk/api-types.ts";
 import { resultPathProblem, SHA256_HEX } from "../../domain/artifacts.ts";
 import { DIALECTS } from "../../domain/dialects/index.ts";
-import { may } from "../../domain/identity.ts";
+import { type Caller, may } from "../../domain/identity.ts";
 import { inputsToUpload, parseJobSpec } from "../../domain/job-spec.ts";
 import { LIMITS } from "../../domain/limits.ts";
 import { isTerminal } from "../../domain/phases.ts";
 import { timelinePeriods } from "../../domain/timeline.ts";
+import type { Actor, JobRecord } from "../../ports.ts";
 import { needs, type PortsOf } from "../../use-cases/control-plane.ts";
 import { cancelJob, completeJob, REVIEW_DECISIONS, reviewJob } from "../../use-cases/finish-job.ts";
 import { listInstances } from "../../use-cases/list-instances.ts";
+import { forbidden } from "../../use-cases/outcome.ts";
 import { submitJob } from "../../use-cases/submit-job.ts";
 import { type LocalArtifactStore, localUserArtifactRoutes } from "./local-artifact-routes.ts";
 import { body, fail, fieldsOf, invalid, notFound, tooLarge } from "./responses.ts";
 import type { UserEnv } from "./user-identity.ts";
-import { instanceView, jobEventView, jobView } from "./views.ts";
+import { instanceView, jobEventView, jobView, reviewView } from "./views.ts";
 
 /** An input the CLI is about to upload: the URL it gets accepts these bytes only. */
 const InputAnnouncement = z.object({
@@ -37,13 +39,33 @@ export const USER_ROUTES_NEEDS = needs(
     "events",
     "metrics",
     "clock",
+    "users",
   ],
   ["spotAllowed", "cooling"],
 );
 
+const PageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).optional(),
+  cursor: z.string().max(LIMITS.cursorChars).optional(),
+});
+
+/** Who made a change, as the job's events record it: the caller's id and email, not their role. */
+const actor = ({ userId, email }: Caller): Actor => ({ userId, email });
+
+/**
+ * Whether `caller` may review `record` now: it waits at the cost gate, and the caller is a
+ * reviewer or admin who does not own it (`may`'s `job.review`).
+ */
+const awaitsReviewBy = (caller: Caller, record: JobRecord) =>
+  record.job.phase === "PENDING_REVIEW" && may(caller, "job.review", record.owner);
+
+const OWN_REVIEW =
+  "the owner of a job cannot review it: a reviewer or admin who is not its owner approves, starts or rejects its review";
+
 /**
  * The routes users call with their access token (requireCaller has checked it): their jobs,
- * inputs and the instances. A job's owner is its submitter's user id.
+ * inputs and the instances, and the reviewers' queue. A job's owner is its submitter's user
+ * id; who may do what is docs/security.md's table, pinned by the access-matrix test.
  */
 export const userRoutes = (
   cp: PortsOf<typeof USER_ROUTES_NEEDS>,
@@ -73,7 +95,7 @@ export const userRoutes = (
     const preparedSince = c.req.header(PREPARED_SINCE_HEADER);
     const submitted = await submitJob(cp, {
       spec: parsed.spec,
-      owner: c.get("owner"),
+      by: actor(c.get("caller")),
       ...(preparedSince !== undefined ? { preparedSince } : {}),
       ...(key
         ? {
@@ -89,12 +111,7 @@ export const userRoutes = (
   });
 
   router.get("/jobs", async (c) => {
-    const query = z
-      .object({
-        limit: z.coerce.number().int().min(1).max(100).optional(),
-        cursor: z.string().max(LIMITS.cursorChars).optional(),
-      })
-      .safeParse(c.req.query());
+    const query = PageQuery.safeParse(c.req.query());
     if (!query.success) return invalid("bad query", fieldsOf(query.error));
     const { limit, cursor } = query.data;
     const page = await cp.jobs.listByOwner(c.get("owner"), {
@@ -114,11 +131,14 @@ export const userRoutes = (
   };
   const noSuchJob = (jobId: string) => notFound(`job ${jobId} not found`);
 
+  /** Its owner reads a job; so does a reviewer while it awaits their review. */
   router.get("/jobs/:id", async (c) => {
     const query = z.object({ dialect: z.enum(DIALECTS).optional() }).safeParse(c.req.query());
     if (!query.success) return invalid("bad query", fieldsOf(query.error));
-    const record = await ownJob(c.get("owner"), c.req.param("id"));
-    return record ? c.json(jobView(record, query.data.dialect)) : noSuchJob(c.req.param("id"));
+    const record = await cp.jobs.get(c.req.param("id"));
+    const caller = c.get("caller");
+    const visible = record && (record.owner === caller.userId || awaitsReviewBy(caller, record));
+    return visible ? c.json(jobView(record, query.data.dialect)) : noSuchJob(c.req.param("id"));
   });
 
   for (const [verb, act] of [
@@ -128,7 +148,7 @@ export const userRoutes = (
     router.post(`/jobs/:id/${verb}`, async (c) => {
       const record = await ownJob(c.get("owner"), c.req.param("id"));
       if (!record) return noSuchJob(c.req.param("id"));
-      const done = await act(cp, record.job.id);
+      const done = await act(cp, record.job.id, actor(c.get("caller")));
       return done.ok ? c.json(jobView(done.record)) : fail(done);
     });
   }
@@ -138,17 +158,47 @@ export const userRoutes = (
       .object({ decision: z.enum(REVIEW_DECISIONS) })
       .safeParse(await body(c.req.raw));
     if (!decision.success) return invalid("bad review", fieldsOf(decision.error));
-    const record = await ownJob(c.get("owner"), c.req.param("id"));
-    if (!record) return noSuchJob(c.req.param("id"));
-    const done = await reviewJob(cp, record.job.id, decision.data.decision);
+    const caller = c.get("caller");
+    const record = await cp.jobs.get(c.req.param("id"));
+    if (record?.owner === caller.userId) return fail(forbidden(OWN_REVIEW));
+    // A plain user learns nothing of another's job; a reviewer learns it is not awaiting review.
+    if (!record || !may(caller, "job.review", record.owner)) return noSuchJob(c.req.param("id"));
+    const done = await reviewJob(cp, record.job.id, decision.data.decision, actor(caller));
     return done.ok ? c.json(jobView(done.record)) : fail(done);
+  });
+
+  /**
+   * The jobs awaiting a review the caller may give, longest waiting first: a reviewer's or
+   * an admin's queue, without their own jobs. The owners' emails come from one listing of
+   * the users per page.
+   */
+  router.get("/reviews", async (c) => {
+    const caller = c.get("caller");
+    if (caller.role === "user") return fail(forbidden("only a reviewer or an admin lists reviews"));
+    const query = PageQuery.safeParse(c.req.query());
+    if (!query.success) return invalid("bad query", fieldsOf(query.error));
+    const { limit, cursor } = query.data;
+    const page = await cp.jobs.pageByPhase("PENDING_REVIEW", {
+      exceptOwner: caller.userId,
+      ...(limit ? { limit } : {}),
+      ...(cursor ? { cursor } : {}),
+    });
+    const emails = new Map(
+      page.items.length
+        ? (await cp.users.listUsers()).map((user) => [user.userId, user.email] as const)
+        : [],
+    );
+    return c.json({
+      items: page.items.map((record) => reviewView(record, emails.get(record.owner))),
+      ...(page.cursor ? { cursor: page.cursor } : {}),
+    });
   });
 
   router.post("/deployments/:modelName/complete", async (c) => {
     const modelName = c.req.param("modelName");
     const active = await cp.jobs.activeDeployment(c.get("owner"), modelName);
     if (!active) return notFound(`no active deployment serves ${modelName}`);
-    const done = await completeJob(cp, active.job.id);
+    const done = await completeJob(cp, active.job.id, actor(c.get("caller")));
     return done.ok ? c.json(jobView(done.record)) : fail(done);
   });
 

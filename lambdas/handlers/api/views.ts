@@ -1,4 +1,4 @@
-import type { InstanceView, JobEventView, JobView } from "../../../sdk/api-types.ts";
+import type { InstanceView, JobEventView, JobView, ReviewView } from "../../../sdk/api-types.ts";
 import { type Dialect, jobDialects } from "../../domain/dialects/index.ts";
 import { aibroInstanceStatus, type Instance } from "../../domain/instance.ts";
 import { isTerminal } from "../../domain/phases.ts";
@@ -58,4 +58,25 @@ export const jobEventView = (event: JobEventRecord): JobEventView => ({
   ...(event.from ? { from: event.from } : {}),
   phase: event.phase,
   ...(event.reason ? { reason: event.reason } : {}),
+  ...(event.by ? { by: { userId: event.by.userId, email: event.by.email } } : {}),
 });
+
+/** A job awaiting review, with its cost-relevant fields; `ownerEmail` when its owner is still a user. */
+export const reviewView = (record: JobRecord, ownerEmail?: string): ReviewView => {
+  const { job, spec } = record;
+  return {
+    id: job.id,
+    name: record.name,
+    kind: job.kind,
+    owner: record.owner,
+    ...(ownerEmail ? { ownerEmail } : {}),
+    review: job.review === "RUNNING" ? "RUNNING" : "INIT",
+    instanceTypes: spec.instance.types,
+    spot: spec.instance.spot,
+    workers: spec.workers,
+    ...(spec.timeoutS !== undefined ? { timeoutS: spec.timeoutS } : {}),
+    ...(spec.coolingPeriodS !== undefined ? { coolingPeriodS: spec.coolingPeriodS } : {}),
+    submittedAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+};

@@ -88,7 +88,11 @@ let jobs = 0;
 
 const submitted = async (cp: ControlPlane, key: string) => {
   const spec = { ...newRecord({ id: "spec" }).spec, timeoutS: 3600 };
-  const done = await submitJob(cp, { spec, owner: "ada", idempotency: { key, requestHash: key } });
+  const done = await submitJob(cp, {
+    spec,
+    by: { userId: "ada", email: "ada@example.org" },
+    idempotency: { key, requestHash: key },
+  });
   if (!done.ok) throw new Error(done.message);
   return done.record;
 };

@@ -40,7 +40,7 @@ export const jobChangeWrites = (
   change: JobChange,
   eventRetentionDays: number,
 ): Write[] => {
-  const { before, after, event, at } = change;
+  const { before, after, event, at, by } = change;
   const stale = {
     conflict: "STALE_JOB" as const,
     message: `job ${after.id} changed since it was read (expected ${before.job.phase} v${before.job.version})`,
@@ -87,6 +87,7 @@ export const jobChangeWrites = (
               from: before.job.phase,
               phase: after.phase,
               ...(after.reason ? { reason: after.reason } : {}),
+              ...(by ? { by } : {}),
             },
             epochS(at) + eventRetentionDays * DAY_S,
           ),
@@ -116,14 +117,15 @@ export const jobChangeWrites = (
 const encodeCursor = (key: Record<string, unknown> | undefined) =>
   key ? Buffer.from(JSON.stringify(key)).toString("base64url") : undefined;
 
-const decodeCursor = (cursor: string | undefined, owner: string) => {
+/** The key a cursor holds, if this listing (its index key `name` is `value`) handed it out. */
+const decodeCursor = (cursor: string | undefined, name: string, value: string) => {
   if (cursor === undefined) return undefined;
   try {
     const key = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as Record<
       string,
       unknown
     >;
-    if (key.gsi1pk !== keys.owner(owner)) throw new Error("cursor of another listing");
+    if (key[name] !== value) throw new Error("cursor of another listing");
     return key;
   } catch {
     throw new InvalidCursorError("cursor: not a cursor this listing handed out");
@@ -131,7 +133,7 @@ const decodeCursor = (cursor: string | undefined, owner: string) => {
 };
 
 export class DynamoJobStore extends DynamoTable implements JobStore {
-  async submit({ record, idempotency }: Submission): Promise<SubmitResult> {
+  async submit({ record, idempotency, by }: Submission): Promise<SubmitResult> {
     const { job, createdAt } = record;
     const TableName = this.tableName;
     const writes: Write[] = [
@@ -157,6 +159,7 @@ export class DynamoJobStore extends DynamoTable implements JobStore {
                 at: createdAt,
                 event: { type: "submitted" },
                 phase: job.phase,
+                ...(by ? { by } : {}),
               },
               epochS(createdAt) + this.eventRetentionDays * DAY_S,
             ),
@@ -247,7 +250,7 @@ export class DynamoJobStore extends DynamoTable implements JobStore {
         ExpressionAttributeValues: { ":owner": keys.owner(owner) },
         ScanIndexForward: false,
         Limit: limit,
-        ExclusiveStartKey: decodeCursor(page.cursor, owner),
+        ExclusiveStartKey: decodeCursor(page.cursor, "gsi1pk", keys.owner(owner)),
       }),
     );
     const cursor = encodeCursor(LastEvaluatedKey);
@@ -282,6 +285,36 @@ export class DynamoJobStore extends DynamoTable implements JobStore {
       ScanIndexForward: false,
     });
     return readableJobRecords(items);
+  }
+
+  async pageByPhase(
+    phase: Phase,
+    page: { limit?: number; cursor?: string; exceptOwner?: string } = {},
+  ): Promise<Page<JobRecord>> {
+    const limit = Math.min(Math.max(1, page.limit ?? DEFAULT_PAGE), MAX_PAGE);
+    const { exceptOwner } = page;
+    const { Items = [], LastEvaluatedKey } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: INDEX.byStatus,
+        KeyConditionExpression: "gsi3pk = :phase",
+        ...(exceptOwner !== undefined
+          ? {
+              FilterExpression: "#owner <> :owner",
+              ExpressionAttributeNames: { "#owner": "owner" },
+            }
+          : {}),
+        ExpressionAttributeValues: {
+          ":phase": keys.jobStatus(phase),
+          ...(exceptOwner !== undefined ? { ":owner": exceptOwner } : {}),
+        },
+        ScanIndexForward: true,
+        Limit: limit,
+        ExclusiveStartKey: decodeCursor(page.cursor, "gsi3pk", keys.jobStatus(phase)),
+      }),
+    );
+    const cursor = encodeCursor(LastEvaluatedKey);
+    return { items: readableJobRecords(Items), ...(cursor ? { cursor } : {}) };
   }
 
   apply(change: JobChange): Promise<WriteResult> {
