@@ -4,7 +4,8 @@ import type { IssuedTokenView, TokenView, UserView } from "../../../sdk/api-type
 import { apiError, type FakeResponse, type Handler, type RecordedRequest } from "./fake-api.ts";
 
 const AT = "2026-01-01T00:00:00.000Z";
-const EXPIRES = "2026-04-01T00:00:00.000Z";
+// Far ahead, so the CLI lists these tokens as active whenever the tests run.
+const EXPIRES = "2099-04-01T00:00:00.000Z";
 /** Wrong passwords before an address is locked, as the real API's LOGIN_LIMIT. */
 const FAILURES = 5;
 export const LOCKED_UNTIL = "2026-01-01T00:15:00.000Z";
