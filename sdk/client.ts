@@ -400,23 +400,28 @@ export class GpuctlClient {
     return this.#json("DELETE", `/v1/users/${encodeURIComponent(email)}`, { as });
   }
 
-  /** The bearer token a call sends: its own, else the client's; none for the sign-in route. */
-  async #tokenFor(as: Credentials = {}): Promise<string | undefined> {
-    if (as.accessToken) return as.accessToken;
+  /**
+   * The bearer token a call sends (its own, else the client's) and, when it came from an
+   * email and password, the sign-in that made it, so a refused one is made again.
+   */
+  async #tokenFor(as: Credentials = {}): Promise<{ token?: string; signIn?: string }> {
+    if (as.accessToken) return { token: as.accessToken };
     const { email, password } =
       as.email !== undefined || as.password !== undefined ? as : this.#credentials;
-    if (email === undefined && password === undefined) return this.#token;
+    if (email === undefined && password === undefined)
+      return this.#token ? { token: this.#token } : {};
     if (email === undefined) throw incompleteCredentials("email");
     if (password === undefined) throw incompleteCredentials("password");
-    const key = `${email.trim().toLowerCase()}\n${password}`;
-    let token = this.#signedIn.get(key);
+    const signIn = `${email.trim().toLowerCase()}\n${password}`;
+    let token = this.#signedIn.get(signIn);
     if (!token) {
-      token = this.login({ email, password }).then((signedIn) => signedIn.token);
-      this.#signedIn.set(key, token);
+      // A day, the least the API gives: the token lives in this client's memory only.
+      token = this.login({ email, password, expiresInDays: 1 }).then((made) => made.token);
+      this.#signedIn.set(signIn, token);
       // A refused sign-in is not kept: the next call tries again.
-      token.catch(() => this.#signedIn.delete(key));
+      token.catch(() => this.#signedIn.delete(signIn));
     }
-    return token;
+    return { token: await token, signIn };
   }
 
   async #json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
@@ -444,9 +449,8 @@ export class GpuctlClient {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
     const headers: Record<string, string> = { accept: "application/json", ...options.headers };
-    const signIn = target === LOGIN_PATH;
-    const token = !signIn && this.#isApi(url) ? await this.#tokenFor(options.as) : undefined;
-    if (token) headers.authorization = `Bearer ${token}`;
+    const signingIn = target === LOGIN_PATH;
+    const authorized = !signingIn && this.#isApi(url);
     let body: Uint8Array | undefined;
     if (options.json !== undefined) {
       headers["content-type"] = "application/json";
@@ -458,15 +462,28 @@ export class GpuctlClient {
       headers["content-type"] = "application/octet-stream";
       body = refuseTooLarge(options.bytes, "inputBytes");
     }
-    let response: Response;
-    try {
-      response = await this.#fetch(url, { method, headers, ...(body !== undefined && { body }) });
-    } catch (error) {
-      throw new UnreachableError(this.endpoint, error);
+    const send = async (token: string | undefined): Promise<Response> => {
+      const sent = token ? { ...headers, authorization: `Bearer ${token}` } : headers;
+      try {
+        return await this.#fetch(url, {
+          method,
+          headers: sent,
+          ...(body !== undefined && { body }),
+        });
+      } catch (error) {
+        throw new UnreachableError(this.endpoint, error);
+      }
+    };
+    const auth = authorized ? await this.#tokenFor(options.as) : {};
+    let response = await send(auth.token);
+    if (response.status === 401 && auth.signIn) {
+      // The token an email and password gave has expired or been revoked: sign in once more.
+      this.#signedIn.delete(auth.signIn);
+      response = await send((await this.#tokenFor(options.as)).token);
     }
     if (!response.ok) {
       const hint =
-        response.status === 401 && !signIn
+        response.status === 401 && !signingIn
           ? "sign in with `gpuctl login`, or give another access token"
           : undefined;
       throw new ApiRequestError(response.status, errorBody(response, await response.text()), {

@@ -153,6 +153,23 @@ describe("GpuctlClient credentials per call", () => {
     ]);
   });
 
+  it("asks the exchanged token to last a day, and signs in again once it is refused", async () => {
+    const { api, accounts, client } = await start({ email: "ada@example.org", password: PASSWORD });
+    await client.listTokens();
+    expect(JSON.parse(api.requests[0]?.body.toString("utf8") ?? "")).toMatchObject({
+      expiresInDays: 1,
+    });
+    for (const made of accounts.tokens) made.revokedAt = "2026-01-01T00:00:00.000Z";
+    expect(await client.listTokens()).toHaveLength(2);
+    expect(authorizations(api).map((line) => line.split(" Bearer")[0])).toEqual([
+      "POST /v1/login -",
+      "GET /v1/tokens",
+      "GET /v1/tokens",
+      "POST /v1/login -",
+      "GET /v1/tokens",
+    ]);
+  });
+
   it("signs in with the client's own email and password when a call gives none", async () => {
     const { api, client } = await start({ email: "ada@example.org", password: PASSWORD });
     await client.listTokens();
