@@ -94,7 +94,7 @@ export const registerLogin = (program: Command): void => {
     .addOption(
       new Option(
         "--token <token>",
-        "sign in with this access token; `-` reads it from stdin",
+        "sign in with this access token; `-` reads it from stdin, out of the shell's history",
       ).conflicts("email"),
     )
     .addOption(outputOption())
