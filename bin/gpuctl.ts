@@ -5,11 +5,15 @@ import { registerCancel } from "./cli/cancel.ts";
 import { registerComplete } from "./cli/complete.ts";
 import { registerDialects } from "./cli/dialects.ts";
 import { registerInstances } from "./cli/instances.ts";
+import { registerLogin } from "./cli/login.ts";
+import { registerLogout } from "./cli/logout.ts";
 import { registerLs } from "./cli/ls.ts";
 import { registerReview } from "./cli/review.ts";
 import { EXIT_USAGE } from "./cli/run.ts";
 import { registerStatus } from "./cli/status.ts";
 import { registerSubmit } from "./cli/submit.ts";
+import { registerToken } from "./cli/token.ts";
+import { registerUser } from "./cli/user.ts";
 
 const program = new Command("gpuctl")
   .description("Run GPU training jobs and inference deployments on your AWS account")
@@ -32,6 +36,11 @@ registerCancel(program);
 registerComplete(program);
 registerInstances(program);
 registerReview(program);
+registerLogin(program);
+registerLogout(program);
+registerToken(program);
+registerUser(program);
+// Loaded only here: its AWS SDK clients would slow every other verb's start.
 (await import("./cli/admin.ts")).registerAdmin(program);
 
 // Commander answers `--help` before it looks at the verb, so `gpuctl nosuch --help` would

@@ -1,5 +1,6 @@
 /** The HTTP API's response shapes: the contract between the control plane, the SDK and the CLI. */
 import type { JobDialects } from "../lambdas/domain/dialects/index.ts";
+import type { Role } from "../lambdas/domain/identity.ts";
 import type { JobKind, Phase, Reason } from "../lambdas/domain/phases.ts";
 import type { TimelinePeriod } from "../lambdas/domain/timeline.ts";
 
@@ -112,4 +113,41 @@ export interface ReviewView {
   submittedAt: string;
   /** When it last changed: since when it has waited as it is. */
   updatedAt: string;
+}
+
+/** A user, as the admins' user routes and a sign-in answer show them. */
+export interface UserView {
+  userId: string;
+  email: string;
+  role: Role;
+  createdAt: string;
+  /** The user id of the admin who added the user (`setup` for the first admin). */
+  createdBy: string;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+/** An access token as listed: never the token itself. */
+export interface TokenView {
+  tokenId: string;
+  name: string;
+  createdAt: string;
+  expiresAt: string;
+  revokedAt?: string;
+}
+
+/** A token just made: the only answer that carries `token`. */
+export interface IssuedTokenView extends TokenView {
+  token: string;
+}
+
+/** The answer to `POST /v1/login`: a token named `login`, and whom it signs in. */
+export interface SignedInView extends IssuedTokenView {
+  user: UserView;
+}
+
+/** The answer to `POST /v1/users`: the user and their first access token. */
+export interface AddedUserView {
+  user: UserView;
+  token: IssuedTokenView;
 }

@@ -1,18 +1,24 @@
 /** The typed client of the HTTP API (docs/api.md), on the platform's `fetch`. */
 import { createHash } from "node:crypto";
+import type { Role } from "../lambdas/domain/identity.ts";
 import type { JobSpecInput } from "../lambdas/domain/job-spec.ts";
 import { type BodyLimit, bodyTooLarge, LIMITS } from "../lambdas/domain/limits.ts";
 import {
+  type AddedUserView,
   type ApiError,
   type DialectName,
   type InputUploadView,
   type InstanceView,
+  type IssuedTokenView,
   type JobEventView,
   type JobView,
   type Page,
   PREPARED_SINCE_HEADER,
   type ReviewView,
+  type SignedInView,
   type TimelineView,
+  type TokenView,
+  type UserView,
 } from "./api-types.ts";
 import { type GpuctlConfig, loadConfig } from "./config.ts";
 
@@ -26,13 +32,20 @@ export class ApiRequestError extends Error {
   readonly code: ErrorCode;
   readonly fields: FieldError[];
   readonly body: ApiError;
+  /** A locked sign-in (429): when to try again, from `Retry-After`. */
+  readonly retryAfter: Date | undefined;
 
-  constructor(status: number, body: ApiError) {
-    super(body.error.message);
+  constructor(
+    status: number,
+    body: ApiError,
+    options: { hint?: string; retryAfter?: Date | undefined } = {},
+  ) {
+    super(options.hint ? `${body.error.message}; ${options.hint}` : body.error.message);
     this.status = status;
     this.code = body.error.code;
     this.fields = body.error.fields ?? [];
     this.body = body;
+    this.retryAfter = options.retryAfter;
   }
 }
 
@@ -130,7 +143,28 @@ const encodePath = (path: string): string => path.split("/").map(encodeURICompon
 
 const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
 
-export interface ClientOptions extends GpuctlConfig {
+/** A `Retry-After` header (an HTTP date or seconds) as the instant it names. */
+const retryAfter = (response: Response): Date | undefined => {
+  const value = response.headers.get("retry-after");
+  if (!value) return undefined;
+  const at = /^\d+$/.test(value) ? Date.now() + Number(value) * 1000 : Date.parse(value);
+  return Number.isNaN(at) ? undefined : new Date(at);
+};
+
+const LOGIN_PATH = "/v1/login";
+
+/**
+ * Who a call is made as, as the seeds' functions take it: an `accessToken`, else `email`
+ * with `password` (exchanged for a token through the sign-in route once, and kept in memory
+ * for the client's life), else the client's own credentials.
+ */
+export interface Credentials {
+  accessToken?: string;
+  email?: string;
+  password?: string;
+}
+
+export interface ClientOptions extends GpuctlConfig, Omit<Credentials, "accessToken"> {
   /** Defaults to the global `fetch`. */
   fetch?: typeof fetch;
 }
@@ -140,17 +174,36 @@ interface RequestOptions {
   headers?: Record<string, string>;
   json?: unknown;
   bytes?: Uint8Array;
+  /** The call's own credentials, over the client's. */
+  as?: Credentials;
 }
+
+/** The one refusal the client makes itself about credentials: half of an email and password. */
+const incompleteCredentials = (missing: "email" | "password"): ApiRequestError =>
+  new ApiRequestError(400, {
+    error: {
+      code: "VALIDATION",
+      message: "invalid credentials",
+      fields: [{ field: missing, message: "email and password go together" }],
+    },
+  });
 
 export class GpuctlClient {
   /** The base URL, without a trailing slash. */
   readonly endpoint: string;
   readonly #token: string | undefined;
+  readonly #credentials: Credentials;
   readonly #fetch: typeof fetch;
+  /** Tokens that sign-ins with email and password gave, by address and password; memory only. */
+  readonly #signedIn = new Map<string, Promise<string>>();
 
   constructor(options: ClientOptions) {
     this.endpoint = options.endpoint.replace(/\/+$/, "");
     this.#token = options.token;
+    this.#credentials = {
+      ...(options.email !== undefined && { email: options.email }),
+      ...(options.password !== undefined && { password: options.password }),
+    };
     this.#fetch = options.fetch ?? globalThis.fetch;
   }
 
@@ -165,9 +218,10 @@ export class GpuctlClient {
    */
   submitJob(
     spec: JobSpecInput,
-    options: { idempotencyKey?: string; preparedSince?: Date } = {},
+    options: { idempotencyKey?: string; preparedSince?: Date } & Credentials = {},
   ): Promise<JobView> {
     return this.#json("POST", "/v1/jobs", {
+      as: options,
       json: spec,
       headers: {
         ...(options.idempotencyKey && { "idempotency-key": options.idempotencyKey }),
@@ -178,67 +232,83 @@ export class GpuctlClient {
     });
   }
 
-  getJob(id: string, options: { dialect?: DialectName } = {}): Promise<JobView> {
+  getJob(id: string, options: { dialect?: DialectName } & Credentials = {}): Promise<JobView> {
     return this.#json("GET", `/v1/jobs/${encodeURIComponent(id)}`, {
+      as: options,
       query: { dialect: options.dialect },
     });
   }
 
-  listJobs(options: { limit?: number; cursor?: string } = {}): Promise<Page<JobView>> {
+  listJobs(
+    options: { limit?: number; cursor?: string } & Credentials = {},
+  ): Promise<Page<JobView>> {
     return this.#json("GET", "/v1/jobs", {
+      as: options,
       query: { limit: options.limit, cursor: options.cursor },
     });
   }
 
-  cancelJob(id: string): Promise<JobView> {
-    return this.#json("POST", `/v1/jobs/${encodeURIComponent(id)}/cancel`);
+  cancelJob(id: string, as: Credentials = {}): Promise<JobView> {
+    return this.#json("POST", `/v1/jobs/${encodeURIComponent(id)}/cancel`, { as });
   }
 
   /** A reviewer's decision on a job waiting at the cost gate. */
-  reviewJob(id: string, decision: "start" | "approve" | "reject"): Promise<JobView> {
-    return this.#json("POST", `/v1/jobs/${encodeURIComponent(id)}/review`, { json: { decision } });
+  reviewJob(
+    id: string,
+    decision: "start" | "approve" | "reject",
+    as: Credentials = {},
+  ): Promise<JobView> {
+    return this.#json("POST", `/v1/jobs/${encodeURIComponent(id)}/review`, {
+      as,
+      json: { decision },
+    });
   }
 
   /** Jobs awaiting a review the caller (a reviewer or admin) may give, longest waiting first. */
-  listReviews(options: { limit?: number; cursor?: string } = {}): Promise<Page<ReviewView>> {
+  listReviews(
+    options: { limit?: number; cursor?: string } = {},
+    as: Credentials = {},
+  ): Promise<Page<ReviewView>> {
     return this.#json("GET", "/v1/reviews", {
       query: { limit: options.limit, cursor: options.cursor },
+      as,
     });
   }
 
   /** Ends an inference deployment. */
-  completeJob(id: string): Promise<JobView> {
-    return this.#json("POST", `/v1/jobs/${encodeURIComponent(id)}/complete`);
+  completeJob(id: string, as: Credentials = {}): Promise<JobView> {
+    return this.#json("POST", `/v1/jobs/${encodeURIComponent(id)}/complete`, { as });
   }
 
   /** Ends the caller's own active deployment serving `modelName`. */
-  completeDeployment(modelName: string): Promise<JobView> {
-    return this.#json("POST", `/v1/deployments/${encodeURIComponent(modelName)}/complete`);
+  completeDeployment(modelName: string, as: Credentials = {}): Promise<JobView> {
+    return this.#json("POST", `/v1/deployments/${encodeURIComponent(modelName)}/complete`, {
+      as,
+    });
   }
 
-  async jobEvents(id: string): Promise<JobEventView[]> {
+  async jobEvents(id: string, as: Credentials = {}): Promise<JobEventView[]> {
     const page = await this.#json<Page<JobEventView>>(
       "GET",
       `/v1/jobs/${encodeURIComponent(id)}/events`,
+      { as },
     );
     return page.items;
   }
 
-  jobTimeline(id: string): Promise<TimelineView> {
-    return this.#json("GET", `/v1/jobs/${encodeURIComponent(id)}/timeline`);
+  jobTimeline(id: string, as: Credentials = {}): Promise<TimelineView> {
+    return this.#json("GET", `/v1/jobs/${encodeURIComponent(id)}/timeline`, { as });
   }
 
   /** Relative paths of the job's uploaded results, every page of them. */
-  async listOutputs(id: string): Promise<string[]> {
+  async listOutputs(id: string, as: Credentials = {}): Promise<string[]> {
     const paths: string[] = [];
     let cursor: string | undefined;
     do {
       const page: Page<string> = await this.#json(
         "GET",
         `/v1/jobs/${encodeURIComponent(id)}/outputs`,
-        {
-          query: { cursor },
-        },
+        { as, query: { cursor } },
       );
       paths.push(...page.items);
       cursor = page.cursor;
@@ -251,10 +321,11 @@ export class GpuctlClient {
    * S3 URL on AWS): `fetch` follows it, and drops the bearer token when it leaves the
    * API's origin, as S3 needs (it refuses a second credential beside the URL's signature).
    */
-  async downloadOutput(id: string, path: string): Promise<Uint8Array> {
+  async downloadOutput(id: string, path: string, as: Credentials = {}): Promise<Uint8Array> {
     const response = await this.#request(
       "GET",
       `/v1/jobs/${encodeURIComponent(id)}/outputs/${encodePath(path)}`,
+      { as },
     );
     return new Uint8Array(await response.arrayBuffer());
   }
@@ -264,13 +335,15 @@ export class GpuctlClient {
    * API says whether it is stored already, or where to PUT it (a presigned S3 URL on AWS,
    * which takes exactly these bytes); the bytes go there, never through the API.
    */
-  async uploadInput(bytes: Uint8Array): Promise<{ sha256: string }> {
+  async uploadInput(bytes: Uint8Array, as: Credentials = {}): Promise<{ sha256: string }> {
     const sha256 = sha256Hex(refuseTooLarge(bytes, "inputBytes"));
     const answer = await this.#json<InputUploadView>("POST", "/v1/inputs", {
+      as,
       json: { sha256, size: bytes.byteLength },
     });
     if (!answer.stored) {
       await this.#request("PUT", new URL(answer.upload.url), {
+        as,
         headers: answer.upload.headers,
         bytes,
       });
@@ -278,9 +351,89 @@ export class GpuctlClient {
     return { sha256 };
   }
 
-  async listInstances(): Promise<InstanceView[]> {
-    const page = await this.#json<Page<InstanceView>>("GET", "/v1/instances");
+  async listInstances(as: Credentials = {}): Promise<InstanceView[]> {
+    const page = await this.#json<Page<InstanceView>>("GET", "/v1/instances", { as });
     return page.items;
+  }
+
+  /**
+   * Exchanges email and password for a new access token (named `login`). A wrong pair is a
+   * 401; too many wrong ones lock the address: a 429 whose `retryAfter` says until when.
+   */
+  login(request: {
+    email: string;
+    password: string;
+    expiresInDays?: number;
+  }): Promise<SignedInView> {
+    return this.#json("POST", LOGIN_PATH, { json: request });
+  }
+
+  /** A new access token of the caller's: `token` is in this answer only. */
+  createToken(
+    request: { name?: string; expiresInDays?: number } = {},
+    as: Credentials = {},
+  ): Promise<IssuedTokenView> {
+    return this.#json("POST", "/v1/tokens", { as, json: request });
+  }
+
+  /** The caller's own tokens, newest first, revoked and expired ones too. */
+  async listTokens(as: Credentials = {}): Promise<TokenView[]> {
+    return (await this.#json<Page<TokenView>>("GET", "/v1/tokens", { as })).items;
+  }
+
+  /** Revokes one of the caller's tokens, by its id: refused from then on. */
+  revokeToken(tokenId: string, as: Credentials = {}): Promise<TokenView> {
+    return this.#json("DELETE", `/v1/tokens/${encodeURIComponent(tokenId)}`, { as });
+  }
+
+  /** Admins: adds a user, with a first access token for them (in this answer only). */
+  addUser(
+    request: { email: string; role?: Role; password?: string },
+    as: Credentials = {},
+  ): Promise<AddedUserView> {
+    return this.#json("POST", "/v1/users", { as, json: request });
+  }
+
+  /** Admins: every user. */
+  async listUsers(as: Credentials = {}): Promise<UserView[]> {
+    return (await this.#json<Page<UserView>>("GET", "/v1/users", { as })).items;
+  }
+
+  /** Admins: changes another user's role; it applies to their next request. */
+  setRole(email: string, role: Role, as: Credentials = {}): Promise<UserView> {
+    return this.#json("PUT", `/v1/users/${encodeURIComponent(email)}/role`, {
+      as,
+      json: { role },
+    });
+  }
+
+  /** Admins: removes another user; their tokens stop working at once, their jobs stay. */
+  removeUser(email: string, as: Credentials = {}): Promise<UserView> {
+    return this.#json("DELETE", `/v1/users/${encodeURIComponent(email)}`, { as });
+  }
+
+  /**
+   * The bearer token a call sends (its own, else the client's) and, when it came from an
+   * email and password, the sign-in that made it, so a refused one is made again.
+   */
+  async #tokenFor(as: Credentials = {}): Promise<{ token?: string; signIn?: string }> {
+    if (as.accessToken) return { token: as.accessToken };
+    const { email, password } =
+      as.email !== undefined || as.password !== undefined ? as : this.#credentials;
+    if (email === undefined && password === undefined)
+      return this.#token ? { token: this.#token } : {};
+    if (email === undefined) throw incompleteCredentials("email");
+    if (password === undefined) throw incompleteCredentials("password");
+    const signIn = `${email.trim().toLowerCase()}\n${password}`;
+    let token = this.#signedIn.get(signIn);
+    if (!token) {
+      // A day, the least the API gives: the token lives in this client's memory only.
+      token = this.login({ email, password, expiresInDays: 1 }).then((made) => made.token);
+      this.#signedIn.set(signIn, token);
+      // A refused sign-in is not kept: the next call tries again.
+      token.catch(() => this.#signedIn.delete(signIn));
+    }
+    return { token: await token, signIn };
   }
 
   async #json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
@@ -308,7 +461,8 @@ export class GpuctlClient {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
     const headers: Record<string, string> = { accept: "application/json", ...options.headers };
-    if (this.#token && this.#isApi(url)) headers.authorization = `Bearer ${this.#token}`;
+    const signingIn = target === LOGIN_PATH;
+    const authorized = !signingIn && this.#isApi(url);
     let body: Uint8Array | undefined;
     if (options.json !== undefined) {
       headers["content-type"] = "application/json";
@@ -320,14 +474,35 @@ export class GpuctlClient {
       headers["content-type"] = "application/octet-stream";
       body = refuseTooLarge(options.bytes, "inputBytes");
     }
-    let response: Response;
-    try {
-      response = await this.#fetch(url, { method, headers, ...(body !== undefined && { body }) });
-    } catch (error) {
-      throw new UnreachableError(this.endpoint, error);
+    const send = async (token: string | undefined): Promise<Response> => {
+      const sent = token ? { ...headers, authorization: `Bearer ${token}` } : headers;
+      try {
+        return await this.#fetch(url, {
+          method,
+          headers: sent,
+          ...(body !== undefined && { body }),
+        });
+      } catch (error) {
+        throw new UnreachableError(this.endpoint, error);
+      }
+    };
+    const auth = authorized ? await this.#tokenFor(options.as) : {};
+    let response = await send(auth.token);
+    if (response.status === 401 && auth.signIn) {
+      // The token an email and password gave has expired or been revoked: sign in once more.
+      this.#signedIn.delete(auth.signIn);
+      response = await send((await this.#tokenFor(options.as)).token);
     }
-    if (!response.ok)
-      throw new ApiRequestError(response.status, errorBody(response, await response.text()));
+    if (!response.ok) {
+      const hint =
+        response.status === 401 && !signingIn
+          ? "sign in with `gpuctl login`, or give another access token"
+          : undefined;
+      throw new ApiRequestError(response.status, errorBody(response, await response.text()), {
+        ...(hint && { hint }),
+        ...(response.status === 429 && { retryAfter: retryAfter(response) }),
+      });
+    }
     return response;
   }
 }

@@ -1,7 +1,7 @@
 /** Where the control plane is: `GPUCTL_ENDPOINT`, else the config file `npm start` writes. */
 
 import { readFileSync } from "node:fs";
-import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { z } from "zod";
@@ -22,7 +22,8 @@ const endpoint = z
   .string()
   .refine((value) => /^https?:$/.test(URL.parse(value)?.protocol ?? ""), "must be an http(s) URL");
 
-const ConfigFile = z.object({ endpoint, token: z.string().min(1).optional() });
+// Loose: fields this version does not know (written by a newer one) survive a token change.
+const ConfigFile = z.looseObject({ endpoint, token: z.string().min(1).optional() });
 
 type Env = Record<string, string | undefined>;
 
@@ -79,10 +80,50 @@ export const loadConfig = (env: Env = process.env): GpuctlConfig => {
 };
 
 /** Writes the config file (creating its folder), readable by its owner only: it may hold a token. */
-export const writeConfig = async (path: string, config: GpuctlConfig): Promise<void> => {
+export const writeConfig = (path: string, config: GpuctlConfig): Promise<void> =>
+  writeConfigFile(path, { ...config });
+
+const writeConfigFile = async (path: string, config: Record<string, unknown>): Promise<void> => {
   const parsed = ConfigFile.safeParse(config);
   if (!parsed.success) throw new ConfigError(`config for ${path}: ${describeIssues(parsed.error)}`);
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   await writeFile(path, `${JSON.stringify(parsed.data, null, 2)}\n`, { mode: 0o600 });
   await chmod(path, 0o600);
+};
+
+/** The config file's own fields as written, or undefined when there is none. */
+const readConfigFile = async (path: string): Promise<Record<string, unknown> | undefined> => {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new ConfigError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  try {
+    const json: unknown = JSON.parse(text);
+    if (json !== null && typeof json === "object" && !Array.isArray(json))
+      return json as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw new ConfigError(`${path}: not a JSON object`);
+};
+
+/**
+ * Signs the CLI in: `token` for `endpoint` in the config file, whose other fields stay. The
+ * endpoint is written too, as a token is only ever sent to the endpoint beside it.
+ */
+export const saveToken = async (path: string, endpoint: string, token: string): Promise<void> => {
+  const current = (await readConfigFile(path)) ?? {};
+  await writeConfigFile(path, { ...current, endpoint, token });
+};
+
+/** Signs the CLI out: the config file without its token; whether it had one. */
+export const clearToken = async (path: string): Promise<boolean> => {
+  const current = await readConfigFile(path);
+  if (current?.token === undefined) return false;
+  const { token, ...rest } = current;
+  await writeConfigFile(path, rest);
+  return true;
 };

@@ -2,7 +2,7 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 
-const GPUCTL = join(import.meta.dirname, "../../../bin/gpuctl.ts");
+export const GPUCTL = join(import.meta.dirname, "../../../bin/gpuctl.ts");
 
 export interface Run {
   code: number;
@@ -12,7 +12,7 @@ export interface Run {
 
 export const gpuctl = (
   args: string[],
-  options: { endpoint?: string; cwd?: string; env?: Record<string, string> } = {},
+  options: { endpoint?: string; cwd?: string; env?: Record<string, string>; input?: string } = {},
 ): Promise<Run> =>
   new Promise((resolve) => {
     const { GPUCTL_ENDPOINT, GPUCTL_TOKEN, ...inherited } = process.env;
@@ -23,7 +23,7 @@ export const gpuctl = (
       ...(options.endpoint && { GPUCTL_ENDPOINT: options.endpoint }),
       ...options.env,
     };
-    execFile(
+    const child = execFile(
       process.execPath,
       [GPUCTL, ...args],
       { env, encoding: "utf8", ...(options.cwd && { cwd: options.cwd }) },
@@ -32,4 +32,6 @@ export const gpuctl = (
         resolve({ code, stdout, stderr });
       },
     );
+    // What a script pipes in; nothing otherwise, so a read of stdin meets its end at once.
+    child.stdin?.end(options.input ?? "");
   });

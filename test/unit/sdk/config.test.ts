@@ -2,7 +2,14 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ConfigError, configPath, loadConfig, writeConfig } from "../../../sdk/config.ts";
+import {
+  ConfigError,
+  clearToken,
+  configPath,
+  loadConfig,
+  saveToken,
+  writeConfig,
+} from "../../../sdk/config.ts";
 
 let dir: string;
 beforeEach(async () => {
@@ -92,5 +99,39 @@ describe("writeConfig", () => {
     await expect(writeConfig(join(dir, "c.json"), { endpoint: "nope" })).rejects.toThrow(
       "endpoint: must be an http(s) URL",
     );
+  });
+});
+
+describe("saveToken and clearToken", () => {
+  it("sign the config in and out, keeping its other fields and mode 600", async () => {
+    const path = join(dir, "config.json");
+    await writeFile(
+      path,
+      JSON.stringify({ endpoint: "http://127.0.0.1:8080", token: "old", profile: "x" }),
+    );
+    await saveToken(path, "http://127.0.0.1:8080", "new");
+    expect(JSON.parse(await readFile(path, "utf8"))).toEqual({
+      endpoint: "http://127.0.0.1:8080",
+      token: "new",
+      profile: "x",
+    });
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect(await clearToken(path)).toBe(true);
+    expect(JSON.parse(await readFile(path, "utf8"))).toEqual({
+      endpoint: "http://127.0.0.1:8080",
+      profile: "x",
+    });
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect(await clearToken(path)).toBe(false);
+  });
+
+  it("writes the endpoint signed in to beside the token, and makes the file when there is none", async () => {
+    const path = join(dir, "new", "config.json");
+    await saveToken(path, "https://api.example/prod", "t");
+    expect(loadConfig({ GPUCTL_CONFIG: path })).toEqual({
+      endpoint: "https://api.example/prod",
+      token: "t",
+    });
+    expect(await clearToken(join(dir, "absent.json"))).toBe(false);
   });
 });

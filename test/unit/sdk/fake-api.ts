@@ -21,6 +21,7 @@ export interface FakeResponse {
   /** Raw bytes or text, sent instead of `json`. */
   body?: string | Uint8Array;
   contentType?: string;
+  headers?: Record<string, string>;
 }
 
 export type Handler = (request: RecordedRequest) => FakeResponse | undefined;
@@ -70,6 +71,7 @@ export const startFakeApi = async (handler: Handler): Promise<FakeApi> => {
         "content-type":
           answer.contentType ??
           (answer.body === undefined ? "application/json" : "application/octet-stream"),
+        ...answer.headers,
       });
       response.end(body);
     });
