@@ -69,6 +69,7 @@ export type Conflict =
   | "MODEL_NAME_TAKEN"
   | "IDEMPOTENCY_KEY_REUSED"
   | "USER_EXISTS"
+  | "STALE_USER"
   | "TOKEN_EXISTS";
 
 /** A write refused because the records moved on or a uniqueness rule holds: a 409, never a crash. */
@@ -462,8 +463,11 @@ export interface UserStore {
   listUsers(): Promise<UserRecord[]>;
   /** Changes the user's role: the user as it is now, or undefined when there is no such user. */
   setRole(email: string, role: Role, by: string, at: string): Promise<UserRecord | undefined>;
-  /** Removes the user and every token of theirs: the user removed, or undefined when there was none. */
-  removeUser(email: string): Promise<UserRecord | undefined>;
+  /**
+   * Removes the user and every token of theirs, leaving a record of who removed them and
+   * when: the user removed, or undefined when there was none.
+   */
+  removeUser(email: string, by: string, at: string): Promise<UserRecord | undefined>;
   addToken(token: TokenRecord): Promise<void>;
   tokenByHash(hash: string): Promise<TokenRecord | undefined>;
   /** The user's tokens, revoked and expired ones too (until the table forgets them), newest first. */

@@ -22,9 +22,15 @@ export interface Caller {
 /**
  * What a caller asks to do. `job.access` covers everything done to one's own job (read,
  * list, cancel, replay, complete, download); `job.review` is the cost-review gate's
- * approve or reject; `instances.all` sees instances serving other users' jobs.
+ * approve or reject, and `reviews.list` the queue of jobs waiting at it; `instances.all`
+ * sees instances serving other users' jobs.
  */
-export type Action = "job.access" | "job.review" | "instances.all" | "users.manage";
+export type Action =
+  | "job.access"
+  | "job.review"
+  | "reviews.list"
+  | "instances.all"
+  | "users.manage";
 
 /**
  * Whether `caller` may do `action` on a resource owned by `owner` (the user id of a job's
@@ -36,7 +42,9 @@ export const may = (caller: Caller, action: Action, owner?: string): boolean => 
     case "job.access":
       return owner !== undefined && caller.userId === owner;
     case "job.review":
-      return caller.role !== "user" && owner !== undefined && caller.userId !== owner;
+      return may(caller, "reviews.list") && owner !== undefined && caller.userId !== owner;
+    case "reviews.list":
+      return caller.role !== "user";
     case "instances.all":
     case "users.manage":
       return caller.role === "admin";

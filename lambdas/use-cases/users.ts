@@ -136,7 +136,7 @@ export const setRole = async (
 
 /** Removes a user; their tokens stop working at once. Their jobs stay, under their user id. */
 export const removeUser = async (
-  cp: Ports<"users">,
+  cp: Ports<"users" | "clock">,
   caller: Caller,
   request: { email: unknown },
 ): Promise<{ ok: true; user: UserView } | Failure | AccessFailure> => {
@@ -145,6 +145,6 @@ export const removeUser = async (
   if (!email.ok) return invalidInput("invalid user", email.errors);
   const self = selfRefusal(caller, email.value, "remove");
   if (self) return self;
-  const user = await cp.users.removeUser(email.value);
+  const user = await cp.users.removeUser(email.value, caller.userId, cp.clock.now());
   return user ? { ok: true, user: userView(user) } : notFound(`user ${email.value}`);
 };

@@ -174,7 +174,8 @@ export const userRoutes = (
    */
   router.get("/reviews", async (c) => {
     const caller = c.get("caller");
-    if (caller.role === "user") return fail(forbidden("only a reviewer or an admin lists reviews"));
+    if (!may(caller, "reviews.list"))
+      return fail(forbidden("only a reviewer or an admin lists reviews"));
     const query = PageQuery.safeParse(c.req.query());
     if (!query.success) return invalid("bad query", fieldsOf(query.error));
     const { limit, cursor } = query.data;

@@ -1,3 +1,4 @@
+import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DynamoUserStore } from "../../../lambdas/adapters/aws/dynamodb/user-store.ts";
 import type { TokenRecord, UserRecord } from "../../../lambdas/ports.ts";
@@ -26,9 +27,11 @@ const token = (owner: UserRecord, n: number, fields: Partial<TokenRecord> = {}):
   ...fields,
 });
 
+let table: Awaited<ReturnType<typeof freshTable>>;
 let store: DynamoUserStore;
 beforeAll(async () => {
-  store = new DynamoUserStore(await freshTable());
+  table = await freshTable();
+  store = new DynamoUserStore(table);
 });
 
 describe("users and their tokens on DynamoDB", () => {
@@ -101,15 +104,30 @@ describe("users and their tokens on DynamoDB", () => {
     expect(await store.getUser("nobody@example.org")).toBeUndefined();
   });
 
-  it("removes a user with every token of theirs; removing again finds nothing", async () => {
+  it("removes a user with every token of theirs, keeping who removed them; removing again finds nothing", async () => {
     const hal = user("hal@example.org");
     await store.addUser(hal, token(hal, 1));
     await store.addToken(token(hal, 2));
-    expect(await store.removeUser(hal.email)).toEqual(hal);
+    expect(await store.removeUser(hal.email, "admin-1", NOW)).toEqual(hal);
+    const { Items } = await table.client.send(
+      new QueryCommand({
+        TableName: table.tableName,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": `USER#${hal.email}` },
+      }),
+    );
+    const { passwordHash, ...kept } = hal;
+    expect(Items).toEqual([
+      expect.objectContaining({ ...kept, removedAt: NOW, removedBy: "admin-1" }),
+    ]);
+    expect(Items?.[0]).not.toHaveProperty("passwordHash");
+    expect(await store.listUsers()).not.toContainEqual(
+      expect.objectContaining({ email: hal.email }),
+    );
     expect(await store.getUser(hal.email)).toBeUndefined();
     expect(await store.tokenByHash(token(hal, 1).hash)).toBeUndefined();
     expect(await store.tokenByHash(token(hal, 2).hash)).toBeUndefined();
-    expect(await store.removeUser(hal.email)).toBeUndefined();
+    expect(await store.removeUser(hal.email, "admin-1", NOW)).toBeUndefined();
   });
 
   it("counts concurrent failed sign-ins one after another, per address", async () => {

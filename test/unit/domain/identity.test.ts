@@ -40,6 +40,13 @@ describe("who may do what", () => {
     for (const role of ROLES) expect(may(caller(role), "job.review", "u1")).toBe(false);
   });
 
+  it("reviewers and admins see the jobs waiting for review", () => {
+    expect(ROLES.filter((role) => may(caller(role), "reviews.list"))).toEqual([
+      "reviewer",
+      "admin",
+    ]);
+  });
+
   it("only admins see every instance and manage users", () => {
     for (const action of ["instances.all", "users.manage"] as const)
       expect(ROLES.filter((role) => may(caller(role), action))).toEqual(["admin"]);

@@ -37,6 +37,11 @@ export const keys = {
   pool: (pool: InstancePool, status: "COOLING" | "STOPPED") =>
     `POOL#${poolSegments(pool)}#${status}`,
   user: (email: string) => ({ pk: `USER#${email}`, sk: "USER" }),
+  /** What is kept of a removed user: who they were, and who removed them when. */
+  removedUser: (email: string, at: string, userId: string) => ({
+    pk: `USER#${email}`,
+    sk: `REMOVED#${at}#${userId}`,
+  }),
   /** Written with the installation's first user, so that only one setup ever makes one. */
   firstUser: () => ({ pk: "SETUP", sk: "FIRST_USER" }),
   users: "USERS",

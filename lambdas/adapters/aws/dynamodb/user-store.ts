@@ -130,16 +130,41 @@ export class DynamoUserStore extends DynamoTable implements UserStore {
     }
   }
 
-  async removeUser(email: string): Promise<UserRecord | undefined> {
-    const { Attributes } = await this.client.send(
-      new DeleteCommand({
-        TableName: this.tableName,
-        Key: keys.user(email),
-        ReturnValues: "ALL_OLD",
-      }),
-    );
-    if (!Attributes) return undefined;
-    const user = userFrom(Attributes);
+  async removeUser(email: string, by: string, at: string): Promise<UserRecord | undefined> {
+    const user = await this.getUser(email);
+    if (!user) return undefined;
+    const { passwordHash, ...kept } = user;
+    const removed = await transact(this.client, [
+      {
+        item: {
+          Delete: {
+            TableName: this.tableName,
+            Key: keys.user(email),
+            // The user as read: one removed and re-added meanwhile is another user.
+            ConditionExpression: "userId = :userId",
+            ExpressionAttributeValues: { ":userId": user.userId },
+          },
+        },
+        conflict: "STALE_USER",
+        message: `user ${email} was removed meanwhile`,
+      },
+      {
+        item: {
+          Put: {
+            TableName: this.tableName,
+            Item: {
+              ...keys.removedUser(email, at, user.userId),
+              ...kept,
+              removedAt: at,
+              removedBy: by,
+            },
+          },
+        },
+        conflict: "STALE_USER",
+        message: `user ${email} was removed meanwhile`,
+      },
+    ]);
+    if (!removed.ok) return undefined;
     // Tokens already stop at the missing user (authenticate); deleting them keeps the table clean.
     const tokens = await this.listTokens(user.userId);
     await Promise.all(
