@@ -14,6 +14,7 @@ import { registerStatus } from "./cli/status.ts";
 import { registerSubmit } from "./cli/submit.ts";
 import { registerToken } from "./cli/token.ts";
 import { registerUser } from "./cli/user.ts";
+import { registerWhoami } from "./cli/whoami.ts";
 
 const program = new Command("gpuctl")
   .description("Run GPU training jobs and inference deployments on your AWS account")
@@ -38,6 +39,7 @@ registerInstances(program);
 registerReview(program);
 registerLogin(program);
 registerLogout(program);
+registerWhoami(program);
 registerToken(program);
 registerUser(program);
 // Loaded only here: its AWS SDK clients would slow every other verb's start.

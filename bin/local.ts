@@ -3,12 +3,15 @@
  * `npm start`: the local control plane, on DynamoDB Local, the ASL files run by
  * aws-local-stepfunctions, and agent processes as instances. It writes the CLI's config
  * (~/.gpuctl/config.json, or GPUCTL_CONFIG) so `gpuctl` finds it with no other set-up,
- * signed in as the first admin (made on the first start, GPUCTL_ADMIN_EMAIL).
+ * signed in as whoever it was signed in as while this control plane still accepts their token
+ * (someone who ran `gpuctl login`), else as the first admin (made on the first start,
+ * GPUCTL_ADMIN_EMAIL).
  */
 import { join } from "node:path";
 import { startLocalControlPlane } from "../lambdas/adapters/local/local-control-plane.ts";
 import type { StatusEvent } from "../lambdas/domain/status-events.ts";
-import { configPath, loadConfig, writeConfig } from "../sdk/config.ts";
+import { authenticate } from "../lambdas/use-cases/access-tokens.ts";
+import { configPath, localSignIn, savedConfig, writeConfig } from "../sdk/config.ts";
 
 const stateDir = process.env.GPUCTL_STATE_DIR ?? join(process.cwd(), ".gpuctl-state");
 const port = Number(process.env.GPUCTL_PORT ?? 0);
@@ -33,24 +36,22 @@ const local = await startLocalControlPlane({
   console.error(`gpuctl: the local control plane did not start: ${error.message}`);
   process.exit(1);
 });
-/** The token the CLI's config holds now, if it reads. */
-const configuredToken = (path: string): string | undefined => {
-  try {
-    return loadConfig({ GPUCTL_CONFIG: path }).token;
-  } catch {
-    return undefined;
-  }
-};
 const config = configPath();
-// Without the first admin's token (users made before it was kept): the config's own token stays.
-const token = local.admin?.token ?? configuredToken(config);
+const configured = savedConfig(config)?.token;
+const signIn = await localSignIn(configured, local.admin, async (token) => {
+  const accepted = await authenticate(local.cp, token);
+  return accepted.ok ? accepted.caller.email : undefined;
+});
+// With no one to sign in as (users made before the first admin's token was kept), the config's token stays.
+const token = signIn?.token ?? configured;
 await writeConfig(config, { endpoint: local.endpoint, ...(token ? { token } : {}) });
 console.log(`gpuctl local control plane listening on ${local.endpoint}`);
-console.log(
-  local.admin
-    ? `CLI signed in as the first admin, ${local.admin.email}`
-    : `no first admin's token kept in ${stateDir}/secrets.json: the CLI keeps its config's token`,
-);
+if (signIn?.kept) console.log(`CLI signed in as ${signIn.email}, kept from its config`);
+else if (signIn) console.log(`CLI signed in as ${signIn.email}, the first admin`);
+else
+  console.log(
+    `the config's token is not accepted here and no first admin's token is kept in ${stateDir}/secrets.json: sign in with \`gpuctl login\``,
+  );
 console.log(`state in ${stateDir}; CLI config written to ${config}`);
 console.log(`instance types offered: ${(await local.compute.instanceTypes()).join(", ")}`);
 console.log("try: npx gpuctl submit -f examples/train.yaml --wait");

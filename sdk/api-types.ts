@@ -127,6 +127,13 @@ export interface UserView {
   updatedBy: string;
 }
 
+/** The answer to `GET /v1/me`: whom the request's token signs in. */
+export interface CallerView {
+  userId: string;
+  email: string;
+  role: Role;
+}
+
 /** An access token as listed: never the token itself. */
 export interface TokenView {
   tokenId: string;

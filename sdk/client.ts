@@ -6,6 +6,7 @@ import { type BodyLimit, bodyTooLarge, LIMITS } from "../lambdas/domain/limits.t
 import {
   type AddedUserView,
   type ApiError,
+  type CallerView,
   type DialectName,
   type InputUploadView,
   type InstanceView,
@@ -366,6 +367,11 @@ export class GpuctlClient {
     expiresInDays?: number;
   }): Promise<SignedInView> {
     return this.#json("POST", LOGIN_PATH, { json: request });
+  }
+
+  /** Whom the call's credentials sign in: their user id, email and role. */
+  whoami(as: Credentials = {}): Promise<CallerView> {
+    return this.#json("GET", "/v1/me", { as });
   }
 
   /** A new access token of the caller's: `token` is in this answer only. */

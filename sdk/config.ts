@@ -79,6 +79,38 @@ export const loadConfig = (env: Env = process.env): GpuctlConfig => {
   return token ? { endpoint: url, token } : { endpoint: url };
 };
 
+/** The config file's own endpoint and token, without `GPUCTL_*` overrides; undefined when it does not read. */
+export const savedConfig = (path: string): GpuctlConfig | undefined => {
+  try {
+    return loadConfig({ GPUCTL_CONFIG: path });
+  } catch {
+    return undefined;
+  }
+};
+
+/** Whom `npm start` signs the CLI in as: `kept` when it is the config's own token. */
+export interface LocalSignIn {
+  token: string;
+  email: string;
+  kept: boolean;
+}
+
+/**
+ * The config's own user while this control plane accepts their token (`whoIs` answers their
+ * email), so someone signed in with `gpuctl login` stays so across restarts; else the first
+ * admin; else no one.
+ */
+export const localSignIn = async (
+  configured: string | undefined,
+  admin: { email: string; token: string } | undefined,
+  whoIs: (token: string) => Promise<string | undefined>,
+): Promise<LocalSignIn | undefined> => {
+  const email = configured === undefined ? undefined : await whoIs(configured);
+  if (configured !== undefined && email !== undefined)
+    return { token: configured, email, kept: true };
+  return admin && { ...admin, kept: false };
+};
+
 /** Writes the config file (creating its folder), readable by its owner only: it may hold a token. */
 export const writeConfig = (path: string, config: GpuctlConfig): Promise<void> =>
   writeConfigFile(path, { ...config });

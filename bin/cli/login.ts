@@ -1,6 +1,7 @@
 import { type Command, Option } from "commander";
 import { GpuctlClient } from "../../sdk/client.ts";
-import { configPath, loadConfig, saveToken } from "../../sdk/config.ts";
+import { configPath, loadConfig, savedConfig, saveToken } from "../../sdk/config.ts";
+import { revokeSignIn } from "./logout.ts";
 import { type OutputFormat, outputOption, printJson } from "./output.ts";
 import { ask, interactive, readSecret, readStdinLine } from "./prompt.ts";
 import { action, EXIT_USAGE, printError } from "./run.ts";
@@ -16,8 +17,8 @@ interface LoginOptions {
 /** What `login` learnt, printed and returned as `-o json`. */
 interface SignedIn {
   endpoint: string;
-  email?: string;
-  role?: string;
+  email: string;
+  role: string;
   tokenId: string;
   tokenName: string;
   expiresAt: string;
@@ -59,18 +60,22 @@ const withPassword = async (
   };
 };
 
-/** A token given or piped in, kept only once the API takes it (listing the caller's tokens). */
+/** A token given or piped in, kept only once the API says whom it signs in. */
 const withToken = async (
   endpoint: string,
   given: string,
 ): Promise<{ token: string; signedIn: SignedIn } | number> => {
   const token = given === "-" ? (await readStdinLine())?.trim() : given;
   if (!token) return refuse("--token: empty");
-  const listed = findToken(await new GpuctlClient({ endpoint, token }).listTokens(), token);
+  const client = new GpuctlClient({ endpoint, token });
+  const [caller, tokens] = await Promise.all([client.whoami(), client.listTokens()]);
+  const listed = findToken(tokens, token);
   return {
     token,
     signedIn: {
       endpoint,
+      email: caller.email,
+      role: caller.role,
       tokenId: listed?.tokenId ?? "-",
       tokenName: listed?.name ?? "-",
       expiresAt: listed?.expiresAt ?? "-",
@@ -79,16 +84,14 @@ const withToken = async (
 };
 
 const describe = ({ endpoint, email, role, tokenId, tokenName, expiresAt }: SignedIn): string =>
-  email
-    ? `signed in to ${endpoint} as ${email} (${role}); token ${tokenId} "${tokenName}" expires ${expiresAt}`
-    : `signed in to ${endpoint} with token ${tokenId} "${tokenName}", which expires ${expiresAt}`;
+  `signed in to ${endpoint} as ${email} (${role}); token ${tokenId} "${tokenName}" expires ${expiresAt}`;
 
 /** `gpuctl login`: signs the CLI in, writing the token into its config for the endpoint. */
 export const registerLogin = (program: Command): void => {
   program
     .command("login")
     .description(
-      "sign in with email and password (never echoed; piped in as one line when stdin is not a terminal) or with an access token",
+      "sign in with email and password (never echoed; piped in as one line when stdin is not a terminal) or with an access token; the token an earlier `gpuctl login` made is revoked",
     )
     .addOption(new Option("--email <email>", "the address to sign in as").argParser(parseEmail))
     .addOption(
@@ -107,7 +110,12 @@ export const registerLogin = (program: Command): void => {
             : await withPassword(endpoint, email);
         if (typeof made === "number") return made;
         const path = configPath();
+        const previous = savedConfig(path);
         await saveToken(path, endpoint, made.token);
+        // Best effort and silent: an earlier sign-in's token stops working rather than living
+        // out its days; one the user made for themselves stays.
+        if (previous?.token !== undefined && previous.token !== made.token)
+          await revokeSignIn(new GpuctlClient(previous), previous.token).catch(() => undefined);
         if (output === "json") printJson(made.signedIn);
         else process.stdout.write(`${describe(made.signedIn)}\n`);
         return 0;

@@ -11,7 +11,7 @@ const SIGN_IN_TOKEN = "login";
  * What became of the token on the server: revoked, kept (one the user made for themselves
  * with `token create`, which may serve elsewhere), refused already, or not reached.
  */
-const revokeSignIn = async (client: GpuctlClient, token: string): Promise<string> => {
+export const revokeSignIn = async (client: GpuctlClient, token: string): Promise<string> => {
   try {
     const listed = findToken(await client.listTokens(), token);
     if (listed?.name !== SIGN_IN_TOKEN)

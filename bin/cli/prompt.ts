@@ -59,9 +59,10 @@ export const askHidden = (question: string): Promise<string> =>
         typed = ERASE.has(char) ? typed.slice(0, -1) : typed + char;
       }
     };
-    process.stderr.write(question);
     input.setEncoding("utf8");
+    // Echo off before the prompt shows: a password typed the moment it appears is not drawn.
     input.setRawMode(true);
+    process.stderr.write(question);
     input.on("data", onData);
     input.resume();
   });

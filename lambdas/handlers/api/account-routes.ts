@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import type { CallerView } from "../../../sdk/api-types.ts";
 import { createToken, listTokens, revokeToken } from "../../use-cases/access-tokens.ts";
 import { needs, type PortsOf } from "../../use-cases/control-plane.ts";
 import { login } from "../../use-cases/login.ts";
@@ -31,9 +32,15 @@ export const signInRoutes = (cp: PortsOf<typeof ACCOUNT_ROUTES_NEEDS>) =>
     return c.json({ ...signedIn.token, user: signedIn.user });
   });
 
-/** The caller's own access tokens, and (admins only) the users. */
+/** Who the caller is, their own access tokens, and (admins only) the users. */
 export const accountRoutes = (cp: PortsOf<typeof ACCOUNT_ROUTES_NEEDS>) => {
   const router = new Hono<UserEnv>();
+
+  router.get("/me", (c) => {
+    // Named field by field: whatever else the caller carries stays inside the API.
+    const { userId, email, role } = c.get("caller");
+    return c.json({ userId, email, role } satisfies CallerView);
+  });
 
   router.post("/tokens", async (c) => {
     const request = await fields(c.req.raw);

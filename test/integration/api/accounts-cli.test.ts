@@ -76,8 +76,17 @@ describe("gpuctl account verbs against the API", () => {
     expect(signedIn.stdout).toMatch(
       /^signed in to .* as bo@example.org \(reviewer\); token \S+ "login"/,
     );
+    const firstLogin = await tokenIn("bo");
+    expect(firstLogin).toMatch(/^gpuctl_/);
+    expect((await asBo(["whoami"])).stdout).toBe(`bo@example.org (reviewer) at ${endpoint}\n`);
+
+    // Signing in again revokes the token the earlier sign-in made.
+    expect((await asBo(["login", "--email", "bo@example.org"], `${PASSWORD}\n`)).code).toBe(0);
+    await expect(
+      new GpuctlClient({ endpoint }).whoami({ accessToken: firstLogin ?? "" }),
+    ).rejects.toMatchObject({ status: 401 });
     const loginToken = await tokenIn("bo");
-    expect(loginToken).toMatch(/^gpuctl_/);
+    expect(loginToken).not.toBe(firstLogin);
 
     const made = await asBo([
       "token",
@@ -92,7 +101,7 @@ describe("gpuctl account verbs against the API", () => {
     const ci = JSON.parse(made.stdout) as IssuedTokenView;
     expect(ci).toMatchObject({ name: "ci", token: expect.stringMatching(/^gpuctl_/) });
     const listed = JSON.parse((await asBo(["token", "list", "-o", "json"])).stdout) as TokenView[];
-    expect(listed.map((token) => token.name).sort()).toEqual(["ci", "first", "login"]);
+    expect(listed.map((token) => token.name).sort()).toEqual(["ci", "first", "login", "login"]);
 
     const refused = await asBo(["user", "list"]);
     expect(refused).toMatchObject({ code: 1, stderr: "gpuctl: only an admin lists users\n" });
@@ -104,7 +113,7 @@ describe("gpuctl account verbs against the API", () => {
     await expect(client.listTokens({ accessToken: loginToken ?? "" })).rejects.toMatchObject({
       status: 401,
     });
-    expect(await client.listTokens({ accessToken: ci.token })).toHaveLength(3);
+    expect(await client.listTokens({ accessToken: ci.token })).toHaveLength(4);
 
     expect((await asAdmin(["user", "role", "bo@example.org", "user"])).stdout).toBe(
       "bo@example.org is now user\n",

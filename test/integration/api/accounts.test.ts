@@ -113,6 +113,34 @@ describe("POST /v1/login", () => {
   });
 });
 
+describe("GET /v1/me", () => {
+  it.each(["user", "reviewer", "admin"] as const)(
+    "answers a %s with their user id, email and role, and nothing else",
+    async (role) => {
+      const someone = role === "admin" ? admin : await made.add(`me-${role}@example.org`, role);
+      const answer = await call("GET", "/v1/me", someone.token);
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toEqual({
+        userId: someone.userId,
+        email: someone.email,
+        role,
+      });
+    },
+  );
+
+  it("refuses a missing or revoked token with the 401 of any other route", async () => {
+    const issued = await json<{ token: string; tokenId: string }>(
+      await call("POST", "/v1/tokens", ada.token, { name: "gone" }),
+    );
+    await call("DELETE", `/v1/tokens/${issued.tokenId}`, ada.token);
+    for (const token of [undefined, issued.token]) {
+      const refused = await call("GET", "/v1/me", token);
+      expect(refused.status).toBe(401);
+      expect(await refused.json()).toEqual(await json(await tokensOf(token)));
+    }
+  });
+});
+
 describe("access tokens", () => {
   it("are made (shown once), listed without their secret, and refused once revoked", async () => {
     const created = await call("POST", "/v1/tokens", ada.token, { name: "laptop" });

@@ -43,6 +43,7 @@ describe("account verbs' help", () => {
   it.each([
     ["login"],
     ["logout"],
+    ["whoami"],
     ["token", "create"],
     ["token", "list"],
     ["token", "revoke"],
@@ -121,16 +122,53 @@ describe("gpuctl login", () => {
     expect(calls()).toEqual([]);
   });
 
-  it("signs in with a token read from stdin, once the API takes it", async () => {
+  it("signs in with a token read from stdin, once the API says whom it signs in", async () => {
     await configure();
     const token = accounts.issue("ada@example.org", "laptop");
     const result = await run(["login", "--token", "-"], `${token.token}\n`);
     expect(result.code).toBe(0);
     expect(result.stdout).toBe(
-      `signed in to ${endpoint()} with token ${token.tokenId} "laptop", which expires ${token.expiresAt}\n`,
+      `signed in to ${endpoint()} as ada@example.org (user); token ${token.tokenId} "laptop" expires ${token.expiresAt}\n`,
     );
     expect(await configured()).toEqual({ endpoint: endpoint(), token: token.token });
-    expect(calls()).toEqual(["GET /v1/tokens"]);
+    expect(calls().sort()).toEqual(["GET /v1/me", "GET /v1/tokens"]);
+  });
+
+  it("revokes the token an earlier login made, once signed in again", async () => {
+    const earlier = accounts.issue("admin@example.org", "login");
+    await configure(earlier.token);
+    const result = await run(["login", "--email", "ada@example.org"], `${PASSWORD}\n`);
+    expect(result.code).toBe(0);
+    expect(
+      accounts.tokens.find((made) => made.tokenId === earlier.tokenId)?.revokedAt,
+    ).toBeDefined();
+    expect(calls()).toEqual([
+      "POST /v1/login",
+      "GET /v1/tokens",
+      `DELETE /v1/tokens/${earlier.tokenId}`,
+    ]);
+    expect((await configured()).token).toBe(accounts.tokens[0]?.token);
+  });
+
+  it("leaves a token of another name working when signing in again", async () => {
+    const ci = accounts.issue("ada@example.org", "ci");
+    await configure(ci.token);
+    const fresh = accounts.issue("ada@example.org", "laptop");
+    const result = await run(["login", "--token", fresh.token]);
+    expect(result.code).toBe(0);
+    expect(accounts.tokens.every((made) => made.revokedAt === undefined)).toBe(true);
+    expect(calls().filter((call) => call.startsWith("DELETE"))).toEqual([]);
+  });
+
+  it("signs in again silently when the earlier token is refused already", async () => {
+    const earlier = accounts.issue("ada@example.org", "login");
+    const tokenOf = accounts.tokens.find((made) => made.tokenId === earlier.tokenId);
+    if (tokenOf) tokenOf.revokedAt = "2026-01-01T00:00:00.000Z";
+    await configure(earlier.token);
+    const result = await run(["login", "--email", "ada@example.org"], `${PASSWORD}\n`);
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    expect(result.stdout).toMatch(/^signed in to .* as ada@example.org \(user\)/);
+    expect(calls()).toEqual(["POST /v1/login", "GET /v1/tokens"]);
   });
 
   it("keeps no token the API refuses, and says to sign in", async () => {
@@ -228,6 +266,32 @@ describe("gpuctl logout", () => {
       code: 0,
       stdout: `not signed in to ${endpoint()}\n`,
     });
+  });
+});
+
+describe("gpuctl whoami", () => {
+  it("prints the signed-in user's email and role, and the endpoint", async () => {
+    await configure(accounts.issue("ada@example.org", "login").token);
+    expect(await run(["whoami"])).toMatchObject({
+      code: 0,
+      stdout: `ada@example.org (user) at ${endpoint()}\n`,
+      stderr: "",
+    });
+    const json = await run(["whoami", "-o", "json"]);
+    expect(JSON.parse(json.stdout)).toEqual({
+      userId: "u-ada",
+      email: "ada@example.org",
+      role: "user",
+      endpoint: endpoint(),
+    });
+    expect(calls()).toEqual(["GET /v1/me", "GET /v1/me"]);
+  });
+
+  it("says to sign in when the token is refused", async () => {
+    await configure("gpuctl_nosuch");
+    const result = await run(["whoami"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/sign in with `gpuctl login`/);
   });
 });
 

@@ -67,6 +67,19 @@ describe("GpuctlClient account methods", () => {
     expect(error.retryAfter).toEqual(new Date(LOCKED_UNTIL));
   });
 
+  it("says whom the call's credentials sign in", async () => {
+    const { api, accounts, client } = await start();
+    const token = adminToken(accounts);
+    expect(await client.whoami({ accessToken: token })).toEqual({
+      userId: "u-admin",
+      email: "admin@example.org",
+      role: "admin",
+    });
+    expect(authorizations(api)).toEqual([`GET /v1/me Bearer ${token}`]);
+    const refused = await refusal(client.whoami());
+    expect(refused).toMatchObject({ status: 401, code: "UNAUTHORIZED" });
+  });
+
   it("creates, lists and revokes the caller's tokens", async () => {
     const { api, accounts, client } = await start();
     const token = accounts.issue("ada@example.org", "first").token;

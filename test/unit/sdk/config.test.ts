@@ -7,6 +7,8 @@ import {
   clearToken,
   configPath,
   loadConfig,
+  localSignIn,
+  savedConfig,
   saveToken,
   writeConfig,
 } from "../../../sdk/config.ts";
@@ -133,5 +135,36 @@ describe("saveToken and clearToken", () => {
       token: "t",
     });
     expect(await clearToken(join(dir, "absent.json"))).toBe(false);
+  });
+});
+
+describe("savedConfig", () => {
+  it("reads the file's own token, whatever GPUCTL_TOKEN says, and is undefined for no file", async () => {
+    vi.stubEnv("GPUCTL_TOKEN", "gpuctl_env");
+    const path = join(dir, "config.json");
+    expect(savedConfig(path)).toBeUndefined();
+    await writeConfig(path, { endpoint: "http://127.0.0.1:1", token: "gpuctl_file" });
+    expect(savedConfig(path)).toEqual({ endpoint: "http://127.0.0.1:1", token: "gpuctl_file" });
+  });
+});
+
+describe("localSignIn (npm start)", () => {
+  const admin = { email: "admin@gpuctl.local", token: "gpuctl_admin" };
+  const accepts = (tokens: Record<string, string>) => async (token: string) => tokens[token];
+
+  it("keeps the config's token while the control plane accepts it", async () => {
+    expect(
+      await localSignIn("gpuctl_ada", admin, accepts({ gpuctl_ada: "ada@example.org" })),
+    ).toEqual({ token: "gpuctl_ada", email: "ada@example.org", kept: true });
+  });
+
+  it("signs in as the first admin when the config's token is refused or absent", async () => {
+    const first = { ...admin, kept: false };
+    expect(await localSignIn("gpuctl_gone", admin, accepts({}))).toEqual(first);
+    expect(await localSignIn(undefined, admin, accepts({}))).toEqual(first);
+  });
+
+  it("signs in as no one when the token is refused and no first admin's token is kept", async () => {
+    expect(await localSignIn("gpuctl_gone", undefined, accepts({}))).toBeUndefined();
   });
 });

@@ -94,6 +94,8 @@ export const fakeAccounts = (password: string): FakeAccounts => {
     const caller = users.find((candidate) => candidate.userId === token?.userId);
     if (!caller) return apiError(401, "UNAUTHORIZED", NOT_SIGNED_IN);
     const route = `${request.method} ${request.path}`;
+    if (route === "GET /v1/me")
+      return { json: { userId: caller.userId, email: caller.email, role: caller.role } };
     if (route === "GET /v1/tokens")
       return { json: { items: tokens.filter((made) => made.userId === caller.userId).map(view) } };
     if (route === "POST /v1/tokens") {
