@@ -14,6 +14,7 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import { SIGN_IN_ROUTE } from "../../lambdas/handlers/api/sign-in-route.ts";
 
 export interface ApiProps {
   /** The API Lambda (`lambdas/handlers/lambda/api.ts`): every route goes to it. */
@@ -25,9 +26,6 @@ export interface ApiProps {
   /** How long access logs are kept. */
   accessLogRetention?: RetentionDays;
 }
-
-/** The route a password is tried on: throttled on its own, far below the others. */
-export const LOGIN_ROUTE = "POST /v1/login";
 
 /**
  * A handful of engineers sign in now and then; a guesser needs thousands of tries. With the
@@ -131,7 +129,7 @@ export class Api extends Construct {
     const loginThrottle = props.loginThrottle ?? LOGIN_THROTTLE;
     // CloudFormation's own property names: routeSettings is plain JSON to CDK.
     (this.stage.node.defaultChild as CfnStage).routeSettings = {
-      [LOGIN_ROUTE]: {
+      [SIGN_IN_ROUTE]: {
         ThrottlingRateLimit: loginThrottle.rateLimit,
         ThrottlingBurstLimit: loginThrottle.burstLimit,
       },

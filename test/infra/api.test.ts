@@ -2,7 +2,8 @@ import { App, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import { describe, expect, it } from "vitest";
-import { Api, type ApiProps, LOGIN_ROUTE } from "../../lib/constructs/api.ts";
+import { SIGN_IN_ROUTE } from "../../lambdas/handlers/api/sign-in-route.ts";
+import { Api, type ApiProps } from "../../lib/constructs/api.ts";
 import { allowedActions, checkedApp, standInFunction } from "../fixtures/cdk.ts";
 
 /** A stack with the API in front of a stand-in API function. */
@@ -38,9 +39,9 @@ describe("the API construct", () => {
     expect(served.map((route) => route.RouteKey).sort()).toEqual([
       "ANY /agent/v1/{proxy+}",
       "ANY /v1/{proxy+}",
-      LOGIN_ROUTE,
+      SIGN_IN_ROUTE,
     ]);
-    for (const routeKey of ["ANY /v1/{proxy+}", LOGIN_ROUTE])
+    for (const routeKey of ["ANY /v1/{proxy+}", SIGN_IN_ROUTE])
       expect(served).toContainEqual(
         expect.objectContaining({ RouteKey: routeKey, AuthorizationType: "NONE" }),
       );
@@ -60,18 +61,18 @@ describe("the API construct", () => {
     const { template } = synth();
     template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
       RouteSettings: {
-        [LOGIN_ROUTE]: { ThrottlingRateLimit: 1, ThrottlingBurstLimit: 5 },
+        [SIGN_IN_ROUTE]: { ThrottlingRateLimit: 1, ThrottlingBurstLimit: 5 },
       },
     });
     // The stage names the route in its settings: the route is made first.
     const [stageId] = Object.keys(template.findResources("AWS::ApiGatewayV2::Stage"));
     const loginId = Object.entries(template.findResources("AWS::ApiGatewayV2::Route")).find(
-      ([, route]) => route.Properties.RouteKey === LOGIN_ROUTE,
+      ([, route]) => route.Properties.RouteKey === SIGN_IN_ROUTE,
     )?.[0];
     expect(template.toJSON().Resources[stageId ?? ""].DependsOn).toContain(loginId);
     const { template: tighter } = synth({ loginThrottle: { rateLimit: 0.5, burstLimit: 2 } });
     tighter.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
-      RouteSettings: { [LOGIN_ROUTE]: { ThrottlingRateLimit: 0.5, ThrottlingBurstLimit: 2 } },
+      RouteSettings: { [SIGN_IN_ROUTE]: { ThrottlingRateLimit: 0.5, ThrottlingBurstLimit: 2 } },
     });
   });
 

@@ -5,7 +5,8 @@ import { bothNeeds, type PortsOf } from "../../use-cases/control-plane.ts";
 import { ACCOUNT_ROUTES_NEEDS, accountRoutes, signInRoutes } from "./account-routes.ts";
 import { AGENT_ROUTES_NEEDS, type AgentRouteOptions, agentRoutes } from "./agent-routes.ts";
 import { checkPath, limitBody } from "./request-limits.ts";
-import { errorBody, invalid } from "./responses.ts";
+import { errorBody, invalid, noSuchRoute } from "./responses.ts";
+import { onlyBySignInRoute, SIGN_IN_PATH } from "./sign-in-route.ts";
 import { bearerCaller, requireCaller, type UserEnv } from "./user-identity.ts";
 import { USER_ROUTES_NEEDS, userRoutes } from "./user-routes.ts";
 
@@ -36,8 +37,9 @@ export const createApi = (cp: PortsOf<typeof API_NEEDS>, options: ApiOptions) =>
     console.error(error);
     return Response.json(errorBody("INTERNAL", "internal error"), { status: 500 });
   });
-  app.notFound(() => Response.json(errorBody("NOT_FOUND", "no such route"), { status: 404 }));
+  app.notFound(noSuchRoute);
   app.use("*", checkPath, limitBody);
+  app.use(SIGN_IN_PATH, onlyBySignInRoute);
   // Signing in is the one user route without a token: it is registered before the check.
   app.route("/v1", signInRoutes(cp));
   app.use("/v1/*", requireCaller(bearerCaller(cp)));

@@ -102,3 +102,7 @@ export const body = async (request: Request): Promise<unknown> => {
 /** The token of an `Authorization: Bearer <token>` header (the scheme in any case, RFC 7235), if any. */
 export const bearerToken = (request: Request): string | undefined =>
   /^bearer +(\S+) *$/i.exec(request.headers.get("authorization") ?? "")?.[1];
+
+/** The answer to a path no route serves. */
+export const noSuchRoute = () =>
+  Response.json(errorBody("NOT_FOUND", "no such route"), { status: 404 });

@@ -26,6 +26,7 @@ import { AGENT_HEADERS } from "../../../agent/protocol.ts";
 import { DynamoUserStore } from "../../../lambdas/adapters/aws/dynamodb/user-store.ts";
 import { clientToken } from "../../../lambdas/adapters/aws/ec2/ec2-compute.ts";
 import { ScryptPasswords } from "../../../lambdas/adapters/crypto/scrypt-passwords.ts";
+import { SIGN_IN_ROUTE } from "../../../lambdas/handlers/api/sign-in-route.ts";
 import { assignmentCredential } from "../../../lambdas/use-cases/agent-identity.ts";
 import { executionStatusChange } from "../../fixtures/aws-events.ts";
 import { newRecord } from "../stores.ts";
@@ -97,14 +98,18 @@ afterEach(endInvocation);
  * An API Gateway HTTP API (payload 2.0) event, with the authorizer context API Gateway adds
  * on the agents' routes; the users' routes have no authorizer, so none.
  */
+/** The API Gateway route a path matches, but for the sign-in's own (given where it applies). */
+const routeOf = (path: string) =>
+  path.startsWith("/agent/") ? "ANY /agent/v1/{proxy+}" : "ANY /v1/{proxy+}";
+
 const httpEvent = (
   method: string,
   path: string,
   authorizer: Record<string, unknown> | undefined,
-  request: { headers?: Record<string, string>; body?: unknown } = {},
+  request: { headers?: Record<string, string>; body?: unknown; routeKey?: string } = {},
 ) => ({
   version: "2.0",
-  routeKey: "$default",
+  routeKey: request.routeKey ?? routeOf(path),
   rawPath: path,
   rawQueryString: "",
   headers: {
@@ -127,7 +132,7 @@ const httpEvent = (
       userAgent: "gpuctl",
     },
     requestId: "JKJaXmPLvHcESHA=",
-    routeKey: "$default",
+    routeKey: request.routeKey ?? routeOf(path),
     stage: "$default",
     time: "01/Jan/2026:00:00:00 +0000",
     timeEpoch: 1767225600000,
@@ -188,10 +193,21 @@ describe("the API Lambda", () => {
       handler(
         httpEvent("POST", "/v1/login", undefined, {
           body: { email: "ada@example.org", password },
+          routeKey: SIGN_IN_ROUTE,
         }),
         context,
       );
     expect((await signIn("not the password")).statusCode).toBe(401);
+    // Paths that normalize to the sign-in's came through `/v1/{proxy+}`, past its throttle.
+    for (const path of ["/v1/./login", "/v1/%6cogin"]) {
+      const bypass = await handler(
+        httpEvent("POST", path, undefined, {
+          body: { email: "ada@example.org", password: PASSWORD },
+        }),
+        context,
+      );
+      expect(bypass.statusCode, path).toBe(404);
+    }
     const signedIn = await signIn(PASSWORD);
     expect(signedIn.statusCode).toBe(200);
     const { token } = JSON.parse(signedIn.body);
