@@ -27,7 +27,7 @@ export const instancesTable = (instances: InstanceView[], now: number = Date.now
 export const registerInstances = (program: Command): void => {
   program
     .command("instances")
-    .description("list your GPU instances and their status")
+    .description("list the GPU instances of your jobs (an admin: everyone's) and their status")
     .addOption(outputOption())
     .action(
       action(async ({ output }: { output: OutputFormat }) => {

@@ -1,6 +1,7 @@
 import { type Command, Option } from "commander";
 import { DIALECTS } from "../../lambdas/domain/dialects/index.ts";
 import type { DialectName, JobView, TimelineView } from "../../sdk/api-types.ts";
+import { ApiRequestError } from "../../sdk/client.ts";
 import { alignColumns, type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect } from "./run.ts";
 
@@ -88,7 +89,11 @@ export const registerStatus = (program: Command): void => {
       action(async (id: string, options: { output: OutputFormat; dialect?: DialectName }) => {
         const client = connect();
         const job = await client.getJob(id, options.dialect ? { dialect: options.dialect } : {});
-        const timeline = await client.jobTimeline(id);
+        const timeline = await client.jobTimeline(id).catch((error: unknown) => {
+          // A reviewer reads a job awaiting their review, not its timeline: it has none yet.
+          if (error instanceof ApiRequestError && error.status === 404) return { periods: [] };
+          throw error;
+        });
         if (options.output === "json") {
           printJson({ ...job, timeline: timeline.periods });
           return 0;

@@ -119,6 +119,10 @@ const downloadOutputs = async (
   return { folder: join(resultsDir, jobId), files: paths.length };
 };
 
+/** What a job at the cost gate waits for: no GPU is sought until then. */
+const AWAITING_REVIEWER =
+  "waiting for a reviewer or admin to approve it (they see it in `gpuctl reviews`)";
+
 /**
  * Follows the job until it ends, printing every phase it passed, with its reason, at the
  * time it changed: from the job's events, so no phase passed between two polls is missed.
@@ -133,7 +137,9 @@ const follow = async (
     const events = await client.jobEvents(submitted.id);
     for (const event of events.slice(shown)) {
       const reason = event.reason ? `  (${event.reason})` : "";
-      progress(`${clock(new Date(event.at))}  ${event.phase}${reason}`);
+      const by = event.by ? `  by ${event.by.email}` : "";
+      const waiting = event.phase === "PENDING_REVIEW" ? `  ${AWAITING_REVIEWER}` : "";
+      progress(`${clock(new Date(event.at))}  ${event.phase}${reason}${by}${waiting}`);
     }
     shown = Math.max(shown, events.length);
     if (events.some((event) => isTerminal(event.phase))) return client.getJob(submitted.id);

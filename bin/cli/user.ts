@@ -8,7 +8,7 @@ import {
 import type { UserView } from "../../sdk/api-types.ts";
 import { renderText } from "./dialect-table.ts";
 import { type OutputFormat, outputOption, printJson } from "./output.ts";
-import { readStdinLine } from "./prompt.ts";
+import { readSecret } from "./prompt.ts";
 import { action, connect, EXIT_USAGE, printError } from "./run.ts";
 
 /** An email argument or option, refused as the API would refuse it, before any request. */
@@ -35,9 +35,12 @@ export const usersTable = (users: UserView[]) => {
   };
 };
 
-/** `--password-stdin`: the first line piped in, as the API would take it. */
+/**
+ * `--password-stdin`: the first line piped in, or typed without echo at a terminal, checked
+ * as the API would check it.
+ */
 const passwordFromStdin = async (): Promise<string | { error: string }> => {
-  const checked = validatePassword((await readStdinLine()) ?? "");
+  const checked = validatePassword((await readSecret("Their password: ")) ?? "");
   return checked.ok
     ? checked.value
     : { error: checked.errors.map((error) => `${error.field}: ${error.message}`).join("; ") };
@@ -52,7 +55,10 @@ export const registerUser = (program: Command): void => {
     .description("add a user; prints their first access token, shown this once")
     .addArgument(emailArgument())
     .addOption(new Option("--role <role>", "their role").choices(ROLES).default("user"))
-    .option("--password-stdin", "read a password for them (12 characters or more) from stdin")
+    .option(
+      "--password-stdin",
+      "read a password for them (12 characters or more): the first line of stdin, or typed without echo at a terminal",
+    )
     .addOption(outputOption())
     .action(
       action(

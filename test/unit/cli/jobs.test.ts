@@ -164,6 +164,17 @@ describe("gpuctl status", () => {
     );
   });
 
+  it("shows a reviewer the job awaiting their review, without the timeline they may not read", async () => {
+    const api = await serve((request) =>
+      request.path.endsWith("/timeline")
+        ? apiError(404, "NOT_FOUND", "job job-9 not found")
+        : { json: jobView({ id: "job-9", phase: "PENDING_REVIEW" }) },
+    );
+    const result = await gpuctl(["status", "job-9"], { endpoint: api.endpoint });
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    expect(result.stdout).toContain("PENDING_REVIEW");
+  });
+
   it("prints the API's message for an unknown job and exits 1", async () => {
     const api = await serve(() => apiError(404, "NOT_FOUND", "no job job-404"));
     const result = await gpuctl(["status", "job-404"], { endpoint: api.endpoint });
@@ -232,7 +243,9 @@ describe("gpuctl cancel and complete", () => {
 });
 
 describe("gpuctl instances", () => {
-  const instances = [
+  // Made as each test starts: the ages are minutes from now, and a loaded machine can take
+  // longer than that to reach the last test of this file.
+  const instancesNow = () => [
     instanceView({ id: "i-1", jobId: "job-1", updatedAt: minutesAgo(3) }),
     instanceView({
       id: "i-2",
@@ -262,6 +275,7 @@ describe("gpuctl instances", () => {
   ];
 
   it("prints a JSON array of the instances", async () => {
+    const instances = instancesNow();
     const api = await serve((request) =>
       request.path === "/v1/instances" ? { json: { items: instances } } : undefined,
     );
@@ -273,7 +287,7 @@ describe("gpuctl instances", () => {
   });
 
   it("prints a table with status, substatus, type, job, when cooling stops and terminates it, and age", async () => {
-    const api = await serve(() => ({ json: { items: instances } }));
+    const api = await serve(() => ({ json: { items: instancesNow() } }));
     const result = await gpuctl(["instances"], { endpoint: api.endpoint });
     expect(result.code).toBe(0);
     expect(

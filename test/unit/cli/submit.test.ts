@@ -302,6 +302,32 @@ describe("gpuctl submit --wait", () => {
     expect(polls).toHaveLength(5);
   });
 
+  it("says what a job at the cost gate waits for, and who let it through", async () => {
+    const script = scripted(
+      "job-4",
+      [["SUBMITTED"], ["PENDING_REVIEW"], ["QUEUED"], ["COMPLETED"]],
+      {},
+    );
+    const api = await serve((request) => {
+      const answer = script(request);
+      if (request.path !== "/v1/jobs/job-4/events" || !answer || !("json" in answer)) return answer;
+      const { items } = answer.json as { items: JobEventView[] };
+      const rita = { userId: "u-rita", email: "rita@example.org" };
+      return {
+        json: {
+          items: items.map((event) => (event.phase === "QUEUED" ? { ...event, by: rita } : event)),
+        },
+      };
+    });
+    const spec = await writeSpec("spec.yaml", GOOD_SPEC);
+    const result = await gpuctl(["submit", "-f", spec, "--wait"], { endpoint: api.endpoint });
+    const lines = result.stdout.split("\n");
+    expect(lines.find((line) => line.includes("PENDING_REVIEW"))).toMatch(
+      /PENDING_REVIEW {2}waiting for a reviewer or admin to approve it \(they see it in `gpuctl reviews`\)$/,
+    );
+    expect(lines.find((line) => line.includes("QUEUED"))).toMatch(/QUEUED {2}by rita@example.org$/);
+  });
+
   it("prints every phase the job passed, even several between two polls", async () => {
     const script: Array<[Phase, Reason?]> = [
       ["SUBMITTED"],
