@@ -20,9 +20,9 @@ export interface Caller {
 }
 
 /**
- * What a caller asks to do. `job.access` covers everything done to one's own job (read,
- * list, cancel, replay, complete, download); `job.stop` cancels or completes a job, so an
- * admin can end another user's runaway job without reading its outputs; `job.review` is
+ * What a caller asks to do. `job.access` covers what is done to one's own job alone (read,
+ * list, replay, download); `job.stop` cancels or completes a job, its owner's or, for an
+ * admin, another user's runaway job, without reading its outputs; `job.review` is
  * the cost-review gate's approve or reject, and `reviews.list` the queue of jobs waiting
  * at it; `instances.all` sees instances serving other users' jobs.
  */
