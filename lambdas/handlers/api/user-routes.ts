@@ -158,8 +158,8 @@ export const userRoutes = (
       ...(limit ? { limit } : {}),
       ...(cursor ? { cursor } : {}),
     });
-    // Users are keyed by email, with no lookup by user id: one listing of them per page
-    // names the page's owners, cheaper than a read per owner while the users are few.
+    // Users are keyed by email and the UserStore has no lookup by user id, so one listing
+    // of the users per page (none for an empty page) names the page's owners.
     const emails = new Map(
       page.items.length
         ? (await cp.users.listUsers()).map((user) => [user.userId, user.email] as const)
