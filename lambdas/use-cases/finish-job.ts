@@ -263,30 +263,35 @@ export const reviewJob = async (
  * runaway job (`may`'s `job.stop`), who the job's events then name. A caller who may read
  * the job but not stop it is refused; anyone else learns nothing of it.
  */
-const stopJob =
-  (event: JobEvent, error: string, verb: string) =>
-  async (
-    cp: InterruptPorts,
-    jobId: string,
-    caller: Caller,
-  ): Promise<{ ok: true; record: JobRecord } | Failure | AccessFailure> => {
-    const record = await cp.jobs.get(jobId);
-    if (!record) return notFound(`job ${jobId}`);
-    if (!may(caller, "job.stop", record.owner)) {
-      return readableBy(caller, record)
-        ? forbidden(`only a job's owner or an admin ${verb} it`)
-        : notFound(`job ${jobId}`);
-    }
-    return interrupt(cp, jobId, event, error, actor(caller));
-  };
+const stopJob = async (
+  cp: InterruptPorts,
+  jobId: string,
+  caller: Caller,
+  stop: { event: JobEvent; error: string; verb: string },
+): Promise<{ ok: true; record: JobRecord } | Failure | AccessFailure> => {
+  const record = await cp.jobs.get(jobId);
+  if (!record) return notFound(`job ${jobId}`);
+  if (!may(caller, "job.stop", record.owner)) {
+    return readableBy(caller, record)
+      ? forbidden(`only a job's owner or an admin ${stop.verb} it`)
+      : notFound(`job ${jobId}`);
+  }
+  return interrupt(cp, jobId, stop.event, stop.error, actor(caller));
+};
 
-export const cancelJob = stopJob({ type: "cancelRequested" }, WORKFLOW_ERRORS.canceled, "cancels");
+export const cancelJob = (cp: InterruptPorts, jobId: string, caller: Caller) =>
+  stopJob(cp, jobId, caller, {
+    event: { type: "cancelRequested" },
+    error: WORKFLOW_ERRORS.canceled,
+    verb: "cancels",
+  });
 
-export const completeJob = stopJob(
-  { type: "completeRequested" },
-  WORKFLOW_ERRORS.completed,
-  "completes",
-);
+export const completeJob = (cp: InterruptPorts, jobId: string, caller: Caller) =>
+  stopJob(cp, jobId, caller, {
+    event: { type: "completeRequested" },
+    error: WORKFLOW_ERRORS.completed,
+    verb: "completes",
+  });
 
 /** The job's deadline passed: it ends TIMED_OUT in whatever phase it was, unless it had ended. */
 export const timeOutJob = async (
