@@ -20,13 +20,15 @@ export interface Caller {
 }
 
 /**
- * What a caller asks to do. `job.access` covers everything done to one's own job (read,
- * list, cancel, replay, complete, download); `job.review` is the cost-review gate's
- * approve or reject, and `reviews.list` the queue of jobs waiting at it; `instances.all`
- * sees instances serving other users' jobs.
+ * What a caller asks to do. `job.access` covers what is done to one's own job alone (read,
+ * list, replay, download); `job.stop` cancels or completes a job, its owner's or, for an
+ * admin, another user's runaway job, without reading its outputs; `job.review` is
+ * the cost-review gate's approve or reject, and `reviews.list` the queue of jobs waiting
+ * at it; `instances.all` sees instances serving other users' jobs.
  */
 export type Action =
   | "job.access"
+  | "job.stop"
   | "job.review"
   | "reviews.list"
   | "instances.all"
@@ -41,6 +43,8 @@ export const may = (caller: Caller, action: Action, owner?: string): boolean => 
   switch (action) {
     case "job.access":
       return owner !== undefined && caller.userId === owner;
+    case "job.stop":
+      return may(caller, "job.access", owner) || (owner !== undefined && caller.role === "admin");
     case "job.review":
       return may(caller, "reviews.list") && owner !== undefined && caller.userId !== owner;
     case "reviews.list":

@@ -1,4 +1,5 @@
 import { coolingPlanFor, coolingSchedule, poolWentIdle } from "../domain/cooling-policy.ts";
+import { type Caller, may } from "../domain/identity.ts";
 import type { Instance } from "../domain/instance.ts";
 import { HOLDING_PHASES } from "../domain/phases.ts";
 import { backoffDelayS } from "../domain/retry-policy.ts";
@@ -8,7 +9,8 @@ import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance, closeInstance } from "./change-instance.ts";
 import type { Ports } from "./control-plane.ts";
 import { coolingTimerName, retryName } from "./execution-names.ts";
-import type { Failure } from "./outcome.ts";
+import { actor, awaitsReviewBy, readableBy } from "./job-access.ts";
+import { type AccessFailure, type Failure, forbidden, notFound } from "./outcome.ts";
 import { startOnce } from "./start-workflow.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
@@ -225,17 +227,26 @@ export const requestReview = async (
 
 export const REVIEW_DECISIONS = ["start", "approve", "reject"] as const;
 
+export const OWN_REVIEW =
+  "the owner of a job cannot review it: a reviewer or admin who is not its owner approves, starts or rejects its review";
+
 /**
  * A reviewer's step: `start` marks the review as under way; `approve` lets the workflow go
  * on to acquire a GPU; `reject` fails the job (REVIEW_REJECTED) and ends its workflow. The
- * job's events name `by` as who decided (whether they may is the caller's check: `may`).
+ * job's events name `caller` as who decided. Its owner is refused, naming the rule; anyone
+ * who may not read the job (only a reviewer or admin may, while it awaits review) learns
+ * nothing of it: not even that it exists, or its phase.
  */
 export const reviewJob = async (
   cp: InterruptPorts,
   jobId: string,
   decision: (typeof REVIEW_DECISIONS)[number],
-  by: Actor,
-): Promise<{ ok: true; record: JobRecord } | Failure> => {
+  caller: Caller,
+): Promise<{ ok: true; record: JobRecord } | Failure | AccessFailure> => {
+  const record = await cp.jobs.get(jobId);
+  if (record?.owner === caller.userId) return forbidden(OWN_REVIEW);
+  if (!record || !awaitsReviewBy(caller, record)) return notFound(`job ${jobId}`);
+  const by = actor(caller);
   if (decision === "reject") {
     return interrupt(cp, jobId, { type: "reviewRejected" }, WORKFLOW_ERRORS.reviewRejected, by);
   }
@@ -247,11 +258,40 @@ export const reviewJob = async (
   return applied;
 };
 
-export const cancelJob = (cp: InterruptPorts, jobId: string, by: Actor) =>
-  interrupt(cp, jobId, { type: "cancelRequested" }, WORKFLOW_ERRORS.canceled, by);
+/**
+ * Cancel or complete, asked by `caller`: its owner, or an admin stopping another user's
+ * runaway job (`may`'s `job.stop`), who the job's events then name. A caller who may read
+ * the job but not stop it is refused; anyone else learns nothing of it.
+ */
+const stopJob = async (
+  cp: InterruptPorts,
+  jobId: string,
+  caller: Caller,
+  stop: { event: JobEvent; error: string; verb: string },
+): Promise<{ ok: true; record: JobRecord } | Failure | AccessFailure> => {
+  const record = await cp.jobs.get(jobId);
+  if (!record) return notFound(`job ${jobId}`);
+  if (!may(caller, "job.stop", record.owner)) {
+    return readableBy(caller, record)
+      ? forbidden(`only a job's owner or an admin ${stop.verb} it`)
+      : notFound(`job ${jobId}`);
+  }
+  return interrupt(cp, jobId, stop.event, stop.error, actor(caller));
+};
 
-export const completeJob = (cp: InterruptPorts, jobId: string, by: Actor) =>
-  interrupt(cp, jobId, { type: "completeRequested" }, WORKFLOW_ERRORS.completed, by);
+export const cancelJob = (cp: InterruptPorts, jobId: string, caller: Caller) =>
+  stopJob(cp, jobId, caller, {
+    event: { type: "cancelRequested" },
+    error: WORKFLOW_ERRORS.canceled,
+    verb: "cancels",
+  });
+
+export const completeJob = (cp: InterruptPorts, jobId: string, caller: Caller) =>
+  stopJob(cp, jobId, caller, {
+    event: { type: "completeRequested" },
+    error: WORKFLOW_ERRORS.completed,
+    verb: "completes",
+  });
 
 /** The job's deadline passed: it ends TIMED_OUT in whatever phase it was, unless it had ended. */
 export const timeOutJob = async (

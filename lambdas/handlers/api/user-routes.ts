@@ -4,14 +4,14 @@ import { z } from "zod";
 import { PREPARED_SINCE_HEADER } from "../../../sdk/api-types.ts";
 import { resultPathProblem, SHA256_HEX } from "../../domain/artifacts.ts";
 import { DIALECTS } from "../../domain/dialects/index.ts";
-import { type Caller, may } from "../../domain/identity.ts";
+import { may } from "../../domain/identity.ts";
 import { inputsToUpload, parseJobSpec } from "../../domain/job-spec.ts";
 import { LIMITS } from "../../domain/limits.ts";
 import { isTerminal } from "../../domain/phases.ts";
 import { timelinePeriods } from "../../domain/timeline.ts";
-import type { Actor, JobRecord } from "../../ports.ts";
 import { needs, type PortsOf } from "../../use-cases/control-plane.ts";
 import { cancelJob, completeJob, REVIEW_DECISIONS, reviewJob } from "../../use-cases/finish-job.ts";
+import { actor, readableBy } from "../../use-cases/job-access.ts";
 import { listInstances } from "../../use-cases/list-instances.ts";
 import { forbidden } from "../../use-cases/outcome.ts";
 import { submitJob } from "../../use-cases/submit-job.ts";
@@ -49,19 +49,6 @@ const PageQuery = z.object({
   cursor: z.string().max(LIMITS.cursorChars).optional(),
 });
 
-/** Who made a change, as the job's events record it: the caller's id and email, not their role. */
-const actor = ({ userId, email }: Caller): Actor => ({ userId, email });
-
-/**
- * Whether `caller` may review `record` now: it waits at the cost gate, and the caller is a
- * reviewer or admin who does not own it (`may`'s `job.review`).
- */
-const awaitsReviewBy = (caller: Caller, record: JobRecord) =>
-  record.job.phase === "PENDING_REVIEW" && may(caller, "job.review", record.owner);
-
-const OWN_REVIEW =
-  "the owner of a job cannot review it: a reviewer or admin who is not its owner approves, starts or rejects its review";
-
 /**
  * The routes users call with their access token (requireCaller has checked it): their jobs,
  * inputs and the instances, and the reviewers' queue. A job's owner is its submitter's user
@@ -71,12 +58,7 @@ export const userRoutes = (
   cp: PortsOf<typeof USER_ROUTES_NEEDS>,
   localArtifacts?: LocalArtifactStore,
 ) => {
-  const router = new Hono<UserEnv & { Variables: { owner: string } }>();
-
-  router.use("*", async (c, next) => {
-    c.set("owner", c.get("caller").userId);
-    await next();
-  });
+  const router = new Hono<UserEnv>();
 
   router.post("/jobs", async (c) => {
     const input = await body(c.req.raw);
@@ -114,7 +96,7 @@ export const userRoutes = (
     const query = PageQuery.safeParse(c.req.query());
     if (!query.success) return invalid("bad query", fieldsOf(query.error));
     const { limit, cursor } = query.data;
-    const page = await cp.jobs.listByOwner(c.get("owner"), {
+    const page = await cp.jobs.listByOwner(c.get("caller").userId, {
       ...(limit ? { limit } : {}),
       ...(cursor ? { cursor } : {}),
     });
@@ -136,9 +118,9 @@ export const userRoutes = (
     const query = z.object({ dialect: z.enum(DIALECTS).optional() }).safeParse(c.req.query());
     if (!query.success) return invalid("bad query", fieldsOf(query.error));
     const record = await cp.jobs.get(c.req.param("id"));
-    const caller = c.get("caller");
-    const visible = record && (record.owner === caller.userId || awaitsReviewBy(caller, record));
-    return visible ? c.json(jobView(record, query.data.dialect)) : noSuchJob(c.req.param("id"));
+    return record && readableBy(c.get("caller"), record)
+      ? c.json(jobView(record, query.data.dialect))
+      : noSuchJob(c.req.param("id"));
   });
 
   for (const [verb, act] of [
@@ -146,9 +128,7 @@ export const userRoutes = (
     ["complete", completeJob],
   ] as const) {
     router.post(`/jobs/:id/${verb}`, async (c) => {
-      const record = await ownJob(c.get("owner"), c.req.param("id"));
-      if (!record) return noSuchJob(c.req.param("id"));
-      const done = await act(cp, record.job.id, actor(c.get("caller")));
+      const done = await act(cp, c.req.param("id"), c.get("caller"));
       return done.ok ? c.json(jobView(done.record)) : fail(done);
     });
   }
@@ -158,19 +138,13 @@ export const userRoutes = (
       .object({ decision: z.enum(REVIEW_DECISIONS) })
       .safeParse(await body(c.req.raw));
     if (!decision.success) return invalid("bad review", fieldsOf(decision.error));
-    const caller = c.get("caller");
-    const record = await cp.jobs.get(c.req.param("id"));
-    if (record?.owner === caller.userId) return fail(forbidden(OWN_REVIEW));
-    // A plain user learns nothing of another's job; a reviewer learns it is not awaiting review.
-    if (!record || !may(caller, "job.review", record.owner)) return noSuchJob(c.req.param("id"));
-    const done = await reviewJob(cp, record.job.id, decision.data.decision, actor(caller));
+    const done = await reviewJob(cp, c.req.param("id"), decision.data.decision, c.get("caller"));
     return done.ok ? c.json(jobView(done.record)) : fail(done);
   });
 
   /**
    * The jobs awaiting a review the caller may give, longest waiting first: a reviewer's or
-   * an admin's queue, without their own jobs. The owners' emails come from one listing of
-   * the users per page.
+   * an admin's queue, without their own jobs.
    */
   router.get("/reviews", async (c) => {
     const caller = c.get("caller");
@@ -184,6 +158,8 @@ export const userRoutes = (
       ...(limit ? { limit } : {}),
       ...(cursor ? { cursor } : {}),
     });
+    // Users are keyed by email and the UserStore has no lookup by user id, so one listing
+    // of the users per page (none for an empty page) names the page's owners.
     const emails = new Map(
       page.items.length
         ? (await cp.users.listUsers()).map((user) => [user.userId, user.email] as const)
@@ -197,20 +173,20 @@ export const userRoutes = (
 
   router.post("/deployments/:modelName/complete", async (c) => {
     const modelName = c.req.param("modelName");
-    const active = await cp.jobs.activeDeployment(c.get("owner"), modelName);
+    const active = await cp.jobs.activeDeployment(c.get("caller").userId, modelName);
     if (!active) return notFound(`no active deployment serves ${modelName}`);
-    const done = await completeJob(cp, active.job.id, actor(c.get("caller")));
+    const done = await completeJob(cp, active.job.id, c.get("caller"));
     return done.ok ? c.json(jobView(done.record)) : fail(done);
   });
 
   router.get("/jobs/:id/events", async (c) => {
-    const record = await ownJob(c.get("owner"), c.req.param("id"));
+    const record = await ownJob(c.get("caller").userId, c.req.param("id"));
     if (!record) return noSuchJob(c.req.param("id"));
     return c.json({ items: (await cp.jobs.events(record.job.id)).map(jobEventView) });
   });
 
   router.get("/jobs/:id/timeline", async (c) => {
-    const record = await ownJob(c.get("owner"), c.req.param("id"));
+    const record = await ownJob(c.get("caller").userId, c.req.param("id"));
     if (!record) return noSuchJob(c.req.param("id"));
     const endedAt = isTerminal(record.job.phase) ? record.updatedAt : undefined;
     return c.json({ periods: timelinePeriods(record.timeline, cp.clock.now(), endedAt) });
@@ -220,7 +196,7 @@ export const userRoutes = (
     const query = z.object({ cursor: z.string().max(LIMITS.cursorChars).optional() });
     const parsed = query.safeParse(c.req.query());
     if (!parsed.success) return invalid("bad query", fieldsOf(parsed.error));
-    const record = await ownJob(c.get("owner"), c.req.param("id"));
+    const record = await ownJob(c.get("caller").userId, c.req.param("id"));
     if (!record) return noSuchJob(c.req.param("id"));
     const { cursor } = parsed.data;
     return c.json(await cp.artifacts.listOutputs(record.job.id, cursor ? { cursor } : {}));
@@ -228,7 +204,7 @@ export const userRoutes = (
 
   /** A redirect to where the bytes are: they never pass through the API. */
   router.get("/jobs/:id/outputs/*", async (c) => {
-    const record = await ownJob(c.get("owner"), c.req.param("id"));
+    const record = await ownJob(c.get("caller").userId, c.req.param("id"));
     if (!record) return noSuchJob(c.req.param("id"));
     const path = decodeURIComponent(c.req.path.split("/outputs/")[1] ?? "");
     const problem = resultPathProblem(path);

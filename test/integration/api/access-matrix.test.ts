@@ -138,6 +138,8 @@ const everyone = (status: number) => ({
 });
 /** Only the owner gets `status`; everyone else signed in finds no such job. */
 const ownerOnly = (status: number) => ({ owner: status, other: 404, reviewer: 404, admin: 404 });
+/** The owner and an admin get `status` (stopping a runaway job); the others find no such job. */
+const ownerOrAdmin = (status: number) => ({ ...ownerOnly(status), admin: status });
 
 interface Row {
   route: string;
@@ -171,14 +173,14 @@ const ROWS: Row[] = [
     method: "POST",
     path: "/v1/jobs/:id/cancel",
     job: "training",
-    expected: ownerOnly(200),
+    expected: ownerOrAdmin(200),
   },
   {
     route: "complete",
     method: "POST",
     path: "/v1/jobs/:id/complete",
     job: "deployment",
-    expected: ownerOnly(200),
+    expected: ownerOrAdmin(200),
   },
   {
     route: "review a job awaiting review",
@@ -189,12 +191,21 @@ const ROWS: Row[] = [
     expected: { owner: 403, other: 404, reviewer: 200, admin: 200 },
   },
   {
+    route: "cancel a job awaiting review",
+    method: "POST",
+    path: "/v1/jobs/:id/cancel",
+    job: "awaiting review",
+    // A reviewer reads it, so is told they may not stop it; they reject it instead.
+    expected: { owner: 200, other: 404, reviewer: 403, admin: 200 },
+  },
+  {
     route: "review a job not awaiting review",
     method: "POST",
     path: "/v1/jobs/:id/review",
     job: "training",
     body: { decision: "approve" },
-    expected: { owner: 403, other: 404, reviewer: 409, admin: 409 },
+    // No one but its owner may read it now, so no one else learns its phase, or that it exists.
+    expected: { owner: 403, other: 404, reviewer: 404, admin: 404 },
   },
   {
     route: "events",
@@ -428,5 +439,31 @@ describe("the cost review", () => {
     expect(await call("reviewer", "GET", "/v1/reviews?cursor=bm9wZQ")).toMatchObject({
       status: 400,
     });
+  });
+});
+
+describe("pagination cursors", () => {
+  it("refuses a handed-out cursor with a key added as a bad cursor, on jobs and reviews", async () => {
+    await ownersJob("training");
+    await ownersJob("training");
+    await ownersJob("awaiting review");
+    await ownersJob("awaiting review");
+    for (const [caller, path] of [
+      ["owner", "/v1/jobs"],
+      ["reviewer", "/v1/reviews"],
+    ] as const) {
+      const first = await call(caller, "GET", `${path}?limit=1`);
+      const { cursor } = (await first.json()) as { cursor: string };
+      const key = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+      const tampered = Buffer.from(JSON.stringify({ ...key, zz: "1" })).toString("base64url");
+
+      const refused = await call(caller, "GET", `${path}?limit=1&cursor=${tampered}`);
+
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toMatchObject({
+        error: { code: "VALIDATION", message: expect.stringContaining("cursor") },
+      });
+      expect((await call(caller, "GET", `${path}?limit=1&cursor=${cursor}`)).status).toBe(200);
+    }
   });
 });

@@ -163,3 +163,28 @@ describe("model names", () => {
     expect((await stores.jobs.get("grace-only"))?.job.phase).toBe("SUBMITTED");
   });
 });
+
+describe("another user's runaway job", () => {
+  it("an admin finds it on the instances it holds and stops it, and its events name the admin", async () => {
+    await deploy("grace", "grace-runaway", "runaway-model");
+    const instance = await stored("grace", { status: "EXECUTING", jobId: "grace-runaway" });
+    const found = (await listed("admin")).items.find((item) => item.id === instance.id);
+    expect(found?.jobId).toBe("grace-runaway");
+
+    const stopped = await call("admin", "POST", `/v1/jobs/${found?.jobId}/complete`);
+
+    expect(stopped.status).toBe(200);
+    expect(await stopped.json()).toMatchObject({ id: "grace-runaway", phase: "COMPLETED" });
+    const events = await stores.jobs.events("grace-runaway");
+    expect(events.at(-1)?.by).toEqual({ userId: people.admin.userId, email: people.admin.email });
+    // Stopping it is all: its outputs stay its owner's.
+    expect((await call("admin", "GET", "/v1/jobs/grace-runaway/outputs")).status).toBe(404);
+  });
+
+  it("is not another plain user's or a reviewer's to stop", async () => {
+    await deploy("grace", "grace-busy", "busy-model");
+    for (const user of ["ada", "alan"] as const)
+      expect((await call(user, "POST", "/v1/jobs/grace-busy/cancel")).status).toBe(404);
+    expect((await stores.jobs.get("grace-busy"))?.job.phase).toBe("SUBMITTED");
+  });
+});

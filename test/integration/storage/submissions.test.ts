@@ -138,6 +138,32 @@ describe("listing a user's jobs", () => {
       "cursor:",
     );
   });
+
+  it("rejects a cursor it handed out with a key added, or a key's type changed", async () => {
+    await stores.jobs.submit({ record: newRecord({ id: "reviewed-1" }, { owner: "grace" }) });
+    await stores.jobs.submit({ record: newRecord({ id: "reviewed-2" }, { owner: "grace" }) });
+    const tampered = (cursor: string | undefined, change: Record<string, unknown>) => {
+      const key = JSON.parse(Buffer.from(cursor as string, "base64url").toString("utf8"));
+      return Buffer.from(JSON.stringify({ ...key, ...change })).toString("base64url");
+    };
+    const owners = await stores.jobs.listByOwner("grace", { limit: 1 });
+    const phases = await stores.jobs.pageByPhase("SUBMITTED", { limit: 1 });
+    for (const change of [{ zz: "1" }, { sk: 1 }]) {
+      await expect(
+        stores.jobs.listByOwner("grace", { cursor: tampered(owners.cursor, change) }),
+      ).rejects.toThrow(InvalidCursorError);
+      await expect(
+        stores.jobs.pageByPhase("SUBMITTED", { cursor: tampered(phases.cursor, change) }),
+      ).rejects.toThrow(InvalidCursorError);
+    }
+    // The untampered cursors still page on.
+    await expect(
+      stores.jobs.listByOwner("grace", { cursor: owners.cursor as string }),
+    ).resolves.toMatchObject({ items: expect.any(Array) });
+    await expect(
+      stores.jobs.pageByPhase("SUBMITTED", { cursor: phases.cursor as string }),
+    ).resolves.toMatchObject({ items: expect.any(Array) });
+  });
 });
 
 describe("records this version cannot read", () => {

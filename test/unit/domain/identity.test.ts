@@ -33,6 +33,12 @@ describe("who may do what", () => {
     expect(may(caller(role), "job.access")).toBe(false);
   });
 
+  it("its owner stops a job, and so does an admin, whoever owns it", () => {
+    for (const role of ROLES) expect(may(caller(role), "job.stop", "u1")).toBe(true);
+    expect(ROLES.filter((role) => may(caller(role), "job.stop", "u2"))).toEqual(["admin"]);
+    for (const role of ROLES) expect(may(caller(role), "job.stop")).toBe(false);
+  });
+
   it("a reviewer or admin who is not the job's owner reviews it; no one reviews their own", () => {
     expect(may(caller("user"), "job.review", "u2")).toBe(false);
     expect(may(caller("reviewer"), "job.review", "u2")).toBe(true);

@@ -23,7 +23,7 @@ import {
   OPTIONAL_JOB_FIELDS,
   readableJobRecords,
 } from "./items.ts";
-import { INDEX } from "./schema.ts";
+import { INDEX, TABLE_SCHEMA } from "./schema.ts";
 import { DynamoTable } from "./table.ts";
 import { transact, type Write } from "./transact.ts";
 
@@ -117,16 +117,33 @@ export const jobChangeWrites = (
 const encodeCursor = (key: Record<string, unknown> | undefined) =>
   key ? Buffer.from(JSON.stringify(key)).toString("base64url") : undefined;
 
-/** The key a cursor holds, if this listing (its index key `name` is `value`) handed it out. */
-const decodeCursor = (cursor: string | undefined, name: string, value: string) => {
+type IndexName = (typeof INDEX)[keyof typeof INDEX];
+
+/**
+ * The key a cursor holds, if this listing (on `indexName`, its partition key `value`) handed
+ * it out: the table's and the index's key attributes, strings all, and nothing else. DynamoDB
+ * answers any other start key with a ValidationException, a 500 to the caller.
+ */
+const decodeCursor = (cursor: string | undefined, indexName: IndexName, value: string) => {
   if (cursor === undefined) return undefined;
+  const index = TABLE_SCHEMA.globalSecondaryIndexes.find((gsi) => gsi.indexName === indexName);
+  const names = [
+    TABLE_SCHEMA.partitionKey,
+    TABLE_SCHEMA.sortKey,
+    index?.partitionKey,
+    index?.sortKey,
+  ];
   try {
-    const key = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as Record<
-      string,
-      unknown
-    >;
-    if (key[name] !== value) throw new Error("cursor of another listing");
-    return key;
+    const key: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    const handedOut =
+      typeof key === "object" &&
+      key !== null &&
+      Object.keys(key).toSorted().join() === names.toSorted().join() &&
+      Object.values(key).every((part) => typeof part === "string") &&
+      index !== undefined &&
+      (key as Record<string, unknown>)[index.partitionKey] === value;
+    if (!handedOut) throw new Error("cursor of another listing");
+    return key as Record<string, string>;
   } catch {
     throw new InvalidCursorError("cursor: not a cursor this listing handed out");
   }
@@ -250,7 +267,7 @@ export class DynamoJobStore extends DynamoTable implements JobStore {
         ExpressionAttributeValues: { ":owner": keys.owner(owner) },
         ScanIndexForward: false,
         Limit: limit,
-        ExclusiveStartKey: decodeCursor(page.cursor, "gsi1pk", keys.owner(owner)),
+        ExclusiveStartKey: decodeCursor(page.cursor, INDEX.byOwner, keys.owner(owner)),
       }),
     );
     const cursor = encodeCursor(LastEvaluatedKey);
@@ -310,7 +327,7 @@ export class DynamoJobStore extends DynamoTable implements JobStore {
         },
         ScanIndexForward: true,
         Limit: limit,
-        ExclusiveStartKey: decodeCursor(page.cursor, "gsi3pk", keys.jobStatus(phase)),
+        ExclusiveStartKey: decodeCursor(page.cursor, INDEX.byStatus, keys.jobStatus(phase)),
       }),
     );
     const cursor = encodeCursor(LastEvaluatedKey);
