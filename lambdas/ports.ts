@@ -481,13 +481,14 @@ export interface UserStore {
   loginFailures(email: string): Promise<string[]>;
   /**
    * Applies `change` to the address's failed sign-ins, with optimistic concurrency, so two
-   * wrong passwords at once both count; kept until `expiresAt`, then forgotten.
+   * attempts at once both count; kept until `expiresAt`, then forgotten. A `change` that
+   * answers undefined writes nothing (`changed: false`): the failures it was shown are returned.
    */
   updateLoginFailures(
     email: string,
-    change: (failures: string[]) => string[],
+    change: (failures: string[]) => string[] | undefined,
     expiresAt: string,
-  ): Promise<string[]>;
+  ): Promise<{ failures: string[]; changed: boolean }>;
 }
 
 /** A slow salted password hash and its check: scrypt, in an adapter, as it is slow and async. */

@@ -144,6 +144,9 @@ describe("users and their tokens on DynamoDB", () => {
       "t4",
     ]);
     expect(await store.loginFailures("nobody@example.org")).toEqual([]);
+    const declined = await store.updateLoginFailures("ivy@example.org", () => undefined, NOW);
+    expect(declined.changed).toBe(false);
+    expect(declined.failures).toHaveLength(4);
     await store.updateLoginFailures("ivy@example.org", () => [], NOW);
     expect(await store.loginFailures("ivy@example.org")).toEqual([]);
   });

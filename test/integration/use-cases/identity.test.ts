@@ -237,6 +237,28 @@ describe("login", () => {
     expect(await cp.users.loginFailures("ivy@example.org")).toEqual([]);
   });
 
+  it("checks at most LOGIN_LIMIT.failures passwords however many arrive at once", async () => {
+    nowS = 50_000;
+    ok(await addUser(cp, admin, { email: "jo@example.org", password: PASSWORD }));
+    work.length = 0;
+    const burst = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        login(cp, { email: "jo@example.org", password: "wrong password!" }),
+      ),
+    );
+    expect(work.filter((step) => step === "verify").length).toBeLessThanOrEqual(
+      LOGIN_LIMIT.failures,
+    );
+    const answers = burst.map((answer) => ("error" in answer ? answer.error : "OK"));
+    expect(answers.filter((error) => error === "UNAUTHORIZED")).toHaveLength(LOGIN_LIMIT.failures);
+    expect(answers.filter((error) => error === "LOCKED")).toHaveLength(30 - LOGIN_LIMIT.failures);
+    work.length = 0;
+    expect(await login(cp, { email: "jo@example.org", password: PASSWORD })).toMatchObject({
+      error: "LOCKED",
+    });
+    expect(work).toEqual([]);
+  });
+
   it("refuses a malformed request naming the fields", async () => {
     expect(await login(cp, { email: "x", password: 3, expiresInDays: 0 })).toMatchObject({
       error: "VALIDATION",

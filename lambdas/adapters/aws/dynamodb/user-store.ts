@@ -10,7 +10,12 @@ import { transact } from "./transact.ts";
 const DAY_S = 86_400;
 /** How long an expired or revoked token is kept, so its user is told why it no longer works. */
 const ENDED_TOKEN_RETENTION_S = 30 * DAY_S;
-const UPDATE_ATTEMPTS = 5;
+// Enough for a burst of sign-ins at one address: each round one of them writes, and once
+// the address is locked the rest stop writing at all.
+const UPDATE_ATTEMPTS = 10;
+
+const pause = (attempt: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * Math.min(attempt, 5)));
 
 const epochS = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
@@ -241,16 +246,18 @@ export class DynamoUserStore extends DynamoTable implements UserStore {
 
   async updateLoginFailures(
     email: string,
-    change: (failures: string[]) => string[],
+    change: (failures: string[]) => string[] | undefined,
     expiresAt: string,
-  ): Promise<string[]> {
+  ): Promise<{ failures: string[]; changed: boolean }> {
     const Key = keys.loginFailures(email);
     for (let attempt = 1; ; attempt++) {
       const { Item } = await this.client.send(
         new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }),
       );
       const version = typeof Item?.version === "number" ? Item.version : 0;
-      const failures = change((Item?.failures as string[] | undefined) ?? []);
+      const recorded = (Item?.failures as string[] | undefined) ?? [];
+      const failures = change(recorded);
+      if (!failures) return { failures: recorded, changed: false };
       try {
         await this.client.send(
           new PutCommand({
@@ -260,11 +267,12 @@ export class DynamoUserStore extends DynamoTable implements UserStore {
             ...(version ? { ExpressionAttributeValues: { ":version": version } } : {}),
           }),
         );
-        return failures;
+        return { failures, changed: true };
       } catch (error) {
         // A failure that cannot be counted must not let the password be tried: throw.
         if (!(error instanceof ConditionalCheckFailedException) || attempt >= UPDATE_ATTEMPTS)
           throw error;
+        await pause(attempt);
       }
     }
   }
