@@ -261,6 +261,15 @@ describe("access tokens", () => {
     nowS -= 86_400;
   });
 
+  it("refuses a token name with control characters, naming the field", async () => {
+    for (const name of ["\u001b[2Jwiped", "lap\u0000top", "tab\there", "c1\u009b"])
+      expect(await createToken(cp, admin, { name })).toMatchObject({
+        error: "VALIDATION",
+        fields: [{ field: "name", message: expect.stringContaining("control characters") }],
+      });
+    ok(await createToken(cp, admin, { name: "ноутбук laptop" }));
+  });
+
   it("anything not shaped as a token, or unknown, is refused without telling more", async () => {
     for (const token of ["", "Bearer x", `gpuctl_${"A".repeat(43)}`])
       expect(await authenticate(cp, token)).toMatchObject({
