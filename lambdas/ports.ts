@@ -70,6 +70,7 @@ export type Conflict =
   | "IDEMPOTENCY_KEY_REUSED"
   | "USER_EXISTS"
   | "STALE_USER"
+  | "LAST_ADMIN"
   | "TOKEN_EXISTS";
 
 /** A write refused because the records moved on or a uniqueness rule holds: a 409, never a crash. */
@@ -447,11 +448,17 @@ export interface TokenRecord {
  * (docs/storage.md). Listings come from an index, so a token just created may be missing
  * from `listTokens` for a moment; lookups by email and by hash are strongly consistent.
  */
+/** A user changed or removed, or the conflict that refused it. */
+export type UserChange =
+  | { ok: true; user: UserRecord }
+  | { ok: false; conflict: Conflict; message: string };
+
 export interface UserStore {
   /**
    * Adds the user and, in the same write, its first token: `USER_EXISTS` when the email is
    * taken. The installation's first user (`firstOfAll`) is written only once ever, however
-   * many setups race to make it: every later one gets `USER_EXISTS`.
+   * many setups race to make it: every later one gets `USER_EXISTS`. An admin is counted
+   * (see setRole).
    */
   addUser(
     user: UserRecord,
@@ -461,13 +468,18 @@ export interface UserStore {
   getUser(email: string): Promise<UserRecord | undefined>;
   /** Every user, by email. */
   listUsers(): Promise<UserRecord[]>;
-  /** Changes the user's role: the user as it is now, or undefined when there is no such user. */
-  setRole(email: string, role: Role, by: string, at: string): Promise<UserRecord | undefined>;
+  /**
+   * Changes the user's role: the user as it is now, or undefined when there is no such user.
+   * The store counts admins, and a change that would leave none is refused (`LAST_ADMIN`)
+   * however many run at once; a user changed meanwhile is `STALE_USER`.
+   */
+  setRole(email: string, role: Role, by: string, at: string): Promise<UserChange | undefined>;
   /**
    * Removes the user and every token of theirs, leaving a record of who removed them and
-   * when: the user removed, or undefined when there was none.
+   * when: the user removed, or undefined when there was none. Removing the last admin is
+   * refused (`LAST_ADMIN`), as for setRole.
    */
-  removeUser(email: string, by: string, at: string): Promise<UserRecord | undefined>;
+  removeUser(email: string, by: string, at: string): Promise<UserChange | undefined>;
   addToken(token: TokenRecord): Promise<void>;
   tokenByHash(hash: string): Promise<TokenRecord | undefined>;
   /** The user's tokens, revoked and expired ones too (until the table forgets them), newest first. */
@@ -481,13 +493,14 @@ export interface UserStore {
   loginFailures(email: string): Promise<string[]>;
   /**
    * Applies `change` to the address's failed sign-ins, with optimistic concurrency, so two
-   * wrong passwords at once both count; kept until `expiresAt`, then forgotten.
+   * attempts at once both count; kept until `expiresAt`, then forgotten. A `change` that
+   * answers undefined writes nothing (`changed: false`): the failures it was shown are returned.
    */
   updateLoginFailures(
     email: string,
-    change: (failures: string[]) => string[],
+    change: (failures: string[]) => string[] | undefined,
     expiresAt: string,
-  ): Promise<string[]>;
+  ): Promise<{ failures: string[]; changed: boolean }>;
 }
 
 /** A slow salted password hash and its check: scrypt, in an adapter, as it is slow and async. */

@@ -69,6 +69,18 @@ export const normalizeEmail = (value: unknown): FieldResult<string> => {
   const email = value.trim().toLowerCase();
   if (email.length > EMAIL_MAX)
     return { ok: false, errors: [{ field: "email", message: `at most ${EMAIL_MAX} characters` }] };
+  // A Cyrillic `а` looks like a Latin `a`: an address a reader cannot tell from another's is
+  // refused, and an international domain is written as the DNS carries it.
+  if (!/^[\x20-\x7e]*$/.test(email))
+    return {
+      ok: false,
+      errors: [
+        {
+          field: "email",
+          message: "must be ASCII: write an international domain in punycode (xn--...)",
+        },
+      ],
+    };
   if (!EMAIL_SHAPE.test(email))
     return {
       ok: false,

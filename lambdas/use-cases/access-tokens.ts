@@ -24,10 +24,17 @@ export type IssuedToken = TokenView & { token: string };
 
 const NAME_MAX = 64;
 
+// C0 and C1 controls, DEL among them: a name with an ANSI escape would rewrite the terminal
+// of whoever lists the tokens, and NUL cuts it short in C-string tools.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
 const tokenName = (value: unknown, fallback: string): SpecError | string => {
   const name = value ?? fallback;
   if (typeof name !== "string" || name.trim() === "" || name.length > NAME_MAX)
     return { field: "name", message: `must be 1 to ${NAME_MAX} characters` };
+  if (CONTROL.test(name))
+    return { field: "name", message: "must not hold control characters (escapes, NUL, tabs)" };
   return name.trim();
 };
 
@@ -89,32 +96,32 @@ export const revokeToken = async (
   return revoked ? { ok: true, token: tokenView(revoked) } : notFound(`token ${tokenId}`);
 };
 
-const REFUSALS: Record<TokenRefusal, (token?: TokenRecord) => string> = {
-  UNKNOWN: () => "the access token is not known",
-  EXPIRED: (token) => `the access token expired at ${token?.expiresAt}: sign in again`,
-  REVOKED: (token) => `the access token was revoked at ${token?.revokedAt}`,
-};
+// One message for a missing, unknown, expired or revoked token and a removed user's, as
+// docs/security.md promises: only `reason` tells them apart, for the client to act on.
+const NOT_SIGNED_IN =
+  "a valid access token is required (Authorization: Bearer gpuctl_...): sign in or make a new token";
 
-const unauthorized = (reason: TokenRefusal, token?: TokenRecord): AccessFailure => ({
+const unauthorized = (reason: TokenRefusal): AccessFailure => ({
   ok: false,
   error: "UNAUTHORIZED",
   reason,
-  message: REFUSALS[reason](token),
+  message: NOT_SIGNED_IN,
 });
 
 /**
  * Who `token` says the caller is, with the role their user has now. A token of a removed
- * user is unknown, even if a new user has their email since: it names the old user's id.
+ * user is unknown, even if a new user has their email since: it names the old user's id;
+ * so is a missing one.
  */
 export const authenticate = async (
   cp: Ports<"users" | "clock">,
-  token: string,
+  token: string | undefined,
 ): Promise<{ ok: true; caller: Caller } | AccessFailure> => {
-  if (!isTokenShaped(token)) return unauthorized("UNKNOWN");
+  if (token === undefined || !isTokenShaped(token)) return unauthorized("UNKNOWN");
   const record = await cp.users.tokenByHash(tokenHash(token));
   if (!record) return unauthorized("UNKNOWN");
   const refusal = tokenRefusal(record, cp.clock.now());
-  if (refusal) return unauthorized(refusal, record);
+  if (refusal) return unauthorized(refusal);
   const user = await cp.users.getUser(record.email);
   if (!user || user.userId !== record.userId) return unauthorized("UNKNOWN");
   return { ok: true, caller: { userId: user.userId, email: user.email, role: user.role } };

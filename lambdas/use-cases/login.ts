@@ -37,8 +37,15 @@ export const login = async (
         : [{ field: "password", message: `a string of at most ${PASSWORD_MAX} characters` }]),
       ...(expiry.ok ? [] : expiry.errors),
     ]);
-  const failures = await cp.users.loginFailures(email.value);
-  const until = loginLockedUntil(failures, now);
+  // The attempt counts before its password is checked, and is refused in the same atomic
+  // update once the address is locked: however many arrive at once, at most
+  // LOGIN_LIMIT.failures passwords are checked per window.
+  const counted = await cp.users.updateLoginFailures(
+    email.value,
+    (recorded) => (loginLockedUntil(recorded, now) ? undefined : recordLoginFailure(recorded, now)),
+    loginFailuresExpire(now),
+  );
+  const until = counted.changed ? undefined : loginLockedUntil(counted.failures, now);
   if (until)
     return {
       ok: false,
@@ -51,15 +58,9 @@ export const login = async (
   if (user?.passwordHash) right = await cp.passwords.verify(password, user.passwordHash);
   // As slow as a check, so the time taken does not tell that there is no such user.
   else await cp.passwords.hash(password);
-  if (!user || !right) {
-    await cp.users.updateLoginFailures(
-      email.value,
-      (recorded) => recordLoginFailure(recorded, now),
-      loginFailuresExpire(now),
-    );
+  if (!user || !right)
     return { ok: false, error: "UNAUTHORIZED", reason: "BAD_CREDENTIALS", message: WRONG };
-  }
-  if (failures.length) await cp.users.updateLoginFailures(email.value, () => [], now);
+  await cp.users.updateLoginFailures(email.value, () => [], now);
   const token = newToken(user, { expiresInDays: request.expiresInDays }, "login", now);
   if (!token.ok) return token;
   await cp.users.addToken(token.record);

@@ -8,7 +8,17 @@ import { addUser, listUsers, removeUser, setRole } from "../../use-cases/users.t
 import { body, fail, fieldsOf, invalid } from "./responses.ts";
 import type { ApiBindings, UserEnv } from "./user-identity.ts";
 
-export const ACCOUNT_ROUTES_NEEDS = needs(["users", "passwords", "clock"]);
+// Removing a user cancels their jobs: the job ports are for that.
+export const ACCOUNT_ROUTES_NEEDS = needs([
+  "users",
+  "passwords",
+  "jobs",
+  "commands",
+  "workflows",
+  "events",
+  "metrics",
+  "clock",
+]);
 
 // The use cases check each field and name it; here only that the body is an object at all.
 const Fields = z.record(z.string(), z.unknown());
@@ -81,7 +91,9 @@ export const accountRoutes = (cp: PortsOf<typeof ACCOUNT_ROUTES_NEEDS>) => {
 
   router.delete("/users/:email", async (c) => {
     const removed = await removeUser(cp, c.get("caller"), { email: c.req.param("email") });
-    return removed.ok ? c.json(removed.user) : fail(removed);
+    return removed.ok
+      ? c.json({ ...removed.user, canceledJobs: removed.canceledJobs })
+      : fail(removed);
   });
 
   return router;

@@ -7,7 +7,7 @@ import { AGENT_ROUTES_NEEDS, type AgentRouteOptions, agentRoutes } from "./agent
 import { checkPath, limitBody } from "./request-limits.ts";
 import { errorBody, invalid, noSuchRoute } from "./responses.ts";
 import { onlyBySignInRoute, SIGN_IN_PATH } from "./sign-in-route.ts";
-import { bearerCaller, requireCaller, type UserEnv } from "./user-identity.ts";
+import { requireCaller, type UserEnv } from "./user-identity.ts";
 import { USER_ROUTES_NEEDS, userRoutes } from "./user-routes.ts";
 
 /** Users are always the access token's user in the identity store, on every host. */
@@ -42,7 +42,7 @@ export const createApi = (cp: PortsOf<typeof API_NEEDS>, options: ApiOptions) =>
   app.use(SIGN_IN_PATH, onlyBySignInRoute);
   // Signing in is the one user route without a token: it is registered before the check.
   app.route("/v1", signInRoutes(cp));
-  app.use("/v1/*", requireCaller(bearerCaller(cp)));
+  app.use("/v1/*", requireCaller(cp));
   app.route("/v1", accountRoutes(cp));
   app.route("/v1", userRoutes(cp, options.localArtifacts));
   app.route("/agent/v1", agentRoutes(cp, options));

@@ -233,6 +233,7 @@ describe("users (admins only)", () => {
 
     const removed = await call("DELETE", "/v1/users/alan@example.org", admin.token);
     expect(removed.status).toBe(200);
+    expect(await removed.json()).toMatchObject({ email: "alan@example.org", canceledJobs: 0 });
     expect((await tokensOf(alan.token.token)).status).toBe(401);
     expect((await call("DELETE", "/v1/users/alan@example.org", admin.token)).status).toBe(404);
   });

@@ -1,5 +1,6 @@
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
+import { keys } from "../../../lambdas/adapters/aws/dynamodb/items.ts";
 import { DynamoUserStore } from "../../../lambdas/adapters/aws/dynamodb/user-store.ts";
 import type { TokenRecord, UserRecord } from "../../../lambdas/ports.ts";
 import { freshTable } from "../table.ts";
@@ -95,11 +96,15 @@ describe("users and their tokens on DynamoDB", () => {
       "2026-01-05T00:00:00.000Z",
     );
     expect(changed).toEqual({
-      ...gus,
-      role: "reviewer",
-      updatedBy: "admin-2",
-      updatedAt: "2026-01-05T00:00:00.000Z",
+      ok: true,
+      user: {
+        ...gus,
+        role: "reviewer",
+        updatedBy: "admin-2",
+        updatedAt: "2026-01-05T00:00:00.000Z",
+      },
     });
+    expect(await store.getUser(gus.email)).toEqual(changed?.ok && changed.user);
     expect(await store.setRole("nobody@example.org", "admin", "a", NOW)).toBeUndefined();
     expect(await store.getUser("nobody@example.org")).toBeUndefined();
   });
@@ -108,7 +113,7 @@ describe("users and their tokens on DynamoDB", () => {
     const hal = user("hal@example.org");
     await store.addUser(hal, token(hal, 1));
     await store.addToken(token(hal, 2));
-    expect(await store.removeUser(hal.email, "admin-1", NOW)).toEqual(hal);
+    expect(await store.removeUser(hal.email, "admin-1", NOW)).toEqual({ ok: true, user: hal });
     const { Items } = await table.client.send(
       new QueryCommand({
         TableName: table.tableName,
@@ -144,7 +149,54 @@ describe("users and their tokens on DynamoDB", () => {
       "t4",
     ]);
     expect(await store.loginFailures("nobody@example.org")).toEqual([]);
+    const declined = await store.updateLoginFailures("ivy@example.org", () => undefined, NOW);
+    expect(declined.changed).toBe(false);
+    expect(declined.failures).toHaveLength(4);
     await store.updateLoginFailures("ivy@example.org", () => [], NOW);
     expect(await store.loginFailures("ivy@example.org")).toEqual([]);
+  });
+
+  it("keeps an admin however many demotions and removals race, on new and older tables", async () => {
+    for (const older of [false, true]) {
+      const own = await freshTable();
+      const admins = new DynamoUserStore(own);
+      const [ann, ben] = [`ann${older}@example.org`, `ben${older}@example.org`].map((email) =>
+        user(email, { userId: `id-${email}`, role: "admin" }),
+      );
+      if (!ann || !ben) throw new Error("two admins");
+      await admins.addUser(ann, undefined, { firstOfAll: true });
+      await admins.addUser(ben);
+      // A table from before the admin count: the first write that moves it counts the admins.
+      if (older)
+        await own.client.send(
+          new DeleteCommand({ TableName: own.tableName, Key: keys.adminCount() }),
+        );
+      const demotions = await Promise.all([
+        admins.setRole(ann.email, "user", ben.userId, NOW),
+        admins.setRole(ben.email, "user", ann.userId, NOW),
+      ]);
+      expect(demotions.filter((done) => done?.ok)).toHaveLength(1);
+      expect(demotions.filter((done) => done?.ok === false)).toEqual([
+        expect.objectContaining({ conflict: "LAST_ADMIN" }),
+      ]);
+      const left = (await admins.listUsers()).filter((listed) => listed.role === "admin");
+      expect(left).toHaveLength(1);
+      const [last] = left;
+      if (!last) throw new Error("an admin is left");
+      expect(await admins.removeUser(last.email, "someone", NOW)).toMatchObject({
+        ok: false,
+        conflict: "LAST_ADMIN",
+      });
+      // A new admin lets the old one go; removing both at once still leaves one.
+      const cy = user(`cy${older}@example.org`, { role: "admin" });
+      await admins.addUser(cy);
+      const removals = await Promise.all(
+        [last, cy].map((admin) => admins.removeUser(admin.email, "someone", NOW)),
+      );
+      expect(removals.filter((done) => done?.ok)).toHaveLength(1);
+      expect((await admins.listUsers()).filter((listed) => listed.role === "admin")).toHaveLength(
+        1,
+      );
+    }
   });
 });

@@ -1,8 +1,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { DynamoJobStore } from "../../../lambdas/adapters/aws/dynamodb/job-store.ts";
 import { DynamoUserStore } from "../../../lambdas/adapters/aws/dynamodb/user-store.ts";
 import { ScryptPasswords } from "../../../lambdas/adapters/crypto/scrypt-passwords.ts";
+import { MemoryCommandQueue } from "../../../lambdas/adapters/local/memory-command-queue.ts";
+import { MemoryMetrics } from "../../../lambdas/adapters/local/memory-metrics.ts";
 import { type Caller, LOGIN_LIMIT } from "../../../lambdas/domain/identity.ts";
-import type { Passwords } from "../../../lambdas/ports.ts";
+import type { Phase } from "../../../lambdas/domain/phases.ts";
+import type { Passwords, Workflows } from "../../../lambdas/ports.ts";
 import {
   authenticate,
   createToken,
@@ -17,6 +21,7 @@ import {
   removeUser,
   setRole,
 } from "../../../lambdas/use-cases/users.ts";
+import { newRecord } from "../stores.ts";
 import { freshTable } from "../table.ts";
 
 const START = Date.parse("2026-01-01T00:00:00.000Z");
@@ -35,7 +40,27 @@ const passwords: Passwords = {
     return scrypt.verify(password, stored);
   },
 };
-let cp: { users: DynamoUserStore; passwords: Passwords; clock: typeof clock };
+/** Step Functions as a cancel sees it: the task failures it reports, recorded. */
+const taskFailures: string[] = [];
+const workflows = {
+  sendTaskFailure: async (taskToken: string) => void taskFailures.push(taskToken),
+} as Partial<Workflows> as Workflows;
+
+/** The ports the identity use cases take, over one fresh table. */
+const portsOn = async () => {
+  const table = await freshTable();
+  return {
+    users: new DynamoUserStore(table),
+    jobs: new DynamoJobStore(table),
+    commands: new MemoryCommandQueue(),
+    workflows,
+    events: { publish: async () => {} },
+    metrics: new MemoryMetrics(),
+    passwords,
+    clock,
+  };
+};
+let cp: Awaited<ReturnType<typeof portsOn>>;
 let admin: Caller;
 
 const PASSWORD = "correct horse battery";
@@ -48,7 +73,7 @@ const ok = <T extends { ok: boolean }>(result: T): Extract<T, { ok: true }> => {
 const callerOf = async (token: string) => ok(await authenticate(cp, token)).caller;
 
 beforeAll(async () => {
-  cp = { users: new DynamoUserStore(await freshTable()), passwords, clock };
+  cp = await portsOn();
   const first = ok(await addFirstAdmin(cp, { email: "Root@Example.org", password: PASSWORD }));
   admin = await callerOf(first.token.token);
 });
@@ -65,7 +90,7 @@ describe("users", () => {
   });
 
   it("makes one first admin however many setups race on an empty table", async () => {
-    const empty = { ...cp, users: new DynamoUserStore(await freshTable()) };
+    const empty = await portsOn();
     const setups = await Promise.all(
       ["a", "b", "c", "d"].map((name) => addFirstAdmin(empty, { email: `${name}@example.org` })),
     );
@@ -137,6 +162,61 @@ describe("users", () => {
     });
   });
 
+  it("two admins demoting or removing each other at once leave one admin", async () => {
+    for (const change of ["demote", "remove"] as const) {
+      const own = await portsOn();
+      const ann = ok(await addFirstAdmin(own, { email: `ann-${change}@example.org` }));
+      const asAnn = ok(await authenticate(own, ann.token.token)).caller;
+      const ben = ok(
+        await addUser(own, asAnn, { email: `ben-${change}@example.org`, role: "admin" }),
+      );
+      const asBen = ok(await authenticate(own, ben.token.token)).caller;
+      const each = (caller: Caller, other: Caller) =>
+        change === "demote"
+          ? setRole(own, caller, { email: other.email, role: "user" })
+          : removeUser(own, caller, { email: other.email });
+      const answers = await Promise.all([each(asAnn, asBen), each(asBen, asAnn)]);
+      expect(answers.filter((answer) => answer.ok)).toHaveLength(1);
+      expect(answers.filter((answer) => !answer.ok)).toEqual([
+        {
+          ok: false,
+          error: "CONFLICT",
+          conflict: "LAST_ADMIN",
+          message: expect.stringContaining("an installation always keeps an admin"),
+        },
+      ]);
+      // Whoever's change went through is the admin left.
+      const users = ok(await listUsers(own, answers[0]?.ok ? asAnn : asBen)).users;
+      expect(users.filter((user) => user.role === "admin")).toHaveLength(1);
+    }
+  });
+
+  it("removing a user cancels their jobs that have not ended, pending review ones too, as the admin", async () => {
+    const kim = ok(await addUser(cp, admin, { email: "kim@example.org" }));
+    const owned = (id: string, phase: Phase) =>
+      newRecord({ id }, { owner: kim.user.userId, job: { ...newRecord({ id }).job, phase } });
+    for (const record of [
+      owned("kim-queued", "QUEUED"),
+      owned("kim-review", "PENDING_REVIEW"),
+      owned("kim-done", "COMPLETED"),
+    ])
+      await cp.jobs.submit({ record });
+    // The review gate's workflow task, which the cancel ends.
+    await cp.jobs.setTaskToken("kim-review", "review-task");
+    const removed = ok(await removeUser(cp, admin, { email: "kim@example.org" }));
+    expect(removed.canceledJobs).toBe(2);
+    for (const [id, phase] of [
+      ["kim-queued", "CANCELED"],
+      ["kim-review", "CANCELED"],
+      ["kim-done", "COMPLETED"],
+    ] as const)
+      expect((await cp.jobs.get(id))?.job.phase).toBe(phase);
+    expect(taskFailures).toContain("review-task");
+    expect((await cp.jobs.events("kim-review")).at(-1)).toMatchObject({
+      by: { userId: admin.userId, email: admin.email },
+    });
+  });
+
   it("a removed user's tokens stop working, even once their email is given to a new user", async () => {
     const dee = ok(await addUser(cp, admin, { email: "dee@example.org" }));
     ok(await removeUser(cp, admin, { email: "dee@example.org" }));
@@ -179,6 +259,15 @@ describe("access tokens", () => {
     expect(await authenticate(cp, short.token)).toMatchObject({ reason: "EXPIRED" });
     expect(await authenticate(cp, gus.token.token)).toMatchObject({ ok: true });
     nowS -= 86_400;
+  });
+
+  it("refuses a token name with control characters, naming the field", async () => {
+    for (const name of ["\u001b[2Jwiped", "lap\u0000top", "tab\there", "c1\u009b"])
+      expect(await createToken(cp, admin, { name })).toMatchObject({
+        error: "VALIDATION",
+        fields: [{ field: "name", message: expect.stringContaining("control characters") }],
+      });
+    ok(await createToken(cp, admin, { name: "ноутбук laptop" }));
   });
 
   it("anything not shaped as a token, or unknown, is refused without telling more", async () => {
@@ -235,6 +324,28 @@ describe("login", () => {
     nowS += LOGIN_LIMIT.lockS;
     ok(await login(cp, { email: "ivy@example.org", password: PASSWORD }));
     expect(await cp.users.loginFailures("ivy@example.org")).toEqual([]);
+  });
+
+  it("checks at most LOGIN_LIMIT.failures passwords however many arrive at once", async () => {
+    nowS = 50_000;
+    ok(await addUser(cp, admin, { email: "jo@example.org", password: PASSWORD }));
+    work.length = 0;
+    const burst = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        login(cp, { email: "jo@example.org", password: "wrong password!" }),
+      ),
+    );
+    expect(work.filter((step) => step === "verify").length).toBeLessThanOrEqual(
+      LOGIN_LIMIT.failures,
+    );
+    const answers = burst.map((answer) => ("error" in answer ? answer.error : "OK"));
+    expect(answers.filter((error) => error === "UNAUTHORIZED")).toHaveLength(LOGIN_LIMIT.failures);
+    expect(answers.filter((error) => error === "LOCKED")).toHaveLength(30 - LOGIN_LIMIT.failures);
+    work.length = 0;
+    expect(await login(cp, { email: "jo@example.org", password: PASSWORD })).toMatchObject({
+      error: "LOCKED",
+    });
+    expect(work).toEqual([]);
   });
 
   it("refuses a malformed request naming the fields", async () => {

@@ -65,6 +65,23 @@ describe("email addresses", () => {
   });
 
   it.each([
+    ["a Cyrillic а in the local part", "\u0430da@example.org"],
+    ["a Cyrillic е in the domain", "ada@\u0435xample.org"],
+    ["an international domain", "ada@bücher.example"],
+  ])("are refused with %s, saying to write ASCII", (_, value) => {
+    expect(normalizeEmail(value)).toEqual({
+      ok: false,
+      errors: [
+        {
+          field: "email",
+          message: "must be ASCII: write an international domain in punycode (xn--...)",
+        },
+      ],
+    });
+    expect(normalizeEmail("ada@xn--bcher-kva.example")).toMatchObject({ ok: true });
+  });
+
+  it.each([
     ["no at", "ada.example.org"],
     ["no dot in the domain", "ada@localhost"],
     ["white space", "a da@example.org"],

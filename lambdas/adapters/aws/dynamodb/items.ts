@@ -44,6 +44,7 @@ export const keys = {
   }),
   /** Written with the installation's first user, so that only one setup ever makes one. */
   firstUser: () => ({ pk: "SETUP", sk: "FIRST_USER" }),
+  adminCount: () => ({ pk: "SETUP", sk: "ADMIN_COUNT" }),
   users: "USERS",
   token: (hash: string) => ({ pk: `TOKEN#${hash}`, sk: "TOKEN" }),
   userTokens: (userId: string) => `TOKENS#${userId}`,
