@@ -334,18 +334,25 @@ export interface AnnouncedFile {
 }
 
 /**
- * S3, or a local folder: content-addressed inputs under `inputs/<sha256>`, each job's
- * results under `jobs/<jobId>/`. The control plane only hands out transfers; the CLI and
- * the agents move the bytes.
+ * S3, or a local folder: each owner's content-addressed inputs under
+ * `inputs/<owner>/<sha256>`, each job's results under `jobs/<jobId>/`. The control plane
+ * only hands out transfers; the CLI and the agents move the bytes.
  */
 export interface Artifacts {
-  /** Nothing to send when the input is stored already; else where to PUT exactly that content. */
+  /**
+   * Nothing to send when the owner stored this input already; else where to PUT exactly that
+   * content. Another owner's copy of the same bytes counts for nothing.
+   */
   inputUpload(
+    owner: string,
     input: AnnouncedFile,
   ): Promise<{ stored: true } | { stored: false; upload: ArtifactTransfer }>;
-  inputStored(sha256: string): Promise<boolean>;
-  /** Where an agent GETs a stored input; asked for when a command is sent, so it expires soon. */
-  inputDownload(sha256: string): Promise<string>;
+  inputStored(owner: string, sha256: string): Promise<boolean>;
+  /**
+   * Where the agent of an owner's job GETs that owner's stored input; asked for when a
+   * command is sent, so it expires soon.
+   */
+  inputDownload(owner: string, sha256: string): Promise<string>;
   /** Where an agent PUTs one result file, `path` relative to the job's results. */
   resultUpload(jobId: string, file: AnnouncedFile & { path: string }): Promise<ArtifactTransfer>;
   resultExists(jobId: string, path: string): Promise<boolean>;

@@ -1,15 +1,21 @@
 import { LIMITS } from "./limits.ts";
 
 /**
- * Where artifacts live, the same in S3 and in the local folder: inputs by content, results
- * under their job. Only these two prefixes are ever written.
+ * Where artifacts live, the same in S3 and in the local folder: inputs by owner and content,
+ * results under their job. Only these two prefixes are ever written.
  */
 export const INPUTS_PREFIX = "inputs/";
 export const JOBS_PREFIX = "jobs/";
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
-export const inputKey = (sha256: string) => `${INPUTS_PREFIX}${sha256}`;
+/**
+ * An input is its owner's alone: another user who sends the same bytes stores them again,
+ * so "stored already" never tells anyone that someone else holds a file. The owner is one
+ * encoded segment, which holds no `/`, so no owner's key can spell another owner's.
+ */
+export const inputKey = (owner: string, sha256: string) =>
+  `${INPUTS_PREFIX}${encodeURIComponent(owner)}/${sha256}`;
 export const resultsPrefix = (jobId: string) => `${JOBS_PREFIX}${jobId}/`;
 export const resultKey = (jobId: string, path: string) => `${resultsPrefix(jobId)}${path}`;
 

@@ -61,7 +61,7 @@ const inputsOf = (cp: Ports<"artifacts">, record: JobRecord) =>
       .flatMap((input) => ("file" in input ? [] : [input]))
       .map(async (input) =>
         "sha256" in input
-          ? { ...input, url: await cp.artifacts.inputDownload(input.sha256) }
+          ? { ...input, url: await cp.artifacts.inputDownload(record.owner, input.sha256) }
           : input,
       ),
   );

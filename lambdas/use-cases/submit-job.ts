@@ -63,12 +63,16 @@ const unofferedTypes = async (cp: Ports<"compute">, spec: JobSpec) => {
   );
 };
 
-/** Each uploaded input the artifacts do not hold, as a field error: its agent could never fetch it. */
-const unstoredInputs = async (cp: Ports<"artifacts">, spec: JobSpec) =>
+/**
+ * Each uploaded input its owner did not upload, as a field error: its agent could never fetch
+ * it. Another user's copy of the same content does not count, or a job could name a hash to
+ * receive someone else's file.
+ */
+const unstoredInputs = async (cp: Ports<"artifacts">, owner: string, spec: JobSpec) =>
   (
     await Promise.all(
       spec.inputs.map(async (input, index) =>
-        "sha256" in input && !(await cp.artifacts.inputStored(input.sha256))
+        "sha256" in input && !(await cp.artifacts.inputStored(owner, input.sha256))
           ? [{ field: `inputs.${index}.sha256`, message: "no input with this sha256 was uploaded" }]
           : [],
       ),
@@ -92,7 +96,7 @@ export const submitJob = async (
   const unusable = [
     ...installationRefusals(spec, { spotAllowed, maxWarmS: cooling.maxWarmS }),
     ...(await unofferedTypes(cp, spec)),
-    ...(await unstoredInputs(cp, spec)),
+    ...(await unstoredInputs(cp, by.userId, spec)),
   ];
   if (unusable.length) return invalidInput("the job spec has errors", unusable);
   const at = cp.clock.now();

@@ -18,7 +18,7 @@ export interface ArtifactsProps {
 }
 
 /**
- * The bucket of job inputs (`inputs/<sha256>`) and results (`jobs/<jobId>/`): nothing in it
+ * The bucket of job inputs (`inputs/<owner>/<sha256>`) and results (`jobs/<jobId>/`): nothing in it
  * is public, every request is TLS, and the CLI and agents reach it only through the
  * presigned URLs the control plane hands out (docs/aws.md, "Artifacts on S3"). Requests are
  * logged to a bucket of their own.

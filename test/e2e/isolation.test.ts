@@ -11,6 +11,7 @@ import { agentAccess } from "../../lambdas/use-cases/agent-identity.ts";
 import { servingSpec, startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
 
 let plane: Awaited<ReturnType<typeof startTestControlPlane>>;
+let dynamodbPort: number | undefined;
 const controlPlaneHome = "/gpuctl-control-plane-home";
 beforeAll(async () => {
   // What the control plane's own process has; none of it may reach a job.
@@ -18,7 +19,15 @@ beforeAll(async () => {
   const home = process.env.HOME;
   process.env.HOME = controlPlaneHome;
   try {
-    plane = await startTestControlPlane();
+    plane = await startTestControlPlane({
+      probes: {
+        dynamodb: (client) => {
+          void client.config.endpoint?.().then(({ port }) => {
+            dynamodbPort = port;
+          });
+        },
+      },
+    });
   } finally {
     process.env.HOME = home;
     delete process.env.GPUCTL_STATE_DIR;
@@ -73,6 +82,15 @@ describe("a job cannot reach the agent's credentials, nor anything of another jo
         expect([what, outcome]).toEqual([what, "Permission denied"]);
     for (const { what, status } of report.attempts)
       expect([what, typeof status === "number" && status >= 400]).toEqual([what, true]);
+
+    // It finds the control plane's DynamoDB Local, which shows any key id but the control
+    // plane's own an empty database: no table to read, none to forge a token in. (Other
+    // ports may be other programs' DynamoDB Local on this machine.)
+    const dynamodb = report.dynamodb.filter(
+      (probe: { port: number }) => probe.port === dynamodbPort,
+    );
+    expect(dynamodb).not.toEqual([]);
+    for (const probe of dynamodb) expect(probe).toMatchObject({ tables: [], put: 400 });
 
     expect(JSON.parse(await text(victim.id, "results/model.json"))).toEqual({ loss: 0.01 });
     expect((await plane.client.getJob(victim.id)).endpoint).toBeUndefined();

@@ -5,7 +5,13 @@ import { dirname, join, relative, resolve, sep } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream } from "node:stream/web";
-import { CHECKSUM_HEADER, checksumOf, inputKey, resultKey } from "../../domain/artifacts.ts";
+import {
+  CHECKSUM_HEADER,
+  checksumOf,
+  INPUTS_PREFIX,
+  inputKey,
+  resultKey,
+} from "../../domain/artifacts.ts";
 import {
   type AnnouncedFile,
   type Artifacts,
@@ -24,9 +30,11 @@ const DEFAULT_PAGE_SIZE = 1000;
 export type WriteResult = { ok: true } | { ok: false; field: string; message: string };
 
 /**
- * S3 as a local folder: `inputs/<sha256>` and `jobs/<jobId>/<path>`. Its transfers name the
- * local control plane's artifact routes, which check the caller, stream, and check each
- * upload against the SHA-256 and size it was announced with, as S3 checks a presigned PUT.
+ * S3 as a local folder: `inputs/<owner>/<sha256>` and `jobs/<jobId>/<path>`. Its transfers
+ * name the local control plane's artifact routes, which check the caller, stream, and check
+ * each upload against the SHA-256 and size it was announced with, as S3 checks a presigned
+ * PUT. An input's URL names no owner: the route takes it from the caller (the user who
+ * uploads, or the owner of the job whose agent downloads).
  */
 export class FsArtifacts implements Artifacts {
   private readonly root: string;
@@ -40,21 +48,22 @@ export class FsArtifacts implements Artifacts {
   }
 
   async inputUpload(
+    owner: string,
     input: AnnouncedFile,
   ): Promise<{ stored: true } | { stored: false; upload: ArtifactTransfer }> {
-    if (await this.inputStored(input.sha256)) return { stored: true };
+    if (await this.inputStored(owner, input.sha256)) return { stored: true };
     return {
       stored: false,
-      upload: this.transfer(`/v1/artifacts/${inputKey(input.sha256)}`, input),
+      upload: this.transfer(`/v1/artifacts/${INPUTS_PREFIX}${input.sha256}`, input),
     };
   }
 
-  async inputStored(sha256: string): Promise<boolean> {
-    return (await this.stat(inputKey(sha256).split("/"))) !== undefined;
+  async inputStored(owner: string, sha256: string): Promise<boolean> {
+    return (await this.stat(inputKey(owner, sha256).split("/"))) !== undefined;
   }
 
-  async inputDownload(sha256: string): Promise<string> {
-    return `${this.baseUrl}/agent/v1/artifacts/${inputKey(sha256)}`;
+  async inputDownload(_owner: string, sha256: string): Promise<string> {
+    return `${this.baseUrl}/agent/v1/artifacts/${INPUTS_PREFIX}${sha256}`;
   }
 
   async resultUpload(
@@ -100,20 +109,20 @@ export class FsArtifacts implements Artifacts {
    * size and SHA-256 (and an input's key is that SHA-256): otherwise nothing is stored.
    */
   async write(key: string[], content: Content, expected: AnnouncedFile): Promise<WriteResult> {
-    if (key[0] === "inputs" && key[1] !== expected.sha256)
+    if (key[0] === "inputs" && key[2] !== expected.sha256)
       return {
         ok: false,
         field: CHECKSUM_HEADER,
         message: "must be the SHA-256 the input is named by",
       };
     const writable =
-      (key[0] === "inputs" && key.length === 2) || (key[0] === "jobs" && key.length > 2);
+      (key[0] === "inputs" && key.length === 3) || (key[0] === "jobs" && key.length > 2);
     const path = writable ? this.inside(key) : undefined;
     if (!path)
       return {
         ok: false,
         field: "path",
-        message: "must be inputs/<sha256> or jobs/<jobId>/<file>",
+        message: "must be inputs/<owner>/<sha256> or jobs/<jobId>/<file>",
       };
     const received = await this.receive(content);
     const problem =

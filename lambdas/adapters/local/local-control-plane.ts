@@ -35,7 +35,13 @@ import { createTableInput } from "../aws/dynamodb/schema.ts";
 import { DynamoUserStore } from "../aws/dynamodb/user-store.ts";
 import { ScryptPasswords } from "../crypto/scrypt-passwords.ts";
 import { bindTasks } from "./bind-tasks.ts";
-import { freePort, LOCAL_CREDENTIALS, startDynamoDbLocal } from "./dynamodb-local.ts";
+import {
+  freePort,
+  LOCAL_REGION,
+  type LocalCredentials,
+  newLocalCredentials,
+  startDynamoDbLocal,
+} from "./dynamodb-local.ts";
 import { FsArtifacts } from "./fs-artifacts.ts";
 import { LocalWorkflows } from "./local-workflows.ts";
 import { MemoryCommandQueue } from "./memory-command-queue.ts";
@@ -130,6 +136,8 @@ const probedCompute = (compute: ProcessCompute, probe: LocalProbes["launch"]): C
 interface LocalSecrets {
   /** The agents' shared secret: running agents stay valid. */
   agentSecret: string;
+  /** The control plane's DynamoDB Local key id: its tables are that key id's database. */
+  dynamodb: LocalCredentials;
   /** The first admin and their access token, which `npm start` writes into the CLI's config. */
   admin?: FirstAdmin;
 }
@@ -148,16 +156,24 @@ const secretsPath = (stateDir: string) => join(stateDir, "secrets.json");
 const writeSecrets = (stateDir: string, secrets: LocalSecrets) =>
   writeFile(secretsPath(stateDir), JSON.stringify(secrets), { mode: 0o600 });
 
+const isLocalCredentials = (value: unknown): value is LocalCredentials =>
+  typeof (value as LocalCredentials | undefined)?.accessKeyId === "string" &&
+  typeof (value as LocalCredentials).secretAccessKey === "string";
+
+/** The kept secrets; each one missing (a new folder, or one from before it existed) made now. */
 const secrets = async (stateDir: string): Promise<LocalSecrets> => {
   const existing = await readFile(secretsPath(stateDir), "utf8").then(JSON.parse, () => undefined);
-  if (typeof existing?.agentSecret === "string")
-    return {
-      agentSecret: existing.agentSecret,
-      ...(isFirstAdmin(existing.admin) ? { admin: existing.admin } : {}),
-    };
-  const fresh = { agentSecret: randomBytes(32).toString("hex") };
-  await writeSecrets(stateDir, fresh);
-  return fresh;
+  const kept: LocalSecrets = {
+    agentSecret:
+      typeof existing?.agentSecret === "string"
+        ? existing.agentSecret
+        : randomBytes(32).toString("hex"),
+    dynamodb: isLocalCredentials(existing?.dynamodb) ? existing.dynamodb : newLocalCredentials(),
+    ...(isFirstAdmin(existing?.admin) ? { admin: existing.admin } : {}),
+  };
+  if (kept.agentSecret !== existing?.agentSecret || kept.dynamodb !== existing?.dynamodb)
+    await writeSecrets(stateDir, kept);
+  return kept;
 };
 
 /** The first admin's address when GPUCTL_ADMIN_EMAIL names none. */
@@ -203,13 +219,14 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
   }
   const kept = await secrets(stateDir);
   const { agentSecret } = kept;
-  const dynamodb = await startDynamoDbLocal(
-    options.inMemory ? {} : { dbPath: join(stateDir, "dynamodb") },
-  );
+  const dynamodb = await startDynamoDbLocal({
+    credentials: kept.dynamodb,
+    ...(options.inMemory ? {} : { dbPath: join(stateDir, "dynamodb") }),
+  });
   const raw = new DynamoDBClient({
     endpoint: dynamodb.endpoint,
-    region: "local",
-    credentials: LOCAL_CREDENTIALS,
+    region: LOCAL_REGION,
+    credentials: kept.dynamodb,
   });
   const probes = options.probes ?? {};
   probes.dynamodb?.(raw);

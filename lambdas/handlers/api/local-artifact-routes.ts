@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { CHECKSUM_HEADER } from "../../domain/artifacts.ts";
+import { CHECKSUM_HEADER, inputKey } from "../../domain/artifacts.ts";
 import type { AnnouncedFile } from "../../ports.ts";
 import type { Ports } from "../../use-cases/control-plane.ts";
 import { resultRefusal } from "../../use-cases/result-uploads.ts";
@@ -76,13 +76,23 @@ export const localArtifactRoutes = (
 ) => {
   const router = new Hono<AgentEnv>();
   /**
-   * Inputs are content-addressed and open to the agent of any running job; a job's results
+   * The stored key a path opens to the caller, or undefined. `inputs/<sha256>` is an input
+   * of the owner of the caller's running job, which that job names; a job's results are open
    * only to the agent of that job's current attempt while it runs.
    */
-  const mayRead = async (key: string[], caller: AgentCaller) => {
-    if (!("assignment" in caller)) return false;
-    const jobId = key[0] === "inputs" ? caller.assignment.jobId : key[0] === "jobs" && key[1];
-    return typeof jobId === "string" && (await assignedJob(cp, caller, jobId)) !== undefined;
+  const readableKey = async (key: string[], caller: AgentCaller): Promise<string[] | undefined> => {
+    if (!("assignment" in caller)) return undefined;
+    const [prefix, name] = key;
+    if (prefix === "inputs" && name !== undefined && key.length === 2) {
+      const assigned = await assignedJob(cp, caller, caller.assignment.jobId);
+      const named = assigned?.record.spec.inputs.some(
+        (input) => "sha256" in input && input.sha256 === name,
+      );
+      return assigned && named ? inputKey(assigned.record.owner, name).split("/") : undefined;
+    }
+    const mayReadResults =
+      prefix === "jobs" && name !== undefined && (await assignedJob(cp, caller, name));
+    return mayReadResults ? key : undefined;
   };
 
   /** Why a result may not be written, or undefined when it may: checked again as it is PUT. */
@@ -94,8 +104,9 @@ export const localArtifactRoutes = (
   };
 
   router.get("/*", async (c) => {
-    const key = keyOf(c.req.path);
-    if (!(await mayRead(key, c.get("caller")))) return notYours(key.join("/"));
+    const asked = keyOf(c.req.path);
+    const key = await readableKey(asked, c.get("caller"));
+    if (!key) return notYours(asked.join("/"));
     const bytes = await artifacts.read(key);
     return bytes ? c.body(new Uint8Array(bytes), 200) : notFound("no such artifact");
   });
@@ -111,13 +122,15 @@ export const localArtifactRoutes = (
 
 /**
  * The URLs the CLI uploads inputs to and downloads its jobs' results from when artifacts
- * live in a local folder. Mounted under the user routes: the caller is a user, and a job's
- * results are its owner's alone.
+ * live in a local folder. Mounted under the user routes: the caller is a user, whose inputs
+ * are stored as theirs, and a job's results are its owner's alone.
  */
 export const localUserArtifactRoutes = (cp: Ports<"jobs">, artifacts: LocalArtifactStore) => {
   const router = new Hono<{ Variables: { owner: string } }>();
 
-  router.put("/inputs/:sha256", (c) => put(artifacts, keyOf(c.req.path), c.req.raw));
+  router.put("/inputs/:sha256", (c) =>
+    put(artifacts, inputKey(c.get("owner"), c.req.param("sha256")).split("/"), c.req.raw),
+  );
 
   router.get("/jobs/:jobId/*", async (c) => {
     const key = keyOf(c.req.path);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AGENT_HEADERS } from "../../../agent/protocol.ts";
 import { FsArtifacts } from "../../../lambdas/adapters/local/fs-artifacts.ts";
 import { MemoryCommandQueue } from "../../../lambdas/adapters/local/memory-command-queue.ts";
-import { CHECKSUM_HEADER, checksumOf } from "../../../lambdas/domain/artifacts.ts";
+import { CHECKSUM_HEADER, checksumOf, inputKey } from "../../../lambdas/domain/artifacts.ts";
 import type { Instance } from "../../../lambdas/domain/instance.ts";
 import type { Job } from "../../../lambdas/domain/job.ts";
 import { createApi } from "../../../lambdas/handlers/api/app.ts";
@@ -27,6 +27,10 @@ import { freshStores, newRecord } from "../stores.ts";
 
 /** An input, named by its content as every input is. */
 const INPUT = createHash("sha256").update("input").digest("hex");
+/** An input of ada's that her running job does not name. */
+const UNNAMED = createHash("sha256").update("unnamed").digest("hex");
+/** An input the running job names, which only bob uploaded. */
+const BOBS = createHash("sha256").update("bob's").digest("hex");
 
 const SECRET = "agent-secret";
 const NOW = "2026-01-01T00:10:00.000Z";
@@ -105,7 +109,20 @@ beforeAll(async () => {
   );
   const spec = newRecord({ id: "serving", kind: "inference" }).spec;
   for (const record of [
-    job("running", { phase: "TRAINING" }),
+    job(
+      "running",
+      { phase: "TRAINING" },
+      {
+        spec: {
+          ...spec,
+          kind: "training",
+          inputs: [
+            { sha256: INPUT, path: "input" },
+            { sha256: BOBS, path: "bobs" },
+          ],
+        },
+      },
+    ),
     job("retried", { phase: "TRAINING", attempt: 2 }),
     job("ended", { phase: "COMPLETED" }, { updatedAt: LONG_AGO }),
     job("canceled", { phase: "CANCELED" }, { updatedAt: JUST_NOW }),
@@ -122,7 +139,9 @@ beforeAll(async () => {
     });
   await store(["jobs", "ended", "results", "model.json"], '{"loss":1}');
   await store(["jobs", "canceled", "results", "model.json"], "{}");
-  await store(["inputs", INPUT], "input");
+  await store(inputKey("ada", INPUT).split("/"), "input");
+  await store(inputKey("ada", UNNAMED).split("/"), "unnamed");
+  await store(inputKey("bob", BOBS).split("/"), "bob's");
   api = createApi(cp, {
     polledCommands: commands,
     localArtifacts: artifacts,
@@ -280,6 +299,22 @@ describe("agent credentials", () => {
       `/agent/v1/artifacts/inputs/${INPUT}`,
       undefined,
       200,
+    ],
+    [
+      "a running job's credential reads no input its job does not name",
+      credential("running"),
+      "GET",
+      `/agent/v1/artifacts/inputs/${UNNAMED}`,
+      undefined,
+      403,
+    ],
+    [
+      "a running job's credential reads no other owner's input, though its job names its hash",
+      credential("running"),
+      "GET",
+      `/agent/v1/artifacts/inputs/${BOBS}`,
+      undefined,
+      404,
     ],
     [
       "a running job's credential writes its results",

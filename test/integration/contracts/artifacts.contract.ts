@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { CHECKSUM_HEADER, checksumOf } from "../../../lambdas/domain/artifacts.ts";
+import { CHECKSUM_HEADER, checksumOf, inputKey } from "../../../lambdas/domain/artifacts.ts";
 import type { Artifacts } from "../../../lambdas/ports.ts";
 
 export interface ArtifactsUnderTest {
@@ -26,20 +26,37 @@ const file = (text: string) => {
 
 export const artifactsContract = (name: string, setup: () => Promise<ArtifactsUnderTest>) =>
   describe(`${name} keeps the Artifacts contract`, () => {
+    // S3's URLs name the owner; the local routes take the owner from the caller instead.
+    const inputPath = (sha256: string) => new RegExp(`/inputs/([^/]+/)?${sha256}$`);
+
     it("hands out an input's PUT until the input is stored, then says it is", async () => {
       const { artifacts, store } = await setup();
       const input = file("weights");
-      const first = await artifacts.inputUpload(input);
+      const first = await artifacts.inputUpload("ada", input);
       if (first.stored) throw new Error("an input nobody uploaded is stored");
-      expect(new URL(first.upload.url).pathname).toMatch(new RegExp(`/inputs/${input.sha256}$`));
+      expect(new URL(first.upload.url).pathname).toMatch(inputPath(input.sha256));
       expect(first.upload.headers).toEqual({ [CHECKSUM_HEADER]: checksumOf(input.sha256) });
-      expect(await artifacts.inputStored(input.sha256)).toBe(false);
-      await store(`inputs/${input.sha256}`, input.bytes);
-      expect(await artifacts.inputUpload(input)).toEqual({ stored: true });
-      expect(await artifacts.inputStored(input.sha256)).toBe(true);
-      expect(new URL(await artifacts.inputDownload(input.sha256)).pathname).toMatch(
-        new RegExp(`/inputs/${input.sha256}$`),
+      expect(await artifacts.inputStored("ada", input.sha256)).toBe(false);
+      await store(inputKey("ada", input.sha256), input.bytes);
+      expect(await artifacts.inputUpload("ada", input)).toEqual({ stored: true });
+      expect(await artifacts.inputStored("ada", input.sha256)).toBe(true);
+      expect(new URL(await artifacts.inputDownload("ada", input.sha256)).pathname).toMatch(
+        inputPath(input.sha256),
       );
+    });
+
+    it("keeps each owner's inputs apart: another owner's copy of the bytes counts for nothing", async () => {
+      const { artifacts, store } = await setup();
+      const input = file("ada's data");
+      await store(inputKey("ada", input.sha256), input.bytes);
+      for (const stranger of ["bob", "ad", "ada/x", "github|ada"]) {
+        expect(await artifacts.inputStored(stranger, input.sha256)).toBe(false);
+        expect(await artifacts.inputUpload(stranger, input)).toMatchObject({ stored: false });
+      }
+      await store(inputKey("github|ada", input.sha256), input.bytes);
+      expect(await artifacts.inputStored("github|ada", input.sha256)).toBe(true);
+      expect(await artifacts.inputStored("bob", input.sha256)).toBe(false);
+      expect(await artifacts.inputUpload("ada", input)).toEqual({ stored: true });
     });
 
     it("hands out a result's PUT under its job, bound to the file's checksum", async () => {

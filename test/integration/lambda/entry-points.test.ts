@@ -441,7 +441,7 @@ describe("the workflow task Lambdas", () => {
     expect(input).toMatchObject({ sha256, path: "data.bin" });
     const url = new URL(input.url);
     expect(url.host).toBe(`${BUCKET}.s3.us-east-1.amazonaws.com`);
-    expect(url.pathname).toBe(`/inputs/${sha256}`);
+    expect(url.pathname).toBe(`/inputs/ada/${sha256}`);
     expect(url.searchParams.get("X-Amz-Signature")).toMatch(/^[0-9a-f]{64}$/);
 
     // The agent's heartbeat on that step, signed with its instance role, reaches the task.

@@ -12,6 +12,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { expect, inject, vi } from "vitest";
 import { DynamoInstanceStore } from "../../../lambdas/adapters/aws/dynamodb/instance-store.ts";
 import { DynamoJobStore } from "../../../lambdas/adapters/aws/dynamodb/job-store.ts";
+import { LOCAL_CREDENTIALS } from "../../../lambdas/adapters/local/dynamodb-local.ts";
 import {
   type Instance,
   launchInstance,
@@ -43,9 +44,10 @@ export const QUEUE_URLS = "https://sqs.us-east-1.amazonaws.com/123456789012/";
 export const BUCKET = "gpuctl-test-artifacts";
 
 export const STACK_VARIABLES = {
+  // The test table's key id and region: DynamoDB Local keeps one database per pair.
   AWS_REGION: "us-east-1",
-  AWS_ACCESS_KEY_ID: "AKIDLOCAL",
-  AWS_SECRET_ACCESS_KEY: "local",
+  AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
   AWS_SESSION_TOKEN: "",
   AGENT_ENDPOINT: "https://api.example.com",
   AGENT_SECRET_ARN: SECRET_ARN,

@@ -27,7 +27,9 @@ const gearingUp = async (id: string) => {
   const cp = {
     ...stores.at("2026-01-01T00:00:00.000Z"),
     commands,
-    artifacts: { inputDownload: async (sha256: string) => `http://127.0.0.1/inputs/${sha256}` },
+    artifacts: {
+      inputDownload: async (_owner: string, sha256: string) => `http://127.0.0.1/inputs/${sha256}`,
+    },
     settings: { agent: { secret: "secret" } },
   } as unknown as ControlPlane;
   const workflows = track(

@@ -43,7 +43,9 @@ const gearingUp = async (id: string) => {
     ...stores.at(AT),
     workflows: flaky.workflows,
     commands,
-    artifacts: { inputDownload: async (sha256: string) => `http://127.0.0.1/inputs/${sha256}` },
+    artifacts: {
+      inputDownload: async (_owner: string, sha256: string) => `http://127.0.0.1/inputs/${sha256}`,
+    },
     settings: { agent: { secret: "secret" } },
   } as unknown as ControlPlane;
   const job: Job = { ...newRecord({ id }).job, phase: "GEARING_UP_ENV", instanceId: "i-1" };

@@ -38,15 +38,15 @@ afterEach(() => vi.useRealTimers());
 describe("S3 artifacts", () => {
   it("presigns an unstored input's PUT with its key, size and checksum signed, for uploadExpiryS", async () => {
     s3.on(HeadObjectCommand).rejects(missing());
-    const answer = await artifacts.inputUpload({ sha256: SHA, size: 5 });
+    const answer = await artifacts.inputUpload("github|ada", { sha256: SHA, size: 5 });
     expect(s3).toHaveReceivedCommandWith(HeadObjectCommand, {
       Bucket: BUCKET,
-      Key: `inputs/${SHA}`,
+      Key: `inputs/github%7Cada/${SHA}`,
     });
     if (answer.stored) throw new Error("stored");
     const url = new URL(answer.upload.url);
     expect(url.host).toBe(`${BUCKET}.s3.eu-west-1.amazonaws.com`);
-    expect(url.pathname).toBe(`/inputs/${SHA}`);
+    expect(url.pathname).toBe(`/inputs/github%257Cada/${SHA}`);
     expect(query(answer.upload.url)).toMatchObject({
       "X-Amz-Expires": "300",
       "X-Amz-SignedHeaders": `content-length;host;${CHECKSUM_HEADER}`,
@@ -71,7 +71,7 @@ describe("S3 artifacts", () => {
 
   it("answers 'stored' for an input S3 holds, and presigns nothing", async () => {
     s3.on(HeadObjectCommand).resolves({ ContentLength: 5 });
-    expect(await artifacts.inputUpload({ sha256: SHA, size: 5 })).toEqual({ stored: true });
+    expect(await artifacts.inputUpload("ada", { sha256: SHA, size: 5 })).toEqual({ stored: true });
   });
 
   it("lets any other HeadObject error through", async () => {
@@ -81,7 +81,7 @@ describe("S3 artifacts", () => {
       $metadata: { httpStatusCode: 403 },
     });
     s3.on(HeadObjectCommand).rejects(denied);
-    await expect(artifacts.inputStored(SHA)).rejects.toBe(denied);
+    await expect(artifacts.inputStored("ada", SHA)).rejects.toBe(denied);
   });
 
   it("presigns a result's PUT under the job's prefix, each path segment escaped", async () => {
@@ -96,7 +96,7 @@ describe("S3 artifacts", () => {
 
   it("presigns downloads with host alone signed, for downloadExpiryS", async () => {
     for (const url of [
-      await artifacts.inputDownload(SHA),
+      await artifacts.inputDownload("ada", SHA),
       await artifacts.outputDownload("job-1", "r/m.json"),
     ]) {
       expect(query(url)).toMatchObject({
@@ -106,7 +106,7 @@ describe("S3 artifacts", () => {
       });
       expect(url).not.toContain("x-amz-checksum");
     }
-    expect(new URL(await artifacts.inputDownload(SHA)).pathname).toBe(`/inputs/${SHA}`);
+    expect(new URL(await artifacts.inputDownload("ada", SHA)).pathname).toBe(`/inputs/ada/${SHA}`);
     expect(new URL(await artifacts.outputDownload("job-1", "r/m.json")).pathname).toBe(
       "/jobs/job-1/r/m.json",
     );

@@ -75,19 +75,20 @@ export class S3Artifacts implements Artifacts {
   }
 
   async inputUpload(
+    owner: string,
     input: AnnouncedFile,
   ): Promise<{ stored: true } | { stored: false; upload: ArtifactTransfer }> {
-    if (await this.inputStored(input.sha256)) return { stored: true };
-    return { stored: false, upload: await this.presignPut(inputKey(input.sha256), input) };
+    if (await this.inputStored(owner, input.sha256)) return { stored: true };
+    return { stored: false, upload: await this.presignPut(inputKey(owner, input.sha256), input) };
   }
 
   /** An input key exists only once S3 took bytes whose SHA-256 is its name. */
-  inputStored(sha256: string): Promise<boolean> {
-    return this.exists(inputKey(sha256));
+  inputStored(owner: string, sha256: string): Promise<boolean> {
+    return this.exists(inputKey(owner, sha256));
   }
 
-  inputDownload(sha256: string): Promise<string> {
-    return this.presignGet(inputKey(sha256));
+  inputDownload(owner: string, sha256: string): Promise<string> {
+    return this.presignGet(inputKey(owner, sha256));
   }
 
   resultUpload(jobId: string, file: AnnouncedFile & { path: string }): Promise<ArtifactTransfer> {
