@@ -216,7 +216,7 @@ export const userRoutes = (
     const announced = InputAnnouncement.safeParse(await body(c.req.raw));
     if (!announced.success) return invalid("bad input", fieldsOf(announced.error));
     if (announced.data.size > LIMITS.inputBytes) return tooLarge("inputBytes");
-    const upload = await cp.artifacts.inputUpload(c.get("owner"), announced.data);
+    const upload = await cp.artifacts.inputUpload(c.get("caller").userId, announced.data);
     return c.json({ sha256: announced.data.sha256, ...upload });
   });
 
