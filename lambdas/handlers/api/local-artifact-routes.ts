@@ -11,6 +11,7 @@ import {
   notYours,
 } from "./agent-access.ts";
 import { invalid, notFound } from "./responses.ts";
+import type { UserEnv } from "./user-identity.ts";
 
 /** Artifacts in a local folder, as the local control plane serves them. */
 export interface LocalArtifactStore {
@@ -126,16 +127,17 @@ export const localArtifactRoutes = (
  * are stored as theirs, and a job's results are its owner's alone.
  */
 export const localUserArtifactRoutes = (cp: Ports<"jobs">, artifacts: LocalArtifactStore) => {
-  const router = new Hono<{ Variables: { owner: string } }>();
+  const router = new Hono<UserEnv>();
 
   router.put("/inputs/:sha256", (c) =>
-    put(artifacts, inputKey(c.get("owner"), c.req.param("sha256")).split("/"), c.req.raw),
+    put(artifacts, inputKey(c.get("caller").userId, c.req.param("sha256")).split("/"), c.req.raw),
   );
 
   router.get("/jobs/:jobId/*", async (c) => {
     const key = keyOf(c.req.path);
     const record = await cp.jobs.get(c.req.param("jobId"));
-    if (record?.owner !== c.get("owner")) return notFound(`job ${c.req.param("jobId")} not found`);
+    if (record?.owner !== c.get("caller").userId)
+      return notFound(`job ${c.req.param("jobId")} not found`);
     const bytes = await artifacts.read(key);
     return bytes
       ? c.body(new Uint8Array(bytes), 200, { "content-type": "application/octet-stream" })
