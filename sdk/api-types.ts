@@ -134,6 +134,11 @@ export interface CallerView {
   role: Role;
 }
 
+/** The answer to `DELETE /v1/users/{email}`: the user, and how many unfinished jobs of theirs were canceled. */
+export interface RemovedUserView extends UserView {
+  canceledJobs: number;
+}
+
 /** An access token as listed: never the token itself. */
 export interface TokenView {
   tokenId: string;

@@ -15,6 +15,7 @@ import {
   type JobView,
   type Page,
   PREPARED_SINCE_HEADER,
+  type RemovedUserView,
   type ReviewView,
   type SignedInView,
   type TimelineView,
@@ -414,7 +415,7 @@ export class GpuctlClient {
   }
 
   /** Admins: removes another user; their tokens stop working at once, their jobs stay. */
-  removeUser(email: string, as: Credentials = {}): Promise<UserView> {
+  removeUser(email: string, as: Credentials = {}): Promise<RemovedUserView> {
     return this.#json("DELETE", `/v1/users/${encodeURIComponent(email)}`, { as });
   }
 

@@ -122,14 +122,19 @@ export const registerUser = (program: Command): void => {
 
   user
     .command("remove")
-    .description("remove a user: their tokens stop working at once, their jobs stay")
+    .description(
+      "remove a user: their tokens stop working at once, their unfinished jobs are canceled, their ended jobs stay",
+    )
     .addArgument(emailArgument())
     .addOption(outputOption())
     .action(
       action(async (email: string, { output }: { output: OutputFormat }) => {
         const removed = await connect().removeUser(email);
         if (output === "json") printJson(removed);
-        else process.stdout.write(`removed ${removed.email}; their tokens no longer work\n`);
+        else
+          process.stdout.write(
+            `removed ${removed.email}; their tokens no longer work; ${removed.canceledJobs} of their jobs canceled\n`,
+          );
         return 0;
       }),
     );

@@ -435,7 +435,7 @@ describe("gpuctl user", () => {
     });
     expect(await run(["user", "remove", "ada@example.org"])).toMatchObject({
       code: 0,
-      stdout: "removed ada@example.org; their tokens no longer work\n",
+      stdout: "removed ada@example.org; their tokens no longer work; 2 of their jobs canceled\n",
     });
     expect(calls()).toEqual([
       "PUT /v1/users/ada%40example.org/role",

@@ -138,9 +138,12 @@ export const fakeAccounts = (password: string): FakeAccounts => {
       (candidate) => candidate.email === decodeURIComponent(one?.[2] ?? ""),
     );
     if (!one || !target) return apiError(404, "NOT_FOUND", "user not found");
-    if (one[1] === "PUT") target.role = (bodyOf(request) as { role: Role }).role;
-    else users.splice(users.indexOf(target), 1);
-    return { json: userView(target) };
+    if (one[1] === "PUT") {
+      target.role = (bodyOf(request) as { role: Role }).role;
+      return { json: userView(target) };
+    }
+    users.splice(users.indexOf(target), 1);
+    return { json: { ...userView(target), canceledJobs: 2 } };
   };
 
   return { handler, users, tokens, issue };
