@@ -111,9 +111,17 @@ export const localSignIn = async (
   return admin && { ...admin, kept: false };
 };
 
-/** Writes the config file (creating its folder), readable by its owner only: it may hold a token. */
-export const writeConfig = (path: string, config: GpuctlConfig): Promise<void> =>
-  writeConfigFile(path, { ...config });
+/**
+ * Writes the endpoint and token into the config file (creating its folder), readable by its
+ * owner only as it may hold a token; the file's other fields stay, and its token goes when
+ * `config` has none.
+ */
+export const writeConfig = async (path: string, config: GpuctlConfig): Promise<void> => {
+  // A file that does not parse holds nothing worth keeping: it is written anew.
+  const current = await readConfigFile(path).catch(() => undefined);
+  const { token, ...kept } = current ?? {};
+  await writeConfigFile(path, { ...kept, ...config });
+};
 
 const writeConfigFile = async (path: string, config: Record<string, unknown>): Promise<void> => {
   const parsed = ConfigFile.safeParse(config);
@@ -146,10 +154,8 @@ const readConfigFile = async (path: string): Promise<Record<string, unknown> | u
  * Signs the CLI in: `token` for `endpoint` in the config file, whose other fields stay. The
  * endpoint is written too, as a token is only ever sent to the endpoint beside it.
  */
-export const saveToken = async (path: string, endpoint: string, token: string): Promise<void> => {
-  const current = (await readConfigFile(path)) ?? {};
-  await writeConfigFile(path, { ...current, endpoint, token });
-};
+export const saveToken = (path: string, endpoint: string, token: string): Promise<void> =>
+  writeConfig(path, { endpoint, token });
 
 /** Signs the CLI out: the config file without its token; whether it had one. */
 export const clearToken = async (path: string): Promise<boolean> => {

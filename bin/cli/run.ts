@@ -1,9 +1,14 @@
 import { ApiRequestError, GpuctlClient, UnreachableError } from "../../sdk/client.ts";
 import { ConfigError } from "../../sdk/config.ts";
+import { PromptCancelled } from "./prompt.ts";
 
-/** Exit codes: 0 done, 1 the API refused or the job did not complete, 2 bad usage or spec. */
+/**
+ * Exit codes: 0 done, 1 the API refused or the job did not complete, 2 bad usage or spec,
+ * 130 stopped with Ctrl-C at a prompt (128 + SIGINT, as a shell reports it).
+ */
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+export const EXIT_INTERRUPTED = 130;
 
 /** The client for the configured control plane; a missing config surfaces as a ConfigError. */
 export const connect = (): GpuctlClient => GpuctlClient.fromEnv();
@@ -18,6 +23,10 @@ export const reportError = (error: unknown): number => {
     printError(error.message);
     for (const { field, message } of error.fields) process.stderr.write(`  ${field}: ${message}\n`);
     return EXIT_FAILED;
+  }
+  if (error instanceof PromptCancelled) {
+    printError("cancelled");
+    return EXIT_INTERRUPTED;
   }
   if (error instanceof UnreachableError || error instanceof ConfigError) {
     printError(error.message);

@@ -188,9 +188,8 @@ describe("gpuctl login", () => {
 
   const hasScript = spawnSync("script", ["--version"]).status === 0;
 
-  it.skipIf(!hasScript)("asks at a terminal, and does not echo the password", async () => {
-    await configure();
-    // `script` gives the CLI a pseudo-terminal: what it shows there is what a person would see.
+  /** `gpuctl login` on a pseudo-terminal (`script`): what it shows is what a person would see. */
+  const loginAtTerminal = () => {
     const child = spawn(
       "script",
       ["-qefc", `'${process.execPath}' '${GPUCTL}' login`, "/dev/null"],
@@ -199,6 +198,9 @@ describe("gpuctl login", () => {
       },
     );
     let screen = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      screen += chunk.toString("utf8");
+    });
     const shown = (text: string) =>
       new Promise<void>((resolve) => {
         const check = () => {
@@ -209,20 +211,43 @@ describe("gpuctl login", () => {
         child.stdout.on("data", check);
         check();
       });
-    child.stdout.on("data", (chunk: Buffer) => {
-      screen += chunk.toString("utf8");
-    });
     const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
-    await shown("Email: ");
-    child.stdin.write("ada@example.org\r");
-    await shown("Password: ");
-    child.stdin.write(`${PASSWORD}\r`);
-    await shown("signed in to");
-    child.stdin.end();
-    expect(await exited).toBe(0);
-    expect(screen).toContain("ada@example.org");
-    expect(screen).not.toContain(PASSWORD);
+    return {
+      shown,
+      type: (text: string) => child.stdin.write(text),
+      child,
+      exited,
+      screen: () => screen,
+    };
+  };
+
+  it.skipIf(!hasScript)("asks at a terminal, and does not echo the password", async () => {
+    await configure();
+    const terminal = loginAtTerminal();
+    await terminal.shown("Email: ");
+    terminal.type("ada@example.org\r");
+    await terminal.shown("Password: ");
+    terminal.type(`${PASSWORD}\r`);
+    await terminal.shown("signed in to");
+    terminal.child.stdin.end();
+    expect(await terminal.exited).toBe(0);
+    expect(terminal.screen()).toContain("ada@example.org");
+    expect(terminal.screen()).not.toContain(PASSWORD);
     expect((await configured()).token).toMatch(/^gpuctl_/);
+  });
+
+  it.skipIf(!hasScript)("stops at Ctrl-C with the shell's 130, signing nothing in", async () => {
+    await configure();
+    const before = await configured();
+    const terminal = loginAtTerminal();
+    await terminal.shown("Email: ");
+    terminal.type("ada@example.org\r");
+    await terminal.shown("Password: ");
+    terminal.type("\u0003");
+    await terminal.shown("cancelled");
+    terminal.child.stdin.end();
+    expect(await terminal.exited).toBe(130);
+    expect(await configured()).toEqual(before);
   });
 });
 

@@ -97,6 +97,19 @@ describe("writeConfig", () => {
     expect((await stat(path)).mode & 0o777).toBe(0o600);
   });
 
+  it("keeps the file's other fields, and drops its token when given none", async () => {
+    const path = join(dir, "kept.json");
+    await writeFile(
+      path,
+      JSON.stringify({ endpoint: "http://a.example", token: "old", profile: "x" }),
+    );
+    await writeConfig(path, { endpoint: "http://127.0.0.1:8080" });
+    expect(JSON.parse(await readFile(path, "utf8"))).toEqual({
+      endpoint: "http://127.0.0.1:8080",
+      profile: "x",
+    });
+  });
+
   it("refuses a config loadConfig could not read back", async () => {
     await expect(writeConfig(join(dir, "c.json"), { endpoint: "nope" })).rejects.toThrow(
       "endpoint: must be an http(s) URL",
