@@ -252,9 +252,17 @@ export const reviewJob = async (
   }
   const type = decision === "start" ? "reviewStarted" : "reviewApproved";
   const applied = await applyJobEvent(cp, jobId, { type }, by);
-  if (applied.ok && decision === "approve" && applied.before.taskToken) {
+  if (!applied.ok || decision !== "approve") return applied;
+  // The wait for a reviewer is the job's creation, not its instance's connection, which
+  // would otherwise take it in (timelinePeriods gives a gap to the period after it).
+  const created = applied.before.timeline["Job Create"];
+  if (created && !created.endedAt)
+    await cp.jobs.recordTimeline(jobId, "Job Create", {
+      ...created,
+      endedAt: applied.record.updatedAt,
+    });
+  if (applied.before.taskToken)
     await cp.workflows.sendTaskSuccess(applied.before.taskToken, { approved: true });
-  }
   return applied;
 };
 

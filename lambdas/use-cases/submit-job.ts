@@ -116,7 +116,8 @@ export const submitJob = async (
     name: spec.name,
     createdAt: at,
     updatedAt: at,
-    timeline: { "Job Create": { startedAt: created.at, endedAt: at } },
+    // A job that waits at the cost gate is created when a reviewer approves it (reviewJob).
+    timeline: { "Job Create": { startedAt: created.at, ...(spec.review ? {} : { endedAt: at }) } },
     spec,
     ...(spec.modelName ? { modelName: spec.modelName } : {}),
   };

@@ -102,7 +102,13 @@ describe("users of one control plane", () => {
     const done = await until(bob, gated.id, (job) => job.terminal);
     expect(done.phase).toBe("COMPLETED");
 
-    const decisions = (await bob.jobEvents(gated.id)).filter((event) => event.by);
+    const events = await bob.jobEvents(gated.id);
+    const approved = events.find((event) => event.type === "reviewApproved");
+    const [created, connect] = (await bob.jobTimeline(gated.id)).periods;
+    // The wait for the reviewer is the job's creation, not its instance's connection.
+    expect(created).toMatchObject({ phase: "Job Create", endedAt: approved?.at });
+    expect(connect).toMatchObject({ phase: "Instance Connect", startedAt: approved?.at });
+    const decisions = events.filter((event) => event.by);
     expect(decisions.map((event) => [event.type, event.by?.email])).toEqual([
       ["submitted", "bob@example.org"],
       ["reviewApproved", "rita@example.org"],
