@@ -58,6 +58,8 @@ export interface JobEventView {
   reason?: Reason;
   /** The user who made the change (submit, cancel, complete, a review decision); absent when the control plane did. */
   by?: { userId: string; email: string };
+  /** The job's status in each dialect once this event had happened. */
+  dialects: JobDialects;
 }
 
 export interface Page<T> {

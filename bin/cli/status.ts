@@ -1,30 +1,32 @@
 import { type Command, Option } from "commander";
+import type { JobDialects } from "../../lambdas/domain/dialects/index.ts";
 import { DIALECTS } from "../../lambdas/domain/dialects/index.ts";
 import type { DialectName, JobView, TimelineView } from "../../sdk/api-types.ts";
 import { ApiRequestError } from "../../sdk/client.ts";
 import { alignColumns, type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect } from "./run.ts";
 
-const DIALECT_LABELS: Record<DialectName, string> = {
+export const DIALECT_LABELS: Record<DialectName, string> = {
   aibro: "AIbro",
   runai: "Run:ai",
   modelarts: "ModelArts",
 };
 
-const dialectLine = (job: JobView, dialect: DialectName): string => {
+/** One dialect's status on one line (`RUNNING / TRAINING`, `8 Running`). */
+export const dialectLine = (dialects: JobDialects, dialect: DialectName): string => {
   switch (dialect) {
     case "aibro": {
-      const { status, substatus } = job.dialects.aibro;
+      const { status, substatus } = dialects.aibro;
       return `${status} / ${substatus}`;
     }
     case "runai": {
-      const { status, endState, resourceAllocation } = job.dialects.runai;
+      const { status, endState, resourceAllocation } = dialects.runai;
       const notes = [endState && "end state", resourceAllocation && "allocates resources"];
       const said = notes.filter(Boolean).join(", ");
       return said ? `${status} (${said})` : status;
     }
     case "modelarts": {
-      const { code, name } = job.dialects.modelarts;
+      const { code, name } = dialects.modelarts;
       return `${code} ${name}`;
     }
   }
@@ -53,7 +55,7 @@ export const statusText = (
     ["Endpoint", job.endpoint],
     ...dialects.map((dialect): [string, string] => [
       DIALECT_LABELS[dialect],
-      dialectLine(job, dialect),
+      dialectLine(job.dialects, dialect),
     ]),
     ["Created", job.createdAt],
     ["Updated", job.updatedAt],

@@ -18,7 +18,7 @@ import { submitJob } from "../../use-cases/submit-job.ts";
 import { type LocalArtifactStore, localUserArtifactRoutes } from "./local-artifact-routes.ts";
 import { body, fail, fieldsOf, invalid, notFound, tooLarge } from "./responses.ts";
 import type { UserEnv } from "./user-identity.ts";
-import { instanceView, jobEventView, jobView, reviewView } from "./views.ts";
+import { instanceView, jobEventViews, jobView, reviewView } from "./views.ts";
 
 /** An input the CLI is about to upload: the URL it gets accepts these bytes only. */
 const InputAnnouncement = z.object({
@@ -182,7 +182,7 @@ export const userRoutes = (
   router.get("/jobs/:id/events", async (c) => {
     const record = await ownJob(c.get("caller").userId, c.req.param("id"));
     if (!record) return noSuchJob(c.req.param("id"));
-    return c.json({ items: (await cp.jobs.events(record.job.id)).map(jobEventView) });
+    return c.json({ items: jobEventViews(record, await cp.jobs.events(record.job.id)) });
   });
 
   router.get("/jobs/:id/timeline", async (c) => {

@@ -1,6 +1,8 @@
 import type { InstanceView, JobEventView, JobView, ReviewView } from "../../../sdk/api-types.ts";
 import { type Dialect, jobDialects } from "../../domain/dialects/index.ts";
 import { aibroInstanceStatus, type Instance } from "../../domain/instance.ts";
+import { type Job, submitJob } from "../../domain/job.ts";
+import { jobHistory } from "../../domain/job-history.ts";
 import { isTerminal } from "../../domain/phases.ts";
 import type { JobEventRecord, JobRecord } from "../../ports.ts";
 
@@ -51,7 +53,7 @@ export const instanceView = (instance: Instance & { updatedAt?: string }): Insta
   updatedAt: instance.updatedAt ?? "",
 });
 
-export const jobEventView = (event: JobEventRecord): JobEventView => ({
+const jobEventView = (event: JobEventRecord, after: Job): JobEventView => ({
   version: event.version,
   at: event.at,
   type: event.event.type,
@@ -59,7 +61,22 @@ export const jobEventView = (event: JobEventRecord): JobEventView => ({
   phase: event.phase,
   ...(event.reason ? { reason: event.reason } : {}),
   ...(event.by ? { by: { userId: event.by.userId, email: event.by.email } } : {}),
+  dialects: jobDialects(after),
 });
+
+/** A job's events, each with the dialects of the state it led to. */
+export const jobEventViews = (record: JobRecord, events: JobEventRecord[]): JobEventView[] => {
+  const { job, spec } = record;
+  const submitted = submitJob({
+    id: job.id,
+    kind: job.kind,
+    workers: spec.workers,
+    spot: job.spot,
+    retryPolicy: job.retryPolicy,
+  });
+  const states = jobHistory(submitted, events);
+  return events.map((event, index) => jobEventView(event, states[index] as Job));
+};
 
 /** A job awaiting review, with its cost-relevant fields; `ownerEmail` when its owner is still a user. */
 export const reviewView = (record: JobRecord, ownerEmail?: string): ReviewView => {

@@ -14,7 +14,7 @@ import { createApi } from "../../../lambdas/handlers/api/app.ts";
 import { createToken, revokeToken } from "../../../lambdas/use-cases/access-tokens.ts";
 import { applyJobEvent } from "../../../lambdas/use-cases/apply-job-event.ts";
 import type { ControlPlane } from "../../../lambdas/use-cases/control-plane.ts";
-import type { JobEventView, ReviewView } from "../../../sdk/api-types.ts";
+import type { JobEventView, JobView, ReviewView } from "../../../sdk/api-types.ts";
 import { freshStores, newRecord } from "../stores.ts";
 import { type TestUser, testUsers } from "../users.ts";
 
@@ -354,6 +354,10 @@ describe("the cost review", () => {
       { type: "reviewStarted", phase: "PENDING_REVIEW", by: as(people.reviewer) },
       { type: "reviewApproved", phase: "SUBMITTED", by: as(people.reviewer) },
     ]);
+    // The review state, which a phase alone does not tell, shows in each event's dialects.
+    expect(events.map((event) => event.dialects.modelarts.code)).toEqual([1, 18, 19, 20]);
+    const job = (await (await call("owner", "GET", `/v1/jobs/${id}`)).json()) as JobView;
+    expect(events.at(-1)?.dialects).toEqual(job.dialects);
     const published = stores.published.flatMap((event) =>
       event["detail-type"] === "Job Status Changed" && event.detail.data.jobId === id
         ? [{ event: event.detail.data.event, by: event.detail.data.by }]

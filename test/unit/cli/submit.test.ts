@@ -7,6 +7,7 @@ import type { Phase, Reason } from "../../../lambdas/domain/phases.ts";
 import { type JobEventView, PREPARED_SINCE_HEADER } from "../../../sdk/api-types.ts";
 import {
   apiError,
+  eventView,
   type FakeApi,
   type Handler,
   jobView,
@@ -231,13 +232,15 @@ const scripted = (
       return { status: 201, json: viewOf(script[0] as [Phase, Reason?]) };
     if (request.path === `/v1/jobs/${id}/events`) {
       polls++;
-      const items: JobEventView[] = revealed().map(([phase, reason], index) => ({
-        version: index + 1,
-        at: new Date(Date.UTC(2026, 0, 1, 0, 0, index)).toISOString(),
-        type: index === 0 ? "submitted" : "event",
-        phase,
-        ...(reason && { reason }),
-      }));
+      const items: JobEventView[] = revealed().map(([phase, reason], index) =>
+        eventView({
+          version: index + 1,
+          at: new Date(Date.UTC(2026, 0, 1, 0, 0, index)).toISOString(),
+          type: index === 0 ? "submitted" : "event",
+          phase,
+          ...(reason && { reason }),
+        }),
+      );
       return { json: { items } };
     }
     if (request.path === `/v1/jobs/${id}`)

@@ -8,6 +8,7 @@ import { jobDialects } from "../../../lambdas/domain/dialects/index.ts";
 import { MODELARTS_CODES } from "../../../lambdas/domain/dialects/modelarts.ts";
 import { RUNAI_TABLE } from "../../../lambdas/domain/dialects/runai.ts";
 import { type Job, submitJob } from "../../../lambdas/domain/job.ts";
+import { jobHistory } from "../../../lambdas/domain/job-history.ts";
 import { JobSchema } from "../../../lambdas/domain/job-record.ts";
 import {
   ATTEMPT_FAILURE_REASONS,
@@ -131,6 +132,28 @@ describe("random event sequences from SUBMITTED", () => {
         for (const { before, after, accepted } of steps) {
           expect(after.version).toBe(before.version + (accepted ? 1 : 0));
         }
+      }),
+    );
+  });
+
+  it("replay from their stored events to every state passed, the current job's dialects last", () => {
+    fc.assert(
+      fc.property(arbWalk, (steps) => {
+        const first = steps[0];
+        if (!first) return;
+        const passed = steps.filter((step) => step.accepted);
+        const stored = passed.map(({ event, after }) => ({
+          event,
+          phase: after.phase,
+          ...(after.reason ? { reason: after.reason } : {}),
+        }));
+        const history = jobHistory(first.before, [
+          { event: { type: "submitted" }, phase: "SUBMITTED" },
+          ...stored,
+        ]);
+        expect(history).toEqual([first.before, ...passed.map((step) => step.after)]);
+        const current = steps.at(-1)?.after ?? first.before;
+        expect(jobDialects(history.at(-1) as Job)).toEqual(jobDialects(current));
       }),
     );
   });

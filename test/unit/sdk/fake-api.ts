@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { jobDialects } from "../../../lambdas/domain/dialects/index.ts";
 import { submitJob } from "../../../lambdas/domain/job.ts";
 import { isTerminal } from "../../../lambdas/domain/phases.ts";
-import type { ApiError, InstanceView, JobView } from "../../../sdk/api-types.ts";
+import type { ApiError, InstanceView, JobEventView, JobView } from "../../../sdk/api-types.ts";
 
 export interface RecordedRequest {
   method: string;
@@ -126,6 +126,16 @@ export const jobView = (
   };
   return { ...base, terminal: isTerminal(base.phase), dialects: jobDialects(job) };
 };
+
+/** A realistic JobEventView: its dialects computed by the domain model from the phase it led to. */
+export const eventView = (view: Omit<JobEventView, "dialects">): JobEventView => ({
+  ...view,
+  dialects: jobDialects({
+    ...submitJob({ id: "job-1", kind: "training" }),
+    phase: view.phase,
+    ...(view.reason && { reason: view.reason }),
+  }),
+});
 
 export const instanceView = (overrides: Partial<InstanceView> & Pick<InstanceView, "id">) =>
   ({
