@@ -1,18 +1,9 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { JobEventView } from "../../../sdk/api-types.ts";
-import { apiError, eventView, type FakeApi, type Handler, startFakeApi } from "../sdk/fake-api.ts";
+import { apiError, eventView, fakeApiPerTest } from "../sdk/fake-api.ts";
 import { gpuctl } from "./run-gpuctl.ts";
 
-let api: FakeApi | undefined;
-afterEach(async () => {
-  await api?.close();
-  api = undefined;
-});
-
-const serve = async (handler: Handler) => {
-  api = await startFakeApi(handler);
-  return api;
-};
+const serve = fakeApiPerTest();
 
 const events: JobEventView[] = [
   eventView({

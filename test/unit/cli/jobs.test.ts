@@ -1,37 +1,22 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { writeConfig } from "../../../sdk/config.ts";
 import {
   apiError,
+  calls,
   closedPort,
-  type FakeApi,
+  fakeApiPerTest,
   type Handler,
   instanceView,
   jobView,
-  startFakeApi,
 } from "../sdk/fake-api.ts";
 import { gpuctl } from "./run-gpuctl.ts";
 
-let api: FakeApi | undefined;
-afterEach(async () => {
-  await api?.close();
-  api = undefined;
-});
-
-const serve = async (handler: Handler) => {
-  api = await startFakeApi(handler);
-  return api;
-};
+const serve = fakeApiPerTest();
 
 const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
-
-const calls = (api: FakeApi) =>
-  api.requests.map((request) => {
-    const query = request.query.toString();
-    return `${request.method} ${request.path}${query ? `?${query}` : ""}`;
-  });
 
 describe("gpuctl ls", () => {
   const jobs = [

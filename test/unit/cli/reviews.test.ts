@@ -1,24 +1,9 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ReviewView } from "../../../sdk/api-types.ts";
-import { apiError, type FakeApi, type Handler, startFakeApi } from "../sdk/fake-api.ts";
+import { apiError, calls, fakeApiPerTest } from "../sdk/fake-api.ts";
 import { gpuctl } from "./run-gpuctl.ts";
 
-let api: FakeApi | undefined;
-afterEach(async () => {
-  await api?.close();
-  api = undefined;
-});
-
-const serve = async (handler: Handler) => {
-  api = await startFakeApi(handler);
-  return api;
-};
-
-const calls = (api: FakeApi) =>
-  api.requests.map((request) => {
-    const query = request.query.toString();
-    return `${request.method} ${request.path}${query ? `?${query}` : ""}`;
-  });
+const serve = fakeApiPerTest();
 
 const review = (fields: Partial<ReviewView> = {}): ReviewView => ({
   id: "job-1",
@@ -83,7 +68,6 @@ describe("gpuctl reviews", () => {
       stdout: "no jobs await review\n",
     });
     await empty.close();
-    api = undefined;
     const refusing = await serve(() =>
       apiError(403, "FORBIDDEN", "only a reviewer or an admin lists reviews"),
     );

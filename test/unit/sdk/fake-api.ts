@@ -1,6 +1,7 @@
 /** A tiny stand-in for the HTTP API: records every request and answers from a handler. */
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
+import { afterEach } from "vitest";
 import { jobDialects } from "../../../lambdas/domain/dialects/index.ts";
 import { submitJob } from "../../../lambdas/domain/job.ts";
 import { isTerminal } from "../../../lambdas/domain/phases.ts";
@@ -148,3 +149,26 @@ export const instanceView = (overrides: Partial<InstanceView> & Pick<InstanceVie
     updatedAt: "2025-01-01T00:00:00.000Z",
     ...overrides,
   }) satisfies InstanceView;
+
+/**
+ * A fake API per test: `serve(handler)` starts one, closed after each test of the file that
+ * calls this at its top level.
+ */
+export const fakeApiPerTest = () => {
+  let api: FakeApi | undefined;
+  afterEach(async () => {
+    await api?.close();
+    api = undefined;
+  });
+  return async (handler: Handler): Promise<FakeApi> => {
+    api = await startFakeApi(handler);
+    return api;
+  };
+};
+
+/** The requests a fake API received, as `METHOD /path?query` lines. */
+export const calls = (api: FakeApi): string[] =>
+  api.requests.map((request) => {
+    const query = request.query.toString();
+    return `${request.method} ${request.path}${query ? `?${query}` : ""}`;
+  });
