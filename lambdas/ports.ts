@@ -496,8 +496,6 @@ export interface UserStore {
    * has none of that id. Revoking a revoked token changes nothing, its first `revokedAt` stays.
    */
   revokeToken(userId: string, tokenId: string, at: string): Promise<TokenRecord | undefined>;
-  /** The failed sign-ins recorded for the address (known or not), oldest first. */
-  loginFailures(email: string): Promise<string[]>;
   /**
    * Applies `change` to the address's failed sign-ins, with optimistic concurrency, so two
    * attempts at once both count; kept until `expiresAt`, then forgotten. A `change` that

@@ -30,6 +30,10 @@ const token = (owner: UserRecord, n: number, fields: Partial<TokenRecord> = {}):
 
 let table: Awaited<ReturnType<typeof freshTable>>;
 let store: DynamoUserStore;
+
+/** The failed sign-ins recorded for an address, read by an update that writes nothing. */
+const recordedFailures = async (email: string) =>
+  (await store.updateLoginFailures(email, () => undefined, NOW)).failures;
 beforeAll(async () => {
   table = await freshTable();
   store = new DynamoUserStore(table);
@@ -142,18 +146,18 @@ describe("users and their tokens on DynamoDB", () => {
         store.updateLoginFailures("ivy@example.org", append(`t${s}`), "2026-01-01T00:15:00.000Z"),
       ),
     );
-    expect([...(await store.loginFailures("ivy@example.org"))].sort()).toEqual([
+    expect([...(await recordedFailures("ivy@example.org"))].sort()).toEqual([
       "t1",
       "t2",
       "t3",
       "t4",
     ]);
-    expect(await store.loginFailures("nobody@example.org")).toEqual([]);
+    expect(await recordedFailures("nobody@example.org")).toEqual([]);
     const declined = await store.updateLoginFailures("ivy@example.org", () => undefined, NOW);
     expect(declined.changed).toBe(false);
     expect(declined.failures).toHaveLength(4);
     await store.updateLoginFailures("ivy@example.org", () => [], NOW);
-    expect(await store.loginFailures("ivy@example.org")).toEqual([]);
+    expect(await recordedFailures("ivy@example.org")).toEqual([]);
   });
 
   it("keeps an admin however many demotions and removals race, on new and older tables", async () => {

@@ -61,6 +61,10 @@ const portsOn = async () => {
   };
 };
 let cp: Awaited<ReturnType<typeof portsOn>>;
+
+/** The failed sign-ins recorded for an address, read by an update that writes nothing. */
+const recordedFailures = async (email: string) =>
+  (await cp.users.updateLoginFailures(email, () => undefined, clock.now())).failures;
 let admin: Caller;
 
 const PASSWORD = "correct horse battery";
@@ -323,7 +327,7 @@ describe("login", () => {
       });
     nowS += LOGIN_LIMIT.lockS;
     ok(await login(cp, { email: "ivy@example.org", password: PASSWORD }));
-    expect(await cp.users.loginFailures("ivy@example.org")).toEqual([]);
+    expect(await recordedFailures("ivy@example.org")).toEqual([]);
   });
 
   it("checks at most LOGIN_LIMIT.failures passwords however many arrive at once", async () => {

@@ -300,17 +300,6 @@ export class DynamoUserStore extends DynamoTable implements UserStore {
     }
   }
 
-  async loginFailures(email: string): Promise<string[]> {
-    const { Item } = await this.client.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: keys.loginFailures(email),
-        ConsistentRead: true,
-      }),
-    );
-    return (Item?.failures as string[] | undefined) ?? [];
-  }
-
   async updateLoginFailures(
     email: string,
     change: (failures: string[]) => string[] | undefined,
