@@ -38,9 +38,11 @@ const at = (value: number): string => String(Math.round(value * 10) / 10);
 const secondsOf = (period: TimelinePeriod): number =>
   Number.isFinite(period.seconds) && period.seconds > 0 ? period.seconds : 0;
 
-/** `12.3 s`, `4 min 5 s`, `2 h 7 min`: a length a person reads without arithmetic. */
+/** `42 ms`, `12.3 s`, `4 min 5 s`, `2 h 7 min`: a length a person reads without arithmetic. */
 export const formatDuration = (seconds: number): string => {
   if (!Number.isFinite(seconds)) return "?";
+  if (seconds === 0) return "0 s";
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
   if (seconds < 60) return `${seconds.toFixed(1)} s`;
   const whole = Math.round(seconds);
   if (whole < 3600) return `${Math.floor(whole / 60)} min ${whole % 60} s`;

@@ -201,7 +201,9 @@ describe("timelineSvg: any timeline", () => {
 
 describe("formatDuration", () => {
   it.each([
-    [0, "0.0 s"],
+    [0, "0 s"],
+    [0.042, "42 ms"],
+    [1, "1.0 s"],
     [12.34, "12.3 s"],
     [65, "1 min 5 s"],
     [3599.6, "1 h 0 min"],
