@@ -23,6 +23,7 @@ import {
   type UserView,
 } from "./api-types.ts";
 import { type GpuctlConfig, loadConfig } from "./config.ts";
+import { type TimelineChart, timelineSvg } from "./timeline-chart.ts";
 
 type ErrorCode = ApiError["error"]["code"];
 export type FieldError = NonNullable<ApiError["error"]["fields"]>[number];
@@ -166,6 +167,11 @@ export interface Credentials {
   password?: string;
 }
 
+export interface PlotTimelineOptions extends Credentials {
+  chart?: TimelineChart;
+  format?: "svg" | "png";
+}
+
 export interface ClientOptions extends GpuctlConfig, Omit<Credentials, "accessToken"> {
   /** Defaults to the global `fetch`. */
   fetch?: typeof fetch;
@@ -300,6 +306,30 @@ export class GpuctlClient {
 
   jobTimeline(id: string, as: Credentials = {}): Promise<TimelineView> {
     return this.#json("GET", `/v1/jobs/${encodeURIComponent(id)}/timeline`, { as });
+  }
+
+  /**
+   * AIbro's `plot_timeline`: the job's timeline as a picture, a funnel (the default) or a
+   * pie, as SVG text or PNG bytes. Works while the job runs: an open period is drawn up to now.
+   */
+  plotTimeline(
+    jobId: string,
+    options: PlotTimelineOptions & { format: "png" },
+  ): Promise<Uint8Array>;
+  plotTimeline(jobId: string, options?: PlotTimelineOptions & { format?: "svg" }): Promise<string>;
+  async plotTimeline(
+    jobId: string,
+    { chart = "funnel", format = "svg", ...as }: PlotTimelineOptions = {},
+  ): Promise<string | Uint8Array> {
+    const [job, timeline] = await Promise.all([
+      this.getJob(jobId, as),
+      this.jobTimeline(jobId, as),
+    ]);
+    const svg = timelineSvg(timeline.periods, chart, { title: `${job.id} (${job.name})` });
+    if (format === "svg") return svg;
+    // Loaded on demand: the WebAssembly renderer is only needed for PNG.
+    const { svgToPng } = await import("./svg-png.ts");
+    return svgToPng(svg);
   }
 
   /** Relative paths of the job's uploaded results, every page of them. */

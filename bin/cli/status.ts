@@ -63,7 +63,12 @@ export const statusText = (
   const summary = alignColumns(
     facts.flatMap(([label, value]) => (value === undefined ? [] : [[`${label}:`, String(value)]])),
   );
-  if (timeline.periods.length === 0) return `${summary}\nTimeline:  none yet`;
+  return `${summary}\n${timelineText(timeline)}`;
+};
+
+/** The timeline periods, one `name  seconds  (running)` line each, under a `Timeline:` heading. */
+export const timelineText = (timeline: TimelineView): string => {
+  if (timeline.periods.length === 0) return "Timeline:  none yet";
   const periods = alignColumns(
     timeline.periods.map((period) => [
       `  ${period.phase}`,
@@ -71,7 +76,7 @@ export const statusText = (
       period.endedAt ? "" : "(running)",
     ]),
   );
-  return `${summary}\nTimeline:\n${periods}`;
+  return `Timeline:\n${periods}`;
 };
 
 /** `gpuctl status JOB`: one job's phase, its dialects and its timeline. */
