@@ -1,49 +1,48 @@
+import { LOG_STREAMS, type LogChunk, type LogStream } from "../../lambdas/domain/logs.ts";
 import { ApiRequestError, api, segment } from "./api.ts";
 import { h } from "./dom.ts";
-
-/** `GET /v1/jobs/{id}/logs`: one slice of a stream, from `offset` up to `nextOffset` of `size` bytes. */
-interface LogSlice {
-  stream: Stream;
-  offset: number;
-  nextOffset: number;
-  size: number;
-  text: string;
-  /** The stream is complete: the job's run ended and its last bytes are in. */
-  ended: boolean;
-}
-
-const STREAMS = ["stdout", "stderr"] as const;
-type Stream = (typeof STREAMS)[number];
 
 /** Slices fetched per stream and refresh, so a long log catches up without one huge wait. */
 const SLICES_PER_REFRESH = 20;
 
 /**
- * A job's stdout and stderr, appended as they grow. Hidden until the logs route answers: a
- * control plane without that route shows no logs section at all.
+ * A job's log streams (its run's stdout and stderr, its setup's), appended as they grow; a
+ * stream shows once it has text. Hidden until the logs route answers: a control plane
+ * without that route shows no logs section at all.
  */
 export const logPanel = (jobId: string) => {
-  const panes = Object.fromEntries(
-    STREAMS.map((stream) => [stream, h("pre", { class: "log", id: `log-${stream}` })]),
-  ) as Record<Stream, HTMLPreElement>;
-  const offsets: Record<Stream, number> = { stdout: 0, stderr: 0 };
-  const ended: Record<Stream, boolean> = { stdout: false, stderr: false };
+  const streams = LOG_STREAMS.map((stream) => {
+    const pane = h("pre", { class: "log", id: `log-${stream}` });
+    return {
+      stream,
+      pane,
+      element: h("div", { hidden: "" }, h("h3", {}, stream), pane),
+      offset: 0,
+      ended: false,
+    };
+  });
   let served = true;
   const element = h(
     "section",
     { id: "logs", hidden: "" },
     h("h2", {}, "Logs"),
-    ...STREAMS.flatMap((stream) => [h("h3", {}, stream), panes[stream]]),
+    ...streams.map(({ element }) => element),
   );
 
-  const follow = async (stream: Stream, signal: AbortSignal) => {
-    for (let slice = 0; slice < SLICES_PER_REFRESH && !ended[stream]; slice++) {
-      const query = new URLSearchParams({ stream, offset: String(offsets[stream]) });
-      const read = await api<LogSlice>(`/v1/jobs/${segment(jobId)}/logs?${query}`, { signal });
+  const follow = async (shown: (typeof streams)[number], signal: AbortSignal) => {
+    for (let slice = 0; slice < SLICES_PER_REFRESH && !shown.ended; slice++) {
+      const query = new URLSearchParams({ stream: shown.stream, offset: String(shown.offset) });
+      const read = await api<LogChunk & { stream: LogStream }>(
+        `/v1/jobs/${segment(jobId)}/logs?${query}`,
+        { signal },
+      );
       element.hidden = false;
-      panes[stream].append(read.text);
-      offsets[stream] = read.nextOffset;
-      ended[stream] = read.ended && read.nextOffset >= read.size;
+      if (read.text) {
+        shown.pane.append(read.text);
+        shown.element.hidden = false;
+      }
+      shown.offset = read.nextOffset;
+      shown.ended = read.ended && read.nextOffset >= read.size;
       if (read.nextOffset >= read.size) return;
     }
   };
@@ -52,7 +51,7 @@ export const logPanel = (jobId: string) => {
   const update = async (signal: AbortSignal) => {
     if (!served) return;
     try {
-      for (const stream of STREAMS) await follow(stream, signal);
+      for (const shown of streams) await follow(shown, signal);
     } catch (error) {
       if (!(error instanceof ApiRequestError) || error.status === 401) throw error;
       // No logs route here; any other refusal (no log yet) is tried again next time.

@@ -27,6 +27,7 @@ const say = (message: string) => {
 
 let shown: AbortController | undefined;
 
+/** Shows the page the address names (signing in first), ending the one shown before. */
 const show = async (message = ""): Promise<void> => {
   shown?.abort();
   const controller = new AbortController();
@@ -35,7 +36,7 @@ const show = async (message = ""): Promise<void> => {
   if (!session.token()) {
     nav.hidden = true;
     who.textContent = "";
-    signInPage(main, () => void navigate("#/jobs"), message);
+    signInPage(main, () => void show(), message);
     return;
   }
   nav.hidden = false;
@@ -57,12 +58,6 @@ const show = async (message = ""): Promise<void> => {
     }
     say((error as Error).message);
   }
-};
-
-/** Shows `hash`'s page, also when it is the one already in the address bar. */
-const navigate = (hash: string) => {
-  if (location.hash === hash) return show();
-  location.hash = hash;
 };
 
 window.addEventListener("hashchange", () => void show());
