@@ -177,7 +177,8 @@ describe("the web console", () => {
     const logs = await fetch(`${plane.endpoint}/v1/jobs/${job.id}/logs?stream=stdout`, {
       headers: { authorization: `Bearer ${(await ada.createToken()).token}` },
     });
-    if (logs.status !== 404 || (await logs.text()).includes("not found")) {
+    const served = logs.status !== 404 || !(await logs.text()).includes("no such route");
+    if (served) {
       await page.locator("#log-stdout", { hasText: "trained" }).waitFor();
       expect(await page.locator("#log-stdout").textContent()).toContain(MARKUP);
       expect(await page.locator("#log-stderr").textContent()).toContain(MARKUP);
@@ -255,6 +256,23 @@ describe("the web console", () => {
     ).rejects.toMatchObject({ status: 401 });
     await context.close();
   });
+
+  it("follows a running job's page until it ends, without a reload", async () => {
+    const running = await ada.submitJob(
+      trainingSpec({ name: "console-follow", run: "echo started; sleep 5; echo finished" }),
+    );
+    const { context, page } = await openConsole();
+    await page.goto(`${plane.endpoint}/console/#/jobs/${running.id}`);
+    await signIn(page, ADA);
+    const status = page.locator("#status dd").first();
+    await status.filter({ hasText: /^(QUEUING|TRAINING)$/ }).waitFor();
+    await status.filter({ hasText: /^COMPLETED$/ }).waitFor({ timeout: 45_000 });
+    expect(await page.locator("#events tbody tr").last().textContent()).toContain("COMPLETED");
+    expect(await page.locator("#chart-pie svg text", { hasText: "Model Training" }).count()).toBe(
+      1,
+    );
+    await context.close();
+  }, 60_000);
 
   it("opened no dialog and broke no rule of the page's policy", () => {
     expect(dialogs).toEqual([]);
