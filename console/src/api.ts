@@ -56,6 +56,3 @@ export const api = async <T>(
   }
   return parsed as T;
 };
-
-/** A path segment from data (a job id), escaped. */
-export const segment = (value: string) => encodeURIComponent(value);

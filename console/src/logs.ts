@@ -1,5 +1,5 @@
 import { LOG_STREAMS, type LogChunk, type LogStream } from "../../lambdas/domain/logs.ts";
-import { ApiRequestError, api, segment } from "./api.ts";
+import { ApiRequestError, api } from "./api.ts";
 import { h } from "./dom.ts";
 
 /** Slices fetched per stream and refresh, so a long log catches up without one huge wait. */
@@ -33,7 +33,7 @@ export const logPanel = (jobId: string) => {
     for (let slice = 0; slice < SLICES_PER_REFRESH && !shown.ended; slice++) {
       const query = new URLSearchParams({ stream: shown.stream, offset: String(shown.offset) });
       const read = await api<LogChunk & { stream: LogStream }>(
-        `/v1/jobs/${segment(jobId)}/logs?${query}`,
+        `/v1/jobs/${encodeURIComponent(jobId)}/logs?${query}`,
         { signal },
       );
       element.hidden = false;

@@ -1,5 +1,5 @@
 import type { Page, TokenView } from "../../sdk/api-types.ts";
-import { api, segment } from "./api.ts";
+import { api } from "./api.ts";
 import { session } from "./session.ts";
 
 /** The name of the tokens a sign-in with email and password makes (`gpuctl login` too). */
@@ -21,7 +21,7 @@ export const signOut = async (): Promise<string> => {
     if (listed?.name !== SIGN_IN_TOKEN)
       return "Signed out. The access token you used still works until it expires or is revoked.";
     if (listed.revokedAt === undefined)
-      await api(`/v1/tokens/${segment(listed.tokenId)}`, { method: "DELETE", token });
+      await api(`/v1/tokens/${encodeURIComponent(listed.tokenId)}`, { method: "DELETE", token });
     return "Signed out. The sign-in's token is revoked.";
   } catch (error) {
     return `Signed out here, but the token was not revoked: ${(error as Error).message}`;

@@ -4,7 +4,7 @@ import type {
   Page as Listed,
   TimelineView,
 } from "../../../sdk/api-types.ts";
-import { api, segment } from "../api.ts";
+import { api } from "../api.ts";
 import { type Child, h, table, time } from "../dom.ts";
 import { logPanel } from "../logs.ts";
 import { type Page, refreshWhile } from "../page.ts";
@@ -70,7 +70,7 @@ export const jobPage = async (page: Page, jobId: string) => {
     events,
     logs.element,
   );
-  const path = `/v1/jobs/${segment(jobId)}`;
+  const path = `/v1/jobs/${encodeURIComponent(jobId)}`;
   const { signal } = page;
   await refreshWhile(page, 2000, async () => {
     const [job, history, periods] = await Promise.all([

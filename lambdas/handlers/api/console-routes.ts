@@ -9,11 +9,12 @@ export const CONSOLE_PAGE = "index.html";
 export const CONSOLE_SCRIPT = "console.js";
 const CONSOLE_STYLES = "console.css";
 
-const TYPES: Record<string, string> = {
+const TYPES = {
   [CONSOLE_PAGE]: "text/html; charset=utf-8",
   [CONSOLE_SCRIPT]: "text/javascript; charset=utf-8",
   [CONSOLE_STYLES]: "text/css; charset=utf-8",
-};
+} as const;
+type ConsoleFile = keyof typeof TYPES;
 
 /**
  * What the console's page may load: its own script and stylesheet, and the API on its own
@@ -54,7 +55,7 @@ export const consoleRoutes = (assetsDir: string) => {
       xContentTypeOptions: "nosniff",
     }),
   );
-  const serve = async (file: string) => {
+  const serve = async (file: ConsoleFile) => {
     let contents: Buffer;
     try {
       contents = await readFile(join(assetsDir, file));
@@ -63,15 +64,17 @@ export const consoleRoutes = (assetsDir: string) => {
       return Response.json(errorBody("INTERNAL", message), { status: 503 });
     }
     return new Response(new Uint8Array(contents), {
-      headers: { "content-type": TYPES[file] ?? "", "cache-control": "no-cache" },
+      headers: { "content-type": TYPES[file], "cache-control": "no-cache" },
     });
   };
   router.get("/", () => serve(CONSOLE_PAGE));
   // The one segment after /console/ ("" for the page) names a file only if it is one of them.
   router.get("/:name{[^/]*}", (c) => {
     const name = c.req.param("name");
-    const file = name === "" ? CONSOLE_PAGE : name;
-    return name !== CONSOLE_PAGE && Object.hasOwn(TYPES, file) ? serve(file) : noSuchRoute();
+    if (name === "") return serve(CONSOLE_PAGE);
+    return name !== CONSOLE_PAGE && Object.hasOwn(TYPES, name)
+      ? serve(name as ConsoleFile)
+      : noSuchRoute();
   });
   return router;
 };
