@@ -24,6 +24,10 @@ export interface JobView {
   modelName?: string;
   /** Where an inference deployment serves, once it is healthy. */
   endpoint?: string;
+  /** The job this one replays (`POST /v1/jobs/{id}/replay`). */
+  replayOf?: string;
+  /** What its submitter said about it when replaying. */
+  description?: string;
   createdAt: string;
   updatedAt: string;
   dialects: JobDialects;
@@ -56,6 +60,8 @@ export interface JobEventView {
   from?: Phase;
   phase: Phase;
   reason?: Reason;
+  /** On a replay's `submitted` event: the job it replays. */
+  replayOf?: string;
   /** The user who made the change (submit, cancel, complete, a review decision); absent when the control plane did. */
   by?: { userId: string; email: string };
   /** The job's status in each dialect once this event had happened. */

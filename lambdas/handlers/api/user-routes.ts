@@ -14,6 +14,7 @@ import { cancelJob, completeJob, REVIEW_DECISIONS, reviewJob } from "../../use-c
 import { actor, readableBy } from "../../use-cases/job-access.ts";
 import { listInstances } from "../../use-cases/list-instances.ts";
 import { forbidden } from "../../use-cases/outcome.ts";
+import { replayJob } from "../../use-cases/replay-job.ts";
 import { submitJob } from "../../use-cases/submit-job.ts";
 import { type LocalArtifactStore, localUserArtifactRoutes } from "./local-artifact-routes.ts";
 import { body, fail, fieldsOf, invalid, notFound, tooLarge } from "./responses.ts";
@@ -27,6 +28,31 @@ const InputAnnouncement = z.object({
 });
 
 const IDEMPOTENCY_KEY = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.idempotencyKeyChars}}$`);
+
+/**
+ * An `Idempotency-Key` header as the submit path takes it, with the hash of the request it
+ * names (a key sent again with another request is a conflict), or the 400 a bad one gets.
+ */
+const idempotencyOf = (key: string | undefined, request: unknown) => {
+  if (key === undefined) return {};
+  if (!IDEMPOTENCY_KEY.test(key))
+    return invalid("bad Idempotency-Key", [
+      {
+        field: "Idempotency-Key",
+        message: `must be 1-${LIMITS.idempotencyKeyChars} printable ASCII characters, no spaces`,
+      },
+    ]);
+  const requestHash = createHash("sha256").update(JSON.stringify(request)).digest("hex");
+  return { idempotency: { key, requestHash } };
+};
+
+/** `POST /v1/jobs/{id}/replay`: AIbro's `replay_job` arguments that the control plane keeps. */
+const ReplayBody = z
+  .object({
+    description: z.string().max(LIMITS.descriptionChars).optional(),
+    waitRequestS: z.number().int().min(1).max(86_400).default(10_000),
+  })
+  .strict();
 
 export const USER_ROUTES_NEEDS = needs(
   [
@@ -66,27 +92,33 @@ export const userRoutes = (
     if (!parsed.ok) return invalid("the job spec has errors", parsed.errors);
     const unuploaded = inputsToUpload(parsed.spec);
     if (unuploaded.length) return invalid("the job spec has errors", unuploaded);
-    const key = c.req.header("idempotency-key");
-    if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
-      return invalid("bad Idempotency-Key", [
-        {
-          field: "Idempotency-Key",
-          message: `must be 1-${LIMITS.idempotencyKeyChars} printable ASCII characters, no spaces`,
-        },
-      ]);
+    const idempotency = idempotencyOf(c.req.header("idempotency-key"), input);
+    if (idempotency instanceof Response) return idempotency;
     const preparedSince = c.req.header(PREPARED_SINCE_HEADER);
     const submitted = await submitJob(cp, {
       spec: parsed.spec,
       by: actor(c.get("caller")),
       ...(preparedSince !== undefined ? { preparedSince } : {}),
-      ...(key
-        ? {
-            idempotency: {
-              key,
-              requestHash: createHash("sha256").update(JSON.stringify(input)).digest("hex"),
-            },
-          }
-        : {}),
+      ...idempotency,
+    });
+    if (!submitted.ok) return fail(submitted);
+    return c.json(jobView(submitted.record), submitted.replayed ? 200 : 201);
+  });
+
+  /** A new job from one of the caller's jobs: its exact spec and pinned inputs (docs/api.md). */
+  router.post("/jobs/:id/replay", async (c) => {
+    const input = await body(c.req.raw);
+    const request = ReplayBody.safeParse(input);
+    if (!request.success) return invalid("bad replay", fieldsOf(request.error));
+    const jobId = c.req.param("id");
+    const idempotency = idempotencyOf(c.req.header("idempotency-key"), { jobId, input });
+    if (idempotency instanceof Response) return idempotency;
+    const submitted = await replayJob(cp, {
+      jobId,
+      by: c.get("caller"),
+      waitRequestS: request.data.waitRequestS,
+      ...(request.data.description ? { description: request.data.description } : {}),
+      ...idempotency,
     });
     if (!submitted.ok) return fail(submitted);
     return c.json(jobView(submitted.record), submitted.replayed ? 200 : 201);

@@ -25,6 +25,8 @@ export const jobView = (record: JobRecord, dialect?: Dialect): JobView => {
     ...(job.instanceId ? { instanceId: job.instanceId } : {}),
     ...(record.modelName ? { modelName: record.modelName } : {}),
     ...(record.endpoint ? { endpoint: record.endpoint } : {}),
+    ...(record.replayOf ? { replayOf: record.replayOf } : {}),
+    ...(record.description ? { description: record.description } : {}),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
     dialects,
@@ -60,6 +62,7 @@ const jobEventView = (event: JobEventRecord, after: Job): JobEventView => ({
   ...(event.from ? { from: event.from } : {}),
   phase: event.phase,
   ...(event.reason ? { reason: event.reason } : {}),
+  ...("replayOf" in event.event && event.event.replayOf ? { replayOf: event.event.replayOf } : {}),
   ...(event.by ? { by: { userId: event.by.userId, email: event.by.email } } : {}),
   dialects: jobDialects(after),
 });
