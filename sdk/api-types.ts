@@ -1,4 +1,5 @@
 /** The HTTP API's response shapes: the contract between the control plane, the SDK and the CLI. */
+import type { Cost } from "../lambdas/domain/cost.ts";
 import type { JobDialects } from "../lambdas/domain/dialects/index.ts";
 import type { Role } from "../lambdas/domain/identity.ts";
 import type { JobKind, Phase, Reason } from "../lambdas/domain/phases.ts";
@@ -33,7 +34,15 @@ export interface JobView {
   dialects: JobDialects;
   /** With `?dialect=NAME`: that dialect's view, also found under `dialects`. */
   status?: JobDialects[DialectName];
+  /** `GET /v1/jobs/{id}` only: what it cost, estimated from list prices (docs/api.md#cost). */
+  cost?: CostView;
 }
+
+/**
+ * An estimate from list prices and recorded times, not the bill: `usd` with what it is made
+ * of (`items`) and the prices used, or `unpriced` saying why there is no figure.
+ */
+export type CostView = Cost;
 
 export interface InstanceView {
   id: string;
@@ -51,6 +60,8 @@ export interface InstanceView {
   /** While cooling, or stopped by its cooling plan: when that plan terminates it. */
   stoppedUntil?: string;
   updatedAt: string;
+  /** What it has cost so far, estimated from list prices (docs/api.md#cost). */
+  cost: CostView;
 }
 
 export interface JobEventView {

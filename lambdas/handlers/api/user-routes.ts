@@ -3,12 +3,14 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { PREPARED_SINCE_HEADER } from "../../../sdk/api-types.ts";
 import { resultPathProblem, SHA256_HEX } from "../../domain/artifacts.ts";
+import { jobCost } from "../../domain/cost.ts";
 import { DIALECTS } from "../../domain/dialects/index.ts";
 import { may } from "../../domain/identity.ts";
 import { inputsToUpload, parseJobSpec } from "../../domain/job-spec.ts";
 import { LIMITS } from "../../domain/limits.ts";
 import { isTerminal } from "../../domain/phases.ts";
 import { timelinePeriods } from "../../domain/timeline.ts";
+import type { JobRecord } from "../../ports.ts";
 import { needs, type PortsOf } from "../../use-cases/control-plane.ts";
 import { cancelJob, completeJob, REVIEW_DECISIONS, reviewJob } from "../../use-cases/finish-job.ts";
 import { actor, readableBy } from "../../use-cases/job-access.ts";
@@ -145,14 +147,26 @@ export const userRoutes = (
   };
   const noSuchJob = (jobId: string) => notFound(`job ${jobId} not found`);
 
+  /** When a job ended: its last change, once it is terminal; its timeline closes then. */
+  const endedAt = (record: JobRecord) =>
+    isTerminal(record.job.phase) ? record.updatedAt : undefined;
+
+  /** The job's cost so far, priced at the instance it holds or last held. */
+  const costOf = async (record: JobRecord) => {
+    const instance = record.job.instanceId
+      ? await cp.instances.get(record.job.instanceId)
+      : undefined;
+    const ran = instance && { instanceType: instance.pool.instanceType, spot: instance.spot };
+    return jobCost(record.timeline, ran, cp.clock.now(), endedAt(record));
+  };
+
   /** Its owner reads a job; so does a reviewer while it awaits their review. */
   router.get("/jobs/:id", async (c) => {
     const query = z.object({ dialect: z.enum(DIALECTS).optional() }).safeParse(c.req.query());
     if (!query.success) return invalid("bad query", fieldsOf(query.error));
     const record = await cp.jobs.get(c.req.param("id"));
-    return record && readableBy(c.get("caller"), record)
-      ? c.json(jobView(record, query.data.dialect))
-      : noSuchJob(c.req.param("id"));
+    if (!record || !readableBy(c.get("caller"), record)) return noSuchJob(c.req.param("id"));
+    return c.json(jobView(record, query.data.dialect, await costOf(record)));
   });
 
   for (const [verb, act] of [
@@ -220,8 +234,7 @@ export const userRoutes = (
   router.get("/jobs/:id/timeline", async (c) => {
     const record = await ownJob(c.get("caller").userId, c.req.param("id"));
     if (!record) return noSuchJob(c.req.param("id"));
-    const endedAt = isTerminal(record.job.phase) ? record.updatedAt : undefined;
-    return c.json({ periods: timelinePeriods(record.timeline, cp.clock.now(), endedAt) });
+    return c.json({ periods: timelinePeriods(record.timeline, cp.clock.now(), endedAt(record)) });
   });
 
   router.get("/jobs/:id/outputs", async (c) => {
@@ -260,7 +273,8 @@ export const userRoutes = (
       ? ({ allOwners: true } as const)
       : { owner: caller.userId };
     const instances = await listInstances(cp, scope);
-    return c.json({ items: instances.map(instanceView) });
+    const now = cp.clock.now();
+    return c.json({ items: instances.map((instance) => instanceView(instance, now)) });
   });
 
   return router;
