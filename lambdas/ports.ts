@@ -338,6 +338,12 @@ export interface AnnouncedFile {
   sha256: string;
 }
 
+/** A range of a result file's bytes, with the file's size when it was read. */
+export interface ResultBytes {
+  bytes: Uint8Array;
+  size: number;
+}
+
 /**
  * S3, or a local folder: each owner's content-addressed inputs under
  * `inputs/<owner>/<sha256>`, each job's results under `jobs/<jobId>/`. The control plane
@@ -361,6 +367,15 @@ export interface Artifacts {
   /** Where an agent PUTs one result file, `path` relative to the job's results. */
   resultUpload(jobId: string, file: AnnouncedFile & { path: string }): Promise<ArtifactTransfer>;
   resultExists(jobId: string, path: string): Promise<boolean>;
+  /**
+   * At most `length` bytes of one result file from byte `offset`, and the file's whole size
+   * now: none (size 0) when it does not exist, none when `offset` is at or past its end.
+   */
+  readResult(
+    jobId: string,
+    path: string,
+    range: { offset: number; length: number },
+  ): Promise<ResultBytes>;
   /** The job's result paths, in key order, a page at a time. */
   listOutputs(jobId: string, page?: { cursor?: string }): Promise<Page<string>>;
   /** Where the job's owner GETs one result file (a 404 there when it does not exist). */

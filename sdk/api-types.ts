@@ -2,6 +2,7 @@
 import type { Cost } from "../lambdas/domain/cost.ts";
 import type { JobDialects } from "../lambdas/domain/dialects/index.ts";
 import type { Role } from "../lambdas/domain/identity.ts";
+import type { LogChunk, LogStream } from "../lambdas/domain/logs.ts";
 import type { JobKind, Phase, Reason } from "../lambdas/domain/phases.ts";
 import type { TimelinePeriod } from "../lambdas/domain/timeline.ts";
 
@@ -82,6 +83,14 @@ export interface JobEventView {
 export interface Page<T> {
   items: T[];
   cursor?: string;
+}
+
+/**
+ * A chunk of a job's log stream: `text` is the UTF-8 from byte `offset` (whole characters),
+ * the next chunk starts at `nextOffset`; `ended` once no more bytes will come.
+ */
+export interface LogChunkView extends LogChunk {
+  stream: LogStream;
 }
 
 export interface TimelineView {

@@ -19,6 +19,7 @@ import { forbidden } from "../../use-cases/outcome.ts";
 import { replayJob } from "../../use-cases/replay-job.ts";
 import { submitJob } from "../../use-cases/submit-job.ts";
 import { type LocalArtifactStore, localUserArtifactRoutes } from "./local-artifact-routes.ts";
+import { logRoutes } from "./log-routes.ts";
 import { body, fail, fieldsOf, invalid, notFound, tooLarge } from "./responses.ts";
 import type { UserEnv } from "./user-identity.ts";
 import { instanceView, jobEventViews, jobView, reviewView } from "./views.ts";
@@ -256,6 +257,8 @@ export const userRoutes = (
     if (problem) return invalid("bad output path", [{ field: "path", message: problem }]);
     return c.redirect(await cp.artifacts.outputDownload(record.job.id, path), 302);
   });
+
+  router.route("/", logRoutes(cp));
 
   router.post("/inputs", async (c) => {
     const announced = InputAnnouncement.safeParse(await body(c.req.raw));

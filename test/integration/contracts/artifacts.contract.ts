@@ -92,4 +92,28 @@ export const artifactsContract = (name: string, setup: () => Promise<ArtifactsUn
       expect(pages).toBe(3);
       expect(await artifacts.listOutputs("job-2")).toEqual({ items: [] });
     });
+
+    it("reads a range of a result file with the file's size; nothing of a missing one", async () => {
+      const { artifacts, store } = await setup();
+      await store("jobs/job-1/logs/stdout.log", Buffer.from("hello world"));
+      const read = async (offset: number, length: number) => {
+        const { bytes, size } = await artifacts.readResult("job-1", "logs/stdout.log", {
+          offset,
+          length,
+        });
+        return { text: Buffer.from(bytes).toString(), size };
+      };
+      expect(await read(0, 5)).toEqual({ text: "hello", size: 11 });
+      expect(await read(6, 100)).toEqual({ text: "world", size: 11 });
+      expect(await read(11, 10)).toEqual({ text: "", size: 11 });
+      expect(await read(50, 10)).toEqual({ text: "", size: 11 });
+      const other = { offset: 0, length: 10 };
+      expect(await artifacts.readResult("job-2", "logs/stdout.log", other)).toEqual({
+        bytes: new Uint8Array(),
+        size: 0,
+      });
+      expect(await artifacts.readResult("job-1", "logs/stderr.log", other)).toMatchObject({
+        size: 0,
+      });
+    });
   });
