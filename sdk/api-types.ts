@@ -26,6 +26,8 @@ export interface JobView {
   modelName?: string;
   /** Where an inference deployment serves, once it is healthy. */
   endpoint?: string;
+  /** Where its checkpoints are among its outputs (the spec's `checkpointDir`). */
+  checkpointDir?: string;
   /** The job this one replays (`POST /v1/jobs/{id}/replay`). */
   replayOf?: string;
   /** What its submitter said about it when replaying. */

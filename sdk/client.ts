@@ -238,6 +238,33 @@ export class GpuctlClient {
     });
   }
 
+  /**
+   * Submits a new job from one of the caller's jobs: its exact spec and pinned inputs, with
+   * `replayOf` naming it (AIbro's `replay_job`). `waitRequestS` (1 to 86400, default 10000)
+   * replaces the recorded spec's wait for spot capacity. Its checkpoints and logs are
+   * downloaded, once it has ended, with `listOutputs` and `downloadOutput` (as
+   * `gpuctl replay --wait --ckpt-dir D --log-dir D` does).
+   */
+  replayJob(
+    id: string,
+    options: {
+      description?: string;
+      waitRequestS?: number;
+      idempotencyKey?: string;
+    } & Credentials = {},
+  ): Promise<JobView> {
+    return this.#json("POST", `/v1/jobs/${encodeURIComponent(id)}/replay`, {
+      as: options,
+      json: {
+        ...(options.description !== undefined && { description: options.description }),
+        ...(options.waitRequestS !== undefined && { waitRequestS: options.waitRequestS }),
+      },
+      headers: {
+        ...(options.idempotencyKey && { "idempotency-key": options.idempotencyKey }),
+      },
+    });
+  }
+
   getJob(id: string, options: { dialect?: DialectName } & Credentials = {}): Promise<JobView> {
     return this.#json("GET", `/v1/jobs/${encodeURIComponent(id)}`, {
       as: options,

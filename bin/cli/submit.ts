@@ -19,7 +19,7 @@ interface SubmitOptions {
 type SpecInput = NonNullable<JobSpecInput["inputs"]>[number];
 
 /** A spec that cannot be sent: each line is `FILE: field: message` or `FILE: message`. */
-class SpecFileError extends Error {
+export class SpecFileError extends Error {
   readonly lines: string[];
 
   constructor(lines: string[]) {
@@ -29,7 +29,7 @@ class SpecFileError extends Error {
 }
 
 /** Reads and validates the spec file locally, so a bad spec sends nothing. */
-const readSpec = async (file: string): Promise<JobSpecInput> => {
+export const readSpec = async (file: string): Promise<JobSpecInput> => {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -57,7 +57,7 @@ const readSpec = async (file: string): Promise<JobSpecInput> => {
  * Replaces each `{ file, path }` input with `{ sha256, path }` once the file is uploaded. Every
  * file is read before anything is uploaded, so a missing one sends nothing.
  */
-const uploadFileInputs = async (
+export const uploadFileInputs = async (
   client: GpuctlClient,
   specFile: string,
   spec: JobSpecInput,

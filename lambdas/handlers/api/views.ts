@@ -46,6 +46,7 @@ export const jobView = (record: JobRecord, dialect?: Dialect, cost?: Cost): JobV
     ...(job.instanceId ? { instanceId: job.instanceId } : {}),
     ...(record.modelName ? { modelName: record.modelName } : {}),
     ...(record.endpoint ? { endpoint: record.endpoint } : {}),
+    ...(record.spec.checkpointDir ? { checkpointDir: record.spec.checkpointDir } : {}),
     ...(record.replayOf ? { replayOf: record.replayOf } : {}),
     ...(record.description ? { description: record.description } : {}),
     createdAt: record.createdAt,
