@@ -20,7 +20,7 @@ export const instancesTable = (instances: InstanceView[], now: number = Date.now
       until(stops, now),
       until(instance.stoppedUntil, now),
       age(instance.updatedAt, now),
-      instance.cost.usd === undefined ? "not priced" : dollars(instance.cost.usd),
+      instance.cost.usd === undefined ? "unpriced" : dollars(instance.cost.usd),
     ];
   }),
 });

@@ -35,7 +35,7 @@ export const dialectLine = (dialects: JobDialects, dialect: DialectName): string
 /** Dollars as a person reads an estimate: cents, or four places below a cent. */
 export const dollars = (usd: number): string => `$${usd.toFixed(usd !== 0 && usd < 0.01 ? 4 : 2)}`;
 
-/** A cost on one line: `$0.17 (boot 180s $0.05, running 600s $0.12)`, or why it has no figure. */
+/** A cost on one line: `$0.17 estimated from list prices (boot 180s $0.05, running 600s $0.12)`, or why it has no figure. */
 export const costText = (cost: CostView): string => {
   const parts = cost.items
     .map((item) => {
@@ -44,7 +44,9 @@ export const costText = (cost: CostView): string => {
     })
     .join(", ");
   const figure =
-    cost.usd === undefined ? `not priced: ${cost.unpriced ?? "no price"}` : dollars(cost.usd);
+    cost.usd === undefined
+      ? `not priced: ${cost.unpriced ?? "no price"}`
+      : `${dollars(cost.usd)} estimated from list prices`;
   return parts ? `${figure} (${parts})` : figure;
 };
 
@@ -71,7 +73,7 @@ export const statusText = (
     ["Endpoint", job.endpoint],
     ["Replay of", job.replayOf],
     ["Description", job.description],
-    ["Cost", job.cost && `${costText(job.cost)}, estimated from list prices`],
+    ["Cost", job.cost && costText(job.cost)],
     ...dialects.map((dialect): [string, string] => [
       DIALECT_LABELS[dialect],
       dialectLine(job.dialects, dialect),
