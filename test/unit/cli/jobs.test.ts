@@ -134,7 +134,7 @@ describe("gpuctl status", () => {
       expect.arrayContaining([
         ["Replay of:", "job-1"],
         ["Description:", "loss turns NaN"],
-        ["Cost:", "$0.24 (boot 180s $0.05, running 670s $0.19), estimated from list prices"],
+        ["Cost:", "$0.24 estimated from list prices (boot 180s $0.05, running 670s $0.19)"],
       ]),
     );
   });
