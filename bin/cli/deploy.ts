@@ -11,8 +11,8 @@ import { readSpec, SpecFileError, uploadFileInputs } from "./submit.ts";
 
 interface DeployOptions {
   file: string;
-  /** False with --no-wait; waiting is the default. */
-  wait: boolean;
+  /** False with --no-wait; unset (or true with --wait) waits. */
+  wait?: boolean;
   output: OutputFormat;
 }
 
@@ -63,7 +63,7 @@ const deploy = async (options: DeployOptions): Promise<number> => {
     return EXIT_USAGE;
   }
   const submitted = await client.submitJob(spec, { idempotencyKey: randomUUID(), preparedSince });
-  if (!options.wait) {
+  if (options.wait === false) {
     if (json) printJson(submitted);
     else progress(submitted.id);
     return 0;
