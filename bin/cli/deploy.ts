@@ -6,8 +6,8 @@ import type { JobView } from "../../sdk/api-types.ts";
 import type { GpuctlClient } from "../../sdk/client.ts";
 import { POLL_INTERVAL_MS } from "./follow-job.ts";
 import { clock, type OutputFormat, outputOption, printJson } from "./output.ts";
-import { action, connect, EXIT_FAILED, EXIT_USAGE } from "./run.ts";
-import { readSpec, SpecFileError, uploadFileInputs } from "./submit.ts";
+import { action, EXIT_FAILED, EXIT_USAGE } from "./run.ts";
+import { prepareSpec, SpecFileError } from "./submit.ts";
 
 interface DeployOptions {
   file: string;
@@ -50,18 +50,9 @@ const deploy = async (options: DeployOptions): Promise<number> => {
   const json = options.output === "json";
   // With --output json, stdout carries only the JobView; progress goes to stderr.
   const progress = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
-  let spec: JobSpecInput;
-  let client: GpuctlClient;
-  try {
-    spec = await readSpec(options.file);
-    inferenceOnly(options.file, spec);
-    client = connect();
-    spec = await uploadFileInputs(client, options.file, spec);
-  } catch (error) {
-    if (!(error instanceof SpecFileError)) throw error;
-    process.stderr.write(`${error.lines.join("\n")}\n`);
-    return EXIT_USAGE;
-  }
+  const prepared = await prepareSpec(options.file, (spec) => inferenceOnly(options.file, spec));
+  if (!prepared) return EXIT_USAGE;
+  const { client, spec } = prepared;
   const submitted = await client.submitJob(spec, { idempotencyKey: randomUUID(), preparedSince });
   if (options.wait === false) {
     if (json) printJson(submitted);
