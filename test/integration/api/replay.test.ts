@@ -11,12 +11,10 @@ import { join } from "node:path";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FsArtifacts } from "../../../lambdas/adapters/local/fs-artifacts.ts";
-import { MemoryCommandQueue } from "../../../lambdas/adapters/local/memory-command-queue.ts";
 import { inputKey } from "../../../lambdas/domain/artifacts.ts";
 import { createApi } from "../../../lambdas/handlers/api/app.ts";
-import type { ControlPlane } from "../../../lambdas/use-cases/control-plane.ts";
 import type { JobEventView, JobView } from "../../../sdk/api-types.ts";
-import { freshStores } from "../stores.ts";
+import { apiPorts, freshStores } from "../stores.ts";
 import { type TestUser, testUsers } from "../users.ts";
 
 const NOW = "2026-01-01T00:10:00.000Z";
@@ -47,9 +45,7 @@ beforeAll(async () => {
   stores = await freshStores();
   root = await mkdtemp(join(tmpdir(), "gpuctl-replay-"));
   const artifacts = new FsArtifacts(root, "http://127.0.0.1");
-  const cp = {
-    ...stores.at(NOW),
-    commands: new MemoryCommandQueue(),
+  const cp = apiPorts(stores, NOW, {
     compute: { instanceTypes: async () => ["g5.xlarge"] },
     workflows: {
       start: async (machine: string, name: string, input: Record<string, unknown>) => {
@@ -58,12 +54,7 @@ beforeAll(async () => {
       },
     },
     artifacts,
-    settings: {
-      ...stores.at(NOW).settings,
-      region: "local",
-      agent: { endpoint: "http://127.0.0.1", secret: "s" },
-    },
-  } as unknown as ControlPlane;
+  });
   const made = testUsers(cp);
   people = { ada: await made.add("ada@example.org"), grace: await made.add("grace@example.org") };
   api = createApi(cp, { localArtifacts: artifacts });
