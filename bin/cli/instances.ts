@@ -29,7 +29,9 @@ export const instancesTable = (instances: InstanceView[], now: number = Date.now
 export const registerInstances = (program: Command): void => {
   program
     .command("instances")
-    .description("list the GPU instances of your jobs (an admin: everyone's) and their status")
+    .description(
+      "list the GPU instances of your jobs (an admin: everyone's), their status and what each has cost so far",
+    )
     .addOption(outputOption())
     .action(
       action(async ({ output }: { output: OutputFormat }) => {

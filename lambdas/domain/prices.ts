@@ -31,7 +31,7 @@ const hourly = (usd: number, read = TRANSCRIBED): Price => ({
   read,
 });
 
-/** On-demand prices of the GPU instance types a job names most, $ per hour. */
+/** On-demand prices of the GPU families the installation offers by default (docs/deploy.md), $ per hour. */
 export const EC2_ON_DEMAND: Readonly<Record<string, Price>> = {
   "g5.xlarge": hourly(1.006, READ),
   "g5.2xlarge": hourly(1.212),
@@ -41,6 +41,14 @@ export const EC2_ON_DEMAND: Readonly<Record<string, Price>> = {
   "g5.16xlarge": hourly(4.096),
   "g5.24xlarge": hourly(8.144),
   "g5.48xlarge": hourly(16.288),
+  "g6.xlarge": hourly(0.8048),
+  "g6.2xlarge": hourly(0.9776),
+  "g6.4xlarge": hourly(1.3232),
+  "g6.8xlarge": hourly(2.0144),
+  "g6.12xlarge": hourly(4.6016),
+  "g6.16xlarge": hourly(3.3968),
+  "g6.24xlarge": hourly(6.6752),
+  "g6.48xlarge": hourly(13.3504),
   "g4dn.xlarge": hourly(0.526),
   "g4dn.2xlarge": hourly(0.752),
   "g4dn.4xlarge": hourly(1.204),
