@@ -121,6 +121,27 @@ describe("gpuctl replay", () => {
     }
   });
 
+  it("has gpuctl events say the new job was submitted as a replay", async () => {
+    const api = await serve(() => ({
+      json: {
+        items: [
+          eventView({
+            version: 1,
+            at: "2026-01-01T00:00:00.000Z",
+            type: "submitted",
+            phase: "SUBMITTED",
+            replayOf: "job-1",
+          }),
+        ],
+      },
+    }));
+    const result = await gpuctl(["events", "job-2"], { endpoint: api.endpoint });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(
+      /^2026-01-01T00:00:00\.000Z +submitted \(replay of job-1\) +SUBMITTED /m,
+    );
+  });
+
   it("with --wait follows the new job, then puts its checkpoints and its logs where it is told", async () => {
     const api = await serve(replaying(["SUBMITTED", "TRAINING", "COMPLETED"]));
     const ckpt = join(dir, "ckpt");
