@@ -15,7 +15,8 @@ interface ReplayOptions {
   output: OutputFormat;
 }
 
-const LOGS = "logs/";
+/** Where the agent puts a job's log files among its results. */
+const LOGS = "logs";
 
 /** `--wait-request-s`: whole seconds, 1 to a day, as the API takes them. */
 const waitRequestSeconds = (value: string): number => {
