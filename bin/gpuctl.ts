@@ -3,12 +3,14 @@ import { Command } from "commander";
 import packageJson from "../package.json" with { type: "json" };
 import { registerCancel } from "./cli/cancel.ts";
 import { registerComplete } from "./cli/complete.ts";
+import { registerDeploy } from "./cli/deploy.ts";
 import { registerDialects } from "./cli/dialects.ts";
 import { registerEvents } from "./cli/events.ts";
 import { registerInstances } from "./cli/instances.ts";
 import { registerLogin } from "./cli/login.ts";
 import { registerLogout } from "./cli/logout.ts";
 import { registerLs } from "./cli/ls.ts";
+import { registerReplay } from "./cli/replay.ts";
 import { registerReview } from "./cli/review.ts";
 import { EXIT_USAGE } from "./cli/run.ts";
 import { registerStatus } from "./cli/status.ts";
@@ -33,6 +35,8 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 
 registerDialects(program);
 registerSubmit(program);
+registerReplay(program);
+registerDeploy(program);
 registerLs(program);
 registerStatus(program);
 registerEvents(program);

@@ -25,6 +25,10 @@ export interface JobRecord {
   endpoint?: string;
   /** The token of the workflow task waiting on this job's agent, if one is. */
   taskToken?: string;
+  /** The job this one replays: its spec and pinned inputs, run again. */
+  replayOf?: string;
+  /** What its submitter says about it (a replay's reason: the issue it reproduces). */
+  description?: string;
 }
 
 /**
@@ -39,7 +43,7 @@ export interface JobEventRecord {
   jobId: string;
   version: number;
   at: string;
-  event: JobEvent | { type: "submitted" };
+  event: JobEvent | { type: "submitted"; replayOf?: string };
   from?: Phase;
   phase: Phase;
   reason?: Reason;
@@ -71,7 +75,8 @@ export type Conflict =
   | "USER_EXISTS"
   | "STALE_USER"
   | "LAST_ADMIN"
-  | "TOKEN_EXISTS";
+  | "TOKEN_EXISTS"
+  | "INPUT_GONE";
 
 /** A write refused because the records moved on or a uniqueness rule holds: a 409, never a crash. */
 export type WriteResult = { ok: true } | { ok: false; conflict: Conflict; message: string };

@@ -1,6 +1,8 @@
 /** The HTTP API's response shapes: the contract between the control plane, the SDK and the CLI. */
+import type { Cost } from "../lambdas/domain/cost.ts";
 import type { JobDialects } from "../lambdas/domain/dialects/index.ts";
 import type { Role } from "../lambdas/domain/identity.ts";
+import type { LogChunk, LogStream } from "../lambdas/domain/logs.ts";
 import type { JobKind, Phase, Reason } from "../lambdas/domain/phases.ts";
 import type { TimelinePeriod } from "../lambdas/domain/timeline.ts";
 
@@ -24,12 +26,26 @@ export interface JobView {
   modelName?: string;
   /** Where an inference deployment serves, once it is healthy. */
   endpoint?: string;
+  /** Where its checkpoints are among its outputs (the spec's `checkpointDir`). */
+  checkpointDir?: string;
+  /** The job this one replays (`POST /v1/jobs/{id}/replay`). */
+  replayOf?: string;
+  /** What its submitter said about it when replaying. */
+  description?: string;
   createdAt: string;
   updatedAt: string;
   dialects: JobDialects;
   /** With `?dialect=NAME`: that dialect's view, also found under `dialects`. */
   status?: JobDialects[DialectName];
+  /** `GET /v1/jobs/{id}` only: what it cost, estimated from list prices (docs/api.md#cost). */
+  cost?: CostView;
 }
+
+/**
+ * An estimate from list prices and recorded times, not the bill: `usd` with what it is made
+ * of (`items`) and the prices used, or `unpriced` saying why there is no figure.
+ */
+export type CostView = Cost;
 
 export interface InstanceView {
   id: string;
@@ -47,6 +63,8 @@ export interface InstanceView {
   /** While cooling, or stopped by its cooling plan: when that plan terminates it. */
   stoppedUntil?: string;
   updatedAt: string;
+  /** What it has cost so far, estimated from list prices (docs/api.md#cost). */
+  cost: CostView;
 }
 
 export interface JobEventView {
@@ -56,6 +74,8 @@ export interface JobEventView {
   from?: Phase;
   phase: Phase;
   reason?: Reason;
+  /** On a replay's `submitted` event: the job it replays. */
+  replayOf?: string;
   /** The user who made the change (submit, cancel, complete, a review decision); absent when the control plane did. */
   by?: { userId: string; email: string };
   /** The job's status in each dialect once this event had happened. */
@@ -65,6 +85,14 @@ export interface JobEventView {
 export interface Page<T> {
   items: T[];
   cursor?: string;
+}
+
+/**
+ * A chunk of a job's log stream: `text` is the UTF-8 from byte `offset` (whole characters),
+ * the next chunk starts at `nextOffset`; `ended` once no more bytes will come.
+ */
+export interface LogChunkView extends LogChunk {
+  stream: LogStream;
 }
 
 export interface TimelineView {

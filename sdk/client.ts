@@ -1,8 +1,10 @@
 /** The typed client of the HTTP API (docs/api.md), on the platform's `fetch`. */
 import { createHash } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Role } from "../lambdas/domain/identity.ts";
 import type { JobSpecInput } from "../lambdas/domain/job-spec.ts";
 import { type BodyLimit, bodyTooLarge, LIMITS } from "../lambdas/domain/limits.ts";
+import type { LogStream } from "../lambdas/domain/logs.ts";
 import {
   type AddedUserView,
   type ApiError,
@@ -13,6 +15,7 @@ import {
   type IssuedTokenView,
   type JobEventView,
   type JobView,
+  type LogChunkView,
   type Page,
   PREPARED_SINCE_HEADER,
   type RemovedUserView,
@@ -155,6 +158,7 @@ const retryAfter = (response: Response): Date | undefined => {
 };
 
 const LOGIN_PATH = "/v1/login";
+const FOLLOW_INTERVAL_MS = 1000;
 
 /**
  * Who a call is made as, as the seeds' functions take it: an `accessToken`, else `email`
@@ -236,6 +240,33 @@ export class GpuctlClient {
         ...(options.preparedSince && {
           [PREPARED_SINCE_HEADER]: options.preparedSince.toISOString(),
         }),
+      },
+    });
+  }
+
+  /**
+   * Submits a new job from one of the caller's jobs: its exact spec and pinned inputs, with
+   * `replayOf` naming it (AIbro's `replay_job`). `waitRequestS` (1 to 86400, default 10000)
+   * replaces the recorded spec's wait for spot capacity. Its checkpoints and logs are
+   * downloaded, once it has ended, with `listOutputs` and `downloadOutput` (as
+   * `gpuctl replay --wait --ckpt-dir D --log-dir D` does).
+   */
+  replayJob(
+    id: string,
+    options: {
+      description?: string;
+      waitRequestS?: number;
+      idempotencyKey?: string;
+    } & Credentials = {},
+  ): Promise<JobView> {
+    return this.#json("POST", `/v1/jobs/${encodeURIComponent(id)}/replay`, {
+      as: options,
+      json: {
+        ...(options.description !== undefined && { description: options.description }),
+        ...(options.waitRequestS !== undefined && { waitRequestS: options.waitRequestS }),
+      },
+      headers: {
+        ...(options.idempotencyKey && { "idempotency-key": options.idempotencyKey }),
       },
     });
   }
@@ -330,6 +361,43 @@ export class GpuctlClient {
     // Loaded on demand: the WebAssembly renderer is only needed for PNG.
     const { svgToPng } = await import("./svg-png.ts");
     return svgToPng(svg);
+  }
+
+  /** One chunk of a job's log stream (stdout unless named) from byte `offset` (0 unless given). */
+  jobLogs(
+    id: string,
+    options: { stream?: LogStream; offset?: number } & Credentials = {},
+  ): Promise<LogChunkView> {
+    return this.#json("GET", `/v1/jobs/${encodeURIComponent(id)}/logs`, {
+      as: options,
+      query: { stream: options.stream, offset: options.offset },
+    });
+  }
+
+  /**
+   * A job's log stream as it grows, chunk by chunk (each with some text), until it has
+   * ended or `signal` is aborted; it waits `intervalMs` (1 s unless given) whenever it has
+   * caught up with what the job wrote.
+   */
+  async *followLogs(
+    id: string,
+    options: {
+      stream?: LogStream;
+      offset?: number;
+      signal?: AbortSignal;
+      intervalMs?: number;
+    } & Credentials = {},
+  ): AsyncGenerator<LogChunkView> {
+    const { signal, intervalMs = FOLLOW_INTERVAL_MS, ...read } = options;
+    let offset = options.offset ?? 0;
+    while (!signal?.aborted) {
+      const chunk = await this.jobLogs(id, { ...read, offset });
+      if (chunk.text) yield chunk;
+      if (chunk.ended) return;
+      const caughtUp = !chunk.text || chunk.nextOffset >= chunk.size;
+      offset = chunk.nextOffset;
+      if (caughtUp) await sleep(intervalMs, undefined, { signal }).catch(() => undefined);
+    }
   }
 
   /** Relative paths of the job's uploaded results, every page of them. */

@@ -19,14 +19,15 @@ const outputTarget = (folder: string, path: string): string => {
   return target;
 };
 
-/** Downloads every output of a completed job into `<resultsDir>/<jobId>/`. */
+/** Downloads every output of a completed job (or those `include` picks) into `<resultsDir>/<jobId>/`. */
 export const downloadOutputs = async (
   client: GpuctlClient,
   jobId: string,
   resultsDir: string,
+  include: (path: string) => boolean = () => true,
 ): Promise<{ folder: string; files: number }> => {
   const folder = resolve(resultsDir, jobId);
-  const paths = await client.listOutputs(jobId);
+  const paths = (await client.listOutputs(jobId)).filter(include);
   for (const path of paths) {
     const target = outputTarget(folder, path);
     const bytes = await client.downloadOutput(jobId, path);

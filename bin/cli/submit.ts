@@ -19,7 +19,7 @@ interface SubmitOptions {
 type SpecInput = NonNullable<JobSpecInput["inputs"]>[number];
 
 /** A spec that cannot be sent: each line is `FILE: field: message` or `FILE: message`. */
-class SpecFileError extends Error {
+export class SpecFileError extends Error {
   readonly lines: string[];
 
   constructor(lines: string[]) {
@@ -88,6 +88,27 @@ const uploadFileInputs = async (
   return { ...spec, inputs };
 };
 
+/**
+ * The spec file read and validated locally (and put to `check`), with its `file:` inputs
+ * uploaded: the spec to send and the client to send it with. A spec that cannot be sent has
+ * its lines printed, and nothing is sent (undefined).
+ */
+export const prepareSpec = async (
+  file: string,
+  check: (spec: JobSpecInput) => void = () => {},
+): Promise<{ client: GpuctlClient; spec: JobSpecInput } | undefined> => {
+  try {
+    const read = await readSpec(file);
+    check(read);
+    const client = connect();
+    return { client, spec: await uploadFileInputs(client, file, read) };
+  } catch (error) {
+    if (!(error instanceof SpecFileError)) throw error;
+    process.stderr.write(`${error.lines.join("\n")}\n`);
+    return undefined;
+  }
+};
+
 const submit = async (options: SubmitOptions): Promise<number> => {
   // Job Create runs from here: reading the spec and uploading its inputs are part of it.
   const preparedSince = new Date();
@@ -98,17 +119,9 @@ const submit = async (options: SubmitOptions): Promise<number> => {
   const json = options.output === "json";
   // With --output json, stdout carries only the JobView; progress goes to stderr.
   const progress = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
-  let spec: JobSpecInput;
-  let client: GpuctlClient;
-  try {
-    spec = await readSpec(options.file);
-    client = connect();
-    spec = await uploadFileInputs(client, options.file, spec);
-  } catch (error) {
-    if (!(error instanceof SpecFileError)) throw error;
-    process.stderr.write(`${error.lines.join("\n")}\n`);
-    return EXIT_USAGE;
-  }
+  const prepared = await prepareSpec(options.file);
+  if (!prepared) return EXIT_USAGE;
+  const { client, spec } = prepared;
   const submitted = await client.submitJob(spec, { idempotencyKey: randomUUID(), preparedSince });
   if (!options.wait) {
     if (json) printJson(submitted);

@@ -3,17 +3,20 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { PREPARED_SINCE_HEADER } from "../../../sdk/api-types.ts";
 import { resultPathProblem, SHA256_HEX } from "../../domain/artifacts.ts";
+import { jobCost } from "../../domain/cost.ts";
 import { DIALECTS } from "../../domain/dialects/index.ts";
 import { may } from "../../domain/identity.ts";
 import { inputsToUpload, parseJobSpec } from "../../domain/job-spec.ts";
 import { LIMITS } from "../../domain/limits.ts";
 import { isTerminal } from "../../domain/phases.ts";
 import { timelinePeriods } from "../../domain/timeline.ts";
+import type { JobRecord } from "../../ports.ts";
 import { needs, type PortsOf } from "../../use-cases/control-plane.ts";
 import { cancelJob, completeJob, REVIEW_DECISIONS, reviewJob } from "../../use-cases/finish-job.ts";
 import { actor, readableBy } from "../../use-cases/job-access.ts";
 import { listInstances } from "../../use-cases/list-instances.ts";
 import { forbidden } from "../../use-cases/outcome.ts";
+import { replayJob } from "../../use-cases/replay-job.ts";
 import { submitJob } from "../../use-cases/submit-job.ts";
 import { type LocalArtifactStore, localUserArtifactRoutes } from "./local-artifact-routes.ts";
 import { logRoutes } from "./log-routes.ts";
@@ -28,6 +31,31 @@ const InputAnnouncement = z.object({
 });
 
 const IDEMPOTENCY_KEY = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.idempotencyKeyChars}}$`);
+
+/**
+ * An `Idempotency-Key` header as the submit path takes it, with the hash of the request it
+ * names (a key sent again with another request is a conflict), or the 400 a bad one gets.
+ */
+const idempotencyOf = (key: string | undefined, request: unknown) => {
+  if (key === undefined) return {};
+  if (!IDEMPOTENCY_KEY.test(key))
+    return invalid("bad Idempotency-Key", [
+      {
+        field: "Idempotency-Key",
+        message: `must be 1-${LIMITS.idempotencyKeyChars} printable ASCII characters, no spaces`,
+      },
+    ]);
+  const requestHash = createHash("sha256").update(JSON.stringify(request)).digest("hex");
+  return { idempotency: { key, requestHash } };
+};
+
+/** `POST /v1/jobs/{id}/replay`: AIbro's `replay_job` arguments that the control plane keeps. */
+const ReplayBody = z
+  .object({
+    description: z.string().max(LIMITS.descriptionChars).optional(),
+    waitRequestS: z.number().int().min(1).max(86_400).default(10_000),
+  })
+  .strict();
 
 export const USER_ROUTES_NEEDS = needs(
   [
@@ -67,27 +95,33 @@ export const userRoutes = (
     if (!parsed.ok) return invalid("the job spec has errors", parsed.errors);
     const unuploaded = inputsToUpload(parsed.spec);
     if (unuploaded.length) return invalid("the job spec has errors", unuploaded);
-    const key = c.req.header("idempotency-key");
-    if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
-      return invalid("bad Idempotency-Key", [
-        {
-          field: "Idempotency-Key",
-          message: `must be 1-${LIMITS.idempotencyKeyChars} printable ASCII characters, no spaces`,
-        },
-      ]);
+    const idempotency = idempotencyOf(c.req.header("idempotency-key"), input);
+    if (idempotency instanceof Response) return idempotency;
     const preparedSince = c.req.header(PREPARED_SINCE_HEADER);
     const submitted = await submitJob(cp, {
       spec: parsed.spec,
       by: actor(c.get("caller")),
       ...(preparedSince !== undefined ? { preparedSince } : {}),
-      ...(key
-        ? {
-            idempotency: {
-              key,
-              requestHash: createHash("sha256").update(JSON.stringify(input)).digest("hex"),
-            },
-          }
-        : {}),
+      ...idempotency,
+    });
+    if (!submitted.ok) return fail(submitted);
+    return c.json(jobView(submitted.record), submitted.replayed ? 200 : 201);
+  });
+
+  /** A new job from one of the caller's jobs: its exact spec and pinned inputs (docs/api.md). */
+  router.post("/jobs/:id/replay", async (c) => {
+    const input = await body(c.req.raw);
+    const request = ReplayBody.safeParse(input);
+    if (!request.success) return invalid("bad replay", fieldsOf(request.error));
+    const jobId = c.req.param("id");
+    const idempotency = idempotencyOf(c.req.header("idempotency-key"), { jobId, input });
+    if (idempotency instanceof Response) return idempotency;
+    const submitted = await replayJob(cp, {
+      jobId,
+      by: c.get("caller"),
+      waitRequestS: request.data.waitRequestS,
+      ...(request.data.description ? { description: request.data.description } : {}),
+      ...idempotency,
     });
     if (!submitted.ok) return fail(submitted);
     return c.json(jobView(submitted.record), submitted.replayed ? 200 : 201);
@@ -114,14 +148,26 @@ export const userRoutes = (
   };
   const noSuchJob = (jobId: string) => notFound(`job ${jobId} not found`);
 
+  /** When a job ended: its last change, once it is terminal; its timeline closes then. */
+  const endedAt = (record: JobRecord) =>
+    isTerminal(record.job.phase) ? record.updatedAt : undefined;
+
+  /** The job's cost so far, priced at the instance it holds or last held. */
+  const costOf = async (record: JobRecord) => {
+    const instance = record.job.instanceId
+      ? await cp.instances.get(record.job.instanceId)
+      : undefined;
+    const ran = instance && { instanceType: instance.pool.instanceType, spot: instance.spot };
+    return jobCost(record.timeline, ran, cp.clock.now(), endedAt(record));
+  };
+
   /** Its owner reads a job; so does a reviewer while it awaits their review. */
   router.get("/jobs/:id", async (c) => {
     const query = z.object({ dialect: z.enum(DIALECTS).optional() }).safeParse(c.req.query());
     if (!query.success) return invalid("bad query", fieldsOf(query.error));
     const record = await cp.jobs.get(c.req.param("id"));
-    return record && readableBy(c.get("caller"), record)
-      ? c.json(jobView(record, query.data.dialect))
-      : noSuchJob(c.req.param("id"));
+    if (!record || !readableBy(c.get("caller"), record)) return noSuchJob(c.req.param("id"));
+    return c.json(jobView(record, query.data.dialect, await costOf(record)));
   });
 
   for (const [verb, act] of [
@@ -189,8 +235,7 @@ export const userRoutes = (
   router.get("/jobs/:id/timeline", async (c) => {
     const record = await ownJob(c.get("caller").userId, c.req.param("id"));
     if (!record) return noSuchJob(c.req.param("id"));
-    const endedAt = isTerminal(record.job.phase) ? record.updatedAt : undefined;
-    return c.json({ periods: timelinePeriods(record.timeline, cp.clock.now(), endedAt) });
+    return c.json({ periods: timelinePeriods(record.timeline, cp.clock.now(), endedAt(record)) });
   });
 
   router.get("/jobs/:id/outputs", async (c) => {
@@ -231,7 +276,8 @@ export const userRoutes = (
       ? ({ allOwners: true } as const)
       : { owner: caller.userId };
     const instances = await listInstances(cp, scope);
-    return c.json({ items: instances.map(instanceView) });
+    const now = cp.clock.now();
+    return c.json({ items: instances.map((instance) => instanceView(instance, now)) });
   });
 
   return router;

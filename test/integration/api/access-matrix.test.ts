@@ -44,7 +44,8 @@ beforeAll(async () => {
   cp = {
     ...stores.at(NOW),
     commands: new MemoryCommandQueue(),
-    compute: { instanceTypes: async () => ["g5.xlarge"] },
+    // `local`: the fixtures' jobs ask for it, and a replay submits their specs again.
+    compute: { instanceTypes: async () => ["g5.xlarge", "local"] },
     workflows: {
       start: async () => ({ executionId: "e" }),
       sendTaskSuccess: async () => {},
@@ -206,6 +207,15 @@ const ROWS: Row[] = [
     body: { decision: "approve" },
     // No one but its owner may read it now, so no one else learns its phase, or that it exists.
     expected: { owner: 403, other: 404, reviewer: 404, admin: 404 },
+  },
+  {
+    route: "replay",
+    method: "POST",
+    path: "/v1/jobs/:id/replay",
+    job: "awaiting review",
+    body: {},
+    // A reviewer reads a job awaiting their review, but only its owner runs it again.
+    expected: ownerOnly(201),
   },
   {
     route: "events",
