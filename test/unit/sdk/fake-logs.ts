@@ -17,7 +17,8 @@ export interface FakeLogs {
 export const logsRoute =
   (jobId: string, logs: FakeLogs, chunkBytes = 64 * 1024) =>
   (request: RecordedRequest): FakeResponse | undefined => {
-    if (request.method !== "GET" || request.path !== `/v1/jobs/${encodeURIComponent(jobId)}/logs`) return undefined;
+    if (request.method !== "GET" || request.path !== `/v1/jobs/${encodeURIComponent(jobId)}/logs`)
+      return undefined;
     const stream = (request.query.get("stream") ?? "stdout") as LogStream;
     if (!LOG_STREAMS.includes(stream)) return { status: 400, json: { error: "stream" } };
     const offset = Number(request.query.get("offset") ?? 0);
