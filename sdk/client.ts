@@ -320,7 +320,9 @@ export class GpuctlClient {
   /**
    * A job's log stream as it grows, chunk by chunk (each with some text), until it has
    * ended or `signal` is aborted; it waits `intervalMs` (1 s unless given) whenever it has
-   * caught up with what the job wrote.
+   * caught up with what the job wrote. A stream that became shorter than what was read (a
+   * retry of the job on another instance writes a log of its own) is read again from its
+   * start.
    */
   async *followLogs(
     id: string,
@@ -335,6 +337,10 @@ export class GpuctlClient {
     let offset = options.offset ?? 0;
     while (!signal?.aborted) {
       const chunk = await this.jobLogs(id, { ...read, offset });
+      if (chunk.size < offset) {
+        offset = 0;
+        continue;
+      }
       if (chunk.text) yield chunk;
       if (chunk.ended) return;
       const caughtUp = !chunk.text || chunk.nextOffset >= chunk.size;

@@ -92,7 +92,8 @@ export const followJob = async (
 
 /**
  * Reads the job's stdout a chunk each call, from where the last call stopped, and answers
- * its last line so far. A log far ahead is skipped to its last TAIL_BYTES. A failed read
+ * its last line so far. A log far ahead is skipped to its last TAIL_BYTES, one that became
+ * shorter is read again from its start. A failed read
  * (the logs are not there yet, say) answers the line known so far: the wait goes on.
  */
 const stdoutTail = (client: GpuctlClient, jobId: string) => {
@@ -101,7 +102,11 @@ const stdoutTail = (client: GpuctlClient, jobId: string) => {
   return async (): Promise<string> => {
     try {
       const chunk = await client.jobLogs(jobId, { stream: "stdout", offset });
-      if (chunk.size - chunk.nextOffset > LOG_CHUNK_BYTES) {
+      if (chunk.size < offset) {
+        // A log of its own from a retry on another instance.
+        offset = 0;
+        last.break();
+      } else if (chunk.size - chunk.nextOffset > LOG_CHUNK_BYTES) {
         offset = chunk.size - TAIL_BYTES;
         last.break();
       } else {

@@ -8,12 +8,13 @@ import { type FakeLogs, logsRoute } from "../sdk/fake-logs.ts";
 const serve = fakeApiPerTest();
 
 /**
- * A job that trains for three polls, its stdout one line longer at each, then completes.
- * Poll n shows the events of the first n phases of `phases`.
+ * A job that trains for three polls, then completes; at poll n its stdout is `lines[n-1]`
+ * and its events those of the first n phases.
  */
-const training = async () => {
+const training = async (
+  lines = ["", "", "epoch 1\n", "epoch 1\n\x1b[2Jepoch 2\n", "epoch 1\nepoch 2\ndone\n"],
+) => {
   const phases: Phase[] = ["SUBMITTED", "TRAINING", "TRAINING", "TRAINING", "COMPLETED"];
-  const lines = ["", "", "epoch 1\n", "epoch 1\n\x1b[2Jepoch 2\n", "epoch 1\nepoch 2\ndone\n"];
   const logs: FakeLogs = { streams: {}, ended: false };
   let polls = 0;
   const api = await serve((request) => {
@@ -55,6 +56,17 @@ describe("following a job", () => {
     const phaseAt = out.findIndex((text) => text.includes("COMPLETED"));
     expect(out[phaseAt - 1]).toBe("\r\x1b[K");
     expect(out.at(-1)).toMatch(/COMPLETED\n$/);
+  });
+
+  it("skips ahead to the end of a long log for its last line", async () => {
+    const long = `${"x".repeat(99)}\n`.repeat(2000) + "latest\n";
+    const { client } = await training(["", "", long, long, long]);
+    const out: string[] = [];
+    await followJob(client, jobView({ id: "job-1" }), () => {}, {
+      live: { write: (text: string) => out.push(text) },
+    });
+    expect(out.filter((text) => text.includes("latest"))).toHaveLength(1);
+    expect(out.join("")).not.toContain("xxxx");
   });
 
   it("writes no live line and reads no logs without a terminal", async () => {
