@@ -306,6 +306,36 @@ export class GpuctlClient {
     return this.#json("GET", `/v1/jobs/${encodeURIComponent(id)}/timeline`, { as });
   }
 
+  /** Relative paths of the job's uploaded results, every page of them. */
+  async listOutputs(id: string, as: Credentials = {}): Promise<string[]> {
+    const paths: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page: Page<string> = await this.#json(
+        "GET",
+        `/v1/jobs/${encodeURIComponent(id)}/outputs`,
+        { as, query: { cursor } },
+      );
+      paths.push(...page.items);
+      cursor = page.cursor;
+    } while (cursor);
+    return paths;
+  }
+
+  /**
+   * One result file. The API answers with a redirect to where the bytes are (a presigned
+   * S3 URL on AWS): `fetch` follows it, and drops the bearer token when it leaves the
+   * API's origin, as S3 needs (it refuses a second credential beside the URL's signature).
+   */
+  async downloadOutput(id: string, path: string, as: Credentials = {}): Promise<Uint8Array> {
+    const response = await this.#request(
+      "GET",
+      `/v1/jobs/${encodeURIComponent(id)}/outputs/${encodePath(path)}`,
+      { as },
+    );
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
   /** One chunk of a job's log stream (stdout unless named) from byte `offset` (0 unless given). */
   jobLogs(
     id: string,
@@ -347,36 +377,6 @@ export class GpuctlClient {
       offset = chunk.nextOffset;
       if (caughtUp) await sleep(intervalMs, undefined, { signal }).catch(() => undefined);
     }
-  }
-
-  /** Relative paths of the job's uploaded results, every page of them. */
-  async listOutputs(id: string, as: Credentials = {}): Promise<string[]> {
-    const paths: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const page: Page<string> = await this.#json(
-        "GET",
-        `/v1/jobs/${encodeURIComponent(id)}/outputs`,
-        { as, query: { cursor } },
-      );
-      paths.push(...page.items);
-      cursor = page.cursor;
-    } while (cursor);
-    return paths;
-  }
-
-  /**
-   * One result file. The API answers with a redirect to where the bytes are (a presigned
-   * S3 URL on AWS): `fetch` follows it, and drops the bearer token when it leaves the
-   * API's origin, as S3 needs (it refuses a second credential beside the URL's signature).
-   */
-  async downloadOutput(id: string, path: string, as: Credentials = {}): Promise<Uint8Array> {
-    const response = await this.#request(
-      "GET",
-      `/v1/jobs/${encodeURIComponent(id)}/outputs/${encodePath(path)}`,
-      { as },
-    );
-    return new Uint8Array(await response.arrayBuffer());
   }
 
   /**
