@@ -20,7 +20,7 @@ export interface Upload {
  * again no sooner than one interval per this many bytes of it (a 10 MiB log every 10
  * intervals). The upload when the command ends waits for nothing.
  */
-export const LIVE_BYTES_PER_INTERVAL = 1024 * 1024;
+const LIVE_BYTES_PER_INTERVAL = 1024 * 1024;
 
 export interface LogSyncOptions {
   intervalMs: number;
