@@ -366,7 +366,6 @@ export interface Artifacts {
   inputDownload(owner: string, sha256: string): Promise<string>;
   /** Where an agent PUTs one result file, `path` relative to the job's results. */
   resultUpload(jobId: string, file: AnnouncedFile & { path: string }): Promise<ArtifactTransfer>;
-  resultExists(jobId: string, path: string): Promise<boolean>;
   /**
    * At most `length` bytes of one result file from byte `offset`, and the file's whole size
    * now: none (size 0) when it does not exist, none when `offset` is at or past its end.

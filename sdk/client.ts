@@ -363,43 +363,6 @@ export class GpuctlClient {
     return svgToPng(svg);
   }
 
-  /** One chunk of a job's log stream (stdout unless named) from byte `offset` (0 unless given). */
-  jobLogs(
-    id: string,
-    options: { stream?: LogStream; offset?: number } & Credentials = {},
-  ): Promise<LogChunkView> {
-    return this.#json("GET", `/v1/jobs/${encodeURIComponent(id)}/logs`, {
-      as: options,
-      query: { stream: options.stream, offset: options.offset },
-    });
-  }
-
-  /**
-   * A job's log stream as it grows, chunk by chunk (each with some text), until it has
-   * ended or `signal` is aborted; it waits `intervalMs` (1 s unless given) whenever it has
-   * caught up with what the job wrote.
-   */
-  async *followLogs(
-    id: string,
-    options: {
-      stream?: LogStream;
-      offset?: number;
-      signal?: AbortSignal;
-      intervalMs?: number;
-    } & Credentials = {},
-  ): AsyncGenerator<LogChunkView> {
-    const { signal, intervalMs = FOLLOW_INTERVAL_MS, ...read } = options;
-    let offset = options.offset ?? 0;
-    while (!signal?.aborted) {
-      const chunk = await this.jobLogs(id, { ...read, offset });
-      if (chunk.text) yield chunk;
-      if (chunk.ended) return;
-      const caughtUp = !chunk.text || chunk.nextOffset >= chunk.size;
-      offset = chunk.nextOffset;
-      if (caughtUp) await sleep(intervalMs, undefined, { signal }).catch(() => undefined);
-    }
-  }
-
   /** Relative paths of the job's uploaded results, every page of them. */
   async listOutputs(id: string, as: Credentials = {}): Promise<string[]> {
     const paths: string[] = [];
@@ -428,6 +391,49 @@ export class GpuctlClient {
       { as },
     );
     return new Uint8Array(await response.arrayBuffer());
+  }
+
+  /** One chunk of a job's log stream (stdout unless named) from byte `offset` (0 unless given). */
+  jobLogs(
+    id: string,
+    options: { stream?: LogStream; offset?: number } & Credentials = {},
+  ): Promise<LogChunkView> {
+    return this.#json("GET", `/v1/jobs/${encodeURIComponent(id)}/logs`, {
+      as: options,
+      query: { stream: options.stream, offset: options.offset },
+    });
+  }
+
+  /**
+   * A job's log stream as it grows, chunk by chunk (each with some text), until it has
+   * ended or `signal` is aborted; it waits `intervalMs` (1 s unless given) whenever it has
+   * caught up with what the job wrote. A stream that became shorter than what was read (a
+   * retry of the job on another instance writes a log of its own) is read again from its
+   * start.
+   */
+  async *followLogs(
+    id: string,
+    options: {
+      stream?: LogStream;
+      offset?: number;
+      signal?: AbortSignal;
+      intervalMs?: number;
+    } & Credentials = {},
+  ): AsyncGenerator<LogChunkView> {
+    const { signal, intervalMs = FOLLOW_INTERVAL_MS, ...read } = options;
+    let offset = options.offset ?? 0;
+    while (!signal?.aborted) {
+      const chunk = await this.jobLogs(id, { ...read, offset });
+      if (chunk.size < offset) {
+        offset = 0;
+        continue;
+      }
+      if (chunk.text) yield chunk;
+      if (chunk.ended) return;
+      const caughtUp = !chunk.text || chunk.nextOffset >= chunk.size;
+      offset = chunk.nextOffset;
+      if (caughtUp) await sleep(intervalMs, undefined, { signal }).catch(() => undefined);
+    }
   }
 
   /**

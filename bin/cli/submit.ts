@@ -129,7 +129,9 @@ const submit = async (options: SubmitOptions): Promise<number> => {
     return 0;
   }
   progress(submitted.id);
-  const job = await followJob(client, submitted, progress);
+  // The live line shares stdout with the phases; with --output json stdout is the JobView's.
+  const live = !json && process.stdout.isTTY ? { live: process.stdout } : {};
+  const job = await followJob(client, submitted, progress, live);
   if (job.phase === "COMPLETED") {
     const { folder, files } = await downloadOutputs(
       client,
@@ -138,8 +140,9 @@ const submit = async (options: SubmitOptions): Promise<number> => {
     );
     const count = `${files} output${files === 1 ? "" : "s"}`;
     progress(files === 0 ? "no outputs to download" : `${count} downloaded to ${folder}/`);
-  } else if (job.exitCode !== undefined) {
-    progress(`exit code ${job.exitCode}`);
+  } else {
+    if (job.exitCode !== undefined) progress(`exit code ${job.exitCode}`);
+    progress(`its logs: gpuctl logs ${job.id}`);
   }
   if (json) printJson(job);
   return job.phase === "COMPLETED" ? 0 : EXIT_FAILED;

@@ -74,10 +74,6 @@ export class FsArtifacts implements Artifacts {
     return this.transfer(`/agent/v1/artifacts/${escapeKey(resultKey(jobId, file.path))}`, file);
   }
 
-  async resultExists(jobId: string, path: string): Promise<boolean> {
-    return (await this.stat(resultKey(jobId, path).split("/"))) !== undefined;
-  }
-
   async readResult(
     jobId: string,
     path: string,

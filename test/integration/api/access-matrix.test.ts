@@ -57,6 +57,7 @@ beforeAll(async () => {
       listOutputs: async () => ({ items: ["model.pt"] }),
       outputDownload: async (jobId: string, path: string) =>
         `https://artifacts.example.org/${jobId}/${path}`,
+      readResult: async () => ({ bytes: new TextEncoder().encode("boom\n"), size: 5 }),
     },
     settings: {
       ...stores.at(NOW).settings,
@@ -235,6 +236,13 @@ const ROWS: Row[] = [
     route: "outputs",
     method: "GET",
     path: "/v1/jobs/:id/outputs",
+    job: "awaiting review",
+    expected: ownerOnly(200),
+  },
+  {
+    route: "logs",
+    method: "GET",
+    path: "/v1/jobs/:id/logs?stream=stderr",
     job: "awaiting review",
     expected: ownerOnly(200),
   },

@@ -65,9 +65,9 @@ export const artifactsContract = (name: string, setup: () => Promise<ArtifactsUn
       const upload = await artifacts.resultUpload("job-1", { path: "results/a b.json", ...result });
       expect(new URL(upload.url).pathname).toMatch(/\/jobs\/job-1\/results\/a%20b\.json$/);
       expect(upload.headers).toEqual({ [CHECKSUM_HEADER]: checksumOf(result.sha256) });
-      expect(await artifacts.resultExists("job-1", "results/a b.json")).toBe(false);
+      expect(await artifacts.listOutputs("job-1")).toEqual({ items: [] });
       await store("jobs/job-1/results/a b.json", result.bytes);
-      expect(await artifacts.resultExists("job-1", "results/a b.json")).toBe(true);
+      expect(await artifacts.listOutputs("job-1")).toEqual({ items: ["results/a b.json"] });
       expect(new URL(await artifacts.outputDownload("job-1", "results/a b.json")).pathname).toMatch(
         /\/jobs\/job-1\/results\/a%20b\.json$/,
       );

@@ -287,6 +287,18 @@ describe("GpuctlClient logs", () => {
     expect(offsets.slice(0, 3)).toEqual(["0", "3", "4"]);
   });
 
+  it("reads a stream again from its start when it became shorter than what was read", async () => {
+    const logs: FakeLogs = { streams: { stdout: "attempt 1 wrote this\n" }, ended: false };
+    const { client } = await start(logsRoute("job-1", logs));
+    const texts: string[] = [];
+    for await (const chunk of client.followLogs("job-1", { intervalMs: 1 })) {
+      texts.push(chunk.text);
+      if (texts.length === 1) logs.streams.stdout = "attempt 2\n";
+      else logs.ended = true;
+    }
+    expect(texts).toEqual(["attempt 1 wrote this\n", "attempt 2\n"]);
+  });
+
   it("stops following when its signal is aborted", async () => {
     const logs: FakeLogs = { streams: { stdout: "forever\n" }, ended: false };
     const { client } = await start(logsRoute("job-1", logs));

@@ -111,10 +111,6 @@ export class S3Artifacts implements Artifacts {
     return this.presignPut(resultKey(jobId, file.path), file);
   }
 
-  resultExists(jobId: string, path: string): Promise<boolean> {
-    return this.exists(resultKey(jobId, path));
-  }
-
   async readResult(
     jobId: string,
     path: string,
