@@ -59,7 +59,7 @@ describe("following a job", () => {
   });
 
   it("skips ahead to the end of a long log for its last line", async () => {
-    const long = `${"x".repeat(99)}\n`.repeat(2000) + "latest\n";
+    const long = `${`${"x".repeat(99)}\n`.repeat(2000)}latest\n`;
     const { client } = await training(["", "", long, long, long]);
     const out: string[] = [];
     await followJob(client, jobView({ id: "job-1" }), () => {}, {
