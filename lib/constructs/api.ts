@@ -113,13 +113,14 @@ export class Api extends Construct {
       Validations.of(route).acknowledge({
         id: "AwsSolutions::AwsSolutions-APIG4",
         reason:
-          "The API function authorizes every user request itself, by gpuctl's own access tokens in the stack's table (lambdas/handlers/api/user-identity.ts), the one identity store of the local and AWS control planes; POST /v1/login takes no token, and is throttled apart.",
+          "The API function authorizes every user request itself, by gpuctl's own access tokens in the stack's table (lambdas/handlers/api/user-identity.ts), the one identity store of the local and AWS control planes; POST /v1/login takes no token, and is throttled apart; GET /openapi.json takes none either: it describes the routes and holds no data.",
       });
       return route;
     };
     userRoute("/v1/{proxy+}", HttpMethod.ANY);
     // A route of its own, for a throttle of its own.
     const login = userRoute("/v1/login", HttpMethod.POST);
+    userRoute("/openapi.json", HttpMethod.GET);
     this.httpApi.addRoutes({
       path: "/agent/v1/{proxy+}",
       methods: [HttpMethod.ANY],

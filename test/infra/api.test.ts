@@ -39,9 +39,10 @@ describe("the API construct", () => {
     expect(served.map((route) => route.RouteKey).sort()).toEqual([
       "ANY /agent/v1/{proxy+}",
       "ANY /v1/{proxy+}",
+      "GET /openapi.json",
       SIGN_IN_ROUTE,
     ]);
-    for (const routeKey of ["ANY /v1/{proxy+}", SIGN_IN_ROUTE])
+    for (const routeKey of ["ANY /v1/{proxy+}", SIGN_IN_ROUTE, "GET /openapi.json"])
       expect(served).toContainEqual(
         expect.objectContaining({ RouteKey: routeKey, AuthorizationType: "NONE" }),
       );
@@ -87,7 +88,12 @@ describe("the API construct", () => {
     // API Gateway may invoke it for those routes only.
     const permissions = Object.values(template.findResources("AWS::Lambda::Permission"));
     expect(permissions.map((permission) => permission.Properties.SourceArn)).toEqual(
-      ["/*/*/v1/{proxy+}", "/*/*/v1/login", "/*/*/agent/v1/{proxy+}"].map(executeApiArn),
+      [
+        "/*/*/v1/{proxy+}",
+        "/*/*/v1/login",
+        "/*/*/openapi.json",
+        "/*/*/agent/v1/{proxy+}",
+      ].map(executeApiArn),
     );
   });
 

@@ -1,0 +1,287 @@
+/**
+ * The HTTP API's bodies as zod schemas: what the routes take and answer. The SDK's types
+ * (api-types.ts) and the OpenAPI document (docs/openapi.json) are both made from these.
+ * An `id` in `.meta` names the schema in the document's components.
+ */
+import { z } from "zod";
+import {
+  AIBRO_JOB_STATUSES,
+  AIBRO_JOB_SUBSTATUSES,
+} from "../../lambdas/domain/dialects/aibro.ts";
+import { DIALECTS } from "../../lambdas/domain/dialects/index.ts";
+import { MODELARTS_CODES, type ModelArtsCode } from "../../lambdas/domain/dialects/modelarts.ts";
+import { SHA256_HEX } from "../../lambdas/domain/artifacts.ts";
+import { ROLES, TOKEN_LIFETIME } from "../../lambdas/domain/identity.ts";
+import { JobSpec } from "../../lambdas/domain/job-spec.ts";
+import { LIMITS } from "../../lambdas/domain/limits.ts";
+import { JOB_KINDS, PHASES, REASONS } from "../../lambdas/domain/phases.ts";
+import { TIMELINE_PHASES } from "../../lambdas/domain/timeline.ts";
+import { REVIEW_DECISIONS } from "../../lambdas/use-cases/finish-job.ts";
+
+const time = z.string().meta({ format: "date-time" });
+const Phase = z.enum(PHASES).meta({ id: "Phase" });
+const Reason = z.enum(REASONS).meta({ id: "Reason" });
+const JobKind = z.enum(JOB_KINDS).meta({ id: "JobKind" });
+const Role = z.enum(ROLES).meta({ id: "Role" });
+export const DialectName = z.enum(DIALECTS).meta({ id: "DialectName" });
+
+const MODELARTS_CODE_LIST = Object.keys(MODELARTS_CODES).map(Number) as ModelArtsCode[];
+const MODELARTS_NAMES = Object.values(MODELARTS_CODES) as [
+  (typeof MODELARTS_CODES)[ModelArtsCode],
+  ...(typeof MODELARTS_CODES)[ModelArtsCode][],
+];
+
+/** A job's status in each dialect: AIbro's, Run:ai's and ModelArts'. */
+export const JobDialects = z
+  .object({
+    aibro: z.object({
+      status: z.enum(AIBRO_JOB_STATUSES),
+      substatus: z.enum(AIBRO_JOB_SUBSTATUSES),
+    }),
+    runai: z.object({
+      /** The table's name, with `Init:<A>/<B>` filled in as e.g. `Init:1/4`. */
+      status: z.string(),
+      endState: z.boolean(),
+      resourceAllocation: z.boolean(),
+      color: z.string(),
+    }),
+    modelarts: z.object({ code: z.literal(MODELARTS_CODE_LIST), name: z.enum(MODELARTS_NAMES) }),
+  })
+  .meta({ id: "JobDialects" });
+
+export const JobView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    kind: JobKind,
+    owner: z.string(),
+    phase: Phase,
+    terminal: z.boolean().meta({ description: "The phase is terminal: nothing will change." }),
+    reason: Reason.optional(),
+    exitCode: z.number().int().optional(),
+    attempt: z.number().int(),
+    requeues: z.number().int(),
+    workersReady: z.number().int(),
+    workersTotal: z.number().int(),
+    instanceId: z.string().optional(),
+    modelName: z.string().optional(),
+    endpoint: z
+      .string()
+      .optional()
+      .meta({ description: "Where an inference deployment serves, once it is healthy." }),
+    createdAt: time,
+    updatedAt: time,
+    dialects: JobDialects,
+    status: z
+      .union([
+        JobDialects.shape.aibro,
+        JobDialects.shape.runai,
+        JobDialects.shape.modelarts,
+      ])
+      .optional()
+      .meta({ description: "With `?dialect=NAME`: that dialect's view, also under `dialects`." }),
+  })
+  .meta({ id: "JobView" });
+
+export const InstanceView = z
+  .object({
+    id: z.string(),
+    status: z.enum(["LAUNCHING", "EXECUTING", "COOLING", "CLOSING", "CLOSED"]),
+    substatus: z.enum(["STOPPING", "TERMINATING", "STOPPED", "TERMINATED"]).optional(),
+    aibro: z
+      .object({ status: z.string(), substatus: z.string().optional() })
+      .meta({ description: "AIbro's status and substatus (a cooling instance's is COOLING)." }),
+    instanceType: z.string(),
+    envHash: z.string(),
+    region: z.string(),
+    spot: z.boolean(),
+    jobId: z.string().optional(),
+    coolingUntil: time.optional().meta({
+      description: "While cooling: when its cooling plan stops it (or terminates it).",
+    }),
+    stoppedUntil: time.optional().meta({
+      description: "While cooling, or stopped by its cooling plan: when that plan terminates it.",
+    }),
+    updatedAt: z.string(),
+  })
+  .meta({ id: "InstanceView" });
+
+export const JobEventView = z
+  .object({
+    version: z.number().int(),
+    at: time,
+    type: z.string(),
+    from: Phase.optional(),
+    phase: Phase,
+    reason: Reason.optional(),
+    by: z
+      .object({ userId: z.string(), email: z.string() })
+      .optional()
+      .meta({ description: "The user who made the change; absent when the control plane did." }),
+    dialects: JobDialects,
+  })
+  .meta({ id: "JobEventView" });
+
+/** A listing's page; `cursor` asks for the next one. */
+export const pageOf = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), cursor: z.string().optional() });
+
+/** A listing that is always whole. */
+export const listOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });
+
+export const TimelinePeriod = z
+  .object({
+    phase: z.enum(TIMELINE_PHASES),
+    startedAt: time,
+    endedAt: time.optional(),
+    seconds: z.number().meta({ description: "An open period is measured up to now." }),
+  })
+  .meta({ id: "TimelinePeriod" });
+
+export const TimelineView = z
+  .object({ periods: z.array(TimelinePeriod) })
+  .meta({ id: "TimelineView" });
+
+export const ERROR_CODES = [
+  "VALIDATION",
+  "NOT_FOUND",
+  "CONFLICT",
+  "REFUSED",
+  "UNAUTHORIZED",
+  "FORBIDDEN",
+  "LOCKED",
+  "TOO_LARGE",
+  "INTERNAL",
+] as const;
+
+/** Every 4xx/5xx body. `fields` names each bad input field and why. */
+export const ApiError = z
+  .object({
+    error: z.object({
+      code: z.enum(ERROR_CODES),
+      message: z.string(),
+      fields: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    }),
+  })
+  .meta({ id: "ApiError" });
+
+export const InputUploadView = z
+  .union([
+    z.object({ sha256: z.string(), stored: z.literal(true) }),
+    z.object({
+      sha256: z.string(),
+      stored: z.literal(false),
+      upload: z.object({ url: z.string(), headers: z.record(z.string(), z.string()) }),
+    }),
+  ])
+  .meta({
+    id: "InputUploadView",
+    description: "Stored already, or where to PUT exactly those bytes (with `headers`).",
+  });
+
+export const ReviewView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    kind: JobKind,
+    owner: z.string(),
+    ownerEmail: z.string().optional(),
+    review: z.enum(["INIT", "RUNNING"]),
+    instanceTypes: z.array(z.string()),
+    spot: z.boolean(),
+    workers: z.number().int(),
+    timeoutS: z.number().int().optional(),
+    coolingPeriodS: z.number().int().optional(),
+    submittedAt: time,
+    updatedAt: time,
+  })
+  .meta({ id: "ReviewView", description: "A job waiting at the cost gate." });
+
+export const UserView = z
+  .object({
+    userId: z.string(),
+    email: z.string(),
+    role: Role,
+    createdAt: time,
+    createdBy: z.string().meta({ description: "The admin who added the user (`setup` first)." }),
+    updatedAt: time,
+    updatedBy: z.string(),
+  })
+  .meta({ id: "UserView" });
+
+export const CallerView = z
+  .object({ userId: z.string(), email: z.string(), role: Role })
+  .meta({ id: "CallerView" });
+
+export const RemovedUserView = UserView.extend({ canceledJobs: z.number().int() }).meta({
+  id: "RemovedUserView",
+});
+
+const tokenFields = {
+  tokenId: z.string(),
+  name: z.string(),
+  createdAt: time,
+  expiresAt: time,
+  revokedAt: time.optional(),
+};
+export const TokenView = z.object(tokenFields).meta({ id: "TokenView" });
+
+export const IssuedTokenView = z
+  .object({ ...tokenFields, token: z.string() })
+  .meta({ id: "IssuedTokenView", description: "A token just made: the only answer with it." });
+
+export const SignedInView = z
+  .object({ ...tokenFields, token: z.string(), user: UserView })
+  .meta({ id: "SignedInView" });
+
+export const AddedUserView = z
+  .object({ user: UserView, token: IssuedTokenView })
+  .meta({ id: "AddedUserView" });
+
+export const OutputPage = pageOf(z.string()).meta({
+  id: "OutputPage",
+  description: "Paths of a job's result files.",
+});
+
+// Requests. The public routes refuse a field they do not know (strictObject).
+
+export const JobSpecBody = JobSpec.meta({ id: "JobSpec" });
+
+export const PageQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).optional(),
+  cursor: z.string().max(LIMITS.cursorChars).optional(),
+});
+
+export const CursorQuery = PageQuery.pick({ cursor: true });
+
+export const JobQuery = z.strictObject({ dialect: DialectName.optional() });
+
+export const ReviewDecision = z
+  .strictObject({ decision: z.enum(REVIEW_DECISIONS) })
+  .meta({ id: "ReviewDecision" });
+
+export const InputAnnouncement = z
+  .strictObject({
+    sha256: z
+      .string()
+      .regex(SHA256_HEX, "must be the content's SHA-256: 64 lowercase hex digits"),
+    size: z.number().int().min(0),
+  })
+  .meta({ id: "InputAnnouncement" });
+
+const days = { error: `must be a whole number of days from 1 to ${TOKEN_LIFETIME.maxDays}` };
+const expiresInDays = z.number(days).int(days).min(1, days).max(TOKEN_LIFETIME.maxDays, days);
+
+export const LoginRequest = z
+  .strictObject({ email: z.string(), password: z.string(), expiresInDays: expiresInDays.optional() })
+  .meta({ id: "LoginRequest" });
+
+export const TokenRequest = z
+  .strictObject({ name: z.string().optional(), expiresInDays })
+  .meta({ id: "TokenRequest" });
+
+export const AddUserRequest = z
+  .strictObject({ email: z.string(), role: Role.optional(), password: z.string().optional() })
+  .meta({ id: "AddUserRequest" });
+
+export const RoleRequest = z.strictObject({ role: Role }).meta({ id: "RoleRequest" });
