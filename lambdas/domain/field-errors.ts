@@ -9,6 +9,9 @@ export const fieldErrors = (error: z.ZodError, whole: string): SpecError[] =>
   error.issues.flatMap((issue) => {
     const at = (path: PropertyKey[]) => path.map(String).join(".") || whole;
     return issue.code === "unrecognized_keys"
-      ? issue.keys.map((key) => ({ field: at([...issue.path, key]), message: "is not a known field" }))
+      ? issue.keys.map((key) => ({
+          field: at([...issue.path, key]),
+          message: "is not a known field",
+        }))
       : [{ field: at(issue.path), message: issue.message }];
   });

@@ -4,13 +4,10 @@
  * An `id` in `.meta` names the schema in the document's components.
  */
 import { z } from "zod";
-import {
-  AIBRO_JOB_STATUSES,
-  AIBRO_JOB_SUBSTATUSES,
-} from "../../lambdas/domain/dialects/aibro.ts";
+import { SHA256_HEX } from "../../lambdas/domain/artifacts.ts";
+import { AIBRO_JOB_STATUSES, AIBRO_JOB_SUBSTATUSES } from "../../lambdas/domain/dialects/aibro.ts";
 import { DIALECTS } from "../../lambdas/domain/dialects/index.ts";
 import { MODELARTS_CODES, type ModelArtsCode } from "../../lambdas/domain/dialects/modelarts.ts";
-import { SHA256_HEX } from "../../lambdas/domain/artifacts.ts";
 import { ROLES, TOKEN_LIFETIME } from "../../lambdas/domain/identity.ts";
 import { JobSpec } from "../../lambdas/domain/job-spec.ts";
 import { LIMITS } from "../../lambdas/domain/limits.ts";
@@ -73,11 +70,7 @@ export const JobView = z
     updatedAt: time,
     dialects: JobDialects,
     status: z
-      .union([
-        JobDialects.shape.aibro,
-        JobDialects.shape.runai,
-        JobDialects.shape.modelarts,
-      ])
+      .union([JobDialects.shape.aibro, JobDialects.shape.runai, JobDialects.shape.modelarts])
       .optional()
       .meta({ description: "With `?dialect=NAME`: that dialect's view, also under `dialects`." }),
   })
@@ -262,9 +255,7 @@ export const ReviewDecision = z
 
 export const InputAnnouncement = z
   .strictObject({
-    sha256: z
-      .string()
-      .regex(SHA256_HEX, "must be the content's SHA-256: 64 lowercase hex digits"),
+    sha256: z.string().regex(SHA256_HEX, "must be the content's SHA-256: 64 lowercase hex digits"),
     size: z.number().int().min(0),
   })
   .meta({ id: "InputAnnouncement" });
@@ -273,7 +264,11 @@ const days = { error: `must be a whole number of days from 1 to ${TOKEN_LIFETIME
 const expiresInDays = z.number(days).int(days).min(1, days).max(TOKEN_LIFETIME.maxDays, days);
 
 export const LoginRequest = z
-  .strictObject({ email: z.string(), password: z.string(), expiresInDays: expiresInDays.optional() })
+  .strictObject({
+    email: z.string(),
+    password: z.string(),
+    expiresInDays: expiresInDays.optional(),
+  })
   .meta({ id: "LoginRequest" });
 
 export const TokenRequest = z

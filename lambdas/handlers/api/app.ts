@@ -44,8 +44,7 @@ export const createApi = (cp: PortsOf<typeof API_NEEDS>, options: ApiOptions) =>
   app.notFound(noSuchRoute);
   app.use("*", checkPath, limitBody, checkRequest);
   // It describes the routes and holds no data: anyone may read it.
-  let document: ReturnType<typeof openApiDocument> | undefined;
-  app.get("/openapi.json", (c) => c.json((document ??= openApiDocument())));
+  app.get("/openapi.json", (c) => c.json(openApiDocument()));
   app.use(SIGN_IN_PATH, onlyBySignInRoute);
   // Signing in is the one user route without a token: it is registered before the check.
   app.route("/v1", signInRoutes(cp));

@@ -92,14 +92,16 @@ const routeConfig = (route: ApiRoute): RouteConfig => ({
     ...Object.fromEntries(
       refusalsOf(route).map((status) => [
         status,
-        { description: REFUSALS[status] ?? "", content: { "application/json": { schema: ApiError } } },
+        {
+          description: REFUSALS[status] ?? "",
+          content: { "application/json": { schema: ApiError } },
+        },
       ]),
     ),
   },
 });
 
-/** The OpenAPI 3.1 document of the API, generated from its routes' schemas (sdk/contract). */
-export const openApiDocument = () => {
+const generate = () => {
   const registry = new OpenAPIRegistry();
   registry.registerComponent("securitySchemes", "bearer", {
     type: "http",
@@ -119,4 +121,12 @@ export const openApiDocument = () => {
     servers: [{ url: "/", description: "where this document is served" }],
     tags: TAGS,
   });
+};
+
+let generated: ReturnType<typeof generate> | undefined;
+
+/** The OpenAPI 3.1 document of the API, generated (once) from its routes' schemas (sdk/contract). */
+export const openApiDocument = () => {
+  generated ??= generate();
+  return generated;
 };

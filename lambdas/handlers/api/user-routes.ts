@@ -1,16 +1,21 @@
 import { createHash } from "node:crypto";
 import { Hono } from "hono";
-import { z } from "zod";
 import { PREPARED_SINCE_HEADER } from "../../../sdk/api-types.ts";
-import { resultPathProblem, SHA256_HEX } from "../../domain/artifacts.ts";
-import { DIALECTS } from "../../domain/dialects/index.ts";
+import {
+  CursorQuery,
+  InputAnnouncement,
+  JobQuery,
+  PageQuery,
+  ReviewDecision,
+} from "../../../sdk/contract/schemas.ts";
+import { resultPathProblem } from "../../domain/artifacts.ts";
 import { may } from "../../domain/identity.ts";
 import { inputsToUpload, parseJobSpec } from "../../domain/job-spec.ts";
 import { LIMITS } from "../../domain/limits.ts";
 import { isTerminal } from "../../domain/phases.ts";
 import { timelinePeriods } from "../../domain/timeline.ts";
 import { needs, type PortsOf } from "../../use-cases/control-plane.ts";
-import { cancelJob, completeJob, REVIEW_DECISIONS, reviewJob } from "../../use-cases/finish-job.ts";
+import { cancelJob, completeJob, reviewJob } from "../../use-cases/finish-job.ts";
 import { actor, readableBy } from "../../use-cases/job-access.ts";
 import { listInstances } from "../../use-cases/list-instances.ts";
 import { forbidden } from "../../use-cases/outcome.ts";
@@ -19,14 +24,6 @@ import { type LocalArtifactStore, localUserArtifactRoutes } from "./local-artifa
 import { body, fail, fieldsOf, invalid, notFound, tooLarge } from "./responses.ts";
 import type { UserEnv } from "./user-identity.ts";
 import { instanceView, jobEventViews, jobView, reviewView } from "./views.ts";
-
-/** An input the CLI is about to upload: the URL it gets accepts these bytes only. */
-const InputAnnouncement = z.object({
-  sha256: z.string().regex(SHA256_HEX, "must be the content's SHA-256: 64 lowercase hex digits"),
-  size: z.number().int().min(0),
-});
-
-const IDEMPOTENCY_KEY = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.idempotencyKeyChars}}$`);
 
 export const USER_ROUTES_NEEDS = needs(
   [
@@ -43,11 +40,6 @@ export const USER_ROUTES_NEEDS = needs(
   ],
   ["spotAllowed", "cooling"],
 );
-
-const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).optional(),
-  cursor: z.string().max(LIMITS.cursorChars).optional(),
-});
 
 /**
  * The routes users call with their access token (requireCaller has checked it): their jobs,
@@ -66,14 +58,8 @@ export const userRoutes = (
     if (!parsed.ok) return invalid("the job spec has errors", parsed.errors);
     const unuploaded = inputsToUpload(parsed.spec);
     if (unuploaded.length) return invalid("the job spec has errors", unuploaded);
+    // The contract has checked the headers (request-contract.ts).
     const key = c.req.header("idempotency-key");
-    if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
-      return invalid("bad Idempotency-Key", [
-        {
-          field: "Idempotency-Key",
-          message: `must be 1-${LIMITS.idempotencyKeyChars} printable ASCII characters, no spaces`,
-        },
-      ]);
     const preparedSince = c.req.header(PREPARED_SINCE_HEADER);
     const submitted = await submitJob(cp, {
       spec: parsed.spec,
@@ -115,7 +101,7 @@ export const userRoutes = (
 
   /** Its owner reads a job; so does a reviewer while it awaits their review. */
   router.get("/jobs/:id", async (c) => {
-    const query = z.object({ dialect: z.enum(DIALECTS).optional() }).safeParse(c.req.query());
+    const query = JobQuery.safeParse(c.req.query());
     if (!query.success) return invalid("bad query", fieldsOf(query.error));
     const record = await cp.jobs.get(c.req.param("id"));
     return record && readableBy(c.get("caller"), record)
@@ -134,9 +120,7 @@ export const userRoutes = (
   }
 
   router.post("/jobs/:id/review", async (c) => {
-    const decision = z
-      .object({ decision: z.enum(REVIEW_DECISIONS) })
-      .safeParse(await body(c.req.raw));
+    const decision = ReviewDecision.safeParse(await body(c.req.raw));
     if (!decision.success) return invalid("bad review", fieldsOf(decision.error));
     const done = await reviewJob(cp, c.req.param("id"), decision.data.decision, c.get("caller"));
     return done.ok ? c.json(jobView(done.record)) : fail(done);
@@ -193,8 +177,7 @@ export const userRoutes = (
   });
 
   router.get("/jobs/:id/outputs", async (c) => {
-    const query = z.object({ cursor: z.string().max(LIMITS.cursorChars).optional() });
-    const parsed = query.safeParse(c.req.query());
+    const parsed = CursorQuery.safeParse(c.req.query());
     if (!parsed.success) return invalid("bad query", fieldsOf(parsed.error));
     const record = await ownJob(c.get("caller").userId, c.req.param("id"));
     if (!record) return noSuchJob(c.req.param("id"));
