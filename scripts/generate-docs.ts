@@ -81,7 +81,8 @@ const openApiJson = `${JSON.stringify(openApiDocument(), null, 2)}\n`;
 const openApiClientTypes = async () =>
   [
     "// Generated from docs/openapi.json by openapi-typescript (`npm run docs`): do not edit.",
-    astToString(await openapiTS(JSON.parse(openApiJson))),
+    // A field with a default may be left out of a request: the server fills it in.
+    astToString(await openapiTS(JSON.parse(openApiJson), { defaultNonNullable: false })),
   ].join("\n");
 
 /** Files generated whole. */

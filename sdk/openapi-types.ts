@@ -730,26 +730,26 @@ export interface components {
              * @default training
              * @enum {string}
              */
-            kind: "training" | "inference" | "interactive";
+            kind?: "training" | "inference" | "interactive";
             instance: {
                 types: string[];
                 /** @default false */
-                spot: boolean;
+                spot?: boolean;
                 /** @default 10000 */
-                waitRequestS: number;
+                waitRequestS?: number;
                 /** @default true */
-                onDemandFallback: boolean;
+                onDemandFallback?: boolean;
                 region?: string;
             };
             /** @default 1 */
-            workers: number;
+            workers?: number;
             /** @default false */
-            review: boolean;
+            review?: boolean;
             image?: string;
             setup?: string;
             run: string;
             /** @default [] */
-            inputs: ({
+            inputs?: ({
                 /** Format: uri */
                 url: string;
                 path: string;
@@ -761,17 +761,17 @@ export interface components {
                 path: string;
             })[];
             /** @default [] */
-            outputs: string[];
+            outputs?: string[];
             checkpointDir?: string;
             modelName?: string;
             serve?: {
                 port: number;
                 /** @default / */
-                healthPath: string;
+                healthPath?: string;
             };
             coolingPeriodS?: number;
             /** @default 6 */
-            backoffLimit: number;
+            backoffLimit?: number;
             retryRules?: {
                 /** @enum {string} */
                 action: "retry" | "fail" | "ignore";
@@ -784,7 +784,7 @@ export interface components {
             }[];
             timeoutS?: number;
             /** @default {} */
-            env: {
+            env?: {
                 [key: string]: string;
             };
         };
