@@ -620,7 +620,7 @@ export interface components {
         };
         TokenRequest: {
             name?: string;
-            expiresInDays: number;
+            expiresInDays?: number;
         };
         TokenView: {
             tokenId: string;

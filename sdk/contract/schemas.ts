@@ -272,7 +272,7 @@ export const LoginRequest = z
   .meta({ id: "LoginRequest" });
 
 export const TokenRequest = z
-  .strictObject({ name: z.string().optional(), expiresInDays })
+  .strictObject({ name: z.string().optional(), expiresInDays: expiresInDays.optional() })
   .meta({ id: "TokenRequest" });
 
 export const AddUserRequest = z

@@ -88,12 +88,9 @@ describe("the API construct", () => {
     // API Gateway may invoke it for those routes only.
     const permissions = Object.values(template.findResources("AWS::Lambda::Permission"));
     expect(permissions.map((permission) => permission.Properties.SourceArn)).toEqual(
-      [
-        "/*/*/v1/{proxy+}",
-        "/*/*/v1/login",
-        "/*/*/openapi.json",
-        "/*/*/agent/v1/{proxy+}",
-      ].map(executeApiArn),
+      ["/*/*/v1/{proxy+}", "/*/*/v1/login", "/*/*/openapi.json", "/*/*/agent/v1/{proxy+}"].map(
+        executeApiArn,
+      ),
     );
   });
 
