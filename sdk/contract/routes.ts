@@ -15,12 +15,14 @@ import {
   TaskSuccess,
   TimelineReport,
 } from "../../agent/protocol.ts";
+import { SHA256_HEX } from "../../lambdas/domain/artifacts.ts";
 import { LIMITS } from "../../lambdas/domain/limits.ts";
 import {
   AddedUserView,
   AddUserRequest,
   CallerView,
   CursorQuery,
+  Email,
   InputAnnouncement,
   InputUploadView,
   InstanceView,
@@ -91,7 +93,17 @@ const id = z
   .regex(ID_SEGMENT, "must be letters, digits, '.', '_' or '-', not starting with '.'");
 const params = <K extends string>(...names: K[]) =>
   z.object(Object.fromEntries(names.map((name) => [name, id])) as Record<K, typeof id>);
-const restPath = z.string().meta({ description: "The rest of the path; it may hold slashes." });
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+/** The rest of a path: segments inside what the route names, never `..` out of it. */
+const restPath = z
+  .string()
+  .refine((path) => !CONTROL.test(path), "must not hold control characters (NUL, escapes)")
+  .refine(
+    (path) => !path.startsWith("/") && !path.split("/").some((segment) => /^\.\.?$/.test(segment)),
+    "must be a relative path without '.' or '..' segments",
+  )
+  .meta({ description: "The rest of the path; it may hold slashes." });
 
 const json = (schema: z.ZodType, description: string): Answer => ({ schema, description });
 const noContent: Answer = { description: "Taken." };
@@ -176,7 +188,7 @@ const userRoutes: ApiRoute[] = [
     operationId: "setRole",
     summary: "Change a user's role (admins)",
     audience: "user",
-    params: z.object({ email: z.string() }),
+    params: z.object({ email: Email }),
     body: RoleRequest,
     responses: { 200: json(UserView, "The user.") },
     refusals: [403, 409],
@@ -187,7 +199,7 @@ const userRoutes: ApiRoute[] = [
     operationId: "removeUser",
     summary: "Remove a user and cancel their unfinished jobs (admins)",
     audience: "user",
-    params: z.object({ email: z.string() }),
+    params: z.object({ email: Email }),
     responses: { 200: json(RemovedUserView, "The removed user.") },
     refusals: [403, 409],
   },
@@ -277,7 +289,9 @@ const userRoutes: ApiRoute[] = [
     summary: "Complete the caller's active deployment of a model",
     audience: "user",
     params: z.object({
-      modelName: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, "must be a model name"),
+      modelName: z
+        .string()
+        .regex(/^(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/, "must be a model name (not '.' or '..')"),
     }),
     responses: { 200: job },
     refusals: [403, 409],
@@ -336,7 +350,9 @@ const userRoutes: ApiRoute[] = [
     summary: "Upload an announced input's bytes (the URL `POST /v1/inputs` gives)",
     audience: "user",
     localOnly: true,
-    params: z.object({ sha256: z.string() }),
+    params: z.object({
+      sha256: z.string().regex(SHA256_HEX, "must be a SHA-256: 64 lowercase hex digits"),
+    }),
     upload: true,
     responses: { 201: stored },
   },

@@ -8,11 +8,12 @@ import { SHA256_HEX } from "../../lambdas/domain/artifacts.ts";
 import { AIBRO_JOB_STATUSES, AIBRO_JOB_SUBSTATUSES } from "../../lambdas/domain/dialects/aibro.ts";
 import { DIALECTS } from "../../lambdas/domain/dialects/index.ts";
 import { MODELARTS_CODES, type ModelArtsCode } from "../../lambdas/domain/dialects/modelarts.ts";
-import { ROLES, TOKEN_LIFETIME } from "../../lambdas/domain/identity.ts";
+import { EMAIL_MAX, PASSWORD_MAX, ROLES, TOKEN_LIFETIME } from "../../lambdas/domain/identity.ts";
 import { JobSpec } from "../../lambdas/domain/job-spec.ts";
 import { LIMITS } from "../../lambdas/domain/limits.ts";
 import { JOB_KINDS, PHASES, REASONS } from "../../lambdas/domain/phases.ts";
 import { TIMELINE_PHASES } from "../../lambdas/domain/timeline.ts";
+import { NAME_MAX } from "../../lambdas/use-cases/access-tokens.ts";
 import { REVIEW_DECISIONS } from "../../lambdas/use-cases/finish-job.ts";
 
 const time = z.string().meta({ format: "date-time" });
@@ -260,23 +261,28 @@ export const InputAnnouncement = z
   })
   .meta({ id: "InputAnnouncement" });
 
+export const Email = z.string().max(EMAIL_MAX);
+const password = z.string().max(PASSWORD_MAX);
 const days = { error: `must be a whole number of days from 1 to ${TOKEN_LIFETIME.maxDays}` };
 const expiresInDays = z.number(days).int(days).min(1, days).max(TOKEN_LIFETIME.maxDays, days);
 
 export const LoginRequest = z
   .strictObject({
-    email: z.string(),
-    password: z.string(),
+    email: Email,
+    password,
     expiresInDays: expiresInDays.optional(),
   })
   .meta({ id: "LoginRequest" });
 
 export const TokenRequest = z
-  .strictObject({ name: z.string().optional(), expiresInDays: expiresInDays.optional() })
+  .strictObject({
+    name: z.string().max(NAME_MAX).optional(),
+    expiresInDays: expiresInDays.optional(),
+  })
   .meta({ id: "TokenRequest" });
 
 export const AddUserRequest = z
-  .strictObject({ email: z.string(), role: Role.optional(), password: z.string().optional() })
+  .strictObject({ email: Email, role: Role.optional(), password: password.optional() })
   .meta({ id: "AddUserRequest" });
 
 export const RoleRequest = z.strictObject({ role: Role }).meta({ id: "RoleRequest" });
