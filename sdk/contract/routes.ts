@@ -16,7 +16,7 @@ import {
   TimelineReport,
 } from "../../agent/protocol.ts";
 import { SHA256_HEX } from "../../lambdas/domain/artifacts.ts";
-import { LIMITS } from "../../lambdas/domain/limits.ts";
+import { type BodyLimit, LIMITS } from "../../lambdas/domain/limits.ts";
 import {
   AddedUserView,
   AddUserRequest,
@@ -78,8 +78,8 @@ export interface ApiRoute {
   headers?: z.ZodObject;
   /** A JSON body of this shape. */
   body?: z.ZodType;
-  /** The body is a file's bytes. */
-  upload?: true;
+  /** The body is a file's bytes, of at most this limit (every JSON body's is `jsonBodyBytes`). */
+  upload?: Exclude<BodyLimit, "jsonBodyBytes">;
   responses: Record<number, Answer>;
   /** Refusals besides those every route of its kind may give (see `refusalsOf`). */
   refusals?: number[];
@@ -353,7 +353,7 @@ const userRoutes: ApiRoute[] = [
     params: z.object({
       sha256: z.string().regex(SHA256_HEX, "must be a SHA-256: 64 lowercase hex digits"),
     }),
-    upload: true,
+    upload: "inputBytes",
     responses: { 201: stored },
   },
   {
@@ -459,7 +459,7 @@ const agentRoutes: ApiRoute[] = [
     localOnly: true,
     rest: true,
     params: z.object({ path: restPath }),
-    upload: true,
+    upload: "resultFileBytes",
     responses: { 201: stored },
     refusals: [403],
   },

@@ -8,7 +8,13 @@ import { SHA256_HEX } from "../../lambdas/domain/artifacts.ts";
 import { AIBRO_JOB_STATUSES, AIBRO_JOB_SUBSTATUSES } from "../../lambdas/domain/dialects/aibro.ts";
 import { DIALECTS } from "../../lambdas/domain/dialects/index.ts";
 import { MODELARTS_CODES, type ModelArtsCode } from "../../lambdas/domain/dialects/modelarts.ts";
-import { EMAIL_MAX, PASSWORD_MAX, ROLES, TOKEN_LIFETIME } from "../../lambdas/domain/identity.ts";
+import {
+  EMAIL_MAX,
+  EMAIL_SHAPE,
+  PASSWORD_MAX,
+  ROLES,
+  TOKEN_LIFETIME,
+} from "../../lambdas/domain/identity.ts";
 import { JobSpec } from "../../lambdas/domain/job-spec.ts";
 import { LIMITS } from "../../lambdas/domain/limits.ts";
 import { JOB_KINDS, PHASES, REASONS } from "../../lambdas/domain/phases.ts";
@@ -261,7 +267,12 @@ export const InputAnnouncement = z
   })
   .meta({ id: "InputAnnouncement" });
 
-export const Email = z.string().max(EMAIL_MAX);
+/** An email address as the identity store takes it (normalizeEmail checks it further). */
+export const Email = z
+  .string()
+  .trim()
+  .max(EMAIL_MAX)
+  .regex(EMAIL_SHAPE, "must be an address such as ada@example.org");
 const password = z.string().max(PASSWORD_MAX);
 const days = { error: `must be a whole number of days from 1 to ${TOKEN_LIFETIME.maxDays}` };
 const expiresInDays = z.number(days).int(days).min(1, days).max(TOKEN_LIFETIME.maxDays, days);
