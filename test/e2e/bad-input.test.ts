@@ -640,16 +640,16 @@ const contractRows = (route: ApiRoute): BadRequest[] => {
       const last = route.rest && route.path.endsWith(`{${param}}`);
       return [
         named("path", {
-          name: `${as}: a ${param} of 3,000 characters`,
+          name: `${as}: ${param} of 3,000 characters`,
           path: pathOf(route, { [param]: long(3000) }),
           message: /at most 255/,
         }),
         named(param, {
-          name: `${as}: a ${param} leaving its place (..%2F)`,
+          name: `${as}: ${param} leaving its place (..%2F)`,
           path: pathOf(route, { [param]: `${last ? "results/" : ""}..%2F..%2Fsecret` }),
         }),
         named(param, {
-          name: `${as}: a ${param} holding a NUL`,
+          name: `${as}: ${param} holding a NUL`,
           path: pathOf(route, { [param]: "a%00b" }),
         }),
       ];
