@@ -2773,14 +2773,156 @@ export interface operations {
             };
         };
         responses: {
-            /** @description A command. */
+            /** @description The next command. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @enum {string} */
+                        type: "prepare";
+                        taskToken: string;
+                        job: {
+                            jobId: string;
+                            /** @enum {string} */
+                            kind: "training" | "inference" | "interactive";
+                            envHash: string;
+                            setup?: string;
+                            run: string;
+                            env: {
+                                [key: string]: string;
+                            };
+                            inputs: {
+                                url: string;
+                                path: string;
+                                sha256?: string;
+                            }[];
+                            outputs: string[];
+                            checkpointDir?: string;
+                            serve?: {
+                                host: string;
+                                port: number;
+                                healthPath: string;
+                            };
+                            credential: string;
+                        };
+                    } | {
+                        /** @enum {string} */
+                        type: "gearUp";
+                        taskToken: string;
+                        job: {
+                            jobId: string;
+                            /** @enum {string} */
+                            kind: "training" | "inference" | "interactive";
+                            envHash: string;
+                            setup?: string;
+                            run: string;
+                            env: {
+                                [key: string]: string;
+                            };
+                            inputs: {
+                                url: string;
+                                path: string;
+                                sha256?: string;
+                            }[];
+                            outputs: string[];
+                            checkpointDir?: string;
+                            serve?: {
+                                host: string;
+                                port: number;
+                                healthPath: string;
+                            };
+                            credential: string;
+                        };
+                    } | {
+                        /** @enum {string} */
+                        type: "sendInputs";
+                        taskToken: string;
+                        job: {
+                            jobId: string;
+                            /** @enum {string} */
+                            kind: "training" | "inference" | "interactive";
+                            envHash: string;
+                            setup?: string;
+                            run: string;
+                            env: {
+                                [key: string]: string;
+                            };
+                            inputs: {
+                                url: string;
+                                path: string;
+                                sha256?: string;
+                            }[];
+                            outputs: string[];
+                            checkpointDir?: string;
+                            serve?: {
+                                host: string;
+                                port: number;
+                                healthPath: string;
+                            };
+                            credential: string;
+                        };
+                    } | {
+                        /** @enum {string} */
+                        type: "run";
+                        taskToken: string;
+                        job: {
+                            jobId: string;
+                            /** @enum {string} */
+                            kind: "training" | "inference" | "interactive";
+                            envHash: string;
+                            setup?: string;
+                            run: string;
+                            env: {
+                                [key: string]: string;
+                            };
+                            inputs: {
+                                url: string;
+                                path: string;
+                                sha256?: string;
+                            }[];
+                            outputs: string[];
+                            checkpointDir?: string;
+                            serve?: {
+                                host: string;
+                                port: number;
+                                healthPath: string;
+                            };
+                            credential: string;
+                        };
+                    } | {
+                        /** @enum {string} */
+                        type: "returnResults";
+                        taskToken: string;
+                        job: {
+                            jobId: string;
+                            /** @enum {string} */
+                            kind: "training" | "inference" | "interactive";
+                            envHash: string;
+                            setup?: string;
+                            run: string;
+                            env: {
+                                [key: string]: string;
+                            };
+                            inputs: {
+                                url: string;
+                                path: string;
+                                sha256?: string;
+                            }[];
+                            outputs: string[];
+                            checkpointDir?: string;
+                            serve?: {
+                                host: string;
+                                port: number;
+                                healthPath: string;
+                            };
+                            credential: string;
+                        };
+                    } | {
+                        /** @enum {string} */
+                        type: "abort";
+                        jobId: string;
                     };
                 };
             };
@@ -2899,6 +3041,15 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
+            /** @description Not found (another user's job answers as one that does not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
             /** @description Refused in the state it is in. */
             409: {
                 headers: {
@@ -2979,6 +3130,15 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
+            /** @description Not found (another user's job answers as one that does not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
             /** @description Refused in the state it is in. */
             409: {
                 headers: {
@@ -3050,6 +3210,15 @@ export interface operations {
             };
             /** @description Not the caller's to do. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description Not found (another user's job answers as one that does not exist). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

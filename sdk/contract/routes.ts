@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import {
+  Command,
   EndpointReport,
   PollRequest,
   ResultUploads,
@@ -385,7 +386,8 @@ const taskReport = (name: "succeed" | "fail" | "heartbeat", body: z.ZodType): Ap
   audience: "agent",
   body,
   responses: { 204: noContent },
-  refusals: [403, 409],
+  // 404: not the current attempt of the token's job on the caller's instance.
+  refusals: [403, 404, 409],
 });
 
 /** The instance agents' routes: internal, they change with the agent they ship with. */
@@ -399,7 +401,7 @@ const agentRoutes: ApiRoute[] = [
     localOnly: true,
     params: params("instanceId"),
     body: PollRequest,
-    responses: { 200: json(z.record(z.string(), z.unknown()), "A command."), 204: noContent },
+    responses: { 200: json(Command, "The next command."), 204: noContent },
     refusals: [403],
   },
   taskReport("succeed", TaskSuccess),
@@ -484,12 +486,14 @@ export const API_ROUTES: ApiRoute[] = [
  */
 export const refusalsOf = (route: ApiRoute): number[] =>
   [
-    400,
-    ...(route.audience === "public" ? [] : [401]),
-    ...(route.params ? [404] : []),
-    413,
-    ...(route.refusals ?? []),
-    500,
+    ...new Set([
+      400,
+      ...(route.audience === "public" ? [] : [401]),
+      ...(route.params ? [404] : []),
+      413,
+      ...(route.refusals ?? []),
+      500,
+    ]),
   ].sort();
 
 const patternOf = (route: ApiRoute) =>
