@@ -7,10 +7,10 @@ import { ApiError } from "../../sdk/contract/schemas.ts";
  * does not list, or a body not of the shape the contract gives for that status (a field it
  * does not name counts). Empty when the answer keeps to the contract.
  */
-export const contractProblems = async (request: Request, response: Response) => {
-  const path = new URL(request.url).pathname;
-  const at = `${request.method} ${path} → ${response.status}`;
-  const found = routeOf(request.method, path);
+export const contractProblems = async (method: string, url: string, response: Response) => {
+  const path = new URL(url, "http://localhost").pathname;
+  const at = `${method} ${path} → ${response.status}`;
+  const found = routeOf(method, path);
   const refusal = response.status >= 400;
   if (!found && !(refusal && response.status !== 500)) return [`${at}: no route of the contract`];
   const answer = found?.route.responses[response.status];
@@ -30,4 +30,17 @@ export const contractProblems = async (request: Request, response: Response) => 
   return isDeepStrictEqual(parsed.data, body)
     ? []
     : [`${at}: has fields the contract does not name: ${text.slice(0, 500)}`];
+};
+
+type Requester = { request: (path: string, init?: RequestInit) => Response | Promise<Response> };
+
+/** `api.request` with each answer held to the contract; `breaches` lists those that broke it. */
+export const contractChecked = (api: Requester) => {
+  const breaches: string[] = [];
+  const request = async (path: string, init: RequestInit = {}) => {
+    const response = await api.request(path, init);
+    breaches.push(...(await contractProblems(init.method ?? "GET", path, response.clone())));
+    return response;
+  };
+  return { request, breaches };
 };

@@ -34,7 +34,9 @@ export const startTestControlPlane = async (options: Partial<LocalOptions> = {})
       ...options.probes,
       apiRequest: async (request, handle) => {
         const response = await apiRequest(request, handle);
-        contractBreaches.push(...(await contractProblems(request, response.clone())));
+        contractBreaches.push(
+          ...(await contractProblems(request.method, request.url, response.clone())),
+        );
         return response;
       },
     },
