@@ -56,10 +56,10 @@ export type Audience = "public" | "user" | "agent";
 
 export interface Answer {
   description: string;
-  /** A JSON body of this shape; none when the answer has no body or is `bytes`. */
+  /** A JSON body of this shape; none when the answer has no body or is a `file`. */
   schema?: z.ZodType;
-  /** The body is a file's bytes. */
-  bytes?: true;
+  /** The body is a file, of this media type. */
+  file?: string;
   /** A redirect: `Location` says where. */
   redirect?: true;
 }
@@ -109,7 +109,7 @@ const restPath = z
 const json = (schema: z.ZodType, description: string): Answer => ({ schema, description });
 const noContent: Answer = { description: "Taken." };
 const job = json(JobView, "The job.");
-const bytes: Answer = { description: "The file's bytes.", bytes: true };
+const bytes: Answer = { description: "The file's bytes.", file: "application/octet-stream" };
 const stored: Answer = { description: "Stored." };
 
 const IDEMPOTENCY_KEY = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.idempotencyKeyChars}}$`);

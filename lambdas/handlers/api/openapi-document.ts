@@ -49,16 +49,10 @@ const tagOf = (route: ApiRoute) => {
   return "jobs";
 };
 
-const answer = ({ description, schema, bytes, redirect }: Answer): ResponseConfig => ({
+const answer = ({ description, schema, file, redirect }: Answer): ResponseConfig => ({
   description,
   ...(schema ? { content: { "application/json": { schema } } } : {}),
-  ...(bytes
-    ? {
-        content: {
-          "application/octet-stream": { schema: { type: "string", contentMediaType: "bytes" } },
-        },
-      }
-    : {}),
+  ...(file ? { content: { [file]: { schema: { type: "string" } } } } : {}),
   ...(redirect ? { headers: { Location: { schema: { type: "string" } } } } : {}),
 });
 

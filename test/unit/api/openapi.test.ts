@@ -11,8 +11,9 @@ const app = createApi({} as Parameters<typeof createApi>[0], {
   polledCommands: {} as never,
 });
 
-/** Hono's `:name` and `*` as OpenAPI's `{name}` and the contract's rest `{path}`. */
-const openApiPath = (path: string) => path.replace(/:(\w+)/g, "{$1}").replace(/\/\*$/, "/{path}");
+/** Hono's `:name` (or `:name{pattern}`) and `*` as OpenAPI's `{name}` and the rest `{path}`. */
+const openApiPath = (path: string) =>
+  path.replace(/:(\w+)(\{[^}]*\})?/g, "{$1}").replace(/\/\*$/, "/{path}");
 
 const METHODS = ["get", "put", "post", "delete", "patch", "head", "options"];
 
