@@ -17,6 +17,7 @@ import { inheritedEnv } from "./environment.ts";
 import { GroupRegistry, killGroup, signalGroup } from "./groups.ts";
 import { handOver, type JobUser, jobUser, killUser } from "./job-users.ts";
 import { describeError, log, redactUrl } from "./log.ts";
+import { LogSync, sendSnapshots, type Upload } from "./log-sync.ts";
 import {
   AGENT_ERRORS,
   boundReport,
@@ -56,7 +57,7 @@ const STDERR_TAIL_BYTES = 2048;
 const HEALTH_INTERVAL_MS = 250;
 const HEALTH_TIMEOUT_MS = 2_000;
 const TRANSFER_CONCURRENCY = 4;
-/** How long a failed or aborted command's log upload may hold up its report. */
+/** How long the last log upload of a command may hold up its report. */
 const LOG_UPLOAD_TIMEOUT_MS = 60_000;
 /**
  * The bound on the agent's shutdown: its jobs killed (5 s), the running job's checkpoint
@@ -64,13 +65,11 @@ const LOG_UPLOAD_TIMEOUT_MS = 60_000;
  * (agent/install/user-data.ts waits a little longer before it kills the agent).
  */
 export const SHUTDOWN_LIMIT_MS = 90_000;
-/** The steps that run a job's own commands: their logs come back whatever the outcome. */
+/**
+ * The steps that run a job's own commands: their logs are uploaded while they run, and
+ * once more when they end, whatever the outcome.
+ */
 const LOGGED_STEPS: ReadonlySet<TaskCommand["type"]> = new Set(["gearUp", "run"]);
-/** A file to upload: where it is, and its path among the job's results. */
-interface Upload {
-  file: string;
-  key: string;
-}
 
 interface InFlight {
   command: TaskCommand;
@@ -221,6 +220,7 @@ export class Agent {
         },
       );
     }, this.#config.heartbeatMs);
+    const logs = LOGGED_STEPS.has(command.type) ? this.#logSync(job).start() : undefined;
     let outcome: Outcome;
     try {
       outcome = await this.#execute(command, flight.controller.signal);
@@ -233,9 +233,8 @@ export class Agent {
     const line = `${command.type} job=${job.jobId}`;
     const took = `(${Date.now() - started} ms)`;
     const aborted = flight.controller.signal.aborted;
-    const failed = !outcome.ok || (outcome.output.exitCode ?? 0) !== 0;
     // Before the report: once it is in, the job may end and its results be closed.
-    if (LOGGED_STEPS.has(command.type) && (aborted || failed)) await this.#uploadLogs(job);
+    await logs?.finish(AbortSignal.timeout(LOG_UPLOAD_TIMEOUT_MS));
     if (aborted) return log(`${line} aborted, not reported ${took}`);
     if (outcome.ok) {
       log(`${line} ok ${summarize(outcome.output)}${took}`);
@@ -518,11 +517,12 @@ export class Agent {
         for (const file of found ?? []) files.add(file);
       }
       const uploads = [...files].map((key) => ({ file: join(jobDir, key), key }));
-      uploads.push(...(await this.#logFiles(job)));
+      const logs = await this.#logFiles(job);
       startedAt = iso();
       await this.#timeline(job, "Result Serialization", collecting, startedAt);
       await this.#upload(job, uploads, signal);
-      const keys = uploads.map((each) => each.key);
+      await this.#sendLogs(job, logs, signal);
+      const keys = [...uploads, ...logs].map((each) => each.key);
       return ok(missing.length > 0 ? { files: keys, missing } : { files: keys });
     } catch (error) {
       return { ok: false, error: AGENT_ERRORS.returnResults, cause: describeError(error) };
@@ -574,16 +574,22 @@ export class Agent {
     }
   }
 
-  /** A failed or aborted command's logs: best effort, the report must not wait long for them. */
-  async #uploadLogs(job: JobAssignment): Promise<void> {
-    const signal = AbortSignal.timeout(LOG_UPLOAD_TIMEOUT_MS);
-    try {
-      const logs = await this.#logFiles(job);
-      await this.#upload(job, logs, signal);
-      log(`logs job=${job.jobId} uploaded ${logs.length} files`);
-    } catch (error) {
-      log(`logs job=${job.jobId} upload failed: ${describeError(error)}`);
-    }
+  /** Uploads the job's logs as they change while a command runs (LogSync). */
+  #logSync(job: JobAssignment): LogSync {
+    return new LogSync({
+      intervalMs: this.#config.logSyncMs,
+      list: () => this.#logFiles(job),
+      send: (logs, signal) => this.#sendLogs(job, logs, signal),
+      label: `logs job=${job.jobId}`,
+    });
+  }
+
+  /** Uploads a copy of each log as it is now, a log over the limit as its last part. */
+  #sendLogs(job: JobAssignment, logs: Upload[], signal: AbortSignal): Promise<void> {
+    const scratch = join(this.#config.home, "scratch");
+    return sendSnapshots(logs, { maxBytes: this.#config.logMaxBytes, scratch }, (copies) =>
+      this.#upload(job, copies, signal),
+    );
   }
 
   async #uploadCheckpoint(

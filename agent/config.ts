@@ -1,5 +1,6 @@
 import { readFileSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
+import { LIMITS } from "../lambdas/domain/limits.ts";
 import { AGENT_TOKEN_FILE_ENV, HEARTBEAT_INTERVAL_S } from "./protocol.ts";
 
 /**
@@ -21,9 +22,15 @@ export interface AgentConfig {
   heartbeatMs: number;
   /** How long the control plane may hold a poll open. */
   pollWaitS: number;
+  /** How often a running command's logs are uploaded again when they changed. */
+  logSyncMs: number;
+  /** The most of one log uploaded: a bigger log goes as its last part. */
+  logMaxBytes: number;
 }
 
 export const POLL_WAIT_S = 20;
+/** Every few seconds: a log read live lags this much at most, and costs one upload a change. */
+export const LOG_SYNC_S = 5;
 
 const required = (env: NodeJS.ProcessEnv, name: string): string => {
   const value = env[name];
@@ -64,6 +71,17 @@ export const readConfig = (env: NodeJS.ProcessEnv = process.env): AgentConfig =>
   const heartbeatS =
     env.GPUCTL_HEARTBEAT_S === undefined ? HEARTBEAT_INTERVAL_S : Number(env.GPUCTL_HEARTBEAT_S);
   if (!(heartbeatS > 0)) throw new Error(`GPUCTL_HEARTBEAT_S must be > 0 seconds`);
+  const logSyncS = env.GPUCTL_LOG_SYNC_S === undefined ? LOG_SYNC_S : Number(env.GPUCTL_LOG_SYNC_S);
+  if (!(logSyncS > 0)) throw new Error(`GPUCTL_LOG_SYNC_S must be > 0 seconds`);
+  // What one upload takes; tests set less, to see a log over it.
+  const logMaxBytes =
+    env.GPUCTL_LOG_MAX_BYTES === undefined
+      ? LIMITS.resultFileBytes
+      : Number(env.GPUCTL_LOG_MAX_BYTES);
+  if (!(Number.isInteger(logMaxBytes) && logMaxBytes > 0 && logMaxBytes <= LIMITS.resultFileBytes))
+    throw new Error(
+      `GPUCTL_LOG_MAX_BYTES must be a whole number of bytes, 1 to ${LIMITS.resultFileBytes}`,
+    );
   return {
     endpoint,
     runtime: runtimeOf(env),
@@ -71,5 +89,7 @@ export const readConfig = (env: NodeJS.ProcessEnv = process.env): AgentConfig =>
     home: resolve(required(env, "GPUCTL_AGENT_HOME")),
     heartbeatMs: Math.round(heartbeatS * 1000),
     pollWaitS: POLL_WAIT_S,
+    logSyncMs: Math.round(logSyncS * 1000),
+    logMaxBytes,
   };
 };

@@ -1,17 +1,11 @@
 /**
  * The AWS list prices the benches (bench/control-plane.ts, bench/cost-at-rest.ts) turn their
  * counts into dollars with: us-east-1, on-demand, no free tier, no Savings Plans, no volume tiers past the
- * first. Each price names the page it was read from and when; update both together.
+ * first. Each price names the page it was read from and when; update both together. The
+ * instances' own prices (EC2 hours, the stopped volume) are the control plane's, in
+ * lambdas/domain/prices.ts: its cost estimates and the cooling simulator read the same.
  */
-export interface Price {
-  /** Dollars per `per` units. */
-  usd: number;
-  per: number;
-  unit: string;
-  source: string;
-  /** When the source was read (YYYY-MM-DD). */
-  read: string;
-}
+import type { Price } from "../lambdas/domain/prices.ts";
 
 const READ = "2026-11-22";
 

@@ -5,13 +5,14 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type CostModel, DEFAULT_COST_MODEL } from "../lambdas/domain/cooling-policy.ts";
+import { EC2_ON_DEMAND } from "../lambdas/domain/prices.ts";
 import { drawCostVsColdStarts } from "./cooling/plot.ts";
 import { policies } from "./cooling/policies.ts";
 import { type SimulationResult, simulate, simulateOracle } from "./cooling/simulate.ts";
 import { TRACE_FORMATS, type TraceFormat, toNeutral } from "./cooling/trace.ts";
 
 const usage = `usage: npm run bench:cooling -- --trace FILE [--format neutral|openb]
-  [--price-h 1.006] [--wait-price-h 0] [--ebs-gb 100] [--boot-s 2,60,180] [--plot FILE.png]
+  [--instance-type g5.xlarge | --price-h 1.006] [--wait-price-h 0] [--ebs-gb 100] [--boot-s 2,60,180] [--plot FILE.png]
   [--write-neutral FILE.csv]  (keeps the trace converted to submit_s,duration_s,pool)`;
 
 const fail = (message: string): never => {
@@ -23,6 +24,7 @@ const { values } = parseArgs({
   options: {
     trace: { type: "string" },
     format: { type: "string", default: "neutral" },
+    "instance-type": { type: "string" },
     "price-h": { type: "string" },
     "wait-price-h": { type: "string" },
     "ebs-gb": { type: "string" },
@@ -50,9 +52,17 @@ const bootS = (value: string | undefined): CostModel["bootS"] => {
   return { warm, stopped, cold };
 };
 
+/** The running price of `--instance-type`, from the list prices the control plane estimates with. */
+const listPriceH = (instanceType: string | undefined): number => {
+  if (instanceType === undefined) return DEFAULT_COST_MODEL.priceH;
+  const price = EC2_ON_DEMAND[instanceType];
+  if (price) return price.usd / price.per;
+  return fail(`--instance-type: no list price for "${instanceType}"; give --price-h`);
+};
+
 const model: CostModel = {
   ...DEFAULT_COST_MODEL,
-  priceH: positive("price-h", values["price-h"], DEFAULT_COST_MODEL.priceH),
+  priceH: positive("price-h", values["price-h"], listPriceH(values["instance-type"])),
   waitPriceH: positive("wait-price-h", values["wait-price-h"], DEFAULT_COST_MODEL.waitPriceH),
   ebsGb: positive("ebs-gb", values["ebs-gb"], DEFAULT_COST_MODEL.ebsGb),
   bootS: bootS(values["boot-s"]),

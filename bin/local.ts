@@ -46,6 +46,7 @@ const signIn = await localSignIn(configured, local.admin, async (token) => {
 const token = signIn?.token ?? configured;
 await writeConfig(config, { endpoint: local.endpoint, ...(token ? { token } : {}) });
 console.log(`gpuctl local control plane listening on ${local.endpoint}`);
+console.log(`web console: ${local.endpoint}/console/`);
 if (signIn?.kept) console.log(`CLI signed in as ${signIn.email}, kept from its config`);
 else if (signIn) console.log(`CLI signed in as ${signIn.email}, the first admin`);
 else

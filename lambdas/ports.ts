@@ -25,6 +25,10 @@ export interface JobRecord {
   endpoint?: string;
   /** The token of the workflow task waiting on this job's agent, if one is. */
   taskToken?: string;
+  /** The job this one replays: its spec and pinned inputs, run again. */
+  replayOf?: string;
+  /** What its submitter says about it (a replay's reason: the issue it reproduces). */
+  description?: string;
 }
 
 /**
@@ -39,7 +43,7 @@ export interface JobEventRecord {
   jobId: string;
   version: number;
   at: string;
-  event: JobEvent | { type: "submitted" };
+  event: JobEvent | { type: "submitted"; replayOf?: string };
   from?: Phase;
   phase: Phase;
   reason?: Reason;
@@ -71,7 +75,8 @@ export type Conflict =
   | "USER_EXISTS"
   | "STALE_USER"
   | "LAST_ADMIN"
-  | "TOKEN_EXISTS";
+  | "TOKEN_EXISTS"
+  | "INPUT_GONE";
 
 /** A write refused because the records moved on or a uniqueness rule holds: a 409, never a crash. */
 export type WriteResult = { ok: true } | { ok: false; conflict: Conflict; message: string };
@@ -333,6 +338,12 @@ export interface AnnouncedFile {
   sha256: string;
 }
 
+/** A range of a result file's bytes, with the file's size when it was read. */
+export interface ResultBytes {
+  bytes: Uint8Array;
+  size: number;
+}
+
 /**
  * S3, or a local folder: each owner's content-addressed inputs under
  * `inputs/<owner>/<sha256>`, each job's results under `jobs/<jobId>/`. The control plane
@@ -355,7 +366,15 @@ export interface Artifacts {
   inputDownload(owner: string, sha256: string): Promise<string>;
   /** Where an agent PUTs one result file, `path` relative to the job's results. */
   resultUpload(jobId: string, file: AnnouncedFile & { path: string }): Promise<ArtifactTransfer>;
-  resultExists(jobId: string, path: string): Promise<boolean>;
+  /**
+   * At most `length` bytes of one result file from byte `offset`, and the file's whole size
+   * now: none (size 0) when it does not exist, none when `offset` is at or past its end.
+   */
+  readResult(
+    jobId: string,
+    path: string,
+    range: { offset: number; length: number },
+  ): Promise<ResultBytes>;
   /** The job's result paths, in key order, a page at a time. */
   listOutputs(jobId: string, page?: { cursor?: string }): Promise<Page<string>>;
   /** Where the job's owner GETs one result file (a 404 there when it does not exist). */

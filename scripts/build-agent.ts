@@ -5,30 +5,14 @@
  * the tests run what ships. `--if-stale` builds only when the bundle is older than one of
  * its inputs (see agentBundleStale).
  */
-import { randomUUID } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build, type Metafile } from "esbuild";
+import { build } from "esbuild";
+import { bundleStale, metafileOf, ROOT, writeAtomically } from "./bundle-freshness.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const AGENT_SOURCE = join(ROOT, "agent", "agent.ts");
 export const AGENT_BUNDLE = join(ROOT, "dist", "agent", "agent.mjs");
-/** The lock file stands for node_modules, whose files npm writes with a fixed old mtime. */
-const LOCK_FILE = join(ROOT, "package-lock.json");
-
-/** esbuild's list of what went into the bundle, kept next to it for agentBundleStale. */
-const metafileOf = (bundle: string) => `${bundle}.meta.json`;
-
-/**
- * Writes through a temporary file of its own: an agent starting meanwhile reads a whole
- * bundle or the old one, and two builds at once (two vitest projects) do not mix.
- */
-const writeAtomically = (path: string, contents: string | Uint8Array) => {
-  const temporary = `${path}.${randomUUID()}.tmp`;
-  writeFileSync(temporary, contents);
-  renameSync(temporary, path);
-};
 
 /** Bundles the agent to `outfile`; the same sources give the same bytes. Returns its size. */
 export const buildAgent = async (outfile: string = AGENT_BUNDLE): Promise<number> => {
@@ -55,31 +39,8 @@ export const buildAgent = async (outfile: string = AGENT_BUNDLE): Promise<number
   return bundle.contents.length;
 };
 
-const mtimeOf = (path: string): number | undefined => {
-  try {
-    return statSync(path).mtimeMs;
-  } catch {
-    return undefined;
-  }
-};
-
-/**
- * Whether the bundle must be built again: it is missing, or a file it was built from (as
- * its metafile lists them, and package-lock.json) changed or disappeared since. A new file
- * only matters once an existing one imports it, and that one's change shows.
- */
-export const agentBundleStale = (bundle: string = AGENT_BUNDLE): boolean => {
-  const built = mtimeOf(bundle);
-  if (built === undefined) return true;
-  let metafile: Metafile;
-  try {
-    metafile = JSON.parse(readFileSync(metafileOf(bundle), "utf8")) as Metafile;
-  } catch {
-    return true;
-  }
-  const inputs = [...Object.keys(metafile.inputs).map((input) => resolve(ROOT, input)), LOCK_FILE];
-  return inputs.some((input) => (mtimeOf(input) ?? Number.POSITIVE_INFINITY) > built);
-};
+/** Whether the agent's bundle is older than its sources (see bundleStale). */
+export const agentBundleStale = (bundle: string = AGENT_BUNDLE): boolean => bundleStale(bundle);
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const ifStale = process.argv.includes("--if-stale");

@@ -15,6 +15,16 @@ export type JobEventView = z.output<typeof schemas.JobEventView>;
 /** A listing's page; `cursor` asks for the next one. */
 export type Page<T> = Omit<z.output<ReturnType<typeof schemas.pageOf>>, "items"> & { items: T[] };
 export type TimelineView = z.output<typeof schemas.TimelineView>;
+/**
+ * An estimate from list prices and recorded times, not the bill: `usd` with what it is made
+ * of (`items`) and the prices used, or `unpriced` saying why there is no figure.
+ */
+export type CostView = z.output<typeof schemas.CostView>;
+/**
+ * A chunk of a job's log stream: `text` is the UTF-8 from byte `offset` (whole characters),
+ * the next chunk starts at `nextOffset`; `ended` once no more bytes will come.
+ */
+export type LogChunkView = z.output<typeof schemas.LogChunkView>;
 /** Every 4xx/5xx body. `fields` names each bad input field and why. */
 export type ApiError = z.output<typeof schemas.ApiError>;
 /** The answer to `POST /v1/inputs`: stored already, or where to PUT exactly those bytes (with `headers`). */

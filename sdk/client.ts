@@ -1,8 +1,10 @@
 /** The typed client of the HTTP API (docs/api.md), on the platform's `fetch`. */
 import { createHash } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Role } from "../lambdas/domain/identity.ts";
 import type { JobSpecInput } from "../lambdas/domain/job-spec.ts";
 import { type BodyLimit, bodyTooLarge, LIMITS } from "../lambdas/domain/limits.ts";
+import type { LogStream } from "../lambdas/domain/logs.ts";
 import {
   type AddedUserView,
   type ApiError,
@@ -13,6 +15,7 @@ import {
   type IssuedTokenView,
   type JobEventView,
   type JobView,
+  type LogChunkView,
   type Page,
   PREPARED_SINCE_HEADER,
   type RemovedUserView,
@@ -23,6 +26,7 @@ import {
   type UserView,
 } from "./api-types.ts";
 import { type GpuctlConfig, loadConfig } from "./config.ts";
+import { type TimelineChart, timelineSvg } from "./timeline-chart.ts";
 
 type ErrorCode = ApiError["error"]["code"];
 export type FieldError = NonNullable<ApiError["error"]["fields"]>[number];
@@ -154,6 +158,7 @@ const retryAfter = (response: Response): Date | undefined => {
 };
 
 const LOGIN_PATH = "/v1/login";
+const FOLLOW_INTERVAL_MS = 1000;
 
 /**
  * Who a call is made as, as the seeds' functions take it: an `accessToken`, else `email`
@@ -164,6 +169,11 @@ export interface Credentials {
   accessToken?: string;
   email?: string;
   password?: string;
+}
+
+export interface PlotTimelineOptions extends Credentials {
+  chart?: TimelineChart;
+  format?: "svg" | "png";
 }
 
 export interface ClientOptions extends GpuctlConfig, Omit<Credentials, "accessToken"> {
@@ -230,6 +240,33 @@ export class GpuctlClient {
         ...(options.preparedSince && {
           [PREPARED_SINCE_HEADER]: options.preparedSince.toISOString(),
         }),
+      },
+    });
+  }
+
+  /**
+   * Submits a new job from one of the caller's jobs: its exact spec and pinned inputs, with
+   * `replayOf` naming it (AIbro's `replay_job`). `waitRequestS` (1 to 86400, default 10000)
+   * replaces the recorded spec's wait for spot capacity. Its checkpoints and logs are
+   * downloaded, once it has ended, with `listOutputs` and `downloadOutput` (as
+   * `gpuctl replay --wait --ckpt-dir D --log-dir D` does).
+   */
+  replayJob(
+    id: string,
+    options: {
+      description?: string;
+      waitRequestS?: number;
+      idempotencyKey?: string;
+    } & Credentials = {},
+  ): Promise<JobView> {
+    return this.#json("POST", `/v1/jobs/${encodeURIComponent(id)}/replay`, {
+      as: options,
+      json: {
+        ...(options.description !== undefined && { description: options.description }),
+        ...(options.waitRequestS !== undefined && { waitRequestS: options.waitRequestS }),
+      },
+      headers: {
+        ...(options.idempotencyKey && { "idempotency-key": options.idempotencyKey }),
       },
     });
   }
@@ -302,6 +339,30 @@ export class GpuctlClient {
     return this.#json("GET", `/v1/jobs/${encodeURIComponent(id)}/timeline`, { as });
   }
 
+  /**
+   * AIbro's `plot_timeline`: the job's timeline as a picture, a funnel (the default) or a
+   * pie, as SVG text or PNG bytes. Works while the job runs: an open period is drawn up to now.
+   */
+  plotTimeline(
+    jobId: string,
+    options: PlotTimelineOptions & { format: "png" },
+  ): Promise<Uint8Array>;
+  plotTimeline(jobId: string, options?: PlotTimelineOptions & { format?: "svg" }): Promise<string>;
+  async plotTimeline(
+    jobId: string,
+    { chart = "funnel", format = "svg", ...as }: PlotTimelineOptions = {},
+  ): Promise<string | Uint8Array> {
+    const [job, timeline] = await Promise.all([
+      this.getJob(jobId, as),
+      this.jobTimeline(jobId, as),
+    ]);
+    const svg = timelineSvg(timeline.periods, chart, { title: `${job.id} (${job.name})` });
+    if (format === "svg") return svg;
+    // Loaded on demand: the WebAssembly renderer is only needed for PNG.
+    const { svgToPng } = await import("./svg-png.ts");
+    return svgToPng(svg);
+  }
+
   /** Relative paths of the job's uploaded results, every page of them. */
   async listOutputs(id: string, as: Credentials = {}): Promise<string[]> {
     const paths: string[] = [];
@@ -330,6 +391,49 @@ export class GpuctlClient {
       { as },
     );
     return new Uint8Array(await response.arrayBuffer());
+  }
+
+  /** One chunk of a job's log stream (stdout unless named) from byte `offset` (0 unless given). */
+  jobLogs(
+    id: string,
+    options: { stream?: LogStream; offset?: number } & Credentials = {},
+  ): Promise<LogChunkView> {
+    return this.#json("GET", `/v1/jobs/${encodeURIComponent(id)}/logs`, {
+      as: options,
+      query: { stream: options.stream, offset: options.offset },
+    });
+  }
+
+  /**
+   * A job's log stream as it grows, chunk by chunk (each with some text), until it has
+   * ended or `signal` is aborted; it waits `intervalMs` (1 s unless given) whenever it has
+   * caught up with what the job wrote. A stream that became shorter than what was read (a
+   * retry of the job on another instance writes a log of its own) is read again from its
+   * start.
+   */
+  async *followLogs(
+    id: string,
+    options: {
+      stream?: LogStream;
+      offset?: number;
+      signal?: AbortSignal;
+      intervalMs?: number;
+    } & Credentials = {},
+  ): AsyncGenerator<LogChunkView> {
+    const { signal, intervalMs = FOLLOW_INTERVAL_MS, ...read } = options;
+    let offset = options.offset ?? 0;
+    while (!signal?.aborted) {
+      const chunk = await this.jobLogs(id, { ...read, offset });
+      if (chunk.size < offset) {
+        offset = 0;
+        continue;
+      }
+      if (chunk.text) yield chunk;
+      if (chunk.ended) return;
+      const caughtUp = !chunk.text || chunk.nextOffset >= chunk.size;
+      offset = chunk.nextOffset;
+      if (caughtUp) await sleep(intervalMs, undefined, { signal }).catch(() => undefined);
+    }
   }
 
   /**

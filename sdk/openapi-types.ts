@@ -156,6 +156,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/jobs/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Submit a job again: the caller's job's exact spec and the very inputs it ran on */
+        post: operations["replayJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/jobs/{id}": {
         parameters: {
             query?: never;
@@ -284,6 +301,23 @@ export interface paths {
         };
         /** A job's timeline periods, by AIbro's names */
         get: operations["jobTimeline"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A chunk of one of the caller's job's log streams, from a byte offset */
+        get: operations["jobLogs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -547,6 +581,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The web console's page */
+        get: operations["consolePage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The web console's page */
+        get: operations["consolePageSlash"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/console.js": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The web console's script */
+        get: operations["consoleScript"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/console.css": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The web console's stylesheet */
+        get: operations["consoleStyles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -675,6 +777,12 @@ export interface components {
             modelName?: string;
             /** @description Where an inference deployment serves, once it is healthy. */
             endpoint?: string;
+            /** @description Where its checkpoints are among its outputs (the spec's). */
+            checkpointDir?: string;
+            /** @description The job this one replays (`POST /v1/jobs/{id}/replay`). */
+            replayOf?: string;
+            /** @description What its submitter said about it when replaying. */
+            description?: string;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -696,6 +804,30 @@ export interface components {
                 code: 0;
                 /** @enum {string} */
                 name: "JOBSTAT_UNKNOWN" | "JOBSTAT_INIT" | "JOBSTAT_IMAGE_CREATING" | "JOBSTAT_IMAGE_FAILED" | "JOBSTAT_SUBMIT_TRYING" | "JOBSTAT_SUBMIT_FAILED" | "JOBSTAT_DELETE_FAILED" | "JOBSTAT_WAITING" | "JOBSTAT_RUNNING" | "JOBSTAT_KILLING" | "JOBSTAT_COMPLETED" | "JOBSTAT_FAILED" | "JOBSTAT_KILLED" | "JOBSTAT_CANCELED" | "JOBSTAT_LOST" | "JOBSTAT_SCALING" | "JOBSTAT_SUBMIT_MODEL_FAILED" | "JOBSTAT_DEPLOY_SERVICE_FAILED" | "JOBSTAT_CHECK_INIT" | "JOBSTAT_CHECK_RUNNING" | "JOBSTAT_CHECK_RUNNING_COMPLETED" | "JOBSTAT_CHECK_FAILED" | "JOBSTAT_MOUNT_FAILED";
+            };
+            /** @description `GET /v1/jobs/{id}` only: what it cost, estimated from list prices. */
+            cost?: {
+                /** @description Estimated US dollars; absent when not priced (`unpriced` says why). */
+                usd?: number;
+                unpriced?: string;
+                /** @description The instance type priced; absent for a job that never had one. */
+                instanceType?: string;
+                items: {
+                    /** @enum {string} */
+                    part: "boot" | "running" | "stopped";
+                    seconds: number;
+                    /** @description Absent when the cost is not priced. */
+                    usd?: number;
+                }[];
+                /** @description The list prices used, by name, each with its source. */
+                prices: {
+                    [key: string]: components["schemas"]["PriceView"];
+                };
+                /**
+                 * Format: date-time
+                 * @description Counted up to here: now, for what still runs.
+                 */
+                asOf: string;
             };
         };
         /** @enum {string} */
@@ -723,6 +855,15 @@ export interface components {
                 /** @enum {string} */
                 name: "JOBSTAT_UNKNOWN" | "JOBSTAT_INIT" | "JOBSTAT_IMAGE_CREATING" | "JOBSTAT_IMAGE_FAILED" | "JOBSTAT_SUBMIT_TRYING" | "JOBSTAT_SUBMIT_FAILED" | "JOBSTAT_DELETE_FAILED" | "JOBSTAT_WAITING" | "JOBSTAT_RUNNING" | "JOBSTAT_KILLING" | "JOBSTAT_COMPLETED" | "JOBSTAT_FAILED" | "JOBSTAT_KILLED" | "JOBSTAT_CANCELED" | "JOBSTAT_LOST" | "JOBSTAT_SCALING" | "JOBSTAT_SUBMIT_MODEL_FAILED" | "JOBSTAT_DEPLOY_SERVICE_FAILED" | "JOBSTAT_CHECK_INIT" | "JOBSTAT_CHECK_RUNNING" | "JOBSTAT_CHECK_RUNNING_COMPLETED" | "JOBSTAT_CHECK_FAILED" | "JOBSTAT_MOUNT_FAILED";
             };
+        };
+        PriceView: {
+            /** @description Dollars per `per` units. */
+            usd: number;
+            per: number;
+            unit: string;
+            source: string;
+            /** @description When the source was read (YYYY-MM-DD). */
+            read: string;
         };
         JobSpec: {
             name: string;
@@ -788,6 +929,14 @@ export interface components {
                 [key: string]: string;
             };
         };
+        ReplayRequest: {
+            description?: string;
+            /**
+             * @description Replaces the spec's `instance.waitRequestS`.
+             * @default 10000
+             */
+            waitRequestS?: number;
+        };
         /** @enum {string} */
         DialectName: "aibro" | "runai" | "modelarts";
         ReviewDecision: {
@@ -821,6 +970,8 @@ export interface components {
             from?: components["schemas"]["Phase"];
             phase: components["schemas"]["Phase"];
             reason?: components["schemas"]["Reason"];
+            /** @description On a replay's `submitted` event: the job it replays. */
+            replayOf?: string;
             /** @description The user who made the change; absent when the control plane did. */
             by?: {
                 userId: string;
@@ -841,6 +992,21 @@ export interface components {
             /** @description An open period is measured up to now. */
             seconds: number;
         };
+        /** @description A chunk of a job's log stream. */
+        LogChunkView: {
+            stream: components["schemas"]["LogStream"];
+            offset: number;
+            /** @description Where the next chunk starts. */
+            nextOffset: number;
+            /** @description The stream's length now, in bytes. */
+            size: number;
+            /** @description The stream's UTF-8 from `offset`: whole characters. */
+            text: string;
+            /** @description No more bytes will come. */
+            ended: boolean;
+        };
+        /** @enum {string} */
+        LogStream: "stdout" | "stderr" | "setup-stdout" | "setup-stderr";
         /** @description Paths of a job's result files. */
         OutputPage: {
             items: string[];
@@ -893,6 +1059,30 @@ export interface components {
              */
             stoppedUntil?: string;
             updatedAt: string;
+            /** @description What it has cost so far, estimated from list prices. */
+            cost: {
+                /** @description Estimated US dollars; absent when not priced (`unpriced` says why). */
+                usd?: number;
+                unpriced?: string;
+                /** @description The instance type priced; absent for a job that never had one. */
+                instanceType?: string;
+                items: {
+                    /** @enum {string} */
+                    part: "boot" | "running" | "stopped";
+                    seconds: number;
+                    /** @description Absent when the cost is not priced. */
+                    usd?: number;
+                }[];
+                /** @description The list prices used, by name, each with its source. */
+                prices: {
+                    [key: string]: components["schemas"]["PriceView"];
+                };
+                /**
+                 * Format: date-time
+                 * @description Counted up to here: now, for what still runs.
+                 */
+                asOf: string;
+            };
         };
     };
     responses: never;
@@ -1742,6 +1932,107 @@ export interface operations {
             };
         };
     };
+    replayJob: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key and body answers with the same job. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplayRequest"];
+            };
+        };
+        responses: {
+            /** @description The job replayed before with this Idempotency-Key. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobView"];
+                };
+            };
+            /** @description The new job, submitted. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobView"];
+                };
+            };
+            /** @description A bad request: `fields` names each bad field and why. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description No valid token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description Not the caller's to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description Not found (another user's job answers as one that does not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description Refused in the state it is in. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description A body over its limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description An internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
     getJob: {
         parameters: {
             query?: {
@@ -2313,6 +2604,77 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TimelineView"];
+                };
+            };
+            /** @description A bad request: `fields` names each bad field and why. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description No valid token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description Not found (another user's job answers as one that does not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description A body over its limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description An internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    jobLogs: {
+        parameters: {
+            query?: {
+                stream?: components["schemas"]["LogStream"];
+                /** @description The byte to read from. */
+                offset?: number | null;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description At most 64 KiB of the stream, whole characters. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogChunkView"];
                 };
             };
             /** @description A bad request: `fields` names each bad field and why. */
@@ -3662,6 +4024,230 @@ export interface operations {
             };
             /** @description An internal error. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    consolePage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A bad request: `fields` names each bad field and why. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description A body over its limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description An internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description The console is not built where the API runs. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    consolePageSlash: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A bad request: `fields` names each bad field and why. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description A body over its limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description An internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description The console is not built where the API runs. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    consoleScript: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/javascript": string;
+                };
+            };
+            /** @description A bad request: `fields` names each bad field and why. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description A body over its limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description An internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description The console is not built where the API runs. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+        };
+    };
+    consoleStyles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/css": string;
+                };
+            };
+            /** @description A bad request: `fields` names each bad field and why. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description A body over its limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description An internal error. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiError"];
+                };
+            };
+            /** @description The console is not built where the API runs. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

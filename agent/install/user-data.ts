@@ -115,7 +115,7 @@ const checkFile = (field: string, file: S3File): S3File => {
 };
 
 /** One word for the shell, whatever it holds. */
-const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+export const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
 const s3Uri = (file: S3File) => quote(`s3://${file.bucket}/${file.key}`);
 
 /** The user data for one instance: a shell script cloud-init runs as root on its first boot. */

@@ -1,14 +1,11 @@
-import { readFile, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { initWasm, Resvg } from "@resvg/resvg-wasm";
+import { writeFile } from "node:fs/promises";
+import { svgToPng } from "../../sdk/svg-png.ts";
+import { escapeXml } from "../../sdk/xml.ts";
 import type { SimulationResult } from "./simulate.ts";
 
-const require = createRequire(import.meta.url);
 const WIDTH = 900;
 const HEIGHT = 560;
 const MARGIN = { left: 90, right: 30, top: 50, bottom: 70 };
-
-const escapeXml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;");
 
 /** Overhead cost against cold starts, one labelled point per policy, as an SVG. */
 export const costVsColdStartsSvg = (
@@ -64,17 +61,11 @@ ${points.join("\n")}
 </svg>`;
 };
 
-/** Renders the chart to a PNG file, with the DejaVu Sans font bundled as an npm package. */
+/** Renders the chart to a PNG file. */
 export const drawCostVsColdStarts = async (
   path: string,
   results: readonly SimulationResult[],
   title: string,
 ) => {
-  await initWasm(await readFile(require.resolve("@resvg/resvg-wasm/index_bg.wasm")));
-  const font = await readFile(require.resolve("dejavu-fonts-ttf/ttf/DejaVuSans.ttf"));
-  const svg = costVsColdStartsSvg(results, title);
-  const png = new Resvg(svg, { font: { fontBuffers: [font], defaultFontFamily: "DejaVu Sans" } })
-    .render()
-    .asPng();
-  await writeFile(path, png);
+  await writeFile(path, await svgToPng(costVsColdStartsSvg(results, title)));
 };

@@ -14,7 +14,7 @@ export const eventsTable = (
   headers: ["time", "event", "phase", "reason", "by", ...dialects.map((d) => DIALECT_LABELS[d])],
   rows: events.map((event) => [
     event.at,
-    event.type,
+    event.replayOf ? `${event.type} (replay of ${event.replayOf})` : event.type,
     event.from ? `${event.from} → ${event.phase}` : event.phase,
     cell(event.reason),
     cell(event.by?.email),

@@ -3,9 +3,10 @@ import type { InstanceView } from "../../sdk/api-types.ts";
 import { renderText } from "./dialect-table.ts";
 import { age, cell, type OutputFormat, outputOption, printJson, until } from "./output.ts";
 import { action, connect } from "./run.ts";
+import { dollars } from "./status.ts";
 
 export const instancesTable = (instances: InstanceView[], now: number = Date.now()) => ({
-  headers: ["id", "status", "substatus", "type", "job", "stops", "terminates", "updated"],
+  headers: ["id", "status", "substatus", "type", "job", "stops", "terminates", "updated", "cost"],
   rows: instances.map((instance) => {
     // Stopping at `coolingUntil` only when the plan keeps it stopped for a while after.
     const stops =
@@ -19,6 +20,7 @@ export const instancesTable = (instances: InstanceView[], now: number = Date.now
       until(stops, now),
       until(instance.stoppedUntil, now),
       age(instance.updatedAt, now),
+      instance.cost.usd === undefined ? "unpriced" : dollars(instance.cost.usd),
     ];
   }),
 });
@@ -27,7 +29,9 @@ export const instancesTable = (instances: InstanceView[], now: number = Date.now
 export const registerInstances = (program: Command): void => {
   program
     .command("instances")
-    .description("list the GPU instances of your jobs (an admin: everyone's) and their status")
+    .description(
+      "list the GPU instances of your jobs (an admin: everyone's), their status and what each has cost so far",
+    )
     .addOption(outputOption())
     .action(
       action(async ({ output }: { output: OutputFormat }) => {

@@ -1,7 +1,7 @@
 import { type Command, Option } from "commander";
 import type { JobDialects } from "../../lambdas/domain/dialects/index.ts";
 import { DIALECTS } from "../../lambdas/domain/dialects/index.ts";
-import type { DialectName, JobView, TimelineView } from "../../sdk/api-types.ts";
+import type { CostView, DialectName, JobView, TimelineView } from "../../sdk/api-types.ts";
 import { ApiRequestError } from "../../sdk/client.ts";
 import { alignColumns, type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect } from "./run.ts";
@@ -32,6 +32,24 @@ export const dialectLine = (dialects: JobDialects, dialect: DialectName): string
   }
 };
 
+/** Dollars as a person reads an estimate: cents, or four places below a cent. */
+export const dollars = (usd: number): string => `$${usd.toFixed(usd !== 0 && usd < 0.01 ? 4 : 2)}`;
+
+/** A cost on one line: `$0.17 estimated from list prices (boot 180s $0.05, running 600s $0.12)`, or why it has no figure. */
+export const costText = (cost: CostView): string => {
+  const parts = cost.items
+    .map((item) => {
+      const usd = item.usd === undefined ? "" : ` ${dollars(item.usd)}`;
+      return `${item.part} ${Math.round(item.seconds)}s${usd}`;
+    })
+    .join(", ");
+  const figure =
+    cost.usd === undefined
+      ? `not priced: ${cost.unpriced ?? "no price"}`
+      : `${dollars(cost.usd)} estimated from list prices`;
+  return parts ? `${figure} (${parts})` : figure;
+};
+
 /** A period's length; one recorded with a date that does not parse has none (JSON `null`). */
 const seconds = (value: number | null): string =>
   typeof value === "number" && Number.isFinite(value) ? `${value.toFixed(1)}s` : "?";
@@ -53,6 +71,9 @@ export const statusText = (
     ["Instance", job.instanceId],
     ["Model", job.modelName],
     ["Endpoint", job.endpoint],
+    ["Replay of", job.replayOf],
+    ["Description", job.description],
+    ["Cost", job.cost && costText(job.cost)],
     ...dialects.map((dialect): [string, string] => [
       DIALECT_LABELS[dialect],
       dialectLine(job.dialects, dialect),
@@ -63,7 +84,12 @@ export const statusText = (
   const summary = alignColumns(
     facts.flatMap(([label, value]) => (value === undefined ? [] : [[`${label}:`, String(value)]])),
   );
-  if (timeline.periods.length === 0) return `${summary}\nTimeline:  none yet`;
+  return `${summary}\n${timelineText(timeline)}`;
+};
+
+/** The timeline periods, one `name  seconds  (running)` line each, under a `Timeline:` heading. */
+export const timelineText = (timeline: TimelineView): string => {
+  if (timeline.periods.length === 0) return "Timeline:  none yet";
   const periods = alignColumns(
     timeline.periods.map((period) => [
       `  ${period.phase}`,
@@ -71,7 +97,7 @@ export const statusText = (
       period.endedAt ? "" : "(running)",
     ]),
   );
-  return `${summary}\nTimeline:\n${periods}`;
+  return `Timeline:\n${periods}`;
 };
 
 /** `gpuctl status JOB`: one job's phase, its dialects and its timeline. */

@@ -1,18 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { parse as parseYaml } from "yaml";
 import { type JobSpecInput, parseJobSpec } from "../../lambdas/domain/job-spec.ts";
-import { isTerminal } from "../../lambdas/domain/phases.ts";
-import type { JobView } from "../../sdk/api-types.ts";
 import type { GpuctlClient } from "../../sdk/client.ts";
-import { clock, type OutputFormat, outputOption, printJson } from "./output.ts";
+import { DEFAULT_RESULTS_DIR, downloadOutputs, followJob } from "./follow-job.ts";
+import { type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect, EXIT_FAILED, EXIT_USAGE, printError } from "./run.ts";
-
-export const POLL_INTERVAL_MS = 500;
-export const DEFAULT_RESULTS_DIR = "./gpuctl-results";
 
 interface SubmitOptions {
   file: string;
@@ -24,7 +19,7 @@ interface SubmitOptions {
 type SpecInput = NonNullable<JobSpecInput["inputs"]>[number];
 
 /** A spec that cannot be sent: each line is `FILE: field: message` or `FILE: message`. */
-class SpecFileError extends Error {
+export class SpecFileError extends Error {
   readonly lines: string[];
 
   constructor(lines: string[]) {
@@ -93,57 +88,24 @@ const uploadFileInputs = async (
   return { ...spec, inputs };
 };
 
-/** Where an output lands, refusing paths that would leave the job's results folder. */
-const outputTarget = (folder: string, path: string): string => {
-  const target = resolve(folder, path);
-  const inside = relative(folder, target);
-  if (!inside || inside.startsWith("..") || isAbsolute(inside)) {
-    throw new Error(`refusing output path ${JSON.stringify(path)}: it leaves ${folder}`);
-  }
-  return target;
-};
-
-const downloadOutputs = async (
-  client: GpuctlClient,
-  jobId: string,
-  resultsDir: string,
-): Promise<{ folder: string; files: number }> => {
-  const folder = resolve(resultsDir, jobId);
-  const paths = await client.listOutputs(jobId);
-  for (const path of paths) {
-    const target = outputTarget(folder, path);
-    const bytes = await client.downloadOutput(jobId, path);
-    await mkdir(dirname(target), { recursive: true });
-    await writeFile(target, bytes);
-  }
-  return { folder: join(resultsDir, jobId), files: paths.length };
-};
-
-/** What a job at the cost gate waits for: no GPU is sought until then. */
-const AWAITING_REVIEWER =
-  "waiting for a reviewer or admin to approve it (they see it in `gpuctl reviews`)";
-
 /**
- * Follows the job until it ends, printing every phase it passed, with its reason, at the
- * time it changed: from the job's events, so no phase passed between two polls is missed.
+ * The spec file read and validated locally (and put to `check`), with its `file:` inputs
+ * uploaded: the spec to send and the client to send it with. A spec that cannot be sent has
+ * its lines printed, and nothing is sent (undefined).
  */
-const follow = async (
-  client: GpuctlClient,
-  submitted: JobView,
-  progress: (line: string) => void,
-): Promise<JobView> => {
-  let shown = 0;
-  for (;;) {
-    const events = await client.jobEvents(submitted.id);
-    for (const event of events.slice(shown)) {
-      const reason = event.reason ? `  (${event.reason})` : "";
-      const by = event.by ? `  by ${event.by.email}` : "";
-      const waiting = event.phase === "PENDING_REVIEW" ? `  ${AWAITING_REVIEWER}` : "";
-      progress(`${clock(new Date(event.at))}  ${event.phase}${reason}${by}${waiting}`);
-    }
-    shown = Math.max(shown, events.length);
-    if (events.some((event) => isTerminal(event.phase))) return client.getJob(submitted.id);
-    await sleep(POLL_INTERVAL_MS);
+export const prepareSpec = async (
+  file: string,
+  check: (spec: JobSpecInput) => void = () => {},
+): Promise<{ client: GpuctlClient; spec: JobSpecInput } | undefined> => {
+  try {
+    const read = await readSpec(file);
+    check(read);
+    const client = connect();
+    return { client, spec: await uploadFileInputs(client, file, read) };
+  } catch (error) {
+    if (!(error instanceof SpecFileError)) throw error;
+    process.stderr.write(`${error.lines.join("\n")}\n`);
+    return undefined;
   }
 };
 
@@ -157,17 +119,9 @@ const submit = async (options: SubmitOptions): Promise<number> => {
   const json = options.output === "json";
   // With --output json, stdout carries only the JobView; progress goes to stderr.
   const progress = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
-  let spec: JobSpecInput;
-  let client: GpuctlClient;
-  try {
-    spec = await readSpec(options.file);
-    client = connect();
-    spec = await uploadFileInputs(client, options.file, spec);
-  } catch (error) {
-    if (!(error instanceof SpecFileError)) throw error;
-    process.stderr.write(`${error.lines.join("\n")}\n`);
-    return EXIT_USAGE;
-  }
+  const prepared = await prepareSpec(options.file);
+  if (!prepared) return EXIT_USAGE;
+  const { client, spec } = prepared;
   const submitted = await client.submitJob(spec, { idempotencyKey: randomUUID(), preparedSince });
   if (!options.wait) {
     if (json) printJson(submitted);
@@ -175,7 +129,9 @@ const submit = async (options: SubmitOptions): Promise<number> => {
     return 0;
   }
   progress(submitted.id);
-  const job = await follow(client, submitted, progress);
+  // The live line shares stdout with the phases; with --output json stdout is the JobView's.
+  const live = !json && process.stdout.isTTY ? { live: process.stdout } : {};
+  const job = await followJob(client, submitted, progress, live);
   if (job.phase === "COMPLETED") {
     const { folder, files } = await downloadOutputs(
       client,
@@ -184,8 +140,9 @@ const submit = async (options: SubmitOptions): Promise<number> => {
     );
     const count = `${files} output${files === 1 ? "" : "s"}`;
     progress(files === 0 ? "no outputs to download" : `${count} downloaded to ${folder}/`);
-  } else if (job.exitCode !== undefined) {
-    progress(`exit code ${job.exitCode}`);
+  } else {
+    if (job.exitCode !== undefined) progress(`exit code ${job.exitCode}`);
+    progress(`its logs: gpuctl logs ${job.id}`);
   }
   if (json) printJson(job);
   return job.phase === "COMPLETED" ? 0 : EXIT_FAILED;

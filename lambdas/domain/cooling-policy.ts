@@ -1,3 +1,5 @@
+import { EBS_GP3, EC2_ON_DEMAND, type Price, ROOT_VOLUME_GB } from "./prices.ts";
+
 /**
  * What becomes of an instance when its job is done, and what that costs. The control
  * plane and the cooling simulator (bench/cooling) run this very code.
@@ -24,16 +26,15 @@ export interface CostModel {
 }
 
 /**
- * Defaults, us-east-1, read 2026-11: g5.xlarge on-demand $1.006/h (aws.amazon.com/ec2/pricing/on-demand);
- * gp3 $0.08/GB-month (aws.amazon.com/ebs/pricing) on a 100 GB root volume (the Deep Learning
- * AMIs' recommended size); boot: 2 s to hand a job to a running agent, 60 s to start a stopped
- * instance and its agent, 180 s to launch a new one from a GPU AMI (EC2 boot, driver and agent
- * start-up, measured by users at 2-4 minutes). User wait is free by default.
+ * Defaults: a g5.xlarge on-demand with its gp3 root volume, at the list prices of prices.ts
+ * (which name their sources); boot: 2 s to hand a job to a running agent, 60 s to start a
+ * stopped instance and its agent, 180 s to launch a new one from a GPU AMI (EC2 boot, driver
+ * and agent start-up, measured by users at 2-4 minutes). User wait is free by default.
  */
 export const DEFAULT_COST_MODEL: CostModel = {
-  priceH: 1.006,
-  ebsGb: 100,
-  ebsPriceGbMonth: 0.08,
+  priceH: (EC2_ON_DEMAND["g5.xlarge"] as Price).usd,
+  ebsGb: ROOT_VOLUME_GB,
+  ebsPriceGbMonth: EBS_GP3.usd,
   bootS: { warm: 2, stopped: 60, cold: 180 },
   waitPriceH: 0,
 };

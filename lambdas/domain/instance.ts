@@ -48,7 +48,15 @@ export type Instance = InstanceState & {
   version: number;
   /** When the store last wrote it: where the time spent since its previous change starts. */
   updatedAt?: string;
+  /** The time it spent before its last change, as cost counts it (domain/cost.ts `accrueUsage`). */
+  usage?: InstanceUsage;
 } & Partial<CoolingSchedule>;
+
+/** Seconds an instance spent running (launching, executing, cooling) and stopped. */
+export interface InstanceUsage {
+  runningS: number;
+  stoppedS: number;
+}
 
 /**
  * When a freed instance's cooling plan stops it and then terminates it (ISO times; equal

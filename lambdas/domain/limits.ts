@@ -36,6 +36,7 @@ export const LIMITS = {
   causeChars: 32 * KiB,
   envHashes: 1024,
   envHashChars: 64,
+  descriptionChars: 4096,
 } as const;
 
 export type Limit = keyof typeof LIMITS;
@@ -75,6 +76,7 @@ export const LIMIT_DESCRIPTIONS: Record<Limit, string> = {
   causeChars: "a task failure's cause (Step Functions' limit)",
   envHashes: "env hashes an agent's poll says its disk has cached",
   envHashChars: "one such env hash",
+  descriptionChars: "a replay's `description`: why it is run again (it is stored with the job)",
 };
 
 const UNITS: Array<[string, number]> = [

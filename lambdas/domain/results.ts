@@ -1,21 +1,22 @@
 import { isTerminal, type Phase } from "./phases.ts";
 
 /**
- * How long after its job ended an agent may still add log files: an aborted run's logs are
- * uploaded once its processes are gone, and cancel or a timeout ends the job meanwhile.
+ * How long after its job ended an agent may still write its log files: an aborted run's
+ * last logs are uploaded once its processes are gone, and cancel or a timeout ends the job
+ * meanwhile.
  */
 export const LATE_LOGS_MS = 60_000;
 
 /**
  * Whether a file of a job's results may be written: any while the job runs; once it has
- * ended its results stay as they are, but for a log file not written yet, soon after.
+ * ended its results stay as they are, but for its log files soon after. A log is written
+ * again and again while the job runs (its owner reads it live), and the last time may
+ * come after the end.
  */
 export const resultWritable = (
   job: { phase: Phase; endedAt: string },
-  file: { path: string; exists: boolean },
+  path: string,
   now: string,
 ): boolean =>
   !isTerminal(job.phase) ||
-  (file.path.startsWith("logs/") &&
-    !file.exists &&
-    Date.parse(now) - Date.parse(job.endedAt) <= LATE_LOGS_MS);
+  (path.startsWith("logs/") && Date.parse(now) - Date.parse(job.endedAt) <= LATE_LOGS_MS);

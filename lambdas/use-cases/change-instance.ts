@@ -1,3 +1,4 @@
+import { accrueUsage } from "../domain/cost.ts";
 import {
   type CloseAction,
   type Instance,
@@ -22,13 +23,14 @@ export const changeInstance = async (
   const next = transitionInstance(instance, event);
   if (!next.ok) return refused(next.refusal.message);
   const at = cp.clock.now();
-  const written = await cp.instances.apply({ before: instance, after: next.instance, at });
+  const after = accrueUsage(instance, next.instance, at);
+  const written = await cp.instances.apply({ before: instance, after, at });
   if (!written.ok) return conflict(written);
   cp.metrics.record(instanceChangePoints(instance, at, cp.settings.costModel));
   // Only a change of status is news (an agent registering on a LAUNCHING instance is not).
   if (statusLabel(next.instance) !== statusLabel(instance))
     await cp.events.publish([instanceStatusChanged(next.instance, at, event)]);
-  return { ok: true, instance: { ...next.instance, updatedAt: at } };
+  return { ok: true, instance: { ...after, updatedAt: at } };
 };
 
 /**

@@ -1,3 +1,4 @@
+import { accrueUsage } from "../domain/cost.ts";
 import { type Instance, type InstanceEvent, transitionInstance } from "../domain/instance.ts";
 import { instanceChangePoints, jobChangePoints } from "../domain/metrics.ts";
 import { instanceStatusChanged, jobStatusChanged } from "../domain/status-events.ts";
@@ -23,8 +24,9 @@ export const changeInstanceWithJob = async (
   const moved = transition(record.job, event);
   if (!moved.ok) return refused(moved.refusal.message);
   const at = cp.clock.now();
+  const after = accrueUsage(instance, changed.instance, at);
   const written = await cp.instances.apply(
-    { before: instance, after: changed.instance, at },
+    { before: instance, after, at },
     { before: record, after: moved.job, event, at },
   );
   if (!written.ok) return conflict(written);
@@ -41,7 +43,7 @@ export const changeInstanceWithJob = async (
     instanceStatusChanged(changed.instance, at, instanceEvent),
     jobStatusChanged(moved.job, { event: event.type, from: record.job.phase, at }),
   ]);
-  return { ok: true, instance: { ...changed.instance, updatedAt: at } };
+  return { ok: true, instance: { ...after, updatedAt: at } };
 };
 
 /**

@@ -46,6 +46,8 @@ export interface SubmitRequest {
   idempotency?: { key: string; requestHash: string };
   /** When the client says it began preparing the job (see jobCreateStart): its Job Create period starts then. */
   preparedSince?: string;
+  /** A replay: the job it runs again, and why (see replayJob). */
+  replay?: { of: string; description?: string };
 }
 
 /** Each instance type the compute does not offer, as a field error: launching it could only fail. */
@@ -68,7 +70,7 @@ const unofferedTypes = async (cp: Ports<"compute">, spec: JobSpec) => {
  * it. Another user's copy of the same content does not count, or a job could name a hash to
  * receive someone else's file.
  */
-const unstoredInputs = async (cp: Ports<"artifacts">, owner: string, spec: JobSpec) =>
+export const unstoredInputs = async (cp: Ports<"artifacts">, owner: string, spec: JobSpec) =>
   (
     await Promise.all(
       spec.inputs.map(async (input, index) =>
@@ -120,6 +122,8 @@ export const submitJob = async (
     timeline: { "Job Create": { startedAt: created.at, ...(spec.review ? {} : { endedAt: at }) } },
     spec,
     ...(spec.modelName ? { modelName: spec.modelName } : {}),
+    ...(request.replay ? { replayOf: request.replay.of } : {}),
+    ...(request.replay?.description ? { description: request.replay.description } : {}),
   };
   const submitted = await cp.jobs.submit({
     record,

@@ -34,6 +34,9 @@ export interface ApiProps {
  */
 const LOGIN_THROTTLE = { rateLimit: 1, burstLimit: 5 };
 
+const USERS_AUTHORIZED_BY_FUNCTION =
+  "The API function authorizes every user request itself, by gpuctl's own access tokens in the stack's table (lambdas/handlers/api/user-identity.ts), the one identity store of the local and AWS control planes; POST /v1/login takes no token, and is throttled apart.";
+
 /**
  * One line per request: which route, what it answered and how long it took, and for agents
  * the IAM caller. A user is known to the API function only (it checks their token), so its
@@ -58,9 +61,10 @@ const ACCESS_LOG_FIELDS = {
 /**
  * The control plane's HTTP API (docs/api.md): users under `/v1`, instance agents under
  * `/agent/v1`, signing with their instance role (IAM authorizer, docs/aws.md "Agent
- * identity"). Both go to the one API Lambda; any other path has no route, so API Gateway
- * answers 404 without invoking it. No CORS: the callers are the CLI and the agents, never
- * a browser.
+ * identity"), the web console's page and assets under `/console` (docs/console.md), and
+ * the OpenAPI document at `/openapi.json`. All go to the one API Lambda; any other path has no route, so API Gateway answers 404
+ * without invoking it. No CORS: the console calls the API from the API's own origin, and
+ * the other callers are the CLI and the agents.
  */
 export class Api extends Construct {
   readonly httpApi: HttpApi;
@@ -102,7 +106,7 @@ export class Api extends Construct {
     // users on AWS and locally (lambdas/handlers/api/user-identity.ts).
     const users = new HttpNoneAuthorizer();
     const integration = new HttpLambdaIntegration("Handler", props.handler);
-    const userRoute = (path: string, method: HttpMethod) => {
+    const userRoute = (path: string, method: HttpMethod, reason = USERS_AUTHORIZED_BY_FUNCTION) => {
       const [route] = this.httpApi.addRoutes({
         path,
         methods: [method],
@@ -110,17 +114,23 @@ export class Api extends Construct {
         authorizer: users,
       });
       if (!route) throw new Error(`no route ${method} ${path}`);
-      Validations.of(route).acknowledge({
-        id: "AwsSolutions::AwsSolutions-APIG4",
-        reason:
-          "The API function authorizes every user request itself, by gpuctl's own access tokens in the stack's table (lambdas/handlers/api/user-identity.ts), the one identity store of the local and AWS control planes; POST /v1/login takes no token, and is throttled apart; GET /openapi.json takes none either: it describes the routes and holds no data.",
-      });
+      Validations.of(route).acknowledge({ id: "AwsSolutions::AwsSolutions-APIG4", reason });
       return route;
     };
     userRoute("/v1/{proxy+}", HttpMethod.ANY);
     // A route of its own, for a throttle of its own.
     const login = userRoute("/v1/login", HttpMethod.POST);
-    userRoute("/openapi.json", HttpMethod.GET);
+    userRoute(
+      "/openapi.json",
+      HttpMethod.GET,
+      "The OpenAPI document describes the routes, holds no data and is the same for everyone.",
+    );
+    for (const path of ["/console", "/console/{proxy+}"])
+      userRoute(
+        path,
+        HttpMethod.GET,
+        "The web console's page, script and stylesheet hold no data and are the same for everyone; every datum the page shows comes from the /v1 routes with the signed-in user's token.",
+      );
     this.httpApi.addRoutes({
       path: "/agent/v1/{proxy+}",
       methods: [HttpMethod.ANY],

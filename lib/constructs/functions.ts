@@ -10,7 +10,7 @@ import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import type { z } from "zod";
-import type { S3File } from "../../agent/install/user-data.ts";
+import { quote, type S3File } from "../../agent/install/user-data.ts";
 import type { Builder } from "../../lambdas/adapters/aws/builders/builder.ts";
 import { metrics } from "../../lambdas/adapters/aws/builders/cloudwatch.ts";
 import { passwords } from "../../lambdas/adapters/aws/builders/crypto.ts";
@@ -98,6 +98,24 @@ export const LAMBDA_BUNDLING = {
   forceDockerBundling: false,
 } as const satisfies BundlingOptions;
 
+/**
+ * The API function's bundling: the Lambda bundling, and then the web console's assets built
+ * into a `console` folder beside the bundle, where the function serves them from
+ * (lambdas/handlers/lambda/api.ts). The build runs under the Node.js that runs the CDK app.
+ */
+export const API_BUNDLING = {
+  ...LAMBDA_BUNDLING,
+  commandHooks: {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_inputDir: string, outputDir: string) => [
+      [process.execPath, "scripts/build-console.ts", "--outdir", join(outputDir, "console")]
+        .map(quote)
+        .join(" "),
+    ],
+  },
+} as const satisfies BundlingOptions;
+
 /** The fixed name of each state machine: its ARN is known without a reference to it. */
 export const stateMachineName = (scope: Construct, machine: StateMachineName) =>
   `${Stack.of(scope).stackName}-${machine}`;
@@ -139,6 +157,8 @@ const BUILDERS: Record<PortName | SettingName, Builder<unknown>> = {
 
 interface Handler {
   needs: Needs<PortName, SettingName>;
+  /** How its code is bundled, when not LAMBDA_BUNDLING. */
+  bundling?: BundlingOptions;
   /** It launches and starts instances (`grantLaunch`), beyond its ports' grants. */
   launches?: true;
   /** Kinds of variables the entry reads itself. */
@@ -161,6 +181,7 @@ const HANDLERS: Record<LambdaName, Handler> = {
   // API Gateway ends an HTTP API integration at 30 s; users wait on it, so more memory, more CPU.
   ApiFunction: {
     needs: API_NEEDS,
+    bundling: API_BUNDLING,
     ownEnvironment: API_OWN_ENVIRONMENT,
     memorySize: 1024,
     timeout: Duration.seconds(29),
@@ -303,7 +324,7 @@ export class Functions extends Construct {
         environment: Object.fromEntries(
           environmentKinds(name).flatMap((kind) => Object.entries(variables[kind])),
         ),
-        bundling: LAMBDA_BUNDLING,
+        bundling: handler.bundling ?? LAMBDA_BUNDLING,
       });
       logGroup.grantWrite(role);
       Validations.of(role).acknowledge({

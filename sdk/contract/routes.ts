@@ -32,12 +32,15 @@ import {
   JobQuery,
   JobSpecBody,
   JobView,
+  LogChunkView,
   LoginRequest,
+  LogQuery,
   listOf,
   OutputPage,
   PageQuery,
   pageOf,
   RemovedUserView,
+  ReplayRequest,
   ReviewDecision,
   ReviewView,
   RoleRequest,
@@ -113,6 +116,14 @@ const bytes: Answer = { description: "The file's bytes.", file: "application/oct
 const stored: Answer = { description: "Stored." };
 
 const IDEMPOTENCY_KEY = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.idempotencyKeyChars}}$`);
+const idempotencyKey = z
+  .string()
+  .regex(
+    IDEMPOTENCY_KEY,
+    `must be 1-${LIMITS.idempotencyKeyChars} printable ASCII characters, no spaces`,
+  )
+  .optional()
+  .meta({ description: "A retry with the same key and body answers with the same job." });
 
 const OpenApiDocument = z
   .looseObject({ openapi: z.string(), info: z.object({ title: z.string() }) })
@@ -211,14 +222,7 @@ const userRoutes: ApiRoute[] = [
     summary: "Submit a job",
     audience: "user",
     headers: z.object({
-      "Idempotency-Key": z
-        .string()
-        .regex(
-          IDEMPOTENCY_KEY,
-          `must be 1-${LIMITS.idempotencyKeyChars} printable ASCII characters, no spaces`,
-        )
-        .optional()
-        .meta({ description: "A retry with the same key and body answers with the same job." }),
+      "Idempotency-Key": idempotencyKey,
       [PREPARED_SINCE_HEADER]: z
         .string()
         .optional()
@@ -229,6 +233,22 @@ const userRoutes: ApiRoute[] = [
       201: json(JobView, "The job, submitted."),
       200: json(JobView, "The job submitted before with this Idempotency-Key."),
     },
+    refusals: [403, 409],
+  },
+  {
+    method: "post",
+    path: "/v1/jobs/{id}/replay",
+    operationId: "replayJob",
+    summary: "Submit a job again: the caller's job's exact spec and the very inputs it ran on",
+    audience: "user",
+    params: params("id"),
+    headers: z.object({ "Idempotency-Key": idempotencyKey }),
+    body: ReplayRequest,
+    responses: {
+      201: json(JobView, "The new job, submitted."),
+      200: json(JobView, "The job replayed before with this Idempotency-Key."),
+    },
+    // 409: INPUT_GONE, an input the job ran on is no longer stored; as a submit's conflicts.
     refusals: [403, 409],
   },
   {
@@ -314,6 +334,16 @@ const userRoutes: ApiRoute[] = [
     audience: "user",
     params: params("id"),
     responses: { 200: json(TimelineView, "The periods the job has entered.") },
+  },
+  {
+    method: "get",
+    path: "/v1/jobs/{id}/logs",
+    operationId: "jobLogs",
+    summary: "A chunk of one of the caller's job's log streams, from a byte offset",
+    audience: "user",
+    params: params("id"),
+    query: LogQuery,
+    responses: { 200: json(LogChunkView, "At most 64 KiB of the stream, whole characters.") },
   },
   {
     method: "get",
@@ -467,6 +497,25 @@ const agentRoutes: ApiRoute[] = [
   },
 ];
 
+const consoleFile = (path: string, operationId: string, file: string, what: string): ApiRoute => ({
+  method: "get",
+  path,
+  operationId,
+  summary: `The web console's ${what}`,
+  audience: "public",
+  responses: { 200: { description: "The file.", file } },
+  // 503: the console is not built where the API runs.
+  refusals: [503],
+});
+
+/** The web console: a page and its two assets, the same for everyone and holding no data. */
+const consoleRoutes: ApiRoute[] = [
+  consoleFile("/console", "consolePage", "text/html", "page"),
+  consoleFile("/console/", "consolePageSlash", "text/html", "page"),
+  consoleFile("/console/console.js", "consoleScript", "text/javascript", "script"),
+  consoleFile("/console/console.css", "consoleStyles", "text/css", "stylesheet"),
+];
+
 export const API_ROUTES: ApiRoute[] = [
   {
     method: "get",
@@ -478,6 +527,7 @@ export const API_ROUTES: ApiRoute[] = [
   },
   ...userRoutes,
   ...agentRoutes,
+  ...consoleRoutes,
 ];
 
 /**

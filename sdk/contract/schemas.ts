@@ -17,6 +17,7 @@ import {
 } from "../../lambdas/domain/identity.ts";
 import { JobSpec } from "../../lambdas/domain/job-spec.ts";
 import { LIMITS } from "../../lambdas/domain/limits.ts";
+import { LOG_STREAMS } from "../../lambdas/domain/logs.ts";
 import { JOB_KINDS, PHASES, REASONS } from "../../lambdas/domain/phases.ts";
 import { TIMELINE_PHASES } from "../../lambdas/domain/timeline.ts";
 import { NAME_MAX } from "../../lambdas/use-cases/access-tokens.ts";
@@ -53,6 +54,45 @@ export const JobDialects = z
   })
   .meta({ id: "JobDialects" });
 
+export const PriceView = z
+  .object({
+    usd: z.number().meta({ description: "Dollars per `per` units." }),
+    per: z.number(),
+    unit: z.string(),
+    source: z.string(),
+    read: z.string().meta({ description: "When the source was read (YYYY-MM-DD)." }),
+  })
+  .meta({ id: "PriceView" });
+
+export const CostView = z
+  .object({
+    usd: z
+      .number()
+      .optional()
+      .meta({ description: "Estimated US dollars; absent when not priced (`unpriced` says why)." }),
+    unpriced: z.string().optional(),
+    instanceType: z
+      .string()
+      .optional()
+      .meta({ description: "The instance type priced; absent for a job that never had one." }),
+    items: z.array(
+      z.object({
+        part: z.enum(["boot", "running", "stopped"]),
+        seconds: z.number(),
+        usd: z.number().optional().meta({ description: "Absent when the cost is not priced." }),
+      }),
+    ),
+    prices: z
+      .record(z.string(), PriceView)
+      .meta({ description: "The list prices used, by name, each with its source." }),
+    asOf: time.meta({ description: "Counted up to here: now, for what still runs." }),
+  })
+  .meta({
+    id: "CostView",
+    description:
+      "An estimate from list prices and recorded times, not the bill: `usd` with what it is made of (`items`) and the prices used, or `unpriced` saying why there is no figure.",
+  });
+
 export const JobView = z
   .object({
     id: z.string(),
@@ -73,6 +113,18 @@ export const JobView = z
       .string()
       .optional()
       .meta({ description: "Where an inference deployment serves, once it is healthy." }),
+    checkpointDir: z
+      .string()
+      .optional()
+      .meta({ description: "Where its checkpoints are among its outputs (the spec's)." }),
+    replayOf: z
+      .string()
+      .optional()
+      .meta({ description: "The job this one replays (`POST /v1/jobs/{id}/replay`)." }),
+    description: z
+      .string()
+      .optional()
+      .meta({ description: "What its submitter said about it when replaying." }),
     createdAt: time,
     updatedAt: time,
     dialects: JobDialects,
@@ -80,6 +132,9 @@ export const JobView = z
       .union([JobDialects.shape.aibro, JobDialects.shape.runai, JobDialects.shape.modelarts])
       .optional()
       .meta({ description: "With `?dialect=NAME`: that dialect's view, also under `dialects`." }),
+    cost: CostView.optional().meta({
+      description: "`GET /v1/jobs/{id}` only: what it cost, estimated from list prices.",
+    }),
   })
   .meta({ id: "JobView" });
 
@@ -103,6 +158,7 @@ export const InstanceView = z
       description: "While cooling, or stopped by its cooling plan: when that plan terminates it.",
     }),
     updatedAt: z.string(),
+    cost: CostView.meta({ description: "What it has cost so far, estimated from list prices." }),
   })
   .meta({ id: "InstanceView" });
 
@@ -114,6 +170,10 @@ export const JobEventView = z
     from: Phase.optional(),
     phase: Phase,
     reason: Reason.optional(),
+    replayOf: z
+      .string()
+      .optional()
+      .meta({ description: "On a replay's `submitted` event: the job it replays." }),
     by: z
       .object({ userId: z.string(), email: z.string() })
       .optional()
@@ -141,6 +201,19 @@ export const TimelinePeriod = z
 export const TimelineView = z
   .object({ periods: z.array(TimelinePeriod) })
   .meta({ id: "TimelineView" });
+
+export const LogStream = z.enum(LOG_STREAMS).meta({ id: "LogStream" });
+
+export const LogChunkView = z
+  .object({
+    stream: LogStream,
+    offset: z.number().int(),
+    nextOffset: z.number().int().meta({ description: "Where the next chunk starts." }),
+    size: z.number().int().meta({ description: "The stream's length now, in bytes." }),
+    text: z.string().meta({ description: "The stream's UTF-8 from `offset`: whole characters." }),
+    ended: z.boolean().meta({ description: "No more bytes will come." }),
+  })
+  .meta({ id: "LogChunkView", description: "A chunk of a job's log stream." });
 
 export const ERROR_CODES = [
   "VALIDATION",
@@ -255,6 +328,25 @@ export const PageQuery = z.strictObject({
 export const CursorQuery = PageQuery.pick({ cursor: true });
 
 export const JobQuery = z.strictObject({ dialect: DialectName.optional() });
+
+export const LogQuery = z.strictObject({
+  stream: LogStream.default("stdout"),
+  offset: z.coerce.number().int().min(0).default(0).meta({ description: "The byte to read from." }),
+});
+
+/** AIbro's `replay_job` arguments that the control plane keeps. */
+export const ReplayRequest = z
+  .strictObject({
+    description: z.string().max(LIMITS.descriptionChars).optional(),
+    waitRequestS: z
+      .number()
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(10_000)
+      .meta({ description: "Replaces the spec's `instance.waitRequestS`." }),
+  })
+  .meta({ id: "ReplayRequest" });
 
 export const ReviewDecision = z
   .strictObject({ decision: z.enum(REVIEW_DECISIONS) })

@@ -27,22 +27,31 @@ const executeApiArn = (path: string) => ({
   ],
 });
 
+/** The web console's page and assets: read only, and the same for everyone. */
+const CONSOLE_ROUTES = ["GET /console", "GET /console/{proxy+}"];
+
 const routes = (template: Template) =>
   Object.values(template.findResources("AWS::ApiGatewayV2::Route")).map(
     (route) => route.Properties,
   );
 
 describe("the API construct", () => {
-  it("lets users' requests through to the function, which checks their tokens, and agents' behind IAM; nothing else", () => {
+  it("lets users' requests through to the function, which checks their tokens, the console's reads too, and agents' behind IAM; nothing else", () => {
     const { template } = synth();
     const served = routes(template);
     expect(served.map((route) => route.RouteKey).sort()).toEqual([
       "ANY /agent/v1/{proxy+}",
       "ANY /v1/{proxy+}",
+      ...CONSOLE_ROUTES,
       "GET /openapi.json",
       SIGN_IN_ROUTE,
     ]);
-    for (const routeKey of ["ANY /v1/{proxy+}", SIGN_IN_ROUTE, "GET /openapi.json"])
+    for (const routeKey of [
+      "ANY /v1/{proxy+}",
+      SIGN_IN_ROUTE,
+      "GET /openapi.json",
+      ...CONSOLE_ROUTES,
+    ])
       expect(served).toContainEqual(
         expect.objectContaining({ RouteKey: routeKey, AuthorizationType: "NONE" }),
       );
@@ -88,9 +97,14 @@ describe("the API construct", () => {
     // API Gateway may invoke it for those routes only.
     const permissions = Object.values(template.findResources("AWS::Lambda::Permission"));
     expect(permissions.map((permission) => permission.Properties.SourceArn)).toEqual(
-      ["/*/*/v1/{proxy+}", "/*/*/v1/login", "/*/*/openapi.json", "/*/*/agent/v1/{proxy+}"].map(
-        executeApiArn,
-      ),
+      [
+        "/*/*/v1/{proxy+}",
+        "/*/*/v1/login",
+        "/*/*/openapi.json",
+        "/*/*/console",
+        "/*/*/console/{proxy+}",
+        "/*/*/agent/v1/{proxy+}",
+      ].map(executeApiArn),
     );
   });
 

@@ -2,11 +2,13 @@ import { DynamoInstanceStore } from "../../lambdas/adapters/aws/dynamodb/instanc
 import { DynamoJobStore } from "../../lambdas/adapters/aws/dynamodb/job-store.ts";
 import { DynamoUserStore } from "../../lambdas/adapters/aws/dynamodb/user-store.ts";
 import { ScryptPasswords } from "../../lambdas/adapters/crypto/scrypt-passwords.ts";
+import { MemoryCommandQueue } from "../../lambdas/adapters/local/memory-command-queue.ts";
 import { MemoryMetrics } from "../../lambdas/adapters/local/memory-metrics.ts";
 import { DEFAULT_COST_MODEL, policyCoolingLimits } from "../../lambdas/domain/cooling-policy.ts";
 import { type JobSubmission, submitJob } from "../../lambdas/domain/job.ts";
 import type { StatusEvent } from "../../lambdas/domain/status-events.ts";
 import type { JobRecord } from "../../lambdas/ports.ts";
+import type { ControlPlane } from "../../lambdas/use-cases/control-plane.ts";
 import { freshTable } from "./table.ts";
 
 /** scrypt at a test's cost: the real one takes 32 MiB and a noticeable time per hash. */
@@ -41,6 +43,26 @@ export const freshStores = async () => {
   });
   return { ...table, jobs, instances, users, published, metrics, at };
 };
+
+/**
+ * What the API takes, on fresh stores at `time`: the stores, a memory mailbox, the local
+ * region and agent settings, and `ports` (compute, workflows, artifacts) as the test needs them.
+ */
+export const apiPorts = (
+  stores: Awaited<ReturnType<typeof freshStores>>,
+  time: string,
+  ports: Record<string, unknown>,
+): ControlPlane =>
+  ({
+    ...stores.at(time),
+    commands: new MemoryCommandQueue(),
+    ...ports,
+    settings: {
+      ...stores.at(time).settings,
+      region: "local",
+      agent: { endpoint: "http://127.0.0.1", secret: "s" },
+    },
+  }) as unknown as ControlPlane;
 
 /** A job record as a submit creates it. */
 export const newRecord = (

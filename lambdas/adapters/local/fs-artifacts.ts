@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -18,6 +18,7 @@ import {
   type ArtifactTransfer,
   InvalidCursorError,
   type Page,
+  type ResultBytes,
 } from "../../ports.ts";
 
 type Content = globalThis.ReadableStream<Uint8Array> | null;
@@ -73,8 +74,22 @@ export class FsArtifacts implements Artifacts {
     return this.transfer(`/agent/v1/artifacts/${escapeKey(resultKey(jobId, file.path))}`, file);
   }
 
-  async resultExists(jobId: string, path: string): Promise<boolean> {
-    return (await this.stat(resultKey(jobId, path).split("/"))) !== undefined;
+  async readResult(
+    jobId: string,
+    path: string,
+    range: { offset: number; length: number },
+  ): Promise<ResultBytes> {
+    const file = this.inside(resultKey(jobId, path).split("/"));
+    const handle = file ? await open(file, "r").catch(() => undefined) : undefined;
+    if (!handle) return { bytes: new Uint8Array(), size: 0 };
+    try {
+      const { size } = await handle.stat();
+      const bytes = Buffer.alloc(Math.max(0, Math.min(range.length, size - range.offset)));
+      const { bytesRead } = await handle.read(bytes, 0, bytes.byteLength, range.offset);
+      return { bytes: bytes.subarray(0, bytesRead), size };
+    } finally {
+      await handle.close();
+    }
   }
 
   async listOutputs(jobId: string, page: { cursor?: string } = {}): Promise<Page<string>> {

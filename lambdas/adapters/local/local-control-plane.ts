@@ -14,6 +14,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { serve } from "@hono/node-server";
+import { CONSOLE_DIR } from "../../../scripts/build-console.ts";
 import {
   type CoolingLimits,
   type CostModel,
@@ -310,6 +311,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
   const api = createApi(cp, {
     polledCommands: commands,
     localArtifacts: artifacts,
+    consoleAssets: CONSOLE_DIR,
   });
   const { apiRequest } = probes;
   const fetch: typeof api.fetch = apiRequest

@@ -4,6 +4,7 @@ import { InvalidCursorError, UnreadableJobError } from "../../ports.ts";
 import { bothNeeds, type PortsOf } from "../../use-cases/control-plane.ts";
 import { ACCOUNT_ROUTES_NEEDS, accountRoutes, signInRoutes } from "./account-routes.ts";
 import { AGENT_ROUTES_NEEDS, type AgentRouteOptions, agentRoutes } from "./agent-routes.ts";
+import { type ConsoleOptions, consoleRoutes } from "./console-routes.ts";
 import { openApiDocument } from "./openapi-document.ts";
 import { checkRequest } from "./request-contract.ts";
 import { checkPath, limitBody } from "./request-limits.ts";
@@ -13,7 +14,7 @@ import { requireCaller, type UserEnv } from "./user-identity.ts";
 import { USER_ROUTES_NEEDS, userRoutes } from "./user-routes.ts";
 
 /** Users are always the access token's user in the identity store, on every host. */
-export type ApiOptions = AgentRouteOptions;
+export type ApiOptions = AgentRouteOptions & ConsoleOptions;
 
 /**
  * The control plane's HTTP API, one router per audience: users under /v1, instance agents
@@ -52,5 +53,6 @@ export const createApi = (cp: PortsOf<typeof API_NEEDS>, options: ApiOptions) =>
   app.route("/v1", accountRoutes(cp));
   app.route("/v1", userRoutes(cp, options.localArtifacts));
   app.route("/agent/v1", agentRoutes(cp, options));
+  if (options.consoleAssets) app.route("/", consoleRoutes(options.consoleAssets));
   return app;
 };

@@ -100,7 +100,7 @@ export const localArtifactRoutes = (
   const writeRefusal = async (key: string[], caller: AgentCaller) => {
     const assigned = await assignedJob(cp, caller, key[1] ?? "", "included");
     if (!assigned) return notYours(key.join("/"));
-    const refusal = await resultRefusal(cp, assigned.record, key.slice(2).join("/"));
+    const refusal = resultRefusal(cp, assigned.record, key.slice(2).join("/"));
     return refusal === undefined ? undefined : forbidden(refusal);
   };
 

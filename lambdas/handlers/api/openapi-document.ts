@@ -27,6 +27,10 @@ const TAGS = [
       "AWS agents sign requests with their instance role (SigV4) instead of a bearer token.",
   },
   { name: "meta", description: "The API's own description." },
+  {
+    name: "console",
+    description: "The web console's page and assets: no token, no data; the page calls the API.",
+  },
 ];
 
 const REFUSALS: Record<number, string> = {
@@ -38,12 +42,14 @@ const REFUSALS: Record<number, string> = {
   413: "A body over its limit.",
   429: "Locked after too many failures: `Retry-After` says until when.",
   500: "An internal error.",
+  503: "The console is not built where the API runs.",
 };
 
 const tagOf = (route: ApiRoute) => {
   if (route.audience === "agent") return "agent";
   if (route.localOnly) return "local";
   if (route.path === "/openapi.json") return "meta";
+  if (route.path.startsWith("/console")) return "console";
   if (/^\/v1\/(login|me|tokens|users)/.test(route.path)) return "accounts";
   if (route.path.startsWith("/v1/instances")) return "instances";
   return "jobs";

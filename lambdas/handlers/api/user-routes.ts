@@ -6,24 +6,43 @@ import {
   InputAnnouncement,
   JobQuery,
   PageQuery,
+  ReplayRequest,
   ReviewDecision,
 } from "../../../sdk/contract/schemas.ts";
 import { resultPathProblem } from "../../domain/artifacts.ts";
+import { jobCost } from "../../domain/cost.ts";
 import { may } from "../../domain/identity.ts";
 import { inputsToUpload, parseJobSpec } from "../../domain/job-spec.ts";
 import { LIMITS } from "../../domain/limits.ts";
 import { isTerminal } from "../../domain/phases.ts";
 import { timelinePeriods } from "../../domain/timeline.ts";
+import type { JobRecord } from "../../ports.ts";
 import { needs, type PortsOf } from "../../use-cases/control-plane.ts";
 import { cancelJob, completeJob, reviewJob } from "../../use-cases/finish-job.ts";
 import { actor, readableBy } from "../../use-cases/job-access.ts";
 import { listInstances } from "../../use-cases/list-instances.ts";
 import { forbidden } from "../../use-cases/outcome.ts";
+import { replayJob } from "../../use-cases/replay-job.ts";
 import { submitJob } from "../../use-cases/submit-job.ts";
 import { type LocalArtifactStore, localUserArtifactRoutes } from "./local-artifact-routes.ts";
+import { logRoutes } from "./log-routes.ts";
 import { body, fail, fieldsOf, invalid, notFound, tooLarge } from "./responses.ts";
 import type { UserEnv } from "./user-identity.ts";
 import { instanceView, jobEventViews, jobView, reviewView } from "./views.ts";
+
+/**
+ * An `Idempotency-Key` header (the contract has checked it, request-contract.ts) with the
+ * hash of the request it names: a key sent again with another request is a conflict.
+ */
+const idempotencyOf = (key: string | undefined, request: unknown) =>
+  key === undefined
+    ? {}
+    : {
+        idempotency: {
+          key,
+          requestHash: createHash("sha256").update(JSON.stringify(request)).digest("hex"),
+        },
+      };
 
 export const USER_ROUTES_NEEDS = needs(
   [
@@ -58,21 +77,31 @@ export const userRoutes = (
     if (!parsed.ok) return invalid("the job spec has errors", parsed.errors);
     const unuploaded = inputsToUpload(parsed.spec);
     if (unuploaded.length) return invalid("the job spec has errors", unuploaded);
-    // The contract has checked the headers (request-contract.ts).
-    const key = c.req.header("idempotency-key");
+    const idempotency = idempotencyOf(c.req.header("idempotency-key"), input);
     const preparedSince = c.req.header(PREPARED_SINCE_HEADER);
     const submitted = await submitJob(cp, {
       spec: parsed.spec,
       by: actor(c.get("caller")),
       ...(preparedSince !== undefined ? { preparedSince } : {}),
-      ...(key
-        ? {
-            idempotency: {
-              key,
-              requestHash: createHash("sha256").update(JSON.stringify(input)).digest("hex"),
-            },
-          }
-        : {}),
+      ...idempotency,
+    });
+    if (!submitted.ok) return fail(submitted);
+    return c.json(jobView(submitted.record), submitted.replayed ? 200 : 201);
+  });
+
+  /** A new job from one of the caller's jobs: its exact spec and pinned inputs (docs/api.md). */
+  router.post("/jobs/:id/replay", async (c) => {
+    const input = await body(c.req.raw);
+    const request = ReplayRequest.safeParse(input);
+    if (!request.success) return invalid("bad replay", fieldsOf(request.error));
+    const jobId = c.req.param("id");
+    const idempotency = idempotencyOf(c.req.header("idempotency-key"), { jobId, input });
+    const submitted = await replayJob(cp, {
+      jobId,
+      by: c.get("caller"),
+      waitRequestS: request.data.waitRequestS,
+      ...(request.data.description ? { description: request.data.description } : {}),
+      ...idempotency,
     });
     if (!submitted.ok) return fail(submitted);
     return c.json(jobView(submitted.record), submitted.replayed ? 200 : 201);
@@ -99,14 +128,26 @@ export const userRoutes = (
   };
   const noSuchJob = (jobId: string) => notFound(`job ${jobId} not found`);
 
+  /** When a job ended: its last change, once it is terminal; its timeline closes then. */
+  const endedAt = (record: JobRecord) =>
+    isTerminal(record.job.phase) ? record.updatedAt : undefined;
+
+  /** The job's cost so far, priced at the instance it holds or last held. */
+  const costOf = async (record: JobRecord) => {
+    const instance = record.job.instanceId
+      ? await cp.instances.get(record.job.instanceId)
+      : undefined;
+    const ran = instance && { instanceType: instance.pool.instanceType, spot: instance.spot };
+    return jobCost(record.timeline, ran, cp.clock.now(), endedAt(record));
+  };
+
   /** Its owner reads a job; so does a reviewer while it awaits their review. */
   router.get("/jobs/:id", async (c) => {
     const query = JobQuery.safeParse(c.req.query());
     if (!query.success) return invalid("bad query", fieldsOf(query.error));
     const record = await cp.jobs.get(c.req.param("id"));
-    return record && readableBy(c.get("caller"), record)
-      ? c.json(jobView(record, query.data.dialect))
-      : noSuchJob(c.req.param("id"));
+    if (!record || !readableBy(c.get("caller"), record)) return noSuchJob(c.req.param("id"));
+    return c.json(jobView(record, query.data.dialect, await costOf(record)));
   });
 
   for (const [verb, act] of [
@@ -172,8 +213,7 @@ export const userRoutes = (
   router.get("/jobs/:id/timeline", async (c) => {
     const record = await ownJob(c.get("caller").userId, c.req.param("id"));
     if (!record) return noSuchJob(c.req.param("id"));
-    const endedAt = isTerminal(record.job.phase) ? record.updatedAt : undefined;
-    return c.json({ periods: timelinePeriods(record.timeline, cp.clock.now(), endedAt) });
+    return c.json({ periods: timelinePeriods(record.timeline, cp.clock.now(), endedAt(record)) });
   });
 
   router.get("/jobs/:id/outputs", async (c) => {
@@ -195,6 +235,8 @@ export const userRoutes = (
     return c.redirect(await cp.artifacts.outputDownload(record.job.id, path), 302);
   });
 
+  router.route("/", logRoutes(cp));
+
   router.post("/inputs", async (c) => {
     const announced = InputAnnouncement.safeParse(await body(c.req.raw));
     if (!announced.success) return invalid("bad input", fieldsOf(announced.error));
@@ -211,7 +253,8 @@ export const userRoutes = (
       ? ({ allOwners: true } as const)
       : { owner: caller.userId };
     const instances = await listInstances(cp, scope);
-    return c.json({ items: instances.map(instanceView) });
+    const now = cp.clock.now();
+    return c.json({ items: instances.map((instance) => instanceView(instance, now)) });
   });
 
   return router;

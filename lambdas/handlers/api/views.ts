@@ -1,4 +1,11 @@
-import type { InstanceView, JobEventView, JobView, ReviewView } from "../../../sdk/api-types.ts";
+import type {
+  CostView,
+  InstanceView,
+  JobEventView,
+  JobView,
+  ReviewView,
+} from "../../../sdk/api-types.ts";
+import { type Cost, instanceCost } from "../../domain/cost.ts";
 import { type Dialect, jobDialects } from "../../domain/dialects/index.ts";
 import { aibroInstanceStatus, type Instance } from "../../domain/instance.ts";
 import { type Job, submitJob } from "../../domain/job.ts";
@@ -6,7 +13,21 @@ import { jobHistory } from "../../domain/job-history.ts";
 import { isTerminal } from "../../domain/phases.ts";
 import type { JobEventRecord, JobRecord } from "../../ports.ts";
 
-export const jobView = (record: JobRecord, dialect?: Dialect): JobView => {
+/** A cost as the API shows it: dollars to the micro-dollar, seconds to the millisecond. */
+const costView = (cost: Cost): CostView => {
+  const round = (value: number, places: number) => Number(value.toFixed(places));
+  return {
+    ...cost,
+    ...(cost.usd !== undefined ? { usd: round(cost.usd, 6) } : {}),
+    items: cost.items.map((item) => ({
+      ...item,
+      seconds: round(item.seconds, 3),
+      ...(item.usd !== undefined ? { usd: round(item.usd, 6) } : {}),
+    })),
+  };
+};
+
+export const jobView = (record: JobRecord, dialect?: Dialect, cost?: Cost): JobView => {
   const { job } = record;
   const dialects = jobDialects(job);
   return {
@@ -25,14 +46,18 @@ export const jobView = (record: JobRecord, dialect?: Dialect): JobView => {
     ...(job.instanceId ? { instanceId: job.instanceId } : {}),
     ...(record.modelName ? { modelName: record.modelName } : {}),
     ...(record.endpoint ? { endpoint: record.endpoint } : {}),
+    ...(record.spec.checkpointDir ? { checkpointDir: record.spec.checkpointDir } : {}),
+    ...(record.replayOf ? { replayOf: record.replayOf } : {}),
+    ...(record.description ? { description: record.description } : {}),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
     dialects,
     ...(dialect ? { status: dialects[dialect] } : {}),
+    ...(cost ? { cost: costView(cost) } : {}),
   };
 };
 
-export const instanceView = (instance: Instance & { updatedAt?: string }): InstanceView => ({
+export const instanceView = (instance: Instance, now: string): InstanceView => ({
   id: instance.id,
   status: instance.status,
   ...(instance.status === "CLOSING" || instance.status === "CLOSED"
@@ -51,6 +76,7 @@ export const instanceView = (instance: Instance & { updatedAt?: string }): Insta
     : {}),
   ...(instance.stoppedUntil ? { stoppedUntil: instance.stoppedUntil } : {}),
   updatedAt: instance.updatedAt ?? "",
+  cost: costView(instanceCost(instance, now)),
 });
 
 const jobEventView = (event: JobEventRecord, after: Job): JobEventView => ({
@@ -60,6 +86,7 @@ const jobEventView = (event: JobEventRecord, after: Job): JobEventView => ({
   ...(event.from ? { from: event.from } : {}),
   phase: event.phase,
   ...(event.reason ? { reason: event.reason } : {}),
+  ...("replayOf" in event.event && event.event.replayOf ? { replayOf: event.event.replayOf } : {}),
   ...(event.by ? { by: { userId: event.by.userId, email: event.by.email } } : {}),
   dialects: jobDialects(after),
 });

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { type APIGatewayProxyResult, handle, type LambdaEvent } from "hono/aws-lambda";
 import { buildPortsAndEnvironment } from "../../adapters/aws/build-ports.ts";
 import { metrics } from "../../adapters/aws/builders/cloudwatch.ts";
@@ -44,6 +45,10 @@ const { ports, environment } = await buildPortsAndEnvironment(
   },
   API_OWN_ENVIRONMENT,
 );
-const api = createApi(ports, { agentRole: environment.agentRole.AGENT_ROLE_NAME });
+const api = createApi(ports, {
+  agentRole: environment.agentRole.AGENT_ROLE_NAME,
+  // Beside the bundle: the function's bundling builds the console there (lib/constructs/functions.ts).
+  consoleAssets: join(import.meta.dirname, "console"),
+});
 
 export const handler = wrapHandler<LambdaEvent, APIGatewayProxyResult>(handle(api));

@@ -33,7 +33,7 @@ beforeAll(async () => {
   compute = new ProcessCompute({
     stateDir,
     gpuProbe: async () => false,
-    agentEnv: { GPUCTL_HEARTBEAT_S: "0.1" },
+    agentEnv: { GPUCTL_HEARTBEAT_S: "0.1", GPUCTL_LOG_SYNC_S: "0.1" },
   });
   outside = createServer((request, response) => {
     outsideAuthorization.push(request.headers.authorization);
@@ -589,6 +589,44 @@ describe("the agent returns a job's logs whatever the outcome", () => {
       cp.uploads.get(`jobs/${job.jobId}/logs/stdout.log`)?.toString(),
     );
     expect(cp.uploads.get(`jobs/${job.jobId}/logs/stdout.log`)?.toString()).toBe("started\n");
+  });
+});
+
+describe("the agent uploads a job's logs while it runs", () => {
+  const uploaded = (jobId: string, name: string) =>
+    cp.uploads.get(`jobs/${jobId}/logs/${name}`)?.toString();
+
+  it("uploads stdout and stderr as they grow, before the run ends, and whole at its end", async () => {
+    const id = await launch();
+    // The run waits for the test to see its first lines, then writes more and ends.
+    const job = newJob({
+      run: "echo first; echo warn >&2; while [ ! -e go ]; do sleep 0.05; done; echo second",
+    });
+    await cp.task(id, "prepare", job);
+    const run = cp.queue(id, "run", job);
+    await waitFor("the running job's stdout", () => uploaded(job.jobId, "stdout.log"));
+    await waitFor("the running job's stderr", () => uploaded(job.jobId, "stderr.log"));
+    expect(uploaded(job.jobId, "stdout.log")).toBe("first\n");
+    expect(uploaded(job.jobId, "stderr.log")).toBe("warn\n");
+    await writeFile(join(jobDir(id, job.jobId), "go"), "");
+    expect(await run.result).toEqual(succeeded({ exitCode: 0 }));
+    // The last upload came before the report.
+    expect(uploaded(job.jobId, "stdout.log")).toBe("first\nsecond\n");
+  });
+
+  it("uploads the setup's logs while it runs", async () => {
+    const id = await launch();
+    const job = newJob({
+      envHash: `sha256:setup-${jobs}`,
+      setup: 'echo installing; while [ ! -e "$GPUCTL_ENV_DIR/go" ]; do sleep 0.05; done',
+    });
+    await cp.task(id, "prepare", job);
+    const gearUp = cp.queue(id, "gearUp", job);
+    expect(await waitFor("the setup's stdout", () => uploaded(job.jobId, "setup-stdout.log"))).toBe(
+      "installing\n",
+    );
+    await writeFile(join(home(id), "envs", job.envHash, "go"), "");
+    expect(await gearUp.result).toEqual(succeeded({}));
   });
 });
 

@@ -598,18 +598,18 @@ describe("agent credentials", () => {
     expect(await response.json()).toMatchObject({
       error: { fields: [{ field: CHECKSUM_HEADER, message: expect.stringMatching(/sha256/) }] },
     });
-    expect(await artifacts.resultExists("running", "results/checked.txt")).toBe(false);
+    expect(await artifacts.read(["jobs", "running", "results", "checked.txt"])).toBeUndefined();
   });
 
-  it("takes a late log once: nothing is overwritten", async () => {
+  it("takes a just-ended job's log again: the agent's last upload replaces its live one", async () => {
     const path = "/agent/v1/artifacts/jobs/canceled/logs/stderr.log";
-    expect((await call(credential("canceled"), "PUT", path, "first")).status).toBe(201);
-    expect((await call(credential("canceled"), "PUT", path, "second")).status).toBe(403);
+    expect((await call(credential("canceled"), "PUT", path, "live")).status).toBe(201);
+    expect((await call(credential("canceled"), "PUT", path, "live, last")).status).toBe(201);
     expect(
       Buffer.from(
         (await artifacts.read(["jobs", "canceled", "logs", "stderr.log"])) ?? [],
       ).toString(),
-    ).toBe("first");
+    ).toBe("live, last");
   });
 
   it("takes a task report only with the credential of the task's own job", async () => {

@@ -45,7 +45,8 @@ beforeAll(async () => {
   cp = {
     ...stores.at(NOW),
     commands: new MemoryCommandQueue(),
-    compute: { instanceTypes: async () => ["g5.xlarge"] },
+    // `local`: the fixtures' jobs ask for it, and a replay submits their specs again.
+    compute: { instanceTypes: async () => ["g5.xlarge", "local"] },
     workflows: {
       start: async () => ({ executionId: "e" }),
       sendTaskSuccess: async () => {},
@@ -57,6 +58,7 @@ beforeAll(async () => {
       listOutputs: async () => ({ items: ["model.pt"] }),
       outputDownload: async (jobId: string, path: string) =>
         `https://artifacts.example.org/${jobId}/${path}`,
+      readResult: async () => ({ bytes: new TextEncoder().encode("boom\n"), size: 5 }),
     },
     settings: {
       ...stores.at(NOW).settings,
@@ -211,6 +213,15 @@ const ROWS: Row[] = [
     expected: { owner: 403, other: 404, reviewer: 404, admin: 404 },
   },
   {
+    route: "replay",
+    method: "POST",
+    path: "/v1/jobs/:id/replay",
+    job: "awaiting review",
+    body: {},
+    // A reviewer reads a job awaiting their review, but only its owner runs it again.
+    expected: ownerOnly(201),
+  },
+  {
     route: "events",
     method: "GET",
     path: "/v1/jobs/:id/events",
@@ -228,6 +239,13 @@ const ROWS: Row[] = [
     route: "outputs",
     method: "GET",
     path: "/v1/jobs/:id/outputs",
+    job: "awaiting review",
+    expected: ownerOnly(200),
+  },
+  {
+    route: "logs",
+    method: "GET",
+    path: "/v1/jobs/:id/logs?stream=stderr",
     job: "awaiting review",
     expected: ownerOnly(200),
   },

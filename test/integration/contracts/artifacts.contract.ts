@@ -65,9 +65,9 @@ export const artifactsContract = (name: string, setup: () => Promise<ArtifactsUn
       const upload = await artifacts.resultUpload("job-1", { path: "results/a b.json", ...result });
       expect(new URL(upload.url).pathname).toMatch(/\/jobs\/job-1\/results\/a%20b\.json$/);
       expect(upload.headers).toEqual({ [CHECKSUM_HEADER]: checksumOf(result.sha256) });
-      expect(await artifacts.resultExists("job-1", "results/a b.json")).toBe(false);
+      expect(await artifacts.listOutputs("job-1")).toEqual({ items: [] });
       await store("jobs/job-1/results/a b.json", result.bytes);
-      expect(await artifacts.resultExists("job-1", "results/a b.json")).toBe(true);
+      expect(await artifacts.listOutputs("job-1")).toEqual({ items: ["results/a b.json"] });
       expect(new URL(await artifacts.outputDownload("job-1", "results/a b.json")).pathname).toMatch(
         /\/jobs\/job-1\/results\/a%20b\.json$/,
       );
@@ -91,5 +91,29 @@ export const artifactsContract = (name: string, setup: () => Promise<ArtifactsUn
       expect(listed).toEqual(paths);
       expect(pages).toBe(3);
       expect(await artifacts.listOutputs("job-2")).toEqual({ items: [] });
+    });
+
+    it("reads a range of a result file with the file's size; nothing of a missing one", async () => {
+      const { artifacts, store } = await setup();
+      await store("jobs/job-1/logs/stdout.log", Buffer.from("hello world"));
+      const read = async (offset: number, length: number) => {
+        const { bytes, size } = await artifacts.readResult("job-1", "logs/stdout.log", {
+          offset,
+          length,
+        });
+        return { text: Buffer.from(bytes).toString(), size };
+      };
+      expect(await read(0, 5)).toEqual({ text: "hello", size: 11 });
+      expect(await read(6, 100)).toEqual({ text: "world", size: 11 });
+      expect(await read(11, 10)).toEqual({ text: "", size: 11 });
+      expect(await read(50, 10)).toEqual({ text: "", size: 11 });
+      const other = { offset: 0, length: 10 };
+      expect(await artifacts.readResult("job-2", "logs/stdout.log", other)).toEqual({
+        bytes: new Uint8Array(),
+        size: 0,
+      });
+      expect(await artifacts.readResult("job-1", "logs/stderr.log", other)).toMatchObject({
+        size: 0,
+      });
     });
   });

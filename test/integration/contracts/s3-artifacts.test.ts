@@ -1,4 +1,9 @@
-import { HeadObjectCommand, ListObjectsV2Command, S3ServiceException } from "@aws-sdk/client-s3";
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { createS3Client, S3Artifacts } from "../../../lambdas/adapters/aws/s3/s3-artifacts.ts";
 import { artifactsContract } from "./artifacts.contract.ts";
@@ -6,8 +11,8 @@ import { artifactsContract } from "./artifacts.contract.ts";
 const BUCKET = "gpuctl-artifacts-test";
 
 /**
- * S3 as far as the adapter calls it: a bucket of keys behind HeadObject and ListObjectsV2
- * (keys in UTF-8 order, MaxKeys to a page, an opaque continuation token). The presigned
+ * S3 as far as the adapter calls it: a bucket of keys behind HeadObject, ranged GetObject
+ * and ListObjectsV2 (keys in UTF-8 order, MaxKeys to a page, an opaque continuation token). The presigned
  * PUTs are signed locally and never reach it; `store` stands for them.
  */
 const fakeS3 = () => {
@@ -24,6 +29,29 @@ const fakeS3 = () => {
       $fault: "client",
       $metadata: { httpStatusCode: 404 },
     });
+  });
+  mock.on(GetObjectCommand).callsFake(({ Bucket, Key, Range = "" }) => {
+    const object = Bucket === BUCKET ? objects.get(Key) : undefined;
+    if (!object)
+      throw new S3ServiceException({
+        name: "NoSuchKey",
+        $fault: "client",
+        $metadata: { httpStatusCode: 404 },
+      });
+    const [, first = "0", last = ""] = /^bytes=(\d+)-(\d*)$/.exec(Range) ?? [];
+    const start = Number(first);
+    if (start >= object.length)
+      throw new S3ServiceException({
+        name: "InvalidRange",
+        $fault: "client",
+        $metadata: { httpStatusCode: 416 },
+      });
+    const end = Math.min(object.length, last === "" ? object.length : Number(last) + 1);
+    const bytes = new Uint8Array(object.subarray(start, end));
+    return {
+      Body: { transformToByteArray: async () => bytes },
+      ContentRange: `bytes ${start}-${end - 1}/${object.length}`,
+    };
   });
   mock.on(ListObjectsV2Command).callsFake(({ Prefix = "", ContinuationToken, MaxKeys = 1000 }) => {
     const after = ContinuationToken ? Buffer.from(ContinuationToken, "base64").toString() : "";

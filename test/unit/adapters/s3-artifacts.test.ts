@@ -1,5 +1,10 @@
 import { Readable } from "node:stream";
-import { HeadObjectCommand, ListObjectsV2Command, S3ServiceException } from "@aws-sdk/client-s3";
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createS3Client, S3Artifacts } from "../../../lambdas/adapters/aws/s3/s3-artifacts.ts";
@@ -140,6 +145,51 @@ describe("S3 artifacts", () => {
     await expect(artifacts.listOutputs("job-1", { cursor: "forged" })).rejects.toBeInstanceOf(
       InvalidCursorError,
     );
+  });
+});
+
+describe("S3 artifacts reading a result", () => {
+  const range = { offset: 10, length: 5 };
+  const s3Error = (name: string, httpStatusCode: number) =>
+    new S3ServiceException({ name, $fault: "client", $metadata: { httpStatusCode } });
+
+  it("GETs just the asked range of the job's key, and the size from Content-Range", async () => {
+    const bytes = new TextEncoder().encode("hello");
+    s3.on(GetObjectCommand).resolves({
+      Body: { transformToByteArray: async () => bytes } as never,
+      ContentRange: "bytes 10-14/1234",
+    });
+    expect(await artifacts.readResult("job-1", "logs/stdout.log", range)).toEqual({
+      bytes,
+      size: 1234,
+    });
+    expect(s3).toHaveReceivedCommandWith(GetObjectCommand, {
+      Bucket: BUCKET,
+      Key: "jobs/job-1/logs/stdout.log",
+      Range: "bytes=10-14",
+    });
+  });
+
+  it("answers a missing key (NoSuchKey) with nothing, size 0", async () => {
+    s3.on(GetObjectCommand).rejects(s3Error("NoSuchKey", 404));
+    expect(await artifacts.readResult("job-1", "logs/stderr.log", range)).toEqual({
+      bytes: new Uint8Array(),
+      size: 0,
+    });
+  });
+
+  it("answers a range past the end (416) with nothing and the size HeadObject gives", async () => {
+    s3.on(GetObjectCommand).rejects(s3Error("InvalidRange", 416));
+    s3.on(HeadObjectCommand).resolves({ ContentLength: 7 });
+    expect(await artifacts.readResult("job-1", "logs/stdout.log", range)).toEqual({
+      bytes: new Uint8Array(),
+      size: 7,
+    });
+  });
+
+  it("throws what else S3 answers", async () => {
+    s3.on(GetObjectCommand).rejects(s3Error("AccessDenied", 403));
+    await expect(artifacts.readResult("job-1", "logs/stdout.log", range)).rejects.toThrow();
   });
 });
 

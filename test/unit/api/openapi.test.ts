@@ -9,6 +9,7 @@ import { openApiDocument } from "../../../lambdas/handlers/api/openapi-document.
 const app = createApi({} as Parameters<typeof createApi>[0], {
   localArtifacts: {} as never,
   polledCommands: {} as never,
+  consoleAssets: "unread",
 });
 
 /** Hono's `:name` (or `:name{pattern}`) and `*` as OpenAPI's `{name}` and the rest `{path}`. */

@@ -107,6 +107,57 @@ describe("gpuctl status", () => {
     expect(calls(api)).toEqual(["GET /v1/jobs/job-3", "GET /v1/jobs/job-3/timeline"]);
   });
 
+  it("shows what the job cost and what it replays", async () => {
+    const costed = jobView({
+      id: "job-3",
+      phase: "COMPLETED",
+      replayOf: "job-1",
+      description: "loss turns NaN",
+      cost: {
+        usd: 0.237528,
+        instanceType: "g5.xlarge",
+        items: [
+          { part: "boot", seconds: 180, usd: 0.0503 },
+          { part: "running", seconds: 670.4, usd: 0.187228 },
+        ],
+        prices: {},
+        asOf: AT,
+      },
+    });
+    const api = await serve((request) =>
+      request.path === "/v1/jobs/job-3" ? { json: costed } : handler(request),
+    );
+    const result = await gpuctl(["status", "job-3"], { endpoint: api.endpoint });
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split("\n").map((line) => line.trim().split(/\s{2,}/));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        ["Replay of:", "job-1"],
+        ["Description:", "loss turns NaN"],
+        ["Cost:", "$0.24 estimated from list prices (boot 180s $0.05, running 670s $0.19)"],
+      ]),
+    );
+  });
+
+  it("says why a job's cost has no figure", async () => {
+    const unpriced = jobView({
+      id: "job-3",
+      cost: {
+        unpriced: "spot capacity is not priced",
+        items: [{ part: "running", seconds: 60 }],
+        prices: {},
+        asOf: AT,
+      },
+    });
+    const api = await serve((request) =>
+      request.path === "/v1/jobs/job-3" ? { json: unpriced } : handler(request),
+    );
+    const result = await gpuctl(["status", "job-3"], { endpoint: api.endpoint });
+    expect(result.stdout).toMatch(
+      /^Cost: +not priced: spot capacity is not priced \(running 60s\)$/m,
+    );
+  });
+
   it("asks for one dialect and shows only that one", async () => {
     const api = await serve(handler);
     const result = await gpuctl(["status", "job-3", "--dialect", "modelarts"], {
@@ -240,6 +291,13 @@ describe("gpuctl instances", () => {
       instanceType: "p4d.24xlarge",
       spot: true,
       updatedAt: minutesAgo(30),
+      cost: {
+        unpriced: "spot capacity is not priced",
+        instanceType: "p4d.24xlarge",
+        items: [{ part: "running", seconds: 600 }],
+        prices: {},
+        asOf: minutesAgo(0),
+      },
     }),
     instanceView({
       id: "i-3",
@@ -271,7 +329,7 @@ describe("gpuctl instances", () => {
     expect(printed).toEqual(instances);
   });
 
-  it("prints a table with status, substatus, type, job, when cooling stops and terminates it, and age", async () => {
+  it("prints a table with status, substatus, type, job, when cooling stops and terminates it, age and cost", async () => {
     const api = await serve(() => ({ json: { items: instancesNow() } }));
     const result = await gpuctl(["instances"], { endpoint: api.endpoint });
     expect(result.code).toBe(0);
@@ -281,11 +339,11 @@ describe("gpuctl instances", () => {
         .split("\n")
         .map((line) => line.split(/\s+/)),
     ).toEqual([
-      ["ID", "STATUS", "SUBSTATUS", "TYPE", "JOB", "STOPS", "TERMINATES", "UPDATED"],
-      ["i-1", "EXECUTING", "-", "g5.xlarge", "job-1", "-", "-", "3m"],
-      ["i-2", "CLOSING", "STOPPING", "p4d.24xlarge", "-", "-", "-", "30m"],
-      ["i-3", "COOLING", "-", "g5.xlarge", "-", "4m", "3h", "1m"],
-      ["i-4", "COOLING", "-", "g5.xlarge", "-", "-", "2m", "1m"],
+      ["ID", "STATUS", "SUBSTATUS", "TYPE", "JOB", "STOPS", "TERMINATES", "UPDATED", "COST"],
+      ["i-1", "EXECUTING", "-", "g5.xlarge", "job-1", "-", "-", "3m", "$0.50"],
+      ["i-2", "CLOSING", "STOPPING", "p4d.24xlarge", "-", "-", "-", "30m", "unpriced"],
+      ["i-3", "COOLING", "-", "g5.xlarge", "-", "4m", "3h", "1m", "$0.50"],
+      ["i-4", "COOLING", "-", "g5.xlarge", "-", "-", "2m", "1m", "$0.50"],
     ]);
   });
 });

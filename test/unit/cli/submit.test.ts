@@ -372,6 +372,20 @@ describe("gpuctl submit --wait", () => {
     await expect(readFile(join(results, "job-5", "a.txt"))).rejects.toThrow(/ENOENT/);
   });
 
+  it.each(["CANCELED", "TIMED_OUT", "LOST", "PREEMPTED"] as const)(
+    "exits 1 when the job ends %s, and says where its logs are",
+    async (phase) => {
+      const api = await serve(scripted("job-8", [["SUBMITTED"], ["TRAINING"], [phase]], {}));
+      const spec = await writeSpec("spec.yaml", GOOD_SPEC);
+      const result = await gpuctl(["submit", "-f", spec, "--wait"], { endpoint: api.endpoint });
+      expect(result.code).toBe(1);
+      expect(phaseLines(result.stdout)).toEqual(["SUBMITTED", "TRAINING", phase]);
+      expect(result.stdout.trimEnd().split("\n").at(-1)).toBe("its logs: gpuctl logs job-8");
+      // Not a terminal: no live line rewritten in place.
+      expect(result.stdout).not.toContain("\r");
+    },
+  );
+
   it("with --output json prints only the final JobView on stdout, into --results", async () => {
     const api = await serve(
       scripted("job-6", [["SUBMITTED"], ["COMPLETED"]], { "model.bin": "w" }),

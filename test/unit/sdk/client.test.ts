@@ -11,6 +11,7 @@ import {
   jobView,
   startFakeApi,
 } from "./fake-api.ts";
+import { type FakeLogs, logsRoute } from "./fake-logs.ts";
 
 let api: FakeApi | undefined;
 afterEach(async () => {
@@ -252,5 +253,64 @@ describe("GpuctlClient errors", () => {
     expect((error as Error).message).toBe(
       `the control plane at ${endpoint} is not reachable (is \`npm start\` running?)`,
     );
+  });
+});
+
+describe("GpuctlClient logs", () => {
+  it("reads one chunk of a stream from an offset", async () => {
+    const logs: FakeLogs = { streams: { stderr: "boom\n" }, ended: true };
+    const { api, client } = await start(logsRoute("job 1", logs));
+    expect(await client.jobLogs("job 1", { stream: "stderr", offset: 1 })).toEqual({
+      stream: "stderr",
+      offset: 1,
+      nextOffset: 5,
+      size: 5,
+      text: "oom\n",
+      ended: true,
+    });
+    expect(only(api).path).toBe("/v1/jobs/job%201/logs");
+  });
+
+  it("follows a stream chunk by chunk as it grows, until it has ended", async () => {
+    const logs: FakeLogs = { streams: { stdout: "one\n" }, ended: false };
+    const { api, client } = await start(logsRoute("job-1", logs, 3));
+    const texts: string[] = [];
+    for await (const chunk of client.followLogs("job-1", { intervalMs: 1 })) {
+      texts.push(chunk.text);
+      // The job writes more once the first line is shown, then ends.
+      if (texts.join("") === "one\n") logs.streams.stdout = "one\ntwo\n";
+      if (texts.join("") === "one\ntwo\n") logs.ended = true;
+    }
+    expect(texts.join("")).toBe("one\ntwo\n");
+    expect(texts.every((text) => text.length <= 3)).toBe(true);
+    const offsets = api.requests.map((request) => request.query.get("offset"));
+    expect(offsets.slice(0, 3)).toEqual(["0", "3", "4"]);
+  });
+
+  it("reads a stream again from its start when it became shorter than what was read", async () => {
+    const logs: FakeLogs = { streams: { stdout: "attempt 1 wrote this\n" }, ended: false };
+    const { client } = await start(logsRoute("job-1", logs));
+    const texts: string[] = [];
+    for await (const chunk of client.followLogs("job-1", { intervalMs: 1 })) {
+      texts.push(chunk.text);
+      if (texts.length === 1) logs.streams.stdout = "attempt 2\n";
+      else logs.ended = true;
+    }
+    expect(texts).toEqual(["attempt 1 wrote this\n", "attempt 2\n"]);
+  });
+
+  it("stops following when its signal is aborted", async () => {
+    const logs: FakeLogs = { streams: { stdout: "forever\n" }, ended: false };
+    const { client } = await start(logsRoute("job-1", logs));
+    const controller = new AbortController();
+    const texts: string[] = [];
+    for await (const chunk of client.followLogs("job-1", {
+      signal: controller.signal,
+      intervalMs: 60_000,
+    })) {
+      texts.push(chunk.text);
+      controller.abort();
+    }
+    expect(texts).toEqual(["forever\n"]);
   });
 });

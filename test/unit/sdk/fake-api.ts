@@ -147,6 +147,13 @@ export const instanceView = (overrides: Partial<InstanceView> & Pick<InstanceVie
     region: "eu-west-1",
     spot: false,
     updatedAt: "2025-01-01T00:00:00.000Z",
+    cost: {
+      usd: 0.503,
+      instanceType: "g5.xlarge",
+      items: [{ part: "running", seconds: 1800, usd: 0.503 }],
+      prices: {},
+      asOf: "2025-01-01T00:30:00.000Z",
+    },
     ...overrides,
   }) satisfies InstanceView;
 

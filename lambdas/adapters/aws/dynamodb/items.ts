@@ -74,6 +74,8 @@ export const jobItem = (record: JobRecord) => ({
   updatedAt: record.updatedAt,
   ...(record.modelName ? { modelName: record.modelName } : {}),
   ...(record.endpoint ? { endpoint: record.endpoint } : {}),
+  ...(record.replayOf ? { replayOf: record.replayOf } : {}),
+  ...(record.description ? { description: record.description } : {}),
   timeline: record.timeline,
   spec: record.spec,
   gsi1pk: keys.owner(record.owner),
@@ -84,8 +86,19 @@ export const jobItem = (record: JobRecord) => ({
 export const jobRecordFrom = (item: Record<string, unknown>): JobRecord => {
   const job = readJobRecord(item);
   if (!job) throw new UnreadableJobError(item);
-  const { owner, name, createdAt, updatedAt, modelName, endpoint, taskToken, timeline, spec } =
-    item as unknown as JobRecord;
+  const {
+    owner,
+    name,
+    createdAt,
+    updatedAt,
+    modelName,
+    endpoint,
+    taskToken,
+    replayOf,
+    description,
+    timeline,
+    spec,
+  } = item as unknown as JobRecord;
   return {
     job,
     owner,
@@ -97,6 +110,8 @@ export const jobRecordFrom = (item: Record<string, unknown>): JobRecord => {
     ...(modelName ? { modelName } : {}),
     ...(endpoint ? { endpoint } : {}),
     ...(taskToken ? { taskToken } : {}),
+    ...(replayOf ? { replayOf } : {}),
+    ...(description ? { description } : {}),
   };
 };
 

@@ -174,7 +174,9 @@ export class DynamoJobStore extends DynamoTable implements JobStore {
                 jobId: job.id,
                 version: job.version,
                 at: createdAt,
-                event: { type: "submitted" },
+                event: record.replayOf
+                  ? { type: "submitted", replayOf: record.replayOf }
+                  : { type: "submitted" },
                 phase: job.phase,
                 ...(by ? { by } : {}),
               },

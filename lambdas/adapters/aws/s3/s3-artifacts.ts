@@ -21,6 +21,7 @@ import {
   type ArtifactTransfer,
   InvalidCursorError,
   type Page,
+  type ResultBytes,
 } from "../../../ports.ts";
 
 /**
@@ -53,6 +54,21 @@ const DEFAULT_DOWNLOAD_EXPIRY_S = 15 * 60;
 const isMissing = (error: unknown) =>
   error instanceof S3ServiceException &&
   (error.name === "NotFound" || error.$metadata.httpStatusCode === 404);
+
+/** GetObject answers a missing key NoSuchKey (the API's role may list the bucket). */
+const isNoSuchKey = (error: unknown) =>
+  error instanceof S3ServiceException && error.name === "NoSuchKey";
+
+/** A range that starts at or past the object's end (416); an empty object has no range at all. */
+const isInvalidRange = (error: unknown) =>
+  error instanceof S3ServiceException &&
+  (error.name === "InvalidRange" || error.$metadata.httpStatusCode === 416);
+
+/** The whole object's size from a ranged GET's `Content-Range: bytes 0-9/1234`. */
+const sizeOfRange = (contentRange: string | undefined, fallback: number): number => {
+  const total = contentRange?.match(/\/(\d+)$/)?.[1];
+  return total === undefined ? fallback : Number(total);
+};
 
 /**
  * Artifacts in one S3 bucket. Every URL is presigned here (local signing, no request to
@@ -95,8 +111,28 @@ export class S3Artifacts implements Artifacts {
     return this.presignPut(resultKey(jobId, file.path), file);
   }
 
-  resultExists(jobId: string, path: string): Promise<boolean> {
-    return this.exists(resultKey(jobId, path));
+  async readResult(
+    jobId: string,
+    path: string,
+    range: { offset: number; length: number },
+  ): Promise<ResultBytes> {
+    const key = resultKey(jobId, path);
+    const last = range.offset + Math.max(1, range.length) - 1;
+    try {
+      const object = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Range: `bytes=${range.offset}-${last}`,
+        }),
+      );
+      const bytes = (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+      return { bytes, size: sizeOfRange(object.ContentRange, range.offset + bytes.byteLength) };
+    } catch (error) {
+      if (isNoSuchKey(error)) return { bytes: new Uint8Array(), size: 0 };
+      if (!isInvalidRange(error)) throw error;
+    }
+    return { bytes: new Uint8Array(), size: await this.sizeOf(key) };
   }
 
   async listOutputs(jobId: string, page: { cursor?: string } = {}): Promise<Page<string>> {
@@ -125,6 +161,17 @@ export class S3Artifacts implements Artifacts {
 
   outputDownload(jobId: string, path: string): Promise<string> {
     return this.presignGet(resultKey(jobId, path));
+  }
+
+  /** The object's size, 0 when there is none. */
+  private async sizeOf(key: string): Promise<number> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return head.ContentLength ?? 0;
+    } catch (error) {
+      if (isMissing(error)) return 0;
+      throw error;
+    }
   }
 
   private async exists(key: string): Promise<boolean> {
