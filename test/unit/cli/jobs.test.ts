@@ -387,12 +387,12 @@ describe("gpuctl without a control plane", () => {
 });
 
 describe("gpuctl with an unknown verb", () => {
-  it.each([[["logs"]], [["logs", "--help"]], [["logs", "-h", "job-1"]]])(
+  it.each([[["tail"]], [["tail", "--help"]], [["tail", "-h", "job-1"]]])(
     "refuses `gpuctl %j` as a usage error",
     async (args) => {
       const result = await gpuctl(args);
       expect(result.code).toBe(2);
-      expect(result.stderr).toContain("unknown command 'logs'");
+      expect(result.stderr).toContain("unknown command 'tail'");
       expect(result.stdout).toBe("");
     },
   );
