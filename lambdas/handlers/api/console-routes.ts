@@ -72,7 +72,9 @@ export const consoleRoutes = (assetsDir: string) => {
       headers: { "content-type": TYPES[file], "cache-control": "no-cache" },
     });
   };
-  for (const [path, file] of Object.entries(CONSOLE_PATHS))
-    router.get(path, headers, () => serve(file));
+  for (const [path, file] of Object.entries(CONSOLE_PATHS)) {
+    router.use(path, headers);
+    router.get(path, () => serve(file));
+  }
   return router;
 };
