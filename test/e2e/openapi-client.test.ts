@@ -14,7 +14,7 @@ afterAll(() => plane?.stop());
  * openapi-typescript's types (sdk/openapi-types.ts) and openapi-fetch.
  */
 describe("a client generated from the OpenAPI document", () => {
-  it("submits a job, follows it to COMPLETED, and reads its events and timeline", async () => {
+  it("submits a job, follows it to COMPLETED, and reads its logs, events and timeline", async () => {
     const api = createClient<paths>({
       baseUrl: plane.endpoint,
       headers: { authorization: `Bearer ${plane.userToken}` },
@@ -39,6 +39,17 @@ describe("a client generated from the OpenAPI document", () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(phase).toBe("COMPLETED");
+
+    const logs = await api.GET("/v1/jobs/{id}/logs", {
+      params: { path: { id }, query: { stream: "stdout", offset: 0 } },
+    });
+    expect(logs.data).toMatchObject({
+      stream: "stdout",
+      offset: 0,
+      text: "trained\n",
+      ended: true,
+    });
+    expect(logs.data?.nextOffset).toBe(logs.data?.size);
 
     const events = await api.GET("/v1/jobs/{id}/events", { params: { path: { id } } });
     expect(events.data?.items.map((event) => event.phase)).toContain("TRAINING");
