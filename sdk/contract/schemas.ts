@@ -24,6 +24,8 @@ import { NAME_MAX } from "../../lambdas/use-cases/access-tokens.ts";
 import { REVIEW_DECISIONS } from "../../lambdas/use-cases/finish-job.ts";
 
 const time = z.string().meta({ format: "date-time" });
+/** An optional string field, with what it says. */
+const optionalText = (description: string) => z.string().optional().meta({ description });
 const Phase = z.enum(PHASES).meta({ id: "Phase" });
 const Reason = z.enum(REASONS).meta({ id: "Reason" });
 const JobKind = z.enum(JOB_KINDS).meta({ id: "JobKind" });
@@ -71,10 +73,7 @@ export const CostView = z
       .optional()
       .meta({ description: "Estimated US dollars; absent when not priced (`unpriced` says why)." }),
     unpriced: z.string().optional(),
-    instanceType: z
-      .string()
-      .optional()
-      .meta({ description: "The instance type priced; absent for a job that never had one." }),
+    instanceType: optionalText("The instance type priced; absent for a job that never had one."),
     items: z.array(
       z.object({
         part: z.enum(["boot", "running", "stopped"]),
@@ -109,22 +108,10 @@ export const JobView = z
     workersTotal: z.number().int(),
     instanceId: z.string().optional(),
     modelName: z.string().optional(),
-    endpoint: z
-      .string()
-      .optional()
-      .meta({ description: "Where an inference deployment serves, once it is healthy." }),
-    checkpointDir: z
-      .string()
-      .optional()
-      .meta({ description: "Where its checkpoints are among its outputs (the spec's)." }),
-    replayOf: z
-      .string()
-      .optional()
-      .meta({ description: "The job this one replays (`POST /v1/jobs/{id}/replay`)." }),
-    description: z
-      .string()
-      .optional()
-      .meta({ description: "What its submitter said about it when replaying." }),
+    endpoint: optionalText("Where an inference deployment serves, once it is healthy."),
+    checkpointDir: optionalText("Where its checkpoints are among its outputs (the spec's)."),
+    replayOf: optionalText("The job this one replays (`POST /v1/jobs/{id}/replay`)."),
+    description: optionalText("What its submitter said about it when replaying."),
     createdAt: time,
     updatedAt: time,
     dialects: JobDialects,
@@ -170,10 +157,7 @@ export const JobEventView = z
     from: Phase.optional(),
     phase: Phase,
     reason: Reason.optional(),
-    replayOf: z
-      .string()
-      .optional()
-      .meta({ description: "On a replay's `submitted` event: the job it replays." }),
+    replayOf: optionalText("On a replay's `submitted` event: the job it replays."),
     by: z
       .object({ userId: z.string(), email: z.string() })
       .optional()
