@@ -51,7 +51,9 @@ export const HEARTBEAT_INTERVAL_S = 10;
  */
 export const AGENT_TOKEN_FILE_ENV = "GPUCTL_AGENT_TOKEN_FILE";
 
-export const PollRequest = z.object({
+// What agents send refuses a field the control plane does not know, as the public routes do:
+// an agent ships with its control plane, so an unknown field is a mistake, not a newer agent.
+export const PollRequest = z.strictObject({
   /** Env hashes whose setup already ran on this instance's disk. */
   envHashes: z.array(z.string().max(LIMITS.envHashChars)).max(LIMITS.envHashes),
   /** How long the control plane may hold the request open. */
@@ -163,7 +165,7 @@ export const boundReport = (output: Record<string, unknown>): Record<string, unk
   return bytes > MAX_REPORT_BYTES ? { reportBytes: bytes } : report;
 };
 
-export const TaskSuccess = z.object({
+export const TaskSuccess = z.strictObject({
   taskToken,
   output: z.record(z.string(), z.unknown()),
 });
@@ -177,18 +179,18 @@ export const AGENT_ERRORS = {
   prepare: "gpuctl.AgentFailed",
 } as const;
 
-export const TaskFailure = z.object({
+export const TaskFailure = z.strictObject({
   taskToken,
   error: z.string().min(1).max(LIMITS.errorChars),
   cause: z.string().max(LIMITS.causeChars),
 });
 
-export const TaskHeartbeat = z.object({ taskToken });
+export const TaskHeartbeat = z.strictObject({ taskToken });
 
 const isoTime = z.iso.datetime({ offset: true });
 
 export const TimelineReport = z
-  .object({
+  .strictObject({
     phase: z.enum(TIMELINE_PHASES),
     startedAt: isoTime,
     endedAt: isoTime.optional(),
@@ -199,13 +201,13 @@ export const TimelineReport = z
     { path: ["endedAt"], message: "must not be before startedAt" },
   );
 
-export const EndpointReport = z.object({ url: z.url().max(LIMITS.urlChars) });
+export const EndpointReport = z.strictObject({ url: z.url().max(LIMITS.urlChars) });
 
 /** At most this many files per ResultUploadsRequest: one answer of URLs stays small. */
 export const RESULT_UPLOADS_BATCH = 100;
 
 /** A result file the agent is about to upload: the URL it gets accepts these bytes only. */
-export const ResultFile = z.object({
+export const ResultFile = z.strictObject({
   path: z.string().superRefine((path, ctx) => {
     const problem = resultPathProblem(path);
     if (problem) ctx.addIssue({ code: "custom", message: problem });
@@ -214,7 +216,7 @@ export const ResultFile = z.object({
   sha256: z.string().regex(SHA256_HEX, "must be a SHA-256: 64 lowercase hex digits"),
 });
 
-export const ResultUploadsRequest = z.object({
+export const ResultUploadsRequest = z.strictObject({
   files: z.array(ResultFile).min(1).max(RESULT_UPLOADS_BATCH),
 });
 

@@ -1,14 +1,17 @@
 /**
- * Regenerates the tables in docs/ from the code that serves them, so the docs cannot drift.
- * `--check` changes nothing and fails when a file is stale (CI runs it).
+ * Regenerates the tables in docs/, the OpenAPI document and the client types generated from
+ * it, from the code that serves them, so they cannot drift. `--check` changes nothing and
+ * fails when a file is stale (CI runs it).
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import openapiTS, { astToString } from "openapi-typescript";
 import { instanceDialectTable, jobDialectTable, renderMarkdown } from "../bin/cli/dialect-table.ts";
 import { formatLimit, LIMIT_DESCRIPTIONS, LIMITS, type Limit } from "../lambdas/domain/limits.ts";
 import { METRIC_NAMES, METRICS, type MetricDefinition } from "../lambdas/domain/metrics.ts";
 import { dialectRows } from "../lambdas/domain/reachable.ts";
 import { TRANSITIONS } from "../lambdas/domain/transitions.ts";
+import { openApiDocument } from "../lambdas/handlers/api/openapi-document.ts";
 import { LAMBDA_ENTRIES, type LambdaName } from "../lambdas/handlers/lambda/entries.ts";
 import { environmentKinds, handlerNeeds, variableNames } from "../lib/constructs/functions.ts";
 
@@ -72,9 +75,41 @@ const GENERATED: Record<string, Record<string, () => string>> = {
   "docs/deploy.md": { functions: functionTable },
 };
 
+const openApiJson = `${JSON.stringify(openApiDocument(), null, 2)}\n`;
+
+/** The types `openapi-typescript` (a public generator) makes of the document, for `openapi-fetch`. */
+const openApiClientTypes = async () =>
+  [
+    "// Generated from docs/openapi.json by openapi-typescript (`npm run docs`): do not edit.",
+    // A field with a default may be left out of a request: the server fills it in.
+    astToString(await openapiTS(JSON.parse(openApiJson), { defaultNonNullable: false })),
+  ].join("\n");
+
+/** Files generated whole. */
+const WHOLE: Record<string, () => string | Promise<string>> = {
+  "docs/openapi.json": () => openApiJson,
+  "sdk/openapi-types.ts": openApiClientTypes,
+};
+
 const root = join(import.meta.dirname, "..");
 const check = process.argv.includes("--check");
 let stale = 0;
+
+const update = (file: string, current: string, next: string) => {
+  if (next === current) return;
+  if (check) {
+    stale++;
+    console.error(`${file} is stale: run \`npm run docs\` and commit the result`);
+  } else {
+    writeFileSync(join(root, file), next);
+    console.log(`wrote ${file}`);
+  }
+};
+
+for (const [file, generate] of Object.entries(WHOLE)) {
+  const path = join(root, file);
+  update(file, existsSync(path) ? readFileSync(path, "utf8") : "", await generate());
+}
 
 for (const [file, sections] of Object.entries(GENERATED)) {
   const path = join(root, file);
@@ -88,13 +123,6 @@ for (const [file, sections] of Object.entries(GENERATED)) {
     if (from < 0 || to < from) throw new Error(`${file}: markers ${start} ... ${end} not found`);
     next = `${next.slice(0, from + start.length)}\n${render()}\n${next.slice(to)}`;
   }
-  if (next === current) continue;
-  if (check) {
-    stale++;
-    console.error(`${file} is stale: run \`npm run docs\` and commit the result`);
-  } else {
-    writeFileSync(path, next);
-    console.log(`wrote ${file}`);
-  }
+  update(file, current, next);
 }
 process.exitCode = stale ? 1 : 0;

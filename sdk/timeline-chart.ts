@@ -4,8 +4,12 @@
  * building, no Node API and no DOM, so the CLI and the web console draw the same SVG; the same
  * input always gives the same bytes.
  */
-import type { TimelinePeriod, TimelinePhase } from "../lambdas/domain/timeline.ts";
+import type { TimelinePhase } from "../lambdas/domain/timeline.ts";
+import type { TimelineView } from "./api-types.ts";
 import { escapeXml } from "./xml.ts";
+
+/** A period as the API answers it; the domain's periods (lambdas/domain/timeline.ts) are too. */
+type TimelinePeriod = TimelineView["periods"][number];
 
 export const TIMELINE_CHARTS = ["funnel", "pie"] as const;
 export type TimelineChart = (typeof TIMELINE_CHARTS)[number];

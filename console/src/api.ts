@@ -48,10 +48,12 @@ export const api = async <T>(
   }
   if (!response.ok) {
     const error = (parsed as Partial<ApiError> | undefined)?.error;
+    // A refusal names each bad field and why: the reader sees which.
+    const fields = error?.fields?.map(({ field, message }) => `${field} ${message}`).join("; ");
     throw new ApiRequestError(
       response.status,
       error?.code ?? "HTTP",
-      error?.message ?? `${response.status} ${response.statusText}`,
+      `${error?.message ?? `${response.status} ${response.statusText}`}${fields ? `: ${fields}` : ""}`,
     );
   }
   return parsed as T;

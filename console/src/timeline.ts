@@ -1,4 +1,4 @@
-import type { TimelinePeriod } from "../../lambdas/domain/timeline.ts";
+import type { TimelineView } from "../../sdk/api-types.ts";
 import { TIMELINE_CHARTS, type TimelineChart, timelineSvg } from "../../sdk/timeline-chart.ts";
 import { h } from "./dom.ts";
 
@@ -14,7 +14,7 @@ const TITLES: Record<TimelineChart, string> = {
  * out is an <svg> element or a note that there is no picture. The page's policy runs no
  * script and no inline handler an SVG might carry.
  */
-const chartElement = (periods: TimelinePeriod[], chart: TimelineChart): Element => {
+const chartElement = (periods: TimelineView["periods"], chart: TimelineChart): Element => {
   const parsed = new DOMParser().parseFromString(
     timelineSvg(periods, chart, { title: TITLES[chart] }),
     "image/svg+xml",
@@ -30,7 +30,7 @@ const chartElement = (periods: TimelinePeriod[], chart: TimelineChart): Element 
 };
 
 /** A job's timeline (`GET /v1/jobs/{id}/timeline`) as AIbro draws it: a funnel and a pie. */
-export const timelineView = (periods: TimelinePeriod[]) =>
+export const timelineView = (periods: TimelineView["periods"]) =>
   h(
     "div",
     { class: "charts" },

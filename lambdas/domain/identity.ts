@@ -57,10 +57,10 @@ export const may = (caller: Caller, action: Action, owner?: string): boolean => 
 
 export type FieldResult<T> = { ok: true; value: T } | { ok: false; errors: SpecError[] };
 
-const EMAIL_MAX = 254;
+export const EMAIL_MAX = 254;
 // One `@`, no white space, a dot in the domain: what a mail server would even try. The
 // address is only ever a sign-in name, so nothing stricter earns its false refusals.
-const EMAIL_SHAPE = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
+export const EMAIL_SHAPE = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
 
 /** The address as stored and compared: trimmed and lower-cased, so `Ada@X.org ` is `ada@x.org`. */
 export const normalizeEmail = (value: unknown): FieldResult<string> => {

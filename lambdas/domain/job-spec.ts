@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { SHA256_HEX } from "./artifacts.ts";
+import { fieldErrors } from "./field-errors.ts";
 import { RetryRuleSchema } from "./job-record.ts";
 import { formatBytes, LIMITS } from "./limits.ts";
 import { JOB_KINDS } from "./phases.ts";
@@ -150,13 +151,7 @@ export type ParsedSpec = { ok: true; spec: JobSpec } | { ok: false; errors: Spec
 export const parseJobSpec = (input: unknown): ParsedSpec => {
   const parsed = JobSpec.safeParse(input);
   if (parsed.success) return { ok: true, spec: parsed.data };
-  return {
-    ok: false,
-    errors: parsed.error.issues.map((issue) => ({
-      field: issue.path.map(String).join(".") || "(spec)",
-      message: issue.message,
-    })),
-  };
+  return { ok: false, errors: fieldErrors(parsed.error, "(spec)") };
 };
 
 /** The job's retry policy: its backoffLimit and rules, with the defaults' rules last. */

@@ -22,7 +22,7 @@ export const tokenView = ({ hash, userId, email, ...view }: TokenRecord): TokenV
 /** A token just made: the only time `token` is shown. */
 export type IssuedToken = TokenView & { token: string };
 
-const NAME_MAX = 64;
+export const NAME_MAX = 64;
 
 // C0 and C1 controls, DEL among them: a name with an ANSI escape would rewrite the terminal
 // of whoever lists the tokens, and NUL cuts it short in C-string tools.

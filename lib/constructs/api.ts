@@ -61,8 +61,8 @@ const ACCESS_LOG_FIELDS = {
 /**
  * The control plane's HTTP API (docs/api.md): users under `/v1`, instance agents under
  * `/agent/v1`, signing with their instance role (IAM authorizer, docs/aws.md "Agent
- * identity"), and the web console's page and assets under `/console` (docs/console.md).
- * All go to the one API Lambda; any other path has no route, so API Gateway answers 404
+ * identity"), the web console's page and assets under `/console` (docs/console.md), and
+ * the OpenAPI document at `/openapi.json`. All go to the one API Lambda; any other path has no route, so API Gateway answers 404
  * without invoking it. No CORS: the console calls the API from the API's own origin, and
  * the other callers are the CLI and the agents.
  */
@@ -120,6 +120,11 @@ export class Api extends Construct {
     userRoute("/v1/{proxy+}", HttpMethod.ANY);
     // A route of its own, for a throttle of its own.
     const login = userRoute("/v1/login", HttpMethod.POST);
+    userRoute(
+      "/openapi.json",
+      HttpMethod.GET,
+      "The OpenAPI document describes the routes, holds no data and is the same for everyone.",
+    );
     for (const path of ["/console", "/console/{proxy+}"])
       userRoute(
         path,

@@ -5,12 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { AGENT_HEADERS } from "../../agent/protocol.ts";
 import { CHECKSUM_HEADER, checksumOf } from "../../lambdas/domain/artifacts.ts";
 import { LIMITS } from "../../lambdas/domain/limits.ts";
 import { agentAccess, assignmentCredential } from "../../lambdas/use-cases/agent-identity.ts";
 import type { ApiError } from "../../sdk/api-types.ts";
 import { ApiRequestError } from "../../sdk/client.ts";
+import { API_ROUTES, type ApiRoute } from "../../sdk/contract/routes.ts";
 import { gpuctl } from "../unit/cli/run-gpuctl.ts";
 import { startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
 
@@ -605,6 +607,153 @@ const ROWS: BadRequest[] = [
   },
 ];
 
+/** A valid value for each path parameter a route names: a row makes only its own part bad. */
+const GOOD_PARAMS: Record<string, string> = {
+  id: JOB,
+  jobId: JOB,
+  instanceId: INSTANCE,
+  tokenId: "tok12345",
+  email: "ada@example.org",
+  modelName: "model",
+  sha256: "0".repeat(64),
+  path: "results/model.json",
+};
+
+/** The route's path with valid parameters, but for those given (sent as they are). */
+const pathOf = (route: ApiRoute, bad: Record<string, string> = {}) =>
+  route.path.replace(
+    /\{(\w+)\}/g,
+    (_, name: string) => bad[name] ?? encodeURIComponent(GOOD_PARAMS[name] ?? "x"),
+  );
+
+/** A value of another type than `schema` takes, so a row sending it is refused for its type. */
+const wrongTypeFor = (schema: z.ZodType) =>
+  [12345, "text", true, [1], { nested: true }, null].find(
+    (value) => !schema.safeParse(value).success,
+  );
+
+const ANY_FIELD = /./;
+
+/**
+ * The bad requests each route of the contract gets, made from its entry alone: a new route
+ * is covered as it is registered.
+ */
+const contractRows = (route: ApiRoute): BadRequest[] => {
+  const base = {
+    audience: route.audience === "agent" ? "agent" : "user",
+    method: route.method.toUpperCase(),
+    path: pathOf(route),
+  } as const;
+  const as = route.operationId;
+  const named = (
+    field: string,
+    rest: Omit<BadRequest, keyof typeof base | "field" | "status" | "message"> &
+      Partial<BadRequest>,
+  ): BadRequest => ({
+    ...base,
+    status: 400,
+    message: ANY_FIELD,
+    field,
+    ...rest,
+  });
+  const params = Object.keys(route.params?.shape ?? {});
+  const queries = Object.keys(route.query?.shape ?? {});
+  const headers = Object.keys(route.headers?.shape ?? {});
+  const body = route.body instanceof z.ZodObject ? route.body : undefined;
+  const fields = Object.entries(body?.shape ?? {}) as Array<[string, z.ZodType]>;
+  const validBody = route.body === undefined ? undefined : spec({});
+  return [
+    ...params.flatMap((param) => {
+      const last = route.rest && route.path.endsWith(`{${param}}`);
+      return [
+        named("path", {
+          name: `${as}: ${param} of 3,000 characters`,
+          path: pathOf(route, { [param]: long(3000) }),
+          message: /at most 255/,
+        }),
+        named(param, {
+          name: `${as}: ${param} leaving its place (..%2F)`,
+          path: pathOf(route, { [param]: `${last ? "results/" : ""}..%2F..%2Fsecret` }),
+        }),
+        named(param, {
+          name: `${as}: ${param} holding a NUL`,
+          path: pathOf(route, { [param]: "a%00b" }),
+        }),
+      ];
+    }),
+    named("unknown", {
+      name: `${as}: a query parameter it does not know`,
+      path: `${base.path}?unknown=1`,
+      message: /not a known field/,
+    }),
+    ...queries.map((query) =>
+      named(query, {
+        name: `${as}: a 2,000-character ${query}`,
+        path: `${base.path}?${query}=${long(2000)}`,
+      }),
+    ),
+    ...headers.map((header) =>
+      named(header, {
+        name: `${as}: a 10 KB ${header} header`,
+        headers: { [header]: long(10_000) },
+        ...(validBody === undefined ? {} : { body: validBody }),
+      }),
+    ),
+    ...(route.body
+      ? [
+          named("(body)", {
+            name: `${as}: a body that is not JSON`,
+            body: '{"unfinished": ',
+            message: /JSON/,
+          }),
+          named("(body)", {
+            name: `${as}: a body over its limit`,
+            body: { padding: long(LIMITS.jsonBodyBytes) },
+            status: 413,
+            message: /at most/,
+          }),
+          named("unknownField", {
+            name: `${as}: a field it does not know`,
+            body: { unknownField: 1 },
+            message: /not a known field/,
+          }),
+        ]
+      : []),
+    ...fields.flatMap(([field, schema]) => [
+      named(field, {
+        name: `${as}: ${field} of the wrong type`,
+        body: { [field]: wrongTypeFor(schema) },
+      }),
+      named(field, {
+        name: `${as}: a 100 KB ${field}`,
+        body: { [field]: long(100_000) },
+      }),
+    ]),
+    ...(route.upload
+      ? [
+          named("(body)", {
+            name: `${as}: an upload over its limit`,
+            body: new Uint8Array(LIMITS[route.upload] + 1),
+            status: 413,
+            message: /at most/,
+          }),
+        ]
+      : []),
+    // fetch sends no body with a GET.
+    ...(route.body || route.upload || route.method === "get"
+      ? []
+      : [
+          named("(body)", {
+            name: `${as}: a body where it takes none`,
+            body: { decision: "approve" },
+            message: /takes no body/,
+          }),
+        ]),
+  ];
+};
+
+const CONTRACT_ROWS = API_ROUTES.flatMap(contractRows);
+
 const ENDLESS_BYTES = 64 * MiB;
 
 /** Sends a body of undeclared length (chunked) that would go on for ENDLESS_BYTES. */
@@ -633,7 +782,7 @@ const sendEndless = async (
 };
 
 describe("bad input gets a 4xx at once and writes nothing", () => {
-  it.each(ROWS)("$name: $status", async (row) => {
+  it.each([...ROWS, ...CONTRACT_ROWS])("$name: $status", async (row) => {
     const before = await snapshot();
     const answer = row.status === 413 ? await declare(row, byteLength(row.body)) : await send(row);
     expect(answer.status).toBe(row.status);

@@ -9,11 +9,20 @@ import type { JobSpecInput } from "../../lambdas/domain/job-spec.ts";
 import type { StatusEvent } from "../../lambdas/domain/status-events.ts";
 import type { JobView } from "../../sdk/api-types.ts";
 import { GpuctlClient } from "../../sdk/client.ts";
+import { contractProblems } from "../contract/responses.ts";
 
-/** A local control plane of its own for one test file: in-memory DynamoDB, a temporary state folder. */
+type ApiRequestProbe = NonNullable<NonNullable<LocalOptions["probes"]>["apiRequest"]>;
+
+/**
+ * A local control plane of its own for one test file: in-memory DynamoDB, a temporary state
+ * folder. Every answer it gives is held to the API's contract; `stop` fails on any that broke it.
+ */
 export const startTestControlPlane = async (options: Partial<LocalOptions> = {}) => {
   const stateDir = await mkdtemp(join(tmpdir(), "gpuctl-e2e-"));
   const events: StatusEvent[] = [];
+  const contractBreaches: string[] = [];
+  const apiRequest: ApiRequestProbe =
+    options.probes?.apiRequest ?? ((_request, handle) => handle());
   const local = await startLocalControlPlane({
     stateDir,
     inMemory: true,
@@ -21,6 +30,16 @@ export const startTestControlPlane = async (options: Partial<LocalOptions> = {})
     agentEnv: { GPUCTL_HEARTBEAT_S: "1" },
     onEvent: (event) => events.push(event),
     ...options,
+    probes: {
+      ...options.probes,
+      apiRequest: async (request, handle) => {
+        const response = await apiRequest(request, handle);
+        contractBreaches.push(
+          ...(await contractProblems(request.method, request.url, response.clone())),
+        );
+        return response;
+      },
+    },
   });
   // A fresh table: the control plane has just made its first admin, whose token this is.
   const userToken = local.admin?.token;
@@ -52,9 +71,12 @@ export const startTestControlPlane = async (options: Partial<LocalOptions> = {})
     waitFor,
     finished,
     phasesOf,
+    contractBreaches,
     stop: async () => {
       await local.stop();
       await rm(stateDir, { recursive: true, force: true });
+      if (contractBreaches.length)
+        throw new Error(`answers broke the API's contract:\n${contractBreaches.join("\n")}`);
     },
   };
 };

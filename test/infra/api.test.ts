@@ -43,9 +43,15 @@ describe("the API construct", () => {
       "ANY /agent/v1/{proxy+}",
       "ANY /v1/{proxy+}",
       ...CONSOLE_ROUTES,
+      "GET /openapi.json",
       SIGN_IN_ROUTE,
     ]);
-    for (const routeKey of ["ANY /v1/{proxy+}", SIGN_IN_ROUTE, ...CONSOLE_ROUTES])
+    for (const routeKey of [
+      "ANY /v1/{proxy+}",
+      SIGN_IN_ROUTE,
+      "GET /openapi.json",
+      ...CONSOLE_ROUTES,
+    ])
       expect(served).toContainEqual(
         expect.objectContaining({ RouteKey: routeKey, AuthorizationType: "NONE" }),
       );
@@ -94,6 +100,7 @@ describe("the API construct", () => {
       [
         "/*/*/v1/{proxy+}",
         "/*/*/v1/login",
+        "/*/*/openapi.json",
         "/*/*/console",
         "/*/*/console/{proxy+}",
         "/*/*/agent/v1/{proxy+}",

@@ -1,6 +1,12 @@
 import { Hono } from "hono";
-import { z } from "zod";
+import type { z } from "zod";
 import type { CallerView } from "../../../sdk/api-types.ts";
+import {
+  AddUserRequest,
+  LoginRequest,
+  RoleRequest,
+  TokenRequest,
+} from "../../../sdk/contract/schemas.ts";
 import { createToken, listTokens, revokeToken } from "../../use-cases/access-tokens.ts";
 import { needs, type PortsOf } from "../../use-cases/control-plane.ts";
 import { login } from "../../use-cases/login.ts";
@@ -20,12 +26,12 @@ export const ACCOUNT_ROUTES_NEEDS = needs([
   "clock",
 ]);
 
-// The use cases check each field and name it; here only that the body is an object at all.
-const Fields = z.record(z.string(), z.unknown());
-
-/** The request's JSON body as fields, or the 400 that says it is not an object. */
-const fields = async (request: Request) => {
-  const parsed = Fields.safeParse(await body(request));
+/**
+ * The request's JSON body as its route's contract has it (known fields of their types), or
+ * the 400 naming each field that is not; the use cases check each value further.
+ */
+const fields = async <T>(request: Request, schema: z.ZodType<T>) => {
+  const parsed = schema.safeParse(await body(request));
   return parsed.success
     ? ({ ok: true, fields: parsed.data } as const)
     : ({ ok: false, response: invalid("bad request", fieldsOf(parsed.error)) } as const);
@@ -34,10 +40,9 @@ const fields = async (request: Request) => {
 /** `POST /v1/login`: the one user route without a token, which it hands out. */
 export const signInRoutes = (cp: PortsOf<typeof ACCOUNT_ROUTES_NEEDS>) =>
   new Hono<{ Bindings: ApiBindings }>().post("/login", async (c) => {
-    const request = await fields(c.req.raw);
+    const request = await fields(c.req.raw, LoginRequest);
     if (!request.ok) return request.response;
-    const { email, password, expiresInDays } = request.fields;
-    const signedIn = await login(cp, { email, password, expiresInDays });
+    const signedIn = await login(cp, request.fields);
     if (!signedIn.ok) return fail(signedIn);
     return c.json({ ...signedIn.token, user: signedIn.user });
   });
@@ -53,7 +58,7 @@ export const accountRoutes = (cp: PortsOf<typeof ACCOUNT_ROUTES_NEEDS>) => {
   });
 
   router.post("/tokens", async (c) => {
-    const request = await fields(c.req.raw);
+    const request = await fields(c.req.raw, TokenRequest);
     if (!request.ok) return request.response;
     const made = await createToken(cp, c.get("caller"), request.fields);
     return made.ok ? c.json(made.token, 201) : fail(made);
@@ -69,10 +74,9 @@ export const accountRoutes = (cp: PortsOf<typeof ACCOUNT_ROUTES_NEEDS>) => {
   });
 
   router.post("/users", async (c) => {
-    const request = await fields(c.req.raw);
+    const request = await fields(c.req.raw, AddUserRequest);
     if (!request.ok) return request.response;
-    const { email, role, password } = request.fields;
-    const added = await addUser(cp, c.get("caller"), { email, role, password });
+    const added = await addUser(cp, c.get("caller"), request.fields);
     return added.ok ? c.json({ user: added.user, token: added.token }, 201) : fail(added);
   });
 
@@ -82,7 +86,7 @@ export const accountRoutes = (cp: PortsOf<typeof ACCOUNT_ROUTES_NEEDS>) => {
   });
 
   router.put("/users/:email/role", async (c) => {
-    const request = await fields(c.req.raw);
+    const request = await fields(c.req.raw, RoleRequest);
     if (!request.ok) return request.response;
     const email = c.req.param("email");
     const changed = await setRole(cp, c.get("caller"), { email, role: request.fields.role });

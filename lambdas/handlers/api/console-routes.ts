@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
-import { errorBody, noSuchRoute } from "./responses.ts";
+import { errorBody } from "./responses.ts";
 
 /** The console's files (scripts/build-console.ts writes them): all it is made of. */
 export const CONSOLE_PAGE = "index.html";
@@ -38,23 +38,28 @@ export interface ConsoleOptions {
   consoleAssets?: string;
 }
 
+/** Each path the console is served at, and the file it is. */
+const CONSOLE_PATHS: Record<string, ConsoleFile> = {
+  "/console": CONSOLE_PAGE,
+  "/console/": CONSOLE_PAGE,
+  [`/console/${CONSOLE_SCRIPT}`]: CONSOLE_SCRIPT,
+  [`/console/${CONSOLE_STYLES}`]: CONSOLE_STYLES,
+};
+
 /**
  * The web console under `/console`: its page and its two assets, served to anyone (they
- * hold no data: every datum comes from the API, by the signed-in user's token). Only
- * those named files are read, so no request path reaches the file system. Each answer
+ * hold no data: every datum comes from the API, by the signed-in user's token). Each is a
+ * route of its own, so no other request path reaches the file system. Each answer
  * carries a strict policy and is revalidated, so a new deployment shows at once.
  */
 export const consoleRoutes = (assetsDir: string) => {
   const router = new Hono();
-  router.use(
-    "*",
-    secureHeaders({
-      contentSecurityPolicy: CONSOLE_POLICY,
-      xFrameOptions: "DENY",
-      referrerPolicy: "no-referrer",
-      xContentTypeOptions: "nosniff",
-    }),
-  );
+  const headers = secureHeaders({
+    contentSecurityPolicy: CONSOLE_POLICY,
+    xFrameOptions: "DENY",
+    referrerPolicy: "no-referrer",
+    xContentTypeOptions: "nosniff",
+  });
   const serve = async (file: ConsoleFile) => {
     let contents: Buffer;
     try {
@@ -67,14 +72,9 @@ export const consoleRoutes = (assetsDir: string) => {
       headers: { "content-type": TYPES[file], "cache-control": "no-cache" },
     });
   };
-  router.get("/", () => serve(CONSOLE_PAGE));
-  // The one segment after /console/ ("" for the page) names a file only if it is one of them.
-  router.get("/:name{[^/]*}", (c) => {
-    const name = c.req.param("name");
-    if (name === "") return serve(CONSOLE_PAGE);
-    return name !== CONSOLE_PAGE && Object.hasOwn(TYPES, name)
-      ? serve(name as ConsoleFile)
-      : noSuchRoute();
-  });
+  for (const [path, file] of Object.entries(CONSOLE_PATHS)) {
+    router.use(path, headers);
+    router.get(path, () => serve(file));
+  }
   return router;
 };

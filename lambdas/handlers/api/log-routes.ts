@@ -1,14 +1,9 @@
 import { Hono } from "hono";
-import { z } from "zod";
-import { LOG_CHUNK_BYTES, LOG_STREAMS, logChunk, logPath, logsFinal } from "../../domain/logs.ts";
+import { LogQuery } from "../../../sdk/contract/schemas.ts";
+import { LOG_CHUNK_BYTES, logChunk, logPath, logsFinal } from "../../domain/logs.ts";
 import type { Ports } from "../../use-cases/control-plane.ts";
 import { fieldsOf, invalid, notFound } from "./responses.ts";
 import type { UserEnv } from "./user-identity.ts";
-
-const LogQuery = z.object({
-  stream: z.enum(LOG_STREAMS).default("stdout"),
-  offset: z.coerce.number().int().min(0).default(0),
-});
 
 /**
  * A job's logs for its owner, a chunk at a time from a byte offset, while the job runs (the

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from "hono";
+import { routeOf } from "../../../sdk/contract/routes.ts";
 import { type BodyLimit, LIMITS } from "../../domain/limits.ts";
 import { invalid, refuseWith, tooLarge } from "./responses.ts";
 
@@ -26,15 +27,9 @@ export const checkPath: MiddlewareHandler = async (c, next) => {
   await next();
 };
 
-/** Uploads have their own limits; every other body is JSON. */
-const UPLOADS: Array<{ method: string; prefix: string; limit: BodyLimit }> = [
-  { method: "PUT", prefix: "/v1/artifacts/inputs/", limit: "inputBytes" },
-  { method: "PUT", prefix: "/agent/v1/artifacts/", limit: "resultFileBytes" },
-];
-
+/** Uploads have their own limits (the contract names them); every other body is JSON. */
 const limitOf = (method: string, path: string): BodyLimit =>
-  UPLOADS.find((upload) => upload.method === method && path.startsWith(upload.prefix))?.limit ??
-  "jsonBodyBytes";
+  routeOf(method, path)?.route.upload ?? "jsonBodyBytes";
 
 /**
  * Refuses a body over its route's limit with a 413 as it is read: at once when its

@@ -2,6 +2,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 import type { ApiError } from "../../../sdk/api-types.ts";
+import { fieldErrors } from "../../domain/field-errors.ts";
 import { type BodyLimit, bodyTooLarge, LIMITS } from "../../domain/limits.ts";
 import type { AccessFailure, Failure } from "../../use-cases/outcome.ts";
 
@@ -23,11 +24,7 @@ export const errorBody = (
   error: { code, message, ...(fields ? { fields } : {}) },
 });
 
-export const fieldsOf = (error: z.ZodError) =>
-  error.issues.map((issue) => ({
-    field: issue.path.map(String).join(".") || "(body)",
-    message: issue.message,
-  }));
+export const fieldsOf = (error: z.ZodError) => fieldErrors(error, "(body)");
 
 /** A use case's refusal as the status it means; a lock says when to try again (`Retry-After`). */
 export const fail = (failure: Failure | AccessFailure) =>

@@ -1,10 +1,16 @@
 import { createHash } from "node:crypto";
 import { Hono } from "hono";
-import { z } from "zod";
 import { PREPARED_SINCE_HEADER } from "../../../sdk/api-types.ts";
-import { resultPathProblem, SHA256_HEX } from "../../domain/artifacts.ts";
+import {
+  CursorQuery,
+  InputAnnouncement,
+  JobQuery,
+  PageQuery,
+  ReplayRequest,
+  ReviewDecision,
+} from "../../../sdk/contract/schemas.ts";
+import { resultPathProblem } from "../../domain/artifacts.ts";
 import { jobCost } from "../../domain/cost.ts";
-import { DIALECTS } from "../../domain/dialects/index.ts";
 import { may } from "../../domain/identity.ts";
 import { inputsToUpload, parseJobSpec } from "../../domain/job-spec.ts";
 import { LIMITS } from "../../domain/limits.ts";
@@ -12,7 +18,7 @@ import { isTerminal } from "../../domain/phases.ts";
 import { timelinePeriods } from "../../domain/timeline.ts";
 import type { JobRecord } from "../../ports.ts";
 import { needs, type PortsOf } from "../../use-cases/control-plane.ts";
-import { cancelJob, completeJob, REVIEW_DECISIONS, reviewJob } from "../../use-cases/finish-job.ts";
+import { cancelJob, completeJob, reviewJob } from "../../use-cases/finish-job.ts";
 import { actor, readableBy } from "../../use-cases/job-access.ts";
 import { listInstances } from "../../use-cases/list-instances.ts";
 import { forbidden } from "../../use-cases/outcome.ts";
@@ -24,38 +30,19 @@ import { body, fail, fieldsOf, invalid, notFound, tooLarge } from "./responses.t
 import type { UserEnv } from "./user-identity.ts";
 import { instanceView, jobEventViews, jobView, reviewView } from "./views.ts";
 
-/** An input the CLI is about to upload: the URL it gets accepts these bytes only. */
-const InputAnnouncement = z.object({
-  sha256: z.string().regex(SHA256_HEX, "must be the content's SHA-256: 64 lowercase hex digits"),
-  size: z.number().int().min(0),
-});
-
-const IDEMPOTENCY_KEY = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.idempotencyKeyChars}}$`);
-
 /**
- * An `Idempotency-Key` header as the submit path takes it, with the hash of the request it
- * names (a key sent again with another request is a conflict), or the 400 a bad one gets.
+ * An `Idempotency-Key` header (the contract has checked it, request-contract.ts) with the
+ * hash of the request it names: a key sent again with another request is a conflict.
  */
-const idempotencyOf = (key: string | undefined, request: unknown) => {
-  if (key === undefined) return {};
-  if (!IDEMPOTENCY_KEY.test(key))
-    return invalid("bad Idempotency-Key", [
-      {
-        field: "Idempotency-Key",
-        message: `must be 1-${LIMITS.idempotencyKeyChars} printable ASCII characters, no spaces`,
-      },
-    ]);
-  const requestHash = createHash("sha256").update(JSON.stringify(request)).digest("hex");
-  return { idempotency: { key, requestHash } };
-};
-
-/** `POST /v1/jobs/{id}/replay`: AIbro's `replay_job` arguments that the control plane keeps. */
-const ReplayBody = z
-  .object({
-    description: z.string().max(LIMITS.descriptionChars).optional(),
-    waitRequestS: z.number().int().min(1).max(86_400).default(10_000),
-  })
-  .strict();
+const idempotencyOf = (key: string | undefined, request: unknown) =>
+  key === undefined
+    ? {}
+    : {
+        idempotency: {
+          key,
+          requestHash: createHash("sha256").update(JSON.stringify(request)).digest("hex"),
+        },
+      };
 
 export const USER_ROUTES_NEEDS = needs(
   [
@@ -72,11 +59,6 @@ export const USER_ROUTES_NEEDS = needs(
   ],
   ["spotAllowed", "cooling"],
 );
-
-const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).optional(),
-  cursor: z.string().max(LIMITS.cursorChars).optional(),
-});
 
 /**
  * The routes users call with their access token (requireCaller has checked it): their jobs,
@@ -96,7 +78,6 @@ export const userRoutes = (
     const unuploaded = inputsToUpload(parsed.spec);
     if (unuploaded.length) return invalid("the job spec has errors", unuploaded);
     const idempotency = idempotencyOf(c.req.header("idempotency-key"), input);
-    if (idempotency instanceof Response) return idempotency;
     const preparedSince = c.req.header(PREPARED_SINCE_HEADER);
     const submitted = await submitJob(cp, {
       spec: parsed.spec,
@@ -111,11 +92,10 @@ export const userRoutes = (
   /** A new job from one of the caller's jobs: its exact spec and pinned inputs (docs/api.md). */
   router.post("/jobs/:id/replay", async (c) => {
     const input = await body(c.req.raw);
-    const request = ReplayBody.safeParse(input);
+    const request = ReplayRequest.safeParse(input);
     if (!request.success) return invalid("bad replay", fieldsOf(request.error));
     const jobId = c.req.param("id");
     const idempotency = idempotencyOf(c.req.header("idempotency-key"), { jobId, input });
-    if (idempotency instanceof Response) return idempotency;
     const submitted = await replayJob(cp, {
       jobId,
       by: c.get("caller"),
@@ -163,7 +143,7 @@ export const userRoutes = (
 
   /** Its owner reads a job; so does a reviewer while it awaits their review. */
   router.get("/jobs/:id", async (c) => {
-    const query = z.object({ dialect: z.enum(DIALECTS).optional() }).safeParse(c.req.query());
+    const query = JobQuery.safeParse(c.req.query());
     if (!query.success) return invalid("bad query", fieldsOf(query.error));
     const record = await cp.jobs.get(c.req.param("id"));
     if (!record || !readableBy(c.get("caller"), record)) return noSuchJob(c.req.param("id"));
@@ -181,9 +161,7 @@ export const userRoutes = (
   }
 
   router.post("/jobs/:id/review", async (c) => {
-    const decision = z
-      .object({ decision: z.enum(REVIEW_DECISIONS) })
-      .safeParse(await body(c.req.raw));
+    const decision = ReviewDecision.safeParse(await body(c.req.raw));
     if (!decision.success) return invalid("bad review", fieldsOf(decision.error));
     const done = await reviewJob(cp, c.req.param("id"), decision.data.decision, c.get("caller"));
     return done.ok ? c.json(jobView(done.record)) : fail(done);
@@ -239,8 +217,7 @@ export const userRoutes = (
   });
 
   router.get("/jobs/:id/outputs", async (c) => {
-    const query = z.object({ cursor: z.string().max(LIMITS.cursorChars).optional() });
-    const parsed = query.safeParse(c.req.query());
+    const parsed = CursorQuery.safeParse(c.req.query());
     if (!parsed.success) return invalid("bad query", fieldsOf(parsed.error));
     const record = await ownJob(c.get("caller").userId, c.req.param("id"));
     if (!record) return noSuchJob(c.req.param("id"));

@@ -6,7 +6,7 @@
  * table's items are the same before and after it.
  */
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryCommandQueue } from "../../../lambdas/adapters/local/memory-command-queue.ts";
 import type { Caller } from "../../../lambdas/domain/identity.ts";
 import { StatusEvent } from "../../../lambdas/domain/status-events.ts";
@@ -15,6 +15,7 @@ import { createToken, revokeToken } from "../../../lambdas/use-cases/access-toke
 import { applyJobEvent } from "../../../lambdas/use-cases/apply-job-event.ts";
 import type { ControlPlane } from "../../../lambdas/use-cases/control-plane.ts";
 import type { JobEventView, JobView, ReviewView } from "../../../sdk/api-types.ts";
+import { contractChecked } from "../../contract/responses.ts";
 import { freshStores, newRecord } from "../stores.ts";
 import { type TestUser, testUsers } from "../users.ts";
 
@@ -32,7 +33,7 @@ const CALLERS = [
 type CallerName = (typeof CALLERS)[number];
 
 let stores: Awaited<ReturnType<typeof freshStores>>;
-let api: ReturnType<typeof createApi>;
+let api: ReturnType<typeof contractChecked>;
 let cp: ControlPlane;
 let people: { owner: TestUser; other: TestUser; reviewer: TestUser; admin: TestUser };
 let tokens: Record<CallerName, string | undefined>;
@@ -89,8 +90,10 @@ beforeAll(async () => {
     "expired token": old.token.token,
     "revoked token": revoked.token.token,
   };
-  api = createApi(cp, {});
+  api = contractChecked(createApi(cp, {}));
 });
+// Every answer of the matrix, refusals included, is of its route's shape in the contract.
+afterAll(() => expect(api.breaches).toEqual([]));
 
 const call = (caller: CallerName, method: string, path: string, body?: unknown) => {
   const token = tokens[caller];

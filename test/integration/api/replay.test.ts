@@ -145,7 +145,7 @@ describe("POST /v1/jobs/{id}/replay", () => {
   });
 
   it.each([
-    ["an unknown field", { descripton: "typo" }, "(body)"],
+    ["an unknown field", { descripton: "typo" }, "descripton"],
     ["a description too long", { description: "x".repeat(4097) }, "description"],
     ["a description of the wrong type", { description: 7 }, "description"],
     ["a wait of zero", { waitRequestS: 0 }, "waitRequestS"],
@@ -168,14 +168,20 @@ describe("POST /v1/jobs/{id}/replay", () => {
     for (const [user, id] of [
       ["grace", recorded.id],
       ["ada", "job-nosuch"],
-      ["ada", "..%2F..%2Finputs"],
     ] as const) {
       const refused = await call(user, "POST", `/v1/jobs/${id}/replay`, {});
       expect(refused.status).toBe(404);
     }
-    // An id longer than any path segment is refused before any job is looked up.
-    const huge = await call("ada", "POST", `/v1/jobs/${"x".repeat(300)}/replay`, {});
-    expect(huge.status).toBe(400);
+    // An id that is no id (traversal), or longer than any path segment, is refused before
+    // any job is looked up.
+    for (const [id, field] of [
+      ["..%2F..%2Finputs", "id"],
+      ["x".repeat(300), "path"],
+    ]) {
+      const refused = await call("ada", "POST", `/v1/jobs/${id}/replay`, {});
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toMatchObject({ error: { fields: [{ field }] } });
+    }
     expect(await tableItems()).toEqual(before);
   });
 

@@ -9,7 +9,7 @@ let root: string;
 let assets: string;
 
 /** The console mounted as the API mounts it, on a folder of stand-in assets. */
-const consoleApp = (dir: string) => new Hono().route("/console", consoleRoutes(dir));
+const consoleApp = (dir: string) => new Hono().route("/", consoleRoutes(dir));
 const get = (path: string, dir = assets) => consoleApp(dir).request(`http://localhost${path}`);
 
 beforeAll(async () => {

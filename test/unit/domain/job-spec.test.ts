@@ -41,7 +41,7 @@ describe("the job spec", () => {
         "name",
         "instance.types",
         "inputs.0.path",
-        "(spec)",
+        "extra",
         "modelName",
         "serve",
       ]),
