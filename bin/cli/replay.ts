@@ -4,6 +4,7 @@ import type { JobView } from "../../sdk/api-types.ts";
 import type { GpuctlClient } from "../../sdk/client.ts";
 import { downloadCheckpointsAndLogs } from "../../sdk/job-files.ts";
 import { DEFAULT_RESULTS_DIR, followJob } from "./follow-job.ts";
+import { examples } from "./help.ts";
 import { type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect, EXIT_FAILED, EXIT_USAGE, printError } from "./run.ts";
 
@@ -106,11 +107,11 @@ export const registerReplay = (program: Command): void => {
     .addOption(outputOption())
     .addHelpText(
       "after",
-      `
-Examples:
-  gpuctl replay job-1a2b3c4d5e6f --description "loss turns NaN at epoch 3"
-  gpuctl replay job-1a2b3c4d5e6f --wait --ckpt-dir ./ckpt --log-dir ./logs
-  gpuctl replay job-1a2b3c4d5e6f -o json | jq -r .id`,
+      examples([
+        ['gpuctl replay job-1a2b3c4d5e6f --description "loss turns NaN at epoch 3"'],
+        ["gpuctl replay job-1a2b3c4d5e6f --wait --ckpt-dir ./ckpt --log-dir ./logs"],
+        ["gpuctl replay job-1a2b3c4d5e6f -o json | jq -r .id"],
+      ]),
     )
     .action(action(replay));
 };

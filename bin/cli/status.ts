@@ -3,6 +3,7 @@ import type { JobDialects } from "../../lambdas/domain/dialects/index.ts";
 import { DIALECTS } from "../../lambdas/domain/dialects/index.ts";
 import type { CostView, DialectName, JobView, TimelineView } from "../../sdk/api-types.ts";
 import { ApiRequestError } from "../../sdk/client.ts";
+import { examples } from "./help.ts";
 import { alignColumns, type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect } from "./run.ts";
 
@@ -112,6 +113,14 @@ export const registerStatus = (program: Command): void => {
         "--dialect <name>",
         "show (and, in JSON, add as `status`) one dialect only",
       ).choices(DIALECTS),
+    )
+    .addHelpText(
+      "after",
+      examples([
+        ["gpuctl status JOB", "its phase, reason, cost and timeline"],
+        ["gpuctl status JOB --dialect aibro", "its status as AIbro names it"],
+        ["gpuctl status JOB -o json | jq .cost"],
+      ]),
     )
     .action(
       action(async (id: string, options: { output: OutputFormat; dialect?: DialectName }) => {
