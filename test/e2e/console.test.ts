@@ -139,7 +139,7 @@ describe("the web console", () => {
     await context.close();
   });
 
-  it("shows a finished job's status, its funnel and pie, its events and its logs", async () => {
+  it("shows a finished job's status and cost, its funnel and pie, its events and its logs", async () => {
     const { context, page } = await openConsole();
     await page.goto(`${plane.endpoint}/console/`);
     await signIn(page, ADA);
@@ -219,7 +219,7 @@ describe("the web console", () => {
     const cost = cells.nth(9).locator("span");
     expect(await cost.textContent()).toBe("$0.00");
     expect(await cost.getAttribute("title")).toMatch(
-      /^\$0\.00 estimated from list prices \(boot \d+s \$0\.00, running \d+s \$0\.00/,
+      /^\$0\.00 estimated from list prices \(.*running \d+s \$0\.00/,
     );
     await context.close();
   });
