@@ -2,11 +2,11 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Phase } from "../../../lambdas/domain/phases.ts";
 import type { JobEventView } from "../../../sdk/api-types.ts";
 import { GpuctlClient } from "../../../sdk/client.ts";
 import { downloadOutputs } from "../../../sdk/job-files.ts";
-import { calls, eventView, fakeApiPerTest, type Handler, jobView } from "./fake-api.ts";
+import { calls, fakeApiPerTest } from "./fake-api.ts";
+import { REPLAY_OUTPUTS, replaying } from "./fake-replay.ts";
 
 const serve = fakeApiPerTest();
 let dir: string;
@@ -15,44 +15,8 @@ beforeEach(async () => {
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
-const OUTPUTS: Record<string, string> = {
-  "checkpoints/epoch-1.json": '{"w":1}',
-  "checkpoints/epoch-2.json": '{"w":2}',
-  "logs/stdout.log": "epoch 1\nepoch 2\n",
-  "results/model.json": '{"w":3}',
-};
-
-/** job-1 replayed as job-2, which passes `phases` (one more per poll) and leaves `outputs`. */
-const replaying = (phases: Phase[], outputs = OUTPUTS): Handler => {
-  let polls = 0;
-  const seen = () => phases.slice(0, Math.min(phases.length, polls));
-  const view = (phase: Phase) =>
-    jobView({ id: "job-2", phase, replayOf: "job-1", checkpointDir: "checkpoints" });
-  return (request) => {
-    if (request.method === "POST" && request.path === "/v1/jobs/job-1/replay")
-      return { status: 201, json: view("SUBMITTED") };
-    if (request.path === "/v1/jobs/job-2/events") {
-      polls++;
-      const items = seen().map((phase, index) =>
-        eventView({
-          version: index + 1,
-          at: new Date(index * 1000).toISOString(),
-          type: "event",
-          phase,
-        }),
-      );
-      return { json: { items } };
-    }
-    if (request.path === "/v1/jobs/job-2") return { json: view(seen().at(-1) ?? "SUBMITTED") };
-    if (request.path === "/v1/jobs/job-2/outputs") return { json: { items: Object.keys(outputs) } };
-    const prefix = "/v1/jobs/job-2/outputs/";
-    if (request.path.startsWith(prefix)) {
-      const content = outputs[decodeURIComponent(request.path.slice(prefix.length))];
-      return content === undefined ? undefined : { body: content };
-    }
-    return undefined;
-  };
-};
+/** Two checkpoints, so that a checkpoint folder is seen to come down whole. */
+const OUTPUTS = { ...REPLAY_OUTPUTS, "checkpoints/epoch-2.json": '{"w":2}' };
 
 const files = async (folder: string): Promise<string[]> =>
   (await readdir(folder, { recursive: true, withFileTypes: true }))
@@ -70,7 +34,7 @@ describe("GpuctlClient.replayJob", () => {
   });
 
   it("given folders, waits for the new job to end, then downloads its checkpoints and its logs there", async () => {
-    const api = await serve(replaying(["SUBMITTED", "TRAINING", "COMPLETED"]));
+    const api = await serve(replaying(["SUBMITTED", "TRAINING", "COMPLETED"], OUTPUTS));
     const client = new GpuctlClient({ endpoint: api.endpoint });
     const seen: JobEventView[] = [];
     const ckptDir = join(dir, "ckpt");
