@@ -5,6 +5,7 @@ import type { Role } from "../lambdas/domain/identity.ts";
 import type { JobSpecInput } from "../lambdas/domain/job-spec.ts";
 import { type BodyLimit, bodyTooLarge, LIMITS } from "../lambdas/domain/limits.ts";
 import type { LogStream } from "../lambdas/domain/logs.ts";
+import { isTerminal } from "../lambdas/domain/phases.ts";
 import {
   type AddedUserView,
   type ApiError,
@@ -26,6 +27,7 @@ import {
   type UserView,
 } from "./api-types.ts";
 import { type GpuctlConfig, loadConfig } from "./config.ts";
+import { downloadCheckpointsAndLogs, type ReplayFileDirs, type ReplayFiles } from "./job-files.ts";
 import { type TimelineChart, timelineSvg } from "./timeline-chart.ts";
 
 type ErrorCode = ApiError["error"]["code"];
@@ -176,6 +178,24 @@ export interface PlotTimelineOptions extends Credentials {
   format?: "svg" | "png";
 }
 
+export interface WaitOptions {
+  onEvent?: (event: JobEventView) => void | Promise<void>;
+  onPoll?: (events: JobEventView[]) => void | Promise<void>;
+  signal?: AbortSignal;
+  intervalMs?: number;
+}
+
+export interface ReplayOptions extends ReplayFileDirs, Omit<WaitOptions, "onPoll">, Credentials {
+  description?: string;
+  waitRequestS?: number;
+  idempotencyKey?: string;
+}
+
+/** A replay that was waited for: the job as it ended, and the files downloaded of it. */
+export interface ReplayedJob extends ReplayFiles {
+  job: JobView;
+}
+
 export interface ClientOptions extends GpuctlConfig, Omit<Credentials, "accessToken"> {
   /** Defaults to the global `fetch`. */
   fetch?: typeof fetch;
@@ -247,28 +267,56 @@ export class GpuctlClient {
   /**
    * Submits a new job from one of the caller's jobs: its exact spec and pinned inputs, with
    * `replayOf` naming it (AIbro's `replay_job`). `waitRequestS` (1 to 86400, default 10000)
-   * replaces the recorded spec's wait for spot capacity. Its checkpoints and logs are
-   * downloaded, once it has ended, with `listOutputs` and `downloadOutput` (as
-   * `gpuctl replay --wait --ckpt-dir D --log-dir D` does).
+   * replaces the recorded spec's wait for spot capacity. Given `ckptDir` or `logDir`, it
+   * waits for the new job to end (`waitForJob`, with `onEvent` and `signal`) and downloads
+   * its checkpoints to `<ckptDir>/<jobId>/` and its logs to `<logDir>/<jobId>/logs/`, as
+   * `gpuctl replay --wait --ckpt-dir D --log-dir D` does; without either it answers the
+   * submitted job at once.
    */
   replayJob(
     id: string,
-    options: {
-      description?: string;
-      waitRequestS?: number;
-      idempotencyKey?: string;
-    } & Credentials = {},
-  ): Promise<JobView> {
-    return this.#json("POST", `/v1/jobs/${encodeURIComponent(id)}/replay`, {
-      as: options,
-      json: {
-        ...(options.description !== undefined && { description: options.description }),
-        ...(options.waitRequestS !== undefined && { waitRequestS: options.waitRequestS }),
+    options: ReplayOptions & ({ ckptDir: string } | { logDir: string }),
+  ): Promise<ReplayedJob>;
+  replayJob(id: string, options?: ReplayOptions): Promise<JobView>;
+  async replayJob(id: string, options: ReplayOptions = {}): Promise<JobView | ReplayedJob> {
+    // `wait` carries the call's credentials too, for every call the replay makes.
+    const { description, waitRequestS, idempotencyKey, ckptDir, logDir, ...wait } = options;
+    const submitted = await this.#json<JobView>(
+      "POST",
+      `/v1/jobs/${encodeURIComponent(id)}/replay`,
+      {
+        as: wait,
+        json: {
+          ...(description !== undefined && { description }),
+          ...(waitRequestS !== undefined && { waitRequestS }),
+        },
+        headers: { ...(idempotencyKey && { "idempotency-key": idempotencyKey }) },
       },
-      headers: {
-        ...(options.idempotencyKey && { "idempotency-key": options.idempotencyKey }),
-      },
-    });
+    );
+    if (ckptDir === undefined && logDir === undefined) return submitted;
+    const job = await this.waitForJob(submitted.id, wait);
+    return { job, ...(await downloadCheckpointsAndLogs(this, job, { ckptDir, logDir }, wait)) };
+  }
+
+  /**
+   * Polls the job until it has ended and answers it as it ended. `onEvent` gets each event
+   * once, in order, so no phase passed between two polls is missed; `onPoll` gets every
+   * event so far after each poll that found the job still running. It waits `intervalMs`
+   * (1 s unless given) between polls; an aborted `signal` stops it with the abort's reason.
+   */
+  async waitForJob(id: string, options: WaitOptions & Credentials = {}): Promise<JobView> {
+    const { onEvent, onPoll, signal, intervalMs = FOLLOW_INTERVAL_MS, ...as } = options;
+    let shown = 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      const events = await this.jobEvents(id, as);
+      for (const event of events.slice(shown)) await onEvent?.(event);
+      shown = Math.max(shown, events.length);
+      if (events.some((event) => isTerminal(event.phase))) return this.getJob(id, as);
+      await onPoll?.(events);
+      // An abort ends the sleep early; the loop's check then throws its reason.
+      await sleep(intervalMs, undefined, { signal }).catch(() => undefined);
+    }
   }
 
   getJob(id: string, options: { dialect?: DialectName } & Credentials = {}): Promise<JobView> {

@@ -3,6 +3,7 @@ import { InvokeCommand, LambdaClient, ResourceNotFoundException } from "@aws-sdk
 import type { Command } from "commander";
 import type { BootstrapAnswer } from "../../lambdas/handlers/events/bootstrap-admin.ts";
 import { configPath, writeConfig } from "../../sdk/config.ts";
+import { examples } from "./help.ts";
 import { action } from "./run.ts";
 
 /** The stack outputs (lib/control-plane-stack.ts) the bootstrap reads. */
@@ -126,7 +127,13 @@ export const bootstrapAdmin = async (options: BootstrapOptions, clients: AdminCl
 
 /** `gpuctl admin bootstrap`: the first admin of an AWS installation. */
 export const registerAdmin = (program: Command): void => {
-  const admin = program.command("admin").description("set up an installation on AWS");
+  const admin = program
+    .command("admin")
+    .description("set up an installation on AWS")
+    .addHelpText(
+      "after",
+      examples([["gpuctl admin bootstrap --stack Gpuctl --email alice@example.com"]]),
+    );
   admin
     .command("bootstrap")
     .description(
@@ -137,6 +144,16 @@ export const registerAdmin = (program: Command): void => {
     .option("--function <name>", "the BootstrapAdminFunction's name or ARN, instead of the stack's")
     .option("--endpoint <url>", "the API's URL, instead of the stack's ApiUrl output")
     .option("--region <region>", "the stack's region (else AWS_REGION or your profile's)")
+    .addHelpText(
+      "after",
+      examples([
+        [
+          "gpuctl admin bootstrap --stack Gpuctl --email alice@example.com",
+          "from the stack's outputs",
+        ],
+        ["gpuctl admin bootstrap --stack Gpuctl --email alice@example.com --region eu-west-1"],
+      ]),
+    )
     .action(
       action(async (options: BootstrapOptions & { region?: string }) => {
         const config = options.region ? { region: options.region } : {};

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { JobView } from "../../sdk/api-types.ts";
+import { examples } from "./help.ts";
 import { type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect } from "./run.ts";
 
@@ -16,6 +17,13 @@ export const registerCancel = (program: Command): void => {
     .description("cancel a job; print the phase it moved to")
     .argument("<job>", "the job id")
     .addOption(outputOption())
+    .addHelpText(
+      "after",
+      examples([
+        ["gpuctl cancel JOB", "print the phase it moved to"],
+        ["gpuctl cancel JOB -o json"],
+      ]),
+    )
     .action(
       action(async (id: string, { output }: { output: OutputFormat }) => {
         printPhase(await connect().cancelJob(id), output);

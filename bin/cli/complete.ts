@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { printPhase } from "./cancel.ts";
+import { examples } from "./help.ts";
 import { type OutputFormat, outputOption } from "./output.ts";
 import { action, connect, EXIT_USAGE } from "./run.ts";
 
@@ -11,6 +12,13 @@ export const registerComplete = (program: Command): void => {
     .argument("[job]", "the deployment's job id")
     .option("--model <name>", "the model name the deployment serves")
     .addOption(outputOption())
+    .addHelpText(
+      "after",
+      examples([
+        ["gpuctl complete JOB", "end the deployment with this job id"],
+        ["gpuctl complete --model linear-regression", "end your deployment serving that model"],
+      ]),
+    )
     .action(
       action(
         async (

@@ -5,6 +5,7 @@ import type { JobSpecInput } from "../../lambdas/domain/job-spec.ts";
 import type { JobView } from "../../sdk/api-types.ts";
 import type { GpuctlClient } from "../../sdk/client.ts";
 import { POLL_INTERVAL_MS } from "./follow-job.ts";
+import { examples } from "./help.ts";
 import { clock, type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, EXIT_FAILED, EXIT_USAGE } from "./run.ts";
 import { prepareSpec, SpecFileError } from "./submit.ts";
@@ -84,11 +85,11 @@ export const registerDeploy = (program: Command): void => {
     .addOption(outputOption())
     .addHelpText(
       "after",
-      `
-Examples:
-  gpuctl deploy -f examples/serve.yaml
-  gpuctl deploy -f examples/serve.yaml -o json | jq -r .endpoint
-  gpuctl complete --model linear-regression     # stops it`,
+      examples([
+        ["gpuctl deploy -f examples/serve.yaml"],
+        ["gpuctl deploy -f examples/serve.yaml -o json | jq -r .endpoint"],
+        ["gpuctl complete --model linear-regression", "stops it"],
+      ]),
     )
     .action(action(deploy));
 };

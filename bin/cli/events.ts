@@ -2,6 +2,7 @@ import { type Command, Option } from "commander";
 import { DIALECTS } from "../../lambdas/domain/dialects/index.ts";
 import type { DialectName, JobEventView } from "../../sdk/api-types.ts";
 import { renderText, type Table } from "./dialect-table.ts";
+import { examples } from "./help.ts";
 import { cell, type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect } from "./run.ts";
 import { DIALECT_LABELS, dialectLine } from "./status.ts";
@@ -32,6 +33,14 @@ export const registerEvents = (program: Command): void => {
     .argument("<job>", "the job id")
     .addOption(outputOption())
     .addOption(new Option("--dialect <name>", "show one dialect only").choices(DIALECTS))
+    .addHelpText(
+      "after",
+      examples([
+        ["gpuctl events JOB", "every transition, oldest first"],
+        ["gpuctl events JOB --dialect runai", "with the Run:ai status of each"],
+        ["gpuctl events JOB -o json"],
+      ]),
+    )
     .action(
       action(async (id: string, options: { output: OutputFormat; dialect?: DialectName }) => {
         const events = await connect().jobEvents(id);

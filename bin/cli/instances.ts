@@ -1,9 +1,10 @@
 import type { Command } from "commander";
 import type { InstanceView } from "../../sdk/api-types.ts";
+import { costFigure } from "../../sdk/cost-text.ts";
 import { renderText } from "./dialect-table.ts";
+import { examples } from "./help.ts";
 import { age, cell, type OutputFormat, outputOption, printJson, until } from "./output.ts";
 import { action, connect } from "./run.ts";
-import { dollars } from "./status.ts";
 
 export const instancesTable = (instances: InstanceView[], now: number = Date.now()) => ({
   headers: ["id", "status", "substatus", "type", "job", "stops", "terminates", "updated", "cost"],
@@ -20,7 +21,7 @@ export const instancesTable = (instances: InstanceView[], now: number = Date.now
       until(stops, now),
       until(instance.stoppedUntil, now),
       age(instance.updatedAt, now),
-      instance.cost.usd === undefined ? "unpriced" : dollars(instance.cost.usd),
+      costFigure(instance.cost),
     ];
   }),
 });
@@ -33,6 +34,13 @@ export const registerInstances = (program: Command): void => {
       "list the GPU instances of your jobs (an admin: everyone's), their status and what each has cost so far",
     )
     .addOption(outputOption())
+    .addHelpText(
+      "after",
+      examples([
+        ["gpuctl instances", "status and cost so far of each"],
+        ["gpuctl instances -o json | jq '.[].cost'"],
+      ]),
+    )
     .action(
       action(async ({ output }: { output: OutputFormat }) => {
         const instances = await connect().listInstances();

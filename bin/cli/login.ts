@@ -1,6 +1,7 @@
 import { type Command, Option } from "commander";
 import { GpuctlClient } from "../../sdk/client.ts";
 import { configPath, loadConfig, savedConfig, saveToken } from "../../sdk/config.ts";
+import { examples } from "./help.ts";
 import { revokeSignIn } from "./logout.ts";
 import { type OutputFormat, outputOption, printJson } from "./output.ts";
 import { ask, interactive, readSecret, readStdinLine } from "./prompt.ts";
@@ -101,6 +102,14 @@ export const registerLogin = (program: Command): void => {
       ).conflicts("email"),
     )
     .addOption(outputOption())
+    .addHelpText(
+      "after",
+      examples([
+        ["gpuctl login --email alice@example.com", "asks for the password, without echo"],
+        ["gpuctl login --token - < token.txt", "an access token from stdin"],
+        ["GPUCTL_ENDPOINT=https://api.example.com gpuctl login --email alice@example.com"],
+      ]),
+    )
     .action(
       action(async ({ email, token, output }: LoginOptions) => {
         const { endpoint } = loadConfig();

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { ApiRequestError, GpuctlClient, UnreachableError } from "../../sdk/client.ts";
 import { clearToken, configPath, loadConfig } from "../../sdk/config.ts";
+import { examples } from "./help.ts";
 import { action } from "./run.ts";
 import { findToken } from "./token.ts";
 
@@ -34,6 +35,7 @@ export const registerLogout = (program: Command): void => {
     .description(
       "sign out: revoke the CLI's sign-in token on the server (when reachable) and remove it from the config",
     )
+    .addHelpText("after", examples([["gpuctl logout", "revoke and forget the CLI's token"]]))
     .action(
       action(async () => {
         const path = configPath();

@@ -1,6 +1,7 @@
 import { type Command, Option } from "commander";
 import { LOG_STREAMS, type LogStream } from "../../lambdas/domain/logs.ts";
 import type { GpuctlClient } from "../../sdk/client.ts";
+import { examples } from "./help.ts";
 import { action, connect } from "./run.ts";
 
 const STREAM_CHOICES = [...LOG_STREAMS, "all"] as const;
@@ -62,13 +63,13 @@ export const registerLogs = (program: Command): void => {
     )
     .addHelpText(
       "after",
-      `
-Examples:
-  gpuctl logs JOB                      what the job wrote so far, stdout and stderr
-  gpuctl logs -f JOB                   follow the logs of a running job until it ends
-  gpuctl logs JOB --stream stderr      why a failed job failed
-  gpuctl logs JOB --stream all         the env setup's logs too
-  gpuctl logs JOB 2>/dev/null | tail   the job's stdout only`,
+      examples([
+        ["gpuctl logs JOB", "what the job wrote so far, stdout and stderr"],
+        ["gpuctl logs -f JOB", "follow the logs of a running job until it ends"],
+        ["gpuctl logs JOB --stream stderr", "why a failed job failed"],
+        ["gpuctl logs JOB --stream all", "the env setup's logs too"],
+        ["gpuctl logs JOB 2>/dev/null | tail", "the job's stdout only"],
+      ]),
     )
     .action(action(logs));
 };

@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError } from "commander";
 import type { JobView, Page } from "../../sdk/api-types.ts";
 import { renderText } from "./dialect-table.ts";
+import { examples } from "./help.ts";
 import { age, cell, type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect } from "./run.ts";
 
@@ -57,6 +58,14 @@ export const registerLs = (program: Command): void => {
     .description("list jobs, newest first")
     .addOption(outputOption())
     .option("--limit <n>", "show at most N jobs", positiveInteger, DEFAULT_LIMIT)
+    .addHelpText(
+      "after",
+      examples([
+        ["gpuctl ls", "your newest jobs"],
+        ["gpuctl ls --limit 5", "the five newest"],
+        ["gpuctl ls -o json | jq -r '.[].id'"],
+      ]),
+    )
     .action(
       action(async ({ output, limit }: { output: OutputFormat; limit: number }) => {
         const client = connect();

@@ -2,7 +2,9 @@ import { randomUUID } from "node:crypto";
 import { type Command, InvalidArgumentError } from "commander";
 import type { JobView } from "../../sdk/api-types.ts";
 import type { GpuctlClient } from "../../sdk/client.ts";
-import { DEFAULT_RESULTS_DIR, downloadOutputs, followJob } from "./follow-job.ts";
+import { downloadCheckpointsAndLogs } from "../../sdk/job-files.ts";
+import { DEFAULT_RESULTS_DIR, followJob } from "./follow-job.ts";
+import { examples } from "./help.ts";
 import { type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect, EXIT_FAILED, EXIT_USAGE, printError } from "./run.ts";
 
@@ -15,9 +17,6 @@ interface ReplayOptions {
   output: OutputFormat;
 }
 
-/** Where the agent puts a job's log files among its results. */
-const LOGS = "logs";
-
 /** `--wait-request-s`: whole seconds, 1 to a day, as the API takes them. */
 const waitRequestSeconds = (value: string): number => {
   const seconds = Number(value);
@@ -26,10 +25,6 @@ const waitRequestSeconds = (value: string): number => {
   return seconds;
 };
 
-/** Whether an output path lies under a folder of the job (`checkpoints` holds `checkpoints/e1.pt`). */
-const under = (folder: string) => (path: string) =>
-  path.startsWith(`${folder.replace(/\/+$/, "")}/`);
-
 /** Downloads the replay's checkpoints and logs, each where its option says, and says where they went. */
 const downloadReplayFiles = async (
   client: GpuctlClient,
@@ -37,14 +32,16 @@ const downloadReplayFiles = async (
   options: ReplayOptions,
   progress: (line: string) => void,
 ): Promise<void> => {
+  const files = await downloadCheckpointsAndLogs(client, job, {
+    ckptDir: options.ckptDir ?? DEFAULT_RESULTS_DIR,
+    logDir: options.logDir ?? DEFAULT_RESULTS_DIR,
+  });
   const kinds = [
-    ...(job.checkpointDir
-      ? [{ what: "checkpoint", dir: options.ckptDir, include: under(job.checkpointDir) }]
-      : []),
-    { what: "log file", dir: options.logDir, include: under(LOGS) },
+    { what: "checkpoint", got: files.checkpoints },
+    { what: "log file", got: files.logs },
   ];
-  for (const { what, dir, include } of kinds) {
-    const got = await downloadOutputs(client, job.id, dir ?? DEFAULT_RESULTS_DIR, include);
+  for (const { what, got } of kinds) {
+    if (!got) continue;
     const count = `${got.files} ${what}${got.files === 1 ? "" : "s"}`;
     progress(got.files === 0 ? `no ${what}s to download` : `${count} downloaded to ${got.folder}/`);
   }
@@ -110,11 +107,11 @@ export const registerReplay = (program: Command): void => {
     .addOption(outputOption())
     .addHelpText(
       "after",
-      `
-Examples:
-  gpuctl replay job-1a2b3c4d5e6f --description "loss turns NaN at epoch 3"
-  gpuctl replay job-1a2b3c4d5e6f --wait --ckpt-dir ./ckpt --log-dir ./logs
-  gpuctl replay job-1a2b3c4d5e6f -o json | jq -r .id`,
+      examples([
+        ['gpuctl replay job-1a2b3c4d5e6f --description "loss turns NaN at epoch 3"'],
+        ["gpuctl replay job-1a2b3c4d5e6f --wait --ckpt-dir ./ckpt --log-dir ./logs"],
+        ["gpuctl replay job-1a2b3c4d5e6f -o json | jq -r .id"],
+      ]),
     )
     .action(action(replay));
 };

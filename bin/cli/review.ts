@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { ReviewView } from "../../sdk/api-types.ts";
 import { printPhase } from "./cancel.ts";
 import { renderText } from "./dialect-table.ts";
+import { examples } from "./help.ts";
 import { DEFAULT_LIMIT, firstItems, positiveInteger } from "./ls.ts";
 import { age, cell, type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect, EXIT_USAGE } from "./run.ts";
@@ -36,6 +37,14 @@ export const registerReview = (program: Command): void => {
     .option("--approve", "let the job acquire a GPU")
     .option("--reject", "fail the job (REVIEW_REJECTED)")
     .addOption(outputOption())
+    .addHelpText(
+      "after",
+      examples([
+        ["gpuctl review JOB --start", "say you are looking at it"],
+        ["gpuctl review JOB --approve", "let it acquire a GPU"],
+        ["gpuctl review JOB --reject", "fail it as REVIEW_REJECTED"],
+      ]),
+    )
     .action(
       action(
         async (
@@ -65,6 +74,13 @@ export const registerReview = (program: Command): void => {
     .description("list the jobs of other users waiting at the cost gate (reviewers and admins)")
     .addOption(outputOption())
     .option("--limit <n>", "show at most N jobs", positiveInteger, DEFAULT_LIMIT)
+    .addHelpText(
+      "after",
+      examples([
+        ["gpuctl reviews", "the jobs waiting for you, longest waiting first"],
+        ["gpuctl reviews --limit 5 -o json"],
+      ]),
+    )
     .action(
       action(async ({ output, limit }: { output: OutputFormat; limit: number }) => {
         const client = connect();

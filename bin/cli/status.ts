@@ -1,8 +1,10 @@
 import { type Command, Option } from "commander";
 import type { JobDialects } from "../../lambdas/domain/dialects/index.ts";
 import { DIALECTS } from "../../lambdas/domain/dialects/index.ts";
-import type { CostView, DialectName, JobView, TimelineView } from "../../sdk/api-types.ts";
+import type { DialectName, JobView, TimelineView } from "../../sdk/api-types.ts";
 import { ApiRequestError } from "../../sdk/client.ts";
+import { costText } from "../../sdk/cost-text.ts";
+import { examples } from "./help.ts";
 import { alignColumns, type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect } from "./run.ts";
 
@@ -30,24 +32,6 @@ export const dialectLine = (dialects: JobDialects, dialect: DialectName): string
       return `${code} ${name}`;
     }
   }
-};
-
-/** Dollars as a person reads an estimate: cents, or four places below a cent. */
-export const dollars = (usd: number): string => `$${usd.toFixed(usd !== 0 && usd < 0.01 ? 4 : 2)}`;
-
-/** A cost on one line: `$0.17 estimated from list prices (boot 180s $0.05, running 600s $0.12)`, or why it has no figure. */
-export const costText = (cost: CostView): string => {
-  const parts = cost.items
-    .map((item) => {
-      const usd = item.usd === undefined ? "" : ` ${dollars(item.usd)}`;
-      return `${item.part} ${Math.round(item.seconds)}s${usd}`;
-    })
-    .join(", ");
-  const figure =
-    cost.usd === undefined
-      ? `not priced: ${cost.unpriced ?? "no price"}`
-      : `${dollars(cost.usd)} estimated from list prices`;
-  return parts ? `${figure} (${parts})` : figure;
 };
 
 /** A period's length; one recorded with a date that does not parse has none (JSON `null`). */
@@ -112,6 +96,14 @@ export const registerStatus = (program: Command): void => {
         "--dialect <name>",
         "show (and, in JSON, add as `status`) one dialect only",
       ).choices(DIALECTS),
+    )
+    .addHelpText(
+      "after",
+      examples([
+        ["gpuctl status JOB", "its phase, reason, cost and timeline"],
+        ["gpuctl status JOB --dialect aibro", "its status as AIbro names it"],
+        ["gpuctl status JOB -o json | jq .cost"],
+      ]),
     )
     .action(
       action(async (id: string, options: { output: OutputFormat; dialect?: DialectName }) => {

@@ -6,6 +6,7 @@ import { parse as parseYaml } from "yaml";
 import { type JobSpecInput, parseJobSpec } from "../../lambdas/domain/job-spec.ts";
 import type { GpuctlClient } from "../../sdk/client.ts";
 import { DEFAULT_RESULTS_DIR, downloadOutputs, followJob } from "./follow-job.ts";
+import { examples } from "./help.ts";
 import { type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect, EXIT_FAILED, EXIT_USAGE, printError } from "./run.ts";
 
@@ -159,6 +160,18 @@ export const registerSubmit = (program: Command): void => {
     .option(
       "--results <dir>",
       `with --wait: where the outputs go, under <dir>/<jobId>/ (default: ${DEFAULT_RESULTS_DIR})`,
+    )
+    .addHelpText(
+      "after",
+      examples([
+        ["gpuctl submit -f examples/train.yaml", "submit it; print the job id"],
+        [
+          "gpuctl submit -f examples/train.yaml --wait",
+          "follow it to the end, then download its outputs",
+        ],
+        ["gpuctl submit -f job.json --wait --results ./out", "the outputs under ./out/<jobId>/"],
+        ["gpuctl submit -f examples/train.yaml -o json | jq -r .id"],
+      ]),
     )
     .action(action(submit));
 };

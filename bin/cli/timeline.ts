@@ -2,6 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { type Command, Option } from "commander";
 import { TIMELINE_CHARTS, type TimelineChart } from "../../sdk/timeline-chart.ts";
+import { examples } from "./help.ts";
 import { type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect, EXIT_USAGE } from "./run.ts";
 import { timelineText } from "./status.ts";
@@ -17,15 +18,16 @@ const destination = (out: string): Destination | undefined => {
   return undefined;
 };
 
-const EXAMPLES = `
-Examples:
-  gpuctl timeline job-123                              the periods as a table
-  gpuctl timeline job-123 -o json                      the periods as JSON
-  gpuctl timeline job-123 --chart funnel --out t.svg   a bar per period, from its start
-  gpuctl timeline job-123 --chart pie --out t.png      each period's share, with a legend
-  gpuctl timeline job-123 --chart pie --out - > t.svg  the SVG on standard output
-
-A running job can be drawn too: its open period is measured up to now and marked running.`;
+const EXAMPLES = examples(
+  [
+    ["gpuctl timeline job-123", "the periods as a table"],
+    ["gpuctl timeline job-123 -o json", "the periods as JSON"],
+    ["gpuctl timeline job-123 --chart funnel --out t.svg", "a bar per period, from its start"],
+    ["gpuctl timeline job-123 --chart pie --out t.png", "each period's share, with a legend"],
+    ["gpuctl timeline job-123 --chart pie --out - > t.svg", "the SVG on standard output"],
+  ],
+  "A running job can be drawn too: its open period is measured up to now and marked running.",
+);
 
 /** `gpuctl timeline JOB`: AIbro's `plot_timeline`, the periods a job passed as a table or a chart. */
 export const registerTimeline = (program: Command): void => {

@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import { TOKEN_LIFETIME, TOKEN_PREFIX } from "../../lambdas/domain/identity.ts";
 import type { TokenView } from "../../sdk/api-types.ts";
 import { renderText } from "./dialect-table.ts";
+import { examples } from "./help.ts";
 import { cell, type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect } from "./run.ts";
 
@@ -38,7 +39,17 @@ export const tokensTable = (tokens: TokenView[], now: number = Date.now()) => ({
 
 /** `gpuctl token create|list|revoke`: the caller's own personal access tokens. */
 export const registerToken = (program: Command): void => {
-  const token = program.command("token").description("make, list and revoke your access tokens");
+  const token = program
+    .command("token")
+    .description("make, list and revoke your access tokens")
+    .addHelpText(
+      "after",
+      examples([
+        ["gpuctl token create --name ci", "a token for a CI machine"],
+        ["gpuctl token list"],
+        ["gpuctl token revoke TOKEN_ID"],
+      ]),
+    );
 
   token
     .command("create")
@@ -50,6 +61,17 @@ export const registerToken = (program: Command): void => {
       parseDays,
     )
     .addOption(outputOption())
+    .addHelpText(
+      "after",
+      examples([
+        ["gpuctl token create", 'named "token", for the default lifetime'],
+        ["gpuctl token create --name laptop --expires-in-days 7"],
+        [
+          "gpuctl token create --name ci -o json | jq -r .token",
+          "the token alone, for a secret store",
+        ],
+      ]),
+    )
     .action(
       action(
         async ({
@@ -82,6 +104,13 @@ export const registerToken = (program: Command): void => {
     .command("list")
     .description("list your access tokens, newest first, revoked and expired ones too")
     .addOption(outputOption())
+    .addHelpText(
+      "after",
+      examples([
+        ["gpuctl token list", "each with its status and expiry"],
+        ["gpuctl token list -o json"],
+      ]),
+    )
     .action(
       action(async ({ output }: { output: OutputFormat }) => {
         const tokens = await connect().listTokens();
@@ -97,6 +126,10 @@ export const registerToken = (program: Command): void => {
     .description("revoke one of your access tokens: it is refused from then on")
     .argument("<id>", "the token's id, as `gpuctl token list` shows it")
     .addOption(outputOption())
+    .addHelpText(
+      "after",
+      examples([["gpuctl token revoke TOKEN_ID", "the id `gpuctl token list` shows"]]),
+    )
     .action(
       action(async (id: string, { output }: { output: OutputFormat }) => {
         const revoked = await connect().revokeToken(id);

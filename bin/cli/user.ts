@@ -7,6 +7,7 @@ import {
 } from "../../lambdas/domain/identity.ts";
 import type { UserView } from "../../sdk/api-types.ts";
 import { renderText } from "./dialect-table.ts";
+import { examples } from "./help.ts";
 import { type OutputFormat, outputOption, printJson } from "./output.ts";
 import { readSecret } from "./prompt.ts";
 import { action, connect, EXIT_USAGE, printError } from "./run.ts";
@@ -48,7 +49,18 @@ const passwordFromStdin = async (): Promise<string | { error: string }> => {
 
 /** `gpuctl user add|list|role|remove`: the admins' verbs. */
 export const registerUser = (program: Command): void => {
-  const user = program.command("user").description("add, list, change and remove users (admins)");
+  const user = program
+    .command("user")
+    .description("add, list, change and remove users (admins)")
+    .addHelpText(
+      "after",
+      examples([
+        ["gpuctl user add bob@example.com", "a user, with their first token"],
+        ["gpuctl user list"],
+        ["gpuctl user role bob@example.com reviewer"],
+        ["gpuctl user remove bob@example.com"],
+      ]),
+    );
 
   user
     .command("add")
@@ -60,6 +72,17 @@ export const registerUser = (program: Command): void => {
       "read a password for them (12 characters or more): the first line of stdin, or typed without echo at a terminal",
     )
     .addOption(outputOption())
+    .addHelpText(
+      "after",
+      examples([
+        ["gpuctl user add bob@example.com", "prints their first access token"],
+        ["gpuctl user add carol@example.com --role reviewer"],
+        [
+          "gpuctl user add dave@example.com --password-stdin < pw.txt",
+          "they can also sign in with a password",
+        ],
+      ]),
+    )
     .action(
       action(
         async (
@@ -96,6 +119,10 @@ export const registerUser = (program: Command): void => {
     .command("list")
     .description("list every user with their role")
     .addOption(outputOption())
+    .addHelpText(
+      "after",
+      examples([["gpuctl user list"], ["gpuctl user list -o json | jq -r '.[].email'"]]),
+    )
     .action(
       action(async ({ output }: { output: OutputFormat }) => {
         const users = await connect().listUsers();
@@ -111,6 +138,10 @@ export const registerUser = (program: Command): void => {
     .addArgument(emailArgument())
     .addArgument(new Argument("<role>", "their new role").choices(ROLES))
     .addOption(outputOption())
+    .addHelpText(
+      "after",
+      examples([["gpuctl user role bob@example.com admin", "from their next request"]]),
+    )
     .action(
       action(async (email: string, role: Role, { output }: { output: OutputFormat }) => {
         const changed = await connect().setRole(email, role);
@@ -127,6 +158,10 @@ export const registerUser = (program: Command): void => {
     )
     .addArgument(emailArgument())
     .addOption(outputOption())
+    .addHelpText(
+      "after",
+      examples([["gpuctl user remove bob@example.com", "their tokens stop working at once"]]),
+    )
     .action(
       action(async (email: string, { output }: { output: OutputFormat }) => {
         const removed = await connect().removeUser(email);

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { examples } from "./help.ts";
 import { type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect } from "./run.ts";
 
@@ -8,6 +9,13 @@ export const registerWhoami = (program: Command): void => {
     .command("whoami")
     .description("show whom the CLI is signed in as (email and role) and at which endpoint")
     .addOption(outputOption())
+    .addHelpText(
+      "after",
+      examples([
+        ["gpuctl whoami", "email, role and endpoint"],
+        ["gpuctl whoami -o json | jq -r .role"],
+      ]),
+    )
     .action(
       action(async ({ output }: { output: OutputFormat }) => {
         const client = connect();

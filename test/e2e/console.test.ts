@@ -1,8 +1,8 @@
 /**
  * The web console in a real headless Chromium (Debian's, driven by playwright-core) against
  * the real local control plane: a user signs in with email and password, sees their jobs
- * in each dialect, a finished job's charts, events and logs, and their instance's cooling
- * plan; another user, signed in with a pasted token, sees none of it; text that looks like
+ * in each dialect, a finished job's cost, charts, events and logs, and their instance's
+ * cooling plan and cost; another user, signed in with a pasted token, sees none of it; text that looks like
  * markup stays text; signing out revokes the sign-in's token.
  */
 
@@ -139,7 +139,7 @@ describe("the web console", () => {
     await context.close();
   });
 
-  it("shows a finished job's status, its funnel and pie, its events and its logs", async () => {
+  it("shows a finished job's status and cost, its funnel and pie, its events and its logs", async () => {
     const { context, page } = await openConsole();
     await page.goto(`${plane.endpoint}/console/`);
     await signIn(page, ADA);
@@ -147,6 +147,10 @@ describe("the web console", () => {
     await page.locator("#events tbody tr", { hasText: "COMPLETED" }).waitFor();
     expect(await page.locator("h1").textContent()).toBe("console-train");
     expect(await page.locator("#status dd").first().textContent()).toBe("COMPLETED");
+    // Local instances are on no bill: $0, with the parts of the job's time on one.
+    expect(await page.locator("#status dt:text-is('Cost') + dd").textContent()).toMatch(
+      /^\$0\.00 estimated from list prices \(boot \d+s \$0\.00, running \d+s \$0\.00\)$/,
+    );
 
     const periods = (await ada.jobTimeline(job.id)).periods.map((period) => period.phase);
     expect(periods).toContain("Model Training");
@@ -187,7 +191,7 @@ describe("the web console", () => {
     await context.close();
   });
 
-  it("shows the user's instances with their cooling plan", async () => {
+  it("shows the user's instances with their cooling plan and their cost", async () => {
     const [instance] = await ada.listInstances();
     expect(instance).toMatchObject({ status: "COOLING", coolingUntil: expect.any(String) });
     const { context, page } = await openConsole();
@@ -210,6 +214,12 @@ describe("the web console", () => {
     );
     expect(await cells.nth(7).locator("time").getAttribute("datetime")).toBe(
       instance?.stoppedUntil,
+    );
+    expect(await page.locator("#instances th").last().textContent()).toBe("Cost");
+    const cost = cells.nth(9).locator("span");
+    expect(await cost.textContent()).toBe("$0.00");
+    expect(await cost.getAttribute("title")).toMatch(
+      /^\$0\.00 estimated from list prices \(.*running \d+s \$0\.00/,
     );
     await context.close();
   });

@@ -1,7 +1,7 @@
 /**
  * Replay, deploy and cost through the CLI against a real local control plane with real agent
- * processes: a finished training job replayed with --wait lands the new job's checkpoints and
- * logs where it is told; a deployment is waited for until it serves; each job and instance
+ * processes: a finished training job replayed with --wait (or the SDK's replayJob with its
+ * folders) lands the new job's checkpoints and logs where it is told; a deployment is waited for until it serves; each job and instance
  * shows what it cost (local instances are on no bill: $0, with its parts timed).
  */
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -68,6 +68,33 @@ describe("replay, deploy and cost on the local control plane", () => {
     ).toContain("trained");
     const events = await plane.client.jobEvents(replay.id);
     expect(events[0]).toMatchObject({ type: "submitted", replayOf: recorded.id });
+  });
+
+  it("replays through the SDK as AIbro's replay_job does: waits, then saves checkpoints and logs", async () => {
+    const recorded = await plane.finished((await plane.client.submitJob(trainingSpec())).id);
+    const ckptDir = join(dir, "sdk-ckpt");
+    const logDir = join(dir, "sdk-logs");
+    const phases: string[] = [];
+    const replayed = await plane.client.replayJob(recorded.id, {
+      description: "again, from the SDK",
+      ckptDir,
+      logDir,
+      onEvent: (event) => {
+        phases.push(event.phase);
+      },
+    });
+    expect(replayed.job).toMatchObject({ phase: "COMPLETED", replayOf: recorded.id });
+    expect(phases.at(-1)).toBe("COMPLETED");
+    expect(replayed.checkpoints?.paths.sort()).toEqual(
+      ["epoch-0.json", "epoch-1.json", "epoch-2.json"].map((name) =>
+        join(ckptDir, replayed.job.id, "checkpoints", name),
+      ),
+    );
+    const stdout = join(logDir, replayed.job.id, "logs", "stdout.log");
+    expect(replayed.logs?.paths).toContain(stdout);
+    expect(await readFile(stdout, "utf8")).toContain("trained");
+    for (const path of replayed.checkpoints?.paths ?? [])
+      expect((await readFile(path)).byteLength).toBeGreaterThan(0);
   });
 
   it("shows what a finished job and its instance cost", async () => {

@@ -1,4 +1,5 @@
 import type { InstanceView, Page as Listed } from "../../../sdk/api-types.ts";
+import { costFigure, costText } from "../../../sdk/cost-text.ts";
 import { api } from "../api.ts";
 import { h, table, time } from "../dom.ts";
 import { type Page, refreshWhile } from "../page.ts";
@@ -6,7 +7,7 @@ import { jobLink } from "./jobs.ts";
 
 /**
  * The instances the caller may see (their own; an admin's, all), each with its AIbro
- * status and its cooling plan: when it stops, and when it is terminated.
+ * status, its cooling plan (when it stops, and when it is terminated) and its cost so far.
  */
 export const instancesPage = async (page: Page) => {
   const holder = h("div");
@@ -26,6 +27,7 @@ export const instancesPage = async (page: Page) => {
               "Cooling until",
               "Stopped until",
               "Updated",
+              "Cost",
             ],
             listed.items.map((instance) => [
               h("span", { class: "mono" }, instance.id),
@@ -37,6 +39,8 @@ export const instancesPage = async (page: Page) => {
               time(instance.coolingUntil),
               time(instance.stoppedUntil),
               time(instance.updatedAt || undefined),
+              // The figure; its parts, or why it has none, on hover.
+              h("span", { title: costText(instance.cost) }, costFigure(instance.cost)),
             ]),
             { id: "instances" },
           )

@@ -4,6 +4,7 @@ import type {
   Page as Listed,
   TimelineView,
 } from "../../../sdk/api-types.ts";
+import { costText } from "../../../sdk/cost-text.ts";
 import { api } from "../api.ts";
 import { type Child, h, table, time } from "../dom.ts";
 import { logPanel } from "../logs.ts";
@@ -31,6 +32,7 @@ const summary = (job: JobView, page: Page) => {
     ["Exit code", job.exitCode ?? ""],
     ["Workers ready", `${job.workersReady} of ${job.workersTotal}`],
     ["Instance", job.instanceId ?? ""],
+    ["Cost", job.cost ? costText(job.cost) : ""],
     ["Created", time(job.createdAt)],
     ["Updated", time(job.updatedAt)],
   ]);

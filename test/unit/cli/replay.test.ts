@@ -2,15 +2,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Phase } from "../../../lambdas/domain/phases.ts";
-import {
-  apiError,
-  calls,
-  eventView,
-  fakeApiPerTest,
-  type Handler,
-  jobView,
-} from "../sdk/fake-api.ts";
+import { apiError, calls, eventView, fakeApiPerTest } from "../sdk/fake-api.ts";
+import { REPLAY_OUTPUTS as OUTPUTS, replaying } from "../sdk/fake-replay.ts";
 import { gpuctl } from "./run-gpuctl.ts";
 
 const serve = fakeApiPerTest();
@@ -19,50 +12,6 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "gpuctl-replay-"));
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
-
-const OUTPUTS: Record<string, string> = {
-  "checkpoints/epoch-1.json": '{"w":1}',
-  "logs/stdout.log": "epoch 1\n",
-  "results/model.json": '{"w":3}',
-};
-
-/** job-1 replayed as job-2, which passes `phases` (one more per poll) and leaves OUTPUTS. */
-const replaying = (phases: Phase[]): Handler => {
-  let polls = 0;
-  const view = (phase: Phase) =>
-    jobView({
-      id: "job-2",
-      phase,
-      replayOf: "job-1",
-      checkpointDir: "checkpoints",
-      ...(phase === "FAILED" && { exitCode: 3 }),
-    });
-  const seen = () => phases.slice(0, Math.min(phases.length, polls));
-  return (request) => {
-    if (request.method === "POST" && request.path === "/v1/jobs/job-1/replay")
-      return { status: 201, json: view("SUBMITTED") };
-    if (request.path === "/v1/jobs/job-2/events") {
-      polls++;
-      const items = seen().map((phase, index) =>
-        eventView({
-          version: index + 1,
-          at: new Date(Date.UTC(2026, 0, 1, 0, 0, index)).toISOString(),
-          type: index === 0 ? "submitted" : "event",
-          phase,
-        }),
-      );
-      return { json: { items } };
-    }
-    if (request.path === "/v1/jobs/job-2") return { json: view(seen().at(-1) ?? "SUBMITTED") };
-    if (request.path === "/v1/jobs/job-2/outputs") return { json: { items: Object.keys(OUTPUTS) } };
-    const prefix = "/v1/jobs/job-2/outputs/";
-    if (request.path.startsWith(prefix)) {
-      const content = OUTPUTS[decodeURIComponent(request.path.slice(prefix.length))];
-      return content === undefined ? undefined : { body: content };
-    }
-    return undefined;
-  };
-};
 
 describe("gpuctl replay", () => {
   it("asks for a replay with the description and wait given, under an idempotency key, and prints the new job", async () => {
