@@ -11,6 +11,7 @@ import { applyJobEvent } from "./apply-job-event.ts";
 import { closeInstance } from "./change-instance.ts";
 import { changeInstanceWithJob, claimInstance } from "./claim-instance.ts";
 import type { Ports } from "./control-plane.ts";
+import { stopCoolingTimer } from "./finish-job.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 export interface Placement {
@@ -22,7 +23,15 @@ export interface Placement {
 
 /** What finding a GPU uses: the stores, the compute, and the agent access a launch hands out. */
 type AcquirePorts = Ports<
-  "jobs" | "instances" | "compute" | "commands" | "pools" | "events" | "metrics" | "clock",
+  | "jobs"
+  | "instances"
+  | "compute"
+  | "commands"
+  | "pools"
+  | "workflows"
+  | "events"
+  | "metrics"
+  | "clock",
   "region" | "agent" | "costModel"
 >;
 
@@ -78,10 +87,13 @@ const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement>
       const claimed = await claimInstance(cp, jobId, candidate);
       if (claimed.ok) {
         if (candidate.status === "COOLING") {
+          await stopCoolingTimer(cp, candidate);
           return { instanceId: candidate.id, placement: "warm", pool };
         }
         try {
           await cp.compute.start(candidate.id, agentAccess(cp, candidate.id));
+          // Only once it runs: one that fails to start is stopped again, its timer still on.
+          await stopCoolingTimer(cp, candidate);
           return { instanceId: candidate.id, placement: "stopped", pool };
         } catch (error) {
           if (!(error instanceof ComputeError)) throw error;

@@ -46,6 +46,7 @@ const cool = async (
   cp: Ports<"instances" | "pools" | "events" | "metrics" | "clock", "costModel" | "cooling">,
   record: JobRecord,
   instance: Instance,
+  warm: boolean,
 ): Promise<Instance | undefined> => {
   const now = cp.clock.now();
   const history = await cp.pools.update(instance.pool, (pool) =>
@@ -58,6 +59,7 @@ const cool = async (
     model: cp.settings.costModel,
     limits: cp.settings.cooling,
   });
+  if (!warm) plan.warmS = 0;
   const cooled = await changeInstance(cp, instance, {
     type: "released",
     ...coolingSchedule(plan, now),
@@ -66,11 +68,10 @@ const cool = async (
 };
 
 /**
- * Starts the timer that carries out a cooling instance's plan, as recorded on it. Each
- * timer has a name of its own: a retried release (its first run may have died between
- * recording the cooling and starting the timer) starts another for the same epoch and
- * plan, and whichever fires second finds the instance closed. A timer that cannot be
- * started leaves no instance cooling unwatched: it is terminated at once.
+ * Starts the timer that carries out a cooling instance's plan, as recorded on it: one per
+ * cooling period, named after it. A retried release (its first run may have died between
+ * recording the cooling and starting the timer) finds it started, or starts it. A timer
+ * that cannot be started leaves no instance cooling unwatched: it is terminated at once.
  */
 const startCoolingTimer = async (
   cp: Ports<
@@ -88,7 +89,11 @@ const startCoolingTimer = async (
   };
   const name = coolingTimerName(id, coolingEpoch);
   try {
-    await cp.workflows.start("instance-cooling", name, { instanceId: id, coolingEpoch, ...plan });
+    await startOnce(cp.workflows, "instance-cooling", name, {
+      instanceId: id,
+      coolingEpoch,
+      ...plan,
+    });
   } catch (error) {
     await abandonCooling(cp, { instanceId: id, coolingEpoch, cause: String(error) });
     throw error;
@@ -104,18 +109,37 @@ const freeInstance = async (cp: ReleasePorts, record: JobRecord, instance: Insta
     (instance.status === "LAUNCHING" || instance.status === "EXECUTING") &&
     instance.jobId === job.id;
   if (!owned) return instance.status === "COOLING" ? startCoolingTimer(cp, instance) : undefined;
-  const action = instance.spot ? "terminate" : "stop";
-  // An agent that stopped answering may have left anything behind: the instance goes.
-  if (job.phase === "LOST") await closeInstance(cp, instance, "terminate");
-  // Completing a deployment shuts its instances down at once, as AIbro does.
-  else if (job.phase === "COMPLETED" && job.kind === "inference")
-    await closeInstance(cp, instance, action);
-  // Its agent never answered: nothing on it is known to work for the next job.
-  else if (instance.status === "LAUNCHING" && !instance.agentReady)
-    await closeInstance(cp, instance, action);
-  else {
-    const cooled = await cool(cp, record, instance);
-    if (cooled) await startCoolingTimer(cp, cooled);
+  // Every instance left standing has its end recorded and a timer to carry it out: one that
+  // cannot get both (nothing on it can be trusted, or its agent never answered) goes now.
+  // An agent that stopped answering may have left anything behind; one that never answered
+  // leaves nothing known to work for the next job.
+  const untrusted = job.phase === "LOST" || (instance.status === "LAUNCHING" && !instance.agentReady);
+  if (untrusted) {
+    await closeInstance(cp, instance, "terminate");
+    return;
+  }
+  // A deployment completed on purpose shuts down at once, as AIbro does (and as deleting a
+  // SageMaker endpoint does): it is stopped, then terminated when its plan's stopped time ends.
+  const completedDeployment = job.phase === "COMPLETED" && job.kind === "inference";
+  const cooled = await cool(cp, record, instance, !completedDeployment);
+  if (cooled) await startCoolingTimer(cp, cooled);
+};
+
+/**
+ * A job claimed the instance: the timer of the cooling period it was taken from has nothing
+ * left to do, and is stopped rather than left waiting (up to days, against the account's
+ * quota of open executions). Best effort: a timer left running finds the instance reused
+ * (its epoch or status changed) and does nothing.
+ */
+export const stopCoolingTimer = async (
+  cp: Ports<"workflows">,
+  claimed: Pick<Instance, "id" | "coolingEpoch">,
+): Promise<void> => {
+  const name = coolingTimerName(claimed.id, claimed.coolingEpoch);
+  try {
+    await cp.workflows.stop("instance-cooling", name, "a job claimed the instance");
+  } catch (error) {
+    console.warn(`could not stop cooling timer ${name}: ${String(error)}`);
   }
 };
 

@@ -264,6 +264,29 @@ describe("LocalWorkflows", () => {
     expect(dispatch.calls).toHaveLength(1);
   });
 
+  it("stops one execution by name, as StopExecution does, and takes any other stop as a no-op", async () => {
+    const dispatch = agent();
+    const ends: ExecutionEnd[] = [];
+    const workflows = workflowsFor(
+      "callback",
+      { "Run the job": dispatch.handler },
+      { onExecutionEnd: (end) => ends.push(end) },
+    );
+    await workflows.start("job-lifecycle", "job-1", { jobId: "job-1" });
+    const other = await workflows.start("job-lifecycle", "job-2", { jobId: "job-2" });
+    const { taskToken } = await dispatch.call(0);
+    await dispatch.call(1);
+
+    await workflows.stop("job-lifecycle", "job-1", "no longer needed");
+    await workflows.stop("job-lifecycle", "job-1", "no longer needed");
+    await workflows.stop("job-lifecycle", "never-started", "no longer needed");
+
+    expect(ends).toEqual([expect.objectContaining({ name: "job-1", status: "ABORTED" })]);
+    await workflows.sendTaskSuccess(taskToken, {});
+    expect(ends).toHaveLength(1);
+    expect(workflows.statesEntered(other.executionId)).toEqual(["Run the job"]);
+  });
+
   describe("timeouts (these wait for real seconds)", () => {
     it("fails a task whose heartbeats stop with States.HeartbeatTimeout, which States.TaskFailed does not retry", async () => {
       const dispatch = agent();
