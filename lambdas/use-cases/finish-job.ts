@@ -113,7 +113,8 @@ const freeInstance = async (cp: ReleasePorts, record: JobRecord, instance: Insta
   // cannot get both (nothing on it can be trusted, or its agent never answered) goes now.
   // An agent that stopped answering may have left anything behind; one that never answered
   // leaves nothing known to work for the next job.
-  const untrusted = job.phase === "LOST" || (instance.status === "LAUNCHING" && !instance.agentReady);
+  const untrusted =
+    job.phase === "LOST" || (instance.status === "LAUNCHING" && !instance.agentReady);
   if (untrusted) {
     await closeInstance(cp, instance, "terminate");
     return;

@@ -46,7 +46,17 @@ const CLOSING = /* @__PURE__ */ needs(
 
 export const AcquireInstanceFunction = task(
   /* @__PURE__ */ needs(
-    ["jobs", "instances", "compute", "commands", "pools", "workflows", "events", "metrics", "clock"],
+    [
+      "jobs",
+      "instances",
+      "compute",
+      "commands",
+      "pools",
+      "workflows",
+      "events",
+      "metrics",
+      "clock",
+    ],
     ["region", "agent", "costModel"],
   ),
   (cp, payload) => acquireInstance(cp, jobInput.parse(payload).jobId),

@@ -1,11 +1,11 @@
 import {
+  ExecutionDoesNotExist,
   InvalidToken,
   SendTaskFailureCommand,
   SendTaskHeartbeatCommand,
   SendTaskSuccessCommand,
   type SFNClient,
   ExecutionAlreadyExists as SfnExecutionAlreadyExists,
-  ExecutionDoesNotExist,
   StartExecutionCommand,
   StopExecutionCommand,
   TaskDoesNotExist,

@@ -1,4 +1,5 @@
 import {
+  ExecutionDoesNotExist,
   InvalidToken,
   SendTaskFailureCommand,
   SendTaskHeartbeatCommand,
@@ -6,7 +7,6 @@ import {
   SFNClient,
   SFNServiceException,
   ExecutionAlreadyExists as SfnExecutionAlreadyExists,
-  ExecutionDoesNotExist,
   StartExecutionCommand,
   StopExecutionCommand,
   TaskDoesNotExist,
@@ -166,7 +166,8 @@ describe("StepFunctionsWorkflows task reports", () => {
 });
 
 describe("StepFunctionsWorkflows.stop", () => {
-  const COOLING_EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:gpuctl-cooling:gi-1-cooling-3";
+  const COOLING_EXECUTION =
+    "arn:aws:states:us-east-1:123456789012:execution:gpuctl-cooling:gi-1-cooling-3";
 
   it("stops the machine's execution of that name, with the cause", async () => {
     sfn.on(StopExecutionCommand).resolves({ stopDate: new Date() });
@@ -181,9 +182,9 @@ describe("StepFunctionsWorkflows.stop", () => {
   });
 
   it("takes an execution that does not exist as nothing to stop", async () => {
-    sfn.on(StopExecutionCommand).rejects(
-      new ExecutionDoesNotExist({ $metadata: {}, message: "Execution Does Not Exist" }),
-    );
+    sfn
+      .on(StopExecutionCommand)
+      .rejects(new ExecutionDoesNotExist({ $metadata: {}, message: "Execution Does Not Exist" }));
 
     await expect(workflows.stop("instance-cooling", "gi-1-cooling-3", "claimed")).resolves.toBe(
       undefined,
