@@ -9,9 +9,9 @@ import { ComputeError } from "../ports.ts";
 import { agentAccess } from "./agent-identity.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { closeInstance } from "./change-instance.ts";
-import { changeInstanceWithJob, claimInstance } from "./claim-instance.ts";
+import { changeInstanceWithJob, claimInstance, type InstancePortName } from "./claim-instance.ts";
 import type { Ports } from "./control-plane.ts";
-import { stopCoolingTimer } from "./finish-job.ts";
+import { stopCoolingTimer } from "./cooling-timers.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 export interface Placement {
@@ -22,18 +22,7 @@ export interface Placement {
 }
 
 /** What finding a GPU uses: the stores, the compute, and the agent access a launch hands out. */
-type AcquirePorts = Ports<
-  | "jobs"
-  | "instances"
-  | "compute"
-  | "commands"
-  | "pools"
-  | "workflows"
-  | "events"
-  | "metrics"
-  | "clock",
-  "region" | "agent" | "costModel"
->;
+type AcquirePorts = Ports<InstancePortName, "region" | "agent" | "costModel">;
 
 const ended = (jobId: string) =>
   new WorkflowError(WORKFLOW_ERRORS.jobEnded, `job ${jobId} has ended`);

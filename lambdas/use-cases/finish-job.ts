@@ -7,6 +7,7 @@ import type { JobEvent } from "../domain/transitions.ts";
 import { type Actor, type JobRecord, MailboxClosed } from "../ports.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance, closeInstance } from "./change-instance.ts";
+import type { InstancePortName } from "./claim-instance.ts";
 import type { Ports } from "./control-plane.ts";
 import { coolingTimerName, retryName } from "./execution-names.ts";
 import { actor, awaitsReviewBy, readableBy } from "./job-access.ts";
@@ -15,18 +16,7 @@ import { startOnce } from "./start-workflow.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 /** What freeing a job's instance uses: stopping it, cooling it, and starting its next attempt. */
-type ReleasePorts = Ports<
-  | "jobs"
-  | "instances"
-  | "compute"
-  | "commands"
-  | "pools"
-  | "workflows"
-  | "events"
-  | "metrics"
-  | "clock",
-  "costModel" | "cooling"
->;
+type ReleasePorts = Ports<InstancePortName, "costModel" | "cooling">;
 
 /** What ending a job from outside its workflow uses: the job, its agent, and its workflow. */
 type InterruptPorts = Ports<"jobs" | "commands" | "workflows" | "events" | "metrics" | "clock">;
@@ -41,6 +31,7 @@ type ClosePorts = Ports<
  * Puts a freed instance in its cooling period, its plan recorded on it: when it will be
  * stopped and then terminated (unless a job claims it first). Recorded before the timer
  * that carries the plan out starts, so even a plan of 0 s finds the instance cooling.
+ * Not `warm`: the plan's stopped part alone, its timer stopping the instance at once.
  */
 const cool = async (
   cp: Ports<"instances" | "pools" | "events" | "metrics" | "clock", "costModel" | "cooling">,
@@ -59,10 +50,9 @@ const cool = async (
     model: cp.settings.costModel,
     limits: cp.settings.cooling,
   });
-  if (!warm) plan.warmS = 0;
   const cooled = await changeInstance(cp, instance, {
     type: "released",
-    ...coolingSchedule(plan, now),
+    ...coolingSchedule(warm ? plan : { ...plan, warmS: 0 }, now),
   });
   return cooled.ok ? cooled.instance : undefined;
 };
@@ -124,24 +114,6 @@ const freeInstance = async (cp: ReleasePorts, record: JobRecord, instance: Insta
   const completedDeployment = job.phase === "COMPLETED" && job.kind === "inference";
   const cooled = await cool(cp, record, instance, !completedDeployment);
   if (cooled) await startCoolingTimer(cp, cooled);
-};
-
-/**
- * A job claimed the instance: the timer of the cooling period it was taken from has nothing
- * left to do, and is stopped rather than left waiting (up to days, against the account's
- * quota of open executions). Best effort: a timer left running finds the instance reused
- * (its epoch or status changed) and does nothing.
- */
-export const stopCoolingTimer = async (
-  cp: Ports<"workflows">,
-  claimed: Pick<Instance, "id" | "coolingEpoch">,
-): Promise<void> => {
-  const name = coolingTimerName(claimed.id, claimed.coolingEpoch);
-  try {
-    await cp.workflows.stop("instance-cooling", name, "a job claimed the instance");
-  } catch (error) {
-    console.warn(`could not stop cooling timer ${name}: ${String(error)}`);
-  }
 };
 
 /**
