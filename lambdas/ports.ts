@@ -187,6 +187,12 @@ export interface Workflows {
   sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void>;
   /** Keeps a long task alive; its state's HeartbeatSeconds measures the gaps. */
   sendTaskHeartbeat(taskToken: string): Promise<void>;
+  /**
+   * Stops the execution named `name`, as StopExecution does (it ends ABORTED, `cause` on its
+   * record). One that has closed already or was never started is left as it is: stopping is
+   * a no-op then, so a repeated or late stop resolves too. (The local runner keeps no cause.)
+   */
+  stop(machine: StateMachineName, name: string, cause: string): Promise<void>;
 }
 
 /** StartExecution named an execution that exists, and is not that running one's very request again. */

@@ -9,8 +9,9 @@ import { ComputeError } from "../ports.ts";
 import { agentAccess } from "./agent-identity.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { closeInstance } from "./change-instance.ts";
-import { changeInstanceWithJob, claimInstance } from "./claim-instance.ts";
+import { changeInstanceWithJob, claimInstance, type InstancePortName } from "./claim-instance.ts";
 import type { Ports } from "./control-plane.ts";
+import { stopCoolingTimer } from "./cooling-timers.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 export interface Placement {
@@ -21,10 +22,7 @@ export interface Placement {
 }
 
 /** What finding a GPU uses: the stores, the compute, and the agent access a launch hands out. */
-type AcquirePorts = Ports<
-  "jobs" | "instances" | "compute" | "commands" | "pools" | "events" | "metrics" | "clock",
-  "region" | "agent" | "costModel"
->;
+type AcquirePorts = Ports<InstancePortName, "region" | "agent" | "costModel">;
 
 const ended = (jobId: string) =>
   new WorkflowError(WORKFLOW_ERRORS.jobEnded, `job ${jobId} has ended`);
@@ -78,10 +76,13 @@ const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement>
       const claimed = await claimInstance(cp, jobId, candidate);
       if (claimed.ok) {
         if (candidate.status === "COOLING") {
+          await stopCoolingTimer(cp, candidate);
           return { instanceId: candidate.id, placement: "warm", pool };
         }
         try {
           await cp.compute.start(candidate.id, agentAccess(cp, candidate.id));
+          // Only once it runs: one that fails to start is stopped again, its timer still on.
+          await stopCoolingTimer(cp, candidate);
           return { instanceId: candidate.id, placement: "stopped", pool };
         } catch (error) {
           if (!(error instanceof ComputeError)) throw error;

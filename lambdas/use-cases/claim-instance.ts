@@ -6,6 +6,23 @@ import { type JobEvent, transition } from "../domain/transitions.ts";
 import type { Ports } from "./control-plane.ts";
 import { conflict, type Failure, notFound, refused } from "./outcome.ts";
 
+/**
+ * What finding an instance for a job and freeing it again use: the job and the instance,
+ * the compute, the pool's history, and the instance's cooling timer.
+ */
+export const INSTANCE_PORTS = [
+  "jobs",
+  "instances",
+  "compute",
+  "commands",
+  "pools",
+  "workflows",
+  "events",
+  "metrics",
+  "clock",
+] as const;
+export type InstancePortName = (typeof INSTANCE_PORTS)[number];
+
 type PairPorts = Ports<"jobs" | "instances" | "events" | "metrics" | "clock", "costModel">;
 
 /**

@@ -17,6 +17,9 @@ export const deadlineName = (jobId: string, rerun = ""): string => `${jobId}-dea
 /** The attempt the job's version `version` scheduled after a failure. */
 export const retryName = (jobId: string, version: number): string => `${jobId}-v${version}`;
 
-/** A cooling timer: every start has a name of its own (see startCoolingTimer). */
+/**
+ * The one cooling timer of an instance's cooling period: found again by its name, so the
+ * job that claims the instance stops it (see stopCoolingTimer).
+ */
 export const coolingTimerName = (instanceId: string, coolingEpoch: number): string =>
-  `${instanceId}-cooling-${coolingEpoch}-${randomBytes(4).toString("hex")}`;
+  `${instanceId}-cooling-${coolingEpoch}`;

@@ -7,6 +7,7 @@ import type { JobEvent } from "../domain/transitions.ts";
 import { type Actor, type JobRecord, MailboxClosed } from "../ports.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance, closeInstance } from "./change-instance.ts";
+import type { InstancePortName } from "./claim-instance.ts";
 import type { Ports } from "./control-plane.ts";
 import { coolingTimerName, retryName } from "./execution-names.ts";
 import { actor, awaitsReviewBy, readableBy } from "./job-access.ts";
@@ -15,18 +16,7 @@ import { startOnce } from "./start-workflow.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 /** What freeing a job's instance uses: stopping it, cooling it, and starting its next attempt. */
-type ReleasePorts = Ports<
-  | "jobs"
-  | "instances"
-  | "compute"
-  | "commands"
-  | "pools"
-  | "workflows"
-  | "events"
-  | "metrics"
-  | "clock",
-  "costModel" | "cooling"
->;
+type ReleasePorts = Ports<InstancePortName, "costModel" | "cooling">;
 
 /** What ending a job from outside its workflow uses: the job, its agent, and its workflow. */
 type InterruptPorts = Ports<"jobs" | "commands" | "workflows" | "events" | "metrics" | "clock">;
@@ -41,11 +31,13 @@ type ClosePorts = Ports<
  * Puts a freed instance in its cooling period, its plan recorded on it: when it will be
  * stopped and then terminated (unless a job claims it first). Recorded before the timer
  * that carries the plan out starts, so even a plan of 0 s finds the instance cooling.
+ * Not `warm`: the plan's stopped part alone, its timer stopping the instance at once.
  */
 const cool = async (
   cp: Ports<"instances" | "pools" | "events" | "metrics" | "clock", "costModel" | "cooling">,
   record: JobRecord,
   instance: Instance,
+  warm: boolean,
 ): Promise<Instance | undefined> => {
   const now = cp.clock.now();
   const history = await cp.pools.update(instance.pool, (pool) =>
@@ -60,17 +52,16 @@ const cool = async (
   });
   const cooled = await changeInstance(cp, instance, {
     type: "released",
-    ...coolingSchedule(plan, now),
+    ...coolingSchedule(warm ? plan : { ...plan, warmS: 0 }, now),
   });
   return cooled.ok ? cooled.instance : undefined;
 };
 
 /**
- * Starts the timer that carries out a cooling instance's plan, as recorded on it. Each
- * timer has a name of its own: a retried release (its first run may have died between
- * recording the cooling and starting the timer) starts another for the same epoch and
- * plan, and whichever fires second finds the instance closed. A timer that cannot be
- * started leaves no instance cooling unwatched: it is terminated at once.
+ * Starts the timer that carries out a cooling instance's plan, as recorded on it: one per
+ * cooling period, named after it. A retried release (its first run may have died between
+ * recording the cooling and starting the timer) finds it started, or starts it. A timer
+ * that cannot be started leaves no instance cooling unwatched: it is terminated at once.
  */
 const startCoolingTimer = async (
   cp: Ports<
@@ -88,7 +79,11 @@ const startCoolingTimer = async (
   };
   const name = coolingTimerName(id, coolingEpoch);
   try {
-    await cp.workflows.start("instance-cooling", name, { instanceId: id, coolingEpoch, ...plan });
+    await startOnce(cp.workflows, "instance-cooling", name, {
+      instanceId: id,
+      coolingEpoch,
+      ...plan,
+    });
   } catch (error) {
     await abandonCooling(cp, { instanceId: id, coolingEpoch, cause: String(error) });
     throw error;
@@ -104,19 +99,21 @@ const freeInstance = async (cp: ReleasePorts, record: JobRecord, instance: Insta
     (instance.status === "LAUNCHING" || instance.status === "EXECUTING") &&
     instance.jobId === job.id;
   if (!owned) return instance.status === "COOLING" ? startCoolingTimer(cp, instance) : undefined;
-  const action = instance.spot ? "terminate" : "stop";
-  // An agent that stopped answering may have left anything behind: the instance goes.
-  if (job.phase === "LOST") await closeInstance(cp, instance, "terminate");
-  // Completing a deployment shuts its instances down at once, as AIbro does.
-  else if (job.phase === "COMPLETED" && job.kind === "inference")
-    await closeInstance(cp, instance, action);
-  // Its agent never answered: nothing on it is known to work for the next job.
-  else if (instance.status === "LAUNCHING" && !instance.agentReady)
-    await closeInstance(cp, instance, action);
-  else {
-    const cooled = await cool(cp, record, instance);
-    if (cooled) await startCoolingTimer(cp, cooled);
+  // Every instance left standing has its end recorded and a timer to carry it out: one that
+  // cannot get both (nothing on it can be trusted, or its agent never answered) goes now.
+  // An agent that stopped answering may have left anything behind; one that never answered
+  // leaves nothing known to work for the next job.
+  const untrusted =
+    job.phase === "LOST" || (instance.status === "LAUNCHING" && !instance.agentReady);
+  if (untrusted) {
+    await closeInstance(cp, instance, "terminate");
+    return;
   }
+  // A deployment completed on purpose shuts down at once, as AIbro does (and as deleting a
+  // SageMaker endpoint does): it is stopped, then terminated when its plan's stopped time ends.
+  const completedDeployment = job.phase === "COMPLETED" && job.kind === "inference";
+  const cooled = await cool(cp, record, instance, !completedDeployment);
+  if (cooled) await startCoolingTimer(cp, cooled);
 };
 
 /**

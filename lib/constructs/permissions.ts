@@ -114,6 +114,13 @@ export const portGrants = (
         ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
         [arns["job-lifecycle"]],
       );
+      // A claimed instance's cooling timer is stopped; no other execution is.
+      allow(
+        grantee,
+        ["states:StopExecution"],
+        [`${arns["instance-cooling"].replace(":stateMachine:", ":execution:")}:*`],
+        "an execution's name is made at run time (its instance and cooling period); the grant stops at the cooling machine's executions",
+      );
     },
     // Open (at launch), push, close (at termination): one adapter, one grant.
     commands: queues("CreateQueue", "TagQueue", "GetQueueUrl", "SendMessage", "DeleteQueue"),

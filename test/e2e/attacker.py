@@ -49,6 +49,9 @@ for what, action in [
     ("read the victim's results", lambda: open(stolen).read()),
     ("overwrite the victim's results", lambda: open(stolen, "w").write('{"tampered": true}')),
     ("list the other instances", lambda: os.listdir(os.path.join(state, "instances"))),
+    # Every user's job and instance ids: the way to the other instances' folders.
+    ("read the workflows journal", lambda: open(os.path.join(state, "workflows.jsonl")).read()),
+    ("read its instance's record", lambda: open("../../instance.json").read()),
 ]:
     try:
         action()

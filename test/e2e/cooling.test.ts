@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../lambdas/adapters/local/dynamodb-local.ts";
 import { ADAPTIVE, type CostModel } from "../../lambdas/domain/cooling-policy.ts";
 import { StatusEvent } from "../../lambdas/domain/status-events.ts";
 import type { InstanceView } from "../../sdk/api-types.ts";
-import { startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
+import { servingSpec, startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
 
 /**
  * Boot times of a second or so, so the adaptive plan keeps instances warm for about a
@@ -55,6 +56,26 @@ const instanceEvents = (id: string | undefined) =>
         : [],
     );
 
+/** Whether the execution is still running: one that ended has its end resolved already. */
+const running = (executionId: string): Promise<boolean> =>
+  Promise.race([
+    plane.workflows.whenDone(executionId).then(() => false),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 0)),
+  ]);
+
+/** The instance's cooling timers still running, with the states each entered. */
+const openTimers = async (instanceId: string | undefined) => {
+  const timers = plane.workflows
+    .executions()
+    .filter(
+      ({ machine, name }) => machine === "instance-cooling" && name.startsWith(`${instanceId}-`),
+    );
+  const open = [];
+  for (const { executionId } of timers)
+    if (await running(executionId)) open.push(plane.workflows.statesEntered(executionId));
+  return open;
+};
+
 describe("an instance's cooling period always ends", () => {
   it("stops or terminates an instance on time once the adaptive plan is in force", async () => {
     const spec = trainingSpec({ setup: "true # adaptive pool", coolingPeriodS: undefined });
@@ -88,6 +109,45 @@ describe("an instance's cooling period always ends", () => {
       expect(done.phase).toBe("COMPLETED");
       const view = await instanceWhen(done.instanceId, closed, 10_000);
       expect(view).toMatchObject({ status: "CLOSED", substatus: "STOPPED" });
+    }
+  });
+
+  it("stops a completed deployment's instance at once, with its end time and a timer that terminates it", async () => {
+    const port = await freePort();
+    const spec = servingSpec("cooled-model", "pong", { port, healthPath: "/health" });
+    const submitted = await plane.client.submitJob({ ...spec, coolingPeriodS: 60 });
+    await plane.waitFor(submitted.id, (job) => job.endpoint !== undefined);
+
+    const done = await plane.client.completeDeployment("cooled-model");
+    const view = await instanceWhen(done.instanceId, closed);
+
+    expect(view).toMatchObject({ status: "CLOSED", substatus: "STOPPED" });
+    expect(Date.parse(view?.stoppedUntil ?? "")).toBeGreaterThan(Date.now());
+    expect(await openTimers(done.instanceId)).toEqual([
+      [
+        "Keep the instance warm",
+        "Stop the instance if still cooling",
+        "Is it stopped?",
+        "Keep the instance stopped",
+      ],
+    ]);
+  });
+
+  it("stops the timer of the cooling period a job takes the instance from, warm or stopped", async () => {
+    for (const coolingPeriodS of [60, 0]) {
+      const spec = trainingSpec({ setup: `true # reused ${coolingPeriodS}`, coolingPeriodS });
+      const instances = new Set<string | undefined>();
+      for (let n = 0; n < 3; n++) {
+        const done = await plane.finished((await plane.client.submitJob(spec)).id);
+        expect(done.phase).toBe("COMPLETED");
+        instances.add(done.instanceId);
+        await instanceWhen(done.instanceId, (view) =>
+          coolingPeriodS ? view?.status === "COOLING" : closed(view),
+        );
+      }
+      const [reused] = instances;
+      expect(instances.size).toBe(1);
+      expect(await openTimers(reused)).toHaveLength(1);
     }
   });
 

@@ -91,6 +91,7 @@ const PORT_GRANTS: Record<string, string[]> = {
       ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
       [machine("job-lifecycle")],
     ),
+    `states:StopExecution ${machine("instance-cooling").replace(":stateMachine:", ":execution:")}:*`,
   ],
   commands: pairs(
     ["sqs:CreateQueue", "sqs:TagQueue", "sqs:GetQueueUrl", "sqs:SendMessage", "sqs:DeleteQueue"],

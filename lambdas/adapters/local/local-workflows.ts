@@ -133,6 +133,14 @@ export class LocalWorkflows implements Workflows {
     this.#tokens.heartbeat(taskToken);
   }
 
+  async stop(machine: StateMachineName, name: string, _cause: string): Promise<void> {
+    const execution = this.#executions.find(executionArn(machine, name));
+    if (!execution || execution.closed) return;
+    this.#close(execution);
+    execution.abort();
+    await execution.ended.promise;
+  }
+
   /** Resolves when the execution has ended, however it ended; never rejects for a known id. */
   async whenDone(executionId: string): Promise<ExecutionEnd> {
     return this.#executions.get(executionId).ended.promise;

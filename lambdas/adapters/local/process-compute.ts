@@ -342,7 +342,9 @@ export class ProcessCompute implements Compute {
     if (entry.terminated) return;
     const file = join(entry.folder, "instance.json");
     const temporary = `${file}.tmp`;
-    writeFileSync(temporary, `${JSON.stringify(entry.record, null, 2)}\n`);
+    // For the control plane only: the instance's folder is searchable by its jobs' users.
+    writeFileSync(temporary, `${JSON.stringify(entry.record, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(temporary, 0o600);
     renameSync(temporary, file);
   }
 

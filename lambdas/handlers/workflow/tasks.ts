@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { acquireInstance } from "../../use-cases/acquire-instance.ts";
 import { AGENT_STEPS, dispatchStep } from "../../use-cases/agent-steps.ts";
+import { INSTANCE_PORTS } from "../../use-cases/claim-instance.ts";
 import {
   type ControlPlane,
   type Needs,
@@ -45,10 +46,7 @@ const CLOSING = /* @__PURE__ */ needs(
 );
 
 export const AcquireInstanceFunction = task(
-  /* @__PURE__ */ needs(
-    ["jobs", "instances", "compute", "commands", "pools", "events", "metrics", "clock"],
-    ["region", "agent", "costModel"],
-  ),
+  /* @__PURE__ */ needs(INSTANCE_PORTS, ["region", "agent", "costModel"]),
   (cp, payload) => acquireInstance(cp, jobInput.parse(payload).jobId),
 );
 
@@ -80,20 +78,7 @@ export const TimeOutJobFunction = task(
 );
 
 export const ReleaseInstanceFunction = task(
-  /* @__PURE__ */ needs(
-    [
-      "jobs",
-      "instances",
-      "compute",
-      "commands",
-      "pools",
-      "workflows",
-      "events",
-      "metrics",
-      "clock",
-    ],
-    ["costModel", "cooling"],
-  ),
+  /* @__PURE__ */ needs(INSTANCE_PORTS, ["costModel", "cooling"]),
   (cp, payload) => releaseInstance(cp, jobInput.parse(payload).jobId),
 );
 

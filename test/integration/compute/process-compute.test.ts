@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readdirSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -148,6 +148,8 @@ describe("ProcessCompute", () => {
     expect(written).toMatchObject({ instanceType: "local", spot: true, state: "running" });
     expect(written.pid).toBe(pidOf(compute, id));
     expect(JSON.stringify(written)).not.toContain(cp.token);
+    // Its jobs' users get through the folder: its record is not for them.
+    expect((await stat(join(folder, "instance.json"))).mode & 0o777).toBe(0o600);
     await waitFor("a poll from the new instance", () => cp.pollsOf(id).length > 0);
     expect(cp.unauthorized).toEqual([]);
     const environ = (await readFile(`/proc/${written.pid}/environ`, "utf8")).split("\0");

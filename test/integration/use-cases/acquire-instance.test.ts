@@ -40,11 +40,20 @@ const fakeCompute = (options: { startRefused?: boolean } = {}) => {
   return { compute, launches };
 };
 
+/** The cooling timers each acquisition stopped, by machine and name. */
+let timersStopped: string[] = [];
+const workflows = {
+  stop: async (machine: string, name: string) => {
+    timersStopped.push(`${machine}:${name}`);
+  },
+};
+
 const controlPlane = (compute: Compute, region = "eu-west-1") =>
   ({
     ...stores.at(AT),
     pools: new DynamoPoolStats(stores),
     compute,
+    workflows,
     commands: new MemoryCommandQueue(),
     settings: {
       region,
@@ -139,6 +148,25 @@ describe("acquiring an instance", () => {
     expect(events).toEqual(
       expect.arrayContaining(["instanceStarted", "instanceStartFailed", "instanceLaunched"]),
     );
+  });
+
+  it("stops the cooling timer of the warm or stopped instance it takes, and of no other", async () => {
+    for (const events of [RELEASED, STOPPED]) {
+      const record = await submitted();
+      const envHash = envHashOf(record.spec);
+      const reusable = await reusableInstance(`timed-${jobs}`, { envHash, owner: "ada" }, events);
+      timersStopped = [];
+
+      const placement = await acquireInstance(controlPlane(fakeCompute().compute), record.job.id);
+
+      expect(placement.instanceId).toBe(reusable.id);
+      expect(timersStopped).toEqual([`instance-cooling:${reusable.id}-cooling-1`]);
+    }
+    const record = await submitted();
+    await stoppedInstance(`unstartable-${jobs}`, envHashOf(record.spec));
+    timersStopped = [];
+    await acquireInstance(controlPlane(fakeCompute({ startRefused: true }).compute), record.job.id);
+    expect(timersStopped).toEqual([]);
   });
 
   it("never hands one owner's warm or stopped instance to another owner's job", async () => {

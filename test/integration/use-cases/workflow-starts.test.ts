@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -146,6 +146,18 @@ describe("every start of a workflow, as Step Functions takes a name used before"
     expect(started.map(({ machine }) => machine)).toEqual(["job-lifecycle", "job-deadline"]);
     const names = new Set(before.executions().map(({ name }) => name));
     for (const { name } of started) expect(names.has(name)).toBe(false);
+  });
+
+  it("keeps the journal of executions, every job's id in it, for the control plane's user alone", async () => {
+    const journal = join(folder, "private.jsonl");
+    // As an earlier version left it.
+    await writeFile(journal, "", { mode: 0o644 });
+    await chmod(journal, 0o644);
+    const workflows = runner({ journal });
+    await submitted(controlPlane(workflows, T0), `key-${++jobs}`);
+
+    expect((await stat(journal)).mode & 0o777).toBe(0o600);
+    expect(await readFile(journal, "utf8")).not.toBe("");
   });
 
   it("the deadline times the job out at the instant its submission set", async () => {

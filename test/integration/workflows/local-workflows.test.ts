@@ -25,6 +25,18 @@ const workflowsFor = (
   return workflows;
 };
 
+/** The one-callback-task machine, its agent, and the ends of its executions, in order. */
+const callbackMachine = () => {
+  const dispatch = agent();
+  const ends: ExecutionEnd[] = [];
+  const workflows = workflowsFor(
+    "callback",
+    { "Run the job": dispatch.handler },
+    { onExecutionEnd: (end) => ends.push(end) },
+  );
+  return { dispatch, ends, workflows };
+};
+
 describe("LocalWorkflows", () => {
   it("runs a Task chain with Parameters, ResultSelector, ResultPath, OutputPath and substitutions", async () => {
     const inputs: unknown[] = [];
@@ -147,13 +159,7 @@ describe("LocalWorkflows", () => {
   });
 
   it("fails the execution with an error no Catch matches", async () => {
-    const dispatch = agent();
-    const ends: ExecutionEnd[] = [];
-    const workflows = workflowsFor(
-      "callback",
-      { "Run the job": dispatch.handler },
-      { onExecutionEnd: (end) => ends.push(end) },
-    );
+    const { dispatch, ends, workflows } = callbackMachine();
 
     const { executionId } = await workflows.start("job-lifecycle", "job-1", { jobId: "job-1" });
     await workflows.sendTaskFailure(
@@ -238,13 +244,7 @@ describe("LocalWorkflows", () => {
   });
 
   it("aborts waiting executions on stopAll and retires their tokens", async () => {
-    const dispatch = agent();
-    const ends: ExecutionEnd[] = [];
-    const workflows = workflowsFor(
-      "callback",
-      { "Run the job": dispatch.handler },
-      { onExecutionEnd: (end) => ends.push(end) },
-    );
+    const { dispatch, ends, workflows } = callbackMachine();
     const { executionId } = await workflows.start("job-lifecycle", "job-1", { jobId: "job-1" });
     const { taskToken } = await dispatch.call(0);
 
@@ -262,6 +262,23 @@ describe("LocalWorkflows", () => {
     await workflows.sendTaskSuccess(taskToken, {});
     expect(ends).toHaveLength(1);
     expect(dispatch.calls).toHaveLength(1);
+  });
+
+  it("stops one execution by name, as StopExecution does, and takes any other stop as a no-op", async () => {
+    const { dispatch, ends, workflows } = callbackMachine();
+    await workflows.start("job-lifecycle", "job-1", { jobId: "job-1" });
+    const other = await workflows.start("job-lifecycle", "job-2", { jobId: "job-2" });
+    const { taskToken } = await dispatch.call(0);
+    await dispatch.call(1);
+
+    await workflows.stop("job-lifecycle", "job-1", "no longer needed");
+    await workflows.stop("job-lifecycle", "job-1", "no longer needed");
+    await workflows.stop("job-lifecycle", "never-started", "no longer needed");
+
+    expect(ends).toEqual([expect.objectContaining({ name: "job-1", status: "ABORTED" })]);
+    await workflows.sendTaskSuccess(taskToken, {});
+    expect(ends).toHaveLength(1);
+    expect(workflows.statesEntered(other.executionId)).toEqual(["Run the job"]);
   });
 
   describe("timeouts (these wait for real seconds)", () => {

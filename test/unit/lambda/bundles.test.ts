@@ -75,8 +75,8 @@ const ENTRIES: { entry: string; holds: string[]; lacks: string[] }[] = [
   },
   {
     entry: "tasks/acquire-instance.ts",
-    holds: [ACQUIRE, EC2, SQS],
-    lacks: [S3, SFN, HONO, AGENT_STEPS, FINISH, REAP],
+    holds: [ACQUIRE, EC2, SQS, SFN],
+    lacks: [S3, HONO, AGENT_STEPS, FINISH, REAP],
   },
   {
     entry: "tasks/dispatch-step.ts",

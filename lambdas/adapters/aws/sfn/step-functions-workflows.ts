@@ -1,4 +1,5 @@
 import {
+  ExecutionDoesNotExist,
   InvalidToken,
   SendTaskFailureCommand,
   SendTaskHeartbeatCommand,
@@ -6,6 +7,7 @@ import {
   type SFNClient,
   ExecutionAlreadyExists as SfnExecutionAlreadyExists,
   StartExecutionCommand,
+  StopExecutionCommand,
   TaskDoesNotExist,
   TaskTimedOut,
 } from "@aws-sdk/client-sfn";
@@ -65,6 +67,16 @@ export class StepFunctionsWorkflows implements Workflows {
 
   async sendTaskHeartbeat(taskToken: string): Promise<void> {
     await ignoringLateReport(this.#client.send(new SendTaskHeartbeatCommand({ taskToken })));
+  }
+
+  async stop(machine: StateMachineName, name: string, cause: string): Promise<void> {
+    const executionArn = executionArnOf(this.#arns[machine], name);
+    try {
+      await this.#client.send(new StopExecutionCommand({ executionArn, cause }));
+    } catch (error) {
+      // Never started, or closed so long ago that Step Functions forgot it: nothing to stop.
+      if (!(error instanceof ExecutionDoesNotExist)) throw error;
+    }
   }
 }
 

@@ -64,9 +64,14 @@ export class Executions {
   }
 
   get(executionId: string): Execution {
-    const execution = this.#byId.get(executionId);
+    const execution = this.find(executionId);
     if (!execution) throw new Error(`execution ${executionId} does not exist`);
     return execution;
+  }
+
+  /** This runner's execution of that id; an earlier run's, or one never started, is none. */
+  find(executionId: string): Execution | undefined {
+    return this.#byId.get(executionId);
   }
 
   /** Oldest first. */

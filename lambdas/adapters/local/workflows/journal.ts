@@ -1,4 +1,4 @@
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, readFileSync, writeFileSync } from "node:fs";
 import type { ExecutionStatus } from "./outcomes.ts";
 
 type JournalStatus = ExecutionStatus | "RUNNING";
@@ -7,6 +7,9 @@ interface JournalEntry {
   status: JournalStatus;
   at: string;
 }
+
+/** Every job's and instance's id is in it: for the control plane's user only, never a job's. */
+const PRIVATE = 0o600;
 
 /** How long Step Functions keeps a closed execution, and so its name. */
 const KEPT_MS = 90 * 24 * 3600 * 1000;
@@ -39,7 +42,11 @@ export class NameJournal {
       return Date.parse(entry.at) > nowMs - KEPT_MS ? [entry] : [];
     });
     this.earlier = new Map(kept.map((entry) => [entry.executionId, entry.status]));
-    if (path) writeFileSync(path, kept.map(line).join(""));
+    if (path) {
+      writeFileSync(path, kept.map(line).join(""), { mode: PRIVATE });
+      // A file an earlier version left readable becomes private too.
+      chmodSync(path, PRIVATE);
+    }
   }
 
   record(executionId: string, status: JournalStatus): void {
