@@ -368,7 +368,7 @@ const ROWS: BadRequest[] = [
     path: `/v1/jobs/${JOB}/logs?offset=-1`,
     status: 400,
     field: "offset",
-    message: />=0/,
+    message: /decimal digits/,
   },
   {
     name: "a log offset past what a number holds",
