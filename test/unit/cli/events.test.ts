@@ -75,6 +75,15 @@ describe("gpuctl events", () => {
     expect(JSON.parse(json.stdout)).toEqual(events);
   });
 
+  it("shows what the server says without escape sequences", async () => {
+    const by = { userId: "u-1", email: "eve\x1b]0;pwned\x07@example.com" };
+    const api = await serve(() => ({ json: { items: [{ ...events[0], by }] } }));
+    const result = await gpuctl(["events", "job-1"], { endpoint: api.endpoint });
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    expect(result.stdout).toContain("eve@example.com");
+  });
+
   it("reports an unknown job and exits 1", async () => {
     const api = await serve(() => apiError(404, "NOT_FOUND", "no job job-9"));
     const result = await gpuctl(["events", "job-9"], { endpoint: api.endpoint });

@@ -139,6 +139,23 @@ describe("gpuctl status", () => {
     );
   });
 
+  it("shows a description another user wrote without the escape sequences in it", async () => {
+    const replay = jobView({
+      id: "job-3",
+      phase: "PENDING_REVIEW",
+      replayOf: "job-1",
+      description: "\x1b]0;pwned\x07why\x1b]52;c;cm0gLXJm\x07 it\x1b[2J\x9b2J\nfails\x00",
+    });
+    const api = await serve((request) =>
+      request.path === "/v1/jobs/job-3" ? { json: replay } : handler(request),
+    );
+    const result = await gpuctl(["status", "job-3"], { endpoint: api.endpoint });
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    const lines = result.stdout.split("\n").map((line) => line.trim().split(/\s{2,}/));
+    expect(lines).toContainEqual(["Description:", "why it fails"]);
+  });
+
   it("says why a job's cost has no figure", async () => {
     const unpriced = jobView({
       id: "job-3",

@@ -49,6 +49,16 @@ describe("gpuctl reviews", () => {
     expect(calls(api)).toEqual(["GET /v1/reviews?limit=20"]);
   });
 
+  it("shows what the server says without escape sequences", async () => {
+    const api = await serve(() => ({
+      json: { items: [review({ ownerEmail: "eve\x1b[2J\x9b1;1H@example.org" })] },
+    }));
+    const result = await gpuctl(["reviews"], { endpoint: api.endpoint });
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    expect(result.stdout).toContain("eve@example.org");
+  });
+
   it("prints JSON, following the cursor past a page its filter left empty", async () => {
     const api = await serve((request) => {
       const cursor = request.query.get("cursor");
