@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LOG_CHUNK_BYTES } from "../../lambdas/domain/logs.ts";
-import { isTerminal } from "../../lambdas/domain/phases.ts";
+import { isTerminal, type Reason } from "../../lambdas/domain/phases.ts";
 import type { JobView } from "../../sdk/api-types.ts";
 import type { GpuctlClient } from "../../sdk/client.ts";
 import { elapsed, LastLine, LiveLine, type Terminal } from "./live-line.ts";
@@ -42,6 +42,15 @@ export const downloadOutputs = async (
 /** What a job at the cost gate waits for: no GPU is sought until then. */
 const AWAITING_REVIEWER =
   "waiting for a reviewer or admin to approve it (they see it in `gpuctl reviews`)";
+
+/** The reason a job fails with when its env setup (the spec's `setup`) fails. */
+const SETUP_FAILED: Reason = "IMAGE_PULL";
+
+/** Where to read why a job ended as it did: the setup's stderr when the job never ran. */
+export const logsHint = (job: JobView): string =>
+  job.reason === SETUP_FAILED
+    ? `its setup failed: gpuctl logs ${job.id} --stream setup-stderr`
+    : `its logs: gpuctl logs ${job.id}`;
 
 /** What one read of the job's stdout may skip to: the last line is near its end. */
 const TAIL_BYTES = 4096;

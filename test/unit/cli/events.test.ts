@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { JobEventView } from "../../../sdk/api-types.ts";
 import { apiError, eventView, fakeApiPerTest } from "../sdk/fake-api.ts";
-import { gpuctl } from "./run-gpuctl.ts";
+import { controlCharacters, gpuctl } from "./run-gpuctl.ts";
 
 const serve = fakeApiPerTest();
 
@@ -80,7 +80,7 @@ describe("gpuctl events", () => {
     const api = await serve(() => ({ json: { items: [{ ...events[0], by }] } }));
     const result = await gpuctl(["events", "job-1"], { endpoint: api.endpoint });
     expect(result.code).toBe(0);
-    expect(result.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    expect(controlCharacters(result.stdout)).toEqual([]);
     expect(result.stdout).toContain("eve@example.com");
   });
 

@@ -12,7 +12,7 @@ import {
   instanceView,
   jobView,
 } from "../sdk/fake-api.ts";
-import { gpuctl } from "./run-gpuctl.ts";
+import { controlCharacters, gpuctl } from "./run-gpuctl.ts";
 
 const serve = fakeApiPerTest();
 
@@ -151,7 +151,7 @@ describe("gpuctl status", () => {
     );
     const result = await gpuctl(["status", "job-3"], { endpoint: api.endpoint });
     expect(result.code).toBe(0);
-    expect(result.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    expect(controlCharacters(result.stdout)).toEqual([]);
     const lines = result.stdout.split("\n").map((line) => line.trim().split(/\s{2,}/));
     expect(lines).toContainEqual(["Description:", "why it fails"]);
   });

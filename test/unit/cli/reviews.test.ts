@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ReviewView } from "../../../sdk/api-types.ts";
 import { apiError, calls, fakeApiPerTest } from "../sdk/fake-api.ts";
-import { gpuctl } from "./run-gpuctl.ts";
+import { controlCharacters, gpuctl } from "./run-gpuctl.ts";
 
 const serve = fakeApiPerTest();
 
@@ -55,7 +55,7 @@ describe("gpuctl reviews", () => {
     }));
     const result = await gpuctl(["reviews"], { endpoint: api.endpoint });
     expect(result.code).toBe(0);
-    expect(result.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    expect(controlCharacters(result.stdout)).toEqual([]);
     expect(result.stdout).toContain("eve@example.org");
   });
 
