@@ -86,6 +86,16 @@ describe("gpuctl status", () => {
     return undefined;
   };
 
+  /** `gpuctl status job-3` against a server that shows the job as `shown`, and its lines' columns. */
+  const statusOf = async (shown: ReturnType<typeof jobView>) => {
+    const api = await serve((request) =>
+      request.path === "/v1/jobs/job-3" ? { json: shown } : handler(request),
+    );
+    const result = await gpuctl(["status", "job-3"], { endpoint: api.endpoint });
+    const lines = result.stdout.split("\n").map((line) => line.trim().split(/\s{2,}/));
+    return { ...result, lines };
+  };
+
   it("summarises phase, attempt, instance, every dialect and the timeline", async () => {
     const api = await serve(handler);
     const result = await gpuctl(["status", "job-3"], { endpoint: api.endpoint });
@@ -124,12 +134,8 @@ describe("gpuctl status", () => {
         asOf: AT,
       },
     });
-    const api = await serve((request) =>
-      request.path === "/v1/jobs/job-3" ? { json: costed } : handler(request),
-    );
-    const result = await gpuctl(["status", "job-3"], { endpoint: api.endpoint });
-    expect(result.code).toBe(0);
-    const lines = result.stdout.split("\n").map((line) => line.trim().split(/\s{2,}/));
+    const { code, lines } = await statusOf(costed);
+    expect(code).toBe(0);
     expect(lines).toEqual(
       expect.arrayContaining([
         ["Replay of:", "job-1"],
@@ -140,19 +146,10 @@ describe("gpuctl status", () => {
   });
 
   it("shows a description another user wrote without the escape sequences in it", async () => {
-    const replay = jobView({
-      id: "job-3",
-      phase: "PENDING_REVIEW",
-      replayOf: "job-1",
-      description: "\x1b]0;pwned\x07why\x1b]52;c;cm0gLXJm\x07 it\x1b[2J\x9b2J\nfails\x00",
-    });
-    const api = await serve((request) =>
-      request.path === "/v1/jobs/job-3" ? { json: replay } : handler(request),
-    );
-    const result = await gpuctl(["status", "job-3"], { endpoint: api.endpoint });
-    expect(result.code).toBe(0);
-    expect(controlCharacters(result.stdout)).toEqual([]);
-    const lines = result.stdout.split("\n").map((line) => line.trim().split(/\s{2,}/));
+    const description = "\x1b]0;pwned\x07why\x1b]52;c;cm0gLXJm\x07 it\x1b[2J\x9b2J\nfails\x00";
+    const { code, stdout, lines } = await statusOf(jobView({ id: "job-3", description }));
+    expect(code).toBe(0);
+    expect(controlCharacters(stdout)).toEqual([]);
     expect(lines).toContainEqual(["Description:", "why it fails"]);
   });
 
@@ -166,13 +163,8 @@ describe("gpuctl status", () => {
         asOf: AT,
       },
     });
-    const api = await serve((request) =>
-      request.path === "/v1/jobs/job-3" ? { json: unpriced } : handler(request),
-    );
-    const result = await gpuctl(["status", "job-3"], { endpoint: api.endpoint });
-    expect(result.stdout).toMatch(
-      /^Cost: +not priced: spot capacity is not priced \(running 60s\)$/m,
-    );
+    const { stdout } = await statusOf(unpriced);
+    expect(stdout).toMatch(/^Cost: +not priced: spot capacity is not priced \(running 60s\)$/m);
   });
 
   it("asks for one dialect and shows only that one", async () => {
