@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LOG_CHUNK_BYTES } from "../../lambdas/domain/logs.ts";
-import { isTerminal, type Reason } from "../../lambdas/domain/phases.ts";
+import { isTerminal } from "../../lambdas/domain/phases.ts";
 import type { JobView } from "../../sdk/api-types.ts";
 import type { GpuctlClient } from "../../sdk/client.ts";
 import { elapsed, LastLine, LiveLine, type Terminal } from "./live-line.ts";
@@ -44,7 +44,7 @@ const AWAITING_REVIEWER =
   "waiting for a reviewer or admin to approve it (they see it in `gpuctl reviews`)";
 
 /** The reason a job fails with when its env setup (the spec's `setup`) fails. */
-const SETUP_FAILED: Reason = "IMAGE_PULL";
+const SETUP_FAILED: JobView["reason"] = "IMAGE_PULL";
 
 /** Where to read why a job ended as it did: the setup's stderr when the job never ran. */
 export const logsHint = (job: JobView): string =>
