@@ -2657,8 +2657,8 @@ export interface operations {
         parameters: {
             query?: {
                 stream?: components["schemas"]["LogStream"];
-                /** @description The byte to read from. */
-                offset?: number | null;
+                /** @description The byte to read from; past the end, the answer is empty at `size`. */
+                offset?: number;
             };
             header?: never;
             path: {

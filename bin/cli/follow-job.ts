@@ -13,6 +13,15 @@ export const DEFAULT_RESULTS_DIR = "./gpuctl-results";
 const AWAITING_REVIEWER =
   "waiting for a reviewer or admin to approve it (they see it in `gpuctl reviews`)";
 
+/** The reason a job fails with when its env setup (the spec's `setup`) fails. */
+const SETUP_FAILED: JobView["reason"] = "IMAGE_PULL";
+
+/** Where to read why a job ended as it did: the setup's stderr when the job never ran. */
+export const logsHint = (job: JobView): string =>
+  job.reason === SETUP_FAILED
+    ? `its setup failed: gpuctl logs ${job.id} --stream setup-stderr`
+    : `its logs: gpuctl logs ${job.id}`;
+
 /** What one read of the job's stdout may skip to: the last line is near its end. */
 const TAIL_BYTES = 4096;
 

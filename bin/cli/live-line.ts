@@ -1,5 +1,5 @@
 /** A status line kept in place on a terminal, and the last line of a log for it. */
-import { stripVTControlCharacters } from "node:util";
+import { terminalText } from "./terminal-text.ts";
 
 /** Where a live line goes: a terminal (`process.stdout` when it is a TTY). */
 export interface Terminal {
@@ -19,8 +19,10 @@ export class LiveLine {
   }
 
   show(text: string): void {
+    // A terminal that cannot tell its width says 0 columns (a serial console, some CI).
+    const columns = this.#terminal.columns || 80;
     // One column short of the width: a line that fills it wraps on some terminals.
-    const width = Math.max(20, (this.#terminal.columns ?? 80) - 1);
+    const width = Math.max(20, columns - 1);
     this.#terminal.write(`${CLEAR_LINE}${text.slice(0, width)}`);
     this.#shown = true;
   }
@@ -31,22 +33,13 @@ export class LiveLine {
   }
 }
 
-/** C0 and C1 control characters: a tab, a bell, a lone escape. */
-const isControl = (character: string): boolean => {
-  const code = character.codePointAt(0) ?? 0;
-  return code < 0x20 || (code >= 0x7f && code < 0xa0);
-};
-
 /**
  * A line of a job's output as our terminal may show it: what a progress bar drew last
  * (after its last `\r`), without the job's escape sequences and control characters, which
  * would move our cursor or change our terminal.
  */
 export const printable = (line: string): string =>
-  [...stripVTControlCharacters(line.split("\r").at(-1) ?? "")]
-    .filter((character) => !isControl(character))
-    .join("")
-    .trim();
+  terminalText(line.split("\r").at(-1) ?? "").trim();
 
 /** The last non-empty line of a log read a chunk at a time. */
 export class LastLine {

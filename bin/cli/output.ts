@@ -1,4 +1,5 @@
 import { Option } from "commander";
+import { terminalText } from "./terminal-text.ts";
 
 export const OUTPUT_FORMATS = ["table", "json"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -41,8 +42,13 @@ export const clock = (date: Date = new Date()): string =>
     .map((part) => String(part).padStart(2, "0"))
     .join(":");
 
-/** Rows padded into columns two spaces apart, without trailing blanks. */
-export const alignColumns = (rows: string[][]): string => {
+/**
+ * Rows padded into columns two spaces apart, without trailing blanks. Every table and
+ * summary is drawn here, of text other users wrote among it (a replay's description, a
+ * job's name): each value is shown as a terminal may show it, on one line.
+ */
+export const alignColumns = (table: string[][]): string => {
+  const rows = table.map((row) => row.map((value) => terminalText(value)));
   const columns = Math.max(0, ...rows.map((row) => row.length));
   const widths = Array.from({ length: columns }, (_, column) =>
     Math.max(...rows.map((row) => (row[column] ?? "").length)),

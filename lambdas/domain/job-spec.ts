@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { SHA256_HEX } from "./artifacts.ts";
 import { fieldErrors } from "./field-errors.ts";
+import { CONTROL_CHARACTERS_REFUSED, withoutControlCharacters } from "./free-text.ts";
 import { RetryRuleSchema } from "./job-record.ts";
 import { formatBytes, LIMITS } from "./limits.ts";
 import { JOB_KINDS } from "./phases.ts";
@@ -13,7 +14,9 @@ const relativePath = z
   .max(LIMITS.filePathChars)
   .refine((path) => !path.startsWith("/") && !path.split("/").includes(".."), {
     message: "must be a path inside the job folder (relative, no ..)",
-  });
+  })
+  // A reviewer reads `checkpointDir` on the job.
+  .refine(withoutControlCharacters(), CONTROL_CHARACTERS_REFUSED);
 
 const seconds = (max: number) => z.number().int().min(0).max(max);
 const DAY_S = 86_400;

@@ -48,13 +48,16 @@ export interface LogChunk {
 /**
  * The text of `bytes`, read from byte `offset` of a log now `size` bytes long. Its end is
  * held back to a whole character, unless the log is final and this is its end (its bytes
- * are all there are, and are shown as they are).
+ * are all there are, and are shown as they are). An offset past the end reads nothing, at
+ * the end: no answer points a reader beyond the log (one that shrank, a retry's own log,
+ * is told by a `size` below where it read).
  */
 export const logChunk = (
   read: { bytes: Uint8Array; size: number; offset: number },
   final: boolean,
 ): LogChunk => {
-  const { bytes, size, offset } = read;
+  const { bytes, size } = read;
+  const offset = Math.min(read.offset, size);
   const atEnd = offset + bytes.length >= size;
   const kept = final && atEnd ? bytes.length : wholeCharacters(bytes);
   const nextOffset = offset + kept;

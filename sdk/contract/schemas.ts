@@ -9,6 +9,10 @@ import { AIBRO_JOB_STATUSES, AIBRO_JOB_SUBSTATUSES } from "../../lambdas/domain/
 import { DIALECTS } from "../../lambdas/domain/dialects/index.ts";
 import { MODELARTS_CODES, type ModelArtsCode } from "../../lambdas/domain/dialects/modelarts.ts";
 import {
+  CONTROL_CHARACTERS_REFUSED,
+  withoutControlCharacters,
+} from "../../lambdas/domain/free-text.ts";
+import {
   EMAIL_MAX,
   EMAIL_SHAPE,
   PASSWORD_MAX,
@@ -315,13 +319,29 @@ export const JobQuery = z.strictObject({ dialect: DialectName.optional() });
 
 export const LogQuery = z.strictObject({
   stream: LogStream.default("stdout"),
-  offset: z.coerce.number().int().min(0).default(0).meta({ description: "The byte to read from." }),
+  offset: z
+    .string()
+    .regex(/^[0-9]{1,15}$/, "must be a byte offset: 1 to 15 decimal digits")
+    .transform(Number)
+    .default(0)
+    // What the query's digits are, for the document: its generator would say "string".
+    .meta({
+      type: "integer",
+      minimum: 0,
+      default: 0,
+      description: "The byte to read from; past the end, the answer is empty at `size`.",
+    }),
 });
 
 /** AIbro's `replay_job` arguments that the control plane keeps. */
 export const ReplayRequest = z
   .strictObject({
-    description: z.string().max(LIMITS.descriptionChars).optional(),
+    description: z
+      .string()
+      .max(LIMITS.descriptionChars)
+      // Reviewers read it in their terminal: tabs and line breaks only.
+      .refine(withoutControlCharacters("\t\n"), CONTROL_CHARACTERS_REFUSED)
+      .optional(),
     waitRequestS: z
       .number()
       .int()

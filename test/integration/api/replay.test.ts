@@ -95,7 +95,7 @@ describe("POST /v1/jobs/{id}/replay", () => {
     const before = starts.length;
 
     const answer = await call("ada", "POST", `/v1/jobs/${recorded.id}/replay`, {
-      description: "loss turns NaN at epoch 3",
+      description: "loss turns NaN at epoch 3\n\tafter the warm-up",
       waitRequestS: 1200,
     });
 
@@ -105,7 +105,7 @@ describe("POST /v1/jobs/{id}/replay", () => {
       name: "train",
       phase: "SUBMITTED",
       replayOf: recorded.id,
-      description: "loss turns NaN at epoch 3",
+      description: "loss turns NaN at epoch 3\n\tafter the warm-up",
       checkpointDir: "checkpoints",
     });
     expect(replay.id).not.toBe(recorded.id);
@@ -148,6 +148,12 @@ describe("POST /v1/jobs/{id}/replay", () => {
     ["an unknown field", { descripton: "typo" }, "descripton"],
     ["a description too long", { description: "x".repeat(4097) }, "description"],
     ["a description of the wrong type", { description: 7 }, "description"],
+    ["a description retitling a terminal", { description: "\x1b]0;pwned\x07" }, "description"],
+    ["a description writing a clipboard", { description: "\x1b]52;c;cm0gLXJm\x07" }, "description"],
+    ["a description clearing a screen", { description: "ok\x1b[2J" }, "description"],
+    ["a description with a C1 CSI", { description: "ok\x9b2J" }, "description"],
+    ["a description with a NUL", { description: "ok\x00" }, "description"],
+    ["a description with a carriage return", { description: "ok\rspoof" }, "description"],
     ["a wait of zero", { waitRequestS: 0 }, "waitRequestS"],
     ["a wait over a day", { waitRequestS: 86_401 }, "waitRequestS"],
     ["a wait in fractions", { waitRequestS: 1.5 }, "waitRequestS"],

@@ -141,6 +141,13 @@ describe("GET /v1/jobs/{id}/logs", () => {
     }
   });
 
+  it("answers an offset past the end with nothing, at the end: never beyond the log", async () => {
+    w.results.set("job-1/logs/stdout.log", Buffer.alloc(145, "x"));
+    const { status, body } = await w.get("?offset=999999");
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ offset: 145, nextOffset: 145, size: 145, text: "" });
+  });
+
   it("answers another user's job, and a job that does not exist, 404", async () => {
     w.results.set("job-1/logs/stdout.log", Buffer.from("secret\n"));
     const stranger = await w.get("", "bob");
@@ -157,6 +164,12 @@ describe("GET /v1/jobs/{id}/logs", () => {
     ["?offset=1.5", "offset"],
     ["?offset=abc", "offset"],
     [`?offset=${"9".repeat(30)}`, "offset"],
+    ["?offset=", "offset"],
+    ["?offset=%20", "offset"],
+    ["?offset=%201", "offset"],
+    ["?offset=0x10", "offset"],
+    ["?offset=1e3", "offset"],
+    ["?offset=%2B5", "offset"],
   ])("refuses %s with a 400 naming %s, reading nothing", async (query, field) => {
     const { status, body } = await w.get(query);
     expect(status).toBe(400);

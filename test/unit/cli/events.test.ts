@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { JobEventView } from "../../../sdk/api-types.ts";
 import { apiError, eventView, fakeApiPerTest } from "../sdk/fake-api.ts";
-import { gpuctl } from "./run-gpuctl.ts";
+import { controlCharacters, gpuctl } from "./run-gpuctl.ts";
 
 const serve = fakeApiPerTest();
 
@@ -73,6 +73,15 @@ describe("gpuctl events", () => {
     expect(one.stdout).not.toContain("AIBRO");
     const json = await gpuctl(["events", "job-1", "-o", "json"], { endpoint: api.endpoint });
     expect(JSON.parse(json.stdout)).toEqual(events);
+  });
+
+  it("shows what the server says without escape sequences", async () => {
+    const by = { userId: "u-1", email: "eve\x1b]0;pwned\x07@example.com" };
+    const api = await serve(() => ({ json: { items: [{ ...events[0], by }] } }));
+    const result = await gpuctl(["events", "job-1"], { endpoint: api.endpoint });
+    expect(result.code).toBe(0);
+    expect(controlCharacters(result.stdout)).toEqual([]);
+    expect(result.stdout).toContain("eve@example.com");
   });
 
   it("reports an unknown job and exits 1", async () => {

@@ -12,7 +12,7 @@ import {
   instanceView,
   jobView,
 } from "../sdk/fake-api.ts";
-import { gpuctl } from "./run-gpuctl.ts";
+import { controlCharacters, gpuctl } from "./run-gpuctl.ts";
 
 const serve = fakeApiPerTest();
 
@@ -86,6 +86,16 @@ describe("gpuctl status", () => {
     return undefined;
   };
 
+  /** `gpuctl status job-3` against a server that shows the job as `shown`, and its lines' columns. */
+  const statusOf = async (shown: ReturnType<typeof jobView>) => {
+    const api = await serve((request) =>
+      request.path === "/v1/jobs/job-3" ? { json: shown } : handler(request),
+    );
+    const result = await gpuctl(["status", "job-3"], { endpoint: api.endpoint });
+    const lines = result.stdout.split("\n").map((line) => line.trim().split(/\s{2,}/));
+    return { ...result, lines };
+  };
+
   it("summarises phase, attempt, instance, every dialect and the timeline", async () => {
     const api = await serve(handler);
     const result = await gpuctl(["status", "job-3"], { endpoint: api.endpoint });
@@ -124,12 +134,8 @@ describe("gpuctl status", () => {
         asOf: AT,
       },
     });
-    const api = await serve((request) =>
-      request.path === "/v1/jobs/job-3" ? { json: costed } : handler(request),
-    );
-    const result = await gpuctl(["status", "job-3"], { endpoint: api.endpoint });
-    expect(result.code).toBe(0);
-    const lines = result.stdout.split("\n").map((line) => line.trim().split(/\s{2,}/));
+    const { code, lines } = await statusOf(costed);
+    expect(code).toBe(0);
     expect(lines).toEqual(
       expect.arrayContaining([
         ["Replay of:", "job-1"],
@@ -137,6 +143,14 @@ describe("gpuctl status", () => {
         ["Cost:", "$0.24 estimated from list prices (boot 180s $0.05, running 670s $0.19)"],
       ]),
     );
+  });
+
+  it("shows a description another user wrote without the escape sequences in it", async () => {
+    const description = "\x1b]0;pwned\x07why\x1b]52;c;cm0gLXJm\x07 it\x1b[2J\x9b2J\nfails\x00";
+    const { code, stdout, lines } = await statusOf(jobView({ id: "job-3", description }));
+    expect(code).toBe(0);
+    expect(controlCharacters(stdout)).toEqual([]);
+    expect(lines).toContainEqual(["Description:", "why it fails"]);
   });
 
   it("says why a job's cost has no figure", async () => {
@@ -149,13 +163,8 @@ describe("gpuctl status", () => {
         asOf: AT,
       },
     });
-    const api = await serve((request) =>
-      request.path === "/v1/jobs/job-3" ? { json: unpriced } : handler(request),
-    );
-    const result = await gpuctl(["status", "job-3"], { endpoint: api.endpoint });
-    expect(result.stdout).toMatch(
-      /^Cost: +not priced: spot capacity is not priced \(running 60s\)$/m,
-    );
+    const { stdout } = await statusOf(unpriced);
+    expect(stdout).toMatch(/^Cost: +not priced: spot capacity is not priced \(running 60s\)$/m);
   });
 
   it("asks for one dialect and shows only that one", async () => {

@@ -17,6 +17,13 @@ describe("the live line", () => {
     ]);
   });
 
+  it("takes a terminal of 0 columns as one of unknown width, 80 columns", () => {
+    const written: string[] = [];
+    const line = new LiveLine({ write: (text) => written.push(text), columns: 0 });
+    line.show("x".repeat(100));
+    expect(written).toEqual([`\r\x1b[K${"x".repeat(79)}`]);
+  });
+
   it("shows a job's line without its escape sequences or control characters", () => {
     expect(printable("\x1b[31mred\x1b[0m text\x07")).toBe("red text");
     expect(printable("\x1b]0;title\x07loss 0.1")).toBe("loss 0.1");

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { logWriter } from "../../../bin/cli/logs.ts";
 import { apiError, calls, fakeApiPerTest } from "../sdk/fake-api.ts";
 import { type FakeLogs, logsRoute } from "../sdk/fake-logs.ts";
 import { gpuctl } from "./run-gpuctl.ts";
@@ -61,6 +62,47 @@ describe("gpuctl logs", () => {
     expect(result).toEqual({ code: 0, stdout: "step 1\nstep 2\n", stderr: "" });
   });
 
+  it("shows a job that failed in its env setup by what the setup wrote, when asked for no stream", async () => {
+    const logs: FakeLogs = {
+      streams: { "setup-stdout": "Collecting torch\n", "setup-stderr": "No matching dist\n" },
+      ended: true,
+    };
+    const api = await serve(logsRoute("job-1", logs));
+    const result = await gpuctl(["logs", "job-1"], { endpoint: api.endpoint });
+    expect(result).toEqual({ code: 0, stdout: "Collecting torch\n", stderr: "No matching dist\n" });
+    const followed = await gpuctl(["logs", "-f", "job-1"], { endpoint: api.endpoint });
+    expect(followed).toEqual(result);
+    const asked = await gpuctl(["logs", "job-1", "--stream", "stderr"], { endpoint: api.endpoint });
+    expect(asked).toEqual({ code: 0, stdout: "", stderr: "" });
+  });
+
+  it("passes a job's escape sequences on to a pipe as written, --raw or not", async () => {
+    const text = "\x1b[32mok\x1b[0m\r\x1b]0;title\x07\n";
+    const api = await serve(logsRoute("job-1", { streams: { stdout: text }, ended: true }));
+    for (const args of [
+      ["logs", "job-1"],
+      ["logs", "job-1", "--raw"],
+    ])
+      expect(await gpuctl(args, { endpoint: api.endpoint })).toEqual({
+        code: 0,
+        stdout: text,
+        stderr: "",
+      });
+  });
+
+  it("writes to a terminal without the job's escape sequences, even cut across chunks; --raw as written", () => {
+    const chunks = ["\x1b]0;pwn", "ed\x07epoch 1\t\x1b[3", "2mok\x1b[0m\n\x07 10%\r 20%\x9b2J\n"];
+    const written = (raw: boolean, isTTY = true) => {
+      const out: string[] = [];
+      const write = logWriter({ write: (text: string) => out.push(text), isTTY }, raw);
+      for (const chunk of chunks) write(chunk);
+      return out.join("");
+    };
+    expect(written(false)).toBe("epoch 1\tok\n 10%\r 20%\n");
+    expect(written(true)).toBe(chunks.join(""));
+    expect(written(false, false)).toBe(chunks.join(""));
+  });
+
   it("answers a job it may not read with the API's 404 and exit code 1", async () => {
     const api = await serve(() => apiError(404, "NOT_FOUND", "job job-9 not found"));
     const result = await gpuctl(["logs", "job-9"], { endpoint: api.endpoint });
@@ -82,6 +124,7 @@ describe("gpuctl logs", () => {
     const result = await gpuctl(["logs", "--help"]);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("--follow");
+    expect(result.stdout).toContain("--raw");
     expect(result.stdout).toContain("Examples:");
   });
 });

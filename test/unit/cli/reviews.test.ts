@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ReviewView } from "../../../sdk/api-types.ts";
 import { apiError, calls, fakeApiPerTest } from "../sdk/fake-api.ts";
-import { gpuctl } from "./run-gpuctl.ts";
+import { controlCharacters, gpuctl } from "./run-gpuctl.ts";
 
 const serve = fakeApiPerTest();
 
@@ -47,6 +47,16 @@ describe("gpuctl reviews", () => {
       ["job-2", "train-resnet", "u-ada", "INIT", "g5.xlarge,g5.2xlarge", "spot", "3600s", "10m"],
     ]);
     expect(calls(api)).toEqual(["GET /v1/reviews?limit=20"]);
+  });
+
+  it("shows what the server says without escape sequences", async () => {
+    const api = await serve(() => ({
+      json: { items: [review({ ownerEmail: "eve\x1b[2J\x9b1;1H@example.org" })] },
+    }));
+    const result = await gpuctl(["reviews"], { endpoint: api.endpoint });
+    expect(result.code).toBe(0);
+    expect(controlCharacters(result.stdout)).toEqual([]);
+    expect(result.stdout).toContain("eve@example.org");
   });
 
   it("prints JSON, following the cursor past a page its filter left empty", async () => {

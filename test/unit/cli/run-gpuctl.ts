@@ -1,6 +1,7 @@
 /** Runs the CLI as a child process, so an in-process fake API can answer it. */
 import { execFile } from "node:child_process";
 import { join } from "node:path";
+import { isControlCharacter } from "../../../lambdas/domain/free-text.ts";
 
 export const GPUCTL = join(import.meta.dirname, "../../../bin/gpuctl.ts");
 
@@ -35,3 +36,7 @@ export const gpuctl = (
     // What a script pipes in; nothing otherwise, so a read of stdin meets its end at once.
     child.stdin?.end(options.input ?? "");
   });
+
+/** The control characters in what the CLI printed, but line breaks: a terminal would act on them. */
+export const controlCharacters = (printed: string): string[] =>
+  [...printed].filter((character) => isControlCharacter(character) && character !== "\n");

@@ -386,6 +386,22 @@ describe("gpuctl submit --wait", () => {
     },
   );
 
+  it("points a job that failed in its env setup to the setup's stderr, with its exit code", async () => {
+    const script: Array<[Phase, Reason?]> = [
+      ["SUBMITTED"],
+      ["GEARING_UP_ENV"],
+      ["FAILED", "IMAGE_PULL"],
+    ];
+    const api = await serve(scripted("job-9", script, {}));
+    const spec = await writeSpec("spec.yaml", GOOD_SPEC);
+    const result = await gpuctl(["submit", "-f", spec, "--wait"], { endpoint: api.endpoint });
+    expect(result.code).toBe(1);
+    expect(result.stdout.trimEnd().split("\n").slice(-2)).toEqual([
+      "exit code 3",
+      "its setup failed: gpuctl logs job-9 --stream setup-stderr",
+    ]);
+  });
+
   it("with --output json prints only the final JobView on stdout, into --results", async () => {
     const api = await serve(
       scripted("job-6", [["SUBMITTED"], ["COMPLETED"]], { "model.bin": "w" }),

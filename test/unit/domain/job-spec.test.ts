@@ -48,6 +48,20 @@ describe("the job spec", () => {
     );
   });
 
+  it("refuses a path with a control character: a reviewer's terminal would act on it", () => {
+    const parsed = parseJobSpec({
+      name: "train",
+      instance: { types: ["local"] },
+      run: "x",
+      checkpointDir: "ckpt\x1b]0;pwned\x07",
+      outputs: ["out\x9b2J"],
+    });
+    expect(parsed.ok ? [] : parsed.errors).toEqual([
+      { field: "outputs.0", message: expect.stringContaining("control characters") },
+      { field: "checkpointDir", message: expect.stringContaining("control characters") },
+    ]);
+  });
+
   it("leaves local files for the CLI to upload before the API takes the spec", () => {
     const parsed = parseJobSpec({
       ...valid,
