@@ -46,7 +46,7 @@ const CLOSING = /* @__PURE__ */ needs(
 );
 
 export const AcquireInstanceFunction = task(
-  /* @__PURE__ */ needs(INSTANCE_PORTS, ["region", "agent", "costModel"]),
+  /* @__PURE__ */ needs([...INSTANCE_PORTS, "coolingTimers"], ["region", "agent", "costModel"]),
   (cp, payload) => acquireInstance(cp, jobInput.parse(payload).jobId),
 );
 
@@ -78,7 +78,7 @@ export const TimeOutJobFunction = task(
 );
 
 export const ReleaseInstanceFunction = task(
-  /* @__PURE__ */ needs(INSTANCE_PORTS, ["costModel", "cooling"]),
+  /* @__PURE__ */ needs([...INSTANCE_PORTS, "workflows"], ["costModel", "cooling"]),
   (cp, payload) => releaseInstance(cp, jobInput.parse(payload).jobId),
 );
 
