@@ -187,12 +187,19 @@ export interface Workflows {
   sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void>;
   /** Keeps a long task alive; its state's HeartbeatSeconds measures the gaps. */
   sendTaskHeartbeat(taskToken: string): Promise<void>;
+}
+
+/**
+ * The cooling timers (executions of the instance-cooling machine), for stopping one: apart
+ * from `Workflows`, so a holder may stop a timer and start or stop nothing else.
+ */
+export interface CoolingTimers {
   /**
-   * Stops the execution named `name`, as StopExecution does (it ends ABORTED, `cause` on its
+   * Stops the timer named `name`, as StopExecution does (it ends ABORTED, `cause` on its
    * record). One that has closed already or was never started is left as it is: stopping is
    * a no-op then, so a repeated or late stop resolves too. (The local runner keeps no cause.)
    */
-  stop(machine: StateMachineName, name: string, cause: string): Promise<void>;
+  stop(name: string, cause: string): Promise<void>;
 }
 
 /** StartExecution named an execution that exists, and is not that running one's very request again. */

@@ -21,8 +21,11 @@ export interface Placement {
   pool: InstancePool;
 }
 
-/** What finding a GPU uses: the stores, the compute, and the agent access a launch hands out. */
-type AcquirePorts = Ports<InstancePortName, "region" | "agent" | "costModel">;
+/**
+ * What finding a GPU uses: the stores, the compute, the agent access a launch hands out,
+ * and the cooling timer of the instance it takes.
+ */
+type AcquirePorts = Ports<InstancePortName | "coolingTimers", "region" | "agent" | "costModel">;
 
 const ended = (jobId: string) =>
   new WorkflowError(WORKFLOW_ERRORS.jobEnded, `job ${jobId} has ended`);

@@ -8,7 +8,8 @@ import { conflict, type Failure, notFound, refused } from "./outcome.ts";
 
 /**
  * What finding an instance for a job and freeing it again use: the job and the instance,
- * the compute, the pool's history, and the instance's cooling timer.
+ * the compute, and the pool's history. Finding also stops the instance's cooling timer
+ * (`coolingTimers`), freeing starts one (`workflows`).
  */
 export const INSTANCE_PORTS = [
   "jobs",
@@ -16,7 +17,6 @@ export const INSTANCE_PORTS = [
   "compute",
   "commands",
   "pools",
-  "workflows",
   "events",
   "metrics",
   "clock",

@@ -4,6 +4,7 @@ import type {
   Clock,
   CommandQueue,
   Compute,
+  CoolingTimers,
   EventBus,
   InstanceStore,
   JobStore,
@@ -33,6 +34,7 @@ export interface ControlPlane {
   instances: InstanceStore;
   compute: Compute;
   workflows: Workflows;
+  coolingTimers: CoolingTimers;
   commands: CommandQueue;
   artifacts: Artifacts;
   pools: PoolStats;

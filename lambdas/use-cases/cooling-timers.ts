@@ -9,12 +9,12 @@ import { coolingTimerName } from "./execution-names.ts";
  * (its epoch or status changed) and does nothing.
  */
 export const stopCoolingTimer = async (
-  cp: Ports<"workflows">,
+  cp: Ports<"coolingTimers">,
   claimed: Pick<Instance, "id" | "coolingEpoch">,
 ): Promise<void> => {
   const name = coolingTimerName(claimed.id, claimed.coolingEpoch);
   try {
-    await cp.workflows.stop("instance-cooling", name, "a job claimed the instance");
+    await cp.coolingTimers.stop(name, "a job claimed the instance");
   } catch (error) {
     console.warn(`could not stop cooling timer ${name}: ${String(error)}`);
   }

@@ -16,7 +16,7 @@ import { startOnce } from "./start-workflow.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 /** What freeing a job's instance uses: stopping it, cooling it, and starting its next attempt. */
-type ReleasePorts = Ports<InstancePortName, "costModel" | "cooling">;
+type ReleasePorts = Ports<InstancePortName | "workflows", "costModel" | "cooling">;
 
 /** What ending a job from outside its workflow uses: the job, its agent, and its workflow. */
 type InterruptPorts = Ports<"jobs" | "commands" | "workflows" | "events" | "metrics" | "clock">;

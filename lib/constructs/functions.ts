@@ -26,7 +26,7 @@ import {
   region,
   spotAllowed,
 } from "../../lambdas/adapters/aws/builders/settings.ts";
-import { workflows } from "../../lambdas/adapters/aws/builders/sfn.ts";
+import { coolingTimers, workflows } from "../../lambdas/adapters/aws/builders/sfn.ts";
 import { commands } from "../../lambdas/adapters/aws/builders/sqs.ts";
 import { ENVIRONMENT, type EnvironmentKind } from "../../lambdas/adapters/aws/environment.ts";
 import type { CoolingLimits } from "../../lambdas/domain/cooling-policy.ts";
@@ -145,6 +145,7 @@ const BUILDERS: Record<PortName | SettingName, Builder<unknown>> = {
   events,
   artifacts,
   workflows,
+  coolingTimers,
   commands,
   metrics,
   clock,
@@ -221,9 +222,10 @@ type Variables = {
   >;
 };
 
-/** Every variable of the kinds, as ENVIRONMENT names them. */
-export const variableNames = (kinds: readonly EnvironmentKind[]) =>
-  kinds.flatMap((kind) => Object.keys(ENVIRONMENT[kind].shape));
+/** Every variable of the kinds, as ENVIRONMENT names them (two kinds may share one). */
+export const variableNames = (kinds: readonly EnvironmentKind[]) => [
+  ...new Set(kinds.flatMap((kind) => Object.keys(ENVIRONMENT[kind].shape))),
+];
 
 /**
  * One Lambda per entry file (lambdas/handlers/lambda/), each with exactly the variables of
@@ -261,6 +263,7 @@ export class Functions extends Construct {
         JOB_DEADLINE_STATE_MACHINE_ARN: stateMachineArns["job-deadline"],
         INSTANCE_COOLING_STATE_MACHINE_ARN: stateMachineArns["instance-cooling"],
       },
+      coolingMachine: { INSTANCE_COOLING_STATE_MACHINE_ARN: stateMachineArns["instance-cooling"] },
       commandQueues: { COMMAND_QUEUE_PREFIX: props.queueNamePrefix, ACCOUNT_ID: stack.account },
       controlPlane: { CONTROL_PLANE_NAME: props.controlPlaneName },
       compute: {

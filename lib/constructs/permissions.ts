@@ -6,6 +6,7 @@ import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { flattenCfnReference } from "cdk-nag/lib/utils/flatten-cfn-reference.js";
 import { Construct } from "constructs";
 import { INDEX } from "../../lambdas/adapters/aws/dynamodb/schema.ts";
+import { executionArnOf } from "../../lambdas/adapters/aws/sfn/step-functions-rules.ts";
 import { INPUTS_PREFIX, JOBS_PREFIX } from "../../lambdas/domain/artifacts.ts";
 import type { StateMachineName } from "../../lambdas/ports.ts";
 import type { PortName, SettingName } from "../../lambdas/use-cases/control-plane.ts";
@@ -114,14 +115,15 @@ export const portGrants = (
         ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
         [arns["job-lifecycle"]],
       );
-      // A claimed instance's cooling timer is stopped; no other execution is.
+    },
+    // A claimed instance's cooling timer is stopped; no other execution is.
+    coolingTimers: (grantee) =>
       allow(
         grantee,
         ["states:StopExecution"],
-        [`${arns["instance-cooling"].replace(":stateMachine:", ":execution:")}:*`],
+        [executionArnOf(resources.stateMachineArns["instance-cooling"], "*")],
         "an execution's name is made at run time (its instance and cooling period); the grant stops at the cooling machine's executions",
-      );
-    },
+      ),
     // Open (at launch), push, close (at termination): one adapter, one grant.
     commands: queues("CreateQueue", "TagQueue", "GetQueueUrl", "SendMessage", "DeleteQueue"),
     compute: resources.grantManage,

@@ -60,6 +60,7 @@ const index = (name: string) => `${table}/index/${name}`;
 const bucket = `<${idOf(artifacts.bucket)}.Arn>`;
 const machine = (name: string) =>
   `arn:<AWS::Partition>:states:${REGION}:${ACCOUNT}:stateMachine:Gpuctl-${name}`;
+const COOLING_TIMER_STOPS = `states:StopExecution ${machine("instance-cooling").replace(":stateMachine:", ":execution:")}:*`;
 const TABLE_WRITES = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"];
 
 /** What each port's adapter calls, on what (docs/aws.md): the oracle the roles are held to. */
@@ -91,8 +92,8 @@ const PORT_GRANTS: Record<string, string[]> = {
       ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
       [machine("job-lifecycle")],
     ),
-    `states:StopExecution ${machine("instance-cooling").replace(":stateMachine:", ":execution:")}:*`,
   ],
+  coolingTimers: [COOLING_TIMER_STOPS],
   commands: pairs(
     ["sqs:CreateQueue", "sqs:TagQueue", "sqs:GetQueueUrl", "sqs:SendMessage", "sqs:DeleteQueue"],
     [`arn:<AWS::Partition>:sqs:${REGION}:${ACCOUNT}:Gpuctl-*`],
@@ -215,6 +216,23 @@ describe("the functions", () => {
       Variables: Record<string, unknown>;
     };
     expect(Object.keys(variables.Variables)).toEqual(["TABLE_NAME"]);
+  });
+
+  it("let AcquireInstance stop cooling timers and do nothing else with Step Functions; no other function stops an execution", () => {
+    const stepFunctions = (name: LambdaName) =>
+      [...allowedOf(name)].filter((grant) => grant.startsWith("states:"));
+    expect(stepFunctions("AcquireInstanceFunction")).toEqual([COOLING_TIMER_STOPS]);
+    expect(
+      NAMES.filter((name) =>
+        stepFunctions(name).some((grant) => grant.startsWith("states:StopExecution")),
+      ),
+    ).toEqual(["AcquireInstanceFunction"]);
+    const variables = functionOf("AcquireInstanceFunction").Environment as {
+      Variables: Record<string, unknown>;
+    };
+    expect(
+      Object.keys(variables.Variables).filter((variable) => variable.endsWith("_MACHINE_ARN")),
+    ).toEqual(["INSTANCE_COOLING_STATE_MACHINE_ARN"]);
   });
 
   it("let the API function look tokens up and count failed sign-ins, as its users port does", () => {

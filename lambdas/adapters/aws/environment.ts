@@ -39,6 +39,8 @@ const arn = (service: string, resource: string, meaning: string) =>
     `arn:aws:${service}:us-east-1:123456789012:${resource}:name`,
   );
 
+const coolingMachineArn = arn("states", "stateMachine", "the instance-cooling machine");
+
 /** An object the user data fetches: `<NAME>_BUCKET`, `<NAME>_KEY`, `<NAME>_SHA256`. */
 const s3File = <N extends string>(name: N, meaning: string) =>
   ({
@@ -67,12 +69,10 @@ export const ENVIRONMENT = {
   stateMachines: z.object({
     JOB_LIFECYCLE_STATE_MACHINE_ARN: arn("states", "stateMachine", "the job-lifecycle machine"),
     JOB_DEADLINE_STATE_MACHINE_ARN: arn("states", "stateMachine", "the job-deadline machine"),
-    INSTANCE_COOLING_STATE_MACHINE_ARN: arn(
-      "states",
-      "stateMachine",
-      "the instance-cooling machine",
-    ),
+    INSTANCE_COOLING_STATE_MACHINE_ARN: coolingMachineArn,
   }),
+  /** The instance-cooling machine alone: what stopping a cooling timer names. */
+  coolingMachine: z.object({ INSTANCE_COOLING_STATE_MACHINE_ARN: coolingMachineArn }),
   commandQueues: z.object({
     COMMAND_QUEUE_PREFIX: matching(
       "the name every instance's command queue starts with",

@@ -44,6 +44,7 @@ import {
   startDynamoDbLocal,
 } from "./dynamodb-local.ts";
 import { FsArtifacts } from "./fs-artifacts.ts";
+import { localCoolingTimers } from "./local-cooling-timers.ts";
 import { LocalWorkflows } from "./local-workflows.ts";
 import { MemoryCommandQueue } from "./memory-command-queue.ts";
 import { MemoryEventBus } from "./memory-event-bus.ts";
@@ -293,6 +294,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     passwords: new ScryptPasswords(),
     compute: probedCompute(compute, probes.launch),
     workflows,
+    coolingTimers: localCoolingTimers(workflows),
     commands,
     artifacts,
     events,

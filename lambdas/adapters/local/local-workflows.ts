@@ -133,7 +133,11 @@ export class LocalWorkflows implements Workflows {
     this.#tokens.heartbeat(taskToken);
   }
 
-  async stop(machine: StateMachineName, name: string, _cause: string): Promise<void> {
+  /**
+   * Aborts the execution named `name`, as StopExecution does, and resolves once it has
+   * ended; one that has closed already or was never started is left as it is.
+   */
+  async abort(machine: StateMachineName, name: string): Promise<void> {
     const execution = this.#executions.find(executionArn(machine, name));
     if (!execution || execution.closed) return;
     this.#close(execution);

@@ -3,6 +3,7 @@ import { acquireInstance } from "../../use-cases/acquire-instance.ts";
 import { AGENT_STEPS, dispatchStep } from "../../use-cases/agent-steps.ts";
 import { INSTANCE_PORTS } from "../../use-cases/claim-instance.ts";
 import {
+  bothNeeds,
   type ControlPlane,
   type Needs,
   needs,
@@ -46,7 +47,10 @@ const CLOSING = /* @__PURE__ */ needs(
 );
 
 export const AcquireInstanceFunction = task(
-  /* @__PURE__ */ needs(INSTANCE_PORTS, ["region", "agent", "costModel"]),
+  /* @__PURE__ */ bothNeeds(
+    /* @__PURE__ */ needs(INSTANCE_PORTS, ["region", "agent", "costModel"]),
+    /* @__PURE__ */ needs(["coolingTimers"]),
+  ),
   (cp, payload) => acquireInstance(cp, jobInput.parse(payload).jobId),
 );
 
@@ -78,7 +82,10 @@ export const TimeOutJobFunction = task(
 );
 
 export const ReleaseInstanceFunction = task(
-  /* @__PURE__ */ needs(INSTANCE_PORTS, ["costModel", "cooling"]),
+  /* @__PURE__ */ bothNeeds(
+    /* @__PURE__ */ needs(INSTANCE_PORTS, ["costModel", "cooling"]),
+    /* @__PURE__ */ needs(["workflows"]),
+  ),
   (cp, payload) => releaseInstance(cp, jobInput.parse(payload).jobId),
 );
 

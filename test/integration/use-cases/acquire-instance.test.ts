@@ -10,7 +10,12 @@ import {
   transitionInstance,
 } from "../../../lambdas/domain/instance.ts";
 import { envHashOf } from "../../../lambdas/domain/job-spec.ts";
-import { type Compute, ComputeError, type LaunchRequest } from "../../../lambdas/ports.ts";
+import {
+  type Compute,
+  ComputeError,
+  type CoolingTimers,
+  type LaunchRequest,
+} from "../../../lambdas/ports.ts";
 import { acquireInstance } from "../../../lambdas/use-cases/acquire-instance.ts";
 import type { ControlPlane } from "../../../lambdas/use-cases/control-plane.ts";
 import { freshStores, newRecord } from "../stores.ts";
@@ -40,11 +45,11 @@ const fakeCompute = (options: { startRefused?: boolean } = {}) => {
   return { compute, launches };
 };
 
-/** The cooling timers each acquisition stopped, by machine and name. */
+/** The cooling timers each acquisition stopped, by name. */
 let timersStopped: string[] = [];
-const workflows = {
-  stop: async (machine: string, name: string) => {
-    timersStopped.push(`${machine}:${name}`);
+const coolingTimers: CoolingTimers = {
+  stop: async (name) => {
+    timersStopped.push(name);
   },
 };
 
@@ -53,7 +58,7 @@ const controlPlane = (compute: Compute, region = "eu-west-1") =>
     ...stores.at(AT),
     pools: new DynamoPoolStats(stores),
     compute,
-    workflows,
+    coolingTimers,
     commands: new MemoryCommandQueue(),
     settings: {
       region,
@@ -160,7 +165,7 @@ describe("acquiring an instance", () => {
       const placement = await acquireInstance(controlPlane(fakeCompute().compute), record.job.id);
 
       expect(placement.instanceId).toBe(reusable.id);
-      expect(timersStopped).toEqual([`instance-cooling:${reusable.id}-cooling-1`]);
+      expect(timersStopped).toEqual([`${reusable.id}-cooling-1`]);
     }
     const record = await submitted();
     await stoppedInstance(`unstartable-${jobs}`, envHashOf(record.spec));

@@ -271,9 +271,9 @@ describe("LocalWorkflows", () => {
     const { taskToken } = await dispatch.call(0);
     await dispatch.call(1);
 
-    await workflows.stop("job-lifecycle", "job-1", "no longer needed");
-    await workflows.stop("job-lifecycle", "job-1", "no longer needed");
-    await workflows.stop("job-lifecycle", "never-started", "no longer needed");
+    await workflows.abort("job-lifecycle", "job-1");
+    await workflows.abort("job-lifecycle", "job-1");
+    await workflows.abort("job-lifecycle", "never-started");
 
     expect(ends).toEqual([expect.objectContaining({ name: "job-1", status: "ABORTED" })]);
     await workflows.sendTaskSuccess(taskToken, {});

@@ -75,8 +75,8 @@ const ENTRIES: { entry: string; holds: string[]; lacks: string[] }[] = [
   },
   {
     entry: "tasks/acquire-instance.ts",
-    holds: [ACQUIRE, EC2, SQS, SFN],
-    lacks: [S3, HONO, AGENT_STEPS, FINISH, REAP],
+    holds: [ACQUIRE, EC2, SQS, `${SFN}step-functions-cooling-timers.ts`],
+    lacks: [S3, HONO, AGENT_STEPS, FINISH, REAP, `${SFN}step-functions-workflows.ts`],
   },
   {
     entry: "tasks/dispatch-step.ts",

@@ -53,3 +53,8 @@ export function checkTaskOutput(output: unknown): void {
   const over = overLimit("the task's output", output);
   if (over) throw new PayloadTooLarge("output", over);
 }
+
+/** `arn:...:stateMachine:NAME` gives `arn:...:execution:NAME:EXECUTION`, as Step Functions names it. */
+export function executionArnOf(stateMachineArn: string, name: string): string {
+  return `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
+}

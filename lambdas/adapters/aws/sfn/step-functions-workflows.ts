@@ -1,5 +1,4 @@
 import {
-  ExecutionDoesNotExist,
   InvalidToken,
   SendTaskFailureCommand,
   SendTaskHeartbeatCommand,
@@ -7,12 +6,11 @@ import {
   type SFNClient,
   ExecutionAlreadyExists as SfnExecutionAlreadyExists,
   StartExecutionCommand,
-  StopExecutionCommand,
   TaskDoesNotExist,
   TaskTimedOut,
 } from "@aws-sdk/client-sfn";
 import { ExecutionAlreadyExists, type StateMachineName, type Workflows } from "../../../ports.ts";
-import { checkStartRequest, checkTaskOutput } from "./step-functions-rules.ts";
+import { checkStartRequest, checkTaskOutput, executionArnOf } from "./step-functions-rules.ts";
 
 export interface StepFunctionsWorkflowsOptions {
   /** Its retry strategy retries throttling and 5xx answers (the SDK's standard one does). */
@@ -68,16 +66,6 @@ export class StepFunctionsWorkflows implements Workflows {
   async sendTaskHeartbeat(taskToken: string): Promise<void> {
     await ignoringLateReport(this.#client.send(new SendTaskHeartbeatCommand({ taskToken })));
   }
-
-  async stop(machine: StateMachineName, name: string, cause: string): Promise<void> {
-    const executionArn = executionArnOf(this.#arns[machine], name);
-    try {
-      await this.#client.send(new StopExecutionCommand({ executionArn, cause }));
-    } catch (error) {
-      // Never started, or closed so long ago that Step Functions forgot it: nothing to stop.
-      if (!(error instanceof ExecutionDoesNotExist)) throw error;
-    }
-  }
 }
 
 async function ignoringLateReport(report: Promise<unknown>): Promise<void> {
@@ -99,9 +87,4 @@ function isLateReport(error: unknown): boolean {
     error instanceof TaskDoesNotExist ||
     error instanceof InvalidToken
   );
-}
-
-/** `arn:...:stateMachine:NAME` gives `arn:...:execution:NAME:EXECUTION`, as Step Functions names it. */
-function executionArnOf(stateMachineArn: string, name: string): string {
-  return `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
 }

@@ -4,7 +4,7 @@ import { compute } from "../../../adapters/aws/builders/ec2.ts";
 import { events } from "../../../adapters/aws/builders/eventbridge.ts";
 import { agent } from "../../../adapters/aws/builders/secretsmanager.ts";
 import { clock, costModel, region } from "../../../adapters/aws/builders/settings.ts";
-import { workflows } from "../../../adapters/aws/builders/sfn.ts";
+import { coolingTimers } from "../../../adapters/aws/builders/sfn.ts";
 import { commands } from "../../../adapters/aws/builders/sqs.ts";
 import { AcquireInstanceFunction } from "../../workflow/tasks.ts";
 import { taskHandler } from "../task-handler.ts";
@@ -16,7 +16,7 @@ export const handler = await taskHandler(AcquireInstanceFunction, {
   compute,
   commands,
   pools,
-  workflows,
+  coolingTimers,
   events,
   clock,
   metrics,

@@ -1,5 +1,4 @@
 import {
-  ExecutionDoesNotExist,
   InvalidToken,
   SendTaskFailureCommand,
   SendTaskHeartbeatCommand,
@@ -8,7 +7,6 @@ import {
   SFNServiceException,
   ExecutionAlreadyExists as SfnExecutionAlreadyExists,
   StartExecutionCommand,
-  StopExecutionCommand,
   TaskDoesNotExist,
   TaskTimedOut,
 } from "@aws-sdk/client-sfn";
@@ -162,41 +160,6 @@ describe("StepFunctionsWorkflows task reports", () => {
     expect(refused).toBeInstanceOf(PayloadTooLarge);
     expect(refused).toMatchObject({ field: "output" });
     expect(sfn).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 0);
-  });
-});
-
-describe("StepFunctionsWorkflows.stop", () => {
-  const COOLING_EXECUTION =
-    "arn:aws:states:us-east-1:123456789012:execution:gpuctl-cooling:gi-1-cooling-3";
-
-  it("stops the machine's execution of that name, with the cause", async () => {
-    sfn.on(StopExecutionCommand).resolves({ stopDate: new Date() });
-
-    await workflows.stop("instance-cooling", "gi-1-cooling-3", "claimed");
-
-    expect(sfn).toHaveReceivedCommandTimes(StopExecutionCommand, 1);
-    expect(sfn).toHaveReceivedCommandWith(StopExecutionCommand, {
-      executionArn: COOLING_EXECUTION,
-      cause: "claimed",
-    });
-  });
-
-  it("takes an execution that does not exist as nothing to stop", async () => {
-    sfn
-      .on(StopExecutionCommand)
-      .rejects(new ExecutionDoesNotExist({ $metadata: {}, message: "Execution Does Not Exist" }));
-
-    await expect(workflows.stop("instance-cooling", "gi-1-cooling-3", "claimed")).resolves.toBe(
-      undefined,
-    );
-  });
-
-  it("passes on any other error", async () => {
-    sfn.on(StopExecutionCommand).rejects(serviceError("AccessDeniedException"));
-
-    const refused = await rejection(workflows.stop("instance-cooling", "gi-1-cooling-3", "x"));
-
-    expect(refused).toMatchObject({ name: "AccessDeniedException" });
   });
 });
 
