@@ -264,7 +264,7 @@ describe("LocalWorkflows", () => {
     expect(dispatch.calls).toHaveLength(1);
   });
 
-  it("stops one execution by name, as StopExecution does, and takes any other stop as a no-op", async () => {
+  it("aborts one execution by name, as StopExecution does, and takes any other abort as a no-op", async () => {
     const { dispatch, ends, workflows } = callbackMachine();
     await workflows.start("job-lifecycle", "job-1", { jobId: "job-1" });
     const other = await workflows.start("job-lifecycle", "job-2", { jobId: "job-2" });
