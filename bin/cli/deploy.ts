@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import type { JobSpecInput } from "../../lambdas/domain/job-spec.ts";
 import type { JobView } from "../../sdk/api-types.ts";
 import type { GpuctlClient } from "../../sdk/client.ts";
-import { POLL_INTERVAL_MS } from "./follow-job.ts";
+import { POLL_INTERVAL_MS, reportNotCompleted } from "./follow-job.ts";
 import { examples } from "./help.ts";
 import { clock, type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, EXIT_FAILED, EXIT_USAGE } from "./run.ts";
@@ -65,6 +65,7 @@ const deploy = async (options: DeployOptions): Promise<number> => {
   if (json) printJson(job);
   if (!job.endpoint) {
     progress(`${job.id} ended ${job.phase} before it served`);
+    reportNotCompleted(job, progress);
     return EXIT_FAILED;
   }
   progress(`serving ${job.modelName} at ${job.endpoint}`);

@@ -17,10 +17,19 @@ const AWAITING_REVIEWER =
 const SETUP_FAILED: JobView["reason"] = "IMAGE_PULL";
 
 /** Where to read why a job ended as it did: the setup's stderr when the job never ran. */
-export const logsHint = (job: JobView): string =>
+const logsHint = (job: JobView): string =>
   job.reason === SETUP_FAILED
     ? `its setup failed: gpuctl logs ${job.id} --stream setup-stderr`
     : `its logs: gpuctl logs ${job.id}`;
+
+/** What a job that did not complete leaves to say: its exit code, if it has one, and where its logs are. */
+export const reportNotCompleted = (job: JobView, progress: (line: string) => void): void => {
+  if (job.exitCode !== undefined) progress(`exit code ${job.exitCode}`);
+  progress(logsHint(job));
+};
+
+/** A failed attempt to be retried: why it failed is in its logs, before the retry's own. */
+const retryNote = (jobId: string) => `  retrying after a backoff; why: gpuctl logs ${jobId}`;
 
 /** What one read of the job's stdout may skip to: the last line is near its end. */
 const TAIL_BYTES = 4096;
@@ -52,8 +61,9 @@ export const followJob = async (
       const reason = event.reason ? `  (${event.reason})` : "";
       const by = event.by ? `  by ${event.by.email}` : "";
       const waiting = event.phase === "PENDING_REVIEW" ? `  ${AWAITING_REVIEWER}` : "";
+      const retry = event.phase === "RETRY_BACKOFF" ? retryNote(submitted.id) : "";
       live?.clear();
-      progress(`${clock(new Date(event.at))}  ${event.phase}${reason}${by}${waiting}`);
+      progress(`${clock(new Date(event.at))}  ${event.phase}${reason}${by}${waiting}${retry}`);
     },
     onPoll: async (events) => {
       const phase = events.at(-1)?.phase ?? submitted.phase;

@@ -3,7 +3,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import type { JobView } from "../../sdk/api-types.ts";
 import type { GpuctlClient } from "../../sdk/client.ts";
 import { downloadCheckpointsAndLogs } from "../../sdk/job-files.ts";
-import { DEFAULT_RESULTS_DIR, followJob } from "./follow-job.ts";
+import { DEFAULT_RESULTS_DIR, followJob, reportNotCompleted } from "./follow-job.ts";
 import { examples } from "./help.ts";
 import { type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect, EXIT_FAILED, EXIT_USAGE, printError } from "./run.ts";
@@ -69,8 +69,7 @@ const replay = async (jobId: string, options: ReplayOptions): Promise<number> =>
   progress(`${submitted.id}  (replay of ${jobId})`);
   const job = await followJob(client, submitted, progress);
   await downloadReplayFiles(client, job, options, progress);
-  if (job.phase !== "COMPLETED" && job.exitCode !== undefined)
-    progress(`exit code ${job.exitCode}`);
+  if (job.phase !== "COMPLETED") reportNotCompleted(job, progress);
   if (json) printJson(job);
   return job.phase === "COMPLETED" ? 0 : EXIT_FAILED;
 };

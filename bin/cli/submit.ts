@@ -5,7 +5,12 @@ import type { Command } from "commander";
 import { parse as parseYaml } from "yaml";
 import { type JobSpecInput, parseJobSpec } from "../../lambdas/domain/job-spec.ts";
 import type { GpuctlClient } from "../../sdk/client.ts";
-import { DEFAULT_RESULTS_DIR, downloadOutputs, followJob, logsHint } from "./follow-job.ts";
+import {
+  DEFAULT_RESULTS_DIR,
+  downloadOutputs,
+  followJob,
+  reportNotCompleted,
+} from "./follow-job.ts";
 import { examples } from "./help.ts";
 import { type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect, EXIT_FAILED, EXIT_USAGE, printError } from "./run.ts";
@@ -141,10 +146,7 @@ const submit = async (options: SubmitOptions): Promise<number> => {
     );
     const count = `${files} output${files === 1 ? "" : "s"}`;
     progress(files === 0 ? "no outputs to download" : `${count} downloaded to ${folder}/`);
-  } else {
-    if (job.exitCode !== undefined) progress(`exit code ${job.exitCode}`);
-    progress(logsHint(job));
-  }
+  } else reportNotCompleted(job, progress);
   if (json) printJson(job);
   return job.phase === "COMPLETED" ? 0 : EXIT_FAILED;
 };

@@ -104,6 +104,7 @@ describe("gpuctl deploy", () => {
     });
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^job-7 ended FAILED before it served$/m);
+    expect(result.stdout.trimEnd().split("\n").at(-1)).toBe("its logs: gpuctl logs job-7");
   });
 
   it("with --no-wait prints the job id once it is submitted", async () => {

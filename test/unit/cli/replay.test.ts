@@ -121,7 +121,7 @@ describe("gpuctl replay", () => {
       cwd: dir,
     });
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/^exit code 3$/m);
+    expect(result.stdout).toMatch(/^exit code 3\nits logs: gpuctl logs job-2$/m);
     expect(await readFile(join(dir, "out", "job-2", "logs", "stdout.log"), "utf8")).toBe(
       "epoch 1\n",
     );

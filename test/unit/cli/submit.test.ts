@@ -386,6 +386,23 @@ describe("gpuctl submit --wait", () => {
     },
   );
 
+  it("says where a failed attempt's logs are when it is retried", async () => {
+    const script: Array<[Phase, Reason?]> = [
+      ["SUBMITTED"],
+      ["TRAINING"],
+      ["RETRY_BACKOFF", "EXIT_CODE"],
+      ["TRAINING"],
+      ["COMPLETED"],
+    ];
+    const api = await serve(scripted("job-10", script, {}));
+    const spec = await writeSpec("spec.yaml", GOOD_SPEC);
+    const result = await gpuctl(["submit", "-f", spec, "--wait"], { endpoint: api.endpoint });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(
+      /^\d\d:\d\d:\d\d {2}RETRY_BACKOFF {2}\(EXIT_CODE\) {2}retrying after a backoff; why: gpuctl logs job-10$/m,
+    );
+  });
+
   it("points a job that failed in its env setup to the setup's stderr, with its exit code", async () => {
     const script: Array<[Phase, Reason?]> = [
       ["SUBMITTED"],
