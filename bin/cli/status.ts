@@ -4,6 +4,7 @@ import { DIALECTS } from "../../lambdas/domain/dialects/index.ts";
 import type { DialectName, JobView, TimelineView } from "../../sdk/api-types.ts";
 import { ApiRequestError } from "../../sdk/client.ts";
 import { costText } from "../../sdk/cost-text.ts";
+import { formatDuration } from "../../sdk/timeline-chart.ts";
 import { examples } from "./help.ts";
 import { alignColumns, type OutputFormat, outputOption, printJson } from "./output.ts";
 import { action, connect } from "./run.ts";
@@ -35,8 +36,7 @@ export const dialectLine = (dialects: JobDialects, dialect: DialectName): string
 };
 
 /** A period's length; one recorded with a date that does not parse has none (JSON `null`). */
-const seconds = (value: number | null): string =>
-  typeof value === "number" && Number.isFinite(value) ? `${value.toFixed(1)}s` : "?";
+const seconds = (value: number | null): string => (value === null ? "?" : formatDuration(value));
 
 /** The readable summary: one `label  value` line per fact, then the timeline periods. */
 export const statusText = (

@@ -110,8 +110,8 @@ describe("gpuctl status", () => {
         ["AIbro:", "TRAINING / TRAINING"],
         ["Run:ai:", `${job.dialects.runai.status} (allocates resources)`],
         ["ModelArts:", `${job.dialects.modelarts.code} ${job.dialects.modelarts.name}`],
-        ["Job Create", "2.0s"],
-        ["Model Training", "75.3s", "(running)"],
+        ["Job Create", "2.0 s"],
+        ["Model Training", "1 min 15 s", "(running)"],
       ]),
     );
     expect(calls(api)).toEqual(["GET /v1/jobs/job-3", "GET /v1/jobs/job-3/timeline"]);

@@ -55,9 +55,9 @@ describe("gpuctl timeline", () => {
         .map((line) => line.trim().split(/\s{2,}/)),
     ).toEqual([
       ["Timeline:"],
-      ["Job Create", "2.0s"],
-      ["M&D Transfer", "8.0s"],
-      ["Model Training", "30.0s", "(running)"],
+      ["Job Create", "2.0 s"],
+      ["M&D Transfer", "8.0 s"],
+      ["Model Training", "30.0 s", "(running)"],
     ]);
     expect(calls(api)).toEqual(["GET /v1/jobs/job-7/timeline"]);
   });
