@@ -24,6 +24,8 @@ let browser: Browser;
 let ada: GpuctlClient;
 let bobToken: string;
 let job: JobView;
+/** A job whose only attempt exits non-zero: FAILED, which AIbro has no status for. */
+let failedJob: JobView;
 /** Every dialog a page opened (an `alert` would be one), and every error it logged. */
 const dialogs: string[] = [];
 const pageErrors: string[] = [];
@@ -61,6 +63,16 @@ const coloursOf = (png: Buffer, minPixels = 40): string[] => {
   return [...counts].filter(([, count]) => count >= minPixels).map(([colour]) => colour);
 };
 
+/** The job once it has ended, or as it is after 30 seconds. */
+const untilTerminal = async (id: string): Promise<JobView> => {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const found = await ada.getJob(id);
+    if (found.terminal || Date.now() > deadline) return found;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+};
+
 beforeAll(async () => {
   await buildConsole();
   plane = await startTestControlPlane();
@@ -79,13 +91,13 @@ beforeAll(async () => {
       coolingPeriodS: 300,
     }),
   );
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    job = await ada.getJob(submitted.id);
-    if (job.terminal || Date.now() > deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const failing = await ada.submitJob(
+    trainingSpec({ name: "console-fail", run: "exit 3", backoffLimit: 0, outputs: [] }),
+  );
+  job = await untilTerminal(submitted.id);
   expect(job.phase).toBe("COMPLETED");
+  failedJob = await untilTerminal(failing.id);
+  expect(failedJob.phase).toBe("FAILED");
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: [
@@ -121,6 +133,7 @@ describe("the web console", () => {
       "training",
       "COMPLETED",
       "COMPLETED",
+      "COMPLETED",
       expect.any(String),
       expect.any(String),
     ]);
@@ -136,6 +149,29 @@ describe("the web console", () => {
     await page.locator("#jobs th", { hasText: "Code" }).waitFor();
     expect(await row.locator("td").nth(3).textContent()).toBe("JOBSTAT_COMPLETED");
     expect(await row.locator("td").nth(4).textContent()).toBe("10");
+    await context.close();
+  });
+
+  it("tells a failed job from a canceled one by its phase and reason, in every dialect", async () => {
+    const { context, page } = await openConsole();
+    await page.goto(`${plane.endpoint}/console/`);
+    await signIn(page, ADA);
+    const row = page.locator("#jobs tbody tr", { hasText: failedJob.id });
+    await row.waitFor();
+    // AIbro has no failed status: only the phase column tells the two apart.
+    expect(await row.locator("td").allTextContents()).toEqual([
+      failedJob.id,
+      "console-fail",
+      "training",
+      "CANCELED",
+      "CANCELED",
+      "FAILED (EXIT_CODE)",
+      expect.any(String),
+      expect.any(String),
+    ]);
+    await page.selectOption("#dialect", "modelarts");
+    await page.locator("#jobs th", { hasText: "Code" }).waitFor();
+    expect(await row.locator("td").nth(5).textContent()).toBe("FAILED (EXIT_CODE)");
     await context.close();
   });
 

@@ -8,15 +8,19 @@ const PAGE_SIZE = 50;
 
 export const jobLink = (id: string) => h("a", { href: `#/jobs/${encodeURIComponent(id)}` }, id);
 
+/** The canonical phase with its reason, which every dialect shows: AIbro's, for one, has no FAILED. */
+const phaseWithReason = (job: JobView) => (job.reason ? `${job.phase} (${job.reason})` : job.phase);
+
 const jobsTable = (jobs: JobView[], page: Page) => {
   const status = STATUS_COLUMNS[page.dialect];
   return table(
-    ["ID", "Name", "Kind", ...status.headers, "Created", "Updated"],
+    ["ID", "Name", "Kind", ...status.headers, "Phase", "Created", "Updated"],
     jobs.map((job) => [
       jobLink(job.id),
       job.name,
       job.kind,
       ...status.cells(job.dialects),
+      phaseWithReason(job),
       time(job.createdAt),
       time(job.updatedAt),
     ]),
