@@ -22,7 +22,7 @@ export interface Upload {
  */
 const LIVE_BYTES_PER_INTERVAL = 1024 * 1024;
 
-export interface LogSyncOptions {
+interface LogSyncOptions {
   intervalMs: number;
   /** The log files as they are now. */
   list: () => Promise<Upload[]>;

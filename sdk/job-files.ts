@@ -1,11 +1,9 @@
 /** A job's result files on the local disk: downloaded under `<dir>/<jobId>/`, never outside it. */
 import { mkdir, writeFile } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { dirname, isAbsolute, join, posix, relative, resolve } from "node:path";
+import { LOGS_DIR } from "../lambdas/domain/results.ts";
 import type { JobView } from "./api-types.ts";
 import type { Credentials, GpuctlClient } from "./client.ts";
-
-/** Where the agent puts a job's log files among its results. */
-export const LOGS_DIR = "logs";
 
 export interface Downloaded {
   /** `<dir>/<jobId>`, as the caller named `dir`. */
@@ -38,7 +36,8 @@ export const downloadOutputs = async (
   include: (path: string) => boolean = () => true,
   as: Credentials = {},
 ): Promise<Downloaded> => {
-  const folder = resolve(dir, jobId);
+  // The id is the server's word: it names a folder under `dir` and nothing else.
+  const folder = outputTarget(resolve(dir), jobId);
   const outputs = (await client.listOutputs(jobId, as))
     .filter(include)
     .map((path) => ({ path, target: outputTarget(folder, path) }));
@@ -56,8 +55,10 @@ export const downloadOutputs = async (
 };
 
 /** Whether an output path lies under a folder of the job (`checkpoints` holds `checkpoints/e1.pt`). */
-const under = (folder: string) => (path: string) =>
-  path.startsWith(`${folder.replace(/\/+$/, "")}/`);
+const under = (folder: string) => {
+  const prefix = `${posix.normalize(folder).replace(/\/+$/, "")}/`;
+  return (path: string) => path.startsWith(prefix);
+};
 
 export interface ReplayFileDirs {
   /** Where the checkpoints go (the outputs under the spec's `checkpointDir`), under `<ckptDir>/<jobId>/`. */

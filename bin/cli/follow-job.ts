@@ -1,4 +1,5 @@
 import { LOG_CHUNK_BYTES } from "../../lambdas/domain/logs.ts";
+import { SETUP_FAILURE_REASON } from "../../lambdas/domain/phases.ts";
 import type { JobView } from "../../sdk/api-types.ts";
 import type { GpuctlClient } from "../../sdk/client.ts";
 import { elapsed, LastLine, LiveLine, type Terminal } from "./live-line.ts";
@@ -13,12 +14,9 @@ export const DEFAULT_RESULTS_DIR = "./gpuctl-results";
 const AWAITING_REVIEWER =
   "waiting for a reviewer or admin to approve it (they see it in `gpuctl reviews`)";
 
-/** The reason a job fails with when its env setup (the spec's `setup`) fails. */
-const SETUP_FAILED: JobView["reason"] = "IMAGE_PULL";
-
 /** Where to read why a job ended as it did: the setup's stderr when the job never ran. */
 const logsHint = (job: JobView): string =>
-  job.reason === SETUP_FAILED
+  job.reason === SETUP_FAILURE_REASON
     ? `its setup failed: gpuctl logs ${job.id} --stream setup-stderr`
     : `its logs: gpuctl logs ${job.id}`;
 

@@ -1,6 +1,7 @@
 import { ApiRequestError, GpuctlClient, UnreachableError } from "../../sdk/client.ts";
 import { ConfigError } from "../../sdk/config.ts";
 import { PromptCancelled } from "./prompt.ts";
+import { terminalText } from "./terminal-text.ts";
 
 /**
  * Exit codes: 0 done, 1 the API refused or the job did not complete, 2 bad usage or spec,
@@ -13,15 +14,17 @@ export const EXIT_INTERRUPTED = 130;
 /** The client for the configured control plane; a missing config surfaces as a ConfigError. */
 export const connect = (): GpuctlClient => GpuctlClient.fromEnv();
 
+/** An error's words may be the server's or a job's: shown without their escape sequences. */
 export const printError = (message: string): void => {
-  process.stderr.write(`gpuctl: ${message}\n`);
+  process.stderr.write(`gpuctl: ${terminalText(message, "\n\t")}\n`);
 };
 
 /** Prints an error as `gpuctl: message` plus one `  field: message` line per bad field. */
 export const reportError = (error: unknown): number => {
   if (error instanceof ApiRequestError) {
     printError(error.message);
-    for (const { field, message } of error.fields) process.stderr.write(`  ${field}: ${message}\n`);
+    for (const { field, message } of error.fields)
+      process.stderr.write(`  ${terminalText(`${field}: ${message}`)}\n`);
     return EXIT_FAILED;
   }
   if (error instanceof PromptCancelled) {

@@ -37,6 +37,12 @@ export const logPanel = (jobId: string) => {
         { signal },
       );
       element.hidden = false;
+      if (read.size < shown.offset) {
+        // A retry on another instance writes a log of its own: it is shown from its start.
+        shown.offset = 0;
+        shown.pane.replaceChildren();
+        continue;
+      }
       if (read.text) {
         shown.pane.append(read.text);
         shown.element.hidden = false;

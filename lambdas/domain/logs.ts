@@ -3,7 +3,7 @@
  * how a reader takes them a chunk at a time while the job runs and after it ended.
  */
 import { isTerminal, type Phase } from "./phases.ts";
-import { LATE_LOGS_MS } from "./results.ts";
+import { LATE_LOGS_MS, LOGS_DIR } from "./results.ts";
 
 export const LOG_STREAMS = ["stdout", "stderr", "setup-stdout", "setup-stderr"] as const;
 export type LogStream = (typeof LOG_STREAMS)[number];
@@ -12,7 +12,7 @@ export type LogStream = (typeof LOG_STREAMS)[number];
 export const LOG_CHUNK_BYTES = 64 * 1024;
 
 /** Where a stream lives among the job's results. */
-export const logPath = (stream: LogStream) => `logs/${stream}.log`;
+export const logPath = (stream: LogStream) => `${LOGS_DIR}/${stream}.log`;
 
 /**
  * Whether a job's logs are as they stay. An agent uploads them before it reports a run's

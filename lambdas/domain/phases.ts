@@ -66,6 +66,9 @@ export const ATTEMPT_FAILURE_REASONS = [
 ] as const;
 export type AttemptFailureReason = (typeof ATTEMPT_FAILURE_REASONS)[number];
 
+/** Why an attempt fails when its env setup (the spec's `setup`) fails: told apart from the run's failures. */
+export const SETUP_FAILURE_REASON: AttemptFailureReason = "IMAGE_PULL";
+
 /** Why a job failed: an attempt's failure, or the cost gate's refusal. */
 export const FAILURE_REASONS = [...ATTEMPT_FAILURE_REASONS, "REVIEW_REJECTED"] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];

@@ -1,5 +1,8 @@
 import { isTerminal, type Phase } from "./phases.ts";
 
+/** The folder of a job's results that holds its logs. */
+export const LOGS_DIR = "logs";
+
 /**
  * How long after its job ended an agent may still write its log files: an aborted run's
  * last logs are uploaded once its processes are gone, and cancel or a timeout ends the job
@@ -19,4 +22,4 @@ export const resultWritable = (
   now: string,
 ): boolean =>
   !isTerminal(job.phase) ||
-  (path.startsWith("logs/") && Date.parse(now) - Date.parse(job.endedAt) <= LATE_LOGS_MS);
+  (path.startsWith(`${LOGS_DIR}/`) && Date.parse(now) - Date.parse(job.endedAt) <= LATE_LOGS_MS);

@@ -1,7 +1,12 @@
 import { boundReport, type Command, cut, type JobAssignment } from "../../agent/protocol.ts";
 import { envHashOf } from "../domain/job-spec.ts";
 import { LIMITS } from "../domain/limits.ts";
-import { type AttemptFailureReason, isTerminal, type Phase } from "../domain/phases.ts";
+import {
+  type AttemptFailureReason,
+  isTerminal,
+  type Phase,
+  SETUP_FAILURE_REASON,
+} from "../domain/phases.ts";
 import type { JobEvent } from "../domain/transitions.ts";
 import type { JobRecord } from "../ports.ts";
 import { type Assignment, assignmentCredential, assignmentHolds } from "./agent-identity.ts";
@@ -17,7 +22,7 @@ export type AgentStep = (typeof AGENT_STEPS)[number];
 /** Why a step failed, in the canonical model's words (and so in every dialect's). */
 const FAILURE_REASON: Record<AgentStep, AttemptFailureReason> = {
   prepare: "INIT_FAILED",
-  gearUp: "IMAGE_PULL",
+  gearUp: SETUP_FAILURE_REASON,
   sendInputs: "MOUNT_FAILED",
   run: "CONTAINER_CANNOT_RUN",
   returnResults: "RESULT_TRANSFER_FAILED",

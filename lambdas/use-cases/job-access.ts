@@ -4,6 +4,7 @@
  */
 import { type Caller, may } from "../domain/identity.ts";
 import type { Actor, JobRecord } from "../ports.ts";
+import type { Ports } from "./control-plane.ts";
 
 /** Who made a change, as the job's events record it: the caller's id and email, not their role. */
 export const actor = ({ userId, email }: Caller): Actor => ({ userId, email });
@@ -21,3 +22,16 @@ export const awaitsReviewBy = (caller: Caller, record: JobRecord) =>
  */
 export const readableBy = (caller: Caller, record: JobRecord) =>
   may(caller, "job.access", record.owner) || awaitsReviewBy(caller, record);
+
+/**
+ * The caller's own job, or undefined: another user's job is answered as one that does not
+ * exist, whatever the caller's role (its events, logs, outputs and replays are its owner's).
+ */
+export const ownJob = async (
+  cp: Ports<"jobs">,
+  caller: Pick<Caller, "userId">,
+  jobId: string,
+): Promise<JobRecord | undefined> => {
+  const record = await cp.jobs.get(jobId);
+  return record && record.owner === caller.userId ? record : undefined;
+};

@@ -1,7 +1,7 @@
 import type { Caller } from "../domain/identity.ts";
 import type { JobSpec } from "../domain/job-spec.ts";
 import type { JobRecord } from "../ports.ts";
-import { actor } from "./job-access.ts";
+import { actor, ownJob } from "./job-access.ts";
 import { type Failure, notFound } from "./outcome.ts";
 import { type SubmitRequest, submitJob, unstoredInputs } from "./submit-job.ts";
 
@@ -26,8 +26,8 @@ export const replayJob = async (
   cp: Parameters<typeof submitJob>[0],
   request: ReplayRequest,
 ): Promise<{ ok: true; record: JobRecord; replayed: boolean } | Failure> => {
-  const recorded = await cp.jobs.get(request.jobId);
-  if (!recorded || recorded.owner !== request.by.userId) return notFound(`job ${request.jobId}`);
+  const recorded = await ownJob(cp, request.by, request.jobId);
+  if (!recorded) return notFound(`job ${request.jobId}`);
   const gone = await unstoredInputs(cp, recorded.owner, recorded.spec);
   if (gone.length)
     return {

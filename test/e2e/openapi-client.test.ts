@@ -1,6 +1,6 @@
 import createClient from "openapi-fetch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { paths } from "../../sdk/openapi-types.ts";
+import type { components, paths } from "../../sdk/openapi-types.ts";
 import { startTestControlPlane } from "./local-control-plane.ts";
 
 let plane: Awaited<ReturnType<typeof startTestControlPlane>>;
@@ -25,20 +25,17 @@ describe("a client generated from the OpenAPI document", () => {
     expect(submitted.response.status).toBe(201);
     const id = submitted.data?.id ?? "";
 
-    let phase = submitted.data?.phase;
+    let ended: components["schemas"]["JobView"] | undefined;
     const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
+    while (!ended && Date.now() < deadline) {
       const { data } = await api.GET("/v1/jobs/{id}", {
         params: { path: { id }, query: { dialect: "aibro" } },
       });
-      phase = data?.phase;
-      if (data?.terminal) {
-        expect(data.status).toEqual(data.dialects.aibro);
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (data?.terminal) ended = data;
+      else await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect(phase).toBe("COMPLETED");
+    expect(ended).toMatchObject({ phase: "COMPLETED", terminal: true });
+    expect(ended?.status).toEqual({ ...ended?.dialects.aibro, status: "COMPLETED" });
 
     const logs = await api.GET("/v1/jobs/{id}/logs", {
       params: { path: { id }, query: { stream: "stdout", offset: 0 } },

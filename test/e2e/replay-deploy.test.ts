@@ -130,6 +130,8 @@ describe("replay, deploy and cost on the local control plane", () => {
     expect(deployed.stdout).toMatch(/^stop it with: gpuctl complete --model e2e-model$/m);
 
     expect((await cli(["complete", "--model", "e2e-model"])).code).toBe(0);
+    const jobId = deployed.stdout.split("\n")[0] ?? "";
+    expect(await plane.finished(jobId)).toMatchObject({ phase: "COMPLETED" });
   });
 
   it("refuses to deploy a training spec, naming kind", async () => {

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { LogQuery } from "../../../sdk/contract/schemas.ts";
 import { LOG_CHUNK_BYTES, logChunk, logPath, logsFinal } from "../../domain/logs.ts";
 import type { Ports } from "../../use-cases/control-plane.ts";
+import { ownJob } from "../../use-cases/job-access.ts";
 import { fieldsOf, invalid, notFound } from "./responses.ts";
 import type { UserEnv } from "./user-identity.ts";
 
@@ -17,9 +18,8 @@ export const logRoutes = (cp: Ports<"jobs" | "artifacts" | "clock">) => {
     const query = LogQuery.safeParse(c.req.query());
     if (!query.success) return invalid("bad query", fieldsOf(query.error));
     const jobId = c.req.param("id");
-    const record = await cp.jobs.get(jobId);
-    if (!record || record.owner !== c.get("caller").userId)
-      return notFound(`job ${jobId} not found`);
+    const record = await ownJob(cp, c.get("caller"), jobId);
+    if (!record) return notFound(`job ${jobId} not found`);
     const { stream, offset } = query.data;
     // Whether the job is final is read before the bytes: a log read after it ended is whole.
     const final = logsFinal({ phase: record.job.phase, endedAt: record.updatedAt }, cp.clock.now());

@@ -19,7 +19,7 @@ import { timelinePeriods } from "../../domain/timeline.ts";
 import type { JobRecord } from "../../ports.ts";
 import { needs, type PortsOf } from "../../use-cases/control-plane.ts";
 import { cancelJob, completeJob, reviewJob } from "../../use-cases/finish-job.ts";
-import { actor, readableBy } from "../../use-cases/job-access.ts";
+import { actor, ownJob, readableBy } from "../../use-cases/job-access.ts";
 import { listInstances } from "../../use-cases/list-instances.ts";
 import { forbidden } from "../../use-cases/outcome.ts";
 import { replayJob } from "../../use-cases/replay-job.ts";
@@ -121,11 +121,6 @@ export const userRoutes = (
     });
   });
 
-  /** The caller's job, or undefined: another user's job answers as one that does not exist. */
-  const ownJob = async (owner: string, jobId: string) => {
-    const record = await cp.jobs.get(jobId);
-    return record && record.owner === owner ? record : undefined;
-  };
   const noSuchJob = (jobId: string) => notFound(`job ${jobId} not found`);
 
   /** When a job ended: its last change, once it is terminal; its timeline closes then. */
@@ -205,13 +200,13 @@ export const userRoutes = (
   });
 
   router.get("/jobs/:id/events", async (c) => {
-    const record = await ownJob(c.get("caller").userId, c.req.param("id"));
+    const record = await ownJob(cp, c.get("caller"), c.req.param("id"));
     if (!record) return noSuchJob(c.req.param("id"));
     return c.json({ items: jobEventViews(record, await cp.jobs.events(record.job.id)) });
   });
 
   router.get("/jobs/:id/timeline", async (c) => {
-    const record = await ownJob(c.get("caller").userId, c.req.param("id"));
+    const record = await ownJob(cp, c.get("caller"), c.req.param("id"));
     if (!record) return noSuchJob(c.req.param("id"));
     return c.json({ periods: timelinePeriods(record.timeline, cp.clock.now(), endedAt(record)) });
   });
@@ -219,7 +214,7 @@ export const userRoutes = (
   router.get("/jobs/:id/outputs", async (c) => {
     const parsed = CursorQuery.safeParse(c.req.query());
     if (!parsed.success) return invalid("bad query", fieldsOf(parsed.error));
-    const record = await ownJob(c.get("caller").userId, c.req.param("id"));
+    const record = await ownJob(cp, c.get("caller"), c.req.param("id"));
     if (!record) return noSuchJob(c.req.param("id"));
     const { cursor } = parsed.data;
     return c.json(await cp.artifacts.listOutputs(record.job.id, cursor ? { cursor } : {}));
@@ -227,7 +222,7 @@ export const userRoutes = (
 
   /** A redirect to where the bytes are: they never pass through the API. */
   router.get("/jobs/:id/outputs/*", async (c) => {
-    const record = await ownJob(c.get("caller").userId, c.req.param("id"));
+    const record = await ownJob(cp, c.get("caller"), c.req.param("id"));
     if (!record) return noSuchJob(c.req.param("id"));
     const path = decodeURIComponent(c.req.path.split("/outputs/")[1] ?? "");
     const problem = resultPathProblem(path);

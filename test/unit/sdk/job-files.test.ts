@@ -105,6 +105,16 @@ describe("downloadOutputs", () => {
     await expect(downloadOutputs(client, "job-2", results)).rejects.toThrow(/refusing output path/);
     expect(await readdir(dir)).toEqual([]);
   });
+
+  it("refuses a job id that would name a folder outside the one given", async () => {
+    const api = await serve(replaying(["COMPLETED"]));
+    const client = new GpuctlClient({ endpoint: api.endpoint });
+    const results = join(dir, "results");
+    await expect(downloadOutputs(client, "../escaped", results)).rejects.toThrow(
+      /refusing output path "..\/escaped"/,
+    );
+    expect(await readdir(dir)).toEqual([]);
+  });
 });
 
 describe("GpuctlClient.waitForJob", () => {
