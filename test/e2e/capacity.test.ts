@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vites
 import type { ComputeFaultRule } from "../../lambdas/adapters/local/compute-faults.ts";
 import type { JobSpecInput } from "../../lambdas/domain/job-spec.ts";
 import type { InstanceView, JobView } from "../../sdk/api-types.ts";
-import { startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
+import { FULL_RUN, startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
 
 let plane: Awaited<ReturnType<typeof startTestControlPlane>>;
 beforeAll(async () => {
@@ -51,17 +51,6 @@ const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 20
 const eventTypes = async (jobId: string) =>
   (await plane.client.jobEvents(jobId)).map((event) => event.type);
 
-const PLACED_AT_ONCE = [
-  "SUBMITTED",
-  "REQUESTING_SERVER",
-  "CONNECTING_SERVER",
-  "GEARING_UP_ENV",
-  "SENDING_MODEL_AND_DATA",
-  "TRAINING",
-  "RETURNING",
-  "COMPLETED",
-];
-
 describe("capacity", () => {
   it("runs on the spec's second instance type when the first has no capacity", async () => {
     inject({ fault: "noCapacity", instanceType: "local-gpu" });
@@ -70,7 +59,7 @@ describe("capacity", () => {
 
     expect(done).toMatchObject({ phase: "COMPLETED", attempt: 1 });
     expect(await instance(done.instanceId)).toMatchObject({ instanceType: "local" });
-    expect(await plane.phasesOf(done.id)).toEqual(PLACED_AT_ONCE);
+    expect(await plane.phasesOf(done.id)).toEqual(FULL_RUN);
   });
 
   it("takes on-demand capacity when spot is not granted", async () => {
@@ -82,7 +71,7 @@ describe("capacity", () => {
 
     expect(done).toMatchObject({ phase: "COMPLETED", attempt: 1 });
     expect(await instance(done.instanceId)).toMatchObject({ instanceType: "local", spot: false });
-    expect(await plane.phasesOf(done.id)).toEqual(PLACED_AT_ONCE);
+    expect(await plane.phasesOf(done.id)).toEqual(FULL_RUN);
   });
 
   it("waits QUEUED while no type has capacity, and runs once capacity comes back", async () => {
@@ -109,7 +98,7 @@ describe("capacity", () => {
     expect(done).toMatchObject({ phase: "COMPLETED", attempt: 1, requeues: 0 });
     const phases = await plane.phasesOf(submitted.id);
     expect(phases.slice(0, 3)).toEqual(["SUBMITTED", "REQUESTING_SERVER", "QUEUED"]);
-    expect(phases.slice(-6)).toEqual(PLACED_AT_ONCE.slice(2));
+    expect(phases.slice(-6)).toEqual(FULL_RUN.slice(2));
     expect(phases).not.toContain("RETRY_BACKOFF");
   });
 
@@ -168,7 +157,7 @@ describe("capacity", () => {
     const done = await plane.finished((await plane.client.submitJob(ownEnvSpec("slow launch"))).id);
 
     expect(done).toMatchObject({ phase: "COMPLETED", attempt: 1 });
-    expect(await plane.phasesOf(done.id)).toEqual(PLACED_AT_ONCE);
+    expect(await plane.phasesOf(done.id)).toEqual(FULL_RUN);
   });
 
   it("asks again when the compute throttles, without counting a failed attempt", async () => {
@@ -177,7 +166,7 @@ describe("capacity", () => {
     const done = await plane.finished((await plane.client.submitJob(spec)).id);
 
     expect(done).toMatchObject({ phase: "COMPLETED", attempt: 1, requeues: 0 });
-    expect(await plane.phasesOf(done.id)).toEqual(PLACED_AT_ONCE);
+    expect(await plane.phasesOf(done.id)).toEqual(FULL_RUN);
     expect(plane.faults.rules).toEqual([]);
   });
 });
