@@ -27,6 +27,7 @@ import { coolingExecutionEnded } from "../../handlers/events/cooling-execution-e
 import { workflowTasks } from "../../handlers/workflow/tasks.ts";
 import type { Compute, LaunchRequest, StateMachineName } from "../../ports.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
+import { instanceStateChanged } from "../../use-cases/reconcile-instance.ts";
 import { recoverAfterRestart } from "../../use-cases/recover.ts";
 import { addFirstAdmin } from "../../use-cases/users.ts";
 import { DynamoInstanceStore } from "../aws/dynamodb/instance-store.ts";
@@ -73,6 +74,11 @@ export interface LocalOptions {
   backoffMs?: number;
   /** Extra environment for the agents (tests shorten their heartbeat). */
   agentEnv?: Record<string, string>;
+  /**
+   * Seconds an agent may go without a heartbeat before it counts as silent, instead of the
+   * workflow's HeartbeatSeconds (tests, whose agents beat every second).
+   */
+  heartbeatTimeoutS?: number;
   onEvent?: (event: StatusEvent) => void;
   /** Measures what the control plane does (bench/control-plane.ts); none of them changes it. */
   probes?: LocalProbes;
@@ -128,6 +134,7 @@ const probedCompute = (compute: ProcessCompute, probe: LocalProbes["launch"]): C
         },
         start: (instanceId, agent) => compute.start(instanceId, agent),
         stop: (instanceId) => compute.stop(instanceId),
+        restartAgent: (instanceId) => compute.restartAgent(instanceId),
         terminate: (instanceId) => compute.terminate(instanceId),
         serviceAddress: (instanceId, port) => compute.serviceAddress(instanceId, port),
         list: () => compute.list(),
@@ -247,6 +254,12 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
   const compute = new ProcessCompute({
     stateDir,
     ...(options.agentEnv ? { agentEnv: options.agentEnv } : {}),
+    // As EC2's state-change events reach the stack's rule on AWS.
+    onStateChange: (change) => {
+      instanceStateChanged(cp, change).catch((error: unknown) =>
+        console.error(`after ${change.providerId} ${change.state}: ${String(error)}`),
+      );
+    },
   });
 
   const definitions: Record<StateMachineName, string> = options.workflows?.definitions ?? {
@@ -255,7 +268,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     "instance-cooling": join(STATE_MACHINES, "instance-cooling.asl.json"),
   };
   const placeholderTasks = options.workflows?.tasks ?? ((byName: TaskFunctions) => byName);
-  const { backoffMs } = options;
+  const { backoffMs, heartbeatTimeoutS } = options;
   // The workflows' tasks and the control plane holding those workflows need each other:
   // the tasks find the control plane when they run, after both exist.
   const workflows = new LocalWorkflows({
@@ -283,6 +296,9 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
             state === "Back off before retrying" ? backoffMs : undefined,
           retryIntervalOverrides: () => backoffMs,
         }
+      : {}),
+    ...(heartbeatTimeoutS !== undefined
+      ? { heartbeatSecondsOverrides: () => heartbeatTimeoutS }
       : {}),
   });
   const costModel = options.costModel ?? DEFAULT_COST_MODEL;
