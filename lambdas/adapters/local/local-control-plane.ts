@@ -27,6 +27,7 @@ import { coolingExecutionEnded } from "../../handlers/events/cooling-execution-e
 import { workflowTasks } from "../../handlers/workflow/tasks.ts";
 import type { Compute, LaunchRequest, StateMachineName } from "../../ports.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
+import { instanceStateChanged } from "../../use-cases/reconcile-instance.ts";
 import { recoverAfterRestart } from "../../use-cases/recover.ts";
 import { addFirstAdmin } from "../../use-cases/users.ts";
 import { DynamoInstanceStore } from "../aws/dynamodb/instance-store.ts";
@@ -78,6 +79,11 @@ export interface LocalOptions {
   gpuProbe?: () => Promise<boolean>;
   /** Faults the compute raises from the start (GPUCTL_FAULTS); the returned `faults` changes them. */
   faults?: ComputeFaultRule[];
+  /**
+   * Seconds an agent may go without a heartbeat before it counts as silent, instead of the
+   * workflow's HeartbeatSeconds (tests, whose agents beat every second).
+   */
+  heartbeatTimeoutS?: number;
   onEvent?: (event: StatusEvent) => void;
   /** Measures what the control plane does (bench/control-plane.ts); none of them changes it. */
   probes?: LocalProbes;
@@ -133,6 +139,7 @@ const probedCompute = (compute: Compute, probe: LocalProbes["launch"]): Compute 
         },
         start: (instanceId, agent) => compute.start(instanceId, agent),
         stop: (instanceId) => compute.stop(instanceId),
+        restartAgent: (instanceId) => compute.restartAgent(instanceId),
         terminate: (instanceId) => compute.terminate(instanceId),
         serviceAddress: (instanceId, port) => compute.serviceAddress(instanceId, port),
         list: () => compute.list(),
@@ -253,6 +260,12 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     stateDir,
     ...(options.agentEnv ? { agentEnv: options.agentEnv } : {}),
     ...(options.gpuProbe ? { gpuProbe: options.gpuProbe } : {}),
+    // As EC2's state-change events reach the stack's rule on AWS.
+    onStateChange: (change) => {
+      instanceStateChanged(cp, change).catch((error: unknown) =>
+        console.error(`after ${change.providerId} ${change.state}: ${String(error)}`),
+      );
+    },
   });
   const faults = new ComputeFaults();
   for (const rule of options.faults ?? []) faults.inject(rule);
@@ -263,7 +276,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     "instance-cooling": join(STATE_MACHINES, "instance-cooling.asl.json"),
   };
   const placeholderTasks = options.workflows?.tasks ?? ((byName: TaskFunctions) => byName);
-  const { backoffMs } = options;
+  const { backoffMs, heartbeatTimeoutS } = options;
   // The workflows' tasks and the control plane holding those workflows need each other:
   // the tasks find the control plane when they run, after both exist.
   const workflows = new LocalWorkflows({
@@ -291,6 +304,9 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
             state === "Back off before retrying" ? backoffMs : undefined,
           retryIntervalOverrides: () => backoffMs,
         }
+      : {}),
+    ...(heartbeatTimeoutS !== undefined
+      ? { heartbeatSecondsOverrides: () => heartbeatTimeoutS }
       : {}),
   });
   const costModel = options.costModel ?? DEFAULT_COST_MODEL;

@@ -25,6 +25,7 @@ import { inheritedEnv } from "../../../agent/environment.ts";
 import { killLeftoverGroups } from "../../../agent/groups.ts";
 import { AGENT_TOKEN_FILE_ENV } from "../../../agent/protocol.ts";
 import { AGENT_BUNDLE } from "../../../scripts/build-agent.ts";
+import type { ComputeState } from "../../domain/reaping.ts";
 import {
   type Compute,
   ComputeError,
@@ -46,6 +47,12 @@ export interface ProcessComputeOptions {
   agentEnv?: Record<string, string>;
   /** The host deployments are reached at; default 127.0.0.1. */
   advertiseHost?: string;
+  /**
+   * What happened to an instance without the control plane asking, as EC2's state-change
+   * events say it: an agent process that exited on its own is `stopped`, an instance that
+   * vanished is `terminated`.
+   */
+  onStateChange?: (change: { instanceId: string; providerId: string; state: ComputeState }) => void;
 }
 
 export type LocalInstanceState = "running" | "stopped";
@@ -125,6 +132,12 @@ const startTimeOf = (pid: number): number | null => {
 const isAgent = (record: LocalInstance & { pid: number }): boolean =>
   processAlive(record.pid) && startTimeOf(record.pid) === record.startedAt;
 
+/** SIGTERM, which a hung (stopped) agent gets once SIGCONT lets it run again. */
+const askToExit = (child: ChildProcess) => {
+  child.kill("SIGTERM");
+  child.kill("SIGCONT");
+};
+
 const sleep = (ms: number) => new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
 
 interface Entry {
@@ -135,6 +148,8 @@ interface Entry {
   child?: ChildProcess;
   /** Settles when the agent this control plane started has exited. */
   exited?: Promise<void>;
+  /** What the agent was last started with, to start it again (kept in memory only). */
+  agent?: LaunchRequest["agent"];
   terminated: boolean;
 }
 
@@ -145,12 +160,15 @@ export class ProcessCompute implements Compute {
   readonly #gpuProbe: () => Promise<boolean>;
   readonly #agentEnv: Record<string, string>;
   readonly #advertiseHost: string;
+  readonly #onStateChange: NonNullable<ProcessComputeOptions["onStateChange"]>;
   readonly #entries = new Map<string, Entry>();
+  /** Agents this control plane ended itself: their exit is no news. */
+  readonly #exitsAsked = new WeakSet<ChildProcess>();
   /** Operations on one instance run one after another. */
   readonly #queues = new Map<string, Promise<unknown>>();
   #types: Promise<string[]> | undefined;
   readonly #onExit = () => {
-    for (const entry of this.#entries.values()) entry.child?.kill("SIGTERM");
+    for (const entry of this.#entries.values()) if (entry.child) askToExit(entry.child);
   };
 
   constructor(options: ProcessComputeOptions) {
@@ -160,6 +178,7 @@ export class ProcessCompute implements Compute {
     this.#gpuProbe = options.gpuProbe ?? nvidiaSmiFindsGpus;
     this.#agentEnv = options.agentEnv ?? {};
     this.#advertiseHost = options.advertiseHost ?? "127.0.0.1";
+    this.#onStateChange = options.onStateChange ?? (() => {});
     if (asRoot) {
       // Jobs run as other users: they must get through the state folder to their own
       // folders (searchable, not listable); the rest of it stays private to its owners.
@@ -243,6 +262,42 @@ export class ProcessCompute implements Compute {
   async stop(instanceId: string): Promise<void> {
     const entry = this.#entry(instanceId);
     return this.#serial(instanceId, () => this.#stopAgent(entry));
+  }
+
+  /** The agent is killed outright (a hung one answers no SIGTERM) and started again. */
+  async restartAgent(instanceId: string): Promise<void> {
+    const entry = this.#entry(instanceId);
+    return this.#serial(instanceId, async () => {
+      const { agent } = entry;
+      if (!agent)
+        throw new Error(`the agent of ${instanceId} was not started here: it cannot be restarted`);
+      await this.#killAgent(entry, { asked: true });
+      await this.#startAgent(entry, agent);
+    });
+  }
+
+  /** A fault: the agent dies (SIGKILL) on its own, as a crashed agent does; the instance stays. */
+  async killAgent(instanceId: string): Promise<void> {
+    await this.#killAgent(this.#entry(instanceId), { asked: false });
+  }
+
+  /** A fault: the agent hangs (SIGSTOP), alive but silent, until it is restarted or stopped. */
+  hangAgent(instanceId: string): void {
+    const { pid } = this.#entry(instanceId).record;
+    if (pid === null) throw new Error(`instance ${instanceId} runs no agent`);
+    signal(pid, "SIGSTOP");
+  }
+
+  /** A fault: the instance is gone (agent killed, folder deleted) without the control plane. */
+  async vanish(instanceId: string): Promise<void> {
+    const entry = this.#entry(instanceId);
+    await this.#serial(instanceId, async () => {
+      await this.#killAgent(entry, { asked: true });
+      entry.terminated = true;
+      this.#entries.delete(instanceId);
+      await rm(entry.folder, { recursive: true, force: true });
+    });
+    this.#onStateChange({ instanceId, providerId: providerIdOf(instanceId), state: "terminated" });
   }
 
   /** An instance already gone (its folder deleted) is terminated: done. */
@@ -390,6 +445,12 @@ export class ProcessCompute implements Compute {
         if (entry.child === child) {
           killLeftoverGroups(entry.folder);
           this.#setRecord(entry, { pid: null, startedAt: null, state: "stopped" });
+          if (!this.#exitsAsked.has(child))
+            this.#onStateChange({
+              instanceId: entry.id,
+              providerId: providerIdOf(entry.id),
+              state: "stopped",
+            });
         }
         resolveExit();
       });
@@ -397,6 +458,7 @@ export class ProcessCompute implements Compute {
     await once(child, "spawn");
     entry.child = child;
     entry.exited = exited;
+    entry.agent = agent;
     const pid = child.pid ?? null;
     this.#setRecord(entry, {
       pid,
@@ -405,13 +467,23 @@ export class ProcessCompute implements Compute {
     });
   }
 
+  /** SIGKILL to the agent this control plane started, and its jobs' leftovers after it. */
+  async #killAgent(entry: Entry, { asked }: { asked: boolean }): Promise<void> {
+    const { child, exited } = entry;
+    if (!child || !exited || child.exitCode !== null || child.signalCode !== null) return;
+    if (asked) this.#exitsAsked.add(child);
+    child.kill("SIGKILL");
+    await exited;
+  }
+
   /** SIGTERM to the agent, SIGKILL after 10 s; then whatever its jobs left is killed too. */
   async #stopAgent(entry: Entry): Promise<void> {
     this.#refresh(entry);
     const { pid } = entry.record;
     if (entry.record.state === "running" && entry.child && entry.exited) {
       const child = entry.child;
-      child.kill("SIGTERM");
+      this.#exitsAsked.add(child);
+      askToExit(child);
       const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
       await entry.exited;
       clearTimeout(timer);

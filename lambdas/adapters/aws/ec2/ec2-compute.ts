@@ -11,6 +11,7 @@ import {
   EC2ServiceException,
   type Instance as Ec2Instance,
   paginateDescribeInstances,
+  RebootInstancesCommand,
   RunInstancesCommand,
   type RunInstancesCommandInput,
   StartInstancesCommand,
@@ -224,6 +225,14 @@ export class Ec2Compute implements Compute {
     await unthrottled(
       "StopInstances",
       this.#client.send(new StopInstancesCommand({ InstanceIds: [instance.InstanceId ?? ""] })),
+    );
+  }
+
+  /** A reboot: the agent's systemd service starts again at boot, on the same disk. */
+  async restartAgent(instanceId: string): Promise<void> {
+    const instance = await this.#require(instanceId);
+    await this.#client.send(
+      new RebootInstancesCommand({ InstanceIds: [instance.InstanceId ?? ""] }),
     );
   }
 
