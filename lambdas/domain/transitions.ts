@@ -1,4 +1,4 @@
-import type { Job } from "./job.ts";
+import { isMultiNode, type Job } from "./job.ts";
 import {
   type AttemptFailureReason,
   HOLDING_PHASES,
@@ -25,11 +25,19 @@ export type JobEvent =
   | { type: "instanceClaimed"; instanceId: string }
   | { type: "instanceLaunched"; instanceId: string }
   | { type: "instanceStarted"; instanceId: string }
+  /**
+   * A multi-node job took the instance of its next rank (1 to N-1); the leader's (rank 0),
+   * taken last with `instanceClaimed`, `instanceLaunched` or `instanceStarted`, places it.
+   */
+  | { type: "workerPlaced"; instanceId: string }
+  /** Not all ranks could be placed: the instances taken so far were given back. */
+  | { type: "workersReleased" }
   /** The stopped instance it claimed could not be started: it looks for another. */
   | { type: "instanceStartFailed"; instanceId: string }
-  | { type: "agentRegistered"; envCached: boolean }
-  | { type: "envReady" }
-  | { type: "inputsReady" }
+  /** `rank`: which worker of a multi-node job reported; each rank's report counts once. */
+  | { type: "agentRegistered"; envCached: boolean; rank?: number }
+  | { type: "envReady"; rank?: number }
+  | { type: "inputsReady"; rank?: number }
   | { type: "runExited"; code: number }
   | { type: "failed"; reason: AttemptFailureReason; exitCode?: number }
   | { type: "resultsReturned" }
@@ -140,6 +148,26 @@ const REQUEUE_REASONS: ReadonlySet<Reason | undefined> = new Set([
 export const isRequeued = (job: Pick<Job, "phase" | "reason">): boolean =>
   job.phase === "REQUESTING_SERVER" && REQUEUE_REASONS.has(job.reason);
 
+/**
+ * A multi-node job moves on from a step once every rank reported it. Each report adds its
+ * rank in a conditional write of the job, so two reports can never both count as the last;
+ * a report without a rank (a single node) moves the job at once.
+ */
+const onceAllRanks = (job: Job, rank: number | undefined, next: Outcome): Outcome => {
+  if (!isMultiNode(job) || rank === undefined) return next;
+  const ranksDone = [...(job.ranksDone ?? []), rank];
+  if (ranksDone.length < job.workersTotal)
+    return { phase: job.phase, reason: job.reason, patch: { ...next.patch, ranksDone } };
+  return { ...next, patch: { ...next.patch, ranksDone: undefined } };
+};
+
+const NEW_RANK = {
+  holds: (job: Job, event: { rank?: number }) =>
+    event.rank === undefined ||
+    (event.rank >= 0 && event.rank < job.workersTotal && !job.ranksDone?.includes(event.rank)),
+  refusal: "this worker reported the step already, or the job has no such worker",
+};
+
 /** Legal transitions, as data: anything not listed here is refused. */
 export const TRANSITIONS: readonly TransitionRule[] = [
   rule({ event: "admitted", from: ["SUBMITTED"], to: ["REQUESTING_SERVER"] }),
@@ -191,6 +219,32 @@ export const TRANSITIONS: readonly TransitionRule[] = [
     }),
   ),
   rule({
+    event: "workerPlaced",
+    from: ["REQUESTING_SERVER"],
+    to: ["REQUESTING_SERVER"],
+    guard: {
+      holds: (job, event) =>
+        (job.workerInstanceIds?.length ?? 0) < job.workersTotal - 1 &&
+        !job.workerInstanceIds?.includes(event.instanceId),
+      refusal: "the job has all the workers it needs, or this one already",
+    },
+    decide: (job, event) => ({
+      phase: "REQUESTING_SERVER",
+      reason: job.reason,
+      patch: { workerInstanceIds: [...(job.workerInstanceIds ?? []), event.instanceId] },
+    }),
+  }),
+  rule({
+    event: "workersReleased",
+    from: ["REQUESTING_SERVER"],
+    to: ["REQUESTING_SERVER"],
+    guard: {
+      holds: (job) => (job.workerInstanceIds?.length ?? 0) > 0,
+      refusal: "the job holds no workers",
+    },
+    decide: (job) => ({ phase: "REQUESTING_SERVER", reason: job.reason }),
+  }),
+  rule({
     event: "instanceStartFailed",
     from: ["CONNECTING_SERVER"],
     to: ["REQUESTING_SERVER"],
@@ -200,18 +254,34 @@ export const TRANSITIONS: readonly TransitionRule[] = [
     event: "agentRegistered",
     from: ["CONNECTING_SERVER"],
     to: ["CONNECTING_SERVER", "GEARING_UP_ENV", "SENDING_MODEL_AND_DATA"],
+    guard: NEW_RANK,
     decide: (job, event) => {
       const workersReady = job.workersReady + 1;
-      if (workersReady < job.workersTotal)
+      if (event.rank === undefined && workersReady < job.workersTotal)
         return { phase: "CONNECTING_SERVER", patch: { workersReady } };
-      return {
-        phase: event.envCached ? "SENDING_MODEL_AND_DATA" : "GEARING_UP_ENV",
+      // One worker's cached env says nothing of the others': every rank gears up (a no-op
+      // where its env is cached).
+      const cached = event.envCached && !isMultiNode(job);
+      return onceAllRanks(job, event.rank, {
+        phase: cached ? "SENDING_MODEL_AND_DATA" : "GEARING_UP_ENV",
         patch: { workersReady },
-      };
+      });
     },
   }),
-  rule({ event: "envReady", from: ["GEARING_UP_ENV"], to: ["SENDING_MODEL_AND_DATA"] }),
-  rule({ event: "inputsReady", from: ["SENDING_MODEL_AND_DATA"], to: ["TRAINING"] }),
+  rule({
+    event: "envReady",
+    from: ["GEARING_UP_ENV"],
+    to: ["GEARING_UP_ENV", "SENDING_MODEL_AND_DATA"],
+    guard: NEW_RANK,
+    decide: (job, event) => onceAllRanks(job, event.rank, { phase: "SENDING_MODEL_AND_DATA" }),
+  }),
+  rule({
+    event: "inputsReady",
+    from: ["SENDING_MODEL_AND_DATA"],
+    to: ["SENDING_MODEL_AND_DATA", "TRAINING"],
+    guard: NEW_RANK,
+    decide: (job, event) => onceAllRanks(job, event.rank, { phase: "TRAINING" }),
+  }),
   rule({
     event: "runExited",
     from: ["TRAINING"],
@@ -287,7 +357,7 @@ export const TRANSITIONS: readonly TransitionRule[] = [
     decide: () => ({
       phase: "CONNECTING_SERVER",
       reason: "HEARTBEAT_LOST",
-      patch: { agentRestarted: true, workersReady: 0 },
+      patch: { agentRestarted: true, workersReady: 0, ranksDone: undefined },
     }),
   }),
   rule({
@@ -360,7 +430,13 @@ const ruleFor = (phase: Phase, event: JobEventType): TransitionRule | undefined 
 /** Fields that describe one placement of the job; a fresh placement starts without them. */
 const unplaced = (outcome: Outcome): JobPatch =>
   outcome.phase === "REQUESTING_SERVER"
-    ? { instanceId: undefined, workersReady: 0, agentRestarted: undefined }
+    ? {
+        instanceId: undefined,
+        workerInstanceIds: undefined,
+        ranksDone: undefined,
+        workersReady: 0,
+        agentRestarted: undefined,
+      }
     : {};
 
 const withoutCleared = (fields: JobPatch): Job =>

@@ -58,6 +58,8 @@ export const OPTIONAL_JOB_FIELDS = [
   "review",
   "scalingTo",
   "instanceId",
+  "workerInstanceIds",
+  "ranksDone",
 ] as const;
 
 export const jobStatusIndex = (job: Job, updatedAt: string) => ({
