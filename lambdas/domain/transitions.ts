@@ -30,8 +30,8 @@ export type JobEvent =
    * taken last with `instanceClaimed`, `instanceLaunched` or `instanceStarted`, places it.
    */
   | { type: "workerPlaced"; instanceId: string }
-  /** Not all ranks could be placed: the instances taken so far were given back. */
-  | { type: "workersReleased" }
+  /** A worker's instance was given back: the set could not be completed, or it would not start. */
+  | { type: "workerReleased"; instanceId: string }
   /** The stopped instance it claimed could not be started: it looks for another. */
   | { type: "instanceStartFailed"; instanceId: string }
   /** `rank`: which worker of a multi-node job reported; each rank's report counts once. */
@@ -235,14 +235,22 @@ export const TRANSITIONS: readonly TransitionRule[] = [
     }),
   }),
   rule({
-    event: "workersReleased",
+    event: "workerReleased",
     from: ["REQUESTING_SERVER"],
     to: ["REQUESTING_SERVER"],
     guard: {
-      holds: (job) => (job.workerInstanceIds?.length ?? 0) > 0,
-      refusal: "the job holds no workers",
+      holds: (job, event) => job.workerInstanceIds?.includes(event.instanceId) === true,
+      refusal: "the job does not hold this worker",
     },
-    decide: (job) => ({ phase: "REQUESTING_SERVER", reason: job.reason }),
+    // Only while the set is taken, before any rank is handed out: no rank changes meaning.
+    decide: (job, event) => {
+      const workers = job.workerInstanceIds?.filter((id) => id !== event.instanceId) ?? [];
+      return {
+        phase: "REQUESTING_SERVER",
+        reason: job.reason,
+        patch: { workerInstanceIds: workers.length > 0 ? workers : undefined },
+      };
+    },
   }),
   rule({
     event: "instanceStartFailed",

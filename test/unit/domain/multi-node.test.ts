@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { jobDialects } from "../../../lambdas/domain/dialects/index.ts";
+import { launchInstance, transitionInstance } from "../../../lambdas/domain/instance.ts";
 import { type Job, placementOf, rankOf, submitJob } from "../../../lambdas/domain/job.ts";
 import { readJobRecord } from "../../../lambdas/domain/job-record.ts";
 import { type JobEvent, transition } from "../../../lambdas/domain/transitions.ts";
+import { runInstance } from "../../fixtures/instances.ts";
 
 const apply = (job: Job, ...events: JobEvent[]): Job =>
   events.reduce((current, event) => {
@@ -44,8 +46,17 @@ describe("a multi-node job's placement", () => {
   });
 
   it("gives its workers back as a set, and a requeue forgets every rank's instance", () => {
-    const partial = apply(requesting, { type: "workerPlaced", instanceId: "i-1" });
-    expect(apply(partial, { type: "workersReleased" }).workerInstanceIds).toBeUndefined();
+    const partial = apply(
+      requesting,
+      { type: "workerPlaced", instanceId: "i-1" },
+      { type: "workerPlaced", instanceId: "i-2" },
+      { type: "workerReleased", instanceId: "i-2" },
+    );
+    expect(partial.workerInstanceIds).toEqual(["i-1"]);
+    expect(transition(partial, { type: "workerReleased", instanceId: "i-2" }).ok).toBe(false);
+    expect(apply(partial, { type: "workerReleased", instanceId: "i-1" }).workerInstanceIds).toBe(
+      undefined,
+    );
     const requeued = apply(
       placed,
       { type: "agentRegistered", envCached: false, rank: 1 },
@@ -125,5 +136,41 @@ describe("a multi-node job's steps", () => {
       { type: "failed", reason: "INIT_FAILED" },
     );
     expect(jobDialects(failed).runai.status).toBe("Init:Error");
+  });
+});
+
+describe("a warm instance given back from a set that could not be completed", () => {
+  const pool = { instanceType: "g5.xlarge", envHash: "sha256:env", region: "r", owner: "ada" };
+  const schedule = {
+    coolingUntil: "2026-01-01T00:10:00.000Z",
+    stoppedUntil: "2026-01-01T01:00:00.000Z",
+  };
+  const cooling = runInstance(
+    launchInstance({ id: "i-1", pool, spot: false, jobId: "job-1" }),
+    { type: "agentRegistered" },
+    { type: "jobRunning" },
+    { type: "released", ...schedule },
+  );
+
+  it("cools again as it was: its plan and its epoch, so its own timer still ends it", () => {
+    const claimed = runInstance(cooling, { type: "claimed", jobId: "mpi" });
+    const back = runInstance(claimed, { type: "unclaimed", ...schedule });
+    expect(back).toMatchObject({
+      status: "COOLING",
+      coolingEpoch: cooling.coolingEpoch,
+      ...schedule,
+    });
+    expect(
+      runInstance(back, {
+        type: "coolingExpired",
+        coolingEpoch: cooling.coolingEpoch,
+        action: "stop",
+      }),
+    ).toMatchObject({ status: "CLOSING", substatus: "STOPPING" });
+  });
+
+  it("is refused for an instance whose agent has not answered: that one is terminated", () => {
+    const launching = launchInstance({ id: "i-2", pool, spot: false, jobId: "mpi" });
+    expect(transitionInstance(launching, { type: "unclaimed", ...schedule }).ok).toBe(false);
   });
 });
