@@ -36,6 +36,7 @@ export const JobSchema = z.object({
   instanceId: z.string().min(1).optional(),
   workerInstanceIds: z.array(z.string().min(1)).optional(),
   ranksDone: z.array(count).optional(),
+  formerInstanceIds: z.array(z.string().min(1)).optional(),
   version: count.min(1),
 });
 

@@ -36,6 +36,11 @@ export interface Job {
    * still REQUESTING_SERVER.
    */
   workerInstanceIds?: string[];
+  /**
+   * A multi-node job's instances of a placement it lost (requeued): its workflow's release
+   * frees those still held for it; its next leader's placement forgets them.
+   */
+  formerInstanceIds?: string[];
   /** The ranks whose agent reported the step the job is in; cleared as the job moves on. */
   ranksDone?: number[];
   /** Bumped by every transition; the store's optimistic-concurrency token. */

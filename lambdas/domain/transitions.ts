@@ -1,4 +1,4 @@
-import { isMultiNode, type Job } from "./job.ts";
+import { isMultiNode, type Job, placementOf } from "./job.ts";
 import {
   type AttemptFailureReason,
   HOLDING_PHASES,
@@ -215,7 +215,10 @@ export const TRANSITIONS: readonly TransitionRule[] = [
       event,
       from: ["REQUESTING_SERVER"],
       to: ["CONNECTING_SERVER"],
-      decide: (_job, e) => ({ phase: "CONNECTING_SERVER", patch: { instanceId: e.instanceId } }),
+      decide: (_job, e) => ({
+        phase: "CONNECTING_SERVER",
+        patch: { instanceId: e.instanceId, formerInstanceIds: undefined },
+      }),
     }),
   ),
   rule({
@@ -435,10 +438,20 @@ export type TransitionResult = { ok: true; job: Job } | { ok: false; refusal: Re
 const ruleFor = (phase: Phase, event: JobEventType): TransitionRule | undefined =>
   TRANSITIONS.find((candidate) => candidate.event === event && candidate.from.includes(phase));
 
+/**
+ * A multi-node job that loses its placement (one worker's instance gone, its leader's agent
+ * silent) still holds the other ranks' instances: they are kept for its release to free.
+ */
+const formerPlacement = (job: Job): JobPatch =>
+  isMultiNode(job) && job.phase !== "REQUESTING_SERVER" && placementOf(job).length > 0
+    ? { formerInstanceIds: [...(job.formerInstanceIds ?? []), ...placementOf(job)] }
+    : {};
+
 /** Fields that describe one placement of the job; a fresh placement starts without them. */
-const unplaced = (outcome: Outcome): JobPatch =>
+const unplaced = (job: Job, outcome: Outcome): JobPatch =>
   outcome.phase === "REQUESTING_SERVER"
     ? {
+        ...formerPlacement(job),
         instanceId: undefined,
         workerInstanceIds: undefined,
         ranksDone: undefined,
@@ -483,7 +496,7 @@ export const transition = (job: Job, event: JobEvent): TransitionResult => {
   const outcome = found.decide?.(job, event) ?? { phase: found.to[0] as Phase };
   const next: JobPatch = {
     ...job,
-    ...unplaced(outcome),
+    ...unplaced(job, outcome),
     ...outcome.patch,
     phase: outcome.phase,
     reason: outcome.reason,

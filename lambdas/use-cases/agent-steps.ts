@@ -1,4 +1,5 @@
 import { boundReport, type Command, cut, type JobAssignment } from "../../agent/protocol.ts";
+import { isMultiNode, type Job, placementOf, rankOf } from "../domain/job.ts";
 import { envHashOf } from "../domain/job-spec.ts";
 import { LIMITS } from "../domain/limits.ts";
 import {
@@ -13,6 +14,7 @@ import { type Assignment, assignmentCredential, assignmentHolds } from "./agent-
 import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance } from "./change-instance.ts";
 import type { Ports } from "./control-plane.ts";
+import { abortOn } from "./finish-job.ts";
 import { conflict, type Failure, notFound, refused } from "./outcome.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
@@ -27,6 +29,13 @@ const FAILURE_REASON: Record<AgentStep, AttemptFailureReason> = {
   run: "CONTAINER_CANNOT_RUN",
   returnResults: "RESULT_TRANSFER_FAILED",
 };
+
+/**
+ * Run:ai's distributed jobs fail their init containers, not their image: a multi-node
+ * job's env set-up that fails is an init failure (Init:CrashLoopBackOff, then Init:Error).
+ */
+const failureReasonOf = (step: AgentStep, job: Job): AttemptFailureReason =>
+  step === "gearUp" && isMultiNode(job) ? "INIT_FAILED" : FAILURE_REASON[step];
 
 interface AgentTask {
   jobId: string;
@@ -79,6 +88,7 @@ const assignmentOf = (
   record: JobRecord,
   inputs: JobAssignment["inputs"],
   access: { secret: string; assignment: Assignment },
+  multiNode?: JobAssignment["multiNode"],
 ): JobAssignment => {
   const { spec } = record;
   const { serve } = access.assignment;
@@ -93,6 +103,7 @@ const assignmentOf = (
     outputs: spec.outputs,
     ...(spec.checkpointDir ? { checkpointDir: spec.checkpointDir } : {}),
     ...(spec.serve && serve ? { serve: { ...serve, healthPath: spec.serve.healthPath } } : {}),
+    ...(multiNode ? { multiNode } : {}),
     credential: assignmentCredential(access.secret, access.assignment),
   };
 };
@@ -107,7 +118,27 @@ const PHASE_OF_STEP: Record<AgentStep, Phase> = {
 };
 
 /**
- * Hands one step of a job to its instance's agent; the workflow waits on `taskToken`. A
+ * The port a multi-node job's workers usually meet their leader at (PyTorch's default
+ * MASTER_PORT); the job is told the leader's host and picks its own port.
+ */
+const RENDEZVOUS_PORT = 29500;
+
+/** Where a multi-node job's workers reach their leader: its private address. */
+const leaderAddress = async (cp: Ports<"compute">, leaderId: string): Promise<string> =>
+  (await cp.compute.serviceAddress(leaderId, RENDEZVOUS_PORT)).host;
+
+/**
+ * The instances a step goes to: every rank's, but the results come from the leader alone.
+ * Every rank's agent carries out the step under the one task token the workflow waits on,
+ * and the job moves on once all of them reported it (see `reportStepSuccess`). One token
+ * shared by the ranks, rather than a Map state over them, keeps the workflow as it is for a
+ * single node, and each rank's report is one conditional write of the job.
+ */
+const ranksOf = (job: Job, step: AgentStep): string[] =>
+  step === "returnResults" ? placementOf(job).slice(0, 1) : placementOf(job);
+
+/**
+ * Hands one step of a job to its instances' agents; the workflow waits on `taskToken`. A
  * job that moved on meanwhile (canceled, completed, timed out) gets no further step.
  */
 export const dispatchStep = async (
@@ -128,22 +159,29 @@ export const dispatchStep = async (
     task.step === "run" && record.spec.serve
       ? await cp.compute.serviceAddress(instanceId, record.spec.serve.port)
       : undefined;
-  const assignment: Assignment = {
-    instanceId,
-    jobId: task.jobId,
-    attempt,
-    requeues,
-    ...(serve ? { serve } : {}),
-  };
-  const command = {
-    type: task.step,
-    taskToken: sealTask(task),
-    job: assignmentOf(record, await inputsOf(cp, record), {
-      secret: cp.settings.agent.secret,
-      assignment,
-    }),
-  } as Command;
-  await cp.commands.push(instanceId, command);
+  const inputs = await inputsOf(cp, record);
+  const worldSize = record.job.workersTotal;
+  const leaderAddr = isMultiNode(record.job) ? await leaderAddress(cp, instanceId) : undefined;
+  for (const [rank, rankInstance] of ranksOf(record.job, task.step).entries()) {
+    const assignment: Assignment = {
+      instanceId: rankInstance,
+      jobId: task.jobId,
+      attempt,
+      requeues,
+      ...(serve && rank === 0 ? { serve } : {}),
+    };
+    const command = {
+      type: task.step,
+      taskToken: sealTask(task),
+      job: assignmentOf(
+        record,
+        inputs,
+        { secret: cp.settings.agent.secret, assignment },
+        leaderAddr === undefined ? undefined : { rank, worldSize, leaderAddr },
+      ),
+    } as Command;
+    await cp.commands.push(rankInstance, command);
+  }
 };
 
 /**
@@ -159,16 +197,27 @@ const endTask = async (
   return refusal;
 };
 
-const eventFor = (step: AgentStep, output: Record<string, unknown>): JobEvent => {
+/**
+ * What a rank's report of a step means for the job (`rank` only for a multi-node job), or
+ * nothing: a worker's run that exited 0 leaves the job's end to its leader's run.
+ */
+const eventFor = (
+  step: AgentStep,
+  output: Record<string, unknown>,
+  rank?: number,
+): JobEvent | undefined => {
+  const ranked = rank === undefined ? {} : { rank };
   switch (step) {
     case "prepare":
-      return { type: "agentRegistered", envCached: output.envCached === true };
+      return { type: "agentRegistered", envCached: output.envCached === true, ...ranked };
     case "gearUp":
-      return { type: "envReady" };
+      return { type: "envReady", ...ranked };
     case "sendInputs":
-      return { type: "inputsReady" };
-    case "run":
-      return { type: "runExited", code: typeof output.exitCode === "number" ? output.exitCode : 1 };
+      return { type: "inputsReady", ...ranked };
+    case "run": {
+      const code = typeof output.exitCode === "number" ? output.exitCode : 1;
+      return rank !== undefined && rank > 0 && code === 0 ? undefined : { type: "runExited", code };
+    }
     case "returnResults":
       return { type: "resultsReturned" };
   }
@@ -183,11 +232,11 @@ const currentTask = async (
   cp: Ports<"jobs">,
   assignment: Assignment,
   sealed: string,
-): Promise<{ task: AgentTask; record: JobRecord } | Failure> => {
+): Promise<{ task: AgentTask; record: JobRecord; rank: number } | Failure> => {
   const task = openTask(sealed);
   if (!task) return refused("taskToken: not a token this control plane handed out");
   const record = await cp.jobs.get(task.jobId);
-  if (!record || task.jobId !== assignment.jobId || !assignmentHolds(assignment, record.job))
+  if (!record || task.jobId !== assignment.jobId || !assignmentHolds(assignment, record.job, "any"))
     return notFound(`job ${task.jobId} in this assignment`);
   if (record.taskToken !== task.taskToken) {
     return conflict({
@@ -195,7 +244,7 @@ const currentTask = async (
       message: `job ${task.jobId} no longer waits for this ${task.step}`,
     });
   }
-  return { task, record };
+  return { task, record, rank: rankOf(record.job, assignment.instanceId) ?? 0 };
 };
 
 /**
@@ -208,16 +257,23 @@ const alreadyReported = (record: JobRecord, task: AgentTask): boolean =>
   !isTerminal(record.job.phase) &&
   record.job.phase !== "CANCELING";
 
-/** The agent finished a step: the job moves on, and so does its workflow. */
+/**
+ * The agent finished a step: the job moves on, and so does its workflow. A multi-node job's
+ * rank is counted, and the job and its workflow move on with the last rank's report.
+ */
 export const reportStepSuccess = async (
-  cp: Ports<"jobs" | "instances" | "workflows" | "events" | "metrics" | "clock", "costModel">,
+  cp: Ports<
+    "jobs" | "instances" | "workflows" | "commands" | "events" | "metrics" | "clock",
+    "costModel"
+  >,
   assignment: Assignment,
   sealed: string,
   output: Record<string, unknown>,
 ): Promise<{ ok: true } | Failure> => {
   const current = await currentTask(cp, assignment, sealed);
   if (!("task" in current)) return current;
-  const { task, record } = current;
+  const { task, record, rank } = current;
+  const multiNode = isMultiNode(record.job);
   if (alreadyReported(record, task)) {
     // An earlier delivery of this report moved the job; only the workflow missed it.
     await cp.workflows.sendTaskSuccess(task.taskToken, {
@@ -226,8 +282,16 @@ export const reportStepSuccess = async (
     });
     return { ok: true };
   }
-  const applied = await applyJobEvent(cp, task.jobId, eventFor(task.step, output));
+  // This rank's report again, counted already: the job waits for the other ranks.
+  if (multiNode && record.job.ranksDone?.includes(rank)) return { ok: true };
+  const event = eventFor(task.step, output, multiNode ? rank : undefined);
+  if (!event) return { ok: true };
+  const applied = await applyJobEvent(cp, task.jobId, event);
   if (!applied.ok) return endTask(cp, task, applied);
+  await instanceFollowsJob(cp, task.step, applied.record, assignment.instanceId);
+  if (applied.record.job.phase === PHASE_OF_STEP[task.step]) return { ok: true };
+  if (multiNode && task.step === "run")
+    await stopOtherRanks(cp, applied.record, assignment.instanceId);
   if (task.step === "prepare") {
     const connect = record.timeline["Instance Connect"];
     if (connect) {
@@ -237,7 +301,6 @@ export const reportStepSuccess = async (
       });
     }
   }
-  await instanceFollowsJob(cp, task.step, applied.record);
   await cp.workflows.sendTaskSuccess(task.taskToken, {
     ...boundReport(output),
     phase: applied.record.job.phase,
@@ -246,21 +309,37 @@ export const reportStepSuccess = async (
 };
 
 /**
- * The instance's status follows its job's, as AIbro's map has it: LAUNCHING while the job
- * is set up (its agent now known to answer once it took the job), EXECUTING once it runs.
+ * The instances' status follows their job's, as AIbro's map has it: LAUNCHING while the job
+ * is set up (the reporting agent now known to answer once it took the job), EXECUTING, every
+ * rank's, once it runs.
  */
 const instanceFollowsJob = async (
   cp: Ports<"instances" | "events" | "metrics" | "clock", "costModel">,
   step: AgentStep,
   record: JobRecord,
+  reporter: string,
 ) => {
-  const { instanceId, phase } = record.job;
-  const instance = instanceId ? await cp.instances.get(instanceId) : undefined;
-  if (instance?.status !== "LAUNCHING" || instance.jobId !== record.job.id) return;
-  if (phase === "TRAINING" || phase === "RETURNING")
-    await changeInstance(cp, instance, { type: "jobRunning" });
-  else if (step === "prepare" && !instance.agentReady)
-    await changeInstance(cp, instance, { type: "agentRegistered" });
+  const running = record.job.phase === "TRAINING" || record.job.phase === "RETURNING";
+  for (const id of running ? placementOf(record.job) : [reporter]) {
+    const instance = await cp.instances.get(id);
+    if (instance?.status !== "LAUNCHING" || instance.jobId !== record.job.id) continue;
+    if (running) await changeInstance(cp, instance, { type: "jobRunning" });
+    else if (step === "prepare" && !instance.agentReady)
+      await changeInstance(cp, instance, { type: "agentRegistered" });
+  }
+};
+
+/**
+ * A rank's run ended the attempt (the leader's exited, or a worker's failed): the other
+ * ranks' runs are stopped, their agents dropping the job.
+ */
+const stopOtherRanks = async (
+  cp: Ports<"commands">,
+  record: JobRecord,
+  reporter: string,
+): Promise<void> => {
+  for (const id of placementOf(record.job).filter((other) => other !== reporter))
+    await abortOn(cp, id, record.job.id);
 };
 
 /** The agent could not do a step: the retry policy decides, and the workflow catches the error. */
@@ -277,7 +356,7 @@ export const reportStepFailure = async (
   if (record.job.phase === PHASE_OF_STEP[task.step]) {
     const applied = await applyJobEvent(cp, task.jobId, {
       type: "failed",
-      reason: FAILURE_REASON[task.step],
+      reason: failureReasonOf(task.step, record.job),
     });
     if (!applied.ok) return endTask(cp, task, applied);
   }

@@ -1,6 +1,7 @@
 import { coolingPlanFor, coolingSchedule, poolWentIdle } from "../domain/cooling-policy.ts";
 import { type Caller, may } from "../domain/identity.ts";
 import type { Instance } from "../domain/instance.ts";
+import { placementOf } from "../domain/job.ts";
 import { HOLDING_PHASES } from "../domain/phases.ts";
 import { backoffDelayS } from "../domain/retry-policy.ts";
 import { isRequeued, type JobEvent } from "../domain/transitions.ts";
@@ -158,6 +159,7 @@ export const releaseInstance = async (cp: ReleasePorts, jobId: string): Promise<
     ? await cp.instances.get(record.job.instanceId)
     : undefined;
   if (instance) await freeInstance(cp, record, instance);
+  await freeWorkers(cp, record);
   if (record.job.phase === "CANCELING") {
     const released = await applyJobEvent(cp, jobId, { type: "released" });
     if (released.ok) record = released.record;
@@ -172,8 +174,27 @@ export const releaseInstance = async (cp: ReleasePorts, jobId: string): Promise<
   }
 };
 
+/**
+ * A multi-node job's other instances, of this placement and of any it lost: each worker's
+ * agent drops its part of the job (the leader's run is over, or the attempt is), then the
+ * instance is freed as the leader's is. None for a single node.
+ */
+const freeWorkers = async (cp: ReleasePorts, record: JobRecord): Promise<void> => {
+  const placement = placementOf(record.job);
+  const former = (record.job.formerInstanceIds ?? []).filter((id) => !placement.includes(id));
+  for (const id of [...placement.slice(1), ...former]) {
+    await abortOn(cp, id, record.job.id);
+    const worker = await cp.instances.get(id);
+    if (worker) await freeInstance(cp, record, worker);
+  }
+};
+
 /** Tells the instance's agent to drop the job; an instance that is gone has nothing to drop. */
-const abortOn = async (cp: Ports<"commands">, instanceId: string, jobId: string): Promise<void> => {
+export const abortOn = async (
+  cp: Ports<"commands">,
+  instanceId: string,
+  jobId: string,
+): Promise<void> => {
   try {
     await cp.commands.push(instanceId, { type: "abort", jobId });
   } catch (error) {
@@ -196,7 +217,7 @@ const interrupt = async (
   const applied = await applyJobEvent(cp, jobId, event, by);
   if (!applied.ok) return applied;
   const { record, before } = applied;
-  if (record.job.instanceId) await abortOn(cp, record.job.instanceId, jobId);
+  for (const id of placementOf(record.job)) await abortOn(cp, id, jobId);
   if (before.taskToken) {
     // A task over already (its workflow moved on) takes the report as a no-op.
     await cp.workflows.sendTaskFailure(

@@ -60,6 +60,7 @@ export const OPTIONAL_JOB_FIELDS = [
   "instanceId",
   "workerInstanceIds",
   "ranksDone",
+  "formerInstanceIds",
 ] as const;
 
 export const jobStatusIndex = (job: Job, updatedAt: string) => ({
