@@ -11,7 +11,7 @@ import {
 import type { JobEvent } from "../domain/transitions.ts";
 import type { JobRecord } from "../ports.ts";
 import { type Assignment, assignmentCredential, assignmentHolds } from "./agent-identity.ts";
-import { applyJobEvent } from "./apply-job-event.ts";
+import { type Applied, applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance } from "./change-instance.ts";
 import type { Ports } from "./control-plane.ts";
 import { abortOn } from "./finish-job.ts";
@@ -258,6 +258,14 @@ const alreadyReported = (record: JobRecord, task: AgentTask): boolean =>
   record.job.phase !== "CANCELING";
 
 /**
+ * The ranks of a multi-node job report each step at about the same time, each report one
+ * conditional write of the job: one that lost the race to another's is not refused, it is
+ * read again. Each lost race means another report was written, so it ends.
+ */
+const lostRace = (applied: Applied): boolean =>
+  !applied.ok && applied.error === "CONFLICT" && applied.conflict === "STALE_JOB";
+
+/**
  * The agent finished a step: the job moves on, and so does its workflow. A multi-node job's
  * rank is counted, and the job and its workflow move on with the last rank's report.
  */
@@ -287,6 +295,8 @@ export const reportStepSuccess = async (
   const event = eventFor(task.step, output, multiNode ? rank : undefined);
   if (!event) return { ok: true };
   const applied = await applyJobEvent(cp, task.jobId, event);
+  // Another rank's report was written first: this one is taken again from the job as it is now.
+  if (multiNode && lostRace(applied)) return reportStepSuccess(cp, assignment, sealed, output);
   if (!applied.ok) return endTask(cp, task, applied);
   await instanceFollowsJob(cp, task.step, applied.record, assignment.instanceId);
   if (applied.record.job.phase === PHASE_OF_STEP[task.step]) return { ok: true };
@@ -358,6 +368,8 @@ export const reportStepFailure = async (
       type: "failed",
       reason: failureReasonOf(task.step, record.job),
     });
+    if (isMultiNode(record.job) && lostRace(applied))
+      return reportStepFailure(cp, assignment, sealed, failure);
     if (!applied.ok) return endTask(cp, task, applied);
   }
   await cp.workflows.sendTaskFailure(task.taskToken, failure.error, cut(failure.cause));
