@@ -265,6 +265,15 @@ const alreadyReported = (record: JobRecord, task: AgentTask): boolean =>
 const lostRace = (applied: Applied): boolean =>
   !applied.ok && applied.error === "CONFLICT" && applied.conflict === "STALE_JOB";
 
+/** This rank's report was counted while it was applied again (the agent sent it twice at once). */
+const countedMeanwhile = async (cp: Ports<"jobs">, task: AgentTask, rank: number) => {
+  const record = await cp.jobs.get(task.jobId);
+  return (
+    record !== undefined &&
+    (record.job.ranksDone?.includes(rank) === true || alreadyReported(record, task))
+  );
+};
+
 /**
  * The agent finished a step: the job moves on, and so does its workflow. A multi-node job's
  * rank is counted, and the job and its workflow move on with the last rank's report.
@@ -295,8 +304,9 @@ export const reportStepSuccess = async (
   const event = eventFor(task.step, output, multiNode ? rank : undefined);
   if (!event) return { ok: true };
   const applied = await applyJobEvent(cp, task.jobId, event);
-  // Another rank's report was written first: this one is taken again from the job as it is now.
-  if (multiNode && lostRace(applied)) return reportStepSuccess(cp, assignment, sealed, output);
+  // Another report was written first: this one is taken again from the job as it is now.
+  if (multiNode && (lostRace(applied) || (await countedMeanwhile(cp, task, rank))))
+    return reportStepSuccess(cp, assignment, sealed, output);
   if (!applied.ok) return endTask(cp, task, applied);
   await instanceFollowsJob(cp, task.step, applied.record, assignment.instanceId);
   if (applied.record.job.phase === PHASE_OF_STEP[task.step]) return { ok: true };

@@ -131,3 +131,82 @@ describe("agent reports", () => {
     ).rejects.toThrow("job late is not waiting for run");
   });
 });
+
+describe("a multi-node job's reports", () => {
+  const RANKS = ["m-0", "m-1", "m-2"];
+  /** A three-worker job gearing up its env on m-0 (the leader), m-1 and m-2. */
+  const gearingUpSet = async (id: string) => {
+    const calls: Array<[string, string]> = [];
+    const commands = new MemoryCommandQueue();
+    const cp = {
+      ...stores.at(AT),
+      workflows: {
+        sendTaskSuccess: async (token: string) => void calls.push(["success", token]),
+        sendTaskFailure: async (token: string, error: string) => void calls.push([error, token]),
+      },
+      commands,
+      compute: {
+        serviceAddress: async (_id: string, port: number) => ({ host: "10.0.0.7", port }),
+      },
+      artifacts: { inputDownload: async () => "http://127.0.0.1/inputs/x" },
+      settings: { agent: { secret: "secret" } },
+    } as unknown as ControlPlane;
+    const job: Job = {
+      ...newRecord({ id, workers: 3 }).job,
+      phase: "GEARING_UP_ENV",
+      workersReady: 3,
+      instanceId: "m-0",
+      workerInstanceIds: ["m-1", "m-2"],
+    };
+    await stores.jobs.submit({ record: newRecord({ id }, { job }) });
+    await dispatchStep(cp, { jobId: id, step: "gearUp", taskToken: `token-${id}` });
+    const sent = await Promise.all(RANKS.map((rank) => commands.next(rank, 0)));
+    return { cp, sent, calls };
+  };
+  const sealedOf = (command: unknown) => (command as { taskToken: string }).taskToken;
+
+  it("hands every rank the step with its rank, the world size and the leader's address", async () => {
+    const { sent } = await gearingUpSet("set-dispatch");
+    expect(sent.map((command) => (command as { job: unknown }).job)).toEqual(
+      [0, 1, 2].map((rank) =>
+        expect.objectContaining({ multiNode: { rank, worldSize: 3, leaderAddr: "10.0.0.7" } }),
+      ),
+    );
+  });
+
+  it("moves on once every rank reported, all at once and one twice", async () => {
+    const { cp, sent, calls } = await gearingUpSet("set-race");
+    const report = (rank: number) =>
+      reportStepSuccess(cp, on(RANKS[rank] as string, "set-race"), sealedOf(sent[rank]), {});
+    expect(await Promise.all([report(0), report(1), report(2), report(1)])).toEqual(
+      Array(4).fill({ ok: true }),
+    );
+    expect((await stores.jobs.get("set-race"))?.job.phase).toBe("SENDING_MODEL_AND_DATA");
+    const events = (await stores.jobs.events("set-race")).map((event) => event.event);
+    expect(events.filter((event) => event.type === "envReady")).toHaveLength(3);
+    // Told it once, or again for the repeated report once the step was over: a no-op then.
+    expect(new Set(calls.map((call) => call.join(" ")))).toEqual(
+      new Set(["success token-set-race"]),
+    );
+  });
+
+  it("fails the attempt as an init failure when any worker's set-up fails", async () => {
+    const { cp, sent, calls } = await gearingUpSet("set-fails");
+    const failure = { error: "gpuctl.EnvFailed", cause: "exit 3" };
+    expect(await reportStepFailure(cp, on("m-2", "set-fails"), sealedOf(sent[2]), failure)).toEqual(
+      { ok: true },
+    );
+    expect((await stores.jobs.get("set-fails"))?.job).toMatchObject({
+      phase: "RETRY_BACKOFF",
+      reason: "INIT_FAILED",
+    });
+    expect(calls).toEqual([["gpuctl.EnvFailed", "token-set-fails"]]);
+  });
+
+  it("takes no report from an instance the job does not hold", async () => {
+    const { cp, sent } = await gearingUpSet("set-stranger");
+    expect(
+      await reportStepSuccess(cp, on("m-9", "set-stranger"), sealedOf(sent[1]), {}),
+    ).toMatchObject({ ok: false, error: "NOT_FOUND" });
+  });
+});
