@@ -305,8 +305,8 @@ export const reportStepSuccess = async (
   if (!event) return { ok: true };
   const applied = await applyJobEvent(cp, task.jobId, event);
   // Another report was written first: this one is taken again from the job as it is now.
-  if (multiNode && (lostRace(applied) || (await countedMeanwhile(cp, task, rank))))
-    return reportStepSuccess(cp, assignment, sealed, output);
+  const again = !applied.ok && (lostRace(applied) || (await countedMeanwhile(cp, task, rank)));
+  if (multiNode && again) return reportStepSuccess(cp, assignment, sealed, output);
   if (!applied.ok) return endTask(cp, task, applied);
   await instanceFollowsJob(cp, task.step, applied.record, assignment.instanceId);
   if (applied.record.job.phase === PHASE_OF_STEP[task.step]) return { ok: true };
