@@ -2,7 +2,10 @@
  * Multi-node jobs (Run:ai's MPI jobs) on the local control plane: the real workflow, the
  * real stores, one real agent process per worker.
  */
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import type { JobSpecInput } from "../../lambdas/domain/job-spec.ts";
 import { startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
@@ -149,5 +152,41 @@ describe("a multi-node job", () => {
     expect(events.indexOf("capacityWait")).toBeGreaterThan(events.lastIndexOf("workerReleased"));
     expect(await runaiStatuses(done.id)).toContain("Init:0/4");
     await allReleased();
+  });
+
+  it("requeues the whole job when one worker's instance vanishes: the other ranks are freed, and a new set runs it", async () => {
+    // Each rank's first run waits to be stopped; a later one ends at once.
+    const marks = await mkdtemp(join(tmpdir(), "gpuctl-multi-node-"));
+    // The agents run each job as a user of its own.
+    await chmod(marks, 0o777);
+    onTestFinished(() => rm(marks, { recursive: true, force: true }));
+    const spec = rendezvousSpec(3, {
+      setup: "true # slow first run",
+      run: `m="${marks}/rank-$GPUCTL_RANK"; [ -e "$m" ] && exit 0; touch "$m"; sleep 120`,
+      outputs: [],
+    });
+    const jobId = (await plane.client.submitJob(spec)).id;
+    const training = await plane.waitFor(jobId, (job) => job.phase === "TRAINING", 60_000);
+    const workers = (await plane.client.listInstances()).filter(
+      (instance) => instance.jobId === jobId && instance.id !== training.instanceId,
+    );
+    expect(workers).toHaveLength(2);
+    const [gone, other] = workers;
+    if (!gone || !other || !training.instanceId) throw new Error("no placement");
+    await plane.compute.vanish(gone.id);
+
+    const done = await plane.finished(jobId, 30_000);
+    expect(done).toMatchObject({ phase: "COMPLETED", attempt: 1, requeues: 1 });
+    const events = await plane.client.jobEvents(jobId);
+    expect(events.find((event) => event.type === "instanceGone")).toMatchObject({
+      phase: "REQUESTING_SERVER",
+      reason: "INSTANCE_VANISHED",
+    });
+    await allReleased();
+    const instances = await plane.client.listInstances();
+    expect(instances.find((instance) => instance.id === gone.id)?.status).toBe("CLOSED");
+    // The leader and the other worker of the lost set were freed, not left holding the job.
+    for (const freed of [training.instanceId, other.id])
+      expect(instances.find((instance) => instance.id === freed)?.status).toMatch(/COOLING|CLOSED/);
   });
 });
