@@ -3167,6 +3167,11 @@ export interface operations {
                                 port: number;
                                 healthPath: string;
                             };
+                            multiNode?: {
+                                rank: number;
+                                worldSize: number;
+                                leaderAddr: string;
+                            };
                             credential: string;
                         };
                     } | {
@@ -3194,6 +3199,11 @@ export interface operations {
                                 host: string;
                                 port: number;
                                 healthPath: string;
+                            };
+                            multiNode?: {
+                                rank: number;
+                                worldSize: number;
+                                leaderAddr: string;
                             };
                             credential: string;
                         };
@@ -3223,6 +3233,11 @@ export interface operations {
                                 port: number;
                                 healthPath: string;
                             };
+                            multiNode?: {
+                                rank: number;
+                                worldSize: number;
+                                leaderAddr: string;
+                            };
                             credential: string;
                         };
                     } | {
@@ -3251,6 +3266,11 @@ export interface operations {
                                 port: number;
                                 healthPath: string;
                             };
+                            multiNode?: {
+                                rank: number;
+                                worldSize: number;
+                                leaderAddr: string;
+                            };
                             credential: string;
                         };
                     } | {
@@ -3278,6 +3298,11 @@ export interface operations {
                                 host: string;
                                 port: number;
                                 healthPath: string;
+                            };
+                            multiNode?: {
+                                rank: number;
+                                worldSize: number;
+                                leaderAddr: string;
                             };
                             credential: string;
                         };
