@@ -2,7 +2,7 @@
  * Multi-node jobs (Run:ai's MPI jobs) on the local control plane: the real workflow, the
  * real stores, one real agent process per worker.
  */
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -85,11 +85,17 @@ const held = async (jobId?: string) =>
  * Waits for the job's workflow to free every instance it held (its last step, just after
  * the job ended); fails naming those still held after 20 s.
  */
-const allReleased = async (jobId?: string) => {
+const allReleased = (jobId?: string) =>
+  until(async () => {
+    const left = await held(jobId);
+    return left.length === 0 || `still held: ${left.map((instance) => instance.id).join(", ")}`;
+  });
+
+/** Polls until `check` holds; fails after 20 s with what `check` last said was wrong. */
+const until = async (check: () => Promise<true | string>) => {
   const deadline = Date.now() + 20_000;
-  for (let left = await held(jobId); left.length > 0; left = await held(jobId)) {
-    if (Date.now() > deadline)
-      throw new Error(`still held: ${left.map((instance) => instance.id).join(", ")}`);
+  for (let result = await check(); result !== true; result = await check()) {
+    if (Date.now() > deadline) throw new Error(result);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 };
@@ -167,10 +173,12 @@ describe("a multi-node job", () => {
     });
     const jobId = (await plane.client.submitJob(spec)).id;
     const training = await plane.waitFor(jobId, (job) => job.phase === "TRAINING", 60_000);
-    const workers = (await plane.client.listInstances()).filter(
-      (instance) => instance.jobId === jobId && instance.id !== training.instanceId,
-    );
-    expect(workers).toHaveLength(2);
+    // Every rank's instance follows the job to EXECUTING, one after the other.
+    await until(async () => {
+      const executing = (await held(jobId)).filter((instance) => instance.status === "EXECUTING");
+      return executing.length === 3 || `${executing.length} of 3 instances EXECUTING`;
+    });
+    const workers = (await held(jobId)).filter((instance) => instance.id !== training.instanceId);
     const [gone, other] = workers;
     if (!gone || !other || !training.instanceId) throw new Error("no placement");
     await plane.compute.vanish(gone.id);
@@ -188,5 +196,30 @@ describe("a multi-node job", () => {
     // The leader and the other worker of the lost set were freed, not left holding the job.
     for (const freed of [training.instanceId, other.id])
       expect(instances.find((instance) => instance.id === freed)?.status).toMatch(/COOLING|CLOSED/);
+  });
+
+  it("stops every rank's run on cancel, and frees every rank's instance", async () => {
+    const marks = await mkdtemp(join(tmpdir(), "gpuctl-multi-node-"));
+    await chmod(marks, 0o777);
+    onTestFinished(() => rm(marks, { recursive: true, force: true }));
+    const spec = rendezvousSpec(2, {
+      setup: "true # canceled",
+      run: `touch "${marks}/running-$GPUCTL_RANK"; sleep 120`,
+      outputs: [],
+    });
+    const jobId = (await plane.client.submitJob(spec)).id;
+    // Canceled once both ranks run.
+    await until(() =>
+      Promise.all([0, 1].map((rank) => stat(join(marks, `running-${rank}`)))).then(
+        () => true,
+        () => "not every rank runs yet",
+      ),
+    );
+    await plane.client.cancelJob(jobId);
+
+    const done = await plane.finished(jobId, 30_000);
+    expect(done).toMatchObject({ phase: "CANCELED" });
+    expect(done.dialects.runai.status).toBe("Deleted");
+    await allReleased(jobId);
   });
 });
