@@ -4,6 +4,7 @@ import type { Job } from "../../../lambdas/domain/job.ts";
 import type { Workflows } from "../../../lambdas/ports.ts";
 import type { Assignment } from "../../../lambdas/use-cases/agent-identity.ts";
 import {
+  type AgentStep,
   dispatchStep,
   reportStepFailure,
   reportStepSuccess,
@@ -134,8 +135,11 @@ describe("agent reports", () => {
 
 describe("a multi-node job's reports", () => {
   const RANKS = ["m-0", "m-1", "m-2"];
-  /** A three-worker job gearing up its env on m-0 (the leader), m-1 and m-2. */
-  const gearingUpSet = async (id: string) => {
+  /** A three-worker job on m-0 (the leader), m-1 and m-2, its agents given `step`. */
+  const gearingUpSet = async (
+    id: string,
+    at: { phase: Job["phase"]; step: AgentStep } = { phase: "GEARING_UP_ENV", step: "gearUp" },
+  ) => {
     const calls: Array<[string, string]> = [];
     const commands = new MemoryCommandQueue();
     const cp = {
@@ -153,15 +157,15 @@ describe("a multi-node job's reports", () => {
     } as unknown as ControlPlane;
     const job: Job = {
       ...newRecord({ id, workers: 3 }).job,
-      phase: "GEARING_UP_ENV",
+      phase: at.phase,
       workersReady: 3,
       instanceId: "m-0",
       workerInstanceIds: ["m-1", "m-2"],
     };
     await stores.jobs.submit({ record: newRecord({ id }, { job }) });
-    await dispatchStep(cp, { jobId: id, step: "gearUp", taskToken: `token-${id}` });
+    await dispatchStep(cp, { jobId: id, step: at.step, taskToken: `token-${id}` });
     const sent = await Promise.all(RANKS.map((rank) => commands.next(rank, 0)));
-    return { cp, sent, calls };
+    return { cp, sent, calls, commands };
   };
   const sealedOf = (command: unknown) => (command as { taskToken: string }).taskToken;
 
@@ -208,5 +212,41 @@ describe("a multi-node job's reports", () => {
     expect(
       await reportStepSuccess(cp, on("m-9", "set-stranger"), sealedOf(sent[1]), {}),
     ).toMatchObject({ ok: false, error: "NOT_FOUND" });
+  });
+
+  it("ends the run with the leader's: a worker's clean exit waits for it, and the other ranks' runs are stopped", async () => {
+    const { cp, sent, calls, commands } = await gearingUpSet("set-run", {
+      phase: "TRAINING",
+      step: "run",
+    });
+    const exited = (rank: number) =>
+      reportStepSuccess(cp, on(RANKS[rank] as string, "set-run"), sealedOf(sent[rank]), {
+        exitCode: 0,
+      });
+    expect(await exited(1)).toEqual({ ok: true });
+    expect((await stores.jobs.get("set-run"))?.job.phase).toBe("TRAINING");
+    expect(calls).toEqual([]);
+    expect(await exited(0)).toEqual({ ok: true });
+    expect((await stores.jobs.get("set-run"))?.job.phase).toBe("RETURNING");
+    expect(calls).toEqual([["success", "token-set-run"]]);
+    for (const worker of ["m-1", "m-2"])
+      expect(await commands.next(worker, 0)).toEqual({ type: "abort", jobId: "set-run" });
+    expect(await commands.next("m-0", 0)).toBeUndefined();
+  });
+
+  it("fails the attempt when a worker's run fails, and stops the leader's", async () => {
+    const { cp, sent, commands } = await gearingUpSet("set-run-fails", {
+      phase: "TRAINING",
+      step: "run",
+    });
+    const report = { exitCode: 3 };
+    expect(
+      await reportStepSuccess(cp, on("m-2", "set-run-fails"), sealedOf(sent[2]), report),
+    ).toEqual({ ok: true });
+    expect((await stores.jobs.get("set-run-fails"))?.job).toMatchObject({
+      phase: "RETRY_BACKOFF",
+      exitCode: 3,
+    });
+    expect(await commands.next("m-0", 0)).toEqual({ type: "abort", jobId: "set-run-fails" });
   });
 });
