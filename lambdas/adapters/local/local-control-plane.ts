@@ -27,6 +27,10 @@ import { coolingExecutionEnded } from "../../handlers/events/cooling-execution-e
 import { workflowTasks } from "../../handlers/workflow/tasks.ts";
 import type { Compute, LaunchRequest, StateMachineName } from "../../ports.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
+import {
+  instanceStateChanged,
+  spotInterruptionWarned,
+} from "../../use-cases/reconcile-instance.ts";
 import { recoverAfterRestart } from "../../use-cases/recover.ts";
 import { addFirstAdmin } from "../../use-cases/users.ts";
 import { DynamoInstanceStore } from "../aws/dynamodb/instance-store.ts";
@@ -52,6 +56,11 @@ import { MemoryMetrics } from "./memory-metrics.ts";
 import { ProcessCompute } from "./process-compute.ts";
 
 const STATE_MACHINES = join(import.meta.dirname, "../../../statemachines");
+
+/** An event of the local compute is handled on its own, as EventBridge delivers it: a failure is logged. */
+const reconcileLater = (what: string, reconciling: Promise<unknown>) => {
+  reconciling.catch((error: unknown) => console.error(`after a ${what}: ${String(error)}`));
+};
 const TABLE_NAME = "gpuctl";
 
 export interface LocalOptions {
@@ -247,6 +256,10 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
   const compute = new ProcessCompute({
     stateDir,
     ...(options.agentEnv ? { agentEnv: options.agentEnv } : {}),
+    // As EC2's events reach the EC2-events function on AWS; `cp` exists by the time they come.
+    onStateChange: (change) => reconcileLater("state change", instanceStateChanged(cp, change)),
+    onSpotNotice: (providerId) =>
+      reconcileLater("spot notice", spotInterruptionWarned(cp, providerId)),
   });
 
   const definitions: Record<StateMachineName, string> = options.workflows?.definitions ?? {
