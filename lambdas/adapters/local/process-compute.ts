@@ -25,6 +25,7 @@ import { inheritedEnv } from "../../../agent/environment.ts";
 import { killLeftoverGroups } from "../../../agent/groups.ts";
 import { AGENT_TOKEN_FILE_ENV } from "../../../agent/protocol.ts";
 import { AGENT_BUNDLE } from "../../../scripts/build-agent.ts";
+import type { ComputeState } from "../../domain/reaping.ts";
 import {
   type Compute,
   ComputeError,
@@ -47,15 +48,12 @@ export interface ProcessComputeOptions {
   /** The host deployments are reached at; default 127.0.0.1. */
   advertiseHost?: string;
   /**
-   * An instance changed outside the control plane, as EC2's state-change events report it
-   * (`terminated`: it vanished).
+   * What happened to an instance without the control plane asking, as EC2's state-change
+   * events say it: an agent process that exited on its own is `stopped`, an instance that
+   * vanished is `terminated`.
    */
-  onStateChange?: (change: {
-    instanceId: string;
-    providerId: string;
-    state: ComputeInstance["state"];
-  }) => void;
-  /** A spot interruption notice for this instance, as EC2's warning event brings it. */
+  onStateChange?: (change: { instanceId: string; providerId: string; state: ComputeState }) => void;
+  /** A spot interruption notice for an instance, as EC2's warning event brings it. */
   onSpotNotice?: (providerId: string) => void;
 }
 
@@ -157,13 +155,13 @@ export class ProcessCompute implements Compute {
   readonly #agentEnv: Record<string, string>;
   readonly #advertiseHost: string;
   readonly #onStateChange: NonNullable<ProcessComputeOptions["onStateChange"]>;
-  readonly #onSpotNotice: NonNullable<ProcessComputeOptions["onSpotNotice"]>;
   readonly #entries = new Map<string, Entry>();
-  /** Instances whose spot interruption is under way: each vanishes when its notice ends. */
-  readonly #interruptions = new Set<NodeJS.Timeout>();
   /** Operations on one instance run one after another. */
   readonly #queues = new Map<string, Promise<unknown>>();
   #types: Promise<string[]> | undefined;
+  readonly #onSpotNotice: NonNullable<ProcessComputeOptions["onSpotNotice"]>;
+  /** Spot interruptions under way: each instance vanishes when its notice ends. */
+  readonly #interruptions = new Set<NodeJS.Timeout>();
   readonly #onExit = () => {
     for (const entry of this.#entries.values()) entry.child?.kill("SIGTERM");
   };
@@ -262,6 +260,22 @@ export class ProcessCompute implements Compute {
     return this.#serial(instanceId, () => this.#stopAgent(entry));
   }
 
+  /** A fault: the instance is gone (agent killed, folder deleted) without the control plane. */
+  async vanish(instanceId: string): Promise<void> {
+    const entry = this.#entry(instanceId);
+    await this.#serial(instanceId, async () => {
+      entry.terminated = true;
+      this.#entries.delete(instanceId);
+      if (entry.child && entry.exited) {
+        entry.child.kill("SIGKILL");
+        await entry.exited;
+      }
+      killLeftoverGroups(entry.folder);
+      await rm(entry.folder, { recursive: true, force: true });
+    });
+    this.#onStateChange({ instanceId, providerId: providerIdOf(instanceId), state: "terminated" });
+  }
+
   /** An instance already gone (its folder deleted) is terminated: done. */
   async terminate(instanceId: string): Promise<void> {
     const entry = this.#entries.get(instanceId);
@@ -275,44 +289,16 @@ export class ProcessCompute implements Compute {
   }
 
   /**
-   * The instance is gone at once, as a reclaimed spot instance or one deleted from the
-   * console: its agent is killed with no chance to clean up, its folder deleted, and the
-   * change reported (`terminated`). An unknown instance changes nothing.
-   */
-  async vanish(instanceId: string): Promise<void> {
-    const entry = this.#entries.get(instanceId);
-    if (!entry) return;
-    await this.#serial(instanceId, async () => {
-      entry.terminated = true;
-      this.#entries.delete(instanceId);
-      const { pid } = entry.record;
-      if (entry.child && entry.exited) {
-        entry.child.kill("SIGKILL");
-        await entry.exited;
-      } else if (pid !== null && isAgent({ ...entry.record, pid })) {
-        signal(pid, "SIGKILL");
-        while (processAlive(pid)) await sleep(50);
-      }
-      killLeftoverGroups(entry.folder);
-      await rm(entry.folder, { recursive: true, force: true });
-    });
-    this.#onStateChange({
-      instanceId,
-      providerId: providerIdOf(instanceId),
-      state: "terminated",
-    });
-  }
-
-  /**
-   * A spot interruption: the notice now (`onSpotNotice`), and the instance vanishes once
-   * `noticeMs` have passed (two minutes on EC2). Only a spot instance can be interrupted.
+   * A fault: a spot interruption. The notice now (`onSpotNotice`, as EC2's warning), and the
+   * instance vanishes `noticeMs` later (two minutes on EC2) unless it is gone by then.
    */
   interrupt(instanceId: string, { noticeMs }: { noticeMs: number }): void {
-    const entry = this.#entry(instanceId);
-    if (!entry.record.spot) throw new Error(`instance ${instanceId} is not a spot instance`);
+    if (!this.#entry(instanceId).record.spot)
+      throw new Error(`instance ${instanceId} is not a spot instance: it cannot be interrupted`);
     this.#onSpotNotice(providerIdOf(instanceId));
     const timer = setTimeout(() => {
       this.#interruptions.delete(timer);
+      if (!this.#entries.has(instanceId)) return;
       this.vanish(instanceId).catch((error: unknown) =>
         console.error(`interrupting ${instanceId}: ${String(error)}`),
       );
