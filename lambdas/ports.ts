@@ -253,7 +253,8 @@ export interface Compute {
    * Launches a new instance with the id it is given, once however often it is asked, and
    * returns the compute's own id for it. Fails with a `ComputeError`: code
    * `InsufficientInstanceCapacity` (try later or elsewhere), `QuotaExceeded` (try later, or
-   * another instance family), `InvalidInstanceType`, or `SpotUnavailable`.
+   * another instance family), `InvalidInstanceType`, or `SpotUnavailable`. Any call that
+   * is a request to the cloud may fail `Throttled`: nothing was done, ask again later.
    */
   launch(request: LaunchRequest): Promise<{ providerId: string }>;
   /**
@@ -263,6 +264,12 @@ export interface Compute {
   start(instanceId: string, agent: LaunchRequest["agent"]): Promise<void>;
   /** Stops an instance, keeping its disk. */
   stop(instanceId: string): Promise<void>;
+  /**
+   * Restarts the agent of a running instance that went silent, keeping the instance, its
+   * disk and what its job left there: on EC2 a reboot (the agent starts again at boot);
+   * locally the agent process is killed and started again, as it was last started.
+   */
+  restartAgent(instanceId: string): Promise<void>;
   /** Deletes an instance and its disk; one already gone is done, not an error. */
   terminate(instanceId: string): Promise<void>;
   /**
@@ -287,7 +294,9 @@ export type ComputeErrorCode =
   | "InsufficientInstanceCapacity"
   | "QuotaExceeded"
   | "InvalidInstanceType"
-  | "SpotUnavailable";
+  | "SpotUnavailable"
+  /** The compute refused the call for its request rate (EC2's RequestLimitExceeded): the same call later may work. */
+  | "Throttled";
 
 export class ComputeError extends Error {
   readonly code: ComputeErrorCode;

@@ -40,6 +40,7 @@ import { createTableInput } from "../aws/dynamodb/schema.ts";
 import { DynamoUserStore } from "../aws/dynamodb/user-store.ts";
 import { ScryptPasswords } from "../crypto/scrypt-passwords.ts";
 import { bindTasks } from "./bind-tasks.ts";
+import { type ComputeFaultRule, ComputeFaults, withComputeFaults } from "./compute-faults.ts";
 import {
   freePort,
   LOCAL_REGION,
@@ -77,6 +78,15 @@ export interface LocalOptions {
   backoffMs?: number;
   /** Extra environment for the agents (tests shorten their heartbeat). */
   agentEnv?: Record<string, string>;
+  /** Whether this machine has GPUs, and so offers `local-gpu` too; `nvidia-smi -L` finds one by default. */
+  gpuProbe?: () => Promise<boolean>;
+  /** Faults the compute raises from the start (GPUCTL_FAULTS); the returned `faults` changes them. */
+  faults?: ComputeFaultRule[];
+  /**
+   * Seconds an agent may go without a heartbeat before it counts as silent, instead of the
+   * workflow's HeartbeatSeconds (tests, whose agents beat every second).
+   */
+  heartbeatTimeoutS?: number;
   onEvent?: (event: StatusEvent) => void;
   /** Measures what the control plane does (bench/control-plane.ts); none of them changes it. */
   probes?: LocalProbes;
@@ -118,7 +128,7 @@ const probedTasks = (tasks: TaskFunctions, probe: LocalProbes["task"]): TaskFunc
       )
     : tasks;
 
-const probedCompute = (compute: ProcessCompute, probe: LocalProbes["launch"]): Compute =>
+const probedCompute = (compute: Compute, probe: LocalProbes["launch"]): Compute =>
   probe
     ? {
         instanceTypes: () => compute.instanceTypes(),
@@ -132,6 +142,7 @@ const probedCompute = (compute: ProcessCompute, probe: LocalProbes["launch"]): C
         },
         start: (instanceId, agent) => compute.start(instanceId, agent),
         stop: (instanceId) => compute.stop(instanceId),
+        restartAgent: (instanceId) => compute.restartAgent(instanceId),
         terminate: (instanceId) => compute.terminate(instanceId),
         serviceAddress: (instanceId, port) => compute.serviceAddress(instanceId, port),
         list: () => compute.list(),
@@ -251,6 +262,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
   const compute = new ProcessCompute({
     stateDir,
     ...(options.agentEnv ? { agentEnv: options.agentEnv } : {}),
+    ...(options.gpuProbe ? { gpuProbe: options.gpuProbe } : {}),
     // As EC2's state-change events reach the stack's rule on AWS.
     onStateChange: (change) => {
       instanceStateChanged(cp, change).catch((error: unknown) =>
@@ -264,6 +276,8 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
       );
     },
   });
+  const faults = new ComputeFaults();
+  for (const rule of options.faults ?? []) faults.inject(rule);
 
   const definitions: Record<StateMachineName, string> = options.workflows?.definitions ?? {
     "job-lifecycle": join(STATE_MACHINES, "job-lifecycle.asl.json"),
@@ -271,7 +285,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     "instance-cooling": join(STATE_MACHINES, "instance-cooling.asl.json"),
   };
   const placeholderTasks = options.workflows?.tasks ?? ((byName: TaskFunctions) => byName);
-  const { backoffMs } = options;
+  const { backoffMs, heartbeatTimeoutS } = options;
   // The workflows' tasks and the control plane holding those workflows need each other:
   // the tasks find the control plane when they run, after both exist.
   const workflows = new LocalWorkflows({
@@ -300,6 +314,9 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
           retryIntervalOverrides: () => backoffMs,
         }
       : {}),
+    ...(heartbeatTimeoutS !== undefined
+      ? { heartbeatSecondsOverrides: () => heartbeatTimeoutS }
+      : {}),
   });
   const costModel = options.costModel ?? DEFAULT_COST_MODEL;
   const cp: ControlPlane = {
@@ -308,7 +325,14 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     pools: new DynamoPoolStats(table),
     users: new DynamoUserStore(table),
     passwords: new ScryptPasswords(),
-    compute: probedCompute(compute, probes.launch),
+    compute: probedCompute(
+      withComputeFaults(
+        compute,
+        faults,
+        async (instanceId) => (await cp.instances.get(instanceId))?.pool.instanceType,
+      ),
+      probes.launch,
+    ),
     workflows,
     coolingTimers: localCoolingTimers(workflows),
     commands,
@@ -355,6 +379,8 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     cp,
     workflows,
     compute,
+    /** The faults the compute raises now: inject one, or clear them all. */
+    faults,
     events,
     /** Stops the server, the workflows, every agent process and DynamoDB Local. */
     stop: async () => {

@@ -134,6 +134,12 @@ const startTimeOf = (pid: number): number | null => {
 const isAgent = (record: LocalInstance & { pid: number }): boolean =>
   processAlive(record.pid) && startTimeOf(record.pid) === record.startedAt;
 
+/** SIGTERM, which a hung (stopped) agent gets once SIGCONT lets it run again. */
+const askToExit = (child: ChildProcess) => {
+  child.kill("SIGTERM");
+  child.kill("SIGCONT");
+};
+
 const sleep = (ms: number) => new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
 
 interface Entry {
@@ -144,6 +150,8 @@ interface Entry {
   child?: ChildProcess;
   /** Settles when the agent this control plane started has exited. */
   exited?: Promise<void>;
+  /** What the agent was last started with, to start it again (kept in memory only). */
+  agent?: LaunchRequest["agent"];
   terminated: boolean;
 }
 
@@ -156,6 +164,8 @@ export class ProcessCompute implements Compute {
   readonly #advertiseHost: string;
   readonly #onStateChange: NonNullable<ProcessComputeOptions["onStateChange"]>;
   readonly #entries = new Map<string, Entry>();
+  /** Agents this control plane ended itself: their exit is no news. */
+  readonly #exitsAsked = new WeakSet<ChildProcess>();
   /** Operations on one instance run one after another. */
   readonly #queues = new Map<string, Promise<unknown>>();
   #types: Promise<string[]> | undefined;
@@ -163,7 +173,7 @@ export class ProcessCompute implements Compute {
   /** Spot interruptions under way: each instance vanishes when its notice ends. */
   readonly #interruptions = new Set<NodeJS.Timeout>();
   readonly #onExit = () => {
-    for (const entry of this.#entries.values()) entry.child?.kill("SIGTERM");
+    for (const entry of this.#entries.values()) if (entry.child) askToExit(entry.child);
   };
 
   constructor(options: ProcessComputeOptions) {
@@ -260,17 +270,37 @@ export class ProcessCompute implements Compute {
     return this.#serial(instanceId, () => this.#stopAgent(entry));
   }
 
+  /** The agent is killed outright (a hung one answers no SIGTERM) and started again. */
+  async restartAgent(instanceId: string): Promise<void> {
+    const entry = this.#entry(instanceId);
+    return this.#serial(instanceId, async () => {
+      const { agent } = entry;
+      if (!agent)
+        throw new Error(`the agent of ${instanceId} was not started here: it cannot be restarted`);
+      await this.#killAgent(entry, { asked: true });
+      await this.#startAgent(entry, agent);
+    });
+  }
+
+  /** A fault: the agent dies (SIGKILL) on its own, as a crashed agent does; the instance stays. */
+  async killAgent(instanceId: string): Promise<void> {
+    await this.#killAgent(this.#entry(instanceId), { asked: false });
+  }
+
+  /** A fault: the agent hangs (SIGSTOP), alive but silent, until it is restarted or stopped. */
+  hangAgent(instanceId: string): void {
+    const { pid } = this.#entry(instanceId).record;
+    if (pid === null) throw new Error(`instance ${instanceId} runs no agent`);
+    signal(pid, "SIGSTOP");
+  }
+
   /** A fault: the instance is gone (agent killed, folder deleted) without the control plane. */
   async vanish(instanceId: string): Promise<void> {
     const entry = this.#entry(instanceId);
     await this.#serial(instanceId, async () => {
+      await this.#killAgent(entry, { asked: true });
       entry.terminated = true;
       this.#entries.delete(instanceId);
-      if (entry.child && entry.exited) {
-        entry.child.kill("SIGKILL");
-        await entry.exited;
-      }
-      killLeftoverGroups(entry.folder);
       await rm(entry.folder, { recursive: true, force: true });
     });
     this.#onStateChange({ instanceId, providerId: providerIdOf(instanceId), state: "terminated" });
@@ -441,6 +471,12 @@ export class ProcessCompute implements Compute {
         if (entry.child === child) {
           killLeftoverGroups(entry.folder);
           this.#setRecord(entry, { pid: null, startedAt: null, state: "stopped" });
+          if (!this.#exitsAsked.has(child))
+            this.#onStateChange({
+              instanceId: entry.id,
+              providerId: providerIdOf(entry.id),
+              state: "stopped",
+            });
         }
         resolveExit();
       });
@@ -448,6 +484,7 @@ export class ProcessCompute implements Compute {
     await once(child, "spawn");
     entry.child = child;
     entry.exited = exited;
+    entry.agent = agent;
     const pid = child.pid ?? null;
     this.#setRecord(entry, {
       pid,
@@ -456,13 +493,23 @@ export class ProcessCompute implements Compute {
     });
   }
 
+  /** SIGKILL to the agent this control plane started, and its jobs' leftovers after it. */
+  async #killAgent(entry: Entry, { asked }: { asked: boolean }): Promise<void> {
+    const { child, exited } = entry;
+    if (!child || !exited || child.exitCode !== null || child.signalCode !== null) return;
+    if (asked) this.#exitsAsked.add(child);
+    child.kill("SIGKILL");
+    await exited;
+  }
+
   /** SIGTERM to the agent, SIGKILL after 10 s; then whatever its jobs left is killed too. */
   async #stopAgent(entry: Entry): Promise<void> {
     this.#refresh(entry);
     const { pid } = entry.record;
     if (entry.record.state === "running" && entry.child && entry.exited) {
       const child = entry.child;
-      child.kill("SIGTERM");
+      this.#exitsAsked.add(child);
+      askToExit(child);
       const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
       await entry.exited;
       clearTimeout(timer);

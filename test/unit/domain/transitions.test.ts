@@ -13,7 +13,8 @@ const EVICTED = ["REQUESTING_SERVER", "PREEMPTED"];
 const ATTEMPT_FAILED = ["RETRY_BACKOFF", "FAILED"];
 const WHILE_HOLDING = {
   failed: ATTEMPT_FAILED,
-  heartbeatLost: ["LOST"],
+  heartbeatLost: ["REQUESTING_SERVER", "LOST"],
+  agentRestarted: ["CONNECTING_SERVER"],
   spotInterruptionNotice: ["PREEMPTING"],
   instanceGone: [...EVICTED, "LOST"],
   cancelRequested: ["CANCELING"],
@@ -45,6 +46,7 @@ const LEGAL: Record<Phase, Partial<Record<JobEventType, string[]>>> = {
   },
   REQUESTING_SERVER: {
     capacityWait: ["QUEUED"],
+    capacityWaitExpired: ["FAILED"],
     instanceClaimed: ["CONNECTING_SERVER"],
     instanceLaunched: ["CONNECTING_SERVER"],
     instanceStarted: ["CONNECTING_SERVER"],

@@ -89,9 +89,9 @@ const ENTRIES: { entry: string; holds: string[]; lacks: string[] }[] = [
     lacks: [S3, SFN, SQS, EC2, HONO, ACQUIRE, AGENT_STEPS, REAP],
   },
   {
-    entry: "tasks/mark-job-lost.ts",
-    holds: [FINISH, SQS],
-    lacks: [S3, SFN, HONO, ACQUIRE, AGENT_STEPS, REAP],
+    entry: "tasks/silent-agent.ts",
+    holds: ["lambdas/use-cases/silent-agent.ts", EC2, SQS],
+    lacks: [S3, SFN, HONO, ACQUIRE, AGENT_STEPS, FINISH, REAP],
   },
   {
     entry: "tasks/time-out-job.ts",
@@ -118,7 +118,7 @@ const TASK_USE_CASES: Record<string, string[]> = {
   "tasks/acquire-instance.ts": ["acquireInstance"],
   "tasks/dispatch-step.ts": ["dispatchStep"],
   "tasks/request-review.ts": ["requestReview"],
-  "tasks/mark-job-lost.ts": ["markJobLost"],
+  "tasks/silent-agent.ts": ["askAboutSilentAgent"],
   "tasks/time-out-job.ts": ["timeOutJob"],
   "tasks/release-instance.ts": ["releaseInstance", "abandonCooling"],
   "tasks/expire-cooling.ts": ["expireCooling"],

@@ -1,8 +1,10 @@
 import {
   DescribeInstancesCommand,
   EC2Client,
+  RebootInstancesCommand,
   RunInstancesCommand,
   StartInstancesCommand,
+  StopInstancesCommand,
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import { afterEach, describe, expect, it } from "vitest";
@@ -222,6 +224,37 @@ describe("throttling", () => {
   });
 });
 
+describe("throttling past the SDK's retries", () => {
+  it("is Throttled, and the launch tries no other subnet: the same call later may work", async () => {
+    ec2 = fakeEc2();
+    ec2.refuse("RequestLimitExceeded", "subnet-a");
+    const error = await failure(compute().launch(request()));
+    expect(error.code).toBe("Throttled");
+    expect(runs().map((input) => input.SubnetId)).toEqual(["subnet-a"]);
+    expect(ec2.instances.size).toBe(0);
+  });
+
+  it("is Throttled for every call that asks EC2, so callers tell it from a failure", async () => {
+    ec2 = fakeEc2();
+    const ec2Compute = compute();
+    const { providerId } = await ec2Compute.launch(request());
+    ec2.setState(providerId, "stopped");
+    const throttle = ec2Error("RequestLimitExceeded", "Request limit exceeded.");
+    for (const command of [StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand])
+      ec2.mock.on(command).rejects(throttle);
+    const { instanceId } = request();
+    expect((await failure(ec2Compute.start(instanceId))).code).toBe("Throttled");
+    expect((await failure(ec2Compute.terminate(instanceId))).code).toBe("Throttled");
+    ec2.setState(providerId, "running");
+    expect((await failure(ec2Compute.stop(instanceId))).code).toBe("Throttled");
+    ec2.mock.on(DescribeInstancesCommand).rejects(throttle);
+    expect((await failure(ec2Compute.list())).code).toBe("Throttled");
+    expect((await failure(ec2Compute.launch(request({ instanceId: "gi-2" })))).code).toBe(
+      "Throttled",
+    );
+  });
+});
+
 describe("starting, stopping, terminating", () => {
   const launched = async () => {
     const ec2Compute = compute();
@@ -280,6 +313,33 @@ describe("starting, stopping, terminating", () => {
       host: ec2.instances.get(providerId)?.PrivateIpAddress,
       port: 8080,
     });
+  });
+});
+
+describe("restarting a silent agent", () => {
+  it("reboots the instance by its EC2 id: the agent's service starts again at boot, on the same disk", async () => {
+    ec2 = fakeEc2();
+    const ec2Compute = compute();
+    const { providerId } = await ec2Compute.launch(request());
+    ec2.mock.on(RebootInstancesCommand).resolves({});
+    await ec2Compute.restartAgent(request().instanceId);
+    expect(ec2.mock).toHaveReceivedCommandTimes(RebootInstancesCommand, 1);
+    expect(ec2.mock).toHaveReceivedCommandWith(RebootInstancesCommand, {
+      InstanceIds: [providerId],
+    });
+  });
+
+  it("fails as EC2 does when the reboot is refused, and reboots nothing it does not know", async () => {
+    ec2 = fakeEc2();
+    const ec2Compute = compute();
+    await ec2Compute.launch(request());
+    ec2.mock.on(RebootInstancesCommand).rejects(ec2Error("IncorrectInstanceState"));
+    await expect(ec2Compute.restartAgent(request().instanceId)).rejects.toMatchObject({
+      name: "IncorrectInstanceState",
+    });
+    ec2.mock.resetHistory();
+    await expect(compute().restartAgent("gi-never-launched")).rejects.toThrow(/no EC2 instance/);
+    expect(ec2.mock).not.toHaveReceivedCommand(RebootInstancesCommand);
   });
 });
 
