@@ -27,7 +27,10 @@ import { coolingExecutionEnded } from "../../handlers/events/cooling-execution-e
 import { workflowTasks } from "../../handlers/workflow/tasks.ts";
 import type { Compute, LaunchRequest, StateMachineName } from "../../ports.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
-import { instanceStateChanged } from "../../use-cases/reconcile-instance.ts";
+import {
+  instanceStateChanged,
+  spotInterruptionWarned,
+} from "../../use-cases/reconcile-instance.ts";
 import { recoverAfterRestart } from "../../use-cases/recover.ts";
 import { addFirstAdmin } from "../../use-cases/users.ts";
 import { DynamoInstanceStore } from "../aws/dynamodb/instance-store.ts";
@@ -264,6 +267,12 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     onStateChange: (change) => {
       instanceStateChanged(cp, change).catch((error: unknown) =>
         console.error(`after ${change.providerId} ${change.state}: ${String(error)}`),
+      );
+    },
+    // As EC2's spot interruption warnings reach the same rule.
+    onSpotNotice: (providerId) => {
+      spotInterruptionWarned(cp, providerId).catch((error: unknown) =>
+        console.error(`after a spot notice for ${providerId}: ${String(error)}`),
       );
     },
   });

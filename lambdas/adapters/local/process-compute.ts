@@ -53,6 +53,8 @@ export interface ProcessComputeOptions {
    * vanished is `terminated`.
    */
   onStateChange?: (change: { instanceId: string; providerId: string; state: ComputeState }) => void;
+  /** A spot interruption notice for an instance, as EC2's warning event brings it. */
+  onSpotNotice?: (providerId: string) => void;
 }
 
 export type LocalInstanceState = "running" | "stopped";
@@ -167,6 +169,9 @@ export class ProcessCompute implements Compute {
   /** Operations on one instance run one after another. */
   readonly #queues = new Map<string, Promise<unknown>>();
   #types: Promise<string[]> | undefined;
+  readonly #onSpotNotice: NonNullable<ProcessComputeOptions["onSpotNotice"]>;
+  /** Spot interruptions under way: each instance vanishes when its notice ends. */
+  readonly #interruptions = new Set<NodeJS.Timeout>();
   readonly #onExit = () => {
     for (const entry of this.#entries.values()) if (entry.child) askToExit(entry.child);
   };
@@ -179,6 +184,7 @@ export class ProcessCompute implements Compute {
     this.#agentEnv = options.agentEnv ?? {};
     this.#advertiseHost = options.advertiseHost ?? "127.0.0.1";
     this.#onStateChange = options.onStateChange ?? (() => {});
+    this.#onSpotNotice = options.onSpotNotice ?? (() => {});
     if (asRoot) {
       // Jobs run as other users: they must get through the state folder to their own
       // folders (searchable, not listable); the rest of it stays private to its owners.
@@ -312,6 +318,24 @@ export class ProcessCompute implements Compute {
     });
   }
 
+  /**
+   * A fault: a spot interruption. The notice now (`onSpotNotice`, as EC2's warning), and the
+   * instance vanishes `noticeMs` later (two minutes on EC2) unless it is gone by then.
+   */
+  interrupt(instanceId: string, { noticeMs }: { noticeMs: number }): void {
+    if (!this.#entry(instanceId).record.spot)
+      throw new Error(`instance ${instanceId} is not a spot instance: it cannot be interrupted`);
+    this.#onSpotNotice(providerIdOf(instanceId));
+    const timer = setTimeout(() => {
+      this.#interruptions.delete(timer);
+      if (!this.#entries.has(instanceId)) return;
+      this.vanish(instanceId).catch((error: unknown) =>
+        console.error(`interrupting ${instanceId}: ${String(error)}`),
+      );
+    }, noticeMs);
+    this.#interruptions.add(timer);
+  }
+
   /** One instance as `instance.json` has it; undefined for an unknown (or terminated) id. */
   describe(instanceId: string): LocalInstance | undefined {
     const entry = this.#entries.get(instanceId);
@@ -332,6 +356,8 @@ export class ProcessCompute implements Compute {
 
   /** Stops every running agent (folders kept); the control plane calls it on its way out. */
   async shutdown(): Promise<void> {
+    for (const timer of this.#interruptions) clearTimeout(timer);
+    this.#interruptions.clear();
     await Promise.all(
       [...this.#entries.values()].map((entry) =>
         this.#serial(entry.id, () => this.#stopAgent(entry)),
