@@ -219,7 +219,8 @@ export const reportStepSuccess = async (
   if (!("task" in current)) return current;
   const { task, record } = current;
   if (alreadyReported(record, task)) {
-    // An earlier delivery of this report moved the job; only the workflow missed it.
+    // An earlier delivery of this report moved the job; its instance or the workflow missed it.
+    await instanceFollowsJob(cp, task.step, record);
     await cp.workflows.sendTaskSuccess(task.taskToken, {
       ...boundReport(output),
       phase: record.job.phase,
