@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { capacityWaitOver, capacityWaitSince } from "../domain/capacity-wait.ts";
 import { poolJobArrived } from "../domain/cooling-policy.ts";
 import { type Instance, type InstancePool, launchInstance } from "../domain/instance.ts";
@@ -67,6 +67,8 @@ export const acquireInstance = async (cp: AcquirePorts, jobId: string): Promise<
 const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement> => {
   let record = await cp.jobs.get(jobId);
   if (!record || isTerminal(record.job.phase)) throw ended(jobId);
+  const placed = record.job.phase === "CONNECTING_SERVER" ? record.job.instanceId : undefined;
+  if (placed) return placedBefore(cp, jobId, placed);
   if (record.job.phase === "SUBMITTED") record = await apply(cp, jobId, { type: "admitted" });
   if (record.job.phase === "QUEUED") record = await apply(cp, jobId, { type: "capacityAvailable" });
   if (record.job.phase === "RETRY_BACKOFF") record = await apply(cp, jobId, { type: "retryDue" });
@@ -104,7 +106,7 @@ const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement>
       if (claimed.error !== "CONFLICT" || claimed.conflict !== "STALE_INSTANCE") throw ended(jobId);
     }
   }
-  return launchNew(cp, jobId, pools, spec.instance);
+  return launchNew(cp, jobId, pools, spec.instance, record.job.version);
 };
 
 /**
@@ -130,11 +132,43 @@ const unclaimStopped = async (
   if (!undone.ok) throw ended(jobId);
 };
 
+/**
+ * A retried acquire whose first run placed the job (and died before it answered): that
+ * placement, with what that run may not have done yet, each idempotent: a claimed stopped
+ * instance started, a claimed instance's cooling timer stopped. An instance never cooled
+ * before was launched for the job.
+ */
+const placedBefore = async (
+  cp: AcquirePorts,
+  jobId: string,
+  instanceId: string,
+): Promise<Placement> => {
+  const instance = await cp.instances.get(instanceId);
+  if (instance?.status !== "LAUNCHING" || instance.jobId !== jobId) throw ended(jobId);
+  if (instance.coolingEpoch === 0)
+    return { instanceId, placement: "launched", pool: instance.pool };
+  if (!instance.agentReady) await cp.compute.start(instanceId, agentAccess(cp, instanceId));
+  await stopCoolingTimer(cp, instance);
+  return { instanceId, placement: instance.agentReady ? "warm" : "stopped", pool: instance.pool };
+};
+
+/**
+ * The id of the instance one search for a GPU launches of a type: the same for a retried
+ * search (the job's version is that of its search), so the compute, which launches an id
+ * once, gives a retry the instance its first run launched rather than a second GPU.
+ */
+const launchId = (jobId: string, version: number, instanceType: string, spot: boolean) =>
+  `gi-${createHash("sha256")
+    .update(JSON.stringify([jobId, version, instanceType, spot]))
+    .digest("hex")
+    .slice(0, 16)}`;
+
 const launchNew = async (
   cp: AcquirePorts,
   jobId: string,
   pools: InstancePool[],
   request: { spot: boolean; onDemandFallback: boolean; waitRequestS: number },
+  version: number,
 ): Promise<Placement> => {
   const offered = await cp.compute.instanceTypes();
   const refusals: string[] = [];
@@ -148,7 +182,7 @@ const launchNew = async (
     for (const spot of tries) {
       try {
         const requestedAt = cp.clock.now();
-        const instanceId = `gi-${randomBytes(8).toString("hex")}`;
+        const instanceId = launchId(jobId, version, pool.instanceType, spot);
         const { providerId } = await cp.compute.launch({
           instanceId,
           instanceType: pool.instanceType,

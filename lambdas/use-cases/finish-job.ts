@@ -4,9 +4,9 @@ import type { Instance } from "../domain/instance.ts";
 import { HOLDING_PHASES } from "../domain/phases.ts";
 import { backoffDelayS } from "../domain/retry-policy.ts";
 import { isRequeued, type JobEvent } from "../domain/transitions.ts";
-import type { Actor, JobRecord } from "../ports.ts";
+import { type Actor, InvalidExecutionName, type JobRecord, PayloadTooLarge } from "../ports.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
-import { changeInstance, closeInstance } from "./change-instance.ts";
+import { changeInstance, closeInstance, finishClose } from "./change-instance.ts";
 import type { InstancePortName } from "./claim-instance.ts";
 import type { Ports } from "./control-plane.ts";
 import { coolingTimerName, retryName } from "./execution-names.ts";
@@ -62,7 +62,9 @@ const cool = async (
  * Starts the timer that carries out a cooling instance's plan, as recorded on it: one per
  * cooling period, named after it. A retried release (its first run may have died between
  * recording the cooling and starting the timer) finds it started, or starts it. A timer
- * that cannot be started leaves no instance cooling unwatched: it is terminated at once.
+ * refused outright leaves no instance cooling unwatched: it is terminated at once. Any
+ * other failure may have started it (the answer lost): the release is retried, and should
+ * its retries run out, the reaper ends the instance when its plan does.
  */
 const startCoolingTimer = async (
   cp: Ports<
@@ -86,7 +88,8 @@ const startCoolingTimer = async (
       ...plan,
     });
   } catch (error) {
-    await abandonCooling(cp, { instanceId: id, coolingEpoch, cause: String(error) });
+    if (error instanceof InvalidExecutionName || error instanceof PayloadTooLarge)
+      await abandonCooling(cp, { instanceId: id, coolingEpoch, cause: String(error) });
     throw error;
   }
 };
@@ -99,6 +102,11 @@ const freeInstance = async (cp: ReleasePorts, record: JobRecord, instance: Insta
   const owned =
     (instance.status === "LAUNCHING" || instance.status === "EXECUTING") &&
     instance.jobId === job.id;
+  // A close this release began before, whose call failed or whose run died: done now.
+  if (instance.status === "CLOSING") {
+    await finishClose(cp, instance, instance.substatus === "STOPPING" ? "stop" : "terminate");
+    return;
+  }
   if (!owned) return instance.status === "COOLING" ? startCoolingTimer(cp, instance) : undefined;
   // Every instance left standing has its end recorded and a timer to carry it out: one that
   // cannot get both (nothing on it can be trusted, or its agent never answered) goes now.
@@ -115,6 +123,26 @@ const freeInstance = async (cp: ReleasePorts, record: JobRecord, instance: Insta
   const completedDeployment = job.phase === "COMPLETED" && job.kind === "inference";
   const cooled = await cool(cp, record, instance, !completedDeployment);
   if (cooled) await startCoolingTimer(cp, cooled);
+};
+
+/**
+ * Frees the instance; a canceled job whose instance could not be stopped or terminated
+ * shows it (CANCELING, DELETE_FAILED: ModelArts 6) rather than end CANCELED on a GPU that
+ * may still bill. The instance stays CLOSING: the workflow retries the release, then the
+ * reaper keeps trying, and the job ends CANCELED once a close succeeds.
+ */
+const freeOrReport = async (cp: ReleasePorts, record: JobRecord, instance: Instance) => {
+  try {
+    await freeInstance(cp, record, instance);
+  } catch (error) {
+    if (record.job.phase !== "CANCELING") throw error;
+    if (record.job.reason !== "DELETE_FAILED")
+      await applyJobEvent(cp, record.job.id, { type: "cancelFailed" });
+    throw new WorkflowError(
+      WORKFLOW_ERRORS.closeFailed,
+      `instance ${instance.id} of canceled job ${record.job.id} was not released: ${String(error)}`,
+    );
+  }
 };
 
 /**
@@ -158,7 +186,7 @@ export const releaseInstance = async (cp: ReleasePorts, jobId: string): Promise<
   const instance = record.job.instanceId
     ? await cp.instances.get(record.job.instanceId)
     : undefined;
-  if (instance) await freeInstance(cp, record, instance);
+  if (instance) await freeOrReport(cp, record, instance);
   if (record.job.phase === "CANCELING") {
     const released = await applyJobEvent(cp, jobId, { type: "released" });
     if (released.ok) record = released.record;
@@ -187,17 +215,22 @@ const interrupt = async (
 ): Promise<{ ok: true; record: JobRecord } | Failure> => {
   const applied = await applyJobEvent(cp, jobId, event, by);
   if (!applied.ok) return applied;
-  const { record, before } = applied;
-  if (record.job.instanceId) await tellAgent(cp, record.job.instanceId, { type: "abort", jobId });
-  if (before.taskToken) {
-    // A task over already (its workflow moved on) takes the report as a no-op.
-    await cp.workflows.sendTaskFailure(
-      before.taskToken,
-      error,
-      `${event.type} while ${before.job.phase}`,
-    );
-  }
+  const { before } = applied;
+  await tellAgentAndWorkflow(cp, applied.record, error, `${event.type} while ${before.job.phase}`);
   return applied;
+};
+
+/** The job's agent drops the work, and the task its workflow waits on fails with `error`. */
+const tellAgentAndWorkflow = async (
+  cp: Ports<"commands" | "workflows">,
+  record: JobRecord,
+  error: string,
+  cause: string,
+) => {
+  if (record.job.instanceId)
+    await tellAgent(cp, record.job.instanceId, { type: "abort", jobId: record.job.id });
+  // A task over already (its workflow moved on) takes the report as a no-op.
+  if (record.taskToken) await cp.workflows.sendTaskFailure(record.taskToken, error, cause);
 };
 
 /** The workflow waits for a reviewer: the job is PENDING_REVIEW until one decides. */
@@ -273,6 +306,10 @@ const stopJob = async (
       ? forbidden(`only a job's owner or an admin ${stop.verb} it`)
       : notFound(`job ${jobId}`);
   }
+  if (stop.event.type === "cancelRequested" && cancelUnderWay(record)) {
+    await tellAgentAndWorkflow(cp, record, stop.error, `${stop.event.type} while CANCELING`);
+    return { ok: true, record };
+  }
   return interrupt(cp, jobId, stop.event, stop.error, actor(caller));
 };
 
@@ -282,6 +319,14 @@ export const cancelJob = (cp: InterruptPorts, jobId: string, caller: Caller) =>
     error: WORKFLOW_ERRORS.canceled,
     verb: "cancels",
   });
+
+/**
+ * A cancel asked again of a job already CANCELING (a retried request, its first run maybe
+ * dead before it told the agent and the workflow) tells them again and changes nothing
+ * else: one cancel in the job's history. One held up by its instance keeps showing
+ * DELETE_FAILED until the reaper's retried close succeeds.
+ */
+const cancelUnderWay = (record: JobRecord): boolean => record.job.phase === "CANCELING";
 
 export const completeJob = (cp: InterruptPorts, jobId: string, caller: Caller) =>
   stopJob(cp, jobId, caller, {

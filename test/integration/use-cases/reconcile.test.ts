@@ -10,12 +10,14 @@ import { Ec2Compute } from "../../../lambdas/adapters/aws/ec2/ec2-compute.ts";
 import { launchInstance } from "../../../lambdas/domain/instance.ts";
 import type { Job } from "../../../lambdas/domain/job.ts";
 import { type CommandQueue, MailboxClosed, type Workflows } from "../../../lambdas/ports.ts";
+import { changeInstance } from "../../../lambdas/use-cases/change-instance.ts";
 import { reap } from "../../../lambdas/use-cases/reap.ts";
 import {
   instanceStateChanged,
   type ReconcilePorts,
   spotInterruptionWarned,
 } from "../../../lambdas/use-cases/reconcile-instance.ts";
+import { recoverAfterRestart } from "../../../lambdas/use-cases/recover.ts";
 import { askAboutSilentAgent } from "../../../lambdas/use-cases/silent-agent.ts";
 import { ec2Client, ec2Error, fakeEc2 } from "../../fakes/fake-ec2.ts";
 import { runInstance } from "../../fixtures/instances.ts";
@@ -140,6 +142,73 @@ describe("the reaper", () => {
     expect(ec2State(providerId)).toMatch(/stopping|stopped/);
   });
 
+  it("ends, on its plan, an instance a restart stopped with no timer left to end it", async () => {
+    const { instance, providerId } = await coolingSince(
+      "gi-restarted",
+      "2026-01-01T01:30:00.000Z",
+      "2026-01-01T03:00:00.000Z",
+    );
+    // The local control plane's restart: its timers are gone, its instances are stopped.
+    await recoverAfterRestart(cp as unknown as Parameters<typeof recoverAfterRestart>[0]);
+    expect(await stores.instances.get(instance.id)).toMatchObject({ substatus: "STOPPED" });
+    await reap(cp);
+    expect(ec2State(providerId)).toMatch(/stopping|stopped/);
+    const later = { ...cp, ...stores.at("2026-01-01T03:00:01.000Z") };
+    await reap(later);
+    expect(await stores.instances.get(instance.id)).toMatchObject({
+      status: "CLOSED",
+      substatus: "TERMINATED",
+    });
+    expect(ec2State(providerId)).toMatch(/shutting-down|terminated/);
+  });
+
+  it("terminates an instance working for a job that ended without freeing it, and ends a cancel once its instance is closed", async () => {
+    const { instance, providerId } = await training("ended", false);
+    const ended = await stores.jobs.get("ended");
+    if (!ended) throw new Error("no job");
+    await stores.jobs.apply({
+      before: ended,
+      after: { ...ended.job, phase: "CANCELING", version: ended.job.version + 1 },
+      event: { type: "cancelRequested" },
+      at: "2026-01-01T01:00:00.000Z",
+    });
+    const report = await reap(cp);
+    expect(report).toMatchObject({
+      done: { terminateJobless: 1 },
+      orphans: [instance.id],
+      canceled: ["ended"],
+    });
+    expect(ec2State(providerId)).toMatch(/shutting-down|terminated/);
+    expect((await stores.jobs.get("ended"))?.job.phase).toBe("CANCELED");
+  });
+
+  it("keeps a cancel whose instance could not be closed through a restart, and ends it once the close succeeds", async () => {
+    const { instance, providerId } = await training("held-up", false);
+    await changeInstance(cp, instance, { type: "closeRequested", action: "terminate" });
+    const job = await stores.jobs.get("held-up");
+    if (!job) throw new Error("no job");
+    await stores.jobs.apply({
+      before: job,
+      after: {
+        ...job.job,
+        phase: "CANCELING",
+        reason: "DELETE_FAILED",
+        version: job.job.version + 1,
+      },
+      event: { type: "cancelFailed" },
+      at: NOW,
+    });
+    await recoverAfterRestart(cp as unknown as Parameters<typeof recoverAfterRestart>[0]);
+    expect((await stores.jobs.get("held-up"))?.job).toMatchObject({
+      phase: "CANCELING",
+      reason: "DELETE_FAILED",
+    });
+    const report = await reap(cp);
+    expect(report.canceled).toEqual(["held-up"]);
+    expect(ec2State(providerId)).toMatch(/shutting-down|terminated/);
+    expect((await stores.jobs.get("held-up"))?.job.phase).toBe("CANCELED");
+  });
+
   it("leaves a cooling instance within its plan alone", async () => {
     const { instance, providerId } = await coolingSince(
       "gi-warm",
@@ -178,7 +247,7 @@ describe("the reaper", () => {
       .rejects(ec2Error("UnauthorizedOperation", "not allowed"));
     const report = await reap(cp);
     expect(report.failed).toEqual([
-      expect.objectContaining({ type: "terminateOrphan", instanceId: "gi-refused" }),
+      expect.objectContaining({ type: "terminateOrphan", id: "gi-refused" }),
     ]);
     expect(report.failed[0]?.error).toContain("not allowed");
     expect(ec2State(fine)).toMatch(/shutting-down|terminated/);
