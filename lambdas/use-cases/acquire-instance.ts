@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { poolJobArrived } from "../domain/cooling-policy.ts";
 import { type Instance, type InstancePool, launchInstance } from "../domain/instance.ts";
 import { envHashOf } from "../domain/job-spec.ts";
@@ -97,7 +97,7 @@ const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement>
       if (claimed.error !== "CONFLICT" || claimed.conflict !== "STALE_INSTANCE") throw ended(jobId);
     }
   }
-  return launchNew(cp, jobId, pools, spec.instance);
+  return launchNew(cp, { jobId, version: record.job.version }, pools, spec.instance);
 };
 
 /**
@@ -123,12 +123,54 @@ const unclaimStopped = async (
   if (!undone.ok) throw ended(jobId);
 };
 
+/**
+ * The id of the instance one try of an attempt launches: the same when a crashed acquire is
+ * retried, so the compute launches it once (its client token) and the retry finds its
+ * record (`launchedBefore`), rather than leaving a first GPU running for a job that took a
+ * second one.
+ */
+const launchIdOf = (
+  attempt: { jobId: string; version: number },
+  pool: InstancePool,
+  spot: boolean,
+) =>
+  `gi-${createHash("sha256")
+    .update(`${attempt.jobId}\0${attempt.version}\0${pool.instanceType}\0${spot}`)
+    .digest("hex")
+    .slice(0, 16)}`;
+
+/** The tries of one pool: spot then on-demand when the spec allows falling back. */
+const marketsOf = (request: { spot: boolean; onDemandFallback: boolean }): boolean[] =>
+  request.spot && request.onDemandFallback ? [true, false] : [request.spot];
+
+/**
+ * An instance a run of this acquire that crashed launched and recorded but never gave the
+ * job: its retry takes that one, whichever try the capacity would favour now.
+ */
+const launchedBefore = async (
+  cp: AcquirePorts,
+  attempt: { jobId: string; version: number },
+  pools: InstancePool[],
+  request: { spot: boolean; onDemandFallback: boolean },
+): Promise<Instance | undefined> => {
+  for (const pool of pools) {
+    for (const spot of marketsOf(request)) {
+      const known = await cp.instances.get(launchIdOf(attempt, pool, spot));
+      if (known?.status === "LAUNCHING" && known.jobId === attempt.jobId) return known;
+    }
+  }
+  return undefined;
+};
+
 const launchNew = async (
   cp: AcquirePorts,
-  jobId: string,
+  attempt: { jobId: string; version: number },
   pools: InstancePool[],
   request: { spot: boolean; onDemandFallback: boolean; waitRequestS: number },
 ): Promise<Placement> => {
+  const { jobId } = attempt;
+  const recorded = await launchedBefore(cp, attempt, pools, request);
+  if (recorded) return recordLaunch(cp, jobId, recorded);
   const offered = await cp.compute.instanceTypes();
   const refusals: string[] = [];
   const shortages: string[] = [];
@@ -137,11 +179,10 @@ const launchNew = async (
       refusals.push(`${pool.instanceType} is not offered (offered: ${offered.join(", ")})`);
       continue;
     }
-    const tries = request.spot && request.onDemandFallback ? [true, false] : [request.spot];
-    for (const spot of tries) {
+    for (const spot of marketsOf(request)) {
       try {
         const requestedAt = cp.clock.now();
-        const instanceId = `gi-${randomBytes(8).toString("hex")}`;
+        const instanceId = launchIdOf(attempt, pool, spot);
         const { providerId } = await cp.compute.launch({
           instanceId,
           instanceType: pool.instanceType,
