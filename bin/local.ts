@@ -8,6 +8,7 @@
  * GPUCTL_ADMIN_EMAIL).
  */
 import { join } from "node:path";
+import { parseComputeFaultRules } from "../lambdas/adapters/local/compute-faults.ts";
 import { startLocalControlPlane } from "../lambdas/adapters/local/local-control-plane.ts";
 import type { StatusEvent } from "../lambdas/domain/status-events.ts";
 import { authenticate } from "../lambdas/use-cases/access-tokens.ts";
@@ -27,10 +28,19 @@ const describe = (event: StatusEvent): string => {
 };
 
 const adminEmail = process.env.GPUCTL_ADMIN_EMAIL;
+const faults = (() => {
+  try {
+    return parseComputeFaultRules(process.env.GPUCTL_FAULTS);
+  } catch (error) {
+    console.error(`gpuctl: ${(error as Error).message}`);
+    process.exit(1);
+  }
+})();
 const local = await startLocalControlPlane({
   stateDir,
   port,
   ...(adminEmail ? { adminEmail } : {}),
+  faults,
   onEvent: (event) => console.log(describe(event)),
 }).catch((error: Error) => {
   console.error(`gpuctl: the local control plane did not start: ${error.message}`);
@@ -55,6 +65,7 @@ else
   );
 console.log(`state in ${stateDir}; CLI config written to ${config}`);
 console.log(`instance types offered: ${(await local.compute.instanceTypes()).join(", ")}`);
+if (faults.length) console.log(`compute faults (GPUCTL_FAULTS): ${JSON.stringify(faults)}`);
 console.log("try: npx gpuctl submit -f examples/train.yaml --wait");
 
 let stopping = false;

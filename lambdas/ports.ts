@@ -253,7 +253,8 @@ export interface Compute {
    * Launches a new instance with the id it is given, once however often it is asked, and
    * returns the compute's own id for it. Fails with a `ComputeError`: code
    * `InsufficientInstanceCapacity` (try later or elsewhere), `QuotaExceeded` (try later, or
-   * another instance family), `InvalidInstanceType`, or `SpotUnavailable`.
+   * another instance family), `InvalidInstanceType`, or `SpotUnavailable`. Any call that
+   * is a request to the cloud may fail `Throttled`: nothing was done, ask again later.
    */
   launch(request: LaunchRequest): Promise<{ providerId: string }>;
   /**
@@ -287,7 +288,9 @@ export type ComputeErrorCode =
   | "InsufficientInstanceCapacity"
   | "QuotaExceeded"
   | "InvalidInstanceType"
-  | "SpotUnavailable";
+  | "SpotUnavailable"
+  /** The compute refused the call for its request rate (EC2's RequestLimitExceeded): the same call later may work. */
+  | "Throttled";
 
 export class ComputeError extends Error {
   readonly code: ComputeErrorCode;

@@ -69,8 +69,15 @@ export type AttemptFailureReason = (typeof ATTEMPT_FAILURE_REASONS)[number];
 /** Why an attempt fails when its env setup (the spec's `setup`) fails: told apart from the run's failures. */
 export const SETUP_FAILURE_REASON: AttemptFailureReason = "IMAGE_PULL";
 
-/** Why a job failed: an attempt's failure, or the cost gate's refusal. */
-export const FAILURE_REASONS = [...ATTEMPT_FAILURE_REASONS, "REVIEW_REJECTED"] as const;
+/**
+ * Why a job failed: an attempt's failure, the cost gate's refusal, or no capacity for any of
+ * its instance types until its `instance.waitRequestS` ran out.
+ */
+export const FAILURE_REASONS = [
+  ...ATTEMPT_FAILURE_REASONS,
+  "REVIEW_REJECTED",
+  "NO_CAPACITY",
+] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 export const WAIT_REASONS = ["QUOTA_EXCEEDED", "INSUFFICIENT_CAPACITY"] as const;

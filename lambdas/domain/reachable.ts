@@ -26,6 +26,7 @@ export const SAMPLE_EVENTS: readonly JobEvent[] = [
   { type: "reviewRejected" },
   ...WAIT_REASONS.map((reason) => ({ type: "capacityWait", reason }) as const),
   { type: "capacityAvailable" },
+  { type: "capacityWaitExpired" },
   { type: "instanceClaimed", instanceId: "i-0" },
   { type: "instanceLaunched", instanceId: "i-0" },
   { type: "instanceStarted", instanceId: "i-0" },

@@ -20,6 +20,8 @@ export type JobEvent =
   | { type: "reviewRejected" }
   | { type: "capacityWait"; reason: WaitReason }
   | { type: "capacityAvailable" }
+  /** No capacity still, and the job has waited its `instance.waitRequestS` for it: it fails. */
+  | { type: "capacityWaitExpired" }
   | { type: "instanceClaimed"; instanceId: string }
   | { type: "instanceLaunched"; instanceId: string }
   | { type: "instanceStarted"; instanceId: string }
@@ -139,6 +141,12 @@ export const TRANSITIONS: readonly TransitionRule[] = [
     decide: (_job, event) => ({ phase: "QUEUED", reason: event.reason }),
   }),
   rule({ event: "capacityAvailable", from: ["QUEUED"], to: ["REQUESTING_SERVER"] }),
+  rule({
+    event: "capacityWaitExpired",
+    from: ["REQUESTING_SERVER"],
+    to: ["FAILED"],
+    decide: () => ({ phase: "FAILED", reason: "NO_CAPACITY" }),
+  }),
   ...(["instanceClaimed", "instanceLaunched", "instanceStarted"] as const).map((event) =>
     rule({
       event,

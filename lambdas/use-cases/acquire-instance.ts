@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
+import { capacityWaitOver, capacityWaitSince } from "../domain/capacity-wait.ts";
 import { poolJobArrived } from "../domain/cooling-policy.ts";
 import { type Instance, type InstancePool, launchInstance } from "../domain/instance.ts";
 import { envHashOf } from "../domain/job-spec.ts";
-import { isTerminal } from "../domain/phases.ts";
+import { isTerminal, type WaitReason } from "../domain/phases.ts";
 import { instanceStatusChanged } from "../domain/status-events.ts";
 import type { JobEvent } from "../domain/transitions.ts";
 import { ComputeError } from "../ports.ts";
@@ -30,6 +31,10 @@ type AcquirePorts = Ports<InstancePortName | "coolingTimers", "region" | "agent"
 const ended = (jobId: string) =>
   new WorkflowError(WORKFLOW_ERRORS.jobEnded, `job ${jobId} has ended`);
 
+/** The compute refused a call for its request rate: the workflow asks again later, the job as it is. */
+const throttled = (error: ComputeError) =>
+  new WorkflowError(WORKFLOW_ERRORS.throttled, error.message);
+
 /** Applies an event the workflow needs; if the job moved on (canceled, timed out), the workflow stops. */
 const apply = async (
   cp: Ports<"jobs" | "events" | "metrics" | "clock">,
@@ -55,8 +60,9 @@ export const acquireInstance = async (cp: AcquirePorts, jobId: string): Promise<
 
 /**
  * A warm instance of the job's pool, else a stopped one, else a new launch of the first
- * instance type that has capacity. The pool names the job's owner: reuse never hands one
- * user's instance to another's job, nor puts an on-demand job on spot capacity.
+ * instance type that has capacity (spot first, then on-demand where the spec allows it).
+ * The pool names the job's owner: reuse never hands one user's instance to another's job,
+ * nor puts an on-demand job on spot capacity.
  */
 const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement> => {
   let record = await cp.jobs.get(jobId);
@@ -90,6 +96,7 @@ const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement>
         } catch (error) {
           if (!(error instanceof ComputeError)) throw error;
           await unclaimStopped(cp, jobId, candidate, claimed.instance);
+          if (error.code === "Throttled") throw throttled(error);
           continue;
         }
       }
@@ -173,7 +180,7 @@ const launchNew = async (
   if (recorded) return recordLaunch(cp, jobId, recorded);
   const offered = await cp.compute.instanceTypes();
   const refusals: string[] = [];
-  const shortages: string[] = [];
+  const shortages: ComputeError[] = [];
   for (const pool of pools) {
     if (!offered.includes(pool.instanceType)) {
       refusals.push(`${pool.instanceType} is not offered (offered: ${offered.join(", ")})`);
@@ -202,21 +209,45 @@ const launchNew = async (
         return await recordLaunch(cp, jobId, launched);
       } catch (error) {
         if (!(error instanceof ComputeError)) throw error;
+        if (error.code === "Throttled") throw throttled(error);
         if (error.code === "InvalidInstanceType") refusals.push(error.message);
-        else shortages.push(error.message);
+        else shortages.push(error);
         if (error.code !== "SpotUnavailable") break;
       }
     }
   }
-  if (shortages.length > 0) {
-    await apply(cp, jobId, { type: "capacityWait", reason: "INSUFFICIENT_CAPACITY" });
-    throw new WorkflowError(
-      WORKFLOW_ERRORS.noCapacity,
-      `no capacity for any instance type of the job: ${shortages.join("; ")}`,
-    );
-  }
+  if (shortages.length > 0) return waitForCapacity(cp, jobId, request.waitRequestS, shortages);
   await apply(cp, jobId, { type: "failed", reason: "LAUNCH_FAILED" });
   throw new WorkflowError(WORKFLOW_ERRORS.launchFailed, refusals.join("; "));
+};
+
+/**
+ * No capacity for any of the job's instance types: the job waits QUEUED, and its workflow
+ * asks again after a back-off, until it has waited `waitRequestS` since it first went QUEUED
+ * in this search for a GPU; then it fails NO_CAPACITY rather than wait for ever.
+ */
+const waitForCapacity = async (
+  cp: AcquirePorts,
+  jobId: string,
+  waitRequestS: number,
+  shortages: ComputeError[],
+): Promise<never> => {
+  const why = `no capacity for any instance type of the job: ${shortages.map((error) => error.message).join("; ")}`;
+  const now = cp.clock.now();
+  const since = capacityWaitSince(await cp.jobs.events(jobId)) ?? now;
+  if (capacityWaitOver(since, now, waitRequestS)) {
+    await apply(cp, jobId, { type: "capacityWaitExpired" });
+    throw new WorkflowError(
+      WORKFLOW_ERRORS.launchFailed,
+      `${why}; waited since ${since}, past its waitRequestS of ${waitRequestS} s`,
+    );
+  }
+  // A quota is lifted by asking AWS, not by waiting: the job says which it waits on.
+  const reason: WaitReason = shortages.every((error) => error.code === "QuotaExceeded")
+    ? "QUOTA_EXCEEDED"
+    : "INSUFFICIENT_CAPACITY";
+  await apply(cp, jobId, { type: "capacityWait", reason });
+  throw new WorkflowError(WORKFLOW_ERRORS.noCapacity, why);
 };
 
 /** Records a launched instance for the job; if the job moved on meanwhile, the instance goes at once. */

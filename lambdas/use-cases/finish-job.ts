@@ -6,7 +6,7 @@ import { backoffDelayS } from "../domain/retry-policy.ts";
 import type { JobEvent } from "../domain/transitions.ts";
 import { type Actor, type JobRecord, MailboxClosed } from "../ports.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
-import { changeInstance, closeInstance } from "./change-instance.ts";
+import { changeInstance, closeInstance, finishClose } from "./change-instance.ts";
 import type { InstancePortName } from "./claim-instance.ts";
 import type { Ports } from "./control-plane.ts";
 import { coolingTimerName, retryName } from "./execution-names.ts";
@@ -98,6 +98,11 @@ const freeInstance = async (cp: ReleasePorts, record: JobRecord, instance: Insta
   const owned =
     (instance.status === "LAUNCHING" || instance.status === "EXECUTING") &&
     instance.jobId === job.id;
+  // A close this release began before, whose call failed or whose run died: done now.
+  if (instance.status === "CLOSING") {
+    await finishClose(cp, instance, instance.substatus === "STOPPING" ? "stop" : "terminate");
+    return;
+  }
   if (!owned) return instance.status === "COOLING" ? startCoolingTimer(cp, instance) : undefined;
   // Every instance left standing has its end recorded and a timer to carry it out: one that
   // cannot get both (nothing on it can be trusted, or its agent never answered) goes now.
@@ -114,6 +119,26 @@ const freeInstance = async (cp: ReleasePorts, record: JobRecord, instance: Insta
   const completedDeployment = job.phase === "COMPLETED" && job.kind === "inference";
   const cooled = await cool(cp, record, instance, !completedDeployment);
   if (cooled) await startCoolingTimer(cp, cooled);
+};
+
+/**
+ * Frees the instance; a canceled job whose instance could not be stopped or terminated
+ * shows it (CANCELING, DELETE_FAILED: ModelArts 6) rather than end CANCELED on a GPU that
+ * may still bill. The instance stays CLOSING: the workflow retries the release, then the
+ * reaper keeps trying, and the job ends CANCELED once a close succeeds.
+ */
+const freeOrReport = async (cp: ReleasePorts, record: JobRecord, instance: Instance) => {
+  try {
+    await freeInstance(cp, record, instance);
+  } catch (error) {
+    if (record.job.phase !== "CANCELING") throw error;
+    if (record.job.reason !== "DELETE_FAILED")
+      await applyJobEvent(cp, record.job.id, { type: "cancelFailed" });
+    throw new WorkflowError(
+      WORKFLOW_ERRORS.closeFailed,
+      `instance ${instance.id} of canceled job ${record.job.id} was not released: ${String(error)}`,
+    );
+  }
 };
 
 /**
@@ -161,7 +186,7 @@ export const releaseInstance = async (cp: ReleasePorts, jobId: string): Promise<
   // reaper to finish; the job's next attempt must not be lost with it, so it starts first.
   // A cancel is not over until its instance is released.
   const unfreed = instance
-    ? await freeInstance(cp, record, instance).then(
+    ? await freeOrReport(cp, record, instance).then(
         () => undefined,
         (error: unknown) => error,
       )

@@ -36,6 +36,7 @@ import { createTableInput } from "../aws/dynamodb/schema.ts";
 import { DynamoUserStore } from "../aws/dynamodb/user-store.ts";
 import { ScryptPasswords } from "../crypto/scrypt-passwords.ts";
 import { bindTasks } from "./bind-tasks.ts";
+import { type ComputeFaultRule, ComputeFaults, withComputeFaults } from "./compute-faults.ts";
 import {
   freePort,
   LOCAL_REGION,
@@ -73,6 +74,10 @@ export interface LocalOptions {
   backoffMs?: number;
   /** Extra environment for the agents (tests shorten their heartbeat). */
   agentEnv?: Record<string, string>;
+  /** Whether this machine has GPUs, and so offers `local-gpu` too; `nvidia-smi -L` finds one by default. */
+  gpuProbe?: () => Promise<boolean>;
+  /** Faults the compute raises from the start (GPUCTL_FAULTS); the returned `faults` changes them. */
+  faults?: ComputeFaultRule[];
   onEvent?: (event: StatusEvent) => void;
   /** Measures what the control plane does (bench/control-plane.ts); none of them changes it. */
   probes?: LocalProbes;
@@ -114,7 +119,7 @@ const probedTasks = (tasks: TaskFunctions, probe: LocalProbes["task"]): TaskFunc
       )
     : tasks;
 
-const probedCompute = (compute: ProcessCompute, probe: LocalProbes["launch"]): Compute =>
+const probedCompute = (compute: Compute, probe: LocalProbes["launch"]): Compute =>
   probe
     ? {
         instanceTypes: () => compute.instanceTypes(),
@@ -247,7 +252,10 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
   const compute = new ProcessCompute({
     stateDir,
     ...(options.agentEnv ? { agentEnv: options.agentEnv } : {}),
+    ...(options.gpuProbe ? { gpuProbe: options.gpuProbe } : {}),
   });
+  const faults = new ComputeFaults();
+  for (const rule of options.faults ?? []) faults.inject(rule);
 
   const definitions: Record<StateMachineName, string> = options.workflows?.definitions ?? {
     "job-lifecycle": join(STATE_MACHINES, "job-lifecycle.asl.json"),
@@ -292,7 +300,14 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     pools: new DynamoPoolStats(table),
     users: new DynamoUserStore(table),
     passwords: new ScryptPasswords(),
-    compute: probedCompute(compute, probes.launch),
+    compute: probedCompute(
+      withComputeFaults(
+        compute,
+        faults,
+        async (instanceId) => (await cp.instances.get(instanceId))?.pool.instanceType,
+      ),
+      probes.launch,
+    ),
     workflows,
     coolingTimers: localCoolingTimers(workflows),
     commands,
@@ -339,6 +354,8 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     cp,
     workflows,
     compute,
+    /** The faults the compute raises now: inject one, or clear them all. */
+    faults,
     events,
     /** Stops the server, the workflows, every agent process and DynamoDB Local. */
     stop: async () => {

@@ -44,6 +44,7 @@ const FAILED_CODE: Record<FailureReason, ModelArtsCode> = {
   MODEL_TRANSFER_FAILED: 16,
   SERVICE_FAILED: 17,
   REVIEW_REJECTED: 21,
+  NO_CAPACITY: 5,
   MOUNT_FAILED: 22,
 };
 

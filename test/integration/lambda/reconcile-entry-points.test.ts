@@ -159,6 +159,8 @@ describe("the reaper Lambda", () => {
       done: { terminateOrphan: 1 },
       failed: [],
       orphans: ["gi-orphan"],
+      canceled: [],
+      deleteFailed: [],
       stuckJobs: [],
     });
     expect(ec2.mock).toHaveReceivedCommandWith(TerminateInstancesCommand, {
@@ -183,6 +185,8 @@ describe("the reaper Lambda", () => {
       done: { expireCooling: 2 },
       failed: [],
       orphans: [],
+      canceled: [],
+      deleteFailed: [],
       stuckJobs: [],
     });
     expect(ec2.mock).toHaveReceivedCommandWith(StopInstancesCommand, { InstanceIds: [toStop] });
@@ -224,11 +228,13 @@ describe("the reaper Lambda", () => {
         failed: [
           {
             type: "terminateOrphan",
-            instanceId: "gi-stuck",
+            id: "gi-stuck",
             error: expect.stringContaining(errorName),
           },
         ],
         orphans: ["gi-stuck", "gi-orphan-2"],
+        canceled: [],
+        deleteFailed: [],
         stuckJobs: [],
       });
       expect(ec2.mock).toHaveReceivedCommandWith(TerminateInstancesCommand, {

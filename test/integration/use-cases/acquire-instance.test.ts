@@ -1,15 +1,21 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DynamoPoolStats } from "../../../lambdas/adapters/aws/dynamodb/pool-stats.ts";
+import {
+  type ComputeFaultRule,
+  ComputeFaults,
+  withComputeFaults,
+} from "../../../lambdas/adapters/local/compute-faults.ts";
 import { MemoryCommandQueue } from "../../../lambdas/adapters/local/memory-command-queue.ts";
 import { DEFAULT_COST_MODEL } from "../../../lambdas/domain/cooling-policy.ts";
+import { jobDialects } from "../../../lambdas/domain/dialects/index.ts";
 import {
   type Instance,
   type InstanceEvent,
   launchInstance,
   transitionInstance,
 } from "../../../lambdas/domain/instance.ts";
-import { envHashOf } from "../../../lambdas/domain/job-spec.ts";
+import { envHashOf, type JobSpec } from "../../../lambdas/domain/job-spec.ts";
 import {
   type Compute,
   ComputeError,
@@ -29,10 +35,10 @@ beforeAll(async () => {
 });
 
 /** A compute that launches as EC2 would (its own ids) and, when told, has no capacity to start. */
-const fakeCompute = (options: { startRefused?: boolean } = {}) => {
+const fakeCompute = (options: { startRefused?: boolean; types?: string[] } = {}) => {
   const launches: LaunchRequest[] = [];
   const compute = {
-    instanceTypes: async () => ["g5.xlarge"],
+    instanceTypes: async () => options.types ?? ["g5.xlarge"],
     launch: async (request: LaunchRequest) => {
       launches.push(request);
       return { providerId: `i-0${launches.length}` };
@@ -53,9 +59,9 @@ const coolingTimers: CoolingTimers = {
   },
 };
 
-const controlPlane = (compute: Compute, region = "eu-west-1") =>
+const controlPlane = (compute: Compute, region = "eu-west-1", time = AT) =>
   ({
-    ...stores.at(AT),
+    ...stores.at(time),
     pools: new DynamoPoolStats(stores),
     compute,
     coolingTimers,
@@ -68,11 +74,11 @@ const controlPlane = (compute: Compute, region = "eu-west-1") =>
   }) as unknown as ControlPlane;
 
 let jobs = 0;
-const submitted = async (owner = "ada") => {
-  const base = newRecord({ id: `acquire-${++jobs}` }, { owner });
+const submitted = async (owner = "ada", instance: Partial<JobSpec["instance"]> = {}) => {
+  const base = newRecord({ id: `acquire-${++jobs}`, spot: instance.spot ?? false }, { owner });
   const record = {
     ...base,
-    spec: { ...base.spec, instance: { ...base.spec.instance, types: ["g5.xlarge"] } },
+    spec: { ...base.spec, instance: { ...base.spec.instance, types: ["g5.xlarge"], ...instance } },
   };
   await stores.jobs.submit({ record });
   return record;
@@ -210,5 +216,169 @@ describe("acquiring an instance", () => {
       ),
       { numRuns: 15 },
     );
+  });
+});
+
+describe("capacity", () => {
+  const TYPES = ["g5.xlarge", "g6.xlarge"];
+  /** The fake compute, offering both types, with `rules` in force. */
+  const faulty = (...rules: ComputeFaultRule[]) => {
+    const { compute, launches } = fakeCompute({ types: TYPES });
+    const faults = new ComputeFaults();
+    for (const rule of rules) faults.inject(rule);
+    const instanceTypeOf = async (id: string) =>
+      (await stores.instances.get(id))?.pool.instanceType;
+    return { compute: withComputeFaults(compute, faults, instanceTypeOf), launches, faults };
+  };
+  /** A region of their own: the instances other tests left waiting are not in it. */
+  const plane = (compute: Compute, time = AT) => controlPlane(compute, "capacity", time);
+  const jobOf = async (jobId: string) => (await stores.jobs.get(jobId))?.job;
+  const eventTypes = async (jobId: string) =>
+    (await stores.jobs.events(jobId)).map((event) => event.event.type);
+  const secondsAfter = (seconds: number) => new Date(Date.parse(AT) + seconds * 1000).toISOString();
+
+  it("launches the next instance type of the spec when the first has no capacity", async () => {
+    const record = await submitted("ada", { types: TYPES });
+    const { compute, launches } = faulty({ fault: "noCapacity", instanceType: "g5.xlarge" });
+
+    const placement = await acquireInstance(plane(compute), record.job.id);
+
+    expect(placement).toMatchObject({ placement: "launched", pool: { instanceType: "g6.xlarge" } });
+    expect(launches.map((launch) => launch.instanceType)).toEqual(["g6.xlarge"]);
+    expect(await jobOf(record.job.id)).toMatchObject({ phase: "CONNECTING_SERVER" });
+    expect(await eventTypes(record.job.id)).not.toContain("capacityWait");
+  });
+
+  it("takes on-demand capacity when spot is not granted and the spec allows it", async () => {
+    const record = await submitted("ada", { spot: true, onDemandFallback: true });
+    const { compute, launches } = faulty({ fault: "spotUnavailable" });
+
+    const placement = await acquireInstance(plane(compute), record.job.id);
+
+    expect(launches.map((launch) => launch.spot)).toEqual([false]);
+    expect(await stores.instances.get(placement.instanceId)).toMatchObject({ spot: false });
+    expect(await jobOf(record.job.id)).toMatchObject({ phase: "CONNECTING_SERVER", spot: true });
+  });
+
+  it("waits QUEUED rather than take on-demand capacity the spec does not allow", async () => {
+    const record = await submitted("ada", { spot: true, onDemandFallback: false });
+    const { compute, launches } = faulty({ fault: "spotUnavailable" });
+
+    await expect(acquireInstance(plane(compute), record.job.id)).rejects.toMatchObject({
+      name: "gpuctl.NoCapacity",
+    });
+    expect(launches).toEqual([]);
+    expect(await jobOf(record.job.id)).toMatchObject({
+      phase: "QUEUED",
+      reason: "INSUFFICIENT_CAPACITY",
+    });
+  });
+
+  it("waits QUEUED while no type has capacity, and places the job once one has", async () => {
+    const record = await submitted("ada", { types: TYPES, waitRequestS: 600 });
+    const { compute, faults, launches } = faulty({ fault: "noCapacity" });
+
+    for (const time of [AT, secondsAfter(599)]) {
+      await expect(acquireInstance(plane(compute, time), record.job.id)).rejects.toMatchObject({
+        name: "gpuctl.NoCapacity",
+      });
+      expect(await jobOf(record.job.id)).toMatchObject({
+        phase: "QUEUED",
+        reason: "INSUFFICIENT_CAPACITY",
+        attempt: 1,
+      });
+    }
+    faults.clear();
+    const placement = await acquireInstance(plane(compute, secondsAfter(599)), record.job.id);
+    expect(placement.placement).toBe("launched");
+    expect(launches).toHaveLength(1);
+    expect(await jobOf(record.job.id)).toMatchObject({ phase: "CONNECTING_SERVER" });
+  });
+
+  it("fails the job NO_CAPACITY once it has waited its waitRequestS since it first went QUEUED", async () => {
+    const record = await submitted("ada", { types: TYPES, waitRequestS: 600 });
+    const { compute, launches } = faulty({ fault: "noCapacity" });
+    await expect(acquireInstance(plane(compute), record.job.id)).rejects.toMatchObject({
+      name: "gpuctl.NoCapacity",
+    });
+
+    const late = plane(compute, secondsAfter(600));
+    await expect(acquireInstance(late, record.job.id)).rejects.toMatchObject({
+      name: "gpuctl.LaunchFailed",
+    });
+
+    const job = await jobOf(record.job.id);
+    expect(job).toMatchObject({ phase: "FAILED", reason: "NO_CAPACITY" });
+    expect(job && jobDialects(job)).toMatchObject({
+      aibro: { status: "CANCELED", substatus: "CANCELED" },
+      runai: { status: "Fail" },
+      modelarts: { code: 5, name: "JOBSTAT_SUBMIT_FAILED" },
+    });
+    expect(launches).toEqual([]);
+  });
+
+  it("fails at once a job that asks to wait 0 s for capacity", async () => {
+    const record = await submitted("ada", { waitRequestS: 0 });
+    const { compute } = faulty({ fault: "noCapacity" });
+    await expect(acquireInstance(plane(compute), record.job.id)).rejects.toMatchObject({
+      name: "gpuctl.LaunchFailed",
+    });
+    expect(await jobOf(record.job.id)).toMatchObject({ phase: "FAILED", reason: "NO_CAPACITY" });
+  });
+
+  it("says QUOTA_EXCEEDED when every refusal was a quota", async () => {
+    const record = await submitted();
+    const compute = {
+      instanceTypes: async () => ["g5.xlarge"],
+      launch: async () => {
+        throw new ComputeError("QuotaExceeded", "VcpuLimitExceeded");
+      },
+    } as unknown as Compute;
+    await expect(acquireInstance(plane(compute), record.job.id)).rejects.toMatchObject({
+      name: "gpuctl.NoCapacity",
+    });
+    expect(await jobOf(record.job.id)).toMatchObject({
+      phase: "QUEUED",
+      reason: "QUOTA_EXCEEDED",
+    });
+  });
+
+  it("leaves a throttled launch to be asked again: no wait, no failed attempt", async () => {
+    const record = await submitted("ada", { types: TYPES });
+    const { compute, faults, launches } = faulty({ fault: "throttled" });
+
+    await expect(acquireInstance(plane(compute), record.job.id)).rejects.toMatchObject({
+      name: "gpuctl.Throttled",
+    });
+    expect(launches).toEqual([]);
+    expect(await jobOf(record.job.id)).toMatchObject({ phase: "REQUESTING_SERVER", attempt: 1 });
+
+    faults.clear();
+    await acquireInstance(plane(compute), record.job.id);
+    expect(await eventTypes(record.job.id)).toEqual(["submitted", "admitted", "instanceLaunched"]);
+  });
+
+  it("puts a stopped instance whose start was throttled back to STOPPED, and asks again later", async () => {
+    const record = await submitted();
+    const envHash = envHashOf(record.spec);
+    const stopped = await reusableInstance(
+      `throttled-${jobs}`,
+      { envHash, owner: "ada", region: "capacity" },
+      STOPPED,
+    );
+    const { compute, launches } = faulty({ fault: "throttled", times: 1 });
+
+    await expect(acquireInstance(plane(compute), record.job.id)).rejects.toMatchObject({
+      name: "gpuctl.Throttled",
+    });
+    expect(launches).toEqual([]);
+    expect(await stores.instances.get(stopped.id)).toMatchObject({
+      status: "CLOSED",
+      substatus: "STOPPED",
+    });
+    expect(await jobOf(record.job.id)).toMatchObject({ phase: "REQUESTING_SERVER" });
+
+    const placement = await acquireInstance(plane(compute), record.job.id);
+    expect(placement).toMatchObject({ instanceId: stopped.id, placement: "stopped" });
   });
 });

@@ -171,7 +171,7 @@ describe("the reaper", () => {
       .rejects(ec2Error("UnauthorizedOperation", "not allowed"));
     const report = await reap(cp);
     expect(report.failed).toEqual([
-      expect.objectContaining({ type: "terminateOrphan", instanceId: "gi-refused" }),
+      expect.objectContaining({ type: "terminateOrphan", id: "gi-refused" }),
     ]);
     expect(report.failed[0]?.error).toContain("not allowed");
     expect(ec2State(fine)).toMatch(/shutting-down|terminated/);

@@ -86,6 +86,7 @@ describe("the canonical-to-dialect table", () => {
     ],
     [{ phase: "FAILED", reason: "REVIEW_REJECTED" }, "CANCELED / CANCELED", "Fail", 21],
     [{ phase: "FAILED", reason: "MOUNT_FAILED" }, "CANCELED / CANCELED", "Fail", 22],
+    [{ phase: "FAILED", reason: "NO_CAPACITY" }, "CANCELED / CANCELED", "Fail", 5],
     [{ phase: "CANCELED" }, "CANCELED / CANCELED", "Deleted", 13],
     [{ phase: "CANCELED", ran: true }, "CANCELED / CANCELED", "Deleted", 12],
     [{ phase: "TIMED_OUT" }, "CANCELED / CANCELED", "TimedOut", 12],

@@ -43,6 +43,7 @@ const LEGAL: Record<Phase, Partial<Record<JobEventType, string[]>>> = {
   },
   REQUESTING_SERVER: {
     capacityWait: ["QUEUED"],
+    capacityWaitExpired: ["FAILED"],
     instanceClaimed: ["CONNECTING_SERVER"],
     instanceLaunched: ["CONNECTING_SERVER"],
     instanceStarted: ["CONNECTING_SERVER"],
