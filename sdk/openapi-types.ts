@@ -3162,6 +3162,10 @@ export interface operations {
                             }[];
                             outputs: string[];
                             checkpointDir?: string;
+                            checkpoint?: {
+                                url: string;
+                                path: string;
+                            }[];
                             serve?: {
                                 host: string;
                                 port: number;
@@ -3190,6 +3194,10 @@ export interface operations {
                             }[];
                             outputs: string[];
                             checkpointDir?: string;
+                            checkpoint?: {
+                                url: string;
+                                path: string;
+                            }[];
                             serve?: {
                                 host: string;
                                 port: number;
@@ -3218,6 +3226,10 @@ export interface operations {
                             }[];
                             outputs: string[];
                             checkpointDir?: string;
+                            checkpoint?: {
+                                url: string;
+                                path: string;
+                            }[];
                             serve?: {
                                 host: string;
                                 port: number;
@@ -3246,6 +3258,10 @@ export interface operations {
                             }[];
                             outputs: string[];
                             checkpointDir?: string;
+                            checkpoint?: {
+                                url: string;
+                                path: string;
+                            }[];
                             serve?: {
                                 host: string;
                                 port: number;
@@ -3274,6 +3290,10 @@ export interface operations {
                             }[];
                             outputs: string[];
                             checkpointDir?: string;
+                            checkpoint?: {
+                                url: string;
+                                path: string;
+                            }[];
                             serve?: {
                                 host: string;
                                 port: number;
@@ -3284,6 +3304,10 @@ export interface operations {
                     } | {
                         /** @enum {string} */
                         type: "abort";
+                        jobId: string;
+                    } | {
+                        /** @enum {string} */
+                        type: "preempt";
                         jobId: string;
                     };
                 };

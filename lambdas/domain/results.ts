@@ -1,3 +1,4 @@
+import { posix } from "node:path";
 import { isTerminal, type Phase } from "./phases.ts";
 
 /** The folder of a job's results that holds its logs. */
@@ -23,3 +24,9 @@ export const resultWritable = (
 ): boolean =>
   !isTerminal(job.phase) ||
   (path.startsWith(`${LOGS_DIR}/`) && Date.parse(now) - Date.parse(job.endedAt) <= LATE_LOGS_MS);
+
+/** Whether a result path lies under a folder of the job (`checkpoints` holds `checkpoints/e1.pt`). */
+export const underFolder = (folder: string) => {
+  const prefix = `${posix.normalize(folder).replace(/\/+$/, "")}/`;
+  return (path: string) => path.startsWith(prefix);
+};

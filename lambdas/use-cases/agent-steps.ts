@@ -7,6 +7,7 @@ import {
   type Phase,
   SETUP_FAILURE_REASON,
 } from "../domain/phases.ts";
+import { underFolder } from "../domain/results.ts";
 import type { JobEvent } from "../domain/transitions.ts";
 import type { JobRecord } from "../ports.ts";
 import { type Assignment, assignmentCredential, assignmentHolds } from "./agent-identity.ts";
@@ -72,12 +73,39 @@ const inputsOf = (cp: Ports<"artifacts">, record: JobRecord) =>
   );
 
 /**
+ * The checkpoint the job's earlier attempts saved (its results under `checkpointDir`: the
+ * last upload of each file), for its agent to fetch before the run, so that a requeued or
+ * retried job resumes where it stopped. Download URLs are made now, as an input's are.
+ */
+const checkpointOf = async (
+  cp: Ports<"artifacts">,
+  record: JobRecord,
+): Promise<NonNullable<JobAssignment["checkpoint"]>> => {
+  const { checkpointDir } = record.spec;
+  if (!checkpointDir) return [];
+  const inCheckpoint = underFolder(checkpointDir);
+  const paths: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await cp.artifacts.listOutputs(record.job.id, cursor ? { cursor } : {});
+    paths.push(...page.items.filter(inCheckpoint));
+    cursor = page.cursor;
+  } while (cursor);
+  return Promise.all(
+    paths.map(async (path) => ({
+      path,
+      url: await cp.artifacts.outputDownload(record.job.id, path, "agent"),
+    })),
+  );
+};
+
+/**
  * What the agent gets with a command: the job, and the credential of this attempt of it on
  * this instance (with the address a deployment serves at, for its run).
  */
 const assignmentOf = (
   record: JobRecord,
-  inputs: JobAssignment["inputs"],
+  files: { inputs: JobAssignment["inputs"]; checkpoint: NonNullable<JobAssignment["checkpoint"]> },
   access: { secret: string; assignment: Assignment },
 ): JobAssignment => {
   const { spec } = record;
@@ -89,9 +117,10 @@ const assignmentOf = (
     ...(spec.setup ? { setup: spec.setup } : {}),
     run: spec.run,
     env: spec.env,
-    inputs,
+    inputs: files.inputs,
     outputs: spec.outputs,
     ...(spec.checkpointDir ? { checkpointDir: spec.checkpointDir } : {}),
+    ...(files.checkpoint.length > 0 ? { checkpoint: files.checkpoint } : {}),
     ...(spec.serve && serve ? { serve: { ...serve, healthPath: spec.serve.healthPath } } : {}),
     credential: assignmentCredential(access.secret, access.assignment),
   };
@@ -138,10 +167,18 @@ export const dispatchStep = async (
   const command = {
     type: task.step,
     taskToken: sealTask(task),
-    job: assignmentOf(record, await inputsOf(cp, record), {
-      secret: cp.settings.agent.secret,
-      assignment,
-    }),
+    job: assignmentOf(
+      record,
+      {
+        inputs: await inputsOf(cp, record),
+        // Fetched with the inputs: only that step needs it.
+        checkpoint: task.step === "sendInputs" ? await checkpointOf(cp, record) : [],
+      },
+      {
+        secret: cp.settings.agent.secret,
+        assignment,
+      },
+    ),
   } as Command;
   await cp.commands.push(instanceId, command);
 };

@@ -4,7 +4,7 @@ import type { Instance } from "../domain/instance.ts";
 import { HOLDING_PHASES } from "../domain/phases.ts";
 import { backoffDelayS } from "../domain/retry-policy.ts";
 import type { JobEvent } from "../domain/transitions.ts";
-import { type Actor, type JobRecord, MailboxClosed } from "../ports.ts";
+import type { Actor, JobRecord } from "../ports.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance, closeInstance, finishClose } from "./change-instance.ts";
 import type { InstancePortName } from "./claim-instance.ts";
@@ -13,6 +13,7 @@ import { coolingTimerName, retryName } from "./execution-names.ts";
 import { actor, awaitsReviewBy, readableBy } from "./job-access.ts";
 import { type AccessFailure, type Failure, forbidden, notFound } from "./outcome.ts";
 import { startOnce } from "./start-workflow.ts";
+import { tellAgent } from "./tell-agent.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 /** What freeing a job's instance uses: stopping it, cooling it, and starting its next attempt. */
@@ -206,15 +207,6 @@ export const releaseInstance = async (cp: ReleasePorts, jobId: string): Promise<
   if (unfreed) throw unfreed;
 };
 
-/** Tells the instance's agent to drop the job; an instance that is gone has nothing to drop. */
-const abortOn = async (cp: Ports<"commands">, instanceId: string, jobId: string): Promise<void> => {
-  try {
-    await cp.commands.push(instanceId, { type: "abort", jobId });
-  } catch (error) {
-    if (!(error instanceof MailboxClosed)) throw error;
-  }
-};
-
 /**
  * Ends a job from outside its workflow (cancel, complete, timeout): the job changes first,
  * then its agent drops the work and the task its workflow waits on fails with `error`.
@@ -230,7 +222,7 @@ const interrupt = async (
   const applied = await applyJobEvent(cp, jobId, event, by);
   if (!applied.ok) return applied;
   const { record, before } = applied;
-  if (record.job.instanceId) await abortOn(cp, record.job.instanceId, jobId);
+  if (record.job.instanceId) await tellAgent(cp, record.job.instanceId, { type: "abort", jobId });
   if (before.taskToken) {
     // A task over already (its workflow moved on) takes the report as a no-op.
     await cp.workflows.sendTaskFailure(
@@ -348,7 +340,7 @@ export const markJobLost = async (
 ): Promise<void> => {
   const applied = await applyJobEvent(cp, jobId, { type: "heartbeatLost" });
   if (applied.ok && applied.record.job.instanceId) {
-    await abortOn(cp, applied.record.job.instanceId, jobId);
+    await tellAgent(cp, applied.record.job.instanceId, { type: "abort", jobId });
   }
 };
 

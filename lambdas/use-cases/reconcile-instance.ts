@@ -9,6 +9,7 @@ import {
 import { applyJobEvent } from "./apply-job-event.ts";
 import { carryOutClose, changeInstance, closeInstance } from "./change-instance.ts";
 import type { Ports } from "./control-plane.ts";
+import { tellAgent } from "./tell-agent.ts";
 import { WORKFLOW_ERRORS } from "./workflow-errors.ts";
 
 /** What bringing a record in line with the compute uses: the instance, its job and its job's workflow. */
@@ -108,11 +109,14 @@ export const instanceStateChanged = async (
 
 /**
  * EC2's "EC2 Spot Instance Interruption Warning": about two minutes before reclaiming a spot
- * instance. Its job is PREEMPTING; the agent uploads its checkpoint on the SIGTERM that
- * follows, and the instance's termination requeues the job (`instanceStateChanged`).
+ * instance. Its job is PREEMPTING, and its agent is told at once (`preempt`): the job gets
+ * its SIGTERM to save a checkpoint, which the agent uploads within the notice. The
+ * instance's termination then requeues the job (`instanceStateChanged`), and its next
+ * attempt starts from that checkpoint. A repeated warning tells the agent again: a second
+ * `preempt` finds nothing left to stop.
  */
 export const spotInterruptionWarned = async (
-  cp: Ports<"jobs" | "instances" | "events" | "metrics" | "clock", "costModel">,
+  cp: Ports<"jobs" | "instances" | "commands" | "events" | "metrics" | "clock", "costModel">,
   providerId: string,
 ): Promise<Reconciled> => {
   const instance = await cp.instances.getByProviderId(providerId);
@@ -121,5 +125,8 @@ export const spotInterruptionWarned = async (
   if (instance.status !== "LAUNCHING" && instance.status !== "EXECUTING")
     return { ignored: `instance ${instance.id} runs no job` };
   const applied = await applyJobEvent(cp, instance.jobId, { type: "spotInterruptionNotice" });
+  const preempting = applied.ok ? applied.record : await cp.jobs.get(instance.jobId);
+  if (preempting?.job.phase === "PREEMPTING" && preempting.job.instanceId === instance.id)
+    await tellAgent(cp, instance.id, { type: "preempt", jobId: instance.jobId });
   return applied.ok ? { applied: "spotInterruptionNotice" } : { ignored: applied.message };
 };

@@ -27,6 +27,10 @@ import { coolingExecutionEnded } from "../../handlers/events/cooling-execution-e
 import { workflowTasks } from "../../handlers/workflow/tasks.ts";
 import type { Compute, LaunchRequest, StateMachineName } from "../../ports.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
+import {
+  instanceStateChanged,
+  spotInterruptionWarned,
+} from "../../use-cases/reconcile-instance.ts";
 import { recoverAfterRestart } from "../../use-cases/recover.ts";
 import { addFirstAdmin } from "../../use-cases/users.ts";
 import { DynamoInstanceStore } from "../aws/dynamodb/instance-store.ts";
@@ -53,6 +57,11 @@ import { MemoryMetrics } from "./memory-metrics.ts";
 import { ProcessCompute } from "./process-compute.ts";
 
 const STATE_MACHINES = join(import.meta.dirname, "../../../statemachines");
+
+/** An event of the local compute is handled on its own, as EventBridge delivers it: a failure is logged. */
+const reconcileLater = (what: string, reconciling: Promise<unknown>) => {
+  reconciling.catch((error: unknown) => console.error(`after a ${what}: ${String(error)}`));
+};
 const TABLE_NAME = "gpuctl";
 
 export interface LocalOptions {
@@ -253,6 +262,10 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     stateDir,
     ...(options.agentEnv ? { agentEnv: options.agentEnv } : {}),
     ...(options.gpuProbe ? { gpuProbe: options.gpuProbe } : {}),
+    // As EC2's events reach the EC2-events function on AWS; `cp` exists by the time they come.
+    onStateChange: (change) => reconcileLater("state change", instanceStateChanged(cp, change)),
+    onSpotNotice: (providerId) =>
+      reconcileLater("spot notice", spotInterruptionWarned(cp, providerId)),
   });
   const faults = new ComputeFaults();
   for (const rule of options.faults ?? []) faults.inject(rule);

@@ -46,6 +46,17 @@ export interface ProcessComputeOptions {
   agentEnv?: Record<string, string>;
   /** The host deployments are reached at; default 127.0.0.1. */
   advertiseHost?: string;
+  /**
+   * An instance changed outside the control plane, as EC2's state-change events report it
+   * (`terminated`: it vanished).
+   */
+  onStateChange?: (change: {
+    instanceId: string;
+    providerId: string;
+    state: ComputeInstance["state"];
+  }) => void;
+  /** A spot interruption notice for this instance, as EC2's warning event brings it. */
+  onSpotNotice?: (providerId: string) => void;
 }
 
 export type LocalInstanceState = "running" | "stopped";
@@ -145,7 +156,11 @@ export class ProcessCompute implements Compute {
   readonly #gpuProbe: () => Promise<boolean>;
   readonly #agentEnv: Record<string, string>;
   readonly #advertiseHost: string;
+  readonly #onStateChange: NonNullable<ProcessComputeOptions["onStateChange"]>;
+  readonly #onSpotNotice: NonNullable<ProcessComputeOptions["onSpotNotice"]>;
   readonly #entries = new Map<string, Entry>();
+  /** Instances whose spot interruption is under way: each vanishes when its notice ends. */
+  readonly #interruptions = new Set<NodeJS.Timeout>();
   /** Operations on one instance run one after another. */
   readonly #queues = new Map<string, Promise<unknown>>();
   #types: Promise<string[]> | undefined;
@@ -160,6 +175,8 @@ export class ProcessCompute implements Compute {
     this.#gpuProbe = options.gpuProbe ?? nvidiaSmiFindsGpus;
     this.#agentEnv = options.agentEnv ?? {};
     this.#advertiseHost = options.advertiseHost ?? "127.0.0.1";
+    this.#onStateChange = options.onStateChange ?? (() => {});
+    this.#onSpotNotice = options.onSpotNotice ?? (() => {});
     if (asRoot) {
       // Jobs run as other users: they must get through the state folder to their own
       // folders (searchable, not listable); the rest of it stays private to its owners.
@@ -257,6 +274,52 @@ export class ProcessCompute implements Compute {
     });
   }
 
+  /**
+   * The instance is gone at once, as a reclaimed spot instance or one deleted from the
+   * console: its agent is killed with no chance to clean up, its folder deleted, and the
+   * change reported (`terminated`). An unknown instance changes nothing.
+   */
+  async vanish(instanceId: string): Promise<void> {
+    const entry = this.#entries.get(instanceId);
+    if (!entry) return;
+    await this.#serial(instanceId, async () => {
+      entry.terminated = true;
+      this.#entries.delete(instanceId);
+      const { pid } = entry.record;
+      if (entry.child && entry.exited) {
+        entry.child.kill("SIGKILL");
+        await entry.exited;
+      } else if (pid !== null && isAgent({ ...entry.record, pid })) {
+        signal(pid, "SIGKILL");
+        while (processAlive(pid)) await sleep(50);
+      }
+      killLeftoverGroups(entry.folder);
+      await rm(entry.folder, { recursive: true, force: true });
+    });
+    this.#onStateChange({
+      instanceId,
+      providerId: providerIdOf(instanceId),
+      state: "terminated",
+    });
+  }
+
+  /**
+   * A spot interruption: the notice now (`onSpotNotice`), and the instance vanishes once
+   * `noticeMs` have passed (two minutes on EC2). Only a spot instance can be interrupted.
+   */
+  interrupt(instanceId: string, { noticeMs }: { noticeMs: number }): void {
+    const entry = this.#entry(instanceId);
+    if (!entry.record.spot) throw new Error(`instance ${instanceId} is not a spot instance`);
+    this.#onSpotNotice(providerIdOf(instanceId));
+    const timer = setTimeout(() => {
+      this.#interruptions.delete(timer);
+      this.vanish(instanceId).catch((error: unknown) =>
+        console.error(`interrupting ${instanceId}: ${String(error)}`),
+      );
+    }, noticeMs);
+    this.#interruptions.add(timer);
+  }
+
   /** One instance as `instance.json` has it; undefined for an unknown (or terminated) id. */
   describe(instanceId: string): LocalInstance | undefined {
     const entry = this.#entries.get(instanceId);
@@ -277,6 +340,8 @@ export class ProcessCompute implements Compute {
 
   /** Stops every running agent (folders kept); the control plane calls it on its way out. */
   async shutdown(): Promise<void> {
+    for (const timer of this.#interruptions) clearTimeout(timer);
+    this.#interruptions.clear();
     await Promise.all(
       [...this.#entries.values()].map((entry) =>
         this.#serial(entry.id, () => this.#stopAgent(entry)),

@@ -52,7 +52,7 @@ const gearingUp = async (id: string) => {
   await stores.jobs.submit({ record: newRecord({ id }, { job }) });
   await dispatchStep(cp, { jobId: id, step: "gearUp", taskToken: `token-${id}` });
   const command = await commands.next("i-1", 0);
-  if (!command || command.type === "abort") throw new Error("no gear-up command");
+  if (command?.type !== "gearUp") throw new Error("no gear-up command");
   return { cp, sealed: command.taskToken, ...flaky };
 };
 

@@ -5,10 +5,11 @@
  */
 import { TerminateInstancesCommand } from "@aws-sdk/client-ec2";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Command } from "../../../agent/protocol.ts";
 import { Ec2Compute } from "../../../lambdas/adapters/aws/ec2/ec2-compute.ts";
 import { launchInstance } from "../../../lambdas/domain/instance.ts";
 import type { Job } from "../../../lambdas/domain/job.ts";
-import type { CommandQueue, Workflows } from "../../../lambdas/ports.ts";
+import { type CommandQueue, MailboxClosed, type Workflows } from "../../../lambdas/ports.ts";
 import { reap } from "../../../lambdas/use-cases/reap.ts";
 import {
   instanceStateChanged,
@@ -31,6 +32,7 @@ const pool = {
 let ec2: ReturnType<typeof fakeEc2>;
 let cp: ReconcilePorts;
 let closed: string[];
+let pushed: Array<{ instanceId: string; command: Command }>;
 let taskFailures: Array<{ token: string; error: string; cause: string }>;
 
 let stores: Awaited<ReturnType<typeof freshStores>>;
@@ -40,6 +42,7 @@ beforeEach(async () => {
   stores = await freshStores();
   ec2 = fakeEc2();
   closed = [];
+  pushed = [];
   taskFailures = [];
   const compute = new Ec2Compute({
     client: ec2Client(),
@@ -51,7 +54,10 @@ beforeEach(async () => {
   });
   const commands: CommandQueue = {
     open: async () => {},
-    push: async () => {},
+    push: async (instanceId, command) => {
+      if (closed.includes(instanceId)) throw new MailboxClosed(instanceId);
+      pushed.push({ instanceId, command });
+    },
     close: async (instanceId) => void closed.push(instanceId),
   };
   const workflows = {
@@ -199,11 +205,18 @@ describe("EC2's events", () => {
   });
 
   it("a spot warning makes the job PREEMPTING; the termination that follows requeues it", async () => {
-    const { providerId } = await training("warned", true);
+    const { instance, providerId } = await training("warned", true);
     expect(await spotInterruptionWarned(cp, providerId)).toEqual({
       applied: "spotInterruptionNotice",
     });
     expect((await stores.jobs.get("warned"))?.job.phase).toBe("PREEMPTING");
+    const preempt = { instanceId: instance.id, command: { type: "preempt", jobId: "warned" } };
+    expect(pushed).toEqual([preempt]);
+    // Delivered again (a run that died before it told the agent): the agent is told again.
+    expect(await spotInterruptionWarned(cp, providerId)).toMatchObject({
+      ignored: expect.stringContaining("PREEMPTING"),
+    });
+    expect(pushed).toEqual([preempt, preempt]);
     await instanceStateChanged(cp, { providerId, state: "shutting-down" });
     expect((await stores.jobs.get("warned"))?.job).toMatchObject({
       phase: "REQUESTING_SERVER",
@@ -238,5 +251,15 @@ describe("EC2's events", () => {
       ignored: expect.stringContaining("not spot"),
     });
     expect((await stores.jobs.get("on-demand"))?.job.phase).toBe("TRAINING");
+    expect(pushed).toEqual([]);
+  });
+
+  it("a warning that comes after the instance is gone tells no agent", async () => {
+    const { providerId } = await training("late-warning", true);
+    await instanceStateChanged(cp, { providerId, state: "terminated" });
+    expect(await spotInterruptionWarned(cp, providerId)).toMatchObject({
+      ignored: expect.stringContaining("runs no job"),
+    });
+    expect(pushed).toEqual([]);
   });
 });
