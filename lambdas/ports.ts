@@ -264,6 +264,12 @@ export interface Compute {
   start(instanceId: string, agent: LaunchRequest["agent"]): Promise<void>;
   /** Stops an instance, keeping its disk. */
   stop(instanceId: string): Promise<void>;
+  /**
+   * Restarts the agent of a running instance that went silent, keeping the instance, its
+   * disk and what its job left there: on EC2 a reboot (the agent starts again at boot);
+   * locally the agent process is killed and started again, as it was last started.
+   */
+  restartAgent(instanceId: string): Promise<void>;
   /** Deletes an instance and its disk; one already gone is done, not an error. */
   terminate(instanceId: string): Promise<void>;
   /**

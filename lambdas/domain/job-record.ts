@@ -24,6 +24,8 @@ export const JobSchema = z.object({
   exitCode: z.number().int().optional(),
   attempt: count.min(1),
   requeues: count,
+  agentLosses: count.optional(),
+  agentRestarted: z.boolean().optional(),
   workersTotal: count.min(1),
   workersReady: count,
   spot: z.boolean(),

@@ -14,6 +14,10 @@ export interface Job {
   attempt: number;
   /** Restarts that do not count against the limit: preemptions, ignored failures, interactive restarts. */
   requeues: number;
+  /** Placements lost with their agent (silent, or its instance gone); capped by `MAX_AGENT_LOSSES`. */
+  agentLosses?: number;
+  /** This placement's agent went silent and was restarted once already. */
+  agentRestarted?: boolean;
   workersTotal: number;
   /** Workers whose agent has registered in this attempt. */
   workersReady: number;

@@ -42,6 +42,7 @@ export const SAMPLE_EVENTS: readonly JobEvent[] = [
   { type: "scaleRequested", workers: 2 },
   { type: "scaled" },
   { type: "heartbeatLost" },
+  { type: "agentRestarted" },
   { type: "spotInterruptionNotice" },
   { type: "instanceGone" },
   { type: "released" },

@@ -35,7 +35,10 @@ export type JobEvent =
   | { type: "resultsReturned" }
   | { type: "scaleRequested"; workers: number }
   | { type: "scaled" }
+  /** The agent went silent and its instance is gone, or was restarted once already. */
   | { type: "heartbeatLost" }
+  /** The agent went silent on an instance still running: it was restarted there, once. */
+  | { type: "agentRestarted" }
   | { type: "spotInterruptionNotice" }
   | { type: "instanceGone" }
   | { type: "released" }
@@ -104,6 +107,38 @@ const afterEviction = (job: Job): Outcome =>
         reason: "SPOT_INTERRUPTED",
         patch: { requeues: job.requeues + 1 },
       };
+
+/**
+ * How many placements a job may lose with their agent (silent, or the instance gone outside
+ * the control plane) and be requeued uncounted: one more ends it LOST, so a job that kills
+ * its own agent or shuts its own instance down does not launch GPUs for ever.
+ */
+export const MAX_AGENT_LOSSES = 3;
+
+/**
+ * The agent was lost with its placement: an infrastructure failure, not the user's attempt.
+ * The job is requeued on a new instance (`requeues` + 1, `attempt` as it was), up to the cap.
+ */
+const afterAgentLoss = (job: Job, reason: "HEARTBEAT_LOST" | "INSTANCE_VANISHED"): Outcome => {
+  const agentLosses = (job.agentLosses ?? 0) + 1;
+  if (agentLosses > MAX_AGENT_LOSSES) return { phase: "LOST", reason, patch: { agentLosses } };
+  return {
+    phase: "REQUESTING_SERVER",
+    reason,
+    patch: { requeues: job.requeues + 1, agentLosses },
+  };
+};
+
+/** Why a job is back in REQUESTING_SERVER when its placement was taken away, not failed. */
+const REQUEUE_REASONS: ReadonlySet<Reason | undefined> = new Set([
+  "SPOT_INTERRUPTED",
+  "HEARTBEAT_LOST",
+  "INSTANCE_VANISHED",
+]);
+
+/** Whether the job was requeued for a new placement, with no attempt of its failing. */
+export const isRequeued = (job: Pick<Job, "phase" | "reason">): boolean =>
+  job.phase === "REQUESTING_SERVER" && REQUEUE_REASONS.has(job.reason);
 
 /** Legal transitions, as data: anything not listed here is refused. */
 export const TRANSITIONS: readonly TransitionRule[] = [
@@ -237,8 +272,23 @@ export const TRANSITIONS: readonly TransitionRule[] = [
   rule({
     event: "heartbeatLost",
     from: HOLDING_PHASES,
-    to: ["LOST"],
-    decide: () => ({ phase: "LOST", reason: "HEARTBEAT_LOST" }),
+    to: ["REQUESTING_SERVER", "LOST"],
+    decide: (job) => afterAgentLoss(job, "HEARTBEAT_LOST"),
+  }),
+  rule({
+    event: "agentRestarted",
+    from: HOLDING_PHASES,
+    to: ["CONNECTING_SERVER"],
+    guard: {
+      holds: (job) => job.agentRestarted !== true,
+      refusal: "its agent was restarted once already on this instance",
+    },
+    // The same instance, its disk and the job's checkpoints on it: the agent connects again.
+    decide: () => ({
+      phase: "CONNECTING_SERVER",
+      reason: "HEARTBEAT_LOST",
+      patch: { agentRestarted: true, workersReady: 0 },
+    }),
   }),
   rule({
     event: "spotInterruptionNotice",
@@ -251,9 +301,9 @@ export const TRANSITIONS: readonly TransitionRule[] = [
     event: "instanceGone",
     from: HOLDING_PHASES,
     to: ["REQUESTING_SERVER", "PREEMPTED", "LOST"],
-    // Spot capacity can be reclaimed without a notice; an on-demand instance that vanished cannot be recovered.
-    decide: (job) =>
-      job.spot ? afterEviction(job) : { phase: "LOST", reason: "INSTANCE_VANISHED" },
+    // Spot capacity can be reclaimed without a notice; an on-demand instance that vanished
+    // (shut down from inside, its agent dead, deleted) is lost with its agent.
+    decide: (job) => (job.spot ? afterEviction(job) : afterAgentLoss(job, "INSTANCE_VANISHED")),
   }),
   ...(["instanceGone", "released", "heartbeatLost"] as const).map((event) =>
     rule({
@@ -309,7 +359,9 @@ const ruleFor = (phase: Phase, event: JobEventType): TransitionRule | undefined 
 
 /** Fields that describe one placement of the job; a fresh placement starts without them. */
 const unplaced = (outcome: Outcome): JobPatch =>
-  outcome.phase === "REQUESTING_SERVER" ? { instanceId: undefined, workersReady: 0 } : {};
+  outcome.phase === "REQUESTING_SERVER"
+    ? { instanceId: undefined, workersReady: 0, agentRestarted: undefined }
+    : {};
 
 const withoutCleared = (fields: JobPatch): Job =>
   Object.fromEntries(

@@ -3,7 +3,7 @@ import { type Caller, may } from "../domain/identity.ts";
 import type { Instance } from "../domain/instance.ts";
 import { HOLDING_PHASES } from "../domain/phases.ts";
 import { backoffDelayS } from "../domain/retry-policy.ts";
-import type { JobEvent } from "../domain/transitions.ts";
+import { isRequeued, type JobEvent } from "../domain/transitions.ts";
 import type { Actor, JobRecord } from "../ports.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance, closeInstance, finishClose } from "./change-instance.ts";
@@ -147,10 +147,10 @@ const freeOrReport = async (cp: ReleasePorts, record: JobRecord, instance: Insta
  * workflow did not expect): the retry policy decides, as for any failed attempt.
  */
 const unexplainedEnd = (record: JobRecord): JobEvent | undefined => {
-  const { phase, reason } = record.job;
+  const { phase } = record.job;
   if ((HOLDING_PHASES as readonly string[]).includes(phase))
     return { type: "failed", reason: "INIT_FAILED" };
-  if (phase === "REQUESTING_SERVER" && reason !== "SPOT_INTERRUPTED")
+  if (phase === "REQUESTING_SERVER" && !isRequeued(record.job))
     return { type: "failed", reason: "LAUNCH_FAILED" };
   return undefined;
 };
@@ -331,17 +331,6 @@ export const timeOutJob = async (
 ): Promise<{ timedOut: boolean }> => {
   const done = await interrupt(cp, jobId, { type: "timeout" }, WORKFLOW_ERRORS.timedOut);
   return { timedOut: done.ok };
-};
-
-/** The agent went silent (no registration, or no heartbeat while running): the job is LOST. */
-export const markJobLost = async (
-  cp: Ports<"jobs" | "commands" | "events" | "metrics" | "clock">,
-  jobId: string,
-): Promise<void> => {
-  const applied = await applyJobEvent(cp, jobId, { type: "heartbeatLost" });
-  if (applied.ok && applied.record.job.instanceId) {
-    await tellAgent(cp, applied.record.job.instanceId, { type: "abort", jobId });
-  }
 };
 
 /**

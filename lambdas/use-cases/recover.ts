@@ -16,7 +16,8 @@ const WAITING_FOR_A_SERVER: Phase[] = [
 /**
  * Picks up after a restart of the local control plane, whose workflows, agent processes
  * and timers did not survive it: waiting jobs get their workflow again, jobs that were on
- * an instance are LOST (their process is gone), cancels finish, and instances whose agent
+ * an instance are requeued as their agent was lost (`heartbeatLost`: uncounted, up to the
+ * cap), cancels finish, and instances whose agent
  * is gone are recorded as stopped, ready to be started for the next job of their pool.
  * The lost executions' names stay taken, as on Step Functions: the restarted ones get new ones.
  */

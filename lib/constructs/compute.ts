@@ -226,6 +226,20 @@ export class Compute extends Construct {
   }
 
   /**
+   * What only the function that answers a silent agent may do: reboot one of this
+   * installation's instances, whose agent starts again at boot.
+   */
+  grantRestart(grantee: IGrantable): void {
+    this.#attach(grantee, "Restart", [
+      new PolicyStatement({
+        actions: ["ec2:RebootInstances"],
+        resources: [this.#ec2("instance", "*")],
+        conditions: { StringEquals: this.#ours("aws:ResourceTag") },
+      }),
+    ]);
+  }
+
+  /**
    * What only the function that finds instances for jobs may do: launch one from this
    * template, of an allowed type, with IMDSv2, an encrypted disk, tagged as ours, in the
    * stack's subnets; or start one of ours again. The conditions hold even if the launch
@@ -318,7 +332,11 @@ export class Compute extends Construct {
   }
 
   /** A policy of its own on the grantee's role, each wildcard resource acknowledged with its reason. */
-  #attach(grantee: IGrantable, kind: "Manage" | "Launch", statements: PolicyStatement[]): void {
+  #attach(
+    grantee: IGrantable,
+    kind: "Manage" | "Launch" | "Restart",
+    statements: PolicyStatement[],
+  ): void {
     const role = grantee.grantPrincipal as Partial<IRole>;
     if (!role.attachInlinePolicy || !role.node)
       throw new Error(`grant${kind}: the grantee must be a role (a Lambda function's, say)`);

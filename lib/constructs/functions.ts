@@ -60,6 +60,8 @@ export interface ComputeForFunctions {
   grantManage(grantee: IGrantable): void;
   /** Launch from the template, or start one of ours again: only the function that finds instances for jobs. */
   grantLaunch(grantee: IGrantable): void;
+  /** Reboot one of ours: only the function that answers a silent agent. */
+  grantRestart(grantee: IGrantable): void;
 }
 
 export interface FunctionsProps {
@@ -162,6 +164,8 @@ interface Handler {
   bundling?: BundlingOptions;
   /** It launches and starts instances (`grantLaunch`), beyond its ports' grants. */
   launches?: true;
+  /** It reboots instances whose agent went silent (`grantRestart`), beyond its ports' grants. */
+  restartsAgents?: true;
   /** Kinds of variables the entry reads itself. */
   ownEnvironment?: readonly EnvironmentKind[];
   memorySize?: number;
@@ -179,6 +183,7 @@ const HANDLERS: Record<LambdaName, Handler> = {
     launches: true,
     timeout: Duration.minutes(15),
   },
+  SilentAgentFunction: { needs: WORKFLOW_TASKS.SilentAgentFunction.needs, restartsAgents: true },
   // API Gateway ends an HTTP API integration at 30 s; users wait on it, so more memory, more CPU.
   ApiFunction: {
     needs: API_NEEDS,
@@ -343,6 +348,7 @@ export class Functions extends Construct {
       const needs = handler.needs;
       for (const need of [...needs.ports, ...needs.settings]) grants[need](role);
       if (handler.launches) compute.grantLaunch(role);
+      if (handler.restartsAgents) compute.grantRestart(role);
       made[name] = fn;
     }
     this.functions = made;

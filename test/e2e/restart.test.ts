@@ -36,7 +36,7 @@ const until = async <T>(
 };
 
 describe("restarting the local control plane", () => {
-  it("keeps jobs and instances, marks interrupted work LOST, and reuses stopped instances", async () => {
+  it("keeps jobs and instances, requeues interrupted work, and reuses stopped instances", async () => {
     const first = await start();
     const done = await first.client.submitJob(trainingSpec());
     await until(
@@ -65,16 +65,35 @@ describe("restarting the local control plane", () => {
       // The first admin was made once: the restart hands the CLI that same token.
       expect(second.admin).toEqual(first.admin);
       expect(await second.client.getJob(done.id)).toMatchObject({ phase: "COMPLETED" });
-      expect(await second.client.getJob(running.id)).toMatchObject({
-        phase: "LOST",
+      // Its agent went with the control plane: requeued, not the user's attempt, not lost.
+      const requeue = (await second.client.jobEvents(running.id)).find(
+        (event) => event.type === "heartbeatLost",
+      );
+      expect(requeue).toMatchObject({
+        from: "TRAINING",
+        phase: "REQUESTING_SERVER",
         reason: "HEARTBEAT_LOST",
-        dialects: { modelarts: { code: 14 }, runai: { status: "Unknown" } },
+        dialects: {
+          aibro: { status: "QUEUING", substatus: "REQUESTING SERVER" },
+          runai: { status: "Pending" },
+          modelarts: { code: 4 },
+        },
       });
-      // The second job reused the first one's cooling instance: one instance, stopped while its agent was gone.
+      const rerun = await until(
+        () => second.client.getJob(running.id),
+        (job) => job.phase === "TRAINING",
+        "the requeued job to run again",
+      );
+      expect(rerun).toMatchObject({ attempt: 1, requeues: 1 });
+      // It ran again on the first job's instance, stopped while its agent was gone: the only one.
       const instances = await second.client.listInstances();
-      expect(instances.map((instance) => [instance.status, instance.substatus])).toEqual([
-        ["CLOSED", "STOPPED"],
-      ]);
+      expect(instances.map((instance) => instance.id)).toEqual([rerun.instanceId]);
+      await second.client.cancelJob(running.id);
+      await until(
+        () => second.client.listInstances(),
+        (listed) => listed.every((instance) => instance.status === "COOLING"),
+        "the canceled job's instance to cool",
+      );
 
       const again = await second.client.submitJob(trainingSpec());
       const finished = await until(

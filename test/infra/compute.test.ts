@@ -42,6 +42,7 @@ const build = (props: Partial<ComputeProps> = {}) => {
   const functionRole = new Role(stack, "FunctionRole", { assumedBy: new AccountRootPrincipal() });
   compute.grantManage(functionRole);
   compute.grantLaunch(functionRole);
+  compute.grantRestart(functionRole);
   compute.allowAgentApi(AGENT_ROUTES);
   return { app, stack, compute, functionRole };
 };
@@ -327,6 +328,12 @@ describe("the compute construct", () => {
         actions: ["iam:PassRole"],
         resources: [`{${logicalIdOf(stack, compute.instanceRole)}.Arn}`],
         condition: { StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } },
+      },
+      // grantRestart: the function that answers a silent agent.
+      {
+        actions: ["ec2:RebootInstances"],
+        resources: [ec2("instance/*")],
+        condition: { StringEquals: { "aws:ResourceTag/gpuctl:control-plane": "gpuctl-test" } },
       },
     ]);
   });

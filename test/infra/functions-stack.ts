@@ -23,9 +23,10 @@ export const AGENT_ENDPOINT = "https://agents.example.com/";
 
 const s3File = (key: string) => ({ bucket: "gpuctl-assets", key, sha256: "0".repeat(64) });
 
-/** Each grantee of `grantManage` and of `grantLaunch`, so a test can tell the compute grants from the others. */
+/** Each grantee of `grantManage`, `grantLaunch` and `grantRestart`, so a test can tell the compute grants from the others. */
 export const computeGrantees: IGrantable[] = [];
 export const launchGrantees: IGrantable[] = [];
+export const restartGrantees: IGrantable[] = [];
 
 const instances = `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/*`;
 
@@ -45,6 +46,10 @@ export const fakeCompute: ComputeForFunctions = {
   grantLaunch: (grantee) => {
     launchGrantees.push(grantee);
     Grant.addToPrincipal({ grantee, actions: ["ec2:RunInstances"], resourceArns: [instances] });
+  },
+  grantRestart: (grantee) => {
+    restartGrantees.push(grantee);
+    Grant.addToPrincipal({ grantee, actions: ["ec2:RebootInstances"], resourceArns: [instances] });
   },
 };
 

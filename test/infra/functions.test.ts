@@ -106,6 +106,10 @@ const PORT_GRANTS: Record<string, string[]> = {
 const LAUNCHER: LambdaName = "AcquireInstanceFunction";
 const LAUNCH_GRANTS = [`ec2:RunInstances arn:aws:ec2:${REGION}:${ACCOUNT}:instance/*`];
 
+/** The one function that reboots instances, whose agent went silent, beyond its compute port's grant. */
+const RESTARTER: LambdaName = "SilentAgentFunction";
+const RESTART_GRANTS = [`ec2:RebootInstances arn:aws:ec2:${REGION}:${ACCOUNT}:instance/*`];
+
 /** What a Lambda needs whatever its ports: its own log group, and X-Ray's traces. */
 const baseGrants = (name: LambdaName) => [
   ...pairs(["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]),
@@ -199,6 +203,7 @@ describe("the functions", () => {
         ...baseGrants(name),
         ...[...ports, ...settings].flatMap((need) => PORT_GRANTS[need] ?? []),
         ...(name === LAUNCHER ? LAUNCH_GRANTS : []),
+        ...(name === RESTARTER ? RESTART_GRANTS : []),
       ]);
       expect([...allowedOf(name)].sort()).toEqual([...expected].sort());
     },

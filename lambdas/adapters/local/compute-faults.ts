@@ -172,6 +172,10 @@ export const withComputeFaults = (
       return compute.start(instanceId, agent);
     },
     stop: (instanceId) => close("stop", instanceId),
+    restartAgent: async (instanceId) => {
+      throttle(`agent restart of ${instanceId}`, await typeOf(instanceId));
+      return compute.restartAgent(instanceId);
+    },
     terminate: (instanceId) => close("terminate", instanceId),
     serviceAddress: async (instanceId, port) => {
       throttle(`service address of ${instanceId}`, await typeOf(instanceId));

@@ -87,6 +87,11 @@ export interface LocalOptions {
   gpuProbe?: () => Promise<boolean>;
   /** Faults the compute raises from the start (GPUCTL_FAULTS); the returned `faults` changes them. */
   faults?: ComputeFaultRule[];
+  /**
+   * Seconds an agent may go without a heartbeat before it counts as silent, instead of the
+   * workflow's HeartbeatSeconds (tests, whose agents beat every second).
+   */
+  heartbeatTimeoutS?: number;
   onEvent?: (event: StatusEvent) => void;
   /** Measures what the control plane does (bench/control-plane.ts); none of them changes it. */
   probes?: LocalProbes;
@@ -142,6 +147,7 @@ const probedCompute = (compute: Compute, probe: LocalProbes["launch"]): Compute 
         },
         start: (instanceId, agent) => compute.start(instanceId, agent),
         stop: (instanceId) => compute.stop(instanceId),
+        restartAgent: (instanceId) => compute.restartAgent(instanceId),
         terminate: (instanceId) => compute.terminate(instanceId),
         serviceAddress: (instanceId, port) => compute.serviceAddress(instanceId, port),
         list: () => compute.list(),
@@ -276,7 +282,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     "instance-cooling": join(STATE_MACHINES, "instance-cooling.asl.json"),
   };
   const placeholderTasks = options.workflows?.tasks ?? ((byName: TaskFunctions) => byName);
-  const { backoffMs } = options;
+  const { backoffMs, heartbeatTimeoutS } = options;
   // The workflows' tasks and the control plane holding those workflows need each other:
   // the tasks find the control plane when they run, after both exist.
   const workflows = new LocalWorkflows({
@@ -304,6 +310,9 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
             state === "Back off before retrying" ? backoffMs : undefined,
           retryIntervalOverrides: () => backoffMs,
         }
+      : {}),
+    ...(heartbeatTimeoutS !== undefined
+      ? { heartbeatSecondsOverrides: () => heartbeatTimeoutS }
       : {}),
   });
   const costModel = options.costModel ?? DEFAULT_COST_MODEL;

@@ -52,6 +52,8 @@ export interface LocalWorkflowsOptions {
   waitTimeOverrides?: (stateName: string) => number | undefined;
   /** Milliseconds before each retry of a state (one value, or one per retrier); undefined keeps its own. */
   retryIntervalOverrides?: (stateName: string) => number | number[] | undefined;
+  /** Seconds a callback task with HeartbeatSeconds may go without one instead; undefined keeps its own. */
+  heartbeatSecondsOverrides?: (stateName: string) => number | undefined;
   onExecutionEnd?: (end: ExecutionEnd) => void;
   /**
    * A file that keeps the names of the executions started, across restarts: as on Step
@@ -247,13 +249,17 @@ export class LocalWorkflows implements Workflows {
       const { parameters, limits } = spec.carriesLimits
         ? carriedLimits(input, spec.limits)
         : { parameters: input, limits: spec.limits };
+      const heartbeatSeconds =
+        limits.heartbeatSeconds === undefined
+          ? undefined
+          : (this.#options.heartbeatSecondsOverrides?.(stateName) ?? limits.heartbeatSeconds);
       const event = spec.lambdaInvoke ? lambdaEvent(parameters) : parameters;
       if (!spec.callback) {
         const result = afterWatch(execution, () => handler(event, {}));
         return spec.lambdaInvoke ? result.then(lambdaResponse) : result;
       }
       const taskToken = claimTaskToken(execution);
-      const result = this.#tokens.wait(execution, taskToken, limits);
+      const result = this.#tokens.wait(execution, taskToken, { ...limits, heartbeatSeconds });
       const invoked = afterWatch(execution, () => handler(event, { taskToken })).then(
         () => result,
         (error: unknown) => {

@@ -25,6 +25,7 @@ import { inheritedEnv } from "../../../agent/environment.ts";
 import { killLeftoverGroups } from "../../../agent/groups.ts";
 import { AGENT_TOKEN_FILE_ENV } from "../../../agent/protocol.ts";
 import { AGENT_BUNDLE } from "../../../scripts/build-agent.ts";
+import type { ComputeState } from "../../domain/reaping.ts";
 import {
   type Compute,
   ComputeError,
@@ -47,14 +48,11 @@ export interface ProcessComputeOptions {
   /** The host deployments are reached at; default 127.0.0.1. */
   advertiseHost?: string;
   /**
-   * An instance changed outside the control plane, as EC2's state-change events report it
-   * (`terminated`: it vanished).
+   * What happened to an instance without the control plane asking, as EC2's state-change
+   * events say it: an agent process that exited on its own is `stopped`, an instance that
+   * vanished is `terminated`.
    */
-  onStateChange?: (change: {
-    instanceId: string;
-    providerId: string;
-    state: ComputeInstance["state"];
-  }) => void;
+  onStateChange?: (change: { instanceId: string; providerId: string; state: ComputeState }) => void;
   /** A spot interruption notice for this instance, as EC2's warning event brings it. */
   onSpotNotice?: (providerId: string) => void;
 }
@@ -146,6 +144,8 @@ interface Entry {
   child?: ChildProcess;
   /** Settles when the agent this control plane started has exited. */
   exited?: Promise<void>;
+  /** What the agent was last started with, to start it again (kept in memory only). */
+  agent?: LaunchRequest["agent"];
   terminated: boolean;
 }
 
@@ -161,6 +161,8 @@ export class ProcessCompute implements Compute {
   readonly #entries = new Map<string, Entry>();
   /** Instances whose spot interruption is under way: each vanishes when its notice ends. */
   readonly #interruptions = new Set<NodeJS.Timeout>();
+  /** Agents this control plane ended itself: their exit is no news. */
+  readonly #exitsAsked = new WeakSet<ChildProcess>();
   /** Operations on one instance run one after another. */
   readonly #queues = new Map<string, Promise<unknown>>();
   #types: Promise<string[]> | undefined;
@@ -262,6 +264,30 @@ export class ProcessCompute implements Compute {
     return this.#serial(instanceId, () => this.#stopAgent(entry));
   }
 
+  /** The agent is killed outright (a hung one answers no SIGTERM) and started again. */
+  async restartAgent(instanceId: string): Promise<void> {
+    const entry = this.#entry(instanceId);
+    return this.#serial(instanceId, async () => {
+      const { agent } = entry;
+      if (!agent)
+        throw new Error(`the agent of ${instanceId} was not started here: it cannot be restarted`);
+      await this.#killAgent(entry, { asked: true });
+      await this.#startAgent(entry, agent);
+    });
+  }
+
+  /** A fault: the agent dies (SIGKILL) on its own, as a crashed agent does; the instance stays. */
+  async killAgent(instanceId: string): Promise<void> {
+    await this.#killAgent(this.#entry(instanceId), { asked: false });
+  }
+
+  /** A fault: the agent hangs (SIGSTOP), alive but silent, until it is restarted or stopped. */
+  hangAgent(instanceId: string): void {
+    const { pid } = this.#entry(instanceId).record;
+    if (pid === null) throw new Error(`instance ${instanceId} runs no agent`);
+    signal(pid, "SIGSTOP");
+  }
+
   /** An instance already gone (its folder deleted) is terminated: done. */
   async terminate(instanceId: string): Promise<void> {
     const entry = this.#entries.get(instanceId);
@@ -286,10 +312,8 @@ export class ProcessCompute implements Compute {
       entry.terminated = true;
       this.#entries.delete(instanceId);
       const { pid } = entry.record;
-      if (entry.child && entry.exited) {
-        entry.child.kill("SIGKILL");
-        await entry.exited;
-      } else if (pid !== null && isAgent({ ...entry.record, pid })) {
+      if (entry.child && entry.exited) await this.#killAgent(entry, { asked: true });
+      else if (pid !== null && isAgent({ ...entry.record, pid })) {
         signal(pid, "SIGKILL");
         while (processAlive(pid)) await sleep(50);
       }
@@ -455,6 +479,12 @@ export class ProcessCompute implements Compute {
         if (entry.child === child) {
           killLeftoverGroups(entry.folder);
           this.#setRecord(entry, { pid: null, startedAt: null, state: "stopped" });
+          if (!this.#exitsAsked.has(child))
+            this.#onStateChange({
+              instanceId: entry.id,
+              providerId: providerIdOf(entry.id),
+              state: "stopped",
+            });
         }
         resolveExit();
       });
@@ -462,6 +492,7 @@ export class ProcessCompute implements Compute {
     await once(child, "spawn");
     entry.child = child;
     entry.exited = exited;
+    entry.agent = agent;
     const pid = child.pid ?? null;
     this.#setRecord(entry, {
       pid,
@@ -470,13 +501,25 @@ export class ProcessCompute implements Compute {
     });
   }
 
+  /** SIGKILL to the agent this control plane started, and its jobs' leftovers after it. */
+  async #killAgent(entry: Entry, { asked }: { asked: boolean }): Promise<void> {
+    const { child, exited } = entry;
+    if (!child || !exited || child.exitCode !== null || child.signalCode !== null) return;
+    if (asked) this.#exitsAsked.add(child);
+    child.kill("SIGKILL");
+    await exited;
+  }
+
   /** SIGTERM to the agent, SIGKILL after 10 s; then whatever its jobs left is killed too. */
   async #stopAgent(entry: Entry): Promise<void> {
     this.#refresh(entry);
     const { pid } = entry.record;
     if (entry.record.state === "running" && entry.child && entry.exited) {
       const child = entry.child;
+      this.#exitsAsked.add(child);
       child.kill("SIGTERM");
+      // A hung (stopped) agent gets its SIGTERM once it runs again.
+      child.kill("SIGCONT");
       const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
       await entry.exited;
       clearTimeout(timer);

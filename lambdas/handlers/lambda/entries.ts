@@ -9,7 +9,7 @@ export const LAMBDA_ENTRIES = {
   AcquireInstanceFunction: "tasks/acquire-instance.ts",
   DispatchStepFunction: "tasks/dispatch-step.ts",
   RequestReviewFunction: "tasks/request-review.ts",
-  MarkJobLostFunction: "tasks/mark-job-lost.ts",
+  SilentAgentFunction: "tasks/silent-agent.ts",
   TimeOutJobFunction: "tasks/time-out-job.ts",
   ReleaseInstanceFunction: "tasks/release-instance.ts",
   ExpireCoolingFunction: "tasks/expire-cooling.ts",

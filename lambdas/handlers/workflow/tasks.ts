@@ -15,11 +15,11 @@ import {
   abandonCooling,
   expireCooling,
   expireStopped,
-  markJobLost,
   releaseInstance,
   requestReview,
   timeOutJob,
 } from "../../use-cases/finish-job.ts";
+import { askAboutSilentAgent } from "../../use-cases/silent-agent.ts";
 
 const jobInput = z.object({ jobId: z.string() });
 
@@ -71,9 +71,12 @@ export const RequestReviewFunction = task(
     requestReview(cp, z.object({ jobId: z.string(), taskToken: z.string() }).parse(payload)),
 );
 
-export const MarkJobLostFunction = task(
-  /* @__PURE__ */ needs(["jobs", "commands", "events", "metrics", "clock"]),
-  (cp, payload) => markJobLost(cp, jobInput.parse(payload).jobId),
+export const SilentAgentFunction = task(
+  /* @__PURE__ */ needs(
+    ["jobs", "instances", "compute", "commands", "events", "metrics", "clock"],
+    ["costModel"],
+  ),
+  (cp, payload) => askAboutSilentAgent(cp, jobInput.parse(payload).jobId),
 );
 
 export const TimeOutJobFunction = task(
@@ -137,7 +140,7 @@ export const WORKFLOW_TASKS = {
   AcquireInstanceFunction,
   DispatchStepFunction,
   RequestReviewFunction,
-  MarkJobLostFunction,
+  SilentAgentFunction,
   TimeOutJobFunction,
   ReleaseInstanceFunction,
   ExpireCoolingFunction,

@@ -186,15 +186,17 @@ describe("the reaper", () => {
 });
 
 describe("EC2's events", () => {
-  it("an on-demand instance stopped from inside mid-job: its job is LOST, the instance terminated", async () => {
+  it("an on-demand instance stopped from inside mid-job: its job is requeued uncounted, the instance terminated", async () => {
     const { instance, providerId } = await training("stopped-inside", false);
     ec2.setState(providerId, "stopped");
     expect(await instanceStateChanged(cp, { providerId, state: "stopped" })).toEqual({
       applied: "vanished",
     });
     expect((await stores.jobs.get("stopped-inside"))?.job).toMatchObject({
-      phase: "LOST",
+      phase: "REQUESTING_SERVER",
       reason: "INSTANCE_VANISHED",
+      attempt: 1,
+      requeues: 1,
     });
     expect(await stores.instances.get(instance.id)).toMatchObject({
       status: "CLOSED",

@@ -48,7 +48,7 @@ const runner = (options: { ends?: boolean; journal?: string } = {}) =>
           options.ends ? Promise.reject(new Error("no")) : never(),
         DispatchStepFunction: never,
         RequestReviewFunction: never,
-        MarkJobLostFunction: async () => ({}),
+        SilentAgentFunction: async () => ({ restarted: false }),
         ReleaseInstanceFunction: async () => ({}),
         TimeOutJobFunction: async (payload) => {
           timeOuts.push(payload);

@@ -40,7 +40,7 @@ describe("the job lifecycle on the local runner", () => {
           RequestReviewFunction: callback,
           DispatchStepFunction: callback,
           AcquireInstanceFunction: async () => ({ instanceId: "i-1", placement: "warm" }),
-          MarkJobLostFunction: async () => ({}),
+          SilentAgentFunction: async () => ({ restarted: false }),
           ReleaseInstanceFunction: async () => ({}),
         }),
         retryIntervalOverrides: () => 0,

@@ -35,6 +35,7 @@ const recording = () => {
     },
     start: async (id) => void calls.push(`start ${id}`),
     stop: async (id) => void calls.push(`stop ${id}`),
+    restartAgent: async (id) => void calls.push(`restartAgent ${id}`),
     terminate: async (id) => void calls.push(`terminate ${id}`),
     serviceAddress: async (id, port) => {
       calls.push(`serviceAddress ${id}`);

@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { type Job, type JobSubmission, submitJob } from "../../../lambdas/domain/job.ts";
 import { retryActionFor } from "../../../lambdas/domain/retry-policy.ts";
-import { type JobEvent, transition } from "../../../lambdas/domain/transitions.ts";
+import {
+  type JobEvent,
+  MAX_AGENT_LOSSES,
+  transition,
+} from "../../../lambdas/domain/transitions.ts";
 
 /** Applies events in order, failing the test at the first refusal. */
 const run = (job: Job, ...events: JobEvent[]): Job =>
@@ -191,10 +195,93 @@ describe("preemption", () => {
       "PREEMPTED",
     );
   });
+});
 
-  it("calls an on-demand instance that vanished LOST", () => {
-    const job = run(training(), ...toTraining, { type: "instanceGone" });
-    expect(job).toMatchObject({ phase: "LOST", reason: "INSTANCE_VANISHED" });
+describe("a lost agent", () => {
+  const backOnTraining: JobEvent[] = toTraining.slice(1);
+
+  it.each([
+    ["its instance vanished", { type: "instanceGone" }, "INSTANCE_VANISHED"],
+    ["it went silent", { type: "heartbeatLost" }, "HEARTBEAT_LOST"],
+  ] as const)(
+    "requeues an on-demand job whose %s, uncounted, on a new instance",
+    (_why, event, reason) => {
+      const job = run(training(), ...toTraining, event);
+      expect(job).toMatchObject({
+        phase: "REQUESTING_SERVER",
+        reason,
+        attempt: 1,
+        requeues: 1,
+        agentLosses: 1,
+        workersReady: 0,
+      });
+      expect(job.instanceId).toBeUndefined();
+    },
+  );
+
+  it(`ends LOST once it lost more than ${MAX_AGENT_LOSSES} placements, keeping its last instance`, () => {
+    let job = run(training(), ...toTraining);
+    for (let lost = 1; lost <= MAX_AGENT_LOSSES; lost++) {
+      job = run(job, { type: "instanceGone" });
+      expect(job).toMatchObject({ phase: "REQUESTING_SERVER", requeues: lost });
+      job = run(job, ...backOnTraining);
+    }
+    job = run(job, { type: "heartbeatLost" });
+    expect(job).toMatchObject({
+      phase: "LOST",
+      reason: "HEARTBEAT_LOST",
+      attempt: 1,
+      requeues: MAX_AGENT_LOSSES,
+      instanceId: "i-1",
+    });
+  });
+
+  it("does not spend its counted retries: a failed run afterwards still retries", () => {
+    const job = run(training(), ...toTraining, { type: "heartbeatLost" }, ...backOnTraining, {
+      type: "runExited",
+      code: 1,
+    });
+    expect(job).toMatchObject({ phase: "RETRY_BACKOFF", attempt: 2, requeues: 1 });
+  });
+
+  it("restarts a silent agent once on the same instance, which connects again", () => {
+    const restarted = run(training(), ...toTraining, { type: "agentRestarted" });
+    expect(restarted).toMatchObject({
+      phase: "CONNECTING_SERVER",
+      reason: "HEARTBEAT_LOST",
+      instanceId: "i-1",
+      agentRestarted: true,
+      workersReady: 0,
+      attempt: 1,
+      requeues: 0,
+    });
+    const again = run(
+      restarted,
+      { type: "agentRegistered", envCached: true },
+      { type: "inputsReady" },
+    );
+    const refused = transition(again, { type: "agentRestarted" });
+    expect(refused).toMatchObject({ ok: false, refusal: { code: "GUARD_FAILED" } });
+  });
+
+  it("may restart the agent again on the next instance", () => {
+    const job = run(
+      training(),
+      ...toTraining,
+      { type: "agentRestarted" },
+      { type: "heartbeatLost" },
+      ...backOnTraining,
+    );
+    expect(job.agentRestarted).toBeUndefined();
+    expect(run(job, { type: "agentRestarted" }).phase).toBe("CONNECTING_SERVER");
+  });
+
+  it("still requeues a spot job whose instance vanished as preempted, with no cap", () => {
+    let job = run(training({ spot: true }), ...toTraining);
+    for (let lost = 1; lost <= MAX_AGENT_LOSSES + 1; lost++)
+      job = run(job, { type: "instanceGone" }, ...backOnTraining);
+    expect(job).toMatchObject({ phase: "TRAINING", requeues: MAX_AGENT_LOSSES + 1 });
+    expect(job.agentLosses).toBeUndefined();
   });
 });
 

@@ -13,7 +13,8 @@ const EVICTED = ["REQUESTING_SERVER", "PREEMPTED"];
 const ATTEMPT_FAILED = ["RETRY_BACKOFF", "FAILED"];
 const WHILE_HOLDING = {
   failed: ATTEMPT_FAILED,
-  heartbeatLost: ["LOST"],
+  heartbeatLost: ["REQUESTING_SERVER", "LOST"],
+  agentRestarted: ["CONNECTING_SERVER"],
   spotInterruptionNotice: ["PREEMPTING"],
   instanceGone: [...EVICTED, "LOST"],
   cancelRequested: ["CANCELING"],

@@ -118,7 +118,7 @@ const TASK_USE_CASES: Record<string, string[]> = {
   "tasks/acquire-instance.ts": ["acquireInstance"],
   "tasks/dispatch-step.ts": ["dispatchStep"],
   "tasks/request-review.ts": ["requestReview"],
-  "tasks/mark-job-lost.ts": ["markJobLost"],
+  "tasks/silent-agent.ts": ["askAboutSilentAgent"],
   "tasks/time-out-job.ts": ["timeOutJob"],
   "tasks/release-instance.ts": ["releaseInstance", "abandonCooling"],
   "tasks/expire-cooling.ts": ["expireCooling"],

@@ -11,6 +11,7 @@ import {
   EC2ServiceException,
   type Instance as Ec2Instance,
   paginateDescribeInstances,
+  RebootInstancesCommand,
   RunInstancesCommand,
   type RunInstancesCommandInput,
   StartInstancesCommand,
@@ -213,6 +214,14 @@ export class Ec2Compute implements Compute {
     const state = instance.State?.Name;
     if (state === "stopping" || state === "stopped") return;
     await this.#client.send(new StopInstancesCommand({ InstanceIds: [instance.InstanceId ?? ""] }));
+  }
+
+  /** A reboot: the agent's systemd service starts again at boot, on the same disk. */
+  async restartAgent(instanceId: string): Promise<void> {
+    const instance = await this.#require(instanceId);
+    await this.#client.send(
+      new RebootInstancesCommand({ InstanceIds: [instance.InstanceId ?? ""] }),
+    );
   }
 
   /** An instance already gone is terminated: the caller's wish holds. */

@@ -1,6 +1,7 @@
 import {
   DescribeInstancesCommand,
   EC2Client,
+  RebootInstancesCommand,
   RunInstancesCommand,
   StartInstancesCommand,
   TerminateInstancesCommand,
@@ -280,6 +281,33 @@ describe("starting, stopping, terminating", () => {
       host: ec2.instances.get(providerId)?.PrivateIpAddress,
       port: 8080,
     });
+  });
+});
+
+describe("restarting a silent agent", () => {
+  it("reboots the instance by its EC2 id: the agent's service starts again at boot, on the same disk", async () => {
+    ec2 = fakeEc2();
+    const ec2Compute = compute();
+    const { providerId } = await ec2Compute.launch(request());
+    ec2.mock.on(RebootInstancesCommand).resolves({});
+    await ec2Compute.restartAgent(request().instanceId);
+    expect(ec2.mock).toHaveReceivedCommandTimes(RebootInstancesCommand, 1);
+    expect(ec2.mock).toHaveReceivedCommandWith(RebootInstancesCommand, {
+      InstanceIds: [providerId],
+    });
+  });
+
+  it("fails as EC2 does when the reboot is refused, and reboots nothing it does not know", async () => {
+    ec2 = fakeEc2();
+    const ec2Compute = compute();
+    await ec2Compute.launch(request());
+    ec2.mock.on(RebootInstancesCommand).rejects(ec2Error("IncorrectInstanceState"));
+    await expect(ec2Compute.restartAgent(request().instanceId)).rejects.toMatchObject({
+      name: "IncorrectInstanceState",
+    });
+    ec2.mock.resetHistory();
+    await expect(compute().restartAgent("gi-never-launched")).rejects.toThrow(/no EC2 instance/);
+    expect(ec2.mock).not.toHaveReceivedCommand(RebootInstancesCommand);
   });
 });
 
