@@ -1,8 +1,8 @@
 /**
  * A compute whose instances are records in memory and whose faults a test draws: launches
  * and starts refused for capacity, calls throttled, instances that vanish or stop outside
- * the control plane. Its errors are the port's (`ComputeError`) and, for throttling, what
- * the SDK throws once its own retries give up (a plain `RequestLimitExceeded`).
+ * the control plane, agents that hang until restarted. Its errors are the port's
+ * (`ComputeError`), as the EC2 adapter maps EC2's.
  */
 import {
   type Clock,
@@ -17,17 +17,18 @@ export type ComputeFault =
   | { fault: "spotUnavailable" }
   | { fault: "throttled"; on: "launch" | "start" | "close" };
 
-export const throttled = () =>
-  Object.assign(new Error("Request limit exceeded."), { name: "RequestLimitExceeded" });
-
 export class FaultyCompute implements Compute {
   readonly instances = new Map<string, ComputeInstance & { spot: boolean }>();
   readonly #faults: ComputeFault[] = [];
+  /** Instances whose agent is alive but silent. */
+  readonly hung = new Set<string>();
   readonly #clock: Clock;
+  readonly #onAgentRestart: (instanceId: string) => void;
   #launched = 0;
 
-  constructor(clock: Clock) {
+  constructor(clock: Clock, onAgentRestart: (instanceId: string) => void = () => {}) {
     this.#clock = clock;
+    this.#onAgentRestart = onAgentRestart;
   }
 
   /** The next call the fault applies to raises it, once. */
@@ -45,7 +46,7 @@ export class FaultyCompute implements Compute {
     );
     if (index < 0) return;
     const [fault] = this.#faults.splice(index, 1);
-    if (fault?.fault === "throttled") throw throttled();
+    if (fault?.fault === "throttled") throw new ComputeError("Throttled", `${on} throttled`);
     if (fault?.fault === "spotUnavailable")
       throw new ComputeError("SpotUnavailable", "spot request not fulfilled");
     throw new ComputeError("InsufficientInstanceCapacity", `no capacity to ${on}`);
@@ -86,6 +87,13 @@ export class FaultyCompute implements Compute {
   async stop(instanceId: string) {
     this.#take("close");
     this.#set(instanceId, "stopped");
+  }
+
+  async restartAgent(instanceId: string) {
+    if (this.instances.get(instanceId)?.state !== "running")
+      throw new Error(`${instanceId} is not running: its agent cannot be restarted`);
+    this.hung.delete(instanceId);
+    this.#onAgentRestart(instanceId);
   }
 
   async terminate(instanceId: string) {

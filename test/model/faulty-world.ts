@@ -49,7 +49,8 @@ export type Action =
   | { kind: "time"; seconds: number }
   | { kind: "reap" };
 
-type TaskCommand = Exclude<Command, { type: "abort" }>;
+/** A command the agent reports on; `abort` and `preempt` are only obeyed. */
+type TaskCommand = Extract<Command, { taskToken: string }>;
 interface Report {
   assignment: Assignment;
   taskToken: string;
@@ -96,12 +97,12 @@ export class FaultyWorld {
   #now = START;
   readonly clock = { now: () => new Date(this.#now).toISOString() };
   readonly stores = memoryStores();
-  readonly compute = new FaultyCompute(this.clock);
+  // A restarted agent starts afresh: the commands its hung process held are gone with it.
+  readonly compute = new FaultyCompute(this.clock, (instanceId) => this.#inbox.delete(instanceId));
   readonly runner = new LifecycleRunner();
   readonly commands = new MemoryCommandQueue();
   /** Every command each instance's agent took, answered or not. */
   readonly #inbox = new Map<string, TaskCommand[]>();
-  readonly #silent = new Set<string>();
   readonly #delivered: Report[] = [];
   #crashIn = 0;
   readonly cp: ControlPlane;
@@ -111,11 +112,12 @@ export class FaultyWorld {
       start: async (machine, name, input) => {
         if (machine !== "job-lifecycle") return { executionId: name };
         if (this.runner.started(name)) throw new ExecutionAlreadyExists(name);
-        this.runner.start(name, String(input.jobId));
+        this.runner.start(name, input);
         return { executionId: name };
       },
       sendTaskSuccess: async (token, output) => this.runner.report(token, { ok: true, output }),
-      sendTaskFailure: async (token, error) => this.runner.report(token, { ok: false, error }),
+      sendTaskFailure: async (token, error, cause) =>
+        this.runner.report(token, { ok: false, error, cause }),
       sendTaskHeartbeat: async () => {},
     };
     const ports = {
@@ -131,7 +133,10 @@ export class FaultyWorld {
     this.cp = {
       ...(crashing as unknown as Pick<ControlPlane, keyof typeof ports>),
       coolingTimers: { stop: async () => {} },
-      artifacts: {} as ControlPlane["artifacts"],
+      // The model's agents upload nothing: no job has a checkpoint to resume from.
+      artifacts: {
+        listOutputs: async () => ({ items: [] }),
+      } as unknown as ControlPlane["artifacts"],
       users: {} as ControlPlane["users"],
       passwords: {} as ControlPlane["passwords"],
       metrics: new MemoryMetrics(),
@@ -185,7 +190,7 @@ export class FaultyWorld {
           spec: spec(id, draw),
         },
       });
-      this.runner.start(lifecycleName(id), id);
+      this.runner.start(lifecycleName(id), { jobId: id, review: false });
     }
   }
 
@@ -202,7 +207,7 @@ export class FaultyWorld {
   }
 
   #agentUp(instanceId: string): boolean {
-    return !this.#silent.has(instanceId) && this.compute.running().includes(instanceId);
+    return !this.compute.hung.has(instanceId) && this.compute.running().includes(instanceId);
   }
 
   /** Each live agent takes what its mailbox holds. */
@@ -211,7 +216,7 @@ export class FaultyWorld {
       for (;;) {
         const command = await this.commands.next(instanceId, 0);
         if (!command) break;
-        if (command.type !== "abort")
+        if ("taskToken" in command)
           this.#inbox.set(instanceId, [...(this.#inbox.get(instanceId) ?? []), command]);
       }
     }
@@ -273,7 +278,7 @@ export class FaultyWorld {
     await this.#poll();
     switch (action.kind) {
       case "step": {
-        const live = this.runner.executions.filter((e) => e.state.at !== "ended");
+        const live = this.runner.executions.filter((e) => e.at !== "ended");
         const execution = pickOf(live, action.pick);
         if (execution) await this.runner.step(this.cp, execution);
         return;
@@ -311,7 +316,7 @@ export class FaultyWorld {
       }
       case "silence": {
         const instanceId = this.#instanceOfJob(action.pick);
-        if (instanceId) this.#silent.add(instanceId);
+        if (instanceId) this.compute.hung.add(instanceId);
         return;
       }
       case "crash":
@@ -346,7 +351,7 @@ export class FaultyWorld {
         moved = true;
       }
       if (!moved) {
-        if (!this.runner.executions.some((e) => e.state.at !== "ended")) return;
+        if (!this.runner.executions.some((e) => e.at !== "ended")) return;
         this.#now += 1000 * 1000;
         this.runner.timeOut(this.#unreachable);
       }

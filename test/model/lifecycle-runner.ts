@@ -1,106 +1,118 @@
 /**
- * The job-lifecycle state machine, stepped by hand: each execution is at one of the ASL
- * file's states and a step carries out that state with the real task (the use case the
- * state's Lambda calls), its Retry on a crashed Lambda and its Catch. A property test then
- * decides what happens between steps (an agent's report, a fault, the reaper), which a
- * free-running engine would decide by timing. `LIFECYCLE_STATES` names every state the
- * runner knows; a test checks it against statemachines/job-lifecycle.asl.json.
+ * statemachines/job-lifecycle.asl.json, stepped by hand: each execution stands at one of
+ * the file's states, and a step carries that state out as Step Functions would (its
+ * Parameters, its Lambda task, which is the real workflow task handler, its Retry, Catch,
+ * ResultSelector and ResultPath, its Choice rules). A callback task then waits for a report
+ * on its token. A property test decides what happens between steps (an agent's report, a
+ * fault, the reaper), which a free-running engine would leave to timing. Only the ASL this
+ * machine uses is understood; anything else throws, so a new construct is not run wrongly.
  */
-import { acquireInstance } from "../../lambdas/use-cases/acquire-instance.ts";
-import { type AgentStep, dispatchStep } from "../../lambdas/use-cases/agent-steps.ts";
+import { readFileSync } from "node:fs";
+import { workflowTasks } from "../../lambdas/handlers/workflow/tasks.ts";
 import type { ControlPlane } from "../../lambdas/use-cases/control-plane.ts";
-import { markJobLost, releaseInstance } from "../../lambdas/use-cases/finish-job.ts";
-import { WORKFLOW_ERRORS } from "../../lambdas/use-cases/workflow-errors.ts";
 
-/** A Lambda that died after its side effects: the state's Retry runs it again. */
+const DEFINITION = new URL("../../statemachines/job-lifecycle.asl.json", import.meta.url);
+
+/** A Lambda that died after its side effects, as Lambda reports it: the state's Retry runs it again. */
 export const LAMBDA_CRASH = "Lambda.ServiceException";
 
-/** Each callback state, the agent step it dispatches, and its timeout's name in the ASL. */
-const CALLBACK_STATES = {
-  "Wait for the agent": { step: "prepare", timeout: "States.Timeout" },
-  "Gear up the env": { step: "gearUp", timeout: "States.HeartbeatTimeout" },
-  "Send model and data": { step: "sendInputs", timeout: "States.HeartbeatTimeout" },
-  "Run the job": { step: "run", timeout: "States.HeartbeatTimeout" },
-  "Return the results": { step: "returnResults", timeout: "States.HeartbeatTimeout" },
-} as const satisfies Record<string, { step: AgentStep; timeout: string }>;
-type CallbackState = keyof typeof CALLBACK_STATES;
+type Data = Record<string, unknown>;
+interface Rule {
+  ErrorEquals: string[];
+  MaxAttempts?: number;
+  Next?: string;
+  ResultPath?: string;
+}
+interface State {
+  Type: "Task" | "Choice" | "Wait" | "Pass" | "Succeed" | "Fail";
+  Resource?: string;
+  Parameters?: { FunctionName: string; Payload: Data };
+  ResultSelector?: Data;
+  ResultPath?: string | null;
+  Retry?: Rule[];
+  Catch?: Rule[];
+  Next?: string;
+  End?: boolean;
+  HeartbeatSeconds?: number;
+  TimeoutSeconds?: number;
+  Choices?: Data[];
+  Default?: string;
+}
+interface Machine {
+  StartAt: string;
+  States: Record<string, State>;
+}
 
-export const LIFECYCLE_STATES = [
-  "Acquire an instance",
-  ...(Object.keys(CALLBACK_STATES) as CallbackState[]),
-  "Mark the job lost",
-  "Free the instance",
-] as const;
-
-type Outcome = { ok: true; output: Record<string, unknown> } | { ok: false; error: string };
-
-export type ExecutionState =
-  | { at: "Acquire an instance"; noCapacityRetries: number }
-  | { at: CallbackState; token?: string; outcome?: Outcome }
-  | { at: "Mark the job lost" | "Free the instance" }
-  | { at: "ended"; failed?: string };
+type Report = { ok: true; output: Data } | { ok: false; error: string; cause?: string };
 
 export interface Execution {
   name: string;
   jobId: string;
-  state: ExecutionState;
+  at: string | "ended";
+  data: Data;
+  /** The callback task it waits on, and its report once one came. */
+  token?: string;
+  report?: Report;
+  /** How an execution that ended did. */
+  failed?: string;
 }
 
-/** The ASL's Retry on `gpuctl.NoCapacity` at "Acquire an instance". */
-const NO_CAPACITY_ATTEMPTS = 96;
-/** The ASL's Retry on Lambda's own errors, at every task state. */
-const LAMBDA_ATTEMPTS = 4;
+const pathValue = (data: unknown, path: string): unknown => {
+  if (!path.startsWith("$")) throw new Error(`unsupported path ${path}`);
+  return path
+    .split(".")
+    .slice(1)
+    .reduce<unknown>((value, key) => (value as Data | undefined)?.[key], data);
+};
+
+/** Parameters, Payload or ResultSelector: `key.$` takes a path, `$$.Task.Token` the task's token. */
+const evaluate = (template: Data, data: unknown, token?: string): Data =>
+  Object.fromEntries(
+    Object.entries(template).map(([key, value]) => {
+      if (!key.endsWith(".$")) return [key, value];
+      const path = String(value);
+      return [key.slice(0, -2), path === "$$.Task.Token" ? token : pathValue(data, path)];
+    }),
+  );
+
+const withResult = (data: Data, resultPath: string | null | undefined, result: unknown): Data => {
+  if (resultPath === null) return data;
+  if (resultPath === undefined || resultPath === "$") return result as Data;
+  const [, key, ...rest] = resultPath.split(".");
+  if (!key || rest.length > 0) throw new Error(`unsupported ResultPath ${resultPath}`);
+  return { ...data, [key]: result };
+};
+
+const matches = (rule: Rule, error: string) =>
+  rule.ErrorEquals.includes(error) || rule.ErrorEquals.includes("States.ALL");
+
+const choiceHolds = (rule: Data, data: Data): boolean => {
+  if (Array.isArray(rule.And)) return rule.And.every((inner) => choiceHolds(inner as Data, data));
+  const value = pathValue(data, String(rule.Variable));
+  if ("IsPresent" in rule) return (value !== undefined) === rule.IsPresent;
+  if ("StringEquals" in rule) return value === rule.StringEquals;
+  if ("BooleanEquals" in rule) return value === rule.BooleanEquals;
+  if ("NumericGreaterThan" in rule)
+    return typeof value === "number" && value > Number(rule.NumericGreaterThan);
+  throw new Error(`unsupported Choice rule ${JSON.stringify(rule)}`);
+};
 
 const errorName = (error: unknown) => (error instanceof Error ? error.name : String(error));
 
-/** Runs a task as its state's Retry does for a crashed Lambda; its error's name if it still fails. */
-const task = async (run: () => Promise<unknown>): Promise<string | undefined> => {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await run();
-      return undefined;
-    } catch (error) {
-      // A bug, not a fault: the state's Catch would hide it.
-      if (error instanceof TypeError || error instanceof ReferenceError) throw error;
-      if (errorName(error) !== LAMBDA_CRASH || attempt === LAMBDA_ATTEMPTS) return errorName(error);
-    }
-  }
-};
-
-/** Where a callback state goes on its report, as the ASL's Next and Choice states say. */
-const afterReport = (at: CallbackState, output: Record<string, unknown>): ExecutionState => {
-  switch (at) {
-    case "Wait for the agent":
-      if (output.phase === "SENDING_MODEL_AND_DATA") return { at: "Send model and data" };
-      return output.phase === "GEARING_UP_ENV"
-        ? { at: "Gear up the env" }
-        : { at: "Free the instance" };
-    case "Gear up the env":
-      return { at: "Send model and data" };
-    case "Send model and data":
-      return { at: "Run the job" };
-    case "Run the job":
-      return output.phase === "RETURNING"
-        ? { at: "Return the results" }
-        : { at: "Free the instance" };
-    case "Return the results":
-      return { at: "Free the instance" };
-  }
-};
-
-/** The executions of one control plane, with the `Workflows` port the use cases reach them by. */
+/** The executions of one control plane's job-lifecycle machine. */
 export class LifecycleRunner {
   readonly executions: Execution[] = [];
+  readonly #machine = JSON.parse(readFileSync(DEFINITION, "utf8")) as Machine;
   readonly #names = new Set<string>();
   #tokens = 0;
 
-  /** Starts an execution, as `Workflows.start` of the job-lifecycle machine does. */
-  start(name: string, jobId: string): void {
+  start(name: string, input: Data): void {
     this.#names.add(name);
     this.executions.push({
       name,
-      jobId,
-      state: { at: "Acquire an instance", noCapacityRetries: 0 },
+      jobId: String(input.jobId),
+      at: this.#machine.StartAt,
+      data: input,
     });
   }
 
@@ -108,83 +120,115 @@ export class LifecycleRunner {
     return this.#names.has(name);
   }
 
-  /** The execution waiting on `token`, if a task still does. */
-  #waiting(token: string) {
-    return this.executions.find(
-      (execution) =>
-        "token" in execution.state && execution.state.token === token && !execution.state.outcome,
-    );
-  }
-
-  /** A report on a task; one over already (or never issued) changes nothing, as on Step Functions. */
-  report(token: string, outcome: Outcome): void {
-    const execution = this.#waiting(token);
-    if (execution && "token" in execution.state) execution.state = { ...execution.state, outcome };
+  /** A report on a task; one over already, or never issued, changes nothing, as on Step Functions. */
+  report(token: string, report: Report): void {
+    const waiting = this.executions.find((e) => e.token === token && !e.report);
+    if (waiting) waiting.report = report;
   }
 
   live(jobId: string): boolean {
-    return this.executions.some((e) => e.jobId === jobId && e.state.at !== "ended");
+    return this.executions.some((e) => e.jobId === jobId && e.at !== "ended");
   }
 
-  /** Waiting tasks whose job's agent can no longer report: their timeout fires. */
+  /** Waiting tasks whose job's agent can no longer report: their heartbeat (or timeout) runs out. */
   timeOut(unreachable: (jobId: string) => boolean): void {
     for (const execution of this.executions) {
-      const { state } = execution;
-      if (state.at in CALLBACK_STATES && "token" in state && state.token && !state.outcome) {
-        if (unreachable(execution.jobId))
-          execution.state = {
-            ...state,
-            outcome: { ok: false, error: CALLBACK_STATES[state.at as CallbackState].timeout },
-          };
+      if (!execution.token || execution.report || !unreachable(execution.jobId)) continue;
+      const state = this.#state(execution.at);
+      const error = state.HeartbeatSeconds ? "States.HeartbeatTimeout" : "States.Timeout";
+      if (state.HeartbeatSeconds || state.TimeoutSeconds) execution.report = { ok: false, error };
+    }
+  }
+
+  #state(name: string): State {
+    const state = this.#machine.States[name];
+    if (!state) throw new Error(`no state ${name}`);
+    return state;
+  }
+
+  #next(execution: Execution, state: State, data: Data): void {
+    Object.assign(execution, { data, token: undefined, report: undefined });
+    execution.at = state.End || !state.Next ? "ended" : state.Next;
+  }
+
+  /** The state's Catch for `error`, or the execution fails. */
+  #caught(execution: Execution, state: State, error: string, cause: string): void {
+    const rule = state.Catch?.find((candidate) => matches(candidate, error));
+    if (!rule?.Next) {
+      Object.assign(execution, { at: "ended", failed: error, token: undefined, report: undefined });
+      return;
+    }
+    const data = withResult(execution.data, rule.ResultPath, { Error: error, Cause: cause });
+    Object.assign(execution, { at: rule.Next, data, token: undefined, report: undefined });
+  }
+
+  /** Runs a task's Lambda as its Retry does: the result, or the error that no retrier took. */
+  async #invoke(state: State, payload: Data, cp: ControlPlane) {
+    const name = /^\$\{(\w+)\}$/.exec(state.Parameters?.FunctionName ?? "")?.[1];
+    const task = name && workflowTasks(() => cp)[name as keyof ReturnType<typeof workflowTasks>];
+    if (!task) throw new Error(`unsupported task ${state.Parameters?.FunctionName}`);
+    const attempts = new Map<Rule, number>();
+    for (;;) {
+      try {
+        return { ok: true as const, result: await task(payload) };
+      } catch (error) {
+        // A bug, not a fault: a Catch would hide it.
+        if (error instanceof TypeError || error instanceof ReferenceError) throw error;
+        const rule = state.Retry?.find((candidate) => matches(candidate, errorName(error)));
+        const tried = (rule && attempts.get(rule)) ?? 0;
+        if (!rule || tried >= (rule.MaxAttempts ?? 3))
+          return { ok: false as const, error: errorName(error), cause: String(error) };
+        attempts.set(rule, tried + 1);
       }
     }
   }
 
-  /** Carries out the state `execution` is at; false when it waits on a report. */
+  /** Carries out the state `execution` stands at; false when it waits on a report, or has ended. */
   async step(cp: ControlPlane, execution: Execution): Promise<boolean> {
-    const { state, jobId } = execution;
-    const payload = { jobId };
-    switch (state.at) {
-      case "ended":
-        return false;
-      case "Acquire an instance": {
-        const error = await task(() => acquireInstance(cp, payload.jobId));
-        if (
-          error === WORKFLOW_ERRORS.noCapacity &&
-          state.noCapacityRetries < NO_CAPACITY_ATTEMPTS
-        ) {
-          execution.state = { ...state, noCapacityRetries: state.noCapacityRetries + 1 };
-        } else {
-          execution.state = error ? { at: "Free the instance" } : { at: "Wait for the agent" };
-        }
+    if (execution.at === "ended") return false;
+    const state = this.#state(execution.at);
+    const { data } = execution;
+    switch (state.Type) {
+      case "Choice": {
+        const rule = state.Choices?.find((candidate) => choiceHolds(candidate, data));
+        execution.at = String(rule?.Next ?? state.Default);
         return true;
       }
-      case "Mark the job lost": {
-        const error = await task(() => markJobLost(cp, jobId));
-        execution.state = error ? { at: "ended", failed: error } : { at: "Free the instance" };
+      case "Wait":
+      case "Pass":
+        this.#next(execution, state, data);
         return true;
-      }
-      case "Free the instance": {
-        const error = await task(() => releaseInstance(cp, jobId));
-        execution.state = error ? { at: "ended", failed: error } : { at: "ended" };
+      case "Succeed":
+      case "Fail":
+        execution.at = "ended";
         return true;
-      }
-      default: {
-        if (!state.token) {
-          const token = `token-${++this.#tokens}`;
-          const { step } = CALLBACK_STATES[state.at];
-          const error = await task(() => dispatchStep(cp, { jobId, step, taskToken: token }));
-          execution.state = error ? { at: "Free the instance" } : { ...state, token };
-          return true;
-        }
-        if (!state.outcome) return false;
-        const { outcome } = state;
-        if (outcome.ok) execution.state = afterReport(state.at, outcome.output);
-        else if (outcome.error === CALLBACK_STATES[state.at].timeout)
-          execution.state = { at: "Mark the job lost" };
-        else execution.state = { at: "Free the instance" };
-        return true;
-      }
+      case "Task":
+        return this.#task(cp, execution, state);
     }
+  }
+
+  async #task(cp: ControlPlane, execution: Execution, state: State): Promise<boolean> {
+    const callback = state.Resource?.endsWith(".waitForTaskToken") ?? false;
+    if (callback && execution.token) {
+      const { report } = execution;
+      if (!report) return false;
+      if (report.ok)
+        this.#next(execution, state, withResult(execution.data, state.ResultPath, report.output));
+      else this.#caught(execution, state, report.error, report.cause ?? "");
+      return true;
+    }
+    const token = callback ? `token-${++this.#tokens}` : undefined;
+    const payload = evaluate(state.Parameters?.Payload ?? {}, execution.data, token);
+    const done = await this.#invoke(state, payload, cp);
+    if (!done.ok) {
+      this.#caught(execution, state, done.error, done.cause);
+    } else if (token) {
+      execution.token = token;
+    } else {
+      const result = { Payload: done.result };
+      const selected = state.ResultSelector ? evaluate(state.ResultSelector, result) : result;
+      this.#next(execution, state, withResult(execution.data, state.ResultPath, selected));
+    }
+    return true;
   }
 }

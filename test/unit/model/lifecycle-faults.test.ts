@@ -5,14 +5,12 @@
  * crashed functions retried), runs them against the real use cases and domain, and checks
  * after each action and at the end what must hold whatever fails.
  */
-import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Reason } from "../../../lambdas/domain/phases.ts";
 import { checkRun } from "../../../scripts/chaos/invariants.ts";
 import type { ComputeFault } from "../../fakes/faulty-compute.ts";
 import { type Action, FaultyWorld, type JobDraw } from "../../model/faulty-world.ts";
-import { LIFECYCLE_STATES } from "../../model/lifecycle-runner.ts";
 
 /** Why a job may be requeued without counting an attempt: the infrastructure failed it. */
 const INFRASTRUCTURE_REASONS: ReadonlySet<Reason | undefined> = new Set([
@@ -114,16 +112,6 @@ const checkEveryStep = (world: FaultyWorld, checkedChanges: number): number => {
 };
 
 describe("the job lifecycle under random faults", () => {
-  it("knows every task state of job-lifecycle.asl.json but the review", () => {
-    const asl = JSON.parse(readFileSync("statemachines/job-lifecycle.asl.json", "utf8")) as {
-      States: Record<string, { Type: string }>;
-    };
-    const tasks = Object.entries(asl.States)
-      .filter(([name, state]) => state.Type === "Task" && name !== "Wait for review")
-      .map(([name]) => name);
-    expect(tasks.toSorted()).toEqual([...LIFECYCLE_STATES].toSorted());
-  });
-
   it("loses no job, holds no instance twice and leaves no GPU running without a purpose", async () => {
     await fc.assert(
       fc.asyncProperty(
