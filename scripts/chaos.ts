@@ -1,11 +1,11 @@
 /**
  * A seeded chaos campaign against the local control plane: `npm run chaos -- --seed S
- * --jobs N --faults M` submits N jobs, injects M faults drawn from the seed while they run
- * (agent kills, restarts, capacity errors, throttling, spot notices, duplicate and late
- * agent reports), lets the jobs settle, runs the reaper once, and checks that no job is
- * lost, no instance is held by two jobs and no instance runs without a purpose. Its last
- * line ends `jobs=N faults=M lost=0 orphans=0 double_assigned=0`; it exits non-zero when any
- * count is not zero.
+ * --jobs N --faults M [--settle-s T]` submits N jobs, injects M faults drawn from the seed
+ * while they run (agent kills, restarts, capacity errors, throttling, spot notices,
+ * duplicate and late agent reports), gives the jobs T seconds (120 by default) to end or be
+ * training, runs the reaper once, and checks that no job is lost, no instance is held by
+ * two jobs and no instance runs without a purpose. Its last line ends `jobs=N faults=M
+ * lost=0 orphans=0 double_assigned=0`; it exits non-zero when any count is not zero.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -53,6 +53,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A job the campaign can leave as it is: ended, or training. */
 const settled = (phase: Parameters<typeof isTerminal>[0]) =>
   isTerminal(phase) || phase === "TRAINING";
+
+/** A job's phases as its events tell them, for a campaign's report of a lost job. */
+const historyOf = async (local: LocalControlPlane, jobId: string) =>
+  (await local.cp.jobs.events(jobId))
+    .map(({ event, phase, reason }) => `${event.type}>${phase}${reason ? `(${reason})` : ""}`)
+    .join(" ");
 
 export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
   const log = options.log ?? (() => {});
@@ -126,6 +132,7 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
     const seconds = Math.round((Date.now() - started) / 1000);
     for (const [what, ids] of Object.entries(violations))
       if (ids.length > 0) log(`${what}: ${ids.join(", ")}`);
+    for (const jobId of violations.lost) log(`${jobId}: ${await historyOf(local, jobId)}`);
     const summary = `chaos seed=${options.seed} seconds=${seconds} jobs=${jobIds.length} faults=${struck} ${summaryCounts(violations)}`;
     return { summary, violations, faults, seconds };
   } finally {
@@ -140,15 +147,18 @@ const main = async () => {
       seed: { type: "string", default: "1" },
       jobs: { type: "string", default: "4" },
       faults: { type: "string", default: "6" },
+      "settle-s": { type: "string", default: "120" },
     },
   });
-  const [seed, jobs, faults] = [values.seed, values.jobs, values.faults].map(Number);
-  if (![seed, jobs, faults].every((n) => Number.isInteger(n) && (n as number) >= 0))
-    throw new Error("--seed, --jobs and --faults take whole numbers");
+  const numbers = [values.seed, values.jobs, values.faults, values["settle-s"]].map(Number);
+  if (!numbers.every((n) => Number.isInteger(n) && n >= 0))
+    throw new Error("--seed, --jobs, --faults and --settle-s take whole numbers");
+  const [seed, jobs, faults, settleS] = numbers as [number, number, number, number];
   const result = await runChaos({
-    seed: seed as number,
-    jobs: jobs as number,
-    faults: faults as number,
+    seed,
+    jobs,
+    faults,
+    settleMs: settleS * 1000,
     log: (line) => console.log(line),
   });
   console.log(result.summary);

@@ -2,8 +2,8 @@
  * The faults a campaign injects into a running local control plane, each through the hook
  * the local runtime gives for it: compute faults (capacity, throttling), faults on a live
  * instance (an agent killed, a spot notice), a restart of the control plane on its state
- * folder, and agents' reports delivered twice or late. A fault whose hook this build lacks,
- * or that finds nothing to strike, is skipped and the campaign says why.
+ * folder, and agents' reports delivered twice or late. A fault that finds nothing to strike
+ * (no spot instance running, no report yet) is skipped, and the campaign says why.
  */
 import { AGENT_API } from "../../agent/protocol.ts";
 import type { startLocalControlPlane } from "../../lambdas/adapters/local/local-control-plane.ts";
@@ -22,16 +22,6 @@ export const FAULT_KINDS = [
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export type LocalControlPlane = Awaited<ReturnType<typeof startLocalControlPlane>>;
-
-/** The fault hooks of the local runtime, where this build has them. */
-interface FaultHooks {
-  faults?: { inject(rule: { fault: "noCapacity" | "throttled"; times?: number }): void };
-  compute: {
-    killAgent?: (instanceId: string) => Promise<void> | void;
-    interrupt?: (instanceId: string, options: { noticeMs: number }) => Promise<void> | void;
-  };
-}
-const hooksOf = (local: LocalControlPlane) => local as unknown as FaultHooks;
 
 /** An agent's report as it reached the API, to deliver again. */
 export interface RecordedReport {
@@ -92,7 +82,6 @@ export const injectFault = async (
   context: FaultContext,
 ): Promise<FaultOutcome> => {
   const local = context.local();
-  const hooks = hooksOf(local);
   const { random, reports } = context;
   switch (kind) {
     case "restart":
@@ -100,26 +89,21 @@ export const injectFault = async (
       return { struck: "control plane stopped and started again on its state folder" };
     case "capacity":
     case "throttle": {
-      if (!hooks.faults) return { skipped: "this build's local compute raises no compute faults" };
       const fault = kind === "capacity" ? "noCapacity" : "throttled";
       const times = random.between(1, 3);
-      hooks.faults.inject({ fault, times });
+      local.faults.inject({ fault, times });
       return { struck: `the next ${times} compute call(s) refused: ${fault}` };
     }
     case "agentKill": {
-      const kill = hooks.compute.killAgent?.bind(local.compute);
-      if (!kill) return { skipped: "this build's local compute cannot kill an agent" };
       const target = random.pick(await working(local, false));
       if (!target) return { skipped: "no instance was working for a job" };
-      await kill(target.id);
+      await local.compute.killAgent(target.id);
       return { struck: `agent of ${target.id} killed` };
     }
     case "spotNotice": {
-      const interrupt = hooks.compute.interrupt?.bind(local.compute);
-      if (!interrupt) return { skipped: "this build's local compute sends no spot notices" };
       const target = random.pick(await working(local, true));
       if (!target) return { skipped: "no spot instance was working for a job" };
-      await interrupt(target.id, { noticeMs: 1000 });
+      local.compute.interrupt(target.id, { noticeMs: 1000 });
       return { struck: `spot notice to ${target.id}` };
     }
     case "duplicateCallback": {
