@@ -10,7 +10,12 @@ import { agentAccess } from "../../lambdas/use-cases/agent-identity.ts";
 import { addUser } from "../../lambdas/use-cases/users.ts";
 import type { InstanceView } from "../../sdk/api-types.ts";
 import { GpuctlClient } from "../../sdk/client.ts";
-import { servingSpec, startTestControlPlane, trainingSpec } from "./local-control-plane.ts";
+import {
+  FULL_RUN,
+  servingSpec,
+  startTestControlPlane,
+  trainingSpec,
+} from "./local-control-plane.ts";
 
 let plane: Awaited<ReturnType<typeof startTestControlPlane>>;
 beforeAll(async () => {
@@ -42,17 +47,6 @@ const processesWith = (marker: string) =>
   execFileSync("ps", ["-eo", "pid,args"], { encoding: "utf8" })
     .split("\n")
     .filter((line) => line.includes(marker) && !line.includes("ps -eo"));
-
-const FULL_RUN = [
-  "SUBMITTED",
-  "REQUESTING_SERVER",
-  "CONNECTING_SERVER",
-  "GEARING_UP_ENV",
-  "SENDING_MODEL_AND_DATA",
-  "TRAINING",
-  "RETURNING",
-  "COMPLETED",
-];
 
 describe("the core loop on the local control plane", () => {
   let firstInstance: string | undefined;

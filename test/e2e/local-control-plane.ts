@@ -81,6 +81,18 @@ export const startTestControlPlane = async (options: Partial<LocalOptions> = {})
   };
 };
 
+/** The phases of a training job placed at its first try that completes. */
+export const FULL_RUN = [
+  "SUBMITTED",
+  "REQUESTING_SERVER",
+  "CONNECTING_SERVER",
+  "GEARING_UP_ENV",
+  "SENDING_MODEL_AND_DATA",
+  "TRAINING",
+  "RETURNING",
+  "COMPLETED",
+];
+
 /** A quick training job: a checkpoint per epoch and a result file, in plain Python. */
 export const trainingSpec = (overrides: Partial<JobSpecInput> = {}): JobSpecInput => ({
   name: "quick-train",

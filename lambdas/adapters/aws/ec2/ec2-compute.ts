@@ -25,7 +25,12 @@ import {
   type ComputeInstance,
   type LaunchRequest,
 } from "../../../ports.ts";
-import { anotherSubnetMayHelp, capacityErrorOf, launchRefused } from "./launch-errors.ts";
+import {
+  anotherSubnetMayHelp,
+  capacityErrorOf,
+  launchRefused,
+  unthrottled,
+} from "./launch-errors.ts";
 
 /** The tags every instance and volume gets; reconcile and operators find them by these. */
 export const TAGS = {
@@ -100,7 +105,7 @@ export class Ec2Compute implements Compute {
   /**
    * Adopts the live instance already launched under this id, if any; otherwise tries each
    * subnet in order, to the next only on a refusal another AZ may not repeat. Any other
-   * error (a timeout, an unknown fault) ends the launch: a next subnet could make a second GPU.
+   * error (throttling past the SDK's retries, a timeout, an unknown fault) ends the launch: a next subnet could make a second GPU.
    */
   async launch(request: LaunchRequest): Promise<{ providerId: string }> {
     const offered = this.#options.instanceTypes;
@@ -116,8 +121,9 @@ export class Ec2Compute implements Compute {
     const refusals = [];
     for (const subnetId of this.#options.subnetIds) {
       try {
-        const { Instances } = await this.#client.send(
-          new RunInstancesCommand(this.#runInstances(request, subnetId)),
+        const { Instances } = await unthrottled(
+          "RunInstances",
+          this.#client.send(new RunInstancesCommand(this.#runInstances(request, subnetId))),
         );
         const providerId = Instances?.[0]?.InstanceId;
         if (!providerId) throw new Error(`RunInstances made no instance for ${request.instanceId}`);
@@ -195,7 +201,10 @@ export class Ec2Compute implements Compute {
       );
     }
     try {
-      await this.#client.send(new StartInstancesCommand({ InstanceIds: [providerId] }));
+      await unthrottled(
+        "StartInstances",
+        this.#client.send(new StartInstancesCommand({ InstanceIds: [providerId] })),
+      );
     } catch (error) {
       const name = capacityErrorOf(error);
       if (!name) throw error;
@@ -213,7 +222,10 @@ export class Ec2Compute implements Compute {
     const instance = await this.#require(instanceId);
     const state = instance.State?.Name;
     if (state === "stopping" || state === "stopped") return;
-    await this.#client.send(new StopInstancesCommand({ InstanceIds: [instance.InstanceId ?? ""] }));
+    await unthrottled(
+      "StopInstances",
+      this.#client.send(new StopInstancesCommand({ InstanceIds: [instance.InstanceId ?? ""] })),
+    );
   }
 
   /** A reboot: the agent's systemd service starts again at boot, on the same disk. */
@@ -229,8 +241,9 @@ export class Ec2Compute implements Compute {
     const instance = await this.#find(instanceId);
     if (!instance?.InstanceId || !LIVE.has(instance.State?.Name ?? "")) return;
     try {
-      await this.#client.send(
-        new TerminateInstancesCommand({ InstanceIds: [instance.InstanceId] }),
+      await unthrottled(
+        "TerminateInstances",
+        this.#client.send(new TerminateInstancesCommand({ InstanceIds: [instance.InstanceId] })),
       );
     } catch (error) {
       if (error instanceof EC2ServiceException && error.name === "InvalidInstanceID.NotFound")
@@ -247,6 +260,10 @@ export class Ec2Compute implements Compute {
   }
 
   async list(): Promise<ComputeInstance[]> {
+    return unthrottled("DescribeInstances", this.#list());
+  }
+
+  async #list(): Promise<ComputeInstance[]> {
     const found: ComputeInstance[] = [];
     const pages = paginateDescribeInstances(
       { client: this.#client, pageSize: 1000 },
@@ -279,13 +296,16 @@ export class Ec2Compute implements Compute {
    * launch made here that DescribeInstances does not list yet counts as pending.
    */
   async #find(instanceId: string): Promise<Ec2Instance | undefined> {
-    const { Reservations } = await this.#client.send(
-      new DescribeInstancesCommand({
-        Filters: [
-          { Name: `tag:${TAGS.controlPlane}`, Values: [this.#options.controlPlane] },
-          { Name: `tag:${TAGS.instance}`, Values: [instanceId] },
-        ],
-      }),
+    const { Reservations } = await unthrottled(
+      "DescribeInstances",
+      this.#client.send(
+        new DescribeInstancesCommand({
+          Filters: [
+            { Name: `tag:${TAGS.controlPlane}`, Values: [this.#options.controlPlane] },
+            { Name: `tag:${TAGS.instance}`, Values: [instanceId] },
+          ],
+        }),
+      ),
     );
     const instances = (Reservations ?? []).flatMap((reservation) => reservation.Instances ?? []);
     const launched = this.#launched.get(instanceId);

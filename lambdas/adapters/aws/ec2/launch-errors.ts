@@ -48,6 +48,24 @@ export const launchRefused = (
   return new ComputeError("InsufficientInstanceCapacity", message);
 };
 
+/**
+ * EC2's refusal for the request rate. The SDK retries it with back-off itself; one that is
+ * still refused after those retries is the port's `Throttled`, so the caller asks again
+ * later rather than take it for a fault of the job.
+ */
+const THROTTLING_ERRORS: readonly string[] = ["RequestLimitExceeded"];
+
+/** `request`'s answer; still throttled after the SDK's retries, the port's `Throttled`. */
+export const unthrottled = async <T>(call: string, request: Promise<T>): Promise<T> => {
+  try {
+    return await request;
+  } catch (error) {
+    if (error instanceof EC2ServiceException && THROTTLING_ERRORS.includes(error.name))
+      throw new ComputeError("Throttled", `${call}: ${error.name} (${error.message})`);
+    throw error;
+  }
+};
+
 /** The capacity refusal `error` is, if it is one. */
 export const capacityErrorOf = (error: unknown): CapacityError | undefined =>
   error instanceof EC2ServiceException && isCapacityError(error.name) ? error.name : undefined;

@@ -4,6 +4,7 @@ import {
   RebootInstancesCommand,
   RunInstancesCommand,
   StartInstancesCommand,
+  StopInstancesCommand,
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import { afterEach, describe, expect, it } from "vitest";
@@ -220,6 +221,37 @@ describe("throttling", () => {
     expect(launches).toHaveLength(2);
     expect(launches[1]).toContain("ClientToken=gi-0011223344556677.subnet-a");
     expect(launches[1]).toBe(launches[0]);
+  });
+});
+
+describe("throttling past the SDK's retries", () => {
+  it("is Throttled, and the launch tries no other subnet: the same call later may work", async () => {
+    ec2 = fakeEc2();
+    ec2.refuse("RequestLimitExceeded", "subnet-a");
+    const error = await failure(compute().launch(request()));
+    expect(error.code).toBe("Throttled");
+    expect(runs().map((input) => input.SubnetId)).toEqual(["subnet-a"]);
+    expect(ec2.instances.size).toBe(0);
+  });
+
+  it("is Throttled for every call that asks EC2, so callers tell it from a failure", async () => {
+    ec2 = fakeEc2();
+    const ec2Compute = compute();
+    const { providerId } = await ec2Compute.launch(request());
+    ec2.setState(providerId, "stopped");
+    const throttle = ec2Error("RequestLimitExceeded", "Request limit exceeded.");
+    for (const command of [StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand])
+      ec2.mock.on(command).rejects(throttle);
+    const { instanceId } = request();
+    expect((await failure(ec2Compute.start(instanceId))).code).toBe("Throttled");
+    expect((await failure(ec2Compute.terminate(instanceId))).code).toBe("Throttled");
+    ec2.setState(providerId, "running");
+    expect((await failure(ec2Compute.stop(instanceId))).code).toBe("Throttled");
+    ec2.mock.on(DescribeInstancesCommand).rejects(throttle);
+    expect((await failure(ec2Compute.list())).code).toBe("Throttled");
+    expect((await failure(ec2Compute.launch(request({ instanceId: "gi-2" })))).code).toBe(
+      "Throttled",
+    );
   });
 });
 
