@@ -183,6 +183,7 @@ export class Agent {
     this.#track(this.#task(command), `${command.type} job=${command.job.jobId}`);
   }
 
+  /** Carries out `work` alongside the poll loop; a failure of it is logged. */
   #track(work: Promise<void>, label: string): void {
     const task: Promise<void> = work
       .catch((error) => log(`${label}: ${describeError(error)}`))
@@ -204,10 +205,10 @@ export class Agent {
     this.#reports.abort();
     await Promise.all([...this.#live.values()].map((group) => group.gone));
     await Promise.all(running.map(({ job }) => this.#saveCheckpoint(job, deadline)));
-    await Promise.race([
-      Promise.all(preempting),
-      new Promise((resolve) => deadline.addEventListener("abort", resolve, { once: true })),
-    ]);
+    const expired = new Promise((resolve) =>
+      deadline.aborted ? resolve(undefined) : deadline.addEventListener("abort", resolve),
+    );
+    await Promise.race([Promise.all(preempting), expired]);
   }
 
   /** The groups running jobs' `run` commands, of one job or of all. */

@@ -292,7 +292,9 @@ export const TRANSITIONS: readonly TransitionRule[] = [
   }),
   rule({
     event: "spotInterruptionNotice",
-    from: HOLDING_PHASES,
+    // A job returning its results has finished its run: it goes on uploading, and completes
+    // if the upload ends within the notice (if not, the instance's end requeues it).
+    from: HOLDING_PHASES.filter((phase) => phase !== "RETURNING"),
     to: ["PREEMPTING"],
     guard: { holds: (job) => job.spot, refusal: "the job does not run on spot capacity" },
     decide: () => ({ phase: "PREEMPTING", reason: "SPOT_INTERRUPTED" }),

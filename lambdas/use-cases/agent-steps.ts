@@ -184,14 +184,24 @@ export const dispatchStep = async (
 };
 
 /**
+ * A job being preempted keeps its workflow waiting on the step's task whatever its agent
+ * reports: the instance's end fails the task (`instanceGone`) and requeues the job. Told
+ * sooner, the workflow would free an instance about to be reclaimed, and cool it for the
+ * next job.
+ */
+const awaitsEviction = (record: JobRecord | undefined): boolean =>
+  record?.job.phase === "PREEMPTING";
+
+/**
  * The report came too late: the job moved on while its agent worked. The workflow still
  * waits on this task, so it learns the job has ended, and goes on to free the instance.
  */
 const endTask = async (
-  cp: Ports<"workflows">,
+  cp: Ports<"jobs" | "workflows">,
   task: AgentTask,
   refusal: Failure,
 ): Promise<Failure> => {
+  if (awaitsEviction(await cp.jobs.get(task.jobId))) return refusal;
   await cp.workflows.sendTaskFailure(task.taskToken, WORKFLOW_ERRORS.jobEnded, refusal.message);
   return refusal;
 };
@@ -255,6 +265,8 @@ export const reportStepSuccess = async (
   const current = await currentTask(cp, assignment, sealed);
   if (!("task" in current)) return current;
   const { task, record } = current;
+  if (awaitsEviction(record))
+    return refused(`job ${task.jobId} is being preempted: its instance's end decides what follows`);
   if (alreadyReported(record, task)) {
     // An earlier delivery of this report moved the job; only the workflow missed it.
     await cp.workflows.sendTaskSuccess(task.taskToken, {
@@ -310,6 +322,7 @@ export const reportStepFailure = async (
   const current = await currentTask(cp, assignment, sealed);
   if (!("task" in current)) return current;
   const { task, record } = current;
+  if (awaitsEviction(record)) return { ok: true };
   // The job already left the step (this report again, or a cancel): the workflow only needs to hear it.
   if (record.job.phase === PHASE_OF_STEP[task.step]) {
     const applied = await applyJobEvent(cp, task.jobId, {

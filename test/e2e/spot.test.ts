@@ -104,7 +104,11 @@ describe("a spot interruption", () => {
     });
     const requeued = eventOf(events, "instanceGone", "PREEMPTING");
     expect(requeued).toMatchObject({ phase: "REQUESTING_SERVER", reason: "SPOT_INTERRUPTED" });
-    expect(requeued.dialects).toMatchObject({ runai: { status: "Pending" } });
+    expect(requeued.dialects).toMatchObject({
+      aibro: { status: "QUEUING", substatus: "REQUESTING SERVER" },
+      runai: { status: "Pending" },
+      modelarts: { code: 4 },
+    });
     expect(events.map((event) => event.phase).slice(-4)).toEqual([
       "SENDING_MODEL_AND_DATA",
       "TRAINING",

@@ -57,11 +57,6 @@ import { MemoryMetrics } from "./memory-metrics.ts";
 import { ProcessCompute } from "./process-compute.ts";
 
 const STATE_MACHINES = join(import.meta.dirname, "../../../statemachines");
-
-/** An event of the local compute is handled on its own, as EventBridge delivers it: a failure is logged. */
-const reconcileLater = (what: string, reconciling: Promise<unknown>) => {
-  reconciling.catch((error: unknown) => console.error(`after a ${what}: ${String(error)}`));
-};
 const TABLE_NAME = "gpuctl";
 
 export interface LocalOptions {
@@ -268,10 +263,18 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     stateDir,
     ...(options.agentEnv ? { agentEnv: options.agentEnv } : {}),
     ...(options.gpuProbe ? { gpuProbe: options.gpuProbe } : {}),
-    // As EC2's events reach the EC2-events function on AWS; `cp` exists by the time they come.
-    onStateChange: (change) => reconcileLater("state change", instanceStateChanged(cp, change)),
-    onSpotNotice: (providerId) =>
-      reconcileLater("spot notice", spotInterruptionWarned(cp, providerId)),
+    // As EC2's state-change events reach the stack's rule on AWS.
+    onStateChange: (change) => {
+      instanceStateChanged(cp, change).catch((error: unknown) =>
+        console.error(`after ${change.providerId} ${change.state}: ${String(error)}`),
+      );
+    },
+    // As EC2's spot interruption warnings reach the same rule.
+    onSpotNotice: (providerId) => {
+      spotInterruptionWarned(cp, providerId).catch((error: unknown) =>
+        console.error(`after a spot notice for ${providerId}: ${String(error)}`),
+      );
+    },
   });
   const faults = new ComputeFaults();
   for (const rule of options.faults ?? []) faults.inject(rule);

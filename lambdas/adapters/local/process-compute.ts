@@ -53,7 +53,7 @@ export interface ProcessComputeOptions {
    * vanished is `terminated`.
    */
   onStateChange?: (change: { instanceId: string; providerId: string; state: ComputeState }) => void;
-  /** A spot interruption notice for this instance, as EC2's warning event brings it. */
+  /** A spot interruption notice for an instance, as EC2's warning event brings it. */
   onSpotNotice?: (providerId: string) => void;
 }
 
@@ -157,15 +157,15 @@ export class ProcessCompute implements Compute {
   readonly #agentEnv: Record<string, string>;
   readonly #advertiseHost: string;
   readonly #onStateChange: NonNullable<ProcessComputeOptions["onStateChange"]>;
-  readonly #onSpotNotice: NonNullable<ProcessComputeOptions["onSpotNotice"]>;
   readonly #entries = new Map<string, Entry>();
-  /** Instances whose spot interruption is under way: each vanishes when its notice ends. */
-  readonly #interruptions = new Set<NodeJS.Timeout>();
   /** Agents this control plane ended itself: their exit is no news. */
   readonly #exitsAsked = new WeakSet<ChildProcess>();
   /** Operations on one instance run one after another. */
   readonly #queues = new Map<string, Promise<unknown>>();
   #types: Promise<string[]> | undefined;
+  readonly #onSpotNotice: NonNullable<ProcessComputeOptions["onSpotNotice"]>;
+  /** Spot interruptions under way: each instance vanishes when its notice ends. */
+  readonly #interruptions = new Set<NodeJS.Timeout>();
   readonly #onExit = () => {
     for (const entry of this.#entries.values()) entry.child?.kill("SIGTERM");
   };
@@ -328,15 +328,16 @@ export class ProcessCompute implements Compute {
   }
 
   /**
-   * A spot interruption: the notice now (`onSpotNotice`), and the instance vanishes once
-   * `noticeMs` have passed (two minutes on EC2). Only a spot instance can be interrupted.
+   * A fault: a spot interruption. The notice now (`onSpotNotice`, as EC2's warning), and the
+   * instance vanishes `noticeMs` later (two minutes on EC2) unless it is gone by then.
    */
   interrupt(instanceId: string, { noticeMs }: { noticeMs: number }): void {
-    const entry = this.#entry(instanceId);
-    if (!entry.record.spot) throw new Error(`instance ${instanceId} is not a spot instance`);
+    if (!this.#entry(instanceId).record.spot)
+      throw new Error(`instance ${instanceId} is not a spot instance: it cannot be interrupted`);
     this.#onSpotNotice(providerIdOf(instanceId));
     const timer = setTimeout(() => {
       this.#interruptions.delete(timer);
+      if (!this.#entries.has(instanceId)) return;
       this.vanish(instanceId).catch((error: unknown) =>
         console.error(`interrupting ${instanceId}: ${String(error)}`),
       );

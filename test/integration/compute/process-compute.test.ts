@@ -218,6 +218,32 @@ describe("ProcessCompute", () => {
     await compute.terminate(id);
   });
 
+  it("interrupts a spot instance: the notice now, the instance gone when the notice ends", async () => {
+    const notices: string[] = [];
+    const changes: unknown[] = [];
+    const stateDir = newStateDir();
+    const compute = new ProcessCompute({
+      stateDir,
+      gpuProbe: async () => false,
+      onSpotNotice: (providerId) => notices.push(providerId),
+      onStateChange: (change) => changes.push(change),
+    });
+    computes.push(compute);
+    const onDemand = await launchOn(compute);
+    expect(() => compute.interrupt(onDemand, { noticeMs: 0 })).toThrow("not a spot instance");
+    const id = await launchOn(compute, { spot: true });
+    const pid = pidOf(compute, id);
+
+    compute.interrupt(id, { noticeMs: 200 });
+    expect(notices).toEqual([`local-${id}`]);
+    expect(processAlive(pid)).toBe(true);
+    await waitFor("the instance to vanish", () => changes.length > 0);
+    expect(changes).toEqual([{ instanceId: id, providerId: `local-${id}`, state: "terminated" }]);
+    expect(processAlive(pid)).toBe(false);
+    expect(existsSync(join(stateDir, "instances", id))).toBe(false);
+    expect(compute.describe(id)).toBeUndefined();
+  });
+
   it("names an id it does not know", async () => {
     const { compute } = newCompute();
     await expect(compute.stop("local-nothere")).rejects.toThrow("local-nothere");

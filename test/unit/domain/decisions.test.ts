@@ -189,6 +189,17 @@ describe("preemption", () => {
     expect(job).toMatchObject({ phase: "REQUESTING_SERVER", attempt: 1, requeues: 1 });
   });
 
+  it("lets a spot job that returns its results finish, or requeues it if its instance goes first", () => {
+    const returning = run(training({ spot: true }), ...toTraining, { type: "runExited", code: 0 });
+    expect(transition(returning, { type: "spotInterruptionNotice" }).ok).toBe(false);
+    expect(run(returning, { type: "resultsReturned" }).phase).toBe("COMPLETED");
+    expect(run(returning, { type: "instanceGone" })).toMatchObject({
+      phase: "REQUESTING_SERVER",
+      reason: "SPOT_INTERRUPTED",
+      requeues: 1,
+    });
+  });
+
   it("ends a preemptible interactive job as PREEMPTED", () => {
     const job = run(submitJob({ id: "j", kind: "interactive", spot: true }), ...toTraining);
     expect(run(job, { type: "spotInterruptionNotice" }, { type: "instanceGone" }).phase).toBe(
