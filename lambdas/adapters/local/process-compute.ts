@@ -134,6 +134,12 @@ const startTimeOf = (pid: number): number | null => {
 const isAgent = (record: LocalInstance & { pid: number }): boolean =>
   processAlive(record.pid) && startTimeOf(record.pid) === record.startedAt;
 
+/** SIGTERM, which a hung (stopped) agent gets once SIGCONT lets it run again. */
+const askToExit = (child: ChildProcess) => {
+  child.kill("SIGTERM");
+  child.kill("SIGCONT");
+};
+
 const sleep = (ms: number) => new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
 
 interface Entry {
@@ -167,7 +173,7 @@ export class ProcessCompute implements Compute {
   /** Spot interruptions under way: each instance vanishes when its notice ends. */
   readonly #interruptions = new Set<NodeJS.Timeout>();
   readonly #onExit = () => {
-    for (const entry of this.#entries.values()) entry.child?.kill("SIGTERM");
+    for (const entry of this.#entries.values()) if (entry.child) askToExit(entry.child);
   };
 
   constructor(options: ProcessComputeOptions) {
@@ -518,9 +524,7 @@ export class ProcessCompute implements Compute {
     if (entry.record.state === "running" && entry.child && entry.exited) {
       const child = entry.child;
       this.#exitsAsked.add(child);
-      child.kill("SIGTERM");
-      // A hung (stopped) agent gets its SIGTERM once it runs again.
-      child.kill("SIGCONT");
+      askToExit(child);
       const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
       await entry.exited;
       clearTimeout(timer);

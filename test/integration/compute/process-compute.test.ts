@@ -320,3 +320,66 @@ describe("ProcessCompute", () => {
     expect((await compute.list()).map((instance) => instance.instanceId)).toEqual([instanceId]);
   });
 });
+
+describe("ProcessCompute's faults on live instances", () => {
+  /** A compute that records what it reports of instances changed without being asked. */
+  const watchedCompute = () => {
+    const changes: { instanceId: string; providerId: string; state: string }[] = [];
+    const compute = new ProcessCompute({
+      stateDir: newStateDir(),
+      gpuProbe: async () => false,
+      onStateChange: (change) => changes.push(change),
+    });
+    computes.push(compute);
+    return { compute, changes };
+  };
+
+  it("reports an agent that exits on its own as stopped, and none it stops, restarts or terminates itself", async () => {
+    const { compute, changes } = watchedCompute();
+    const asked = await launchOn(compute);
+    await compute.restartAgent(asked);
+    await compute.stop(asked);
+    await compute.start(asked, agent());
+    await compute.terminate(asked);
+    expect(changes).toEqual([]);
+
+    const killed = await launchOn(compute);
+    const pid = pidOf(compute, killed);
+    await compute.killAgent(killed);
+    expect(processAlive(pid)).toBe(false);
+    expect(changes).toEqual([
+      { instanceId: killed, providerId: `local-${killed}`, state: "stopped" },
+    ]);
+    expect(compute.describe(killed)).toMatchObject({ state: "stopped", pid: null });
+  });
+
+  it("hangs an agent (alive, silent) until it is restarted: a new agent on the same folder", async () => {
+    const { compute, changes } = watchedCompute();
+    const id = await launchOn(compute);
+    const hung = pidOf(compute, id);
+    compute.hangAgent(id);
+    const pollsBefore = cp.pollsOf(id).length;
+    expect(processAlive(hung)).toBe(true);
+    expect((await compute.list()).find((instance) => instance.instanceId === id)?.state).toBe(
+      "running",
+    );
+
+    await compute.restartAgent(id);
+    expect(processAlive(hung)).toBe(false);
+    expect(pidOf(compute, id)).not.toBe(hung);
+    await waitFor("the restarted agent's poll", () => cp.pollsOf(id).length > pollsBefore);
+    expect(changes).toEqual([]);
+  });
+
+  it("makes an instance vanish: agent and folder gone, reported terminated, no longer listed", async () => {
+    const { compute, changes } = watchedCompute();
+    const id = await launchOn(compute);
+    const pid = pidOf(compute, id);
+    await compute.vanish(id);
+    expect(processAlive(pid)).toBe(false);
+    expect(changes).toEqual([{ instanceId: id, providerId: `local-${id}`, state: "terminated" }]);
+    expect(compute.describe(id)).toBeUndefined();
+    expect((await compute.list()).map((instance) => instance.instanceId)).not.toContain(id);
+    await compute.terminate(id);
+  });
+});

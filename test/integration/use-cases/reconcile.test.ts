@@ -1,9 +1,9 @@
 /**
  * Reconcile and the reaper against DynamoDB Local and the EC2 adapter over a fake EC2 (at
  * the SDK boundary): orphans terminated, overdue cooling expired, vanished instances
- * recorded and their jobs moved on.
+ * recorded and their jobs moved on; and a silent agent's instance asked about.
  */
-import { TerminateInstancesCommand } from "@aws-sdk/client-ec2";
+import { RebootInstancesCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Command } from "../../../agent/protocol.ts";
 import { Ec2Compute } from "../../../lambdas/adapters/aws/ec2/ec2-compute.ts";
@@ -16,6 +16,7 @@ import {
   type ReconcilePorts,
   spotInterruptionWarned,
 } from "../../../lambdas/use-cases/reconcile-instance.ts";
+import { askAboutSilentAgent } from "../../../lambdas/use-cases/silent-agent.ts";
 import { ec2Client, ec2Error, fakeEc2 } from "../../fakes/fake-ec2.ts";
 import { runInstance } from "../../fixtures/instances.ts";
 import { freshStores, newRecord } from "../stores.ts";
@@ -263,5 +264,83 @@ describe("EC2's events", () => {
       ignored: expect.stringContaining("runs no job"),
     });
     expect(pushed).toEqual([]);
+  });
+});
+
+describe("a silent agent", () => {
+  const jobOf = async (id: string) => (await stores.jobs.get(id))?.job;
+
+  it("on a running instance is restarted once, by a reboot: the job connects again on that instance", async () => {
+    const { instance, providerId } = await training("silent", false);
+    ec2.mock.on(RebootInstancesCommand).resolves({});
+    expect(await askAboutSilentAgent(cp, "silent")).toEqual({ restarted: true });
+    expect(ec2.mock).toHaveReceivedCommandWith(RebootInstancesCommand, {
+      InstanceIds: [providerId],
+    });
+    expect(await jobOf("silent")).toMatchObject({
+      phase: "CONNECTING_SERVER",
+      reason: "HEARTBEAT_LOST",
+      instanceId: instance.id,
+      agentRestarted: true,
+      attempt: 1,
+      requeues: 0,
+    });
+    expect(ec2State(providerId)).toBe("running");
+  });
+
+  it("silent again after its restart is gone: the instance terminated, then the job requeued uncounted", async () => {
+    const { instance, providerId } = await training("silent-again", false);
+    ec2.mock.on(RebootInstancesCommand).resolves({});
+    await askAboutSilentAgent(cp, "silent-again");
+    expect(await askAboutSilentAgent(cp, "silent-again")).toEqual({ restarted: false });
+    expect(ec2.mock).toHaveReceivedCommandTimes(RebootInstancesCommand, 1);
+    expect(ec2State(providerId)).toMatch(/shutting-down|terminated/);
+    expect(await stores.instances.get(instance.id)).toMatchObject({
+      status: "CLOSED",
+      substatus: "TERMINATED",
+    });
+    expect(await jobOf("silent-again")).toMatchObject({
+      phase: "REQUESTING_SERVER",
+      reason: "HEARTBEAT_LOST",
+      attempt: 1,
+      requeues: 1,
+    });
+  });
+
+  it("on an instance EC2 has stopped is not restarted: the instance is terminated, the job requeued", async () => {
+    const { providerId } = await training("silent-stopped", false);
+    ec2.setState(providerId, "stopped");
+    expect(await askAboutSilentAgent(cp, "silent-stopped")).toEqual({ restarted: false });
+    expect(ec2.mock).not.toHaveReceivedCommand(RebootInstancesCommand);
+    expect(ec2State(providerId)).toMatch(/shutting-down|terminated/);
+    expect(await jobOf("silent-stopped")).toMatchObject({
+      phase: "REQUESTING_SERVER",
+      requeues: 1,
+    });
+  });
+
+  it("of a job that moved on meanwhile changes nothing: its own path frees the instance", async () => {
+    const { instance, providerId } = await training("canceled", false);
+    const record = await stores.jobs.get("canceled");
+    if (!record) throw new Error("no job");
+    await stores.jobs.apply({
+      before: record,
+      after: { ...record.job, phase: "CANCELING", version: record.job.version + 1 },
+      event: { type: "cancelRequested" },
+      at: NOW,
+    });
+    expect(await askAboutSilentAgent(cp, "canceled")).toEqual({ restarted: false });
+    expect(ec2.mock).not.toHaveReceivedCommand(RebootInstancesCommand);
+    expect(ec2State(providerId)).toMatch(/pending|running/);
+    expect((await stores.instances.get(instance.id))?.status).toBe("EXECUTING");
+  });
+
+  it("whose reboot EC2 refuses fails the step, the job left as it was for the workflow's catch", async () => {
+    await training("reboot-refused", false);
+    ec2.mock
+      .on(RebootInstancesCommand)
+      .rejects(ec2Error("UnauthorizedOperation", "not allowed to reboot"));
+    await expect(askAboutSilentAgent(cp, "reboot-refused")).rejects.toThrow("not allowed");
+    expect(await jobOf("reboot-refused")).toMatchObject({ phase: "TRAINING", requeues: 0 });
   });
 });

@@ -89,9 +89,9 @@ const ENTRIES: { entry: string; holds: string[]; lacks: string[] }[] = [
     lacks: [S3, SFN, SQS, EC2, HONO, ACQUIRE, AGENT_STEPS, REAP],
   },
   {
-    entry: "tasks/mark-job-lost.ts",
-    holds: [FINISH, SQS],
-    lacks: [S3, SFN, HONO, ACQUIRE, AGENT_STEPS, REAP],
+    entry: "tasks/silent-agent.ts",
+    holds: ["lambdas/use-cases/silent-agent.ts", EC2, SQS],
+    lacks: [S3, SFN, HONO, ACQUIRE, AGENT_STEPS, FINISH, REAP],
   },
   {
     entry: "tasks/time-out-job.ts",
