@@ -67,6 +67,8 @@ export const acquireInstance = async (cp: AcquirePorts, jobId: string): Promise<
 const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement> => {
   let record = await cp.jobs.get(jobId);
   if (!record || isTerminal(record.job.phase)) throw ended(jobId);
+  const placed = record.job.phase === "CONNECTING_SERVER" ? record.job.instanceId : undefined;
+  if (placed) return placedBefore(cp, jobId, placed);
   if (record.job.phase === "SUBMITTED") record = await apply(cp, jobId, { type: "admitted" });
   if (record.job.phase === "QUEUED") record = await apply(cp, jobId, { type: "capacityAvailable" });
   if (record.job.phase === "RETRY_BACKOFF") record = await apply(cp, jobId, { type: "retryDue" });
@@ -104,7 +106,7 @@ const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement>
       if (claimed.error !== "CONFLICT" || claimed.conflict !== "STALE_INSTANCE") throw ended(jobId);
     }
   }
-  return launchNew(cp, { jobId, version: record.job.version }, pools, spec.instance);
+  return launchNew(cp, jobId, pools, spec.instance, record.job.version);
 };
 
 /**
@@ -131,39 +133,56 @@ const unclaimStopped = async (
 };
 
 /**
- * The id of the instance one try of an attempt launches: the same when a crashed acquire is
- * retried, so the compute launches it once (its client token) and the retry finds its
- * record (`launchedBefore`), rather than leaving a first GPU running for a job that took a
- * second one.
+ * A retried acquire whose first run placed the job (and died before it answered): that
+ * placement, with what that run may not have done yet, each idempotent: a claimed stopped
+ * instance started, a claimed instance's cooling timer stopped. An instance never cooled
+ * before was launched for the job.
  */
-const launchIdOf = (
-  attempt: { jobId: string; version: number },
-  pool: InstancePool,
-  spot: boolean,
-) =>
+const placedBefore = async (
+  cp: AcquirePorts,
+  jobId: string,
+  instanceId: string,
+): Promise<Placement> => {
+  const instance = await cp.instances.get(instanceId);
+  if (instance?.status !== "LAUNCHING" || instance.jobId !== jobId) throw ended(jobId);
+  if (instance.coolingEpoch === 0)
+    return { instanceId, placement: "launched", pool: instance.pool };
+  if (!instance.agentReady) await cp.compute.start(instanceId, agentAccess(cp, instanceId));
+  await stopCoolingTimer(cp, instance);
+  return { instanceId, placement: instance.agentReady ? "warm" : "stopped", pool: instance.pool };
+};
+
+/**
+ * The id of the instance one search for a GPU launches of a type: the same for a retried
+ * search (the job's version is that of its search), so the compute, which launches an id
+ * once, gives a retry the instance its first run launched rather than a second GPU.
+ */
+const launchId = (jobId: string, version: number, instanceType: string, spot: boolean) =>
   `gi-${createHash("sha256")
-    .update(`${attempt.jobId}\0${attempt.version}\0${pool.instanceType}\0${spot}`)
+    .update(JSON.stringify([jobId, version, instanceType, spot]))
     .digest("hex")
     .slice(0, 16)}`;
 
-/** The tries of one pool: spot then on-demand when the spec allows falling back. */
+/** The tries of one pool: spot, then on-demand where the spec allows falling back. */
 const marketsOf = (request: { spot: boolean; onDemandFallback: boolean }): boolean[] =>
   request.spot && request.onDemandFallback ? [true, false] : [request.spot];
 
 /**
- * An instance a run of this acquire that crashed launched and recorded but never gave the
- * job: its retry takes that one, whichever try the capacity would favour now.
+ * An instance a crashed run of this search launched and recorded but never gave the job:
+ * its retry takes that one, whichever try the capacity would favour now, rather than
+ * launch a second GPU of another type or market.
  */
 const launchedBefore = async (
   cp: AcquirePorts,
-  attempt: { jobId: string; version: number },
+  search: { jobId: string; version: number },
   pools: InstancePool[],
   request: { spot: boolean; onDemandFallback: boolean },
 ): Promise<Instance | undefined> => {
   for (const pool of pools) {
     for (const spot of marketsOf(request)) {
-      const known = await cp.instances.get(launchIdOf(attempt, pool, spot));
-      if (known?.status === "LAUNCHING" && known.jobId === attempt.jobId) return known;
+      const id = launchId(search.jobId, search.version, pool.instanceType, spot);
+      const known = await cp.instances.get(id);
+      if (known?.status === "LAUNCHING" && known.jobId === search.jobId) return known;
     }
   }
   return undefined;
@@ -171,12 +190,12 @@ const launchedBefore = async (
 
 const launchNew = async (
   cp: AcquirePorts,
-  attempt: { jobId: string; version: number },
+  jobId: string,
   pools: InstancePool[],
   request: { spot: boolean; onDemandFallback: boolean; waitRequestS: number },
+  version: number,
 ): Promise<Placement> => {
-  const { jobId } = attempt;
-  const recorded = await launchedBefore(cp, attempt, pools, request);
+  const recorded = await launchedBefore(cp, { jobId, version }, pools, request);
   if (recorded) return recordLaunch(cp, jobId, recorded);
   const offered = await cp.compute.instanceTypes();
   const refusals: string[] = [];
@@ -189,7 +208,7 @@ const launchNew = async (
     for (const spot of marketsOf(request)) {
       try {
         const requestedAt = cp.clock.now();
-        const instanceId = launchIdOf(attempt, pool, spot);
+        const instanceId = launchId(jobId, version, pool.instanceType, spot);
         const { providerId } = await cp.compute.launch({
           instanceId,
           instanceType: pool.instanceType,

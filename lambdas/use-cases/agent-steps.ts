@@ -268,7 +268,8 @@ export const reportStepSuccess = async (
   if (awaitsEviction(record))
     return refused(`job ${task.jobId} is being preempted: its instance's end decides what follows`);
   if (alreadyReported(record, task)) {
-    // An earlier delivery of this report moved the job; only the workflow missed it.
+    // An earlier delivery of this report moved the job; its instance or the workflow missed it.
+    await instanceFollowsJob(cp, task.step, record);
     await cp.workflows.sendTaskSuccess(task.taskToken, {
       ...boundReport(output),
       phase: record.job.phase,

@@ -4,7 +4,7 @@ import type { Instance } from "../domain/instance.ts";
 import { HOLDING_PHASES } from "../domain/phases.ts";
 import { backoffDelayS } from "../domain/retry-policy.ts";
 import { isRequeued, type JobEvent } from "../domain/transitions.ts";
-import type { Actor, JobRecord } from "../ports.ts";
+import { type Actor, InvalidExecutionName, type JobRecord, PayloadTooLarge } from "../ports.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance, closeInstance, finishClose } from "./change-instance.ts";
 import type { InstancePortName } from "./claim-instance.ts";
@@ -62,7 +62,9 @@ const cool = async (
  * Starts the timer that carries out a cooling instance's plan, as recorded on it: one per
  * cooling period, named after it. A retried release (its first run may have died between
  * recording the cooling and starting the timer) finds it started, or starts it. A timer
- * that cannot be started leaves no instance cooling unwatched: it is terminated at once.
+ * refused outright leaves no instance cooling unwatched: it is terminated at once. Any
+ * other failure may have started it (the answer lost): the release is retried, and should
+ * its retries run out, the reaper ends the instance when its plan does.
  */
 const startCoolingTimer = async (
   cp: Ports<
@@ -86,7 +88,8 @@ const startCoolingTimer = async (
       ...plan,
     });
   } catch (error) {
-    await abandonCooling(cp, { instanceId: id, coolingEpoch, cause: String(error) });
+    if (error instanceof InvalidExecutionName || error instanceof PayloadTooLarge)
+      await abandonCooling(cp, { instanceId: id, coolingEpoch, cause: String(error) });
     throw error;
   }
 };
@@ -221,17 +224,22 @@ const interrupt = async (
 ): Promise<{ ok: true; record: JobRecord } | Failure> => {
   const applied = await applyJobEvent(cp, jobId, event, by);
   if (!applied.ok) return applied;
-  const { record, before } = applied;
-  if (record.job.instanceId) await tellAgent(cp, record.job.instanceId, { type: "abort", jobId });
-  if (before.taskToken) {
-    // A task over already (its workflow moved on) takes the report as a no-op.
-    await cp.workflows.sendTaskFailure(
-      before.taskToken,
-      error,
-      `${event.type} while ${before.job.phase}`,
-    );
-  }
+  const { before } = applied;
+  await tellAgentAndWorkflow(cp, applied.record, error, `${event.type} while ${before.job.phase}`);
   return applied;
+};
+
+/** The job's agent drops the work, and the task its workflow waits on fails with `error`. */
+const tellAgentAndWorkflow = async (
+  cp: Ports<"commands" | "workflows">,
+  record: JobRecord,
+  error: string,
+  cause: string,
+) => {
+  if (record.job.instanceId)
+    await tellAgent(cp, record.job.instanceId, { type: "abort", jobId: record.job.id });
+  // A task over already (its workflow moved on) takes the report as a no-op.
+  if (record.taskToken) await cp.workflows.sendTaskFailure(record.taskToken, error, cause);
 };
 
 /** The workflow waits for a reviewer: the job is PENDING_REVIEW until one decides. */
@@ -307,6 +315,10 @@ const stopJob = async (
       ? forbidden(`only a job's owner or an admin ${stop.verb} it`)
       : notFound(`job ${jobId}`);
   }
+  if (stop.event.type === "cancelRequested" && cancelUnderWay(record)) {
+    await tellAgentAndWorkflow(cp, record, stop.error, `${stop.event.type} while CANCELING`);
+    return { ok: true, record };
+  }
   return interrupt(cp, jobId, stop.event, stop.error, actor(caller));
 };
 
@@ -316,6 +328,14 @@ export const cancelJob = (cp: InterruptPorts, jobId: string, caller: Caller) =>
     error: WORKFLOW_ERRORS.canceled,
     verb: "cancels",
   });
+
+/**
+ * A cancel asked again of a job already CANCELING (a retried request, its first run maybe
+ * dead before it told the agent and the workflow) tells them again and changes nothing
+ * else: one cancel in the job's history. One held up by its instance keeps showing
+ * DELETE_FAILED until the reaper's retried close succeeds.
+ */
+const cancelUnderWay = (record: JobRecord): boolean => record.job.phase === "CANCELING";
 
 export const completeJob = (cp: InterruptPorts, jobId: string, caller: Caller) =>
   stopJob(cp, jobId, caller, {

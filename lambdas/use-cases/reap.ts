@@ -27,7 +27,7 @@ export const REAPING: ReapingRules = { graceS: 60 };
 export type ReapActionType = ReapAction["type"];
 
 export interface ReapReport {
-  /** How many actions of each kind were carried out. */
+  /** How many actions of each kind were carried out (not those whose record moved on first). */
   done: Partial<Record<ReapActionType, number>>;
   /** Each action that threw, with the instance or job it was for; the others ran all the same. */
   failed: Array<{ type: ReapActionType | "finishCancel"; id: string; error: string }>;
@@ -50,28 +50,28 @@ export interface ReapReport {
 const targetOf = (action: ReapAction): string =>
   action.type === "terminateOrphan" ? action.instanceId : action.instance.id;
 
-const carryOut = async (cp: ReconcilePorts, action: ReapAction): Promise<void> => {
+/** Carries out one action; false when the record moved on first (its own step did the work). */
+const carryOut = async (cp: ReconcilePorts, action: ReapAction): Promise<boolean> => {
   switch (action.type) {
     case "terminateOrphan": {
       // The listing is eventually consistent: a launch recorded since must not be terminated.
       const record = await cp.instances.get(action.instanceId);
       const live = record && !(record.status === "CLOSED" && record.substatus === "TERMINATED");
-      if (!live) await carryOutClose(cp, action.instanceId, "terminate");
-      return;
+      if (live) return false;
+      await carryOutClose(cp, action.instanceId, "terminate");
+      return true;
     }
     // Its agent may still run the job: nothing on it is trusted for the next one.
     case "terminateJobless":
-      await closeInstance(cp, action.instance, "terminate");
-      return;
+      return (await closeInstance(cp, action.instance, "terminate")).ok;
     // A close left half-way (its call failed, or its run died) is done and recorded at once,
     // so the job that waits on it (a cancel) ends on this same run.
     case "reconcile": {
       const { instance, reconciliation } = action;
-      if (reconciliation.type === "repeatClose") {
-        await finishClose(cp, instance, reconciliation.action);
-        return;
-      }
-      return applyReconciliation(cp, instance, reconciliation);
+      if (reconciliation.type === "repeatClose")
+        return (await finishClose(cp, instance, reconciliation.action)).ok;
+      await applyReconciliation(cp, instance, reconciliation);
+      return true;
     }
     // As the instance's own timer would have, so a timer that fires late finds it closed.
     case "expireCooling": {
@@ -80,13 +80,11 @@ const carryOut = async (cp: ReconcilePorts, action: ReapAction): Promise<void> =
         coolingUntil && stoppedUntil
           ? (Date.parse(stoppedUntil) - Date.parse(coolingUntil)) / 1000
           : 0;
-      await expireCooling(cp, { instanceId: id, coolingEpoch, stoppedS });
-      return;
+      return (await expireCooling(cp, { instanceId: id, coolingEpoch, stoppedS })).closed;
     }
     case "expireStopped": {
       const { id, coolingEpoch } = action.instance;
-      await expireStopped(cp, { instanceId: id, coolingEpoch });
-      return;
+      return (await expireStopped(cp, { instanceId: id, coolingEpoch })).terminated;
     }
   }
 };
@@ -121,8 +119,8 @@ export const reap = async (cp: ReconcilePorts, rules = REAPING): Promise<ReapRep
   };
   for (const action of actions) {
     try {
-      await carryOut(cp, action);
-      report.done[action.type] = (report.done[action.type] ?? 0) + 1;
+      if (await carryOut(cp, action))
+        report.done[action.type] = (report.done[action.type] ?? 0) + 1;
     } catch (error) {
       report.failed.push({ type: action.type, id: targetOf(action), error: String(error) });
     }

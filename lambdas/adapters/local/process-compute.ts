@@ -215,11 +215,9 @@ export class ProcessCompute implements Compute {
     if (!existsSync(this.#agentEntry))
       throw new Error(`no agent at ${this.#agentEntry}: npm run build:agent writes it`);
     const id = request.instanceId;
-    if (
-      this.#entries.has(id) ||
-      existsSync(join(this.#instancesDir, id)) ||
-      !/^[\w.-]+$/.test(id)
-    ) {
+    // Launched under this id before (a retried launch): that instance, as EC2's client token gives.
+    if (this.#entries.has(id)) return { providerId: providerIdOf(id) };
+    if (existsSync(join(this.#instancesDir, id)) || !/^[\w.-]+$/.test(id)) {
       throw new Error(`instance ${id} exists already, or is not a name for a folder`);
     }
     const folder = join(this.#instancesDir, id);

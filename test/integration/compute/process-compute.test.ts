@@ -83,10 +83,10 @@ describe("ProcessCompute", () => {
     expect(await broken.instanceTypes()).toEqual(["local"]);
   });
 
-  it("refuses an id it has launched already", async () => {
+  it("launches an id once: asked again, it answers with the instance it launched", async () => {
     const { compute } = newCompute();
     const id = await launchOn(compute);
-    const again = compute.launch({
+    const again = await compute.launch({
       instanceId: id,
       instanceType: "local",
       spot: false,
@@ -96,7 +96,8 @@ describe("ProcessCompute", () => {
       envHash: "sha256:env",
       agent: agent(),
     });
-    await expect(again).rejects.toThrow(`instance ${id} exists already`);
+    expect(again).toEqual({ providerId: `local-${id}` });
+    expect((await compute.list()).filter((instance) => instance.instanceId === id)).toHaveLength(1);
   });
 
   it("refuses an instance type it does not offer, and launches nothing", async () => {

@@ -16,6 +16,7 @@ import {
   type ReconcilePorts,
   spotInterruptionWarned,
 } from "../../../lambdas/use-cases/reconcile-instance.ts";
+import { recoverAfterRestart } from "../../../lambdas/use-cases/recover.ts";
 import { askAboutSilentAgent } from "../../../lambdas/use-cases/silent-agent.ts";
 import { ec2Client, ec2Error, fakeEc2 } from "../../fakes/fake-ec2.ts";
 import { runInstance } from "../../fixtures/instances.ts";
@@ -138,6 +139,46 @@ describe("the reaper", () => {
       stoppedUntil: "2026-01-01T03:00:00.000Z",
     });
     expect(ec2State(providerId)).toMatch(/stopping|stopped/);
+  });
+
+  it("ends, on its plan, an instance a restart stopped with no timer left to end it", async () => {
+    const { instance, providerId } = await coolingSince(
+      "gi-restarted",
+      "2026-01-01T01:30:00.000Z",
+      "2026-01-01T03:00:00.000Z",
+    );
+    // The local control plane's restart: its timers are gone, its instances are stopped.
+    await recoverAfterRestart(cp as unknown as Parameters<typeof recoverAfterRestart>[0]);
+    expect(await stores.instances.get(instance.id)).toMatchObject({ substatus: "STOPPED" });
+    await reap(cp);
+    expect(ec2State(providerId)).toMatch(/stopping|stopped/);
+    const later = { ...cp, ...stores.at("2026-01-01T03:00:01.000Z") };
+    await reap(later);
+    expect(await stores.instances.get(instance.id)).toMatchObject({
+      status: "CLOSED",
+      substatus: "TERMINATED",
+    });
+    expect(ec2State(providerId)).toMatch(/shutting-down|terminated/);
+  });
+
+  it("terminates an instance working for a job that ended without freeing it, and ends a cancel once its instance is closed", async () => {
+    const { instance, providerId } = await training("ended", false);
+    const ended = await stores.jobs.get("ended");
+    if (!ended) throw new Error("no job");
+    await stores.jobs.apply({
+      before: ended,
+      after: { ...ended.job, phase: "CANCELING", version: ended.job.version + 1 },
+      event: { type: "cancelRequested" },
+      at: "2026-01-01T01:00:00.000Z",
+    });
+    const report = await reap(cp);
+    expect(report).toMatchObject({
+      done: { terminateJobless: 1 },
+      orphans: [instance.id],
+      canceled: ["ended"],
+    });
+    expect(ec2State(providerId)).toMatch(/shutting-down|terminated/);
+    expect((await stores.jobs.get("ended"))?.job.phase).toBe("CANCELED");
   });
 
   it("leaves a cooling instance within its plan alone", async () => {
