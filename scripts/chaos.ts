@@ -16,7 +16,6 @@ import { freePort } from "../lambdas/adapters/local/dynamodb-local.ts";
 import { startLocalControlPlane } from "../lambdas/adapters/local/local-control-plane.ts";
 import { INSTANCE_STATUSES } from "../lambdas/domain/instance.ts";
 import { isTerminal } from "../lambdas/domain/phases.ts";
-import { reap } from "../lambdas/use-cases/reap.ts";
 import { GpuctlClient } from "../sdk/client.ts";
 import {
   FAULT_KINDS,
@@ -115,15 +114,15 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
       await sleep(250);
 
     // One reaper period: what it would find now is what it would end.
-    await reap(local.cp);
+    await local.reapNow();
+    const instances = (
+      await Promise.all(INSTANCE_STATUSES.map((status) => local.cp.instances.listByStatus(status)))
+    ).flat();
+    const compute = await local.cp.compute.list();
     const violations = checkRun({
       jobs: await jobs(),
-      instances: (
-        await Promise.all(
-          INSTANCE_STATUSES.map((status) => local.cp.instances.listByStatus(status)),
-        )
-      ).flat(),
-      compute: await local.cp.compute.list(),
+      instances,
+      compute,
       driven: (job) => job.phase === "TRAINING",
       now: new Date().toISOString(),
       graceS: 0,
@@ -133,6 +132,11 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
     for (const [what, ids] of Object.entries(violations))
       if (ids.length > 0) log(`${what}: ${ids.join(", ")}`);
     for (const jobId of violations.lost) log(`${jobId}: ${await historyOf(local, jobId)}`);
+    for (const id of [...violations.orphans, ...violations.doubleAssigned]) {
+      const record = instances.find((instance) => instance.id === id);
+      const state = compute.find((instance) => instance.instanceId === id)?.state;
+      log(`${id}: ${JSON.stringify(record ?? "no record")}, compute ${state ?? "none"}`);
+    }
     const summary = `chaos seed=${options.seed} seconds=${seconds} jobs=${jobIds.length} faults=${struck} ${summaryCounts(violations)}`;
     return { summary, violations, faults, seconds };
   } finally {
