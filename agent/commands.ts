@@ -282,6 +282,10 @@ export class Agent {
     } catch (error) {
       outcome = { ok: false, error: AGENT_ERRORS[command.type], cause: describeError(error) };
     } finally {
+      // A preempted step still beats while its checkpoint goes up: its workflow waits for
+      // the instance's end, and must not take the agent for silent meanwhile.
+      if (flight.controller.signal.reason === PREEMPTION)
+        await this.#preempting.get(job.jobId)?.catch(() => undefined);
       clearInterval(heartbeat);
       this.#inFlight.delete(flight);
     }

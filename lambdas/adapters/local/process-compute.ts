@@ -292,6 +292,18 @@ export class ProcessCompute implements Compute {
     signal(pid, "SIGSTOP");
   }
 
+  /** A fault: the instance is gone (agent killed, folder deleted) without the control plane. */
+  async vanish(instanceId: string): Promise<void> {
+    const entry = this.#entry(instanceId);
+    await this.#serial(instanceId, async () => {
+      await this.#killAgent(entry, { asked: true });
+      entry.terminated = true;
+      this.#entries.delete(instanceId);
+      await rm(entry.folder, { recursive: true, force: true });
+    });
+    this.#onStateChange({ instanceId, providerId: providerIdOf(instanceId), state: "terminated" });
+  }
+
   /** An instance already gone (its folder deleted) is terminated: done. */
   async terminate(instanceId: string): Promise<void> {
     const entry = this.#entries.get(instanceId);
@@ -301,33 +313,6 @@ export class ProcessCompute implements Compute {
       entry.terminated = true;
       this.#entries.delete(instanceId);
       await rm(entry.folder, { recursive: true, force: true });
-    });
-  }
-
-  /**
-   * The instance is gone at once, as a reclaimed spot instance or one deleted from the
-   * console: its agent is killed with no chance to clean up, its folder deleted, and the
-   * change reported (`terminated`). An unknown instance changes nothing.
-   */
-  async vanish(instanceId: string): Promise<void> {
-    const entry = this.#entries.get(instanceId);
-    if (!entry) return;
-    await this.#serial(instanceId, async () => {
-      entry.terminated = true;
-      this.#entries.delete(instanceId);
-      const { pid } = entry.record;
-      if (entry.child && entry.exited) await this.#killAgent(entry, { asked: true });
-      else if (pid !== null && isAgent({ ...entry.record, pid })) {
-        signal(pid, "SIGKILL");
-        while (processAlive(pid)) await sleep(50);
-      }
-      killLeftoverGroups(entry.folder);
-      await rm(entry.folder, { recursive: true, force: true });
-    });
-    this.#onStateChange({
-      instanceId,
-      providerId: providerIdOf(instanceId),
-      state: "terminated",
     });
   }
 
