@@ -13,6 +13,7 @@ import {
 import type { JobRecord } from "../ports.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
 import { carryOutClose, closeInstance, finishClose } from "./change-instance.ts";
+import type { Ports } from "./control-plane.ts";
 import { expireCooling, expireStopped } from "./finish-job.ts";
 import { applyReconciliation, type ReconcilePorts } from "./reconcile-instance.ts";
 
@@ -164,7 +165,10 @@ const jobViews = async (
  * it for a release that could not close the instance (DELETE_FAILED) or died. A job still
  * acquiring meets a refused claim or launch, which frees what it got.
  */
-const finishCancel = async (cp: ReconcilePorts, record: JobRecord): Promise<boolean> => {
+export const finishCancel = async (
+  cp: Ports<"jobs" | "instances" | "events" | "metrics" | "clock">,
+  record: JobRecord,
+): Promise<boolean> => {
   const { id, instanceId } = record.job;
   const instance = instanceId ? await cp.instances.get(instanceId) : undefined;
   if (instance && holds(instance, id)) return false;

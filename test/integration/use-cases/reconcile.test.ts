@@ -10,6 +10,7 @@ import { Ec2Compute } from "../../../lambdas/adapters/aws/ec2/ec2-compute.ts";
 import { launchInstance } from "../../../lambdas/domain/instance.ts";
 import type { Job } from "../../../lambdas/domain/job.ts";
 import { type CommandQueue, MailboxClosed, type Workflows } from "../../../lambdas/ports.ts";
+import { changeInstance } from "../../../lambdas/use-cases/change-instance.ts";
 import { reap } from "../../../lambdas/use-cases/reap.ts";
 import {
   instanceStateChanged,
@@ -179,6 +180,33 @@ describe("the reaper", () => {
     });
     expect(ec2State(providerId)).toMatch(/shutting-down|terminated/);
     expect((await stores.jobs.get("ended"))?.job.phase).toBe("CANCELED");
+  });
+
+  it("keeps a cancel whose instance could not be closed through a restart, and ends it once the close succeeds", async () => {
+    const { instance, providerId } = await training("held-up", false);
+    await changeInstance(cp, instance, { type: "closeRequested", action: "terminate" });
+    const job = await stores.jobs.get("held-up");
+    if (!job) throw new Error("no job");
+    await stores.jobs.apply({
+      before: job,
+      after: {
+        ...job.job,
+        phase: "CANCELING",
+        reason: "DELETE_FAILED",
+        version: job.job.version + 1,
+      },
+      event: { type: "cancelFailed" },
+      at: NOW,
+    });
+    await recoverAfterRestart(cp as unknown as Parameters<typeof recoverAfterRestart>[0]);
+    expect((await stores.jobs.get("held-up"))?.job).toMatchObject({
+      phase: "CANCELING",
+      reason: "DELETE_FAILED",
+    });
+    const report = await reap(cp);
+    expect(report.canceled).toEqual(["held-up"]);
+    expect(ec2State(providerId)).toMatch(/shutting-down|terminated/);
+    expect((await stores.jobs.get("held-up"))?.job.phase).toBe("CANCELED");
   });
 
   it("leaves a cooling instance within its plan alone", async () => {
