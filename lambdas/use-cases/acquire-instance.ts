@@ -163,6 +163,31 @@ const launchId = (jobId: string, version: number, instanceType: string, spot: bo
     .digest("hex")
     .slice(0, 16)}`;
 
+/** The tries of one pool: spot, then on-demand where the spec allows falling back. */
+const marketsOf = (request: { spot: boolean; onDemandFallback: boolean }): boolean[] =>
+  request.spot && request.onDemandFallback ? [true, false] : [request.spot];
+
+/**
+ * An instance a crashed run of this search launched and recorded but never gave the job:
+ * its retry takes that one, whichever try the capacity would favour now, rather than
+ * launch a second GPU of another type or market.
+ */
+const launchedBefore = async (
+  cp: AcquirePorts,
+  search: { jobId: string; version: number },
+  pools: InstancePool[],
+  request: { spot: boolean; onDemandFallback: boolean },
+): Promise<Instance | undefined> => {
+  for (const pool of pools) {
+    for (const spot of marketsOf(request)) {
+      const id = launchId(search.jobId, search.version, pool.instanceType, spot);
+      const known = await cp.instances.get(id);
+      if (known?.status === "LAUNCHING" && known.jobId === search.jobId) return known;
+    }
+  }
+  return undefined;
+};
+
 const launchNew = async (
   cp: AcquirePorts,
   jobId: string,
@@ -170,6 +195,8 @@ const launchNew = async (
   request: { spot: boolean; onDemandFallback: boolean; waitRequestS: number },
   version: number,
 ): Promise<Placement> => {
+  const recorded = await launchedBefore(cp, { jobId, version }, pools, request);
+  if (recorded) return recordLaunch(cp, jobId, recorded);
   const offered = await cp.compute.instanceTypes();
   const refusals: string[] = [];
   const shortages: ComputeError[] = [];
@@ -178,8 +205,7 @@ const launchNew = async (
       refusals.push(`${pool.instanceType} is not offered (offered: ${offered.join(", ")})`);
       continue;
     }
-    const tries = request.spot && request.onDemandFallback ? [true, false] : [request.spot];
-    for (const spot of tries) {
+    for (const spot of marketsOf(request)) {
       try {
         const requestedAt = cp.clock.now();
         const instanceId = launchId(jobId, version, pool.instanceType, spot);

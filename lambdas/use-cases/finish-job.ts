@@ -186,8 +186,16 @@ export const releaseInstance = async (cp: ReleasePorts, jobId: string): Promise<
   const instance = record.job.instanceId
     ? await cp.instances.get(record.job.instanceId)
     : undefined;
-  if (instance) await freeOrReport(cp, record, instance);
-  if (record.job.phase === "CANCELING") {
+  // A close the compute refused (throttled, unreachable) leaves the instance CLOSING for the
+  // reaper to finish; the job's next attempt must not be lost with it, so it starts first.
+  // A cancel is not over until its instance is released.
+  const unfreed = instance
+    ? await freeOrReport(cp, record, instance).then(
+        () => undefined,
+        (error: unknown) => error,
+      )
+    : undefined;
+  if (record.job.phase === "CANCELING" && !unfreed) {
     const released = await applyJobEvent(cp, jobId, { type: "released" });
     if (released.ok) record = released.record;
   }
@@ -199,6 +207,7 @@ export const releaseInstance = async (cp: ReleasePorts, jobId: string): Promise<
       retryDelayS,
     });
   }
+  if (unfreed) throw unfreed;
 };
 
 /**
