@@ -47,17 +47,25 @@ const GONE: ReadonlySet<ComputeState | undefined> = new Set([
 /**
  * What the record needs when the compute says its instance is in `state` (`undefined`: the
  * compute no longer knows it), or nothing when both agree or the compute is on its way.
+ * `observedAt`: when the compute saw that state (an event's time), if known.
  */
 export const reconcile = (
   instance: Instance,
   state: ComputeState | undefined,
+  observedAt?: string,
 ): Reconciliation | undefined => {
   const gone = GONE.has(state);
   if (instance.status !== "CLOSING" && instance.status !== "CLOSED") {
     if (gone) return { type: "vanished", as: "terminated" };
     // One being started again may still be stopping, and EC2 reports that stop after the
-    // record says LAUNCHING: not news. Its agent's registration deadline covers the rest.
-    const starting = instance.status === "LAUNCHING" && !instance.agentReady;
+    // record says LAUNCHING: not news, unless the stop was seen after the record last
+    // changed (an agent that died before it registered). Without a time (the reaper's
+    // listing), its agent's registration deadline covers it.
+    const seenSince =
+      observedAt !== undefined &&
+      instance.updatedAt !== undefined &&
+      Date.parse(observedAt) > Date.parse(instance.updatedAt);
+    const starting = instance.status === "LAUNCHING" && !instance.agentReady && !seenSince;
     return (state === "stopping" || state === "stopped") && !starting
       ? { type: "vanished", as: "stopped" }
       : undefined;

@@ -94,13 +94,13 @@ export const applyReconciliation = async (
  */
 export const instanceStateChanged = async (
   cp: ReconcilePorts,
-  change: { providerId: string; state: ComputeState },
+  change: { providerId: string; state: ComputeState; at?: string },
 ): Promise<Reconciled> => {
   const instance = await cp.instances.getByProviderId(change.providerId);
   if (!instance) return { ignored: `no instance is recorded as ${change.providerId}` };
   if (instance.status === "CLOSING")
     return { ignored: `instance ${instance.id} is closing: its close records it` };
-  const reconciliation = reconcile(instance, change.state);
+  const reconciliation = reconcile(instance, change.state, change.at);
   if (!reconciliation)
     return { ignored: `instance ${instance.id} is recorded in line with ${change.state}` };
   await applyReconciliation(cp, instance, reconciliation);

@@ -293,7 +293,7 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     ...(options.gpuProbe ? { gpuProbe: options.gpuProbe } : {}),
     // As EC2's state-change events reach the stack's rule on AWS.
     onStateChange: (change) => {
-      instanceStateChanged(cp, change).catch((error: unknown) =>
+      instanceStateChanged(cp, { ...change, at: cp.clock.now() }).catch((error: unknown) =>
         console.error(`after ${change.providerId} ${change.state}: ${String(error)}`),
       );
     },

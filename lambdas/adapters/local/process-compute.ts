@@ -304,6 +304,22 @@ export class ProcessCompute implements Compute {
     this.#onStateChange({ instanceId, providerId: providerIdOf(instanceId), state: "terminated" });
   }
 
+  /**
+   * An agent that exits unasked is an instance shut down from inside: an on-demand one is
+   * stopped, its folder kept; a one-time spot one is gone, as EC2 terminates it.
+   */
+  #exitedUnasked(entry: Entry): void {
+    const change = { instanceId: entry.id, providerId: providerIdOf(entry.id) };
+    if (!entry.record.spot) {
+      this.#onStateChange({ ...change, state: "stopped" });
+      return;
+    }
+    this.terminate(entry.id).then(
+      () => this.#onStateChange({ ...change, state: "terminated" }),
+      (error: unknown) => console.error(`terminating spot instance ${entry.id}: ${String(error)}`),
+    );
+  }
+
   /** An instance already gone (its folder deleted) is terminated: done. */
   async terminate(instanceId: string): Promise<void> {
     const entry = this.#entries.get(instanceId);
@@ -469,12 +485,7 @@ export class ProcessCompute implements Compute {
         if (entry.child === child) {
           killLeftoverGroups(entry.folder);
           this.#setRecord(entry, { pid: null, startedAt: null, state: "stopped" });
-          if (!this.#exitsAsked.has(child))
-            this.#onStateChange({
-              instanceId: entry.id,
-              providerId: providerIdOf(entry.id),
-              state: "stopped",
-            });
+          if (!this.#exitsAsked.has(child)) this.#exitedUnasked(entry);
         }
         resolveExit();
       });

@@ -354,6 +354,16 @@ describe("ProcessCompute's faults on live instances", () => {
     expect(compute.describe(killed)).toMatchObject({ state: "stopped", pid: null });
   });
 
+  it("takes a spot agent that exits on its own as its instance gone: folder deleted, reported terminated", async () => {
+    const { compute, changes } = watchedCompute();
+    const id = await launchOn(compute, { spot: true });
+    await compute.killAgent(id);
+    await waitFor("the spot instance's end", () => changes.length > 0);
+    expect(changes).toEqual([{ instanceId: id, providerId: `local-${id}`, state: "terminated" }]);
+    expect(compute.describe(id)).toBeUndefined();
+    expect((await compute.list()).map((instance) => instance.instanceId)).not.toContain(id);
+  });
+
   it("hangs an agent (alive, silent) until it is restarted: a new agent on the same folder", async () => {
     const { compute, changes } = watchedCompute();
     const id = await launchOn(compute);

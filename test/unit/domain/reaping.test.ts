@@ -288,4 +288,12 @@ describe("reconciling a record with the compute's state", () => {
   ] as const)("a record %s, the compute %s", (_, instance, state, expected) => {
     expect(reconcile(instance, state)).toEqual(expected);
   });
+  it("takes a stop seen after a starting record last changed as news: its agent died before registering", () => {
+    const since = { ...starting, updatedAt: at(60) };
+    expect(reconcile(since, "stopped", at(61))).toEqual({ type: "vanished", as: "stopped" });
+    expect(reconcile(since, "stopped", at(59))).toBeUndefined();
+    expect(reconcile(since, "stopped")).toBeUndefined();
+    const fresh = { ...launched("gi-f"), updatedAt: at(60) };
+    expect(reconcile(fresh, "stopped", at(61))).toEqual({ type: "vanished", as: "stopped" });
+  });
 });
