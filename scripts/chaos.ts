@@ -113,7 +113,8 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
     while (Date.now() < deadline && !(await jobs()).every((job) => settled(job.phase)))
       await sleep(250);
 
-    // One reaper period: what it would find now is what it would end.
+    // The storm is over: one reaper period after it, what the reaper finds is what it ends.
+    local.faults.clear();
     await local.reapNow();
     const instances = (
       await Promise.all(INSTANCE_STATUSES.map((status) => local.cp.instances.listByStatus(status)))
