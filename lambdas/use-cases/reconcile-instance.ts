@@ -24,8 +24,8 @@ export type Reconciled =
   | { ignored: string };
 
 /**
- * The job the instance was taken from moves on (`instanceGone`: requeued on spot, LOST
- * otherwise); returns the task its workflow waits on, if any, to end once the instance is
+ * The job the instance was taken from moves on (`instanceGone`: requeued, uncounted, up to
+ * the cap on lost placements); returns the task its workflow waits on, if any, to end once the instance is
  * recorded (the workflow then frees the instance, and must find it closed).
  */
 const moveJobOff = async (
@@ -35,7 +35,10 @@ const moveJobOff = async (
   if (instance.status !== "LAUNCHING" && instance.status !== "EXECUTING") return undefined;
   const record = await cp.jobs.get(instance.jobId);
   if (record?.job.instanceId !== instance.id) return undefined;
-  const applied = await applyJobEvent(cp, record.job.id, { type: "instanceGone" });
+  const applied = await applyJobEvent(cp, record.job.id, {
+    type: "instanceGone",
+    spot: instance.spot,
+  });
   // Refused: the job moved on already (a run of this before, or its own end); a task of
   // its still waiting is ended all the same, and one over takes the report as a no-op.
   const before = applied.ok ? applied.before : record;

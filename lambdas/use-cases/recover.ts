@@ -14,6 +14,11 @@ const WAITING_FOR_A_SERVER: Phase[] = [
   "RETRY_BACKOFF",
 ];
 
+export interface RecoveryReport {
+  /** Instances whose close failed: left recorded closing, for the reaper. */
+  closeFailures: Array<{ instanceId: string; error: string }>;
+}
+
 /**
  * Picks up after a restart of the local control plane, whose workflows, agent processes
  * and timers did not survive it: waiting jobs get their workflow again, jobs that were on
@@ -28,10 +33,17 @@ export const recoverAfterRestart = async (
     "jobs" | "instances" | "compute" | "commands" | "workflows" | "events" | "metrics" | "clock",
     "costModel"
   >,
-): Promise<void> => {
+): Promise<RecoveryReport> => {
+  const closeFailures: RecoveryReport["closeFailures"] = [];
   for (const status of ["LAUNCHING", "EXECUTING", "COOLING"] as const) {
     for (const instance of await cp.instances.listByStatus(status)) {
-      await closeInstance(cp, instance, instance.spot ? "terminate" : "stop");
+      // One the compute will not close now stays recorded closing: the reaper closes it
+      // later. It must not keep the control plane from starting.
+      try {
+        await closeInstance(cp, instance, instance.spot ? "terminate" : "stop");
+      } catch (error) {
+        closeFailures.push({ instanceId: instance.id, error: String(error) });
+      }
     }
   }
   for (const phase of [...HOLDING_PHASES, "PREEMPTING"] as const) {
@@ -46,4 +58,5 @@ export const recoverAfterRestart = async (
     for (const record of await cp.jobs.listByPhase(phase))
       await startJobWorkflows(cp, record, rerun);
   }
+  return { closeFailures };
 };

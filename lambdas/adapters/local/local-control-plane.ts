@@ -399,7 +399,9 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     );
   });
   // Only once the server answers: recovery restarts workflows whose agents will call it.
-  await recoverAfterRestart(cp);
+  const recovery = await recoverAfterRestart(cp);
+  for (const { instanceId, error } of recovery.closeFailures)
+    console.error(`instance ${instanceId} left closing for the reaper: ${error}`);
   // After recovery, which leaves stopped instances with no timer: the reaper ends them on their plan.
   const reaper = startPeriodicReaper({
     intervalMs: options.reaperIntervalMs ?? LOCAL_REAPER_INTERVAL_MS,

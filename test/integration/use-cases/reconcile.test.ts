@@ -3,7 +3,11 @@
  * the SDK boundary): orphans terminated, overdue cooling expired, vanished instances
  * recorded and their jobs moved on; and a silent agent's instance asked about.
  */
-import { RebootInstancesCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
+import {
+  RebootInstancesCommand,
+  StopInstancesCommand,
+  TerminateInstancesCommand,
+} from "@aws-sdk/client-ec2";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Command } from "../../../agent/protocol.ts";
 import { Ec2Compute } from "../../../lambdas/adapters/aws/ec2/ec2-compute.ts";
@@ -140,6 +144,33 @@ describe("the reaper", () => {
       stoppedUntil: "2026-01-01T03:00:00.000Z",
     });
     expect(ec2State(providerId)).toMatch(/stopping|stopped/);
+  });
+
+  it("starts after a restart although the compute will not close an instance now: that one is left closing for the reaper", async () => {
+    const refused = await training("refused", false);
+    const fine = await training("fine", false);
+    ec2.mock
+      .on(StopInstancesCommand, { InstanceIds: [refused.providerId] })
+      .rejects(ec2Error("UnauthorizedOperation", "not allowed"));
+    // Its requeued jobs get a workflow again.
+    const started: string[] = [];
+    const workflows = {
+      ...cp.workflows,
+      start: async (_machine: string, name: string) => {
+        started.push(name);
+        return { executionId: name };
+      },
+    } as unknown as Workflows;
+    const recovery = await recoverAfterRestart({ ...cp, workflows } as unknown as Parameters<
+      typeof recoverAfterRestart
+    >[0]);
+    expect(recovery.closeFailures).toEqual([
+      { instanceId: refused.instance.id, error: expect.stringContaining("not allowed") },
+    ]);
+    expect(await stores.instances.get(refused.instance.id)).toMatchObject({ status: "CLOSING" });
+    expect(await stores.instances.get(fine.instance.id)).toMatchObject({ substatus: "STOPPED" });
+    expect((await stores.jobs.get("refused"))?.job.phase).toBe("REQUESTING_SERVER");
+    expect(started).toHaveLength(2);
   });
 
   it("ends, on its plan, an instance a restart stopped with no timer left to end it", async () => {
