@@ -1,7 +1,12 @@
 import { createHash } from "node:crypto";
 import { capacityWaitOver, capacityWaitSince } from "../domain/capacity-wait.ts";
 import { poolJobArrived } from "../domain/cooling-policy.ts";
-import { type Instance, type InstancePool, launchInstance } from "../domain/instance.ts";
+import {
+  type Instance,
+  type InstancePool,
+  launchInstance,
+  marketAllows,
+} from "../domain/instance.ts";
 import { envHashOf } from "../domain/job-spec.ts";
 import { isTerminal, type WaitReason } from "../domain/phases.ts";
 import { instanceStatusChanged } from "../domain/status-events.ts";
@@ -83,7 +88,9 @@ const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement>
 
   for (const pool of pools) {
     const candidates = await cp.instances.findReusable(pool);
-    for (const candidate of candidates.filter((instance) => spec.instance.spot || !instance.spot)) {
+    for (const candidate of candidates.filter((instance) =>
+      marketAllows(spec.instance, instance),
+    )) {
       const claimed = await claimInstance(cp, jobId, candidate);
       if (claimed.ok) {
         if (candidate.status === "COOLING") {
