@@ -536,6 +536,10 @@ export class Agent {
     await spawned.gone;
     await this.#killLeftovers(job);
     await this.#timeline(job, "Model Training", startedAt, iso());
+    // A failed attempt's retry may run on another instance: it resumes from what this one
+    // saved. (A preempted run's checkpoint is the preemption's to upload.)
+    if (exitCode !== 0 && job.checkpointDir && !signal.aborted)
+      await this.#uploadCheckpoint(job, job.checkpointDir, signal);
     return ok({ exitCode });
   }
 

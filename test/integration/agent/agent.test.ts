@@ -386,6 +386,17 @@ describe("the agent", () => {
     expect(await pendingAfter(run.result, 100)).toBe(true);
   });
 
+  it("uploads a failed run's checkpoint before it reports the exit, for a retry elsewhere", async () => {
+    const id = await launch();
+    const job = newJob({
+      run: 'echo 4 > "$GPUCTL_CHECKPOINT_DIR/step.txt"; exit 3',
+      checkpointDir: "ckpt",
+    });
+    await cp.task(id, "prepare", job);
+    expect(await cp.task(id, "run", job)).toEqual(succeeded({ exitCode: 3 }));
+    expect(cp.uploads.get(`jobs/${job.jobId}/ckpt/step.txt`)?.toString()).toBe("4\n");
+  });
+
   it("on preempt lets the run save its checkpoint on SIGTERM, uploads it, and reports nothing", async () => {
     const id = await launch();
     const job = newJob({
