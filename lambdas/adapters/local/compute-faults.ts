@@ -32,8 +32,8 @@ export const ComputeFaultRuleSchema = z
     instanceType: z.string().min(1).optional(),
     /** Only this many calls, then the rule is spent; every call when absent. */
     times: z.number().int().min(1).optional(),
-    /** launchSlow: how long each launch waits. */
-    delayMs: z.number().int().min(0).optional(),
+    /** launchSlow: how long each launch waits; at most an hour (Node's timers end at 24.8 days). */
+    delayMs: z.number().int().min(0).max(3_600_000).optional(),
   })
   .refine((rule) => (rule.fault === "launchSlow") === (rule.delayMs !== undefined), {
     message: "delayMs is given with launchSlow, and only with it",

@@ -175,6 +175,7 @@ describe("compute faults", () => {
     const faults = new ComputeFaults();
     expect(() => faults.inject({ fault: "gone" } as never)).toThrow(/fault/);
     expect(() => faults.inject({ fault: "launchSlow" })).toThrow(/delayMs/);
+    expect(() => faults.inject({ fault: "launchSlow", delayMs: 1e12 })).toThrow(/delayMs/);
     expect(() => faults.inject({ fault: "noCapacity", times: 0 })).toThrow(/times/);
     expect(faults.active).toBe(false);
   });
