@@ -358,6 +358,11 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
         compute,
         faults,
         async (instanceId) => (await cp.instances.get(instanceId))?.pool.instanceType,
+        (instanceId, noticeMs) => {
+          // One gone by then (terminated, interrupted already) has nothing left to interrupt.
+          if (compute.describe(instanceId)?.state === "running")
+            compute.interrupt(instanceId, { noticeMs });
+        },
       ),
       probes.launch,
     ),
