@@ -8,13 +8,13 @@ import { closeSync, openSync } from "node:fs";
 import { chmod, lchown, mkdir, open, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { constants } from "node:os";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import type { z } from "zod";
 import { type ControlPlane, sleep } from "./client.ts";
 import type { AgentConfig } from "./config.ts";
 import { EnvCache, safeSegment } from "./env-cache.ts";
 import { inheritedEnv } from "./environment.ts";
-import { GroupRegistry, killGroup, signalGroup } from "./groups.ts";
+import { GroupRegistry, KILL_GRACE_MS, killGroup, signalGroup } from "./groups.ts";
 import { handOver, type JobUser, jobUser, killUser } from "./job-users.ts";
 import { describeError, log, redactUrl } from "./log.ts";
 import { LogSync, sendSnapshots, type Upload } from "./log-sync.ts";
@@ -37,7 +37,7 @@ import {
   verifyContent,
 } from "./transfer.ts";
 
-type TaskCommand = Exclude<Command, { type: "abort" }>;
+type TaskCommand = Exclude<Command, { type: "abort" | "preempt" }>;
 type Outcome =
   | { ok: true; output: Record<string, unknown> }
   | { ok: false; error: string; cause: string };
@@ -65,6 +65,15 @@ const LOG_UPLOAD_TIMEOUT_MS = 60_000;
  * (agent/install/user-data.ts waits a little longer before it kills the agent).
  */
 export const SHUTDOWN_LIMIT_MS = 90_000;
+/**
+ * How long a preempted job has between its SIGTERM and the SIGKILL to save a checkpoint,
+ * where an abort gives it KILL_GRACE_MS. The grace and the checkpoint's upload
+ * (CHECKPOINT_UPLOAD_MS) fit in a spot interruption notice's two minutes.
+ */
+export const PREEMPT_GRACE_MS = 30_000;
+const CHECKPOINT_UPLOAD_MS = 80_000;
+/** The reason an in-flight command is aborted with when its instance is being taken away. */
+const PREEMPTION = "preemption";
 /**
  * The steps that run a job's own commands: their logs are uploaded while they run, and
  * once more when they end, whatever the outcome.
@@ -134,6 +143,8 @@ export class Agent {
   readonly #setups = new Map<string, Promise<Outcome>>();
   readonly #timelines = new Map<string, Promise<void>>();
   readonly #tasks = new Set<Promise<void>>();
+  /** Checkpoint uploads of preempted jobs under way, by job: the agent's shutdown lets them finish. */
+  readonly #preempting = new Map<string, Promise<unknown>>();
   /** Aborted at shutdown: ends the retries of reports nobody will receive. */
   readonly #reports = new AbortController();
   /** Whether jobs run as users of their own (the agent is root), or as the agent's user. */
@@ -158,6 +169,10 @@ export class Agent {
       this.#abort(command.jobId);
       return;
     }
+    if (command.type === "preempt") {
+      this.#track(this.#preempt(command.jobId), `preempt job=${command.jobId}`);
+      return;
+    }
     const duplicate = [...this.#inFlight].some(
       (flight) => flight.command.taskToken === command.taskToken,
     );
@@ -165,8 +180,13 @@ export class Agent {
       log(`${command.type} job=${command.job.jobId} already running, duplicate ignored`);
       return;
     }
-    const task: Promise<void> = this.#task(command)
-      .catch((error) => log(`${command.type} job=${command.job.jobId}: ${describeError(error)}`))
+    this.#track(this.#task(command), `${command.type} job=${command.job.jobId}`);
+  }
+
+  /** Carries out `work` alongside the poll loop; a failure of it is logged. */
+  #track(work: Promise<void>, label: string): void {
+    const task: Promise<void> = work
+      .catch((error) => log(`${label}: ${describeError(error)}`))
       .finally(() => this.#tasks.delete(task));
     this.#tasks.add(task);
   }
@@ -178,16 +198,51 @@ export class Agent {
    */
   async shutdown(): Promise<void> {
     const deadline = AbortSignal.timeout(SHUTDOWN_LIMIT_MS);
-    const running = [...this.#live.values()].filter((group) => group.kind === "run");
+    // A preempted job's upload is under way already: it finishes, within the same bound.
+    const running = this.#runs().filter(({ job }) => !this.#preempting.has(job.jobId));
+    const preempting = [...this.#preempting.values()];
     for (const flight of this.#inFlight) flight.controller.abort();
     this.#reports.abort();
     await Promise.all([...this.#live.values()].map((group) => group.gone));
-    await Promise.all(
-      running.map(async ({ job }) => {
-        await this.#killLeftovers(job);
-        if (job.checkpointDir) await this.#uploadCheckpoint(job, job.checkpointDir, deadline);
+    await Promise.all(running.map(({ job }) => this.#saveCheckpoint(job, deadline)));
+    const expired = new Promise((resolve) =>
+      deadline.aborted ? resolve(undefined) : deadline.addEventListener("abort", resolve),
+    );
+    await Promise.race([Promise.all(preempting), expired]);
+  }
+
+  /** The groups running jobs' `run` commands, of one job or of all. */
+  #runs(jobId?: string): LiveGroup[] {
+    return [...this.#live.values()].filter(
+      (group) => group.kind === "run" && (jobId === undefined || group.job.jobId === jobId),
+    );
+  }
+
+  /**
+   * The instance is about to be taken away (a spot interruption notice): the job's run gets
+   * its SIGTERM now and PREEMPT_GRACE_MS to save a checkpoint, whatever else the job was
+   * doing stops, and the checkpoint folder is uploaded. Nothing is reported: the instance's
+   * end requeues the job, whose next attempt starts from that checkpoint.
+   */
+  async #preempt(jobId: string): Promise<void> {
+    const running = this.#runs(jobId);
+    const flights = [...this.#inFlight].filter((flight) => flight.command.job.jobId === jobId);
+    for (const flight of flights) flight.controller.abort(PREEMPTION);
+    log(`preempt job=${jobId} ${running.length > 0 ? "stopping its run" : "no run to stop"}`);
+    const saving = Promise.all(
+      running.map(async (group) => {
+        await group.gone;
+        await this.#saveCheckpoint(group.job, AbortSignal.timeout(CHECKPOINT_UPLOAD_MS));
       }),
     );
+    this.#preempting.set(jobId, saving);
+    await saving.finally(() => this.#preempting.delete(jobId));
+  }
+
+  /** Once the job's run is over: its leftovers end, then its checkpoint folder goes up, if it has one. */
+  async #saveCheckpoint(job: JobAssignment, signal: AbortSignal): Promise<void> {
+    await this.#killLeftovers(job);
+    if (job.checkpointDir) await this.#uploadCheckpoint(job, job.checkpointDir, signal);
   }
 
   /** Last resort on exit: SIGKILL every group still alive, synchronously. */
@@ -229,6 +284,10 @@ export class Agent {
     } catch (error) {
       outcome = { ok: false, error: AGENT_ERRORS[command.type], cause: describeError(error) };
     } finally {
+      // A preempted step still beats while its checkpoint goes up: its workflow waits for
+      // the instance's end, and must not take the agent for silent meanwhile.
+      if (flight.controller.signal.reason === PREEMPTION)
+        await this.#preempting.get(job.jobId)?.catch(() => undefined);
       clearInterval(heartbeat);
       this.#inFlight.delete(flight);
     }
@@ -399,7 +458,7 @@ export class Agent {
     try {
       await this.#jobFolders(job);
       // Every path is checked before anything is fetched.
-      const targets = job.inputs.map((input) => ({
+      const targets = [...job.inputs, ...this.#checkpointFiles(job, jobDir)].map((input) => ({
         ...input,
         destination: insideJob(jobDir, input.path),
       }));
@@ -429,6 +488,20 @@ export class Agent {
     } catch (error) {
       return { ok: false, error: AGENT_ERRORS.sendInputs, cause: describeError(error) };
     }
+  }
+
+  /**
+   * The saved checkpoint's files, fetched with the inputs: each must lie in the job's
+   * checkpoint folder, where the run finds it (GPUCTL_CHECKPOINT_DIR).
+   */
+  #checkpointFiles(job: JobAssignment, jobDir: string): JobAssignment["inputs"] {
+    const files = job.checkpoint ?? [];
+    const folder = job.checkpointDir && insideJob(jobDir, job.checkpointDir);
+    for (const file of files) {
+      if (!folder || !insideJob(jobDir, file.path).startsWith(folder + sep))
+        throw new Error(`checkpoint file ${file.path} is not in the checkpoint folder`);
+    }
+    return files;
   }
 
   async #run(job: JobAssignment, signal: AbortSignal): Promise<Outcome> {
@@ -465,6 +538,10 @@ export class Agent {
     await spawned.gone;
     await this.#killLeftovers(job);
     await this.#timeline(job, "Model Training", startedAt, iso());
+    // A failed attempt's retry may run on another instance: it resumes from what this one
+    // saved. (A preempted run's checkpoint is the preemption's to upload.)
+    if (exitCode !== 0 && job.checkpointDir && !signal.aborted)
+      await this.#uploadCheckpoint(job, job.checkpointDir, signal);
     return ok({ exitCode });
   }
 
@@ -675,7 +752,9 @@ export class Agent {
       throw new Error(`${kind} could not start: ${describeError(error)}`);
     }
     this.#groups.add(pgid, job.jobId);
-    const onAbort = () => void killGroup(pgid);
+    // A preempted run gets longer to save its checkpoint than an aborted one to stop.
+    const onAbort = () =>
+      void killGroup(pgid, signal.reason === PREEMPTION ? PREEMPT_GRACE_MS : KILL_GRACE_MS);
     signal.addEventListener("abort", onAbort, { once: true });
     const gone = exit
       .catch(() => undefined)

@@ -80,6 +80,12 @@ export const JobAssignment = z.object({
   /** Uploaded after the run and whenever the instance is about to go (SIGTERM, spot notice). */
   checkpointDir: z.string().optional(),
   /**
+   * The checkpoint an earlier attempt of the job saved (its results under `checkpointDir`),
+   * fetched into the job folder with the inputs, so that this attempt resumes from it. Each
+   * URL is fetched with GET, as an input's is.
+   */
+  checkpoint: z.array(z.object({ url: z.string(), path: z.string() })).optional(),
+  /**
    * Inference: where the deployment is reached (the serving command is told the port in
    * PORT) and the path the agent checks before it reports the endpoint.
    */
@@ -105,13 +111,17 @@ const task = { taskToken: z.string(), job: JobAssignment };
 /**
  * - prepare: acknowledge the job (the agent is registered for it); output `{ envCached }`.
  * - gearUp: run `setup` unless this env hash is cached; output `{}`.
- * - sendInputs: fetch every input; output `{}`.
+ * - sendInputs: fetch every input, and the checkpoint an earlier attempt saved; output `{}`.
  * - run: run `run` in the job folder, its output logged as the results `logs/stdout.log`
  *   and `logs/stderr.log` (kept by the agent, out of the job's reach); output
  *   `{ exitCode }` when it exits, whatever the code. Inference: once the serving command
  *   answers on its health path, report the endpoint; it runs until aborted.
  * - returnResults: upload outputs, the checkpoint folder and the logs; output `{ files }`.
  * - abort: kill the job's process group now (cancel, complete, timeout); no report.
+ * - preempt: the instance is about to be taken away (a spot interruption notice). SIGTERM to
+ *   the job's process group, so that it can save a checkpoint (SIGKILL after
+ *   PREEMPT_GRACE_MS); then upload the checkpoint folder, as results. Nothing is reported:
+ *   the instance's end requeues the job, and its next attempt gets that checkpoint.
  * A gearUp or run that fails (or exits non-zero) or is aborted uploads the logs before it
  * reports: once the report is in, the job may end, and its results with it.
  */
@@ -122,6 +132,7 @@ export const Command = z.discriminatedUnion("type", [
   z.object({ type: z.literal("run"), ...task }),
   z.object({ type: z.literal("returnResults"), ...task }),
   z.object({ type: z.literal("abort"), jobId: z.string() }),
+  z.object({ type: z.literal("preempt"), jobId: z.string() }),
 ]);
 export type Command = z.infer<typeof Command>;
 

@@ -36,9 +36,18 @@ const faults = (() => {
     process.exit(1);
   }
 })();
+/** GPUCTL_REAPER_INTERVAL_S: how often the reaper runs (60 s by default; 0 never). */
+const reaperIntervalS = process.env.GPUCTL_REAPER_INTERVAL_S;
+if (reaperIntervalS && !(Number(reaperIntervalS) >= 0)) {
+  console.error(
+    `gpuctl: GPUCTL_REAPER_INTERVAL_S must be a number of seconds, not ${reaperIntervalS}`,
+  );
+  process.exit(1);
+}
 const local = await startLocalControlPlane({
   stateDir,
   port,
+  ...(reaperIntervalS ? { reaperIntervalMs: Number(reaperIntervalS) * 1000 } : {}),
   ...(adminEmail ? { adminEmail } : {}),
   faults,
   onEvent: (event) => console.log(describe(event)),

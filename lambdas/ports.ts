@@ -399,8 +399,12 @@ export interface Artifacts {
   ): Promise<ResultBytes>;
   /** The job's result paths, in key order, a page at a time. */
   listOutputs(jobId: string, page?: { cursor?: string }): Promise<Page<string>>;
-  /** Where the job's owner GETs one result file (a 404 there when it does not exist). */
-  outputDownload(jobId: string, path: string): Promise<string>;
+  /**
+   * Where the job's owner GETs one result file (a 404 there when it does not exist); with
+   * `reader: "agent"`, where the agent of the job's current attempt does (a checkpoint an
+   * earlier attempt saved).
+   */
+  outputDownload(jobId: string, path: string, reader?: "owner" | "agent"): Promise<string>;
 }
 
 /** EventBridge, or an in-process bus with the same envelope. */

@@ -1,7 +1,7 @@
 /** A job's result files on the local disk: downloaded under `<dir>/<jobId>/`, never outside it. */
 import { mkdir, writeFile } from "node:fs/promises";
-import { dirname, isAbsolute, join, posix, relative, resolve } from "node:path";
-import { LOGS_DIR } from "../lambdas/domain/results.ts";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { LOGS_DIR, underFolder } from "../lambdas/domain/results.ts";
 import type { JobView } from "./api-types.ts";
 import type { Credentials, GpuctlClient } from "./client.ts";
 
@@ -54,12 +54,6 @@ export const downloadOutputs = async (
   };
 };
 
-/** Whether an output path lies under a folder of the job (`checkpoints` holds `checkpoints/e1.pt`). */
-const under = (folder: string) => {
-  const prefix = `${posix.normalize(folder).replace(/\/+$/, "")}/`;
-  return (path: string) => path.startsWith(prefix);
-};
-
 export interface ReplayFileDirs {
   /** Where the checkpoints go (the outputs under the spec's `checkpointDir`), under `<ckptDir>/<jobId>/`. */
   ckptDir?: string | undefined;
@@ -87,10 +81,10 @@ export const downloadCheckpointsAndLogs = async (
       client,
       job.id,
       dirs.ckptDir,
-      under(job.checkpointDir),
+      underFolder(job.checkpointDir),
       as,
     );
   if (dirs.logDir !== undefined)
-    files.logs = await downloadOutputs(client, job.id, dirs.logDir, under(LOGS_DIR), as);
+    files.logs = await downloadOutputs(client, job.id, dirs.logDir, underFolder(LOGS_DIR), as);
   return files;
 };

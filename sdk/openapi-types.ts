@@ -3162,6 +3162,10 @@ export interface operations {
                             }[];
                             outputs: string[];
                             checkpointDir?: string;
+                            checkpoint?: {
+                                url: string;
+                                path: string;
+                            }[];
                             serve?: {
                                 host: string;
                                 port: number;
@@ -3195,6 +3199,10 @@ export interface operations {
                             }[];
                             outputs: string[];
                             checkpointDir?: string;
+                            checkpoint?: {
+                                url: string;
+                                path: string;
+                            }[];
                             serve?: {
                                 host: string;
                                 port: number;
@@ -3228,6 +3236,10 @@ export interface operations {
                             }[];
                             outputs: string[];
                             checkpointDir?: string;
+                            checkpoint?: {
+                                url: string;
+                                path: string;
+                            }[];
                             serve?: {
                                 host: string;
                                 port: number;
@@ -3261,6 +3273,10 @@ export interface operations {
                             }[];
                             outputs: string[];
                             checkpointDir?: string;
+                            checkpoint?: {
+                                url: string;
+                                path: string;
+                            }[];
                             serve?: {
                                 host: string;
                                 port: number;
@@ -3294,6 +3310,10 @@ export interface operations {
                             }[];
                             outputs: string[];
                             checkpointDir?: string;
+                            checkpoint?: {
+                                url: string;
+                                path: string;
+                            }[];
                             serve?: {
                                 host: string;
                                 port: number;
@@ -3309,6 +3329,10 @@ export interface operations {
                     } | {
                         /** @enum {string} */
                         type: "abort";
+                        jobId: string;
+                    } | {
+                        /** @enum {string} */
+                        type: "preempt";
                         jobId: string;
                     };
                 };

@@ -226,6 +226,16 @@ const scheduleAfter = (
   return kept && coolingUntil && stoppedUntil ? { coolingUntil, stoppedUntil } : {};
 };
 
+/**
+ * Whether a job that asks for `request`'s market may take a reusable instance of `market`:
+ * an on-demand job never runs on spot capacity, and a spot job takes an on-demand instance
+ * only where its spec allows on-demand capacity (`onDemandFallback`).
+ */
+export const marketAllows = (
+  request: { spot: boolean; onDemandFallback: boolean },
+  market: { spot: boolean },
+): boolean => (market.spot ? request.spot : !request.spot || request.onDemandFallback);
+
 /** A new instance, booting for the job that asked for it. */
 export const launchInstance = (fields: {
   id: string;

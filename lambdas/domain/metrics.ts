@@ -62,6 +62,12 @@ export const METRICS = {
     meaning:
       "jobs longer in one phase than that phase should take, found by the reaper (published only when it finds some)",
   },
+  DeleteFailedJobs: {
+    unit: "Count",
+    dimensions: {},
+    meaning:
+      "canceled jobs whose instance could not be stopped or terminated yet (CANCELING, DELETE_FAILED: a GPU that may still bill), found by the reaper, which keeps trying (published only when it finds some)",
+  },
   ReaperFailures: {
     unit: "Count",
     dimensions: {},
@@ -162,10 +168,12 @@ export const reaperPoints = (found: {
   orphans: number;
   stuckJobs: number;
   failures: number;
+  deleteFailed: number;
 }): MetricPoint[] => {
   const points: MetricPoint[] = [
     { name: "OrphanInstances", value: found.orphans, dimensions: {} },
     { name: "StuckJobs", value: found.stuckJobs, dimensions: {} },
+    { name: "DeleteFailedJobs", value: found.deleteFailed, dimensions: {} },
     { name: "ReaperFailures", value: found.failures, dimensions: {} },
   ];
   return points.filter((point) => point.value > 0);

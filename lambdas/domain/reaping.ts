@@ -47,17 +47,25 @@ const GONE: ReadonlySet<ComputeState | undefined> = new Set([
 /**
  * What the record needs when the compute says its instance is in `state` (`undefined`: the
  * compute no longer knows it), or nothing when both agree or the compute is on its way.
+ * `observedAt`: when the compute saw that state (an event's time), if known.
  */
 export const reconcile = (
   instance: Instance,
   state: ComputeState | undefined,
+  observedAt?: string,
 ): Reconciliation | undefined => {
   const gone = GONE.has(state);
   if (instance.status !== "CLOSING" && instance.status !== "CLOSED") {
     if (gone) return { type: "vanished", as: "terminated" };
     // One being started again may still be stopping, and EC2 reports that stop after the
-    // record says LAUNCHING: not news. Its agent's registration deadline covers the rest.
-    const starting = instance.status === "LAUNCHING" && !instance.agentReady;
+    // record says LAUNCHING: not news, unless the stop was seen after the record last
+    // changed (an agent that died before it registered). Without a time (the reaper's
+    // listing), its agent's registration deadline covers it.
+    const seenSince =
+      observedAt !== undefined &&
+      instance.updatedAt !== undefined &&
+      Date.parse(observedAt) > Date.parse(instance.updatedAt);
+    const starting = instance.status === "LAUNCHING" && !instance.agentReady && !seenSince;
     return (state === "stopping" || state === "stopped") && !starting
       ? { type: "vanished", as: "stopped" }
       : undefined;
@@ -78,16 +86,23 @@ export type ReapAction =
   | { type: "terminateOrphan"; instanceId: string }
   | { type: "reconcile"; instance: Instance; reconciliation: Reconciliation }
   | { type: "expireCooling"; instance: Instance }
-  | { type: "expireStopped"; instance: Instance };
+  | { type: "expireStopped"; instance: Instance }
+  /** Working for a job that is gone, ended, or canceled, whose release never freed it. */
+  | { type: "terminateJobless"; instance: Instance };
 
 export interface ReapingRules {
   /**
-   * How long past its plan an instance may be before the reaper ends it in its timer's
-   * stead, and how old an instance with no record must be before it counts as an orphan
-   * (a launch is recorded just after EC2 answers).
+   * What the control plane's own steps take before the reaper does their work instead: how
+   * old an instance with no record must be before it counts as an orphan (a launch is
+   * recorded just after the compute answers), and how long a job's release may take after
+   * the job ended or was canceled. A plan's end needs no grace: the reaper and the
+   * instance's timer both close it conditionally on its cooling epoch, so only one does.
    */
   graceS: number;
 }
+
+/** A job as the reaper weighs it: its phase and when it last moved; undefined when it is gone. */
+export type JobView = { phase: Phase; updatedAt: string } | undefined;
 
 /** Past `at` by more than the grace; a time that is not there (no plan, no launch time) is long past. */
 const pastBy = (at: string | undefined, now: number, graceS: number): boolean => {
@@ -95,10 +110,11 @@ const pastBy = (at: string | undefined, now: number, graceS: number): boolean =>
   return Number.isNaN(time) || time + graceS * 1000 < now;
 };
 
-/** What one record calls for, given the compute's view of its instance. */
+/** What one record calls for, given the compute's view of its instance and its job's record. */
 const recordAction = (
   instance: Instance,
   view: ComputeView | undefined,
+  job: JobView,
   now: number,
   rules: ReapingRules,
 ): ReapAction | undefined => {
@@ -106,25 +122,41 @@ const recordAction = (
   const known = view !== undefined || instance.providerId !== undefined;
   const reconciliation = known ? reconcile(instance, view?.state) : undefined;
   if (reconciliation) return { type: "reconcile", instance, reconciliation };
-  if (instance.status === "COOLING" && pastBy(instance.coolingUntil, now, rules.graceS))
+  const working = instance.status === "LAUNCHING" || instance.status === "EXECUTING";
+  if (working && holdsNoLiveJob(job, now, rules)) return { type: "terminateJobless", instance };
+  if (instance.status === "COOLING" && pastBy(instance.coolingUntil, now, 0))
     return { type: "expireCooling", instance };
   const stopped = instance.status === "CLOSED" && instance.substatus === "STOPPED";
-  if (stopped && pastBy(instance.stoppedUntil, now, rules.graceS))
-    return { type: "expireStopped", instance };
+  if (stopped && pastBy(instance.stoppedUntil, now, 0)) return { type: "expireStopped", instance };
   return undefined;
 };
 
+/** The jobs an instance record says it works for (LAUNCHING, EXECUTING): the reaper reads these. */
+export const jobsWorkedFor = (records: readonly Instance[]): string[] => [
+  ...new Set(
+    records.flatMap((instance) =>
+      instance.status === "LAUNCHING" || instance.status === "EXECUTING" ? [instance.jobId] : [],
+    ),
+  ),
+];
+
 /**
- * The reaper's decisions, from the records (read first), the compute's list (read after)
- * and the time: each instance the compute has that no record claims, each record the
- * compute contradicts, each cooling or stopped instance its timer should have ended.
+ * The reaper's decisions, from the records and their jobs (read first), the compute's list
+ * (read after) and the time: each instance the compute has that no record claims, each
+ * record the compute contradicts, each instance working for no live job, each cooling or
+ * stopped instance past its plan.
  */
 export const reapingActions = (
-  records: readonly Instance[],
-  compute: readonly ComputeView[],
+  world: {
+    records: readonly Instance[];
+    /** The job of each id `jobsWorkedFor` names; a job missing here is gone. */
+    jobs: ReadonlyMap<string, JobView>;
+    compute: readonly ComputeView[];
+  },
   at: string,
   rules: ReapingRules,
 ): ReapAction[] => {
+  const { records, jobs, compute } = world;
   const now = Date.parse(at);
   const views = new Map(compute.map((view) => [view.instanceId, view]));
   const recorded = new Set(records.map((instance) => instance.id));
@@ -137,7 +169,8 @@ export const reapingActions = (
     )
     .map((view): ReapAction => ({ type: "terminateOrphan", instanceId: view.instanceId }));
   const fromRecords = records.flatMap((instance) => {
-    const action = recordAction(instance, views.get(instance.id), now, rules);
+    const job = "jobId" in instance ? jobs.get(instance.jobId) : undefined;
+    const action = recordAction(instance, views.get(instance.id), job, now, rules);
     return action ? [action] : [];
   });
   return [...orphans, ...fromRecords];
@@ -180,12 +213,10 @@ export const isStuck = (
 
 /**
  * Whether an instance that says it is working for a job (LAUNCHING, EXECUTING) is an
- * orphan: its job is gone, or ended longer ago than the grace its release may take.
+ * orphan: its job is gone, or ended or was canceled longer ago than the grace its release
+ * may take (a release that ran would have freed it).
  */
-export const holdsNoLiveJob = (
-  job: { phase: Phase; updatedAt: string } | undefined,
-  at: string,
-  rules: ReapingRules,
-): boolean =>
+const holdsNoLiveJob = (job: JobView, now: number, rules: ReapingRules): boolean =>
   job === undefined ||
-  (isTerminal(job.phase) && pastBy(job.updatedAt, Date.parse(at), rules.graceS));
+  ((isTerminal(job.phase) || job.phase === "CANCELING") &&
+    pastBy(job.updatedAt, now, rules.graceS));

@@ -23,3 +23,14 @@ export const resultWritable = (
 ): boolean =>
   !isTerminal(job.phase) ||
   (path.startsWith(`${LOGS_DIR}/`) && Date.parse(now) - Date.parse(job.endedAt) <= LATE_LOGS_MS);
+
+/**
+ * Whether a result path lies under a folder of the job (`checkpoints` holds `checkpoints/e1.pt`).
+ * The folder is a spec's relative path (no `..`): only empty and `.` segments need dropping.
+ * The domain is bundled for the browser too, so no node:path.
+ */
+export const underFolder = (folder: string) => {
+  const segments = folder.split("/").filter((segment) => segment !== "" && segment !== ".");
+  const prefix = `${segments.join("/")}/`;
+  return (path: string) => path.startsWith(prefix);
+};

@@ -48,7 +48,8 @@ export type JobEvent =
   /** The agent went silent on an instance still running: it was restarted there, once. */
   | { type: "agentRestarted" }
   | { type: "spotInterruptionNotice" }
-  | { type: "instanceGone" }
+  /** `spot`: whether the instance lost was spot capacity (the job's spec may have fallen back). */
+  | { type: "instanceGone"; spot?: boolean }
   | { type: "released" }
   | { type: "cancelRequested" }
   | { type: "cancelFailed" }
@@ -127,7 +128,10 @@ export const MAX_AGENT_LOSSES = 3;
  * The agent was lost with its placement: an infrastructure failure, not the user's attempt.
  * The job is requeued on a new instance (`requeues` + 1, `attempt` as it was), up to the cap.
  */
-const afterAgentLoss = (job: Job, reason: "HEARTBEAT_LOST" | "INSTANCE_VANISHED"): Outcome => {
+const afterAgentLoss = (
+  job: Job,
+  reason: "HEARTBEAT_LOST" | "INSTANCE_VANISHED" | "SPOT_INTERRUPTED",
+): Outcome => {
   const agentLosses = (job.agentLosses ?? 0) + 1;
   if (agentLosses > MAX_AGENT_LOSSES) return { phase: "LOST", reason, patch: { agentLosses } };
   return {
@@ -373,7 +377,9 @@ export const TRANSITIONS: readonly TransitionRule[] = [
   }),
   rule({
     event: "spotInterruptionNotice",
-    from: HOLDING_PHASES,
+    // A job returning its results has finished its run: it goes on uploading, and completes
+    // if the upload ends within the notice (if not, the instance's end requeues it).
+    from: HOLDING_PHASES.filter((phase) => phase !== "RETURNING"),
     to: ["PREEMPTING"],
     guard: { holds: (job) => job.spot, refusal: "the job does not run on spot capacity" },
     decide: () => ({ phase: "PREEMPTING", reason: "SPOT_INTERRUPTED" }),
@@ -382,9 +388,16 @@ export const TRANSITIONS: readonly TransitionRule[] = [
     event: "instanceGone",
     from: HOLDING_PHASES,
     to: ["REQUESTING_SERVER", "PREEMPTED", "LOST"],
-    // Spot capacity can be reclaimed without a notice; an on-demand instance that vanished
-    // (shut down from inside, its agent dead, deleted) is lost with its agent.
-    decide: (job) => (job.spot ? afterEviction(job) : afterAgentLoss(job, "INSTANCE_VANISHED")),
+    // Spot capacity can be reclaimed without a notice, but a spot instance also goes when it
+    // is shut down from inside: with no notice seen, the loss counts towards the cap, as an
+    // on-demand instance that vanished (shut down from inside, its agent dead, deleted) does.
+    // The market is the instance's: a spot job may have fallen back to on-demand.
+    decide: (job, event) => {
+      if (!(event.spot ?? job.spot)) return afterAgentLoss(job, "INSTANCE_VANISHED");
+      return job.kind === "interactive"
+        ? afterEviction(job)
+        : afterAgentLoss(job, "SPOT_INTERRUPTED");
+    },
   }),
   ...(["instanceGone", "released", "heartbeatLost"] as const).map((event) =>
     rule({

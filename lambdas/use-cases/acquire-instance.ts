@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { capacityWaitOver, capacityWaitSince } from "../domain/capacity-wait.ts";
 import { poolJobArrived } from "../domain/cooling-policy.ts";
 import {
@@ -6,6 +6,7 @@ import {
   type Instance,
   type InstancePool,
   launchInstance,
+  marketAllows,
 } from "../domain/instance.ts";
 import { isMultiNode } from "../domain/job.ts";
 import { envHashOf } from "../domain/job-spec.ts";
@@ -64,12 +65,19 @@ const apply = async (
  */
 interface Search {
   role: Role;
+  /** The rank it is for: 0 for a leader or a single node. */
+  rank: number;
   giveBack: () => Promise<void>;
   /** A warm instance taken for a worker: its timer and plan, kept until the set is whole. */
   tookWarm: (instance: Instance) => void;
 }
 
-const SINGLE_NODE: Search = { role: "leader", giveBack: async () => {}, tookWarm: () => {} };
+const SINGLE_NODE: Search = {
+  role: "leader",
+  rank: 0,
+  giveBack: async () => {},
+  tookWarm: () => {},
+};
 
 /**
  * Finds a GPU for a job (see `findInstance`; all of a multi-node job's, see `placeSet`) and
@@ -77,24 +85,26 @@ const SINGLE_NODE: Search = { role: "leader", giveBack: async () => {}, tookWarm
  * the job.
  */
 export const acquireInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement> => {
-  const record = await admit(cp, jobId);
-  const placement = isMultiNode(record.job)
-    ? await placeSet(cp, record)
-    : await findInstance(cp, record, SINGLE_NODE);
+  const placement = await placeJob(cp, jobId);
   const nowS = Date.parse(cp.clock.now()) / 1000;
   await cp.pools.update(placement.pool, (history) => poolJobArrived(history, nowS));
   await cp.jobs.recordTimeline(jobId, "Instance Connect", { startedAt: cp.clock.now() });
   return placement;
 };
 
-/** The job, moved to REQUESTING_SERVER from wherever its wait for a GPU began. */
-const admit = async (cp: AcquirePorts, jobId: string): Promise<JobRecord> => {
+/**
+ * The job's placement: the one a crashed run of this search made, else a new one, once the
+ * job is moved to REQUESTING_SERVER from wherever its wait for a GPU began.
+ */
+const placeJob = async (cp: AcquirePorts, jobId: string): Promise<Placement> => {
   let record = await cp.jobs.get(jobId);
   if (!record || isTerminal(record.job.phase)) throw ended(jobId);
+  const placed = record.job.phase === "CONNECTING_SERVER" ? record.job.instanceId : undefined;
+  if (placed) return placedBefore(cp, jobId, placed);
   if (record.job.phase === "SUBMITTED") record = await apply(cp, jobId, { type: "admitted" });
   if (record.job.phase === "QUEUED") record = await apply(cp, jobId, { type: "capacityAvailable" });
   if (record.job.phase === "RETRY_BACKOFF") record = await apply(cp, jobId, { type: "retryDue" });
-  return record;
+  return isMultiNode(record.job) ? placeSet(cp, record) : findInstance(cp, record, SINGLE_NODE);
 };
 
 /**
@@ -109,15 +119,19 @@ const admit = async (cp: AcquirePorts, jobId: string): Promise<JobRecord> => {
  */
 const placeSet = async (cp: AcquirePorts, record: JobRecord): Promise<Placement> => {
   const warm = new Map<string, Instance>();
+  const jobId = record.job.id;
   const worker: Search = {
     role: "worker",
-    giveBack: () => giveBackSet(cp, record.job.id, warm),
+    rank: 1,
+    giveBack: () => giveBackSet(cp, jobId, warm),
     tookWarm: (instance) => warm.set(instance.id, instance),
   };
+  // Each rank's search reads the job as the last one left it: its version names its launch.
+  const current = async () => (await cp.jobs.get(jobId)) ?? record;
   const placed = record.job.workerInstanceIds?.length ?? 0;
   for (let rank = placed + 1; rank < record.job.workersTotal; rank++)
-    await findInstance(cp, record, worker);
-  const leader = await findInstance(cp, record, { ...worker, role: "leader" });
+    await findInstance(cp, await current(), { ...worker, rank });
+  const leader = await findInstance(cp, await current(), { ...worker, role: "leader", rank: 0 });
   for (const instance of warm.values()) await stopCoolingTimer(cp, instance);
   return leader;
 };
@@ -180,7 +194,9 @@ const findInstance = async (
 
   for (const pool of pools) {
     const candidates = await cp.instances.findReusable(pool);
-    for (const candidate of candidates.filter((instance) => spec.instance.spot || !instance.spot)) {
+    for (const candidate of candidates.filter((instance) =>
+      marketAllows(spec.instance, instance),
+    )) {
       const claimed = await claimInstance(cp, jobId, candidate, search.role);
       if (claimed.ok) {
         if (candidate.status === "COOLING") {
@@ -204,7 +220,7 @@ const findInstance = async (
       if (claimed.error !== "CONFLICT" || claimed.conflict !== "STALE_INSTANCE") throw ended(jobId);
     }
   }
-  return launchNew(cp, jobId, pools, spec.instance, search);
+  return launchNew(cp, jobId, pools, spec.instance, { version: record.job.version, search });
 };
 
 /**
@@ -234,13 +250,85 @@ const unclaimStopped = async (
   if (!undone.ok) throw ended(jobId);
 };
 
+/**
+ * A retried acquire whose first run placed the job (and died before it answered): that
+ * placement, with what that run may not have done yet, each idempotent: a claimed stopped
+ * instance started, a claimed instance's cooling timer stopped. An instance never cooled
+ * before was launched for the job.
+ */
+const placedBefore = async (
+  cp: AcquirePorts,
+  jobId: string,
+  instanceId: string,
+): Promise<Placement> => {
+  const instance = await cp.instances.get(instanceId);
+  if (instance?.status !== "LAUNCHING" || instance.jobId !== jobId) throw ended(jobId);
+  if (instance.coolingEpoch === 0)
+    return { instanceId, placement: "launched", pool: instance.pool };
+  if (!instance.agentReady) await cp.compute.start(instanceId, agentAccess(cp, instanceId));
+  await stopCoolingTimer(cp, instance);
+  return { instanceId, placement: instance.agentReady ? "warm" : "stopped", pool: instance.pool };
+};
+
+/**
+ * The id of the instance one search for a GPU launches of a type: the same for a retried
+ * search (the job's version is that of its search), so the compute, which launches an id
+ * once, gives a retry the instance its first run launched rather than a second GPU.
+ */
+const launchId = (
+  jobId: string,
+  version: number,
+  instanceType: string,
+  spot: boolean,
+  // A multi-node job's worker: one id per rank (a leader's is a single node's).
+  rank: number,
+) =>
+  `gi-${createHash("sha256")
+    .update(
+      JSON.stringify(
+        rank === 0
+          ? [jobId, version, instanceType, spot]
+          : [jobId, version, instanceType, spot, rank],
+      ),
+    )
+    .digest("hex")
+    .slice(0, 16)}`;
+
+/** The tries of one pool: spot, then on-demand where the spec allows falling back. */
+const marketsOf = (request: { spot: boolean; onDemandFallback: boolean }): boolean[] =>
+  request.spot && request.onDemandFallback ? [true, false] : [request.spot];
+
+/**
+ * An instance a crashed run of this search launched and recorded but never gave the job:
+ * its retry takes that one, whichever try the capacity would favour now, rather than
+ * launch a second GPU of another type or market.
+ */
+const launchedBefore = async (
+  cp: AcquirePorts,
+  search: { jobId: string; version: number; rank: number },
+  pools: InstancePool[],
+  request: { spot: boolean; onDemandFallback: boolean },
+): Promise<Instance | undefined> => {
+  for (const pool of pools) {
+    for (const spot of marketsOf(request)) {
+      const id = launchId(search.jobId, search.version, pool.instanceType, spot, search.rank);
+      const known = await cp.instances.get(id);
+      if (known?.status === "LAUNCHING" && known.jobId === search.jobId) return known;
+    }
+  }
+  return undefined;
+};
+
 const launchNew = async (
   cp: AcquirePorts,
   jobId: string,
   pools: InstancePool[],
   request: { spot: boolean; onDemandFallback: boolean; waitRequestS: number },
-  search: Search,
+  tries: { version: number; search: Search },
 ): Promise<Placement> => {
+  const { version, search } = tries;
+  const recorded = await launchedBefore(cp, { jobId, version, rank: search.rank }, pools, request);
+  if (recorded) return recordLaunch(cp, jobId, recorded, search.role);
   const offered = await cp.compute.instanceTypes();
   const refusals: string[] = [];
   const shortages: ComputeError[] = [];
@@ -249,11 +337,10 @@ const launchNew = async (
       refusals.push(`${pool.instanceType} is not offered (offered: ${offered.join(", ")})`);
       continue;
     }
-    const tries = request.spot && request.onDemandFallback ? [true, false] : [request.spot];
-    for (const spot of tries) {
+    for (const spot of marketsOf(request)) {
       try {
         const requestedAt = cp.clock.now();
-        const instanceId = `gi-${randomBytes(8).toString("hex")}`;
+        const instanceId = launchId(jobId, version, pool.instanceType, spot, search.rank);
         const { providerId } = await cp.compute.launch({
           instanceId,
           instanceType: pool.instanceType,

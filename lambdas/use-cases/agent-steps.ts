@@ -8,14 +8,15 @@ import {
   type Phase,
   SETUP_FAILURE_REASON,
 } from "../domain/phases.ts";
+import { underFolder } from "../domain/results.ts";
 import type { JobEvent } from "../domain/transitions.ts";
 import type { JobRecord } from "../ports.ts";
 import { type Assignment, assignmentCredential, assignmentHolds } from "./agent-identity.ts";
 import { type Applied, applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance } from "./change-instance.ts";
 import type { Ports } from "./control-plane.ts";
-import { abortOn } from "./finish-job.ts";
 import { conflict, type Failure, notFound, refused } from "./outcome.ts";
+import { tellAgent } from "./tell-agent.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 export const AGENT_STEPS = ["prepare", "gearUp", "sendInputs", "run", "returnResults"] as const;
@@ -81,12 +82,39 @@ const inputsOf = (cp: Ports<"artifacts">, record: JobRecord) =>
   );
 
 /**
+ * The checkpoint the job's earlier attempts saved (its results under `checkpointDir`: the
+ * last upload of each file), for its agent to fetch before the run, so that a requeued or
+ * retried job resumes where it stopped. Download URLs are made now, as an input's are.
+ */
+const checkpointOf = async (
+  cp: Ports<"artifacts">,
+  record: JobRecord,
+): Promise<NonNullable<JobAssignment["checkpoint"]>> => {
+  const { checkpointDir } = record.spec;
+  if (!checkpointDir) return [];
+  const inCheckpoint = underFolder(checkpointDir);
+  const paths: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await cp.artifacts.listOutputs(record.job.id, cursor ? { cursor } : {});
+    paths.push(...page.items.filter(inCheckpoint));
+    cursor = page.cursor;
+  } while (cursor);
+  return Promise.all(
+    paths.map(async (path) => ({
+      path,
+      url: await cp.artifacts.outputDownload(record.job.id, path, "agent"),
+    })),
+  );
+};
+
+/**
  * What the agent gets with a command: the job, and the credential of this attempt of it on
  * this instance (with the address a deployment serves at, for its run).
  */
 const assignmentOf = (
   record: JobRecord,
-  inputs: JobAssignment["inputs"],
+  files: { inputs: JobAssignment["inputs"]; checkpoint: NonNullable<JobAssignment["checkpoint"]> },
   access: { secret: string; assignment: Assignment },
   multiNode?: JobAssignment["multiNode"],
 ): JobAssignment => {
@@ -99,9 +127,10 @@ const assignmentOf = (
     ...(spec.setup ? { setup: spec.setup } : {}),
     run: spec.run,
     env: spec.env,
-    inputs,
+    inputs: files.inputs,
     outputs: spec.outputs,
     ...(spec.checkpointDir ? { checkpointDir: spec.checkpointDir } : {}),
+    ...(files.checkpoint.length > 0 ? { checkpoint: files.checkpoint } : {}),
     ...(spec.serve && serve ? { serve: { ...serve, healthPath: spec.serve.healthPath } } : {}),
     ...(multiNode ? { multiNode } : {}),
     credential: assignmentCredential(access.secret, access.assignment),
@@ -159,7 +188,11 @@ export const dispatchStep = async (
     task.step === "run" && record.spec.serve
       ? await cp.compute.serviceAddress(instanceId, record.spec.serve.port)
       : undefined;
-  const inputs = await inputsOf(cp, record);
+  const files = {
+    inputs: await inputsOf(cp, record),
+    // Fetched with the inputs: only that step needs it.
+    checkpoint: task.step === "sendInputs" ? await checkpointOf(cp, record) : [],
+  };
   const worldSize = record.job.workersTotal;
   const leaderAddr = isMultiNode(record.job) ? await leaderAddress(cp, instanceId) : undefined;
   for (const [rank, rankInstance] of ranksOf(record.job, task.step).entries()) {
@@ -175,7 +208,7 @@ export const dispatchStep = async (
       taskToken: sealTask(task),
       job: assignmentOf(
         record,
-        inputs,
+        files,
         { secret: cp.settings.agent.secret, assignment },
         leaderAddr === undefined ? undefined : { rank, worldSize, leaderAddr },
       ),
@@ -185,14 +218,24 @@ export const dispatchStep = async (
 };
 
 /**
+ * A job being preempted keeps its workflow waiting on the step's task whatever its agent
+ * reports: the instance's end fails the task (`instanceGone`) and requeues the job. Told
+ * sooner, the workflow would free an instance about to be reclaimed, and cool it for the
+ * next job.
+ */
+const awaitsEviction = (record: JobRecord | undefined): boolean =>
+  record?.job.phase === "PREEMPTING";
+
+/**
  * The report came too late: the job moved on while its agent worked. The workflow still
  * waits on this task, so it learns the job has ended, and goes on to free the instance.
  */
 const endTask = async (
-  cp: Ports<"workflows">,
+  cp: Ports<"jobs" | "workflows">,
   task: AgentTask,
   refusal: Failure,
 ): Promise<Failure> => {
+  if (awaitsEviction(await cp.jobs.get(task.jobId))) return refusal;
   await cp.workflows.sendTaskFailure(task.taskToken, WORKFLOW_ERRORS.jobEnded, refusal.message);
   return refusal;
 };
@@ -290,9 +333,12 @@ export const reportStepSuccess = async (
   const current = await currentTask(cp, assignment, sealed);
   if (!("task" in current)) return current;
   const { task, record, rank } = current;
+  if (awaitsEviction(record))
+    return refused(`job ${task.jobId} is being preempted: its instance's end decides what follows`);
   const multiNode = isMultiNode(record.job);
   if (alreadyReported(record, task)) {
-    // An earlier delivery of this report moved the job; only the workflow missed it.
+    // An earlier delivery of this report moved the job; its instance or the workflow missed it.
+    await instanceFollowsJob(cp, task.step, record, assignment.instanceId);
     await cp.workflows.sendTaskSuccess(task.taskToken, {
       ...boundReport(output),
       phase: record.job.phase,
@@ -359,7 +405,7 @@ const stopOtherRanks = async (
   reporter: string,
 ): Promise<void> => {
   for (const id of placementOf(record.job).filter((other) => other !== reporter))
-    await abortOn(cp, id, record.job.id);
+    await tellAgent(cp, id, { type: "abort", jobId: record.job.id });
 };
 
 /** The agent could not do a step: the retry policy decides, and the workflow catches the error. */
@@ -372,6 +418,7 @@ export const reportStepFailure = async (
   const current = await currentTask(cp, assignment, sealed);
   if (!("task" in current)) return current;
   const { task, record } = current;
+  if (awaitsEviction(record)) return { ok: true };
   // The job already left the step (this report again, or a cancel): the workflow only needs to hear it.
   if (record.job.phase === PHASE_OF_STEP[task.step]) {
     const applied = await applyJobEvent(cp, task.jobId, {

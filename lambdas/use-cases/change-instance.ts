@@ -46,10 +46,21 @@ export const closeInstance = async (
 ): Promise<{ ok: true; instance: Instance } | Failure> => {
   const closing = await changeInstance(cp, instance, trigger);
   if (!closing.ok) return closing;
+  return finishClose(cp, closing.instance, action);
+};
+
+/**
+ * Carries out the close a CLOSING record asks for (`action`, as its substatus says) and records it done: the second half of
+ * `closeInstance`, and what repeats it when that failed or died half-way (a retried
+ * release, the reaper). Closing twice is harmless: the compute's stop and terminate are.
+ */
+export const finishClose = async (
+  cp: Ports<"instances" | "events" | "metrics" | "clock" | "compute" | "commands", "costModel">,
+  instance: Instance,
+  action: CloseAction,
+): Promise<{ ok: true; instance: Instance } | Failure> => {
   await carryOutClose(cp, instance.id, action);
-  return changeInstance(cp, closing.instance, {
-    type: action === "stop" ? "stopped" : "terminated",
-  });
+  return changeInstance(cp, instance, { type: action === "stop" ? "stopped" : "terminated" });
 };
 
 /** Asks the compute to stop or terminate the instance; a terminated one's mailbox goes with it. */

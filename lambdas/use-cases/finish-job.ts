@@ -5,15 +5,16 @@ import { placementOf } from "../domain/job.ts";
 import { HOLDING_PHASES } from "../domain/phases.ts";
 import { backoffDelayS } from "../domain/retry-policy.ts";
 import { isRequeued, type JobEvent } from "../domain/transitions.ts";
-import { type Actor, type JobRecord, MailboxClosed } from "../ports.ts";
+import { type Actor, InvalidExecutionName, type JobRecord, PayloadTooLarge } from "../ports.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
-import { changeInstance, closeInstance } from "./change-instance.ts";
+import { changeInstance, closeInstance, finishClose } from "./change-instance.ts";
 import type { InstancePortName } from "./claim-instance.ts";
 import type { Ports } from "./control-plane.ts";
 import { coolingTimerName, retryName } from "./execution-names.ts";
 import { actor, awaitsReviewBy, readableBy } from "./job-access.ts";
 import { type AccessFailure, type Failure, forbidden, notFound } from "./outcome.ts";
 import { startOnce } from "./start-workflow.ts";
+import { tellAgent } from "./tell-agent.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 /** What freeing a job's instance uses: stopping it, cooling it, and starting its next attempt. */
@@ -62,7 +63,9 @@ const cool = async (
  * Starts the timer that carries out a cooling instance's plan, as recorded on it: one per
  * cooling period, named after it. A retried release (its first run may have died between
  * recording the cooling and starting the timer) finds it started, or starts it. A timer
- * that cannot be started leaves no instance cooling unwatched: it is terminated at once.
+ * refused outright leaves no instance cooling unwatched: it is terminated at once. Any
+ * other failure may have started it (the answer lost): the release is retried, and should
+ * its retries run out, the reaper ends the instance when its plan does.
  */
 const startCoolingTimer = async (
   cp: Ports<
@@ -86,7 +89,8 @@ const startCoolingTimer = async (
       ...plan,
     });
   } catch (error) {
-    await abandonCooling(cp, { instanceId: id, coolingEpoch, cause: String(error) });
+    if (error instanceof InvalidExecutionName || error instanceof PayloadTooLarge)
+      await abandonCooling(cp, { instanceId: id, coolingEpoch, cause: String(error) });
     throw error;
   }
 };
@@ -99,6 +103,11 @@ const freeInstance = async (cp: ReleasePorts, record: JobRecord, instance: Insta
   const owned =
     (instance.status === "LAUNCHING" || instance.status === "EXECUTING") &&
     instance.jobId === job.id;
+  // A close this release began before, whose call failed or whose run died: done now.
+  if (instance.status === "CLOSING") {
+    await finishClose(cp, instance, instance.substatus === "STOPPING" ? "stop" : "terminate");
+    return;
+  }
   if (!owned) return instance.status === "COOLING" ? startCoolingTimer(cp, instance) : undefined;
   // Every instance left standing has its end recorded and a timer to carry it out: one that
   // cannot get both (nothing on it can be trusted, or its agent never answered) goes now.
@@ -115,6 +124,26 @@ const freeInstance = async (cp: ReleasePorts, record: JobRecord, instance: Insta
   const completedDeployment = job.phase === "COMPLETED" && job.kind === "inference";
   const cooled = await cool(cp, record, instance, !completedDeployment);
   if (cooled) await startCoolingTimer(cp, cooled);
+};
+
+/**
+ * Frees the instance; a canceled job whose instance could not be stopped or terminated
+ * shows it (CANCELING, DELETE_FAILED: ModelArts 6) rather than end CANCELED on a GPU that
+ * may still bill. The instance stays CLOSING: the workflow retries the release, then the
+ * reaper keeps trying, and the job ends CANCELED once a close succeeds.
+ */
+const freeOrReport = async (cp: ReleasePorts, record: JobRecord, instance: Instance) => {
+  try {
+    await freeInstance(cp, record, instance);
+  } catch (error) {
+    if (record.job.phase !== "CANCELING") throw error;
+    if (record.job.reason !== "DELETE_FAILED")
+      await applyJobEvent(cp, record.job.id, { type: "cancelFailed" });
+    throw new WorkflowError(
+      WORKFLOW_ERRORS.closeFailed,
+      `instance ${instance.id} of canceled job ${record.job.id} was not released: ${String(error)}`,
+    );
+  }
 };
 
 /**
@@ -158,9 +187,14 @@ export const releaseInstance = async (cp: ReleasePorts, jobId: string): Promise<
   const instance = record.job.instanceId
     ? await cp.instances.get(record.job.instanceId)
     : undefined;
-  if (instance) await freeInstance(cp, record, instance);
-  await freeWorkers(cp, record);
-  if (record.job.phase === "CANCELING") {
+  // A close the compute refused (throttled, unreachable) leaves the instance CLOSING for the
+  // reaper to finish; the job's next attempt must not be lost with it, so it starts first.
+  // A cancel is not over until its instance is released.
+  const unfreed = await freeEveryRank(cp, record, instance).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  if (record.job.phase === "CANCELING" && !unfreed) {
     const released = await applyJobEvent(cp, jobId, { type: "released" });
     if (released.ok) record = released.record;
   }
@@ -172,33 +206,26 @@ export const releaseInstance = async (cp: ReleasePorts, jobId: string): Promise<
       retryDelayS,
     });
   }
+  if (unfreed) throw unfreed;
 };
 
 /**
- * A multi-node job's other instances, of this placement and of any it lost: each worker's
- * agent drops its part of the job (the leader's run is over, or the attempt is), then the
- * instance is freed as the leader's is. None for a single node.
+ * The leader's instance (a single node's), then a multi-node job's other ranks', of this
+ * placement and of any it lost: each worker's agent drops its part of the job (the
+ * leader's run is over, or the attempt is), then its instance is freed as the leader's is.
  */
-const freeWorkers = async (cp: ReleasePorts, record: JobRecord): Promise<void> => {
+const freeEveryRank = async (
+  cp: ReleasePorts,
+  record: JobRecord,
+  leader: Instance | undefined,
+): Promise<void> => {
+  if (leader) await freeOrReport(cp, record, leader);
   const placement = placementOf(record.job);
   const former = (record.job.formerInstanceIds ?? []).filter((id) => !placement.includes(id));
   for (const id of [...placement.slice(1), ...former]) {
-    await abortOn(cp, id, record.job.id);
+    await tellAgent(cp, id, { type: "abort", jobId: record.job.id });
     const worker = await cp.instances.get(id);
-    if (worker) await freeInstance(cp, record, worker);
-  }
-};
-
-/** Tells the instance's agent to drop the job; an instance that is gone has nothing to drop. */
-export const abortOn = async (
-  cp: Ports<"commands">,
-  instanceId: string,
-  jobId: string,
-): Promise<void> => {
-  try {
-    await cp.commands.push(instanceId, { type: "abort", jobId });
-  } catch (error) {
-    if (!(error instanceof MailboxClosed)) throw error;
+    if (worker) await freeOrReport(cp, record, worker);
   }
 };
 
@@ -216,17 +243,22 @@ const interrupt = async (
 ): Promise<{ ok: true; record: JobRecord } | Failure> => {
   const applied = await applyJobEvent(cp, jobId, event, by);
   if (!applied.ok) return applied;
-  const { record, before } = applied;
-  for (const id of placementOf(record.job)) await abortOn(cp, id, jobId);
-  if (before.taskToken) {
-    // A task over already (its workflow moved on) takes the report as a no-op.
-    await cp.workflows.sendTaskFailure(
-      before.taskToken,
-      error,
-      `${event.type} while ${before.job.phase}`,
-    );
-  }
+  const { before } = applied;
+  await tellAgentAndWorkflow(cp, applied.record, error, `${event.type} while ${before.job.phase}`);
   return applied;
+};
+
+/** The job's agent drops the work, and the task its workflow waits on fails with `error`. */
+const tellAgentAndWorkflow = async (
+  cp: Ports<"commands" | "workflows">,
+  record: JobRecord,
+  error: string,
+  cause: string,
+) => {
+  for (const id of placementOf(record.job))
+    await tellAgent(cp, id, { type: "abort", jobId: record.job.id });
+  // A task over already (its workflow moved on) takes the report as a no-op.
+  if (record.taskToken) await cp.workflows.sendTaskFailure(record.taskToken, error, cause);
 };
 
 /** The workflow waits for a reviewer: the job is PENDING_REVIEW until one decides. */
@@ -302,6 +334,10 @@ const stopJob = async (
       ? forbidden(`only a job's owner or an admin ${stop.verb} it`)
       : notFound(`job ${jobId}`);
   }
+  if (stop.event.type === "cancelRequested" && cancelUnderWay(record)) {
+    await tellAgentAndWorkflow(cp, record, stop.error, `${stop.event.type} while CANCELING`);
+    return { ok: true, record };
+  }
   return interrupt(cp, jobId, stop.event, stop.error, actor(caller));
 };
 
@@ -311,6 +347,14 @@ export const cancelJob = (cp: InterruptPorts, jobId: string, caller: Caller) =>
     error: WORKFLOW_ERRORS.canceled,
     verb: "cancels",
   });
+
+/**
+ * A cancel asked again of a job already CANCELING (a retried request, its first run maybe
+ * dead before it told the agent and the workflow) tells them again and changes nothing
+ * else: one cancel in the job's history. One held up by its instance keeps showing
+ * DELETE_FAILED until the reaper's retried close succeeds.
+ */
+const cancelUnderWay = (record: JobRecord): boolean => record.job.phase === "CANCELING";
 
 export const completeJob = (cp: InterruptPorts, jobId: string, caller: Caller) =>
   stopJob(cp, jobId, caller, {

@@ -10,6 +10,7 @@ import {
 import { applyJobEvent } from "./apply-job-event.ts";
 import { carryOutClose, changeInstance, closeInstance } from "./change-instance.ts";
 import type { Ports } from "./control-plane.ts";
+import { tellAgent } from "./tell-agent.ts";
 import { WORKFLOW_ERRORS } from "./workflow-errors.ts";
 
 /** What bringing a record in line with the compute uses: the instance, its job and its job's workflow. */
@@ -24,8 +25,8 @@ export type Reconciled =
   | { ignored: string };
 
 /**
- * The job the instance was taken from moves on (`instanceGone`: requeued on spot, LOST
- * otherwise); returns the task its workflow waits on, if any, to end once the instance is
+ * The job the instance was taken from moves on (`instanceGone`: requeued, uncounted, up to
+ * the cap on lost placements); returns the task its workflow waits on, if any, to end once the instance is
  * recorded (the workflow then frees the instance, and must find it closed).
  */
 const moveJobOff = async (
@@ -36,7 +37,10 @@ const moveJobOff = async (
   const record = await cp.jobs.get(instance.jobId);
   // Any rank's instance: a multi-node job cannot go on without one of its workers.
   if (!record || rankOf(record.job, instance.id) === undefined) return undefined;
-  const applied = await applyJobEvent(cp, record.job.id, { type: "instanceGone" });
+  const applied = await applyJobEvent(cp, record.job.id, {
+    type: "instanceGone",
+    spot: instance.spot,
+  });
   // Refused: the job moved on already (a run of this before, or its own end); a task of
   // its still waiting is ended all the same, and one over takes the report as a no-op.
   const before = applied.ok ? applied.before : record;
@@ -95,13 +99,13 @@ export const applyReconciliation = async (
  */
 export const instanceStateChanged = async (
   cp: ReconcilePorts,
-  change: { providerId: string; state: ComputeState },
+  change: { providerId: string; state: ComputeState; at?: string },
 ): Promise<Reconciled> => {
   const instance = await cp.instances.getByProviderId(change.providerId);
   if (!instance) return { ignored: `no instance is recorded as ${change.providerId}` };
   if (instance.status === "CLOSING")
     return { ignored: `instance ${instance.id} is closing: its close records it` };
-  const reconciliation = reconcile(instance, change.state);
+  const reconciliation = reconcile(instance, change.state, change.at);
   if (!reconciliation)
     return { ignored: `instance ${instance.id} is recorded in line with ${change.state}` };
   await applyReconciliation(cp, instance, reconciliation);
@@ -110,11 +114,14 @@ export const instanceStateChanged = async (
 
 /**
  * EC2's "EC2 Spot Instance Interruption Warning": about two minutes before reclaiming a spot
- * instance. Its job is PREEMPTING; the agent uploads its checkpoint on the SIGTERM that
- * follows, and the instance's termination requeues the job (`instanceStateChanged`).
+ * instance. Its job is PREEMPTING, and its agent is told at once (`preempt`): the job gets
+ * its SIGTERM to save a checkpoint, which the agent uploads within the notice. The
+ * instance's termination then requeues the job (`instanceStateChanged`), and its next
+ * attempt starts from that checkpoint. A repeated warning tells the agent again: a second
+ * `preempt` finds nothing left to stop.
  */
 export const spotInterruptionWarned = async (
-  cp: Ports<"jobs" | "instances" | "events" | "metrics" | "clock", "costModel">,
+  cp: Ports<"jobs" | "instances" | "commands" | "events" | "metrics" | "clock", "costModel">,
   providerId: string,
 ): Promise<Reconciled> => {
   const instance = await cp.instances.getByProviderId(providerId);
@@ -123,5 +130,8 @@ export const spotInterruptionWarned = async (
   if (instance.status !== "LAUNCHING" && instance.status !== "EXECUTING")
     return { ignored: `instance ${instance.id} runs no job` };
   const applied = await applyJobEvent(cp, instance.jobId, { type: "spotInterruptionNotice" });
+  const preempting = applied.ok ? applied.record : await cp.jobs.get(instance.jobId);
+  if (preempting?.job.phase === "PREEMPTING" && preempting.job.instanceId === instance.id)
+    await tellAgent(cp, instance.id, { type: "preempt", jobId: instance.jobId });
   return applied.ok ? { applied: "spotInterruptionNotice" } : { ignored: applied.message };
 };

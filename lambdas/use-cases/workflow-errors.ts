@@ -21,6 +21,8 @@ export const WORKFLOW_ERRORS = {
   reviewRejected: "gpuctl.ReviewRejected",
   /** Sent to a waiting task when its job's instance went away (spot reclaim, shutdown, console). */
   instanceGone: "gpuctl.InstanceGone",
+  /** A canceled job's instance could not be stopped or terminated: the release is retried. */
+  closeFailed: "gpuctl.CloseFailed",
 } as const;
 
 export class WorkflowError extends Error {

@@ -83,7 +83,12 @@ export class Observability extends Construct {
   readonly alarmTopic: ITopic;
   readonly jobsDashboard: Dashboard;
   readonly functionsDashboard: Dashboard;
-  readonly alarms: { stuckJobs: Alarm; orphanInstances: Alarm; deadLetters?: Alarm };
+  readonly alarms: {
+    stuckJobs: Alarm;
+    orphanInstances: Alarm;
+    deleteFailedJobs: Alarm;
+    deadLetters?: Alarm;
+  };
   readonly budget: CfnBudget;
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
@@ -164,6 +169,11 @@ export class Observability extends Construct {
         "OrphanInstances",
         gpuctlMetric("OrphanInstances", {}, reaperRun),
         "An instance tagged by gpuctl runs with no live job: unrecorded (the reaper terminates it) or working for a job that ended. The reaper's log names it (docs/observability.md).",
+      ),
+      deleteFailedJobs: this.findingAlarm(
+        "DeleteFailedJobs",
+        gpuctlMetric("DeleteFailedJobs", {}, reaperRun),
+        "A canceled job's instance could not be stopped or terminated (the job shows DELETE_FAILED): it may still bill. The reaper retries every run; its log names the job (docs/reliability.md).",
       ),
       ...(deadLetterQueue
         ? {

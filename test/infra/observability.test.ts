@@ -141,10 +141,10 @@ describe("the observability construct", () => {
     expect(metrics.length).toBeLessThanOrEqual(FREE_DASHBOARD_METRICS);
   });
 
-  it("alarms on a stuck job and an orphan instance, never on their absence at rest, and on dead letters", () => {
+  it("alarms on a stuck job, an orphan instance and a cancel that could not release its instance, never on their absence at rest, and on dead letters", () => {
     const { template } = observed();
-    template.resourceCountIs("AWS::CloudWatch::Alarm", 3);
-    for (const metricName of ["StuckJobs", "OrphanInstances"])
+    template.resourceCountIs("AWS::CloudWatch::Alarm", 4);
+    for (const metricName of ["StuckJobs", "OrphanInstances", "DeleteFailedJobs"])
       template.hasResourceProperties("AWS::CloudWatch::Alarm", {
         Namespace: "gpuctl",
         MetricName: metricName,

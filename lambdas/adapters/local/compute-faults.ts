@@ -22,7 +22,18 @@ export const COMPUTE_FAULTS = [
   "closeFails",
   /** Every call that is a request to the cloud refused `Throttled`, as EC2's RequestLimitExceeded. */
   "throttled",
+  /**
+   * A spot instance launched gets EC2's interruption notice `delayMs` after its launch, and is
+   * gone `noticeMs` after the notice (two minutes by default, as on EC2).
+   */
+  "spotInterruption",
 ] as const;
+
+/** The faults that take a `delayMs`. */
+const DELAYED: readonly ComputeFault[] = ["launchSlow", "spotInterruption"];
+
+/** EC2's two minutes between a spot interruption notice and the instance's end. */
+const EC2_SPOT_NOTICE_MS = 120_000;
 export type ComputeFault = (typeof COMPUTE_FAULTS)[number];
 
 export const ComputeFaultRuleSchema = z
@@ -32,12 +43,18 @@ export const ComputeFaultRuleSchema = z
     instanceType: z.string().min(1).optional(),
     /** Only this many calls, then the rule is spent; every call when absent. */
     times: z.number().int().min(1).optional(),
-    /** launchSlow: how long each launch waits. */
-    delayMs: z.number().int().min(0).optional(),
+    /** launchSlow: how long each launch waits; spotInterruption: how long after its launch the notice comes. At most an hour. */
+    delayMs: z.number().int().min(0).max(3_600_000).optional(),
+    /** spotInterruption: how long the notice lasts before the instance goes; at most two minutes. */
+    noticeMs: z.number().int().min(0).max(EC2_SPOT_NOTICE_MS).optional(),
   })
-  .refine((rule) => (rule.fault === "launchSlow") === (rule.delayMs !== undefined), {
-    message: "delayMs is given with launchSlow, and only with it",
+  .refine((rule) => DELAYED.includes(rule.fault) === (rule.delayMs !== undefined), {
+    message: `delayMs is given with ${DELAYED.join(" and ")}, and only with them`,
     path: ["delayMs"],
+  })
+  .refine((rule) => rule.fault === "spotInterruption" || rule.noticeMs === undefined, {
+    message: "noticeMs is given with spotInterruption only",
+    path: ["noticeMs"],
   });
 export type ComputeFaultRule = z.infer<typeof ComputeFaultRuleSchema>;
 
@@ -127,6 +144,8 @@ export const withComputeFaults = (
   compute: Compute,
   faults: ComputeFaults,
   instanceTypeOf: (instanceId: string) => Promise<string | undefined>,
+  /** Interrupts a spot instance (its notice now, its end `noticeMs` later): the compute's own. */
+  interrupt: (instanceId: string, noticeMs: number) => void = () => {},
 ): Compute => {
   const typeOf = async (instanceId: string) =>
     faults.active ? instanceTypeOf(instanceId) : undefined;
@@ -157,7 +176,14 @@ export const withComputeFaults = (
         );
       const slow = faults.take("launchSlow", instanceType);
       if (slow?.delayMs) await sleep(slow.delayMs);
-      return compute.launch(request);
+      const launched = await compute.launch(request);
+      const notice = spot ? faults.take("spotInterruption", instanceType) : undefined;
+      if (notice)
+        setTimeout(
+          () => interrupt(request.instanceId, notice.noticeMs ?? EC2_SPOT_NOTICE_MS),
+          notice.delayMs,
+        ).unref();
+      return launched;
     },
     start: async (instanceId, agent) => {
       const instanceType = await typeOf(instanceId);

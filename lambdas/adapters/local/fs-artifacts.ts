@@ -109,8 +109,14 @@ export class FsArtifacts implements Artifacts {
       : { items };
   }
 
-  async outputDownload(jobId: string, path: string): Promise<string> {
-    return `${this.baseUrl}/v1/artifacts/${escapeKey(resultKey(jobId, path))}`;
+  /** The user routes check the owner; the agent routes, the assignment of the current attempt. */
+  async outputDownload(
+    jobId: string,
+    path: string,
+    reader: "owner" | "agent" = "owner",
+  ): Promise<string> {
+    const routes = reader === "agent" ? "/agent/v1" : "/v1";
+    return `${this.baseUrl}${routes}/artifacts/${escapeKey(resultKey(jobId, path))}`;
   }
 
   /** An artifact by its key under the root (what the artifact routes name), or undefined. */

@@ -21,13 +21,18 @@ import {
   DEFAULT_COST_MODEL,
   policyCoolingLimits,
 } from "../../domain/cooling-policy.ts";
+import type { ReapingRules } from "../../domain/reaping.ts";
 import type { StatusEvent } from "../../domain/status-events.ts";
 import { createApi } from "../../handlers/api/app.ts";
 import { coolingExecutionEnded } from "../../handlers/events/cooling-execution-ended.ts";
 import { workflowTasks } from "../../handlers/workflow/tasks.ts";
 import type { Compute, LaunchRequest, StateMachineName } from "../../ports.ts";
 import type { ControlPlane } from "../../use-cases/control-plane.ts";
-import { instanceStateChanged } from "../../use-cases/reconcile-instance.ts";
+import { type ReapReport, reap } from "../../use-cases/reap.ts";
+import {
+  instanceStateChanged,
+  spotInterruptionWarned,
+} from "../../use-cases/reconcile-instance.ts";
 import { recoverAfterRestart } from "../../use-cases/recover.ts";
 import { addFirstAdmin } from "../../use-cases/users.ts";
 import { DynamoInstanceStore } from "../aws/dynamodb/instance-store.ts";
@@ -51,6 +56,7 @@ import { LocalWorkflows } from "./local-workflows.ts";
 import { MemoryCommandQueue } from "./memory-command-queue.ts";
 import { MemoryEventBus } from "./memory-event-bus.ts";
 import { MemoryMetrics } from "./memory-metrics.ts";
+import { startPeriodicReaper } from "./periodic-reaper.ts";
 import { ProcessCompute } from "./process-compute.ts";
 
 const STATE_MACHINES = join(import.meta.dirname, "../../../statemachines");
@@ -77,6 +83,13 @@ export interface LocalOptions {
   agentEnv?: Record<string, string>;
   /** Whether this machine has GPUs, and so offers `local-gpu` too; `nvidia-smi -L` finds one by default. */
   gpuProbe?: () => Promise<boolean>;
+  /**
+   * How often the reaper runs (as the stack's 5-minute schedule on AWS): every minute by
+   * default; 0 only when `reapNow` asks (tests).
+   */
+  reaperIntervalMs?: number;
+  /** The grace the reaper gives the control plane's own steps (LOCAL_REAPING by default). */
+  reaping?: ReapingRules;
   /** Faults the compute raises from the start (GPUCTL_FAULTS); the returned `faults` changes them. */
   faults?: ComputeFaultRule[];
   /**
@@ -215,6 +228,24 @@ const firstAdmin = async (
   return admin;
 };
 
+/** The local reaper's period: a minute, so a GPU left behind on this machine goes soon. */
+export const LOCAL_REAPER_INTERVAL_MS = 60_000;
+
+/** Local launches are recorded and releases run within a second or two: a short grace. */
+export const LOCAL_REAPING: ReapingRules = { graceS: 30 };
+
+/** What a reaper run did, where someone reads it (`npm start`'s output). */
+const logReap = ({ done, failed, canceled, deleteFailed, stuckJobs }: ReapReport) => {
+  if (Object.keys(done).length || canceled.length)
+    console.log(`reaper: ${JSON.stringify({ done, canceled })}`);
+  if (failed.length) console.error(`reaper actions failed: ${JSON.stringify(failed)}`);
+  if (deleteFailed.length)
+    console.error(
+      `reaper: canceled jobs whose instance could not be stopped or terminated yet: ${deleteFailed.join(", ")}`,
+    );
+  if (stuckJobs.length) console.error(`reaper: stuck jobs: ${JSON.stringify(stuckJobs)}`);
+};
+
 const createTable = async (client: DynamoDBClient) => {
   try {
     await client.send(new CreateTableCommand(createTableInput(TABLE_NAME)));
@@ -262,8 +293,14 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     ...(options.gpuProbe ? { gpuProbe: options.gpuProbe } : {}),
     // As EC2's state-change events reach the stack's rule on AWS.
     onStateChange: (change) => {
-      instanceStateChanged(cp, change).catch((error: unknown) =>
+      instanceStateChanged(cp, { ...change, at: cp.clock.now() }).catch((error: unknown) =>
         console.error(`after ${change.providerId} ${change.state}: ${String(error)}`),
+      );
+    },
+    // As EC2's spot interruption warnings reach the same rule.
+    onSpotNotice: (providerId) => {
+      spotInterruptionWarned(cp, providerId).catch((error: unknown) =>
+        console.error(`after a spot notice for ${providerId}: ${String(error)}`),
       );
     },
   });
@@ -321,6 +358,11 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
         compute,
         faults,
         async (instanceId) => (await cp.instances.get(instanceId))?.pool.instanceType,
+        (instanceId, noticeMs) => {
+          // One gone by then (terminated, interrupted already) has nothing left to interrupt.
+          if (compute.describe(instanceId)?.state === "running")
+            compute.interrupt(instanceId, { noticeMs });
+        },
       ),
       probes.launch,
     ),
@@ -362,7 +404,16 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     );
   });
   // Only once the server answers: recovery restarts workflows whose agents will call it.
-  await recoverAfterRestart(cp);
+  const recovery = await recoverAfterRestart(cp);
+  for (const { instanceId, error } of recovery.closeFailures)
+    console.error(`instance ${instanceId} left closing for the reaper: ${error}`);
+  // After recovery, which leaves stopped instances with no timer: the reaper ends them on their plan.
+  const reaper = startPeriodicReaper({
+    intervalMs: options.reaperIntervalMs ?? LOCAL_REAPER_INTERVAL_MS,
+    reap: () => reap(cp, options.reaping ?? LOCAL_REAPING),
+    onReport: logReap,
+    onFailure: (error) => console.error(`reaper run failed: ${String(error)}`),
+  });
 
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
@@ -373,8 +424,11 @@ export const startLocalControlPlane = async (options: LocalOptions) => {
     /** The faults the compute raises now: inject one, or clear them all. */
     faults,
     events,
-    /** Stops the server, the workflows, every agent process and DynamoDB Local. */
+    /** Runs the reaper once now, after any run in flight, and reports what it did. */
+    reapNow: reaper.reapNow,
+    /** Stops the reaper, the server, the workflows, every agent process and DynamoDB Local. */
     stop: async () => {
+      await reaper.stop();
       await workflows.stopAll();
       await compute.shutdown();
       // Agents long-poll: close their idle connections rather than wait out their polls.

@@ -53,6 +53,8 @@ export interface ProcessComputeOptions {
    * vanished is `terminated`.
    */
   onStateChange?: (change: { instanceId: string; providerId: string; state: ComputeState }) => void;
+  /** A spot interruption notice for an instance, as EC2's warning event brings it. */
+  onSpotNotice?: (providerId: string) => void;
 }
 
 export type LocalInstanceState = "running" | "stopped";
@@ -167,6 +169,9 @@ export class ProcessCompute implements Compute {
   /** Operations on one instance run one after another. */
   readonly #queues = new Map<string, Promise<unknown>>();
   #types: Promise<string[]> | undefined;
+  readonly #onSpotNotice: NonNullable<ProcessComputeOptions["onSpotNotice"]>;
+  /** Spot interruptions under way: each instance vanishes when its notice ends. */
+  readonly #interruptions = new Set<NodeJS.Timeout>();
   readonly #onExit = () => {
     for (const entry of this.#entries.values()) if (entry.child) askToExit(entry.child);
   };
@@ -179,6 +184,7 @@ export class ProcessCompute implements Compute {
     this.#agentEnv = options.agentEnv ?? {};
     this.#advertiseHost = options.advertiseHost ?? "127.0.0.1";
     this.#onStateChange = options.onStateChange ?? (() => {});
+    this.#onSpotNotice = options.onSpotNotice ?? (() => {});
     if (asRoot) {
       // Jobs run as other users: they must get through the state folder to their own
       // folders (searchable, not listable); the rest of it stays private to its owners.
@@ -209,11 +215,9 @@ export class ProcessCompute implements Compute {
     if (!existsSync(this.#agentEntry))
       throw new Error(`no agent at ${this.#agentEntry}: npm run build:agent writes it`);
     const id = request.instanceId;
-    if (
-      this.#entries.has(id) ||
-      existsSync(join(this.#instancesDir, id)) ||
-      !/^[\w.-]+$/.test(id)
-    ) {
+    // Launched under this id before (a retried launch): that instance, as EC2's client token gives.
+    if (this.#entries.has(id)) return { providerId: providerIdOf(id) };
+    if (existsSync(join(this.#instancesDir, id)) || !/^[\w.-]+$/.test(id)) {
       throw new Error(`instance ${id} exists already, or is not a name for a folder`);
     }
     const folder = join(this.#instancesDir, id);
@@ -300,6 +304,22 @@ export class ProcessCompute implements Compute {
     this.#onStateChange({ instanceId, providerId: providerIdOf(instanceId), state: "terminated" });
   }
 
+  /**
+   * An agent that exits unasked is an instance shut down from inside: an on-demand one is
+   * stopped, its folder kept; a one-time spot one is gone, as EC2 terminates it.
+   */
+  #exitedUnasked(entry: Entry): void {
+    const change = { instanceId: entry.id, providerId: providerIdOf(entry.id) };
+    if (!entry.record.spot) {
+      this.#onStateChange({ ...change, state: "stopped" });
+      return;
+    }
+    this.terminate(entry.id).then(
+      () => this.#onStateChange({ ...change, state: "terminated" }),
+      (error: unknown) => console.error(`terminating spot instance ${entry.id}: ${String(error)}`),
+    );
+  }
+
   /** An instance already gone (its folder deleted) is terminated: done. */
   async terminate(instanceId: string): Promise<void> {
     const entry = this.#entries.get(instanceId);
@@ -310,6 +330,24 @@ export class ProcessCompute implements Compute {
       this.#entries.delete(instanceId);
       await rm(entry.folder, { recursive: true, force: true });
     });
+  }
+
+  /**
+   * A fault: a spot interruption. The notice now (`onSpotNotice`, as EC2's warning), and the
+   * instance vanishes `noticeMs` later (two minutes on EC2) unless it is gone by then.
+   */
+  interrupt(instanceId: string, { noticeMs }: { noticeMs: number }): void {
+    if (!this.#entry(instanceId).record.spot)
+      throw new Error(`instance ${instanceId} is not a spot instance: it cannot be interrupted`);
+    this.#onSpotNotice(providerIdOf(instanceId));
+    const timer = setTimeout(() => {
+      this.#interruptions.delete(timer);
+      if (!this.#entries.has(instanceId)) return;
+      this.vanish(instanceId).catch((error: unknown) =>
+        console.error(`interrupting ${instanceId}: ${String(error)}`),
+      );
+    }, noticeMs);
+    this.#interruptions.add(timer);
   }
 
   /** One instance as `instance.json` has it; undefined for an unknown (or terminated) id. */
@@ -332,6 +370,8 @@ export class ProcessCompute implements Compute {
 
   /** Stops every running agent (folders kept); the control plane calls it on its way out. */
   async shutdown(): Promise<void> {
+    for (const timer of this.#interruptions) clearTimeout(timer);
+    this.#interruptions.clear();
     await Promise.all(
       [...this.#entries.values()].map((entry) =>
         this.#serial(entry.id, () => this.#stopAgent(entry)),
@@ -445,12 +485,7 @@ export class ProcessCompute implements Compute {
         if (entry.child === child) {
           killLeftoverGroups(entry.folder);
           this.#setRecord(entry, { pid: null, startedAt: null, state: "stopped" });
-          if (!this.#exitsAsked.has(child))
-            this.#onStateChange({
-              instanceId: entry.id,
-              providerId: providerIdOf(entry.id),
-              state: "stopped",
-            });
+          if (!this.#exitsAsked.has(child)) this.#exitedUnasked(entry);
         }
         resolveExit();
       });

@@ -7,6 +7,8 @@ import {
 
 const StateChange = z.object({
   source: z.literal("aws.ec2"),
+  /** When EC2 saw the change: a stop seen after the record last changed is news. */
+  time: z.string().optional(),
   "detail-type": z.literal("EC2 Instance State-change Notification"),
   detail: z.object({
     "instance-id": z.string().min(1),
@@ -38,5 +40,9 @@ export const ec2EventArrived = (cp: PortsOf<typeof EC2_EVENTS_NEEDS>, event: unk
   const providerId = parsed.detail["instance-id"];
   return parsed["detail-type"] === "EC2 Spot Instance Interruption Warning"
     ? spotInterruptionWarned(cp, providerId)
-    : instanceStateChanged(cp, { providerId, state: parsed.detail.state });
+    : instanceStateChanged(cp, {
+        providerId,
+        state: parsed.detail.state,
+        ...(parsed.time ? { at: parsed.time } : {}),
+      });
 };

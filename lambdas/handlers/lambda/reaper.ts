@@ -22,13 +22,17 @@ const cp = await buildPorts(REAPER_NEEDS, {
   clock,
 });
 
-/** Its metrics (orphans, stuck jobs, failures) are the use case's; the log names each one. */
+/** Its metrics (orphans, stuck jobs, failures, cancels not released) are the use case's; the log names each one. */
 export const handler = wrapHandler(async (event: unknown) => {
   const report = await reaperScheduled(cp, event);
-  const { failed, orphans, stuckJobs } = report;
+  const { failed, orphans, stuckJobs, deleteFailed } = report;
   if (failed.length) logger.error("reaper actions failed", { failed });
+  if (deleteFailed.length)
+    logger.error("canceled jobs whose instance could not be stopped or terminated yet", {
+      deleteFailed,
+    });
   if (orphans.length || stuckJobs.length)
     logger.warn("instances no live job holds, or jobs stuck", { orphans, stuckJobs });
-  logger.info("reaped", { done: report.done });
+  logger.info("reaped", { done: report.done, canceled: report.canceled });
   return report;
 });

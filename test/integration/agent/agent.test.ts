@@ -386,6 +386,66 @@ describe("the agent", () => {
     expect(await pendingAfter(run.result, 100)).toBe(true);
   });
 
+  it("uploads a failed run's checkpoint before it reports the exit, for a retry elsewhere", async () => {
+    const id = await launch();
+    const job = newJob({
+      run: 'echo 4 > "$GPUCTL_CHECKPOINT_DIR/step.txt"; exit 3',
+      checkpointDir: "ckpt",
+    });
+    await cp.task(id, "prepare", job);
+    expect(await cp.task(id, "run", job)).toEqual(succeeded({ exitCode: 3 }));
+    expect(cp.uploads.get(`jobs/${job.jobId}/ckpt/step.txt`)?.toString()).toBe("4\n");
+  });
+
+  it("on preempt lets the run save its checkpoint on SIGTERM, uploads it, and reports nothing", async () => {
+    const id = await launch();
+    const job = newJob({
+      run: [
+        "echo $$ > leader.pid",
+        `trap 'echo 9 > "$GPUCTL_CHECKPOINT_DIR/step.txt"; exit 143' TERM`,
+        "touch ready",
+        "while :; do sleep 0.05; done",
+      ].join("\n"),
+      checkpointDir: "ckpt",
+    });
+    await cp.task(id, "prepare", job);
+    const run = cp.queue(id, "run", job);
+    const pgid = await leaderOf(join(jobDir(id, job.jobId), "leader.pid"));
+    await waitFor("the trap", () => existsSync(join(jobDir(id, job.jobId), "ready")));
+
+    cp.send(id, { type: "preempt", jobId: job.jobId });
+    const saved = `jobs/${job.jobId}/ckpt/step.txt`;
+    await waitFor("the checkpoint's upload", () => cp.uploads.has(saved));
+    expect(cp.uploads.get(saved)?.toString()).toBe("9\n");
+    expect(groupMembers(pgid)).toEqual([]);
+    expect(await pendingAfter(run.result, 300)).toBe(true);
+    expect(cp.strayReports).toEqual([]);
+
+    // The next attempt, on another instance, finds it in its checkpoint folder before it runs.
+    const next = await launch();
+    cp.artifacts.set(saved, Buffer.from("9\n"));
+    const resumed = newJob({
+      jobId: job.jobId,
+      checkpointDir: "ckpt",
+      checkpoint: [{ path: "ckpt/step.txt", url: cp.artifactUrl(saved) }],
+      run: 'cat "$GPUCTL_CHECKPOINT_DIR/step.txt"',
+    });
+    await cp.task(next, "prepare", resumed);
+    expect(await cp.task(next, "sendInputs", resumed)).toEqual(succeeded({}));
+    expect(await cp.task(next, "run", resumed)).toEqual(succeeded({ exitCode: 0 }));
+    expect(await read(join(logsDir(next, job.jobId), "stdout.log"))).toBe("9\n");
+
+    // A checkpoint file must lie in the checkpoint folder: nothing else is fetched.
+    const stray = newJob({
+      checkpointDir: "ckpt",
+      checkpoint: [{ path: "run.sh", url: cp.artifactUrl(saved) }],
+    });
+    await cp.task(next, "prepare", stray);
+    const refused = await cp.task(next, "sendInputs", stray);
+    expect(refused).toMatchObject({ ok: false, error: "gpuctl.InputsFailed" });
+    expect(refused.ok || refused.cause).toContain("not in the checkpoint folder");
+  });
+
   it("reconnects to a control plane that restarts, and carries on", async () => {
     let restarting = await new FakeControlPlane(cp.token).start();
     onTestFinished(() => restarting.close());

@@ -83,10 +83,10 @@ describe("ProcessCompute", () => {
     expect(await broken.instanceTypes()).toEqual(["local"]);
   });
 
-  it("refuses an id it has launched already", async () => {
+  it("launches an id once: asked again, it answers with the instance it launched", async () => {
     const { compute } = newCompute();
     const id = await launchOn(compute);
-    const again = compute.launch({
+    const again = await compute.launch({
       instanceId: id,
       instanceType: "local",
       spot: false,
@@ -96,7 +96,8 @@ describe("ProcessCompute", () => {
       envHash: "sha256:env",
       agent: agent(),
     });
-    await expect(again).rejects.toThrow(`instance ${id} exists already`);
+    expect(again).toEqual({ providerId: `local-${id}` });
+    expect((await compute.list()).filter((instance) => instance.instanceId === id)).toHaveLength(1);
   });
 
   it("refuses an instance type it does not offer, and launches nothing", async () => {
@@ -218,6 +219,32 @@ describe("ProcessCompute", () => {
     await compute.terminate(id);
   });
 
+  it("interrupts a spot instance: the notice now, the instance gone when the notice ends", async () => {
+    const notices: string[] = [];
+    const changes: unknown[] = [];
+    const stateDir = newStateDir();
+    const compute = new ProcessCompute({
+      stateDir,
+      gpuProbe: async () => false,
+      onSpotNotice: (providerId) => notices.push(providerId),
+      onStateChange: (change) => changes.push(change),
+    });
+    computes.push(compute);
+    const onDemand = await launchOn(compute);
+    expect(() => compute.interrupt(onDemand, { noticeMs: 0 })).toThrow("not a spot instance");
+    const id = await launchOn(compute, { spot: true });
+    const pid = pidOf(compute, id);
+
+    compute.interrupt(id, { noticeMs: 200 });
+    expect(notices).toEqual([`local-${id}`]);
+    expect(processAlive(pid)).toBe(true);
+    await waitFor("the instance to vanish", () => changes.length > 0);
+    expect(changes).toEqual([{ instanceId: id, providerId: `local-${id}`, state: "terminated" }]);
+    expect(processAlive(pid)).toBe(false);
+    expect(existsSync(join(stateDir, "instances", id))).toBe(false);
+    expect(compute.describe(id)).toBeUndefined();
+  });
+
   it("names an id it does not know", async () => {
     const { compute } = newCompute();
     await expect(compute.stop("local-nothere")).rejects.toThrow("local-nothere");
@@ -325,6 +352,16 @@ describe("ProcessCompute's faults on live instances", () => {
       { instanceId: killed, providerId: `local-${killed}`, state: "stopped" },
     ]);
     expect(compute.describe(killed)).toMatchObject({ state: "stopped", pid: null });
+  });
+
+  it("takes a spot agent that exits on its own as its instance gone: folder deleted, reported terminated", async () => {
+    const { compute, changes } = watchedCompute();
+    const id = await launchOn(compute, { spot: true });
+    await compute.killAgent(id);
+    await waitFor("the spot instance's end", () => changes.length > 0);
+    expect(changes).toEqual([{ instanceId: id, providerId: `local-${id}`, state: "terminated" }]);
+    expect(compute.describe(id)).toBeUndefined();
+    expect((await compute.list()).map((instance) => instance.instanceId)).not.toContain(id);
   });
 
   it("hangs an agent (alive, silent) until it is restarted: a new agent on the same folder", async () => {

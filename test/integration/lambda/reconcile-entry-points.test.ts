@@ -12,7 +12,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { SendTaskFailureCommand } from "@aws-sdk/client-sfn";
-import { DeleteQueueCommand } from "@aws-sdk/client-sqs";
+import { DeleteQueueCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { TAGS } from "../../../lambdas/adapters/aws/ec2/ec2-compute.ts";
 import type { Job } from "../../../lambdas/domain/job.ts";
@@ -110,6 +110,11 @@ describe("the EC2-events Lambda", () => {
     expect(published()).toEqual([
       expect.objectContaining({ jobId: "spot-1", phase: "PREEMPTING" }),
     ]);
+    // The agent hears of it through its instance's queue: it stops the job and saves its checkpoint.
+    expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, {
+      QueueUrl: `${QUEUE_URLS}gpuctl-test-${instanceId}`,
+      MessageBody: JSON.stringify({ type: "preempt", jobId: "spot-1" }),
+    });
 
     eventBridge.resetHistory();
     const terminated = ec2Event("EC2 Instance State-change Notification", providerId, {
@@ -159,6 +164,8 @@ describe("the reaper Lambda", () => {
       done: { terminateOrphan: 1 },
       failed: [],
       orphans: ["gi-orphan"],
+      canceled: [],
+      deleteFailed: [],
       stuckJobs: [],
     });
     expect(ec2.mock).toHaveReceivedCommandWith(TerminateInstancesCommand, {
@@ -183,6 +190,8 @@ describe("the reaper Lambda", () => {
       done: { expireCooling: 2 },
       failed: [],
       orphans: [],
+      canceled: [],
+      deleteFailed: [],
       stuckJobs: [],
     });
     expect(ec2.mock).toHaveReceivedCommandWith(StopInstancesCommand, { InstanceIds: [toStop] });
@@ -224,11 +233,13 @@ describe("the reaper Lambda", () => {
         failed: [
           {
             type: "terminateOrphan",
-            instanceId: "gi-stuck",
+            id: "gi-stuck",
             error: expect.stringContaining(errorName),
           },
         ],
         orphans: ["gi-stuck", "gi-orphan-2"],
+        canceled: [],
+        deleteFailed: [],
         stuckJobs: [],
       });
       expect(ec2.mock).toHaveReceivedCommandWith(TerminateInstancesCommand, {

@@ -217,6 +217,23 @@ describe("acquiring an instance", () => {
       { numRuns: 15 },
     );
   });
+
+  it("leaves a warm on-demand instance to jobs that may run on on-demand capacity", async () => {
+    const spotOnly = await submitted("ada", { spot: true, onDemandFallback: false });
+    const warm = await reusableInstance(
+      "gi-warm-on-demand",
+      { envHash: envHashOf(spotOnly.spec), owner: "ada", region: "market" },
+      RELEASED,
+    );
+    const { compute } = fakeCompute();
+    const spotPlacement = await acquireInstance(controlPlane(compute, "market"), spotOnly.job.id);
+    expect(spotPlacement.placement).toBe("launched");
+    expect((await stores.instances.get(warm.id))?.status).toBe("COOLING");
+
+    const fallback = await submitted("ada", { spot: true, onDemandFallback: true });
+    const placement = await acquireInstance(controlPlane(compute, "market"), fallback.job.id);
+    expect(placement).toMatchObject({ instanceId: warm.id, placement: "warm" });
+  });
 });
 
 describe("capacity", () => {

@@ -48,7 +48,7 @@ const gearingUp = async (id: string) => {
   await stores.jobs.submit({ record: newRecord({ id }, { job }) });
   const { executionId } = await workflows.start("job-lifecycle", id, { jobId: id });
   const command = await commands.next("i-1", 30);
-  if (!command || command.type === "abort") throw new Error("no gear-up command");
+  if (command?.type !== "gearUp") throw new Error("no gear-up command");
   const assignment: Assignment = { instanceId: "i-1", jobId: id, attempt: 1, requeues: 0 };
   return { cp, workflows, sealed: command.taskToken, executionId, assignment };
 };

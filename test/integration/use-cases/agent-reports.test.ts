@@ -53,7 +53,7 @@ const gearingUp = async (id: string) => {
   await stores.jobs.submit({ record: newRecord({ id }, { job }) });
   await dispatchStep(cp, { jobId: id, step: "gearUp", taskToken: `token-${id}` });
   const command = await commands.next("i-1", 0);
-  if (!command || command.type === "abort") throw new Error("no gear-up command");
+  if (command?.type !== "gearUp") throw new Error("no gear-up command");
   return { cp, sealed: command.taskToken, ...flaky };
 };
 
@@ -106,6 +106,28 @@ describe("agent reports", () => {
       ["gpuctl.EnvFailed", "token-moved"],
     ]);
     expect((await stores.jobs.get("moved"))?.job.phase).toBe("CANCELING");
+  });
+
+  it("keeps the workflow waiting on a preempted job's step until its instance is gone", async () => {
+    const { cp, sealed, calls } = await gearingUp("preempted");
+    const record = await stores.jobs.get("preempted");
+    if (!record) throw new Error("no job");
+    await stores.jobs.apply({
+      before: record,
+      after: { ...record.job, phase: "PREEMPTING", version: record.job.version + 1 },
+      event: { type: "spotInterruptionNotice" },
+      at: AT,
+    });
+    expect(await reportStepSuccess(cp, on("i-1", "preempted"), sealed, {})).toMatchObject({
+      ok: false,
+      error: "REFUSED",
+    });
+    const failure = { error: "gpuctl.EnvFailed", cause: "killed" };
+    expect(await reportStepFailure(cp, on("i-1", "preempted"), sealed, failure)).toEqual({
+      ok: true,
+    });
+    expect(calls).toEqual([]);
+    expect((await stores.jobs.get("preempted"))?.job.phase).toBe("PREEMPTING");
   });
 
   it("takes a report only with the assignment of the job's current attempt on its instance", async () => {

@@ -3,18 +3,25 @@
  * the SDK boundary): orphans terminated, overdue cooling expired, vanished instances
  * recorded and their jobs moved on; and a silent agent's instance asked about.
  */
-import { RebootInstancesCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
+import {
+  RebootInstancesCommand,
+  StopInstancesCommand,
+  TerminateInstancesCommand,
+} from "@aws-sdk/client-ec2";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Command } from "../../../agent/protocol.ts";
 import { Ec2Compute } from "../../../lambdas/adapters/aws/ec2/ec2-compute.ts";
 import { launchInstance } from "../../../lambdas/domain/instance.ts";
 import type { Job } from "../../../lambdas/domain/job.ts";
-import type { CommandQueue, Workflows } from "../../../lambdas/ports.ts";
+import { type CommandQueue, MailboxClosed, type Workflows } from "../../../lambdas/ports.ts";
+import { changeInstance } from "../../../lambdas/use-cases/change-instance.ts";
 import { reap } from "../../../lambdas/use-cases/reap.ts";
 import {
   instanceStateChanged,
   type ReconcilePorts,
   spotInterruptionWarned,
 } from "../../../lambdas/use-cases/reconcile-instance.ts";
+import { recoverAfterRestart } from "../../../lambdas/use-cases/recover.ts";
 import { askAboutSilentAgent } from "../../../lambdas/use-cases/silent-agent.ts";
 import { ec2Client, ec2Error, fakeEc2 } from "../../fakes/fake-ec2.ts";
 import { runInstance } from "../../fixtures/instances.ts";
@@ -32,6 +39,7 @@ const pool = {
 let ec2: ReturnType<typeof fakeEc2>;
 let cp: ReconcilePorts;
 let closed: string[];
+let pushed: Array<{ instanceId: string; command: Command }>;
 let taskFailures: Array<{ token: string; error: string; cause: string }>;
 
 let stores: Awaited<ReturnType<typeof freshStores>>;
@@ -41,6 +49,7 @@ beforeEach(async () => {
   stores = await freshStores();
   ec2 = fakeEc2();
   closed = [];
+  pushed = [];
   taskFailures = [];
   const compute = new Ec2Compute({
     client: ec2Client(),
@@ -52,7 +61,10 @@ beforeEach(async () => {
   });
   const commands: CommandQueue = {
     open: async () => {},
-    push: async () => {},
+    push: async (instanceId, command) => {
+      if (closed.includes(instanceId)) throw new MailboxClosed(instanceId);
+      pushed.push({ instanceId, command });
+    },
     close: async (instanceId) => void closed.push(instanceId),
   };
   const workflows = {
@@ -134,6 +146,100 @@ describe("the reaper", () => {
     expect(ec2State(providerId)).toMatch(/stopping|stopped/);
   });
 
+  it("starts after a restart although the compute will not close an instance now: that one is left closing for the reaper", async () => {
+    const refused = await training("refused", false);
+    const fine = await training("fine", false);
+    ec2.mock
+      .on(StopInstancesCommand, { InstanceIds: [refused.providerId] })
+      .rejects(ec2Error("UnauthorizedOperation", "not allowed"));
+    // Its requeued jobs get a workflow again.
+    const started: string[] = [];
+    const workflows = {
+      ...cp.workflows,
+      start: async (_machine: string, name: string) => {
+        started.push(name);
+        return { executionId: name };
+      },
+    } as unknown as Workflows;
+    const recovery = await recoverAfterRestart({ ...cp, workflows } as unknown as Parameters<
+      typeof recoverAfterRestart
+    >[0]);
+    expect(recovery.closeFailures).toEqual([
+      { instanceId: refused.instance.id, error: expect.stringContaining("not allowed") },
+    ]);
+    expect(await stores.instances.get(refused.instance.id)).toMatchObject({ status: "CLOSING" });
+    expect(await stores.instances.get(fine.instance.id)).toMatchObject({ substatus: "STOPPED" });
+    expect((await stores.jobs.get("refused"))?.job.phase).toBe("REQUESTING_SERVER");
+    expect(started).toHaveLength(2);
+  });
+
+  it("ends, on its plan, an instance a restart stopped with no timer left to end it", async () => {
+    const { instance, providerId } = await coolingSince(
+      "gi-restarted",
+      "2026-01-01T01:30:00.000Z",
+      "2026-01-01T03:00:00.000Z",
+    );
+    // The local control plane's restart: its timers are gone, its instances are stopped.
+    await recoverAfterRestart(cp as unknown as Parameters<typeof recoverAfterRestart>[0]);
+    expect(await stores.instances.get(instance.id)).toMatchObject({ substatus: "STOPPED" });
+    await reap(cp);
+    expect(ec2State(providerId)).toMatch(/stopping|stopped/);
+    const later = { ...cp, ...stores.at("2026-01-01T03:00:01.000Z") };
+    await reap(later);
+    expect(await stores.instances.get(instance.id)).toMatchObject({
+      status: "CLOSED",
+      substatus: "TERMINATED",
+    });
+    expect(ec2State(providerId)).toMatch(/shutting-down|terminated/);
+  });
+
+  it("terminates an instance working for a job that ended without freeing it, and ends a cancel once its instance is closed", async () => {
+    const { instance, providerId } = await training("ended", false);
+    const ended = await stores.jobs.get("ended");
+    if (!ended) throw new Error("no job");
+    await stores.jobs.apply({
+      before: ended,
+      after: { ...ended.job, phase: "CANCELING", version: ended.job.version + 1 },
+      event: { type: "cancelRequested" },
+      at: "2026-01-01T01:00:00.000Z",
+    });
+    const report = await reap(cp);
+    expect(report).toMatchObject({
+      done: { terminateJobless: 1 },
+      orphans: [instance.id],
+      canceled: ["ended"],
+    });
+    expect(ec2State(providerId)).toMatch(/shutting-down|terminated/);
+    expect((await stores.jobs.get("ended"))?.job.phase).toBe("CANCELED");
+  });
+
+  it("keeps a cancel whose instance could not be closed through a restart, and ends it once the close succeeds", async () => {
+    const { instance, providerId } = await training("held-up", false);
+    await changeInstance(cp, instance, { type: "closeRequested", action: "terminate" });
+    const job = await stores.jobs.get("held-up");
+    if (!job) throw new Error("no job");
+    await stores.jobs.apply({
+      before: job,
+      after: {
+        ...job.job,
+        phase: "CANCELING",
+        reason: "DELETE_FAILED",
+        version: job.job.version + 1,
+      },
+      event: { type: "cancelFailed" },
+      at: NOW,
+    });
+    await recoverAfterRestart(cp as unknown as Parameters<typeof recoverAfterRestart>[0]);
+    expect((await stores.jobs.get("held-up"))?.job).toMatchObject({
+      phase: "CANCELING",
+      reason: "DELETE_FAILED",
+    });
+    const report = await reap(cp);
+    expect(report.canceled).toEqual(["held-up"]);
+    expect(ec2State(providerId)).toMatch(/shutting-down|terminated/);
+    expect((await stores.jobs.get("held-up"))?.job.phase).toBe("CANCELED");
+  });
+
   it("leaves a cooling instance within its plan alone", async () => {
     const { instance, providerId } = await coolingSince(
       "gi-warm",
@@ -172,7 +278,7 @@ describe("the reaper", () => {
       .rejects(ec2Error("UnauthorizedOperation", "not allowed"));
     const report = await reap(cp);
     expect(report.failed).toEqual([
-      expect.objectContaining({ type: "terminateOrphan", instanceId: "gi-refused" }),
+      expect.objectContaining({ type: "terminateOrphan", id: "gi-refused" }),
     ]);
     expect(report.failed[0]?.error).toContain("not allowed");
     expect(ec2State(fine)).toMatch(/shutting-down|terminated/);
@@ -202,11 +308,18 @@ describe("EC2's events", () => {
   });
 
   it("a spot warning makes the job PREEMPTING; the termination that follows requeues it", async () => {
-    const { providerId } = await training("warned", true);
+    const { instance, providerId } = await training("warned", true);
     expect(await spotInterruptionWarned(cp, providerId)).toEqual({
       applied: "spotInterruptionNotice",
     });
     expect((await stores.jobs.get("warned"))?.job.phase).toBe("PREEMPTING");
+    const preempt = { instanceId: instance.id, command: { type: "preempt", jobId: "warned" } };
+    expect(pushed).toEqual([preempt]);
+    // Delivered again (a run that died before it told the agent): the agent is told again.
+    expect(await spotInterruptionWarned(cp, providerId)).toMatchObject({
+      ignored: expect.stringContaining("PREEMPTING"),
+    });
+    expect(pushed).toEqual([preempt, preempt]);
     await instanceStateChanged(cp, { providerId, state: "shutting-down" });
     expect((await stores.jobs.get("warned"))?.job).toMatchObject({
       phase: "REQUESTING_SERVER",
@@ -241,6 +354,16 @@ describe("EC2's events", () => {
       ignored: expect.stringContaining("not spot"),
     });
     expect((await stores.jobs.get("on-demand"))?.job.phase).toBe("TRAINING");
+    expect(pushed).toEqual([]);
+  });
+
+  it("a warning that comes after the instance is gone tells no agent", async () => {
+    const { providerId } = await training("late-warning", true);
+    await instanceStateChanged(cp, { providerId, state: "terminated" });
+    expect(await spotInterruptionWarned(cp, providerId)).toMatchObject({
+      ignored: expect.stringContaining("runs no job"),
+    });
+    expect(pushed).toEqual([]);
   });
 });
 

@@ -55,11 +55,17 @@ const faulty = () => {
   const { compute, calls } = recording();
   const faults = new ComputeFaults();
   const asked: string[] = [];
-  const wrapped = withComputeFaults(compute, faults, async (id) => {
-    asked.push(id);
-    return TYPES[id];
-  });
-  return { wrapped, faults, calls, asked };
+  const interrupted: Array<{ instanceId: string; noticeMs: number }> = [];
+  const wrapped = withComputeFaults(
+    compute,
+    faults,
+    async (id) => {
+      asked.push(id);
+      return TYPES[id];
+    },
+    (instanceId, noticeMs) => interrupted.push({ instanceId, noticeMs }),
+  );
+  return { wrapped, faults, calls, asked, interrupted };
 };
 
 const refusal = async (call: Promise<unknown>): Promise<ComputeErrorCode> => {
@@ -157,6 +163,17 @@ describe("compute faults", () => {
     expect(calls).toEqual(["launch gi-1 g5.xlarge false"]);
   });
 
+  it("spotInterruption interrupts a spot instance its delay after its launch, and no on-demand one", async () => {
+    const { wrapped, faults, interrupted } = faulty();
+    faults.inject({ fault: "spotInterruption", delayMs: 50, noticeMs: 1000 });
+    await wrapped.launch(request({ instanceId: "gi-on-demand" }));
+    await wrapped.launch(request({ instanceId: "gi-spot", spot: true }));
+    expect(interrupted).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(interrupted).toEqual([{ instanceId: "gi-spot", noticeMs: 1000 }]);
+    expect(() => faults.inject({ fault: "noCapacity", noticeMs: 5 })).toThrow(/noticeMs/);
+  });
+
   it("a rule with times is spent after that many calls; clear ends every fault", async () => {
     const { wrapped, faults, calls } = faulty();
     faults.inject({ fault: "noCapacity", times: 2 });
@@ -175,6 +192,7 @@ describe("compute faults", () => {
     const faults = new ComputeFaults();
     expect(() => faults.inject({ fault: "gone" } as never)).toThrow(/fault/);
     expect(() => faults.inject({ fault: "launchSlow" })).toThrow(/delayMs/);
+    expect(() => faults.inject({ fault: "launchSlow", delayMs: 1e12 })).toThrow(/delayMs/);
     expect(() => faults.inject({ fault: "noCapacity", times: 0 })).toThrow(/times/);
     expect(faults.active).toBe(false);
   });

@@ -189,6 +189,17 @@ describe("preemption", () => {
     expect(job).toMatchObject({ phase: "REQUESTING_SERVER", attempt: 1, requeues: 1 });
   });
 
+  it("lets a spot job that returns its results finish, or requeues it if its instance goes first", () => {
+    const returning = run(training({ spot: true }), ...toTraining, { type: "runExited", code: 0 });
+    expect(transition(returning, { type: "spotInterruptionNotice" }).ok).toBe(false);
+    expect(run(returning, { type: "resultsReturned" }).phase).toBe("COMPLETED");
+    expect(run(returning, { type: "instanceGone" })).toMatchObject({
+      phase: "REQUESTING_SERVER",
+      reason: "SPOT_INTERRUPTED",
+      requeues: 1,
+    });
+  });
+
   it("ends a preemptible interactive job as PREEMPTED", () => {
     const job = run(submitJob({ id: "j", kind: "interactive", spot: true }), ...toTraining);
     expect(run(job, { type: "spotInterruptionNotice" }, { type: "instanceGone" }).phase).toBe(
@@ -276,11 +287,32 @@ describe("a lost agent", () => {
     expect(run(job, { type: "agentRestarted" }).phase).toBe("CONNECTING_SERVER");
   });
 
-  it("still requeues a spot job whose instance vanished as preempted, with no cap", () => {
+  it("caps a spot job whose instance goes with no notice seen (shut down from inside), as preempted", () => {
     let job = run(training({ spot: true }), ...toTraining);
-    for (let lost = 1; lost <= MAX_AGENT_LOSSES + 1; lost++)
-      job = run(job, { type: "instanceGone" }, ...backOnTraining);
-    expect(job).toMatchObject({ phase: "TRAINING", requeues: MAX_AGENT_LOSSES + 1 });
+    for (let lost = 1; lost <= MAX_AGENT_LOSSES; lost++) {
+      job = run(job, { type: "instanceGone", spot: true });
+      expect(job).toMatchObject({ phase: "REQUESTING_SERVER", reason: "SPOT_INTERRUPTED" });
+      job = run(job, ...backOnTraining);
+    }
+    expect(run(job, { type: "instanceGone", spot: true })).toMatchObject({ phase: "LOST" });
+  });
+
+  it("takes the instance's market, not the spec's: a spot job fallen back to on-demand loses it as on-demand", () => {
+    const job = run(training({ spot: true }), ...toTraining, { type: "instanceGone", spot: false });
+    expect(job).toMatchObject({ phase: "REQUESTING_SERVER", reason: "INSTANCE_VANISHED" });
+    expect(job.agentLosses).toBe(1);
+  });
+
+  it("never caps preemptions that came with their notice", () => {
+    let job = run(training({ spot: true }), ...toTraining);
+    for (let preempted = 1; preempted <= MAX_AGENT_LOSSES + 2; preempted++)
+      job = run(
+        job,
+        { type: "spotInterruptionNotice" },
+        { type: "instanceGone", spot: true },
+        ...backOnTraining,
+      );
+    expect(job).toMatchObject({ phase: "TRAINING", requeues: MAX_AGENT_LOSSES + 2 });
     expect(job.agentLosses).toBeUndefined();
   });
 });

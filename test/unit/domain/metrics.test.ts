@@ -10,7 +10,7 @@ import {
   timelinePoints,
 } from "../../../lambdas/domain/metrics.ts";
 import { PHASES } from "../../../lambdas/domain/phases.ts";
-import { holdsNoLiveJob, isStuck, STUCK_AFTER_S } from "../../../lambdas/domain/reaping.ts";
+import { isStuck, STUCK_AFTER_S } from "../../../lambdas/domain/reaping.ts";
 import { TIMELINE_PHASES, type Timeline } from "../../../lambdas/domain/timeline.ts";
 import { runInstance } from "../../fixtures/instances.ts";
 
@@ -142,13 +142,17 @@ describe("an instance's points", () => {
 
 describe("the reaper's points", () => {
   it("are only what it found: a run that found nothing publishes nothing", () => {
-    expect(reaperPoints({ orphans: 0, stuckJobs: 0, failures: 0 })).toEqual([]);
-    expect(reaperPoints({ orphans: 2, stuckJobs: 0, failures: 1 })).toEqual([
+    const none = { orphans: 0, stuckJobs: 0, failures: 0, deleteFailed: 0 };
+    expect(reaperPoints(none)).toEqual([]);
+    expect(reaperPoints({ ...none, orphans: 2, failures: 1 })).toEqual([
       { name: "OrphanInstances", value: 2, dimensions: {} },
       { name: "ReaperFailures", value: 1, dimensions: {} },
     ]);
-    expect(reaperPoints({ orphans: 0, stuckJobs: 3, failures: 0 })).toEqual([
+    expect(reaperPoints({ ...none, stuckJobs: 3 })).toEqual([
       { name: "StuckJobs", value: 3, dimensions: {} },
+    ]);
+    expect(reaperPoints({ ...none, deleteFailed: 1 })).toEqual([
+      { name: "DeleteFailedJobs", value: 1, dimensions: {} },
     ]);
   });
 });
@@ -168,15 +172,5 @@ describe("a stuck job", () => {
     const job = { phase: "REQUESTING_SERVER" as const, updatedAt: T0, spotWaitS: 10_000 };
     expect(isStuck(job, at(bound + 9_999))).toBe(false);
     expect(isStuck(job, at(bound + 10_001))).toBe(true);
-  });
-});
-
-describe("an instance no live job holds", () => {
-  const rules = { graceS: 600 };
-  it("is one whose job is gone, or ended longer ago than its release may take", () => {
-    expect(holdsNoLiveJob(undefined, at(0), rules)).toBe(true);
-    expect(holdsNoLiveJob({ phase: "COMPLETED", updatedAt: T0 }, at(600), rules)).toBe(false);
-    expect(holdsNoLiveJob({ phase: "COMPLETED", updatedAt: T0 }, at(601), rules)).toBe(true);
-    expect(holdsNoLiveJob({ phase: "TRAINING", updatedAt: T0 }, at(86_400), rules)).toBe(false);
   });
 });

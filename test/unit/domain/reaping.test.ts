@@ -5,6 +5,8 @@ import { reachableInstances } from "../../../lambdas/domain/reachable.ts";
 import {
   type ComputeState,
   type ComputeView,
+  type JobView,
+  jobsWorkedFor,
   type ReapAction,
   reapingActions,
   reconcile,
@@ -13,6 +15,23 @@ import { runInstance } from "../../fixtures/instances.ts";
 
 const NOW = "2026-01-01T12:00:00.000Z";
 const RULES = { graceS: 600 };
+const TRAINING: JobView = { phase: "TRAINING", updatedAt: NOW };
+
+/** The reaper's decisions, each job an instance works for live (TRAINING) unless `jobs` says otherwise. */
+const decide = (
+  records: readonly Instance[],
+  compute: readonly ComputeView[],
+  jobs: Record<string, JobView> = {},
+) =>
+  reapingActions(
+    {
+      records,
+      compute,
+      jobs: new Map(jobsWorkedFor(records).map((id) => [id, id in jobs ? jobs[id] : TRAINING])),
+    },
+    NOW,
+    RULES,
+  );
 const at = (offsetS: number) => new Date(Date.parse(NOW) + offsetS * 1000).toISOString();
 
 const COMPUTE_STATES: ComputeState[] = [
@@ -105,14 +124,13 @@ const inUse = (instance: Instance) =>
 
 const withinPlan = (instance: Instance) =>
   instance.status !== "COOLING" ||
-  (instance.coolingUntil !== undefined &&
-    Date.parse(instance.coolingUntil) + RULES.graceS * 1000 >= Date.parse(NOW));
+  (instance.coolingUntil !== undefined && Date.parse(instance.coolingUntil) >= Date.parse(NOW));
 
 describe("the reaper's decisions", () => {
   it("never touches an instance in use, within its plan, that the compute runs", () => {
     fc.assert(
       fc.property(world, ({ records, compute }) => {
-        const actions = reapingActions(records, compute, NOW, RULES);
+        const actions = decide(records, compute);
         for (const instance of records) {
           const state = compute.find((v) => v.instanceId === instance.id)?.state;
           if (
@@ -129,7 +147,7 @@ describe("the reaper's decisions", () => {
   it("gives every instance the compute runs with no live record, past its grace, an action", () => {
     fc.assert(
       fc.property(world, ({ records, compute }) => {
-        const actions = reapingActions(records, compute, NOW, RULES);
+        const actions = decide(records, compute);
         for (const { instanceId, state, launchedAt } of compute) {
           const owner = records.find((instance) => instance.id === instanceId);
           const dead = !owner || (owner.status === "CLOSED" && owner.substatus === "TERMINATED");
@@ -149,7 +167,7 @@ describe("the reaper's decisions", () => {
             Date.parse(v.launchedAt) + RULES.graceS * 1000 >= Date.parse(NOW) &&
             !records.some((instance) => instance.id === v.instanceId),
         );
-        const actions = reapingActions(records, compute, NOW, RULES);
+        const actions = decide(records, compute);
         for (const { instanceId } of young) expect(actions.map(targetOf)).not.toContain(instanceId);
       }),
     );
@@ -158,7 +176,7 @@ describe("the reaper's decisions", () => {
   it("records as vanished every launched instance in use that the compute no longer has", () => {
     fc.assert(
       fc.property(world, ({ records, compute }) => {
-        const actions = reapingActions(records, compute, NOW, RULES);
+        const actions = decide(records, compute);
         for (const instance of records) {
           const state = compute.find((v) => v.instanceId === instance.id)?.state;
           const gone = state === undefined || state === "terminated" || state === "shutting-down";
@@ -176,21 +194,16 @@ describe("the reaper's decisions", () => {
   it("decides at most one action per instance", () => {
     fc.assert(
       fc.property(world, ({ records, compute }) => {
-        const targets = reapingActions(records, compute, NOW, RULES).map(targetOf);
+        const targets = decide(records, compute).map(targetOf);
         expect(new Set(targets).size).toBe(targets.length);
       }),
     );
   });
 
-  it("expires a cooling instance past its plan and grace, as its timer would have", () => {
-    const overdue = cooling("gi-late", at(-601), at(3000));
-    const due = cooling("gi-due", at(-599), at(3000));
-    const actions = reapingActions(
-      [overdue, due],
-      [view("gi-late", "running"), view("gi-due", "running")],
-      NOW,
-      RULES,
-    );
+  it("expires a cooling instance once past its plan, as its timer would have: racing it is harmless", () => {
+    const overdue = cooling("gi-late", at(-1), at(3000));
+    const due = cooling("gi-due", at(1), at(3000));
+    const actions = decide([overdue, due], [view("gi-late", "running"), view("gi-due", "running")]);
     expect(actions).toEqual([{ type: "expireCooling", instance: overdue }]);
   });
 
@@ -199,14 +212,12 @@ describe("the reaper's decisions", () => {
       { type: "coolingExpired", coolingEpoch: 1, action: "stop" },
       { type: "stopped" },
     ] as const;
-    const past = runInstance(cooling("gi-past", at(-7200), at(-601)), ...stop);
+    const past = runInstance(cooling("gi-past", at(-7200), at(-1)), ...stop);
     const planned = runInstance(cooling("gi-planned", at(-7200), at(60)), ...stop);
     const unplanned = runInstance(launched("gi-unplanned"), { type: "stoppedOutside" });
-    const actions = reapingActions(
+    const actions = decide(
       [past, planned, unplanned],
       ["gi-past", "gi-planned", "gi-unplanned"].map((id) => view(id, "stopped")),
-      NOW,
-      RULES,
     );
     expect(actions).toEqual([
       { type: "expireStopped", instance: past },
@@ -214,9 +225,32 @@ describe("the reaper's decisions", () => {
     ]);
   });
 
+  it("terminates an instance working for a job that is gone, or ended or canceled past the grace its release may take", () => {
+    const working = (id: string, jobId: string) =>
+      runInstance(launchInstance({ id, providerId: `i-${id}`, pool, spot: false, jobId }), {
+        type: "agentRegistered",
+      });
+    const ids = ["gone", "ended", "canceled", "just-ended", "running"];
+    const records = ids.map((id) => working(`gi-${id}`, id));
+    const actions = decide(
+      records,
+      ids.map((id) => view(`gi-${id}`, "running")),
+      {
+        gone: undefined,
+        ended: { phase: "COMPLETED", updatedAt: at(-601) },
+        canceled: { phase: "CANCELING", updatedAt: at(-601) },
+        "just-ended": { phase: "FAILED", updatedAt: at(-599) },
+        running: { phase: "TRAINING", updatedAt: at(-86_400) },
+      },
+    );
+    expect(actions).toEqual(
+      records.slice(0, 3).map((instance) => ({ type: "terminateJobless", instance })),
+    );
+  });
+
   it("does not take a record with no EC2 id for one the compute lost", () => {
     const unlaunched = launchInstance({ id: "gi-new", pool, spot: false, jobId: "j" });
-    expect(reapingActions([unlaunched], [], NOW, RULES)).toEqual([]);
+    expect(decide([unlaunched], [])).toEqual([]);
   });
 });
 
@@ -253,5 +287,13 @@ describe("reconciling a record with the compute's state", () => {
     ["terminated", terminated, "terminated", undefined],
   ] as const)("a record %s, the compute %s", (_, instance, state, expected) => {
     expect(reconcile(instance, state)).toEqual(expected);
+  });
+  it("takes a stop seen after a starting record last changed as news: its agent died before registering", () => {
+    const since = { ...starting, updatedAt: at(60) };
+    expect(reconcile(since, "stopped", at(61))).toEqual({ type: "vanished", as: "stopped" });
+    expect(reconcile(since, "stopped", at(59))).toBeUndefined();
+    expect(reconcile(since, "stopped")).toBeUndefined();
+    const fresh = { ...launched("gi-f"), updatedAt: at(60) };
+    expect(reconcile(fresh, "stopped", at(61))).toEqual({ type: "vanished", as: "stopped" });
   });
 });

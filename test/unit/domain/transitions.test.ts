@@ -20,6 +20,8 @@ const WHILE_HOLDING = {
   cancelRequested: ["CANCELING"],
   ...ANYWHERE_ACTIVE,
 };
+/** A job returning its results goes on: a spot notice does not preempt it. */
+const { spotInterruptionNotice: _notice, ...WHILE_RETURNING } = WHILE_HOLDING;
 
 /** The lifecycle, written out by hand: every legal (phase, event) and where it may land. */
 const LEGAL: Record<Phase, Partial<Record<JobEventType, string[]>>> = {
@@ -65,7 +67,7 @@ const LEGAL: Record<Phase, Partial<Record<JobEventType, string[]>>> = {
     scaled: ["TRAINING"],
     ...WHILE_HOLDING,
   },
-  RETURNING: { resultsReturned: ["COMPLETED"], ...WHILE_HOLDING },
+  RETURNING: { resultsReturned: ["COMPLETED"], ...WHILE_RETURNING },
   RETRY_BACKOFF: {
     retryDue: ["REQUESTING_SERVER"],
     cancelRequested: ["CANCELED"],

@@ -159,6 +159,7 @@ export class S3Artifacts implements Artifacts {
     }
   }
 
+  /** A presigned GET: the same for the job's owner and its agent. */
   outputDownload(jobId: string, path: string): Promise<string> {
     return this.presignGet(resultKey(jobId, path));
   }
