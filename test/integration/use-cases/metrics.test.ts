@@ -6,7 +6,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { launchInstance } from "../../../lambdas/domain/instance.ts";
 import { METRIC_NAMES, METRICS } from "../../../lambdas/domain/metrics.ts";
-import type { Compute, Workflows } from "../../../lambdas/ports.ts";
+import type { Compute, JobRecord, Workflows } from "../../../lambdas/ports.ts";
 import { applyJobEvent } from "../../../lambdas/use-cases/apply-job-event.ts";
 import { changeInstance } from "../../../lambdas/use-cases/change-instance.ts";
 import { reap } from "../../../lambdas/use-cases/reap.ts";
@@ -60,13 +60,26 @@ const coolInstance = async () => {
   expect(stopping).toMatchObject({ ok: true });
 };
 
-/** A reaper run that finds an unrecorded instance it fails to end, a jobless one, a stuck job. */
+/**
+ * A reaper run that finds an unrecorded instance it fails to end, a jobless one, a stuck job,
+ * and a canceled job whose instance could not be released.
+ */
 const reapTrouble = async () => {
   await stores.instances.create(
     launchInstance({ id: "gi-jobless", pool, spot: false, jobId: "job-gone" }),
     T0,
   );
   await stores.jobs.submit({ record: newRecord({ id: "job-stuck" }, { updatedAt: T0 }) });
+  const held = newRecord({ id: "job-held" }, { updatedAt: LATER });
+  const deleteFailed = {
+    ...held,
+    job: { ...held.job, phase: "CANCELING", reason: "DELETE_FAILED", instanceId: "gi-held" },
+  } satisfies JobRecord;
+  await stores.jobs.submit({ record: deleteFailed });
+  await stores.instances.create(
+    launchInstance({ id: "gi-held", pool, spot: false, jobId: "job-held" }),
+    LATER,
+  );
   const compute = {
     list: async () => [
       { instanceId: "gi-orphan", providerId: "i-0orphan", state: "running", launchedAt: T0 },
@@ -84,7 +97,11 @@ const reapTrouble = async () => {
   expect(report).toMatchObject({
     orphans: ["gi-orphan", "gi-jobless"],
     stuckJobs: [{ jobId: "job-stuck", phase: "SUBMITTED", since: T0 }],
-    failed: [{ instanceId: "gi-orphan" }],
+    deleteFailed: ["job-held"],
+    failed: [
+      { id: "gi-orphan", type: "terminateOrphan" },
+      { id: "gi-jobless", type: "terminateJobless" },
+    ],
   });
 };
 
@@ -123,7 +140,14 @@ describe("the metrics the use cases publish", () => {
       commands: { open: async () => {}, push: async () => {}, close: async () => {} },
       workflows: {} as Workflows,
     });
-    expect(report).toEqual({ done: {}, failed: [], orphans: [], stuckJobs: [] });
+    expect(report).toEqual({
+      done: {},
+      failed: [],
+      orphans: [],
+      stuckJobs: [],
+      canceled: [],
+      deleteFailed: [],
+    });
     expect(stores.metrics.points).toEqual([]);
   });
 });
