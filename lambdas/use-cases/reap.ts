@@ -163,7 +163,8 @@ const jobViews = async (
  * A canceled job ends CANCELED once its instance no longer works for it and is not left
  * closing: closed, freed, or never had. Its workflow's release does this; the reaper does
  * it for a release that could not close the instance (DELETE_FAILED) or died. A job still
- * acquiring meets a refused claim or launch, which frees what it got.
+ * acquiring meets a refused claim or launch, which frees what it got. True once the
+ * cancel is over, whoever ended it.
  */
 export const finishCancel = async (
   cp: Ports<"jobs" | "instances" | "events" | "metrics" | "clock">,
@@ -172,7 +173,9 @@ export const finishCancel = async (
   const { id, instanceId } = record.job;
   const instance = instanceId ? await cp.instances.get(instanceId) : undefined;
   if (instance && holds(instance, id)) return false;
-  return (await applyJobEvent(cp, id, { type: "released" })).ok;
+  if ((await applyJobEvent(cp, id, { type: "released" })).ok) return true;
+  // Its workflow's release, retried, may have ended the cancel since the record was read.
+  return (await cp.jobs.get(id))?.job.phase === "CANCELED";
 };
 
 const holds = (instance: Instance, jobId: string): boolean =>

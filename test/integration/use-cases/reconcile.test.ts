@@ -15,7 +15,7 @@ import { launchInstance } from "../../../lambdas/domain/instance.ts";
 import type { Job } from "../../../lambdas/domain/job.ts";
 import { type CommandQueue, MailboxClosed, type Workflows } from "../../../lambdas/ports.ts";
 import { changeInstance } from "../../../lambdas/use-cases/change-instance.ts";
-import { reap } from "../../../lambdas/use-cases/reap.ts";
+import { finishCancel, reap } from "../../../lambdas/use-cases/reap.ts";
 import {
   instanceStateChanged,
   type ReconcilePorts,
@@ -238,6 +238,39 @@ describe("the reaper", () => {
     expect(report.canceled).toEqual(["held-up"]);
     expect(ec2State(providerId)).toMatch(/shutting-down|terminated/);
     expect((await stores.jobs.get("held-up"))?.job.phase).toBe("CANCELED");
+  });
+
+  it("counts a cancel its workflow ended after the reaper read it as over, not as DELETE_FAILED", async () => {
+    const { instance } = await training("raced", false);
+    const closing = await changeInstance(cp, instance, {
+      type: "closeRequested",
+      action: "terminate",
+    });
+    const job = await stores.jobs.get("raced");
+    if (!job) throw new Error("no job");
+    const canceling = {
+      ...job.job,
+      phase: "CANCELING",
+      reason: "DELETE_FAILED",
+      version: job.job.version + 1,
+    } as const;
+    await stores.jobs.apply({
+      before: job,
+      after: canceling,
+      event: { type: "cancelFailed" },
+      at: NOW,
+    });
+    const readByReaper = await stores.jobs.get("raced");
+    if (!readByReaper || !closing.ok) throw new Error("no job, or its instance not closing");
+    // Its workflow's retried release closes the instance and ends the cancel meanwhile.
+    await changeInstance(cp, closing.instance, { type: "terminated" });
+    await stores.jobs.apply({
+      before: readByReaper,
+      after: { ...job.job, phase: "CANCELED", version: canceling.version + 1 },
+      event: { type: "released" },
+      at: NOW,
+    });
+    expect(await finishCancel(cp, readByReaper)).toBe(true);
   });
 
   it("leaves a cooling instance within its plan alone", async () => {
