@@ -142,6 +142,11 @@ describe("the local reaper", () => {
     const events = await plane.client.jobEvents(submitted.id);
     expect(events.filter((event) => event.reason === "DELETE_FAILED")).toHaveLength(1);
 
+    // The workflow's retries of the release are over: from here on only the reaper closes it.
+    const lifecycle = plane.workflows.executions().find(({ name }) => name === submitted.id);
+    if (!lifecycle) throw new Error(`no workflow for ${submitted.id}`);
+    await plane.workflows.whenDone(lifecycle.executionId);
+
     // Still failing: the reaper tries, reports it and keeps the job as it is.
     const stillFailing = await plane.reapNow();
     expect(stillFailing.deleteFailed).toEqual([submitted.id]);
