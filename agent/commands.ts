@@ -275,7 +275,9 @@ export class Agent {
         },
       );
     }, this.#config.heartbeatMs);
-    const logs = LOGGED_STEPS.has(command.type) ? this.#logSync(job).start() : undefined;
+    // A multi-node job's logs are its leader's, as its results are.
+    const logged = LOGGED_STEPS.has(command.type) && (job.multiNode?.rank ?? 0) === 0;
+    const logs = logged ? this.#logSync(job).start() : undefined;
     let outcome: Outcome;
     try {
       outcome = await this.#execute(command, flight.controller.signal);
@@ -698,6 +700,13 @@ export class Agent {
       ...extra,
       GPUCTL_JOB_ID: job.jobId,
       GPUCTL_AGENT_HOME: this.#config.home,
+      ...(job.multiNode
+        ? {
+            GPUCTL_RANK: String(job.multiNode.rank),
+            GPUCTL_WORLD_SIZE: String(job.multiNode.worldSize),
+            GPUCTL_LEADER_ADDR: job.multiNode.leaderAddr,
+          }
+        : {}),
     };
   }
 

@@ -91,6 +91,13 @@ export const JobAssignment = z.object({
    */
   serve: z.object({ host: z.string(), port: z.number().int(), healthPath: z.string() }).optional(),
   /**
+   * A multi-node job: this worker's rank (0 is the leader, whose run ends the job and whose
+   * results are the job's), how many workers there are, and the leader's address.
+   */
+  multiNode: z
+    .object({ rank: z.number().int(), worldSize: z.number().int(), leaderAddr: z.string() })
+    .optional(),
+  /**
    * The credential of every request about this job (reports, timeline, endpoint, inputs
    * and results), in AGENT_HEADERS.assignment: valid for this attempt of the job on this
    * instance only.

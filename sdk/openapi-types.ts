@@ -3171,6 +3171,11 @@ export interface operations {
                                 port: number;
                                 healthPath: string;
                             };
+                            multiNode?: {
+                                rank: number;
+                                worldSize: number;
+                                leaderAddr: string;
+                            };
                             credential: string;
                         };
                     } | {
@@ -3202,6 +3207,11 @@ export interface operations {
                                 host: string;
                                 port: number;
                                 healthPath: string;
+                            };
+                            multiNode?: {
+                                rank: number;
+                                worldSize: number;
+                                leaderAddr: string;
                             };
                             credential: string;
                         };
@@ -3235,6 +3245,11 @@ export interface operations {
                                 port: number;
                                 healthPath: string;
                             };
+                            multiNode?: {
+                                rank: number;
+                                worldSize: number;
+                                leaderAddr: string;
+                            };
                             credential: string;
                         };
                     } | {
@@ -3267,6 +3282,11 @@ export interface operations {
                                 port: number;
                                 healthPath: string;
                             };
+                            multiNode?: {
+                                rank: number;
+                                worldSize: number;
+                                leaderAddr: string;
+                            };
                             credential: string;
                         };
                     } | {
@@ -3298,6 +3318,11 @@ export interface operations {
                                 host: string;
                                 port: number;
                                 healthPath: string;
+                            };
+                            multiNode?: {
+                                rank: number;
+                                worldSize: number;
+                                leaderAddr: string;
                             };
                             credential: string;
                         };

@@ -73,6 +73,11 @@ export type InstanceEvent =
   | { type: "jobRunning" }
   | ({ type: "released" } & CoolingSchedule)
   | { type: "claimed"; jobId: string }
+  /**
+   * A warm instance taken for a multi-node job's set that could not be completed goes back
+   * to cooling as it was: its plan, and its epoch, so the timer it had carries the plan out.
+   */
+  | ({ type: "unclaimed" } & CoolingSchedule)
   | { type: "started"; jobId: string }
   /** The compute could not start it (no capacity): it is stopped again, its cooling plan back. */
   | ({ type: "startFailed" } & Partial<CoolingSchedule>)
@@ -131,6 +136,10 @@ const next = (instance: Instance, event: InstanceEvent): InstanceState | Refused
       return instance.status === "COOLING"
         ? { status: "LAUNCHING", jobId: event.jobId, agentReady: true }
         : ILLEGAL;
+    case "unclaimed":
+      return instance.status === "LAUNCHING" && instance.agentReady
+        ? { status: "COOLING" }
+        : ILLEGAL;
     case "started":
       return sub === "STOPPED"
         ? { status: "LAUNCHING", jobId: event.jobId, agentReady: false }
@@ -185,7 +194,8 @@ export const transitionInstance = (
     return { ok: false, refusal: { status: instance.status, event: event.type, message } };
   }
   const { id, providerId, pool, spot, version } = instance;
-  const coolingEpoch = instance.coolingEpoch + (to.status === "COOLING" ? 1 : 0);
+  const newCooling = to.status === "COOLING" && event.type !== "unclaimed";
+  const coolingEpoch = instance.coolingEpoch + (newCooling ? 1 : 0);
   const state = {
     ...to,
     id,
@@ -204,7 +214,7 @@ const scheduleAfter = (
   event: InstanceEvent,
   to: InstanceState,
 ): Partial<CoolingSchedule> => {
-  if (event.type === "released" || event.type === "startFailed") {
+  if (event.type === "released" || event.type === "startFailed" || event.type === "unclaimed") {
     const { coolingUntil, stoppedUntil } = event;
     return coolingUntil && stoppedUntil ? { coolingUntil, stoppedUntil } : {};
   }

@@ -34,6 +34,9 @@ export const JobSchema = z.object({
   ran: z.boolean(),
   scalingTo: count.min(1).optional(),
   instanceId: z.string().min(1).optional(),
+  workerInstanceIds: z.array(z.string().min(1)).optional(),
+  ranksDone: z.array(count).optional(),
+  formerInstanceIds: z.array(z.string().min(1)).optional(),
   version: count.min(1),
 });
 

@@ -45,13 +45,8 @@ export const JobSpec = z
       onDemandFallback: z.boolean().default(true),
       region: z.string().min(1).max(LIMITS.regionChars).optional(),
     }),
-    /** The canonical model and its dialects know multi-node jobs; the workflows run one node so far. */
-    workers: z
-      .number()
-      .int()
-      .min(1)
-      .max(1, "multi-node jobs cannot run yet: set workers to 1")
-      .default(1),
+    /** Instances of a multi-node job (Run:ai's MPI jobs), each worker told its rank. */
+    workers: z.number().int().min(1).max(LIMITS.workers).default(1),
     /** The cost gate: the job waits for a reviewer's approval before any GPU is acquired. */
     review: z.boolean().default(false),
     image: z.string().min(1).max(LIMITS.imageChars).optional(),

@@ -28,7 +28,21 @@ export interface Job {
   ran: boolean;
   /** Target worker count of an inference resize in flight. */
   scalingTo?: number;
+  /** The leader's instance (rank 0); a multi-node job's other ranks are in `workerInstanceIds`. */
   instanceId?: string;
+  /**
+   * A multi-node job's instances of ranks 1 to N-1, in rank order, as each was claimed or
+   * launched; the leader's (`instanceId`) is taken last, so a job holds all of them or is
+   * still REQUESTING_SERVER.
+   */
+  workerInstanceIds?: string[];
+  /**
+   * A multi-node job's instances of a placement it lost (requeued): its workflow's release
+   * frees those still held for it; its next leader's placement forgets them.
+   */
+  formerInstanceIds?: string[];
+  /** The ranks whose agent reported the step the job is in; cleared as the job moves on. */
+  ranksDone?: number[];
   /** Bumped by every transition; the store's optimistic-concurrency token. */
   version: number;
 }
@@ -57,3 +71,16 @@ export const submitJob = (submission: JobSubmission): Job => ({
 });
 
 export const isMultiNode = (job: Pick<Job, "workersTotal">): boolean => job.workersTotal > 1;
+
+/** Every instance the job holds, leader (rank 0) first: a rank is its index. */
+export const placementOf = (job: Pick<Job, "instanceId" | "workerInstanceIds">): string[] => [
+  ...(job.instanceId ? [job.instanceId] : []),
+  ...(job.workerInstanceIds ?? []),
+];
+
+/** The rank of the job's worker on an instance, or undefined when the job does not hold it. */
+export const rankOf = (job: Pick<Job, "instanceId" | "workerInstanceIds">, instanceId: string) => {
+  if (job.instanceId === instanceId) return 0;
+  const index = job.workerInstanceIds?.indexOf(instanceId) ?? -1;
+  return index < 0 ? undefined : index + 1;
+};

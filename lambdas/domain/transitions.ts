@@ -1,4 +1,4 @@
-import type { Job } from "./job.ts";
+import { isMultiNode, type Job, placementOf } from "./job.ts";
 import {
   type AttemptFailureReason,
   HOLDING_PHASES,
@@ -25,11 +25,19 @@ export type JobEvent =
   | { type: "instanceClaimed"; instanceId: string }
   | { type: "instanceLaunched"; instanceId: string }
   | { type: "instanceStarted"; instanceId: string }
+  /**
+   * A multi-node job took the instance of its next rank (1 to N-1); the leader's (rank 0),
+   * taken last with `instanceClaimed`, `instanceLaunched` or `instanceStarted`, places it.
+   */
+  | { type: "workerPlaced"; instanceId: string }
+  /** A worker's instance was given back: the set could not be completed, or it would not start. */
+  | { type: "workerReleased"; instanceId: string }
   /** The stopped instance it claimed could not be started: it looks for another. */
   | { type: "instanceStartFailed"; instanceId: string }
-  | { type: "agentRegistered"; envCached: boolean }
-  | { type: "envReady" }
-  | { type: "inputsReady" }
+  /** `rank`: which worker of a multi-node job reported; each rank's report counts once. */
+  | { type: "agentRegistered"; envCached: boolean; rank?: number }
+  | { type: "envReady"; rank?: number }
+  | { type: "inputsReady"; rank?: number }
   | { type: "runExited"; code: number }
   | { type: "failed"; reason: AttemptFailureReason; exitCode?: number }
   | { type: "resultsReturned" }
@@ -144,6 +152,26 @@ const REQUEUE_REASONS: ReadonlySet<Reason | undefined> = new Set([
 export const isRequeued = (job: Pick<Job, "phase" | "reason">): boolean =>
   job.phase === "REQUESTING_SERVER" && REQUEUE_REASONS.has(job.reason);
 
+/**
+ * A multi-node job moves on from a step once every rank reported it. Each report adds its
+ * rank in a conditional write of the job, so two reports can never both count as the last;
+ * a report without a rank (a single node) moves the job at once.
+ */
+const onceAllRanks = (job: Job, rank: number | undefined, next: Outcome): Outcome => {
+  if (!isMultiNode(job) || rank === undefined) return next;
+  const ranksDone = [...(job.ranksDone ?? []), rank];
+  if (ranksDone.length < job.workersTotal)
+    return { phase: job.phase, reason: job.reason, patch: { ...next.patch, ranksDone } };
+  return { ...next, patch: { ...next.patch, ranksDone: undefined } };
+};
+
+const NEW_RANK = {
+  holds: (job: Job, event: { rank?: number }) =>
+    event.rank === undefined ||
+    (event.rank >= 0 && event.rank < job.workersTotal && !job.ranksDone?.includes(event.rank)),
+  refusal: "this worker reported the step already, or the job has no such worker",
+};
+
 /** Legal transitions, as data: anything not listed here is refused. */
 export const TRANSITIONS: readonly TransitionRule[] = [
   rule({ event: "admitted", from: ["SUBMITTED"], to: ["REQUESTING_SERVER"] }),
@@ -191,9 +219,46 @@ export const TRANSITIONS: readonly TransitionRule[] = [
       event,
       from: ["REQUESTING_SERVER"],
       to: ["CONNECTING_SERVER"],
-      decide: (_job, e) => ({ phase: "CONNECTING_SERVER", patch: { instanceId: e.instanceId } }),
+      decide: (_job, e) => ({
+        phase: "CONNECTING_SERVER",
+        patch: { instanceId: e.instanceId, formerInstanceIds: undefined },
+      }),
     }),
   ),
+  rule({
+    event: "workerPlaced",
+    from: ["REQUESTING_SERVER"],
+    to: ["REQUESTING_SERVER"],
+    guard: {
+      holds: (job, event) =>
+        (job.workerInstanceIds?.length ?? 0) < job.workersTotal - 1 &&
+        !job.workerInstanceIds?.includes(event.instanceId),
+      refusal: "the job has all the workers it needs, or this one already",
+    },
+    decide: (job, event) => ({
+      phase: "REQUESTING_SERVER",
+      reason: job.reason,
+      patch: { workerInstanceIds: [...(job.workerInstanceIds ?? []), event.instanceId] },
+    }),
+  }),
+  rule({
+    event: "workerReleased",
+    from: ["REQUESTING_SERVER"],
+    to: ["REQUESTING_SERVER"],
+    guard: {
+      holds: (job, event) => job.workerInstanceIds?.includes(event.instanceId) === true,
+      refusal: "the job does not hold this worker",
+    },
+    // Only while the set is taken, before any rank is handed out: no rank changes meaning.
+    decide: (job, event) => {
+      const workers = job.workerInstanceIds?.filter((id) => id !== event.instanceId) ?? [];
+      return {
+        phase: "REQUESTING_SERVER",
+        reason: job.reason,
+        patch: { workerInstanceIds: workers.length > 0 ? workers : undefined },
+      };
+    },
+  }),
   rule({
     event: "instanceStartFailed",
     from: ["CONNECTING_SERVER"],
@@ -204,18 +269,34 @@ export const TRANSITIONS: readonly TransitionRule[] = [
     event: "agentRegistered",
     from: ["CONNECTING_SERVER"],
     to: ["CONNECTING_SERVER", "GEARING_UP_ENV", "SENDING_MODEL_AND_DATA"],
+    guard: NEW_RANK,
     decide: (job, event) => {
       const workersReady = job.workersReady + 1;
-      if (workersReady < job.workersTotal)
+      if (event.rank === undefined && workersReady < job.workersTotal)
         return { phase: "CONNECTING_SERVER", patch: { workersReady } };
-      return {
-        phase: event.envCached ? "SENDING_MODEL_AND_DATA" : "GEARING_UP_ENV",
+      // One worker's cached env says nothing of the others': every rank gears up (a no-op
+      // where its env is cached).
+      const cached = event.envCached && !isMultiNode(job);
+      return onceAllRanks(job, event.rank, {
+        phase: cached ? "SENDING_MODEL_AND_DATA" : "GEARING_UP_ENV",
         patch: { workersReady },
-      };
+      });
     },
   }),
-  rule({ event: "envReady", from: ["GEARING_UP_ENV"], to: ["SENDING_MODEL_AND_DATA"] }),
-  rule({ event: "inputsReady", from: ["SENDING_MODEL_AND_DATA"], to: ["TRAINING"] }),
+  rule({
+    event: "envReady",
+    from: ["GEARING_UP_ENV"],
+    to: ["GEARING_UP_ENV", "SENDING_MODEL_AND_DATA"],
+    guard: NEW_RANK,
+    decide: (job, event) => onceAllRanks(job, event.rank, { phase: "SENDING_MODEL_AND_DATA" }),
+  }),
+  rule({
+    event: "inputsReady",
+    from: ["SENDING_MODEL_AND_DATA"],
+    to: ["SENDING_MODEL_AND_DATA", "TRAINING"],
+    guard: NEW_RANK,
+    decide: (job, event) => onceAllRanks(job, event.rank, { phase: "TRAINING" }),
+  }),
   rule({
     event: "runExited",
     from: ["TRAINING"],
@@ -291,7 +372,7 @@ export const TRANSITIONS: readonly TransitionRule[] = [
     decide: () => ({
       phase: "CONNECTING_SERVER",
       reason: "HEARTBEAT_LOST",
-      patch: { agentRestarted: true, workersReady: 0 },
+      patch: { agentRestarted: true, workersReady: 0, ranksDone: undefined },
     }),
   }),
   rule({
@@ -370,10 +451,26 @@ export type TransitionResult = { ok: true; job: Job } | { ok: false; refusal: Re
 const ruleFor = (phase: Phase, event: JobEventType): TransitionRule | undefined =>
   TRANSITIONS.find((candidate) => candidate.event === event && candidate.from.includes(phase));
 
+/**
+ * A multi-node job that loses its placement (one worker's instance gone, its leader's agent
+ * silent) still holds the other ranks' instances: they are kept for its release to free.
+ */
+const formerPlacement = (job: Job): JobPatch =>
+  isMultiNode(job) && job.phase !== "REQUESTING_SERVER" && placementOf(job).length > 0
+    ? { formerInstanceIds: [...(job.formerInstanceIds ?? []), ...placementOf(job)] }
+    : {};
+
 /** Fields that describe one placement of the job; a fresh placement starts without them. */
-const unplaced = (outcome: Outcome): JobPatch =>
+const unplaced = (job: Job, outcome: Outcome): JobPatch =>
   outcome.phase === "REQUESTING_SERVER"
-    ? { instanceId: undefined, workersReady: 0, agentRestarted: undefined }
+    ? {
+        ...formerPlacement(job),
+        instanceId: undefined,
+        workerInstanceIds: undefined,
+        ranksDone: undefined,
+        workersReady: 0,
+        agentRestarted: undefined,
+      }
     : {};
 
 const withoutCleared = (fields: JobPatch): Job =>
@@ -412,7 +509,7 @@ export const transition = (job: Job, event: JobEvent): TransitionResult => {
   const outcome = found.decide?.(job, event) ?? { phase: found.to[0] as Phase };
   const next: JobPatch = {
     ...job,
-    ...unplaced(outcome),
+    ...unplaced(job, outcome),
     ...outcome.patch,
     phase: outcome.phase,
     reason: outcome.reason,

@@ -2,20 +2,27 @@ import { createHash } from "node:crypto";
 import { capacityWaitOver, capacityWaitSince } from "../domain/capacity-wait.ts";
 import { poolJobArrived } from "../domain/cooling-policy.ts";
 import {
+  type CoolingSchedule,
   type Instance,
   type InstancePool,
   launchInstance,
   marketAllows,
 } from "../domain/instance.ts";
+import { isMultiNode } from "../domain/job.ts";
 import { envHashOf } from "../domain/job-spec.ts";
 import { isTerminal, type WaitReason } from "../domain/phases.ts";
 import { instanceStatusChanged } from "../domain/status-events.ts";
 import type { JobEvent } from "../domain/transitions.ts";
-import { ComputeError } from "../ports.ts";
+import { ComputeError, type JobRecord } from "../ports.ts";
 import { agentAccess } from "./agent-identity.ts";
 import { applyJobEvent } from "./apply-job-event.ts";
-import { closeInstance } from "./change-instance.ts";
-import { changeInstanceWithJob, claimInstance, type InstancePortName } from "./claim-instance.ts";
+import { carryOutClose, changeInstance, closeInstance } from "./change-instance.ts";
+import {
+  changeInstanceWithJob,
+  claimInstance,
+  type InstancePortName,
+  type Role,
+} from "./claim-instance.ts";
 import type { Ports } from "./control-plane.ts";
 import { stopCoolingTimer } from "./cooling-timers.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
@@ -52,15 +59,116 @@ const apply = async (
 };
 
 /**
- * Finds a GPU for a job (see `findInstance`) and starts the timeline's Instance Connect
- * period, which ends when the instance's agent takes the job.
+ * One search for an instance: for whom (`Role`), and what to give back before the job
+ * waits for capacity or fails (a multi-node job's workers taken so far; nothing for a
+ * single node).
+ */
+interface Search {
+  role: Role;
+  /** The rank it is for: 0 for a leader or a single node. */
+  rank: number;
+  giveBack: () => Promise<void>;
+  /** A warm instance taken for a worker: its timer and plan, kept until the set is whole. */
+  tookWarm: (instance: Instance) => void;
+}
+
+const SINGLE_NODE: Search = {
+  role: "leader",
+  rank: 0,
+  giveBack: async () => {},
+  tookWarm: () => {},
+};
+
+/**
+ * Finds a GPU for a job (see `findInstance`; all of a multi-node job's, see `placeSet`) and
+ * starts the timeline's Instance Connect period, which ends when the instance's agent takes
+ * the job.
  */
 export const acquireInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement> => {
-  const placement = await findInstance(cp, jobId);
+  const placement = await placeJob(cp, jobId);
   const nowS = Date.parse(cp.clock.now()) / 1000;
   await cp.pools.update(placement.pool, (history) => poolJobArrived(history, nowS));
   await cp.jobs.recordTimeline(jobId, "Instance Connect", { startedAt: cp.clock.now() });
   return placement;
+};
+
+/**
+ * The job's placement: the one a crashed run of this search made, else a new one, once the
+ * job is moved to REQUESTING_SERVER from wherever its wait for a GPU began.
+ */
+const placeJob = async (cp: AcquirePorts, jobId: string): Promise<Placement> => {
+  let record = await cp.jobs.get(jobId);
+  if (!record || isTerminal(record.job.phase)) throw ended(jobId);
+  const placed = record.job.phase === "CONNECTING_SERVER" ? record.job.instanceId : undefined;
+  if (placed) return placedBefore(cp, jobId, placed);
+  if (record.job.phase === "SUBMITTED") record = await apply(cp, jobId, { type: "admitted" });
+  if (record.job.phase === "QUEUED") record = await apply(cp, jobId, { type: "capacityAvailable" });
+  if (record.job.phase === "RETRY_BACKOFF") record = await apply(cp, jobId, { type: "retryDue" });
+  return isMultiNode(record.job) ? placeSet(cp, record) : findInstance(cp, record, SINGLE_NODE);
+};
+
+/**
+ * A multi-node job takes all its instances or none. Its workers (ranks 1 to N-1) are taken
+ * one by one, each claim or launch one conditional write of the instance with the job, then
+ * its leader (rank 0), whose placement moves the job on; a job is never half placed and
+ * CONNECTING_SERVER. A rank that cannot be placed gives back every worker taken (`giveBackSet`),
+ * then the job waits for capacity (QUEUED, until `waitRequestS`) or fails, as a single
+ * node's does. A throttled search keeps them: the workflow's next try takes only the ranks
+ * still missing. A warm worker's cooling timer is stopped only once the set is whole, so one
+ * given back cools on under the timer it had.
+ */
+const placeSet = async (cp: AcquirePorts, record: JobRecord): Promise<Placement> => {
+  const warm = new Map<string, Instance>();
+  const jobId = record.job.id;
+  const worker: Search = {
+    role: "worker",
+    rank: 1,
+    giveBack: () => giveBackSet(cp, jobId, warm),
+    tookWarm: (instance) => warm.set(instance.id, instance),
+  };
+  // Each rank's search reads the job as the last one left it: its version names its launch.
+  const current = async () => (await cp.jobs.get(jobId)) ?? record;
+  const placed = record.job.workerInstanceIds?.length ?? 0;
+  for (let rank = placed + 1; rank < record.job.workersTotal; rank++)
+    await findInstance(cp, await current(), { ...worker, rank });
+  const leader = await findInstance(cp, await current(), { ...worker, role: "leader", rank: 0 });
+  for (const instance of warm.values()) await stopCoolingTimer(cp, instance);
+  return leader;
+};
+
+/**
+ * Gives back the workers a multi-node job holds, last taken first, each in one transaction
+ * with the job: a warm one cools on as it was (`taken` has its plan), any other (launched,
+ * started from stopped, or taken by an earlier try whose plan is not known here) is
+ * terminated, as an instance whose agent never answered this job is. Stops at the first
+ * that the job no longer holds (it moved on): its workflow's release frees the rest.
+ */
+const giveBackSet = async (
+  cp: AcquirePorts,
+  jobId: string,
+  taken: ReadonlyMap<string, Instance>,
+): Promise<void> => {
+  const record = await cp.jobs.get(jobId);
+  for (const id of [...(record?.job.workerInstanceIds ?? [])].reverse()) {
+    const instance = await cp.instances.get(id);
+    if (!instance) return;
+    const { coolingUntil, stoppedUntil } = taken.get(id) ?? {};
+    const schedule: CoolingSchedule | undefined =
+      coolingUntil && stoppedUntil ? { coolingUntil, stoppedUntil } : undefined;
+    const given = await changeInstanceWithJob(cp, {
+      instance,
+      instanceEvent: schedule
+        ? { type: "unclaimed", ...schedule }
+        : { type: "closeRequested", action: "terminate" },
+      jobId,
+      event: { type: "workerReleased", instanceId: id },
+    });
+    if (!given.ok) return;
+    if (!schedule) {
+      await carryOutClose(cp, id, "terminate");
+      await changeInstance(cp, given.instance, { type: "terminated" });
+    }
+  }
 };
 
 /**
@@ -69,14 +177,12 @@ export const acquireInstance = async (cp: AcquirePorts, jobId: string): Promise<
  * The pool names the job's owner: reuse never hands one user's instance to another's job,
  * nor puts an on-demand job on spot capacity.
  */
-const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement> => {
-  let record = await cp.jobs.get(jobId);
-  if (!record || isTerminal(record.job.phase)) throw ended(jobId);
-  const placed = record.job.phase === "CONNECTING_SERVER" ? record.job.instanceId : undefined;
-  if (placed) return placedBefore(cp, jobId, placed);
-  if (record.job.phase === "SUBMITTED") record = await apply(cp, jobId, { type: "admitted" });
-  if (record.job.phase === "QUEUED") record = await apply(cp, jobId, { type: "capacityAvailable" });
-  if (record.job.phase === "RETRY_BACKOFF") record = await apply(cp, jobId, { type: "retryDue" });
+const findInstance = async (
+  cp: AcquirePorts,
+  record: JobRecord,
+  search: Search,
+): Promise<Placement> => {
+  const jobId = record.job.id;
   const { spec } = record;
   const envHash = envHashOf(spec);
   const pools: InstancePool[] = spec.instance.types.map((instanceType) => ({
@@ -91,10 +197,11 @@ const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement>
     for (const candidate of candidates.filter((instance) =>
       marketAllows(spec.instance, instance),
     )) {
-      const claimed = await claimInstance(cp, jobId, candidate);
+      const claimed = await claimInstance(cp, jobId, candidate, search.role);
       if (claimed.ok) {
         if (candidate.status === "COOLING") {
-          await stopCoolingTimer(cp, candidate);
+          if (search.role === "worker") search.tookWarm(candidate);
+          else await stopCoolingTimer(cp, candidate);
           return { instanceId: candidate.id, placement: "warm", pool };
         }
         try {
@@ -104,7 +211,7 @@ const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement>
           return { instanceId: candidate.id, placement: "stopped", pool };
         } catch (error) {
           if (!(error instanceof ComputeError)) throw error;
-          await unclaimStopped(cp, jobId, candidate, claimed.instance);
+          await unclaimStopped(cp, jobId, candidate, claimed.instance, search.role);
           if (error.code === "Throttled") throw throttled(error);
           continue;
         }
@@ -113,7 +220,7 @@ const findInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement>
       if (claimed.error !== "CONFLICT" || claimed.conflict !== "STALE_INSTANCE") throw ended(jobId);
     }
   }
-  return launchNew(cp, jobId, pools, spec.instance, record.job.version);
+  return launchNew(cp, jobId, pools, spec.instance, { version: record.job.version, search });
 };
 
 /**
@@ -125,6 +232,7 @@ const unclaimStopped = async (
   jobId: string,
   stopped: Instance,
   claimed: Instance,
+  role: Role,
 ): Promise<void> => {
   const { coolingUntil, stoppedUntil } = stopped;
   const undone = await changeInstanceWithJob(cp, {
@@ -134,7 +242,10 @@ const unclaimStopped = async (
       ...(coolingUntil && stoppedUntil ? { coolingUntil, stoppedUntil } : {}),
     },
     jobId,
-    event: { type: "instanceStartFailed", instanceId: claimed.id },
+    event: {
+      type: role === "leader" ? "instanceStartFailed" : "workerReleased",
+      instanceId: claimed.id,
+    },
   });
   if (!undone.ok) throw ended(jobId);
 };
@@ -164,9 +275,22 @@ const placedBefore = async (
  * search (the job's version is that of its search), so the compute, which launches an id
  * once, gives a retry the instance its first run launched rather than a second GPU.
  */
-const launchId = (jobId: string, version: number, instanceType: string, spot: boolean) =>
+const launchId = (
+  jobId: string,
+  version: number,
+  instanceType: string,
+  spot: boolean,
+  // A multi-node job's worker: one id per rank (a leader's is a single node's).
+  rank: number,
+) =>
   `gi-${createHash("sha256")
-    .update(JSON.stringify([jobId, version, instanceType, spot]))
+    .update(
+      JSON.stringify(
+        rank === 0
+          ? [jobId, version, instanceType, spot]
+          : [jobId, version, instanceType, spot, rank],
+      ),
+    )
     .digest("hex")
     .slice(0, 16)}`;
 
@@ -181,13 +305,13 @@ const marketsOf = (request: { spot: boolean; onDemandFallback: boolean }): boole
  */
 const launchedBefore = async (
   cp: AcquirePorts,
-  search: { jobId: string; version: number },
+  search: { jobId: string; version: number; rank: number },
   pools: InstancePool[],
   request: { spot: boolean; onDemandFallback: boolean },
 ): Promise<Instance | undefined> => {
   for (const pool of pools) {
     for (const spot of marketsOf(request)) {
-      const id = launchId(search.jobId, search.version, pool.instanceType, spot);
+      const id = launchId(search.jobId, search.version, pool.instanceType, spot, search.rank);
       const known = await cp.instances.get(id);
       if (known?.status === "LAUNCHING" && known.jobId === search.jobId) return known;
     }
@@ -200,10 +324,11 @@ const launchNew = async (
   jobId: string,
   pools: InstancePool[],
   request: { spot: boolean; onDemandFallback: boolean; waitRequestS: number },
-  version: number,
+  tries: { version: number; search: Search },
 ): Promise<Placement> => {
-  const recorded = await launchedBefore(cp, { jobId, version }, pools, request);
-  if (recorded) return recordLaunch(cp, jobId, recorded);
+  const { version, search } = tries;
+  const recorded = await launchedBefore(cp, { jobId, version, rank: search.rank }, pools, request);
+  if (recorded) return recordLaunch(cp, jobId, recorded, search.role);
   const offered = await cp.compute.instanceTypes();
   const refusals: string[] = [];
   const shortages: ComputeError[] = [];
@@ -215,7 +340,7 @@ const launchNew = async (
     for (const spot of marketsOf(request)) {
       try {
         const requestedAt = cp.clock.now();
-        const instanceId = launchId(jobId, version, pool.instanceType, spot);
+        const instanceId = launchId(jobId, version, pool.instanceType, spot, search.rank);
         const { providerId } = await cp.compute.launch({
           instanceId,
           instanceType: pool.instanceType,
@@ -232,7 +357,7 @@ const launchNew = async (
           await cp.jobs.recordTimeline(jobId, "Request Launch", period);
         }
         const launched = launchInstance({ id: instanceId, providerId, pool, spot, jobId });
-        return await recordLaunch(cp, jobId, launched);
+        return await recordLaunch(cp, jobId, launched, search.role);
       } catch (error) {
         if (!(error instanceof ComputeError)) throw error;
         if (error.code === "Throttled") throw throttled(error);
@@ -242,6 +367,7 @@ const launchNew = async (
       }
     }
   }
+  await search.giveBack();
   if (shortages.length > 0) return waitForCapacity(cp, jobId, request.waitRequestS, shortages);
   await apply(cp, jobId, { type: "failed", reason: "LAUNCH_FAILED" });
   throw new WorkflowError(WORKFLOW_ERRORS.launchFailed, refusals.join("; "));
@@ -281,13 +407,14 @@ const recordLaunch = async (
   cp: AcquirePorts,
   jobId: string,
   instance: Instance,
+  role: Role,
 ): Promise<Placement> => {
   const at = cp.clock.now();
   await cp.instances.create(instance, at);
   await cp.commands.open(instance.id, instance.providerId);
   await cp.events.publish([instanceStatusChanged(instance, at)]);
   const applied = await applyJobEvent(cp, jobId, {
-    type: "instanceLaunched",
+    type: role === "leader" ? "instanceLaunched" : "workerPlaced",
     instanceId: instance.id,
   });
   if (!applied.ok) {

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { Job } from "../domain/job.ts";
+import { type Job, rankOf } from "../domain/job.ts";
 import type { InstanceStore, LaunchRequest } from "../ports.ts";
 import type { Ports } from "./control-plane.ts";
 
@@ -82,9 +82,19 @@ export const assignmentOfCredential = (secret: string, token: string): Assignmen
   return JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Assignment;
 };
 
-/** Whether the assignment is the job's current attempt on that instance. */
-export const assignmentHolds = (assignment: Assignment, job: Job): boolean =>
+/**
+ * Whether the assignment is the job's current attempt on that instance: the leader's (what
+ * speaks for the job: its results, timeline, endpoint), or with `ranks: "any"` any rank's
+ * of a multi-node job (its step reports, its inputs).
+ */
+export const assignmentHolds = (
+  assignment: Assignment,
+  job: Job,
+  ranks: "leader" | "any" = "leader",
+): boolean =>
   job.id === assignment.jobId &&
-  job.instanceId === assignment.instanceId &&
+  (ranks === "any"
+    ? rankOf(job, assignment.instanceId) !== undefined
+    : job.instanceId === assignment.instanceId) &&
   job.attempt === assignment.attempt &&
   job.requeues === assignment.requeues;

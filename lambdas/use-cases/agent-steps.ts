@@ -1,4 +1,5 @@
 import { boundReport, type Command, cut, type JobAssignment } from "../../agent/protocol.ts";
+import { isMultiNode, type Job, placementOf, rankOf } from "../domain/job.ts";
 import { envHashOf } from "../domain/job-spec.ts";
 import { LIMITS } from "../domain/limits.ts";
 import {
@@ -11,10 +12,11 @@ import { underFolder } from "../domain/results.ts";
 import type { JobEvent } from "../domain/transitions.ts";
 import type { JobRecord } from "../ports.ts";
 import { type Assignment, assignmentCredential, assignmentHolds } from "./agent-identity.ts";
-import { applyJobEvent } from "./apply-job-event.ts";
+import { type Applied, applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance } from "./change-instance.ts";
 import type { Ports } from "./control-plane.ts";
 import { conflict, type Failure, notFound, refused } from "./outcome.ts";
+import { tellAgent } from "./tell-agent.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 export const AGENT_STEPS = ["prepare", "gearUp", "sendInputs", "run", "returnResults"] as const;
@@ -28,6 +30,13 @@ const FAILURE_REASON: Record<AgentStep, AttemptFailureReason> = {
   run: "CONTAINER_CANNOT_RUN",
   returnResults: "RESULT_TRANSFER_FAILED",
 };
+
+/**
+ * Run:ai's distributed jobs fail their init containers, not their image: a multi-node
+ * job's env set-up that fails is an init failure (Init:CrashLoopBackOff, then Init:Error).
+ */
+const failureReasonOf = (step: AgentStep, job: Job): AttemptFailureReason =>
+  step === "gearUp" && isMultiNode(job) ? "INIT_FAILED" : FAILURE_REASON[step];
 
 interface AgentTask {
   jobId: string;
@@ -107,6 +116,7 @@ const assignmentOf = (
   record: JobRecord,
   files: { inputs: JobAssignment["inputs"]; checkpoint: NonNullable<JobAssignment["checkpoint"]> },
   access: { secret: string; assignment: Assignment },
+  multiNode?: JobAssignment["multiNode"],
 ): JobAssignment => {
   const { spec } = record;
   const { serve } = access.assignment;
@@ -122,6 +132,7 @@ const assignmentOf = (
     ...(spec.checkpointDir ? { checkpointDir: spec.checkpointDir } : {}),
     ...(files.checkpoint.length > 0 ? { checkpoint: files.checkpoint } : {}),
     ...(spec.serve && serve ? { serve: { ...serve, healthPath: spec.serve.healthPath } } : {}),
+    ...(multiNode ? { multiNode } : {}),
     credential: assignmentCredential(access.secret, access.assignment),
   };
 };
@@ -136,7 +147,27 @@ const PHASE_OF_STEP: Record<AgentStep, Phase> = {
 };
 
 /**
- * Hands one step of a job to its instance's agent; the workflow waits on `taskToken`. A
+ * The port a multi-node job's workers usually meet their leader at (PyTorch's default
+ * MASTER_PORT); the job is told the leader's host and picks its own port.
+ */
+const RENDEZVOUS_PORT = 29500;
+
+/** Where a multi-node job's workers reach their leader: its private address. */
+const leaderAddress = async (cp: Ports<"compute">, leaderId: string): Promise<string> =>
+  (await cp.compute.serviceAddress(leaderId, RENDEZVOUS_PORT)).host;
+
+/**
+ * The instances a step goes to: every rank's, but the results come from the leader alone.
+ * Every rank's agent carries out the step under the one task token the workflow waits on,
+ * and the job moves on once all of them reported it (see `reportStepSuccess`). One token
+ * shared by the ranks, rather than a Map state over them, keeps the workflow as it is for a
+ * single node, and each rank's report is one conditional write of the job.
+ */
+const ranksOf = (job: Job, step: AgentStep): string[] =>
+  step === "returnResults" ? placementOf(job).slice(0, 1) : placementOf(job);
+
+/**
+ * Hands one step of a job to its instances' agents; the workflow waits on `taskToken`. A
  * job that moved on meanwhile (canceled, completed, timed out) gets no further step.
  */
 export const dispatchStep = async (
@@ -157,30 +188,33 @@ export const dispatchStep = async (
     task.step === "run" && record.spec.serve
       ? await cp.compute.serviceAddress(instanceId, record.spec.serve.port)
       : undefined;
-  const assignment: Assignment = {
-    instanceId,
-    jobId: task.jobId,
-    attempt,
-    requeues,
-    ...(serve ? { serve } : {}),
+  const files = {
+    inputs: await inputsOf(cp, record),
+    // Fetched with the inputs: only that step needs it.
+    checkpoint: task.step === "sendInputs" ? await checkpointOf(cp, record) : [],
   };
-  const command = {
-    type: task.step,
-    taskToken: sealTask(task),
-    job: assignmentOf(
-      record,
-      {
-        inputs: await inputsOf(cp, record),
-        // Fetched with the inputs: only that step needs it.
-        checkpoint: task.step === "sendInputs" ? await checkpointOf(cp, record) : [],
-      },
-      {
-        secret: cp.settings.agent.secret,
-        assignment,
-      },
-    ),
-  } as Command;
-  await cp.commands.push(instanceId, command);
+  const worldSize = record.job.workersTotal;
+  const leaderAddr = isMultiNode(record.job) ? await leaderAddress(cp, instanceId) : undefined;
+  for (const [rank, rankInstance] of ranksOf(record.job, task.step).entries()) {
+    const assignment: Assignment = {
+      instanceId: rankInstance,
+      jobId: task.jobId,
+      attempt,
+      requeues,
+      ...(serve && rank === 0 ? { serve } : {}),
+    };
+    const command = {
+      type: task.step,
+      taskToken: sealTask(task),
+      job: assignmentOf(
+        record,
+        files,
+        { secret: cp.settings.agent.secret, assignment },
+        leaderAddr === undefined ? undefined : { rank, worldSize, leaderAddr },
+      ),
+    } as Command;
+    await cp.commands.push(rankInstance, command);
+  }
 };
 
 /**
@@ -206,16 +240,27 @@ const endTask = async (
   return refusal;
 };
 
-const eventFor = (step: AgentStep, output: Record<string, unknown>): JobEvent => {
+/**
+ * What a rank's report of a step means for the job (`rank` only for a multi-node job), or
+ * nothing: a worker's run that exited 0 leaves the job's end to its leader's run.
+ */
+const eventFor = (
+  step: AgentStep,
+  output: Record<string, unknown>,
+  rank?: number,
+): JobEvent | undefined => {
+  const ranked = rank === undefined ? {} : { rank };
   switch (step) {
     case "prepare":
-      return { type: "agentRegistered", envCached: output.envCached === true };
+      return { type: "agentRegistered", envCached: output.envCached === true, ...ranked };
     case "gearUp":
-      return { type: "envReady" };
+      return { type: "envReady", ...ranked };
     case "sendInputs":
-      return { type: "inputsReady" };
-    case "run":
-      return { type: "runExited", code: typeof output.exitCode === "number" ? output.exitCode : 1 };
+      return { type: "inputsReady", ...ranked };
+    case "run": {
+      const code = typeof output.exitCode === "number" ? output.exitCode : 1;
+      return rank !== undefined && rank > 0 && code === 0 ? undefined : { type: "runExited", code };
+    }
     case "returnResults":
       return { type: "resultsReturned" };
   }
@@ -230,11 +275,11 @@ const currentTask = async (
   cp: Ports<"jobs">,
   assignment: Assignment,
   sealed: string,
-): Promise<{ task: AgentTask; record: JobRecord } | Failure> => {
+): Promise<{ task: AgentTask; record: JobRecord; rank: number } | Failure> => {
   const task = openTask(sealed);
   if (!task) return refused("taskToken: not a token this control plane handed out");
   const record = await cp.jobs.get(task.jobId);
-  if (!record || task.jobId !== assignment.jobId || !assignmentHolds(assignment, record.job))
+  if (!record || task.jobId !== assignment.jobId || !assignmentHolds(assignment, record.job, "any"))
     return notFound(`job ${task.jobId} in this assignment`);
   if (record.taskToken !== task.taskToken) {
     return conflict({
@@ -242,7 +287,7 @@ const currentTask = async (
       message: `job ${task.jobId} no longer waits for this ${task.step}`,
     });
   }
-  return { task, record };
+  return { task, record, rank: rankOf(record.job, assignment.instanceId) ?? 0 };
 };
 
 /**
@@ -255,29 +300,64 @@ const alreadyReported = (record: JobRecord, task: AgentTask): boolean =>
   !isTerminal(record.job.phase) &&
   record.job.phase !== "CANCELING";
 
-/** The agent finished a step: the job moves on, and so does its workflow. */
+/**
+ * The ranks of a multi-node job report each step at about the same time, each report one
+ * conditional write of the job: one that lost the race to another's is not refused, it is
+ * read again. Each lost race means another report was written, so it ends.
+ */
+const lostRace = (applied: Applied): boolean =>
+  !applied.ok && applied.error === "CONFLICT" && applied.conflict === "STALE_JOB";
+
+/** This rank's report was counted while it was applied again (the agent sent it twice at once). */
+const countedMeanwhile = async (cp: Ports<"jobs">, task: AgentTask, rank: number) => {
+  const record = await cp.jobs.get(task.jobId);
+  return (
+    record !== undefined &&
+    (record.job.ranksDone?.includes(rank) === true || alreadyReported(record, task))
+  );
+};
+
+/**
+ * The agent finished a step: the job moves on, and so does its workflow. A multi-node job's
+ * rank is counted, and the job and its workflow move on with the last rank's report.
+ */
 export const reportStepSuccess = async (
-  cp: Ports<"jobs" | "instances" | "workflows" | "events" | "metrics" | "clock", "costModel">,
+  cp: Ports<
+    "jobs" | "instances" | "workflows" | "commands" | "events" | "metrics" | "clock",
+    "costModel"
+  >,
   assignment: Assignment,
   sealed: string,
   output: Record<string, unknown>,
 ): Promise<{ ok: true } | Failure> => {
   const current = await currentTask(cp, assignment, sealed);
   if (!("task" in current)) return current;
-  const { task, record } = current;
+  const { task, record, rank } = current;
   if (awaitsEviction(record))
     return refused(`job ${task.jobId} is being preempted: its instance's end decides what follows`);
+  const multiNode = isMultiNode(record.job);
   if (alreadyReported(record, task)) {
     // An earlier delivery of this report moved the job; its instance or the workflow missed it.
-    await instanceFollowsJob(cp, task.step, record);
+    await instanceFollowsJob(cp, task.step, record, assignment.instanceId);
     await cp.workflows.sendTaskSuccess(task.taskToken, {
       ...boundReport(output),
       phase: record.job.phase,
     });
     return { ok: true };
   }
-  const applied = await applyJobEvent(cp, task.jobId, eventFor(task.step, output));
+  // This rank's report again, counted already: the job waits for the other ranks.
+  if (multiNode && record.job.ranksDone?.includes(rank)) return { ok: true };
+  const event = eventFor(task.step, output, multiNode ? rank : undefined);
+  if (!event) return { ok: true };
+  const applied = await applyJobEvent(cp, task.jobId, event);
+  // Another report was written first: this one is taken again from the job as it is now.
+  const again = !applied.ok && (lostRace(applied) || (await countedMeanwhile(cp, task, rank)));
+  if (multiNode && again) return reportStepSuccess(cp, assignment, sealed, output);
   if (!applied.ok) return endTask(cp, task, applied);
+  await instanceFollowsJob(cp, task.step, applied.record, assignment.instanceId);
+  if (applied.record.job.phase === PHASE_OF_STEP[task.step]) return { ok: true };
+  if (multiNode && task.step === "run")
+    await stopOtherRanks(cp, applied.record, assignment.instanceId);
   if (task.step === "prepare") {
     const connect = record.timeline["Instance Connect"];
     if (connect) {
@@ -287,7 +367,6 @@ export const reportStepSuccess = async (
       });
     }
   }
-  await instanceFollowsJob(cp, task.step, applied.record);
   await cp.workflows.sendTaskSuccess(task.taskToken, {
     ...boundReport(output),
     phase: applied.record.job.phase,
@@ -296,21 +375,37 @@ export const reportStepSuccess = async (
 };
 
 /**
- * The instance's status follows its job's, as AIbro's map has it: LAUNCHING while the job
- * is set up (its agent now known to answer once it took the job), EXECUTING once it runs.
+ * The instances' status follows their job's, as AIbro's map has it: LAUNCHING while the job
+ * is set up (the reporting agent now known to answer once it took the job), EXECUTING, every
+ * rank's, once it runs.
  */
 const instanceFollowsJob = async (
   cp: Ports<"instances" | "events" | "metrics" | "clock", "costModel">,
   step: AgentStep,
   record: JobRecord,
+  reporter: string,
 ) => {
-  const { instanceId, phase } = record.job;
-  const instance = instanceId ? await cp.instances.get(instanceId) : undefined;
-  if (instance?.status !== "LAUNCHING" || instance.jobId !== record.job.id) return;
-  if (phase === "TRAINING" || phase === "RETURNING")
-    await changeInstance(cp, instance, { type: "jobRunning" });
-  else if (step === "prepare" && !instance.agentReady)
-    await changeInstance(cp, instance, { type: "agentRegistered" });
+  const running = record.job.phase === "TRAINING" || record.job.phase === "RETURNING";
+  for (const id of running ? placementOf(record.job) : [reporter]) {
+    const instance = await cp.instances.get(id);
+    if (instance?.status !== "LAUNCHING" || instance.jobId !== record.job.id) continue;
+    if (running) await changeInstance(cp, instance, { type: "jobRunning" });
+    else if (step === "prepare" && !instance.agentReady)
+      await changeInstance(cp, instance, { type: "agentRegistered" });
+  }
+};
+
+/**
+ * A rank's run ended the attempt (the leader's exited, or a worker's failed): the other
+ * ranks' runs are stopped, their agents dropping the job.
+ */
+const stopOtherRanks = async (
+  cp: Ports<"commands">,
+  record: JobRecord,
+  reporter: string,
+): Promise<void> => {
+  for (const id of placementOf(record.job).filter((other) => other !== reporter))
+    await tellAgent(cp, id, { type: "abort", jobId: record.job.id });
 };
 
 /** The agent could not do a step: the retry policy decides, and the workflow catches the error. */
@@ -328,8 +423,10 @@ export const reportStepFailure = async (
   if (record.job.phase === PHASE_OF_STEP[task.step]) {
     const applied = await applyJobEvent(cp, task.jobId, {
       type: "failed",
-      reason: FAILURE_REASON[task.step],
+      reason: failureReasonOf(task.step, record.job),
     });
+    if (isMultiNode(record.job) && lostRace(applied))
+      return reportStepFailure(cp, assignment, sealed, failure);
     if (!applied.ok) return endTask(cp, task, applied);
   }
   await cp.workflows.sendTaskFailure(task.taskToken, failure.error, cut(failure.cause));

@@ -64,6 +64,12 @@ export const changeInstanceWithJob = async (
 };
 
 /**
+ * Whom an instance is taken for: the leader's (a single node's) placement moves the job on;
+ * a worker's (a multi-node job's ranks 1 to N-1, taken first) only adds to its set.
+ */
+export type Role = "leader" | "worker";
+
+/**
  * Gives a reusable instance to a job in one transaction: a COOLING instance
  * or a STOPPED one goes to LAUNCHING (set up for the job). If another job claimed it first, this one gets
  * a conflict and looks for another instance.
@@ -72,12 +78,14 @@ export const claimInstance = (
   cp: PairPorts,
   jobId: string,
   instance: Instance,
+  role: Role = "leader",
 ): Promise<{ ok: true; instance: Instance } | Failure> => {
   const warm = instance.status === "COOLING";
+  const placed = warm ? "instanceClaimed" : "instanceStarted";
   return changeInstanceWithJob(cp, {
     instance,
     instanceEvent: warm ? { type: "claimed", jobId } : { type: "started", jobId },
     jobId,
-    event: { type: warm ? "instanceClaimed" : "instanceStarted", instanceId: instance.id },
+    event: { type: role === "leader" ? placed : "workerPlaced", instanceId: instance.id },
   });
 };

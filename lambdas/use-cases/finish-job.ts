@@ -1,6 +1,7 @@
 import { coolingPlanFor, coolingSchedule, poolWentIdle } from "../domain/cooling-policy.ts";
 import { type Caller, may } from "../domain/identity.ts";
 import type { Instance } from "../domain/instance.ts";
+import { placementOf } from "../domain/job.ts";
 import { HOLDING_PHASES } from "../domain/phases.ts";
 import { backoffDelayS } from "../domain/retry-policy.ts";
 import { isRequeued, type JobEvent } from "../domain/transitions.ts";
@@ -189,12 +190,10 @@ export const releaseInstance = async (cp: ReleasePorts, jobId: string): Promise<
   // A close the compute refused (throttled, unreachable) leaves the instance CLOSING for the
   // reaper to finish; the job's next attempt must not be lost with it, so it starts first.
   // A cancel is not over until its instance is released.
-  const unfreed = instance
-    ? await freeOrReport(cp, record, instance).then(
-        () => undefined,
-        (error: unknown) => error,
-      )
-    : undefined;
+  const unfreed = await freeEveryRank(cp, record, instance).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
   if (record.job.phase === "CANCELING" && !unfreed) {
     const released = await applyJobEvent(cp, jobId, { type: "released" });
     if (released.ok) record = released.record;
@@ -208,6 +207,26 @@ export const releaseInstance = async (cp: ReleasePorts, jobId: string): Promise<
     });
   }
   if (unfreed) throw unfreed;
+};
+
+/**
+ * The leader's instance (a single node's), then a multi-node job's other ranks', of this
+ * placement and of any it lost: each worker's agent drops its part of the job (the
+ * leader's run is over, or the attempt is), then its instance is freed as the leader's is.
+ */
+const freeEveryRank = async (
+  cp: ReleasePorts,
+  record: JobRecord,
+  leader: Instance | undefined,
+): Promise<void> => {
+  if (leader) await freeOrReport(cp, record, leader);
+  const placement = placementOf(record.job);
+  const former = (record.job.formerInstanceIds ?? []).filter((id) => !placement.includes(id));
+  for (const id of [...placement.slice(1), ...former]) {
+    await tellAgent(cp, id, { type: "abort", jobId: record.job.id });
+    const worker = await cp.instances.get(id);
+    if (worker) await freeOrReport(cp, record, worker);
+  }
 };
 
 /**
@@ -236,8 +255,8 @@ const tellAgentAndWorkflow = async (
   error: string,
   cause: string,
 ) => {
-  if (record.job.instanceId)
-    await tellAgent(cp, record.job.instanceId, { type: "abort", jobId: record.job.id });
+  for (const id of placementOf(record.job))
+    await tellAgent(cp, id, { type: "abort", jobId: record.job.id });
   // A task over already (its workflow moved on) takes the report as a no-op.
   if (record.taskToken) await cp.workflows.sendTaskFailure(record.taskToken, error, cause);
 };

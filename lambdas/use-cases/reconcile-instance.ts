@@ -1,4 +1,5 @@
 import type { Instance } from "../domain/instance.ts";
+import { rankOf } from "../domain/job.ts";
 import type { Phase } from "../domain/phases.ts";
 import {
   type ComputeState,
@@ -34,7 +35,8 @@ const moveJobOff = async (
 ): Promise<{ taskToken: string; phase: Phase } | undefined> => {
   if (instance.status !== "LAUNCHING" && instance.status !== "EXECUTING") return undefined;
   const record = await cp.jobs.get(instance.jobId);
-  if (record?.job.instanceId !== instance.id) return undefined;
+  // Any rank's instance: a multi-node job cannot go on without one of its workers.
+  if (!record || rankOf(record.job, instance.id) === undefined) return undefined;
   const applied = await applyJobEvent(cp, record.job.id, {
     type: "instanceGone",
     spot: instance.spot,

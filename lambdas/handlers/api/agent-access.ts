@@ -27,10 +27,11 @@ export const assignedJob = async (
   caller: AgentCaller,
   jobId: string,
   ended: "excluded" | "included" = "excluded",
+  ranks: "leader" | "any" = "leader",
 ): Promise<{ record: JobRecord; assignment: Assignment } | undefined> => {
   if (!("assignment" in caller) || caller.assignment.jobId !== jobId) return undefined;
   const record = await cp.jobs.get(jobId);
-  if (!record || !assignmentHolds(caller.assignment, record.job)) return undefined;
+  if (!record || !assignmentHolds(caller.assignment, record.job, ranks)) return undefined;
   if (ended === "excluded" && isTerminal(record.job.phase)) return undefined;
   return { record, assignment: caller.assignment };
 };

@@ -85,7 +85,8 @@ export const localArtifactRoutes = (
     if (!("assignment" in caller)) return undefined;
     const [prefix, name] = key;
     if (prefix === "inputs" && name !== undefined && key.length === 2) {
-      const assigned = await assignedJob(cp, caller, caller.assignment.jobId);
+      // Every rank of a multi-node job fetches the inputs.
+      const assigned = await assignedJob(cp, caller, caller.assignment.jobId, "excluded", "any");
       const named = assigned?.record.spec.inputs.some(
         (input) => "sha256" in input && input.sha256 === name,
       );

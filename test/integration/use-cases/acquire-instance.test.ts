@@ -399,3 +399,137 @@ describe("capacity", () => {
     expect(placement).toMatchObject({ instanceId: stopped.id, placement: "stopped" });
   });
 });
+
+describe("a multi-node job's set of instances", () => {
+  /** A region of its own per test: other tests' instances are in other pools. */
+  let regions = 0;
+  /** A compute with capacity for `capacity` launches, then none; it records what it terminated. */
+  const limited = (capacity: number) => {
+    const { compute, launches } = fakeCompute();
+    const terminated: string[] = [];
+    const limitedCompute = {
+      ...compute,
+      launch: (request: LaunchRequest) =>
+        launches.length < capacity
+          ? compute.launch(request)
+          : Promise.reject(new ComputeError("InsufficientInstanceCapacity", "no capacity")),
+      terminate: async (instanceId: string) => {
+        terminated.push(instanceId);
+      },
+    } as Compute;
+    return { compute: limitedCompute, launches, terminated };
+  };
+  const multiNode = async (workers: number) => {
+    const base = newRecord({ id: `set-${++jobs}`, workers });
+    const record = {
+      ...base,
+      spec: { ...base.spec, workers, instance: { ...base.spec.instance, types: ["g5.xlarge"] } },
+    };
+    await stores.jobs.submit({ record });
+    return record;
+  };
+  const held = async (ids: string[]) =>
+    Promise.all(ids.map(async (id) => (await stores.instances.get(id))?.status));
+
+  it("takes every rank's instance, the leader last, each held for the job", async () => {
+    const region = `set-${++regions}`;
+    const record = await multiNode(3);
+    const { compute, launches } = limited(3);
+
+    const placement = await acquireInstance(controlPlane(compute, region), record.job.id);
+
+    const job = (await stores.jobs.get(record.job.id))?.job;
+    expect(job).toMatchObject({ phase: "CONNECTING_SERVER", instanceId: placement.instanceId });
+    expect(job?.workerInstanceIds).toHaveLength(2);
+    const all = [placement.instanceId, ...(job?.workerInstanceIds ?? [])];
+    expect(new Set(all).size).toBe(3);
+    expect(launches.map((launch) => launch.instanceId)).toEqual([...all.slice(1), all[0]]);
+    for (const id of all)
+      expect(await stores.instances.get(id)).toMatchObject({
+        status: "LAUNCHING",
+        jobId: record.job.id,
+      });
+  });
+
+  it("with capacity for part of the set, gives it all back and waits QUEUED: the warm one cools on, the launched one is terminated", async () => {
+    const region = `set-${++regions}`;
+    const record = await multiNode(3);
+    const envHash = envHashOf(record.spec);
+    const warm = await reusableInstance(
+      `warm-${jobs}`,
+      { envHash, owner: "ada", region },
+      RELEASED,
+    );
+    const { compute, launches, terminated } = limited(1);
+    timersStopped = [];
+
+    await expect(
+      acquireInstance(controlPlane(compute, region), record.job.id),
+    ).rejects.toMatchObject({ name: "gpuctl.NoCapacity" });
+
+    const job = (await stores.jobs.get(record.job.id))?.job;
+    expect(job).toMatchObject({ phase: "QUEUED", reason: "INSUFFICIENT_CAPACITY" });
+    expect(job?.workerInstanceIds).toBeUndefined();
+    const launched = launches.map((launch) => launch.instanceId);
+    expect(launched).toHaveLength(1);
+    expect(terminated).toEqual(launched);
+    expect(await held(launched)).toEqual(["CLOSED"]);
+    // The warm one cools on under the timer it had: same plan, same epoch, its timer left running.
+    expect(await stores.instances.get(warm.id)).toMatchObject({
+      status: "COOLING",
+      coolingEpoch: warm.coolingEpoch,
+      ...SCHEDULE,
+    });
+    expect(timersStopped).toEqual([]);
+    const events = (await stores.jobs.events(record.job.id)).map((event) => event.event.type);
+    expect(events).toEqual([
+      "submitted",
+      "admitted",
+      "workerPlaced",
+      "workerPlaced",
+      "workerReleased",
+      "workerReleased",
+      "capacityWait",
+    ]);
+    expect(jobDialects(job ?? record.job).runai.status).toBe("Pending");
+
+    // Capacity back: the next try takes the whole set, the warm instance with it.
+    const placement = await acquireInstance(
+      controlPlane(limited(2).compute, region),
+      record.job.id,
+    );
+    const placed = (await stores.jobs.get(record.job.id))?.job;
+    expect(placed?.phase).toBe("CONNECTING_SERVER");
+    expect([placement.instanceId, ...(placed?.workerInstanceIds ?? [])]).toContain(warm.id);
+    expect(timersStopped).toEqual([`${warm.id}-cooling-1`]);
+  });
+
+  it("keeps the ranks it took when a launch is throttled, and the next try takes only the missing ones", async () => {
+    const region = `set-${++regions}`;
+    const record = await multiNode(3);
+    const { compute, launches } = fakeCompute();
+    const faults = new ComputeFaults();
+    const faulty = withComputeFaults(compute, faults, async () => "g5.xlarge");
+    // The second launch is throttled, once.
+    const throttledSecond = {
+      ...faulty,
+      launch: (request: LaunchRequest) => {
+        if (launches.length === 1) faults.inject({ fault: "throttled", times: 1 });
+        return faulty.launch(request);
+      },
+    } as Compute;
+
+    await expect(
+      acquireInstance(controlPlane(throttledSecond, region), record.job.id),
+    ).rejects.toMatchObject({ name: "gpuctl.Throttled" });
+    const partial = (await stores.jobs.get(record.job.id))?.job;
+    expect(partial).toMatchObject({ phase: "REQUESTING_SERVER" });
+    expect(partial?.workerInstanceIds).toHaveLength(1);
+
+    await acquireInstance(controlPlane(faulty, region), record.job.id);
+    const job = (await stores.jobs.get(record.job.id))?.job;
+    expect(job?.phase).toBe("CONNECTING_SERVER");
+    expect(job?.workerInstanceIds?.[0]).toBe(partial?.workerInstanceIds?.[0]);
+    expect(launches).toHaveLength(3);
+  });
+});

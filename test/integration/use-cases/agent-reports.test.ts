@@ -4,6 +4,7 @@ import type { Job } from "../../../lambdas/domain/job.ts";
 import type { Workflows } from "../../../lambdas/ports.ts";
 import type { Assignment } from "../../../lambdas/use-cases/agent-identity.ts";
 import {
+  type AgentStep,
   dispatchStep,
   reportStepFailure,
   reportStepSuccess,
@@ -151,5 +152,123 @@ describe("agent reports", () => {
     await expect(
       dispatchStep(cp, { jobId: "late", step: "run", taskToken: "token-late-run" }),
     ).rejects.toThrow("job late is not waiting for run");
+  });
+});
+
+describe("a multi-node job's reports", () => {
+  const RANKS = ["m-0", "m-1", "m-2"];
+  /** A three-worker job on m-0 (the leader), m-1 and m-2, its agents given `step`. */
+  const gearingUpSet = async (
+    id: string,
+    at: { phase: Job["phase"]; step: AgentStep } = { phase: "GEARING_UP_ENV", step: "gearUp" },
+  ) => {
+    const calls: Array<[string, string]> = [];
+    const commands = new MemoryCommandQueue();
+    const cp = {
+      ...stores.at(AT),
+      workflows: {
+        sendTaskSuccess: async (token: string) => void calls.push(["success", token]),
+        sendTaskFailure: async (token: string, error: string) => void calls.push([error, token]),
+      },
+      commands,
+      compute: {
+        serviceAddress: async (_id: string, port: number) => ({ host: "10.0.0.7", port }),
+      },
+      artifacts: { inputDownload: async () => "http://127.0.0.1/inputs/x" },
+      settings: { agent: { secret: "secret" } },
+    } as unknown as ControlPlane;
+    const job: Job = {
+      ...newRecord({ id, workers: 3 }).job,
+      phase: at.phase,
+      workersReady: 3,
+      instanceId: "m-0",
+      workerInstanceIds: ["m-1", "m-2"],
+    };
+    await stores.jobs.submit({ record: newRecord({ id }, { job }) });
+    await dispatchStep(cp, { jobId: id, step: at.step, taskToken: `token-${id}` });
+    const sent = await Promise.all(RANKS.map((rank) => commands.next(rank, 0)));
+    return { cp, sent, calls, commands };
+  };
+  const sealedOf = (command: unknown) => (command as { taskToken: string }).taskToken;
+
+  it("hands every rank the step with its rank, the world size and the leader's address", async () => {
+    const { sent } = await gearingUpSet("set-dispatch");
+    expect(sent.map((command) => (command as { job: unknown }).job)).toEqual(
+      [0, 1, 2].map((rank) =>
+        expect.objectContaining({ multiNode: { rank, worldSize: 3, leaderAddr: "10.0.0.7" } }),
+      ),
+    );
+  });
+
+  it("moves on once every rank reported, all at once and one twice", async () => {
+    const { cp, sent, calls } = await gearingUpSet("set-race");
+    const report = (rank: number) =>
+      reportStepSuccess(cp, on(RANKS[rank] as string, "set-race"), sealedOf(sent[rank]), {});
+    expect(await Promise.all([report(0), report(1), report(2), report(1)])).toEqual(
+      Array(4).fill({ ok: true }),
+    );
+    expect((await stores.jobs.get("set-race"))?.job.phase).toBe("SENDING_MODEL_AND_DATA");
+    const events = (await stores.jobs.events("set-race")).map((event) => event.event);
+    expect(events.filter((event) => event.type === "envReady")).toHaveLength(3);
+    // Told it once, or again for the repeated report once the step was over: a no-op then.
+    expect(new Set(calls.map((call) => call.join(" ")))).toEqual(
+      new Set(["success token-set-race"]),
+    );
+  });
+
+  it("fails the attempt as an init failure when any worker's set-up fails", async () => {
+    const { cp, sent, calls } = await gearingUpSet("set-fails");
+    const failure = { error: "gpuctl.EnvFailed", cause: "exit 3" };
+    expect(await reportStepFailure(cp, on("m-2", "set-fails"), sealedOf(sent[2]), failure)).toEqual(
+      { ok: true },
+    );
+    expect((await stores.jobs.get("set-fails"))?.job).toMatchObject({
+      phase: "RETRY_BACKOFF",
+      reason: "INIT_FAILED",
+    });
+    expect(calls).toEqual([["gpuctl.EnvFailed", "token-set-fails"]]);
+  });
+
+  it("takes no report from an instance the job does not hold", async () => {
+    const { cp, sent } = await gearingUpSet("set-stranger");
+    expect(
+      await reportStepSuccess(cp, on("m-9", "set-stranger"), sealedOf(sent[1]), {}),
+    ).toMatchObject({ ok: false, error: "NOT_FOUND" });
+  });
+
+  it("ends the run with the leader's: a worker's clean exit waits for it, and the other ranks' runs are stopped", async () => {
+    const { cp, sent, calls, commands } = await gearingUpSet("set-run", {
+      phase: "TRAINING",
+      step: "run",
+    });
+    const exited = (rank: number) =>
+      reportStepSuccess(cp, on(RANKS[rank] as string, "set-run"), sealedOf(sent[rank]), {
+        exitCode: 0,
+      });
+    expect(await exited(1)).toEqual({ ok: true });
+    expect((await stores.jobs.get("set-run"))?.job.phase).toBe("TRAINING");
+    expect(calls).toEqual([]);
+    expect(await exited(0)).toEqual({ ok: true });
+    expect((await stores.jobs.get("set-run"))?.job.phase).toBe("RETURNING");
+    expect(calls).toEqual([["success", "token-set-run"]]);
+    for (const worker of ["m-1", "m-2"])
+      expect(await commands.next(worker, 0)).toEqual({ type: "abort", jobId: "set-run" });
+    expect(await commands.next("m-0", 0)).toBeUndefined();
+  });
+
+  it("fails the attempt when a worker's run fails, and stops the leader's", async () => {
+    const { cp, sent, commands } = await gearingUpSet("set-run-fails", {
+      phase: "TRAINING",
+      step: "run",
+    });
+    const report = { exitCode: 3 };
+    expect(
+      await reportStepSuccess(cp, on("m-2", "set-run-fails"), sealedOf(sent[2]), report),
+    ).toEqual({ ok: true });
+    expect((await stores.jobs.get("set-run-fails"))?.job).toMatchObject({
+      phase: "RETRY_BACKOFF",
+      exitCode: 3,
+    });
+    expect(await commands.next("m-0", 0)).toEqual({ type: "abort", jobId: "set-run-fails" });
   });
 });

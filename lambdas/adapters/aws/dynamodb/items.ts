@@ -58,6 +58,9 @@ export const OPTIONAL_JOB_FIELDS = [
   "review",
   "scalingTo",
   "instanceId",
+  "workerInstanceIds",
+  "ranksDone",
+  "formerInstanceIds",
 ] as const;
 
 export const jobStatusIndex = (job: Job, updatedAt: string) => ({
