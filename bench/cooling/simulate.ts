@@ -31,10 +31,10 @@ interface Slot {
   plan: CoolingPlan;
 }
 
-/** Decides, for an arriving job, which idle slot of its pool it takes (if any) and how it starts. */
+/** Decides, for an arriving job, which idle slot of its pool it takes (if any, removing it) and how it starts. */
 type Arrival = (
   pool: string,
-  stack: Slot[],
+  slots: Slot[],
   now: number,
 ) => { kind: StartKind; overhead: Overhead };
 
@@ -63,11 +63,13 @@ const insertByTime = (
 };
 
 /**
- * Replays a trace: jobs arrive at their submit time and need one instance of their pool
- * for their duration (after booting). An instance going idle gets a plan; a job takes the
- * most recently freed idle instance of its pool that is still warm or stopped, else a new
- * one. The overhead counted is what the policy controls: idle running, stopped storage,
- * billed boot time and priced user wait; the jobs' own running time is the same for all.
+ * Replays a trace: jobs arrive at their submit time and hold one instance of their pool
+ * for their duration, counted from their arrival whatever their start: boot time is billed
+ * and waited for as overhead but moves no later event, so every policy, and the oracle,
+ * see the same instances freed at the same times. An instance going idle gets a plan; an
+ * arriving job takes one its `arrive` picks. The overhead counted is what the policy
+ * controls: idle running, stopped storage, billed boot time and priced user wait; the
+ * jobs' own running time is the same for all.
  */
 const replay = (
   name: string,
@@ -98,7 +100,7 @@ const replay = (
     add(overhead, spent);
     starts[kind]++;
     waitS += model.bootS[kind];
-    const done = job.submitS + model.bootS[kind] + job.durationS;
+    const done = job.submitS + job.durationS;
     end = Math.max(end, done);
     insertByTime(finishing, { at: done, pool: job.pool });
   }
@@ -112,6 +114,23 @@ const replay = (
     waitS,
     jobs: ordered.length,
   };
+};
+
+/**
+ * Which of the idle instances still warm or stopped an arriving job takes, as the control
+ * plane's `findReusable` orders them: a warm one, most recently freed first, else a stopped
+ * one, most recently stopped first. Undefined: there is none (a cold launch).
+ */
+const reusable = (slots: readonly Slot[], now: number): number | undefined => {
+  let chosen: { index: number; warm: boolean; since: number } | undefined;
+  slots.forEach((slot, index) => {
+    const warm = startKind(slot.plan, now - slot.freedAt) === "warm";
+    const since = warm ? slot.freedAt : slot.freedAt + slot.plan.warmS;
+    const better =
+      !chosen || (warm && !chosen.warm) || (warm === chosen.warm && since > chosen.since);
+    if (better) chosen = { index, warm, since };
+  });
+  return chosen?.index;
 };
 
 /**
@@ -135,22 +154,25 @@ export const simulate = (
       histories.set(pool, poolWentIdle(historyOf(pool), now));
       return policy.plan(pool, historyOf(pool).gaps);
     },
-    (pool, stack, now) => {
+    (pool, slots, now) => {
       histories.set(pool, poolJobArrived(historyOf(pool), now));
       const spent = zero();
-      // Instances whose plan ran out are gone: they cost their whole plan and serve no one.
-      while (stack.length) {
-        const slot = stack.pop() as Slot;
-        const gapS = now - slot.freedAt;
-        if (startKind(slot.plan, gapS) !== "cold") {
-          const { start, ...overhead } = gapOverhead(slot.plan, gapS, model);
-          add(spent, overhead);
-          return { kind: start, overhead: spent };
-        }
-        add(spent, idleOverhead(slot.plan, gapS, model));
+      // Instances whose plan ran out are gone: each cost its whole plan and serves no one.
+      for (let i = slots.length - 1; i >= 0; i--) {
+        const slot = slots[i] as Slot;
+        if (startKind(slot.plan, now - slot.freedAt) !== "cold") continue;
+        add(spent, idleOverhead(slot.plan, now - slot.freedAt, model));
+        slots.splice(i, 1);
       }
-      add(spent, startOverhead("cold", model));
-      return { kind: "cold", overhead: spent };
+      const index = reusable(slots, now);
+      if (index === undefined) {
+        add(spent, startOverhead("cold", model));
+        return { kind: "cold", overhead: spent };
+      }
+      const [slot] = slots.splice(index, 1) as [Slot];
+      const { start, ...overhead } = gapOverhead(slot.plan, now - slot.freedAt, model);
+      add(spent, overhead);
+      return { kind: start, overhead: spent };
     },
     (slot, untilS) => idleOverhead(slot.plan, untilS - slot.freedAt, model),
   );

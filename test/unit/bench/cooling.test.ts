@@ -22,14 +22,14 @@ const model: CostModel = {
 };
 
 /**
- * One pool. Job 1 launches cold and is idle from 110 s; job 2 comes 10 s later, job 3
- * 50 s after job 2 ends, job 4 2,000 s after job 3 ends (when each reuses an instance).
+ * One pool. Job 1 holds its instance for 10 s from its arrival, whatever its boot; job 2
+ * comes 10 s later, job 3 50 s after job 2 ends, job 4 2,000 s after job 3 ends.
  */
 const trace = parseNeutral(`submit_s,duration_s,pool
 0,10,a
-120,0,a
-170,0,a
-2180,0,a`);
+20,0,a
+70,0,a
+2070,0,a`);
 
 const fixed = (plan: CoolingPlan) => ({ name: "fixed", plan: () => plan });
 
@@ -74,19 +74,35 @@ describe("the cooling simulator", () => {
 
   it("charges an instance nobody comes back for until its plan or the trace ends", () => {
     const twoPools = parseNeutral("submit_s,duration_s,pool\n0,0,a\n0,5000,b");
-    // a's instance is idle from 100 s; the trace ends when b's job does, at 5,100 s
+    // a's instance is idle from 0 s; the trace ends when b's job does, at 5,000 s
     expect(simulate(twoPools, fixed({ warmS: 1000, stoppedS: 0 }), model).idle).toBe(1000);
     expect(simulate(twoPools, fixed({ warmS: 1e9, stoppedS: 0 }), model).idle).toBe(5000);
     expect(simulateOracle(twoPools, model).overheadCost).toBe(200);
   });
 
-  it("reuses the most recently freed instance of the job's pool", () => {
+  it("reuses the most recently freed warm instance of the job's pool", () => {
     const jobs = parseNeutral("submit_s,duration_s,pool\n0,50,a\n0,10,a\n200,0,a");
-    // both launch cold; the 50 s job's instance is freed last (150 s): the job at 200 s takes it
-    // after 50 s, and the other one idles from 110 s to the end of the trace at 200 s
-    const result = simulate(jobs, fixed({ warmS: 100, stoppedS: 0 }), model);
+    // both launch cold; the 50 s job's instance is freed last: the job at 200 s takes it
+    // after 150 s, and the other one idles from 10 s to the end of the trace at 200 s
+    const result = simulate(jobs, fixed({ warmS: 300, stoppedS: 0 }), model);
     expect(result.starts).toEqual({ cold: 2, warm: 1, stopped: 0 });
-    expect(result.idle).toBe(50 + 90);
+    expect(result.idle).toBe(150 + 190);
+  });
+
+  it("takes a warm instance before a stopped one freed later, as the control plane does", () => {
+    const jobs = parseNeutral("submit_s,duration_s,pool\n0,10,a\n0,50,a\n100,0,a");
+    // the instance freed at 10 s stays warm; the one freed at 50 s is stopped at once
+    const plans = [
+      { warmS: 1000, stoppedS: 0 },
+      { warmS: 0, stoppedS: 1000 },
+      { warmS: 0, stoppedS: 0 },
+    ];
+    const alternating = { name: "alternating", plan: () => plans.shift() as CoolingPlan };
+    const result = simulate(jobs, alternating, model);
+    expect(result.starts).toEqual({ cold: 2, warm: 1, stopped: 0 });
+    // 90 s warm for the job at 100 s; the stopped one is kept 50 s, to the end of the trace
+    expect(result.idle).toBe(90);
+    expect(result.stopped).toBeCloseTo(5);
   });
 });
 
