@@ -11,8 +11,11 @@ import {
  */
 export interface Policy {
   name: string;
-  /** `gaps`: the idle periods of the pool seen so far (see `poolJobArrived`). */
-  plan(pool: string, gaps: readonly number[]): CoolingPlan;
+  /**
+   * `gaps`: the idle periods of the pool seen so far (see `poolJobArrived`); `fleetGaps`:
+   * the latest of every pool's, as the control plane keeps them.
+   */
+  plan(pool: string, gaps: readonly number[], fleetGaps: readonly number[]): CoolingPlan;
 }
 
 const MINUTE_S = 60;
@@ -23,7 +26,7 @@ const fixed = (name: string, plan: CoolingPlan): Policy => ({ name, plan: () => 
 /** The project's default: learns each pool's gaps online (the same code the control plane runs). */
 export const adaptive = (model: CostModel): Policy => ({
   name: "adaptive (default)",
-  plan: (_pool, gaps) => adaptivePlan(gaps, model),
+  plan: (_pool, gaps, fleetGaps) => adaptivePlan(gaps, model, { fleetGaps }),
 });
 
 /** Every policy compared, the oracle aside (it is not a policy: it knows the future). */

@@ -1,4 +1,5 @@
 import {
+  ADAPTIVE,
   type CoolingPlan,
   type CostModel,
   gapOverhead,
@@ -8,6 +9,7 @@ import {
   type PoolHistory,
   poolJobArrived,
   poolWentIdle,
+  recordGap,
   type StartKind,
   startKind,
   startOverhead,
@@ -146,16 +148,21 @@ export const simulate = (
 ): SimulationResult => {
   const histories = new Map<string, PoolHistory>();
   const historyOf = (pool: string) => histories.get(pool) ?? { idleSince: [], gaps: [] };
+  let fleetGaps: number[] = [];
   return replay(
     policy.name,
     jobs,
     model,
     (pool, now) => {
       histories.set(pool, poolWentIdle(historyOf(pool), now));
-      return policy.plan(pool, historyOf(pool).gaps);
+      return policy.plan(pool, historyOf(pool).gaps, fleetGaps);
     },
     (pool, slots, now) => {
-      histories.set(pool, poolJobArrived(historyOf(pool), now));
+      const before = historyOf(pool);
+      const after = poolJobArrived(before, now);
+      histories.set(pool, after);
+      if (after.gaps !== before.gaps)
+        fleetGaps = recordGap(fleetGaps, after.gaps.at(-1) as number, ADAPTIVE.fleetWindow);
       const spent = zero();
       // Instances whose plan ran out are gone: each cost its whole plan and serves no one.
       for (let i = slots.length - 1; i >= 0; i--) {

@@ -127,7 +127,14 @@ export const oraclePlan = (gapS: number, model: CostModel): CoolingPlan => {
 export const ADAPTIVE = {
   /** Gaps remembered per pool: recent enough to follow a change of habit. */
   window: 512,
-  /** Below this many observed gaps the pool is new: fall back to the break-even plan. */
+  /** Gaps remembered of every pool of the control plane: the prior a pool starts from. */
+  fleetWindow: 2048,
+  /**
+   * How many of its own gaps a pool's history is worth as much as the fleet's: a pool with
+   * this many weighs its own history and the fleet's equally, and leans on its own as it grows.
+   */
+  priorWeight: 16,
+  /** Below this many observed gaps, its own and the fleet's, fall back to the break-even plan. */
   minSamples: 8,
   /** Candidate durations tried: this many quantiles of the observed gaps. */
   quantiles: 48,
@@ -140,41 +147,74 @@ export const ADAPTIVE = {
  */
 export const MAX_STOPPED_S = 14 * 24 * HOUR_S;
 
-/** Remembers one more observed gap of a pool, forgetting the oldest beyond the window. */
-export const recordGap = (gaps: readonly number[], gapS: number): number[] =>
-  [...gaps, gapS].slice(-ADAPTIVE.window);
+/** Remembers one more observed gap, forgetting the oldest beyond `window`. */
+export const recordGap = (
+  gaps: readonly number[],
+  gapS: number,
+  window: number = ADAPTIVE.window,
+): number[] => [...gaps, gapS].slice(-window);
+
+/** Gaps sorted, with their prefix sums: a plan's mean overhead over them in O(log n). */
+interface Sample {
+  sorted: number[];
+  prefix: number[];
+}
+
+const sampleOf = (gaps: readonly number[]): Sample => {
+  const sorted = [...gaps].sort((a, b) => a - b);
+  const prefix = [0];
+  for (const gap of sorted) prefix.push((prefix.at(-1) as number) + gap);
+  return { sorted, prefix };
+};
+
+/** `count` quantiles of a sorted sample, each a gap it holds. */
+const quantilesOf = (sorted: readonly number[], count: number): number[] =>
+  sorted.length === 0
+    ? []
+    : Array.from(
+        { length: count + 1 },
+        (_, i) => sorted[Math.round((i / count) * (sorted.length - 1))] as number,
+      );
 
 /**
  * The project's default policy: the plan with the least expected overhead over the gaps
- * this pool has shown so far (the time from an instance going idle to the next job of
- * its pool arriving). No look-ahead: only gaps already observed count. A pool with too
- * few gaps to go by gets `newPool`, the break-even plan unless the installation says.
+ * seen so far (the time from an instance going idle to the next job of its pool arriving).
+ * A pool's own gaps are weighed against the whole control plane's (`fleetGaps`, every
+ * pool's recent gaps): a new pool starts from what the fleet shows, as a hierarchical
+ * prior would, and moves to its own history as it grows (its own `n` gaps against the
+ * fleet's `priorWeight`). No look-ahead: only gaps already observed count. With too few
+ * gaps of either to go by, the plan is `newPool`, the break-even plan unless the
+ * installation says.
  */
 export const adaptivePlan = (
   gaps: readonly number[],
   model: CostModel,
-  newPool: CoolingPlan = breakEvenPlan(model),
+  options: { fleetGaps?: readonly number[]; newPool?: CoolingPlan } = {},
 ): CoolingPlan => {
-  if (gaps.length < ADAPTIVE.minSamples) return newPool;
-  const sorted = [...gaps].sort((a, b) => a - b);
-  const prefix = [0];
-  for (const gap of sorted) prefix.push((prefix.at(-1) as number) + gap);
+  const fleetGaps = options.fleetGaps ?? [];
+  if (gaps.length + fleetGaps.length < ADAPTIVE.minSamples)
+    return options.newPool ?? breakEvenPlan(model);
+  const own = sampleOf(gaps);
+  const fleet = sampleOf(fleetGaps);
+  const ownWeight = gaps.length / (gaps.length + (fleetGaps.length > 0 ? ADAPTIVE.priorWeight : 0));
+  // Each sample proposes durations in proportion to its weight: 48 candidates in all.
+  const ownCount = Math.round(ADAPTIVE.quantiles * ownWeight);
   const candidates = [
     0,
-    ...new Set(
-      Array.from({ length: ADAPTIVE.quantiles + 1 }, (_, i) => {
-        const index = Math.round((i / ADAPTIVE.quantiles) * (sorted.length - 1));
-        return sorted[index] as number;
-      }),
-    ),
+    ...new Set([
+      ...quantilesOf(own.sorted, ownCount),
+      ...quantilesOf(fleet.sorted, ADAPTIVE.quantiles - ownCount),
+    ]),
     MAX_STOPPED_S,
-  ];
+  ].sort((a, b) => a - b);
+  const expected = (plan: CoolingPlan) =>
+    ownWeight * meanOverhead(own, plan, model) + (1 - ownWeight) * meanOverhead(fleet, plan, model);
   let best = { plan: breakEvenPlan(model), cost: Number.POSITIVE_INFINITY };
   for (const warmS of candidates) {
     for (const end of candidates) {
       if (end < warmS) continue;
       const plan = { warmS, stoppedS: Math.min(end - warmS, MAX_STOPPED_S) };
-      const cost = expectedOverhead(sorted, prefix, plan, model);
+      const cost = expected(plan);
       if (cost < best.cost) best = { plan, cost };
     }
   }
@@ -193,13 +233,9 @@ const countAtMost = (sorted: readonly number[], limit: number): number => {
   return low;
 };
 
-/** Mean overhead of a plan over the observed gaps, in O(log n) with prefix sums. */
-const expectedOverhead = (
-  sorted: readonly number[],
-  prefix: readonly number[],
-  plan: CoolingPlan,
-  model: CostModel,
-): number => {
+/** Mean overhead of a plan over a sample of gaps (none when it is empty), in O(log n). */
+const meanOverhead = ({ sorted, prefix }: Sample, plan: CoolingPlan, model: CostModel): number => {
+  if (sorted.length === 0) return 0;
   const { run, stored } = rates(model);
   const start = (kind: StartKind) => {
     const overhead = startOverhead(kind, model);
@@ -255,13 +291,18 @@ export const coolingPlanFor = (input: {
   jobCoolingPeriodS: number | undefined;
   spot: boolean;
   poolGaps: readonly number[];
+  /** Recent gaps of every pool of the control plane (`ADAPTIVE.fleetWindow` at most). */
+  fleetGaps?: readonly number[];
   model: CostModel;
   limits: CoolingLimits;
 }): CoolingPlan => {
   const { limits } = input;
   const plan =
     input.jobCoolingPeriodS === undefined
-      ? adaptivePlan(input.poolGaps, input.model, { warmS: limits.defaultWarmS, stoppedS: 0 })
+      ? adaptivePlan(input.poolGaps, input.model, {
+          fleetGaps: input.fleetGaps ?? [],
+          newPool: { warmS: limits.defaultWarmS, stoppedS: 0 },
+        })
       : { warmS: input.jobCoolingPeriodS, stoppedS: MAX_STOPPED_S };
   return {
     warmS: wholeSeconds(plan.warmS, Math.min(limits.maxWarmS, MAX_WARM_S)),

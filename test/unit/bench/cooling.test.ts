@@ -111,10 +111,29 @@ describe("the policies' plans", () => {
     expect(breakEvenPlan(model)).toEqual({ warmS: 100, stoppedS: 0 });
   });
 
-  it("falls back to break-even in a pool it knows too little about", () => {
+  it("falls back to break-even in a pool it knows too little about, in a fleet that knows as little", () => {
     expect(adaptivePlan(Array(ADAPTIVE.minSamples - 1).fill(10), model)).toEqual(
       breakEvenPlan(model),
     );
+  });
+
+  it("starts a new pool from what the fleet's pools have shown", () => {
+    expect(
+      adaptivePlan([], model, { fleetGaps: Array(100).fill(10) }).warmS,
+    ).toBeGreaterThanOrEqual(10);
+    expect(adaptivePlan([], model, { fleetGaps: Array(100).fill(2000) })).toEqual({
+      warmS: 0,
+      stoppedS: 0,
+    });
+  });
+
+  it("moves from the fleet's gaps to the pool's own as they grow", () => {
+    const fleetGaps = Array(ADAPTIVE.fleetWindow).fill(2);
+    const young = adaptivePlan(Array(4).fill(50), model, { fleetGaps });
+    expect(young.warmS).toBeGreaterThanOrEqual(2);
+    const grown = adaptivePlan(Array(ADAPTIVE.window).fill(50), model, { fleetGaps });
+    expect(grown.warmS).toBe(0);
+    expect(grown.stoppedS).toBeGreaterThanOrEqual(50);
   });
 
   it("keeps warm through gaps it has seen to be short, stops for middling ones, terminates for long ones", () => {
