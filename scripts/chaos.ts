@@ -137,6 +137,8 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
       const record = instances.find((instance) => instance.id === id);
       const state = compute.find((instance) => instance.instanceId === id)?.state;
       log(`${id}: ${JSON.stringify(record ?? "no record")}, compute ${state ?? "none"}`);
+      if (record && "jobId" in record)
+        log(`${record.jobId}: ${await historyOf(local, record.jobId)}`);
     }
     const summary = `chaos seed=${options.seed} seconds=${seconds} jobs=${jobIds.length} faults=${struck} ${summaryCounts(violations)}`;
     return { summary, violations, faults, seconds };

@@ -101,8 +101,12 @@ export interface ReapingRules {
   graceS: number;
 }
 
-/** A job as the reaper weighs it: its phase and when it last moved; undefined when it is gone. */
-export type JobView = { phase: Phase; updatedAt: string } | undefined;
+/**
+ * A job as the reaper weighs it: its phase, when it last moved and, when known, every
+ * instance it still holds (its placement, and a lost one its release has yet to free);
+ * undefined when it is gone.
+ */
+export type JobView = { phase: Phase; updatedAt: string; holds?: readonly string[] } | undefined;
 
 /** Past `at` by more than the grace; a time that is not there (no plan, no launch time) is long past. */
 const pastBy = (at: string | undefined, now: number, graceS: number): boolean => {
@@ -123,7 +127,8 @@ const recordAction = (
   const reconciliation = known ? reconcile(instance, view?.state) : undefined;
   if (reconciliation) return { type: "reconcile", instance, reconciliation };
   const working = instance.status === "LAUNCHING" || instance.status === "EXECUTING";
-  if (working && holdsNoLiveJob(job, now, rules)) return { type: "terminateJobless", instance };
+  if (working && (holdsNoLiveJob(job, now, rules) || movedOff(instance, job, now, rules)))
+    return { type: "terminateJobless", instance };
   if (instance.status === "COOLING" && pastBy(instance.coolingUntil, now, 0))
     return { type: "expireCooling", instance };
   const stopped = instance.status === "CLOSED" && instance.substatus === "STOPPED";
@@ -216,6 +221,16 @@ export const isStuck = (
  * orphan: its job is gone, or ended or was canceled longer ago than the grace its release
  * may take (a release that ran would have freed it).
  */
+/**
+ * Whether an instance working for a live job is one its job moved off (requeued, placed
+ * elsewhere) without freeing it, longer ago than the grace its release may take: nothing
+ * will ever use it, and it would bill until someone noticed.
+ */
+const movedOff = (instance: Instance, job: JobView, now: number, rules: ReapingRules): boolean =>
+  job?.holds !== undefined &&
+  !job.holds.includes(instance.id) &&
+  pastBy(job.updatedAt, now, rules.graceS);
+
 const holdsNoLiveJob = (job: JobView, now: number, rules: ReapingRules): boolean =>
   job === undefined ||
   ((isTerminal(job.phase) || job.phase === "CANCELING") &&

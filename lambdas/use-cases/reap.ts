@@ -1,4 +1,5 @@
 import { INSTANCE_STATUSES, type Instance } from "../domain/instance.ts";
+import { placementOf } from "../domain/job.ts";
 import { reaperPoints } from "../domain/metrics.ts";
 import type { Phase } from "../domain/phases.ts";
 import {
@@ -154,7 +155,10 @@ const jobViews = async (
     await Promise.all(
       jobIds.map(async (jobId): Promise<[string, JobView]> => {
         const record = await cp.jobs.get(jobId);
-        return [jobId, record && { phase: record.job.phase, updatedAt: record.updatedAt }];
+        if (!record) return [jobId, undefined];
+        const { job, updatedAt } = record;
+        const holds = [...placementOf(job), ...(job.formerInstanceIds ?? [])];
+        return [jobId, { phase: job.phase, updatedAt, holds }];
       }),
     ),
   );

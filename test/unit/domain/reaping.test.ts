@@ -248,6 +248,26 @@ describe("the reaper's decisions", () => {
     );
   });
 
+  it("terminates an instance its live job moved off without freeing, past the grace its release may take", () => {
+    const working = (id: string, jobId: string) =>
+      runInstance(launchInstance({ id, providerId: `i-${id}`, pool, spot: false, jobId }), {
+        type: "agentRegistered",
+      });
+    const ids = ["moved", "just-moved", "holds", "former"];
+    const records = ids.map((id) => working(`gi-${id}`, id));
+    const actions = decide(
+      records,
+      ids.map((id) => view(`gi-${id}`, "running")),
+      {
+        moved: { phase: "TRAINING", updatedAt: at(-601), holds: ["gi-other"] },
+        "just-moved": { phase: "REQUESTING_SERVER", updatedAt: at(-599), holds: [] },
+        holds: { phase: "TRAINING", updatedAt: at(-86_400), holds: ["gi-holds"] },
+        former: { phase: "REQUESTING_SERVER", updatedAt: at(-86_400), holds: ["gi-former"] },
+      },
+    );
+    expect(actions).toEqual([{ type: "terminateJobless", instance: records[0] }]);
+  });
+
   it("does not take a record with no EC2 id for one the compute lost", () => {
     const unlaunched = launchInstance({ id: "gi-new", pool, spot: false, jobId: "j" });
     expect(decide([unlaunched], [])).toEqual([]);
