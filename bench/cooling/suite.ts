@@ -140,18 +140,23 @@ const heavyTailed = (seed: number): TraceJob[] => {
   );
 };
 
-/** 120 users, each with a pool of their own: a few dozen jobs, at a rate of their own, some time in a month. */
+/**
+ * 120 users, each with a pool of their own: 3,200 jobs shared out unevenly (a few dozen
+ * each, a few hundred for the busiest), at a rate of their own, some time in a month.
+ */
 const manySmallPools = (seed: number): TraceJob[] => {
   const random = seededRandom(seed, "many-small-pools");
+  const shares = Array.from({ length: 120 }, () => random.lognormal(1, 0.9));
+  const sum = shares.reduce((a, b) => a + b, 0);
   return recorded(
-    Array.from({ length: 120 }, (_, user) => {
-      const count = Math.round(Math.min(300, Math.max(3, random.lognormal(19, 0.9))));
+    shares.flatMap((share, user) => {
+      const count = Math.max(3, Math.round((3_200 * share) / sum));
       // Log-uniform between ten minutes and a day: casual users and busy ones.
       const meanGapS = 10 * MINUTE_S * (DAY_S / (10 * MINUTE_S)) ** random.uniform();
       let at = random.between(0, 30 * DAY_S);
       const times = Array.from({ length: count }, () => (at += random.exponential(meanGapS)));
       return poolJobs(`user-${String(user + 1).padStart(3, "0")}`, times, random, trainingS);
-    }).flat(),
+    }),
   );
 };
 
