@@ -36,21 +36,41 @@ export const parseNeutral = (csv: string): TraceJob[] =>
     return { submitS: number(row, "submit_s", line), durationS, pool: row.pool };
   });
 
+/** An openb row's GPU pool: its GPU count and model. */
+const gpuPool = (row: Record<string, string>) => `${Number(row.num_gpu)}x${row.gpu_spec || "gpu"}`;
+
 /**
  * Alibaba's openb pod list: a task that was scheduled and asked for GPUs is a job of the
- * pool named by its GPU count and model, running from scheduled to deletion time. Tasks
- * that never ran (no scheduled_time) or need no GPU are not GPU jobs, and are left out.
+ * pool `poolOf` names, running from scheduled to deletion time. Tasks that never ran (no
+ * scheduled_time) or need no GPU are not GPU jobs, and are left out.
  */
-export const parseOpenb = (csv: string): TraceJob[] =>
+const openbJobs = (csv: string, poolOf: (row: Record<string, string>) => string): TraceJob[] =>
   rowsOf(csv).flatMap((row) => {
-    const gpus = Number(row.num_gpu);
-    if (!row.scheduled_time || !(gpus >= 1)) return [];
+    if (!row.scheduled_time || !(Number(row.num_gpu) >= 1)) return [];
     const submitS = Number(row.scheduled_time);
     const durationS = Math.max(0, Number(row.deletion_time) - submitS);
-    return [{ submitS, durationS, pool: `${gpus}x${row.gpu_spec || "gpu"}` }];
+    return [{ submitS, durationS, pool: poolOf(row) }];
   });
 
-export const TRACE_FORMATS = { neutral: parseNeutral, openb: parseOpenb } as const;
+/** The openb pod list pooled by GPU count and model. */
+export const parseOpenb = (csv: string): TraceJob[] => openbJobs(csv, gpuPool);
+
+/**
+ * The openb pod list pooled also by each task's exact request (CPU, memory, GPU share,
+ * QoS class): the trace names no owner, and tasks asking for exactly the same are most
+ * likely one workload's, so this is the nearest it has to pools split by owner.
+ */
+export const parseOpenbByRequest = (csv: string): TraceJob[] =>
+  openbJobs(
+    csv,
+    (row) => `${gpuPool(row)}:${row.cpu_milli}m-${row.memory_mib}Mi-${row.gpu_milli}-${row.qos}`,
+  );
+
+export const TRACE_FORMATS = {
+  neutral: parseNeutral,
+  openb: parseOpenb,
+  "openb-by-request": parseOpenbByRequest,
+} as const;
 export type TraceFormat = keyof typeof TRACE_FORMATS;
 
 /** The neutral format of a trace, e.g. to keep a converted one. */

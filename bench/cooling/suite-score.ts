@@ -1,0 +1,67 @@
+/** How the adaptive policy fares on each trace of the suite: against the oracle, and against the best fixed policy. */
+import type { CostModel } from "../../lambdas/domain/cooling-policy.ts";
+import { adaptive, policies } from "./policies.ts";
+import { simulate, simulateOracle } from "./simulate.ts";
+import type { TraceJob } from "./trace.ts";
+
+export interface PriceScore {
+  waitPriceH: number;
+  /** Adaptive's overhead over the oracle's. */
+  adaptiveRatio: number;
+  /** The cheapest of the other policies, and its overhead over the oracle's. */
+  bestOther: string;
+  bestOtherRatio: number;
+  /** That policy costs less than the adaptive one. */
+  beaten: boolean;
+}
+
+export interface TraceScore {
+  trace: string;
+  jobs: number;
+  pools: number;
+  /** One per cost model, in the order given. */
+  prices: PriceScore[];
+}
+
+const scoreAt = (jobs: readonly TraceJob[], model: CostModel): PriceScore => {
+  const oracle = simulateOracle(jobs, model).overheadCost;
+  const adaptiveName = adaptive(model).name;
+  const ratios = policies(model).map((policy) => ({
+    policy: policy.name,
+    ratio: simulate(jobs, policy, model).overheadCost / oracle,
+  }));
+  const own = ratios.find((entry) => entry.policy === adaptiveName);
+  if (!own) throw new Error(`the policies compared lack "${adaptiveName}"`);
+  const best = ratios
+    .filter((entry) => entry !== own)
+    .reduce((best, entry) => (entry.ratio < best.ratio ? entry : best));
+  return {
+    waitPriceH: model.waitPriceH,
+    adaptiveRatio: own.ratio,
+    bestOther: best.policy,
+    bestOtherRatio: best.ratio,
+    beaten: best.ratio < own.ratio,
+  };
+};
+
+export const scoreTrace = (
+  trace: string,
+  jobs: readonly TraceJob[],
+  models: readonly CostModel[],
+): TraceScore => ({
+  trace,
+  jobs: jobs.length,
+  pools: new Set(jobs.map((job) => job.pool)).size,
+  prices: models.map((model) => scoreAt(jobs, model)),
+});
+
+/** Per cost model, the trace where adaptive is furthest from the oracle. */
+export const worstRatios = (
+  scores: readonly TraceScore[],
+): Array<{ waitPriceH: number; ratio: number; trace: string }> =>
+  (scores[0]?.prices ?? []).map((_, i) =>
+    scores
+      .map((score) => ({ ...(score.prices[i] as PriceScore), trace: score.trace }))
+      .map(({ waitPriceH, adaptiveRatio, trace }) => ({ waitPriceH, ratio: adaptiveRatio, trace }))
+      .reduce((worst, entry) => (entry.ratio > worst.ratio ? entry : worst)),
+  );
