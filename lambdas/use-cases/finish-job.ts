@@ -1,8 +1,9 @@
-import { coolingPlanFor, coolingSchedule, poolWentIdle } from "../domain/cooling-policy.ts";
+import { coolingPlanFor, coolingSchedule } from "../domain/cooling-policy.ts";
 import { type Caller, may } from "../domain/identity.ts";
 import type { Instance } from "../domain/instance.ts";
 import { placementOf } from "../domain/job.ts";
 import { HOLDING_PHASES } from "../domain/phases.ts";
+import { idleChange } from "../domain/pool-history.ts";
 import { backoffDelayS } from "../domain/retry-policy.ts";
 import { isRequeued, type JobEvent } from "../domain/transitions.ts";
 import { type Actor, InvalidExecutionName, type JobRecord, PayloadTooLarge } from "../ports.ts";
@@ -42,13 +43,16 @@ const cool = async (
   warm: boolean,
 ): Promise<Instance | undefined> => {
   const now = cp.clock.now();
-  const history = await cp.pools.update(instance.pool, (pool) =>
-    poolWentIdle(pool, Date.parse(now) / 1000),
+  const { history, fleetGaps } = await cp.pools.update(
+    instance.pool,
+    idleChange(instance, Date.parse(now) / 1000),
   );
+  // What the policy learns from: this pool's gaps, and every pool's for a pool with few.
+  const learned = { poolGaps: history.gaps, fleetGaps };
   const plan = coolingPlanFor({
     jobCoolingPeriodS: record.spec.coolingPeriodS,
     spot: instance.spot,
-    poolGaps: history.gaps,
+    ...learned,
     model: cp.settings.costModel,
     limits: cp.settings.cooling,
   });
