@@ -133,6 +133,11 @@ const reusable = (slots: readonly Slot[], now: number): number | undefined => {
   return chosen?.index;
 };
 
+export interface SimulationOptions {
+  /** Told each plan as it is made: for which pool, when its instance went idle, and the plan. */
+  onPlan?(pool: string, atS: number, plan: CoolingPlan): void;
+}
+
 /**
  * A policy's run: plans are made when instances go idle, from what it has observed so far.
  * What it observes are the gaps of its pool's idle periods as if no instance were ever
@@ -143,6 +148,7 @@ export const simulate = (
   jobs: readonly TraceJob[],
   policy: Policy,
   model: CostModel,
+  options: SimulationOptions = {},
 ): SimulationResult => {
   const histories = new Map<string, PoolHistory>();
   const historyOf = (pool: string) => histories.get(pool) ?? { idleSince: [], gaps: [] };
@@ -152,7 +158,9 @@ export const simulate = (
     model,
     (pool, now) => {
       histories.set(pool, poolWentIdle(historyOf(pool), now));
-      return policy.plan(pool, historyOf(pool).gaps);
+      const plan = policy.plan(pool, historyOf(pool).gaps);
+      options.onPlan?.(pool, now, plan);
+      return plan;
     },
     (pool, slots, now) => {
       histories.set(pool, poolJobArrived(historyOf(pool), now));
