@@ -459,6 +459,17 @@ export interface PoolStats {
   update(pool: InstancePool, change: PoolChange): Promise<PoolEvidence>;
 }
 
+/**
+ * A pool's history (or the fleet's gaps) kept changing under a change for every one of its
+ * tries: the change is not recorded, and its step is retried to record it.
+ */
+export class PoolHistoryContended extends Error {
+  constructor(changeId: string, tries: number) {
+    super(`pool history change ${changeId} not recorded: changed under it ${tries} times running`);
+    this.name = "PoolHistoryContended";
+  }
+}
+
 /** A stored job this version cannot read: damaged, or written by a newer version. */
 export class UnreadableJobError extends Error {
   readonly item: Record<string, unknown>;

@@ -25,6 +25,7 @@ import {
 } from "./claim-instance.ts";
 import type { Ports } from "./control-plane.ts";
 import { stopCoolingTimer } from "./cooling-timers.ts";
+import { recordPoolChange } from "./record-pool-change.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 export interface Placement {
@@ -92,7 +93,7 @@ export const acquireInstance = async (cp: AcquirePorts, jobId: string): Promise<
   // it is recorded once per placement: a retried acquire that finds its placement made
   // (CONNECTING_SERVER) records the same arrival again, a no-op; one throttled or short of
   // capacity placed nothing and records nothing until its placement.
-  await cp.pools.update(placement.pool, arrivalChange(job, Date.parse(cp.clock.now()) / 1000));
+  await recordPoolChange(cp, placement.pool, arrivalChange(job, Date.parse(cp.clock.now()) / 1000));
   await cp.jobs.recordTimeline(jobId, "Instance Connect", { startedAt: cp.clock.now() });
   return placement;
 };

@@ -14,6 +14,7 @@ import type { Ports } from "./control-plane.ts";
 import { coolingTimerName, retryName } from "./execution-names.ts";
 import { actor, awaitsReviewBy, readableBy } from "./job-access.ts";
 import { type AccessFailure, type Failure, forbidden, notFound } from "./outcome.ts";
+import { recordPoolChange } from "./record-pool-change.ts";
 import { startOnce } from "./start-workflow.ts";
 import { tellAgent } from "./tell-agent.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
@@ -43,7 +44,8 @@ const cool = async (
   warm: boolean,
 ): Promise<Instance | undefined> => {
   const now = cp.clock.now();
-  const { history, fleetGaps } = await cp.pools.update(
+  const { history, fleetGaps } = await recordPoolChange(
+    cp,
     instance.pool,
     idleChange(instance, Date.parse(now) / 1000),
   );
@@ -140,7 +142,9 @@ const freeOrReport = async (cp: ReleasePorts, record: JobRecord, instance: Insta
   try {
     await freeInstance(cp, record, instance);
   } catch (error) {
-    if (record.job.phase !== "CANCELING") throw error;
+    // A pool history kept out by contention is retried as such: the close was not refused.
+    const throttled = error instanceof WorkflowError && error.name === WORKFLOW_ERRORS.throttled;
+    if (record.job.phase !== "CANCELING" || throttled) throw error;
     if (record.job.reason !== "DELETE_FAILED")
       await applyJobEvent(cp, record.job.id, { type: "cancelFailed" });
     throw new WorkflowError(

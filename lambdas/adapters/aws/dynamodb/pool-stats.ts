@@ -11,7 +11,7 @@ import {
   recordFleetGaps,
   type StoredPoolHistory,
 } from "../../../domain/pool-history.ts";
-import type { PoolStats } from "../../../ports.ts";
+import { PoolHistoryContended, type PoolStats } from "../../../ports.ts";
 import { keys } from "./items.ts";
 import { DynamoTable } from "./table.ts";
 
@@ -82,11 +82,7 @@ export class DynamoPoolStats extends DynamoTable implements PoolStats {
         return { history: { idleSince: next.idleSince, gaps: next.gaps }, fleetGaps: nextFleet };
       } catch (error) {
         if (!lostRace(error)) throw error;
-        if (attempt >= MAX_TRIES)
-          throw new Error(
-            `pool history change ${change.id} not recorded: its pool or the fleet changed under it ${MAX_TRIES} times running`,
-            { cause: error },
-          );
+        if (attempt >= MAX_TRIES) throw new PoolHistoryContended(change.id, MAX_TRIES);
         await pause(attempt);
       }
     }
