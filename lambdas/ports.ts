@@ -1,11 +1,11 @@
 import type { Command } from "../agent/protocol.ts";
-import type { PoolHistory } from "./domain/cooling-policy.ts";
 import type { Caller, Role } from "./domain/identity.ts";
 import type { Instance, InstancePool, InstanceStatus } from "./domain/instance.ts";
 import type { Job } from "./domain/job.ts";
 import type { JobSpec } from "./domain/job-spec.ts";
 import type { MetricPoint } from "./domain/metrics.ts";
 import type { Phase, Reason } from "./domain/phases.ts";
+import type { PoolChange, PoolEvidence } from "./domain/pool-history.ts";
 import type { StatusEvent } from "./domain/status-events.ts";
 import type { Timeline, TimelinePhase } from "./domain/timeline.ts";
 import type { JobEvent } from "./domain/transitions.ts";
@@ -447,13 +447,27 @@ export interface Clock {
   now(): string;
 }
 
-/** Each pool's idle periods and gaps, which the adaptive cooling policy learns from. */
+/** Each pool's idle periods and gaps, and the fleet's gaps, which the adaptive cooling policy learns from. */
 export interface PoolStats {
   /**
-   * Applies `change` to the pool's history and returns the new history. The history only
-   * advises the cooling policy: under contention a change may be dropped, never a job.
+   * Records `change` in the pool's history, exactly once: a change whose id the pool has
+   * taken already changes nothing. A gap it records is added to the fleet's gaps with it,
+   * all or nothing. Returns the pool's history and the fleet's gaps as they are now, read
+   * with the change, so a release costs no extra read. Never drops a change: contention is
+   * waited out, and should it last, the call fails for its step to be retried.
    */
-  update(pool: InstancePool, change: (history: PoolHistory) => PoolHistory): Promise<PoolHistory>;
+  update(pool: InstancePool, change: PoolChange): Promise<PoolEvidence>;
+}
+
+/**
+ * A pool's history (or the fleet's gaps) kept changing under a change for every one of its
+ * tries: the change is not recorded, and its step is retried to record it.
+ */
+export class PoolHistoryContended extends Error {
+  constructor(changeId: string, tries: number) {
+    super(`pool history change ${changeId} not recorded: changed under it ${tries} times running`);
+    this.name = "PoolHistoryContended";
+  }
 }
 
 /** A stored job this version cannot read: damaged, or written by a newer version. */

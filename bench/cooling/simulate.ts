@@ -1,5 +1,4 @@
 import {
-  ADAPTIVE,
   type CoolingPlan,
   type CostModel,
   gapOverhead,
@@ -9,12 +8,12 @@ import {
   type PoolHistory,
   poolJobArrived,
   poolWentIdle,
-  recordGap,
   type StartKind,
   startKind,
   startOverhead,
   total,
 } from "../../lambdas/domain/cooling-policy.ts";
+import { recordFleetGaps } from "../../lambdas/domain/pool-history.ts";
 import type { Policy } from "./policies.ts";
 import type { TraceJob } from "./trace.ts";
 
@@ -135,6 +134,11 @@ const reusable = (slots: readonly Slot[], now: number): number | undefined => {
   return chosen?.index;
 };
 
+export interface SimulationOptions {
+  /** Told each plan as it is made: for which pool, when its instance went idle, and the plan. */
+  onPlan?(pool: string, atS: number, plan: CoolingPlan): void;
+}
+
 /**
  * A policy's run: plans are made when instances go idle, from what it has observed so far.
  * What it observes are the gaps of its pool's idle periods as if no instance were ever
@@ -145,6 +149,7 @@ export const simulate = (
   jobs: readonly TraceJob[],
   policy: Policy,
   model: CostModel,
+  options: SimulationOptions = {},
 ): SimulationResult => {
   const histories = new Map<string, PoolHistory>();
   const historyOf = (pool: string) => histories.get(pool) ?? { idleSince: [], gaps: [] };
@@ -155,14 +160,16 @@ export const simulate = (
     model,
     (pool, now) => {
       histories.set(pool, poolWentIdle(historyOf(pool), now));
-      return policy.plan(pool, historyOf(pool).gaps, fleetGaps);
+      const plan = policy.plan(pool, historyOf(pool).gaps, fleetGaps);
+      options.onPlan?.(pool, now, plan);
+      return plan;
     },
     (pool, slots, now) => {
       const before = historyOf(pool);
       const after = poolJobArrived(before, now);
       histories.set(pool, after);
       if (after.gaps !== before.gaps)
-        fleetGaps = recordGap(fleetGaps, after.gaps.at(-1) as number, ADAPTIVE.fleetWindow);
+        fleetGaps = recordFleetGaps(fleetGaps, [after.gaps.at(-1) as number]);
       const spent = zero();
       // Instances whose plan ran out are gone: each cost its whole plan and serves no one.
       for (let i = slots.length - 1; i >= 0; i--) {

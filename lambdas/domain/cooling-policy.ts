@@ -147,12 +147,9 @@ export const ADAPTIVE = {
  */
 export const MAX_STOPPED_S = 14 * 24 * HOUR_S;
 
-/** Remembers one more observed gap, forgetting the oldest beyond `window`. */
-export const recordGap = (
-  gaps: readonly number[],
-  gapS: number,
-  window: number = ADAPTIVE.window,
-): number[] => [...gaps, gapS].slice(-window);
+/** Remembers one more observed gap of a pool, forgetting the oldest beyond the window. */
+export const recordGap = (gaps: readonly number[], gapS: number): number[] =>
+  [...gaps, gapS].slice(-ADAPTIVE.window);
 
 /** Gaps sorted, with their prefix sums: a plan's mean overhead over them in O(log n). */
 interface Sample {

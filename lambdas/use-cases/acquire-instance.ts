@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import { capacityWaitOver, capacityWaitSince } from "../domain/capacity-wait.ts";
-import { poolJobArrived } from "../domain/cooling-policy.ts";
 import {
   type CoolingSchedule,
   type Instance,
@@ -8,9 +7,10 @@ import {
   launchInstance,
   marketAllows,
 } from "../domain/instance.ts";
-import { isMultiNode } from "../domain/job.ts";
+import { isMultiNode, type Job } from "../domain/job.ts";
 import { envHashOf } from "../domain/job-spec.ts";
 import { isTerminal, type WaitReason } from "../domain/phases.ts";
+import { arrivalChange } from "../domain/pool-history.ts";
 import { instanceStatusChanged } from "../domain/status-events.ts";
 import type { JobEvent } from "../domain/transitions.ts";
 import { ComputeError, type JobRecord } from "../ports.ts";
@@ -25,6 +25,7 @@ import {
 } from "./claim-instance.ts";
 import type { Ports } from "./control-plane.ts";
 import { stopCoolingTimer } from "./cooling-timers.ts";
+import { recordPoolChange } from "./record-pool-change.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
 export interface Placement {
@@ -85,26 +86,38 @@ const SINGLE_NODE: Search = {
  * the job.
  */
 export const acquireInstance = async (cp: AcquirePorts, jobId: string): Promise<Placement> => {
-  const placement = await placeJob(cp, jobId);
-  const nowS = Date.parse(cp.clock.now()) / 1000;
-  await cp.pools.update(placement.pool, (history) => poolJobArrived(history, nowS));
+  const { placement, job } = await placeJob(cp, jobId);
+  // The pool's arrival is recorded at placement, not at submit: only then is the pool known
+  // (a job may name several instance types, and lands in one), and only then does the job
+  // need an instance (a wait for review or for capacity holds none). Named by the attempt,
+  // it is recorded once per placement: a retried acquire that finds its placement made
+  // (CONNECTING_SERVER) records the same arrival again, a no-op; one throttled or short of
+  // capacity placed nothing and records nothing until its placement.
+  await recordPoolChange(cp, placement.pool, arrivalChange(job, Date.parse(cp.clock.now()) / 1000));
   await cp.jobs.recordTimeline(jobId, "Instance Connect", { startedAt: cp.clock.now() });
   return placement;
 };
 
 /**
  * The job's placement: the one a crashed run of this search made, else a new one, once the
- * job is moved to REQUESTING_SERVER from wherever its wait for a GPU began.
+ * job is moved to REQUESTING_SERVER from wherever its wait for a GPU began; and the job as
+ * it was placed.
  */
-const placeJob = async (cp: AcquirePorts, jobId: string): Promise<Placement> => {
+const placeJob = async (
+  cp: AcquirePorts,
+  jobId: string,
+): Promise<{ placement: Placement; job: Job }> => {
   let record = await cp.jobs.get(jobId);
   if (!record || isTerminal(record.job.phase)) throw ended(jobId);
   const placed = record.job.phase === "CONNECTING_SERVER" ? record.job.instanceId : undefined;
-  if (placed) return placedBefore(cp, jobId, placed);
+  if (placed) return { placement: await placedBefore(cp, jobId, placed), job: record.job };
   if (record.job.phase === "SUBMITTED") record = await apply(cp, jobId, { type: "admitted" });
   if (record.job.phase === "QUEUED") record = await apply(cp, jobId, { type: "capacityAvailable" });
   if (record.job.phase === "RETRY_BACKOFF") record = await apply(cp, jobId, { type: "retryDue" });
-  return isMultiNode(record.job) ? placeSet(cp, record) : findInstance(cp, record, SINGLE_NODE);
+  const placement = await (isMultiNode(record.job)
+    ? placeSet(cp, record)
+    : findInstance(cp, record, SINGLE_NODE));
+  return { placement, job: record.job };
 };
 
 /**

@@ -1,8 +1,9 @@
-import { coolingPlanFor, coolingSchedule, poolWentIdle } from "../domain/cooling-policy.ts";
+import { coolingPlanFor, coolingSchedule } from "../domain/cooling-policy.ts";
 import { type Caller, may } from "../domain/identity.ts";
 import type { Instance } from "../domain/instance.ts";
 import { placementOf } from "../domain/job.ts";
 import { HOLDING_PHASES } from "../domain/phases.ts";
+import { idleChange } from "../domain/pool-history.ts";
 import { backoffDelayS } from "../domain/retry-policy.ts";
 import { isRequeued, type JobEvent } from "../domain/transitions.ts";
 import { type Actor, InvalidExecutionName, type JobRecord, PayloadTooLarge } from "../ports.ts";
@@ -13,6 +14,7 @@ import type { Ports } from "./control-plane.ts";
 import { coolingTimerName, retryName } from "./execution-names.ts";
 import { actor, awaitsReviewBy, readableBy } from "./job-access.ts";
 import { type AccessFailure, type Failure, forbidden, notFound } from "./outcome.ts";
+import { recordPoolChange } from "./record-pool-change.ts";
 import { startOnce } from "./start-workflow.ts";
 import { tellAgent } from "./tell-agent.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
@@ -42,13 +44,16 @@ const cool = async (
   warm: boolean,
 ): Promise<Instance | undefined> => {
   const now = cp.clock.now();
-  const history = await cp.pools.update(instance.pool, (pool) =>
-    poolWentIdle(pool, Date.parse(now) / 1000),
+  const { history, fleetGaps } = await recordPoolChange(
+    cp,
+    instance.pool,
+    idleChange(instance, Date.parse(now) / 1000),
   );
   const plan = coolingPlanFor({
     jobCoolingPeriodS: record.spec.coolingPeriodS,
     spot: instance.spot,
     poolGaps: history.gaps,
+    fleetGaps,
     model: cp.settings.costModel,
     limits: cp.settings.cooling,
   });
@@ -136,7 +141,9 @@ const freeOrReport = async (cp: ReleasePorts, record: JobRecord, instance: Insta
   try {
     await freeInstance(cp, record, instance);
   } catch (error) {
-    if (record.job.phase !== "CANCELING") throw error;
+    // A pool history kept out by contention is retried as such: the close was not refused.
+    const throttled = error instanceof WorkflowError && error.name === WORKFLOW_ERRORS.throttled;
+    if (record.job.phase !== "CANCELING" || throttled) throw error;
     if (record.job.reason !== "DELETE_FAILED")
       await applyJobEvent(cp, record.job.id, { type: "cancelFailed" });
     throw new WorkflowError(

@@ -6,9 +6,16 @@
  * property tests that run the use cases hundreds of times, where DynamoDB Local's round trips
  * would take minutes; the stores themselves are tested against DynamoDB Local elsewhere.
  */
-import type { PoolHistory } from "../../lambdas/domain/cooling-policy.ts";
 import type { Instance, InstancePool, InstanceStatus } from "../../lambdas/domain/instance.ts";
 import type { Phase } from "../../lambdas/domain/phases.ts";
+import {
+  applyPoolChange,
+  EMPTY_POOL_HISTORY,
+  type PoolChange,
+  type PoolEvidence,
+  recordFleetGaps,
+  type StoredPoolHistory,
+} from "../../lambdas/domain/pool-history.ts";
 import type { Timeline, TimelinePhase } from "../../lambdas/domain/timeline.ts";
 import type {
   InstanceChange,
@@ -204,12 +211,18 @@ export class MemoryInstanceStore implements InstanceStore {
 }
 
 export class MemoryPoolStats implements PoolStats {
-  readonly #histories = new Map<string, PoolHistory>();
+  readonly #histories = new Map<string, StoredPoolHistory>();
+  #fleetGaps: number[] = [];
 
-  async update(pool: InstancePool, change: (history: PoolHistory) => PoolHistory) {
-    const next = change(this.#histories.get(poolKey(pool)) ?? { idleSince: [], gaps: [] });
-    this.#histories.set(poolKey(pool), next);
-    return copy(next);
+  async update(pool: InstancePool, change: PoolChange): Promise<PoolEvidence> {
+    const stored = this.#histories.get(poolKey(pool)) ?? EMPTY_POOL_HISTORY;
+    const applied = applyPoolChange(stored, change);
+    if (applied) {
+      this.#histories.set(poolKey(pool), applied.stored);
+      this.#fleetGaps = recordFleetGaps(this.#fleetGaps, applied.recorded);
+    }
+    const { idleSince, gaps } = applied?.stored ?? stored;
+    return copy({ history: { idleSince, gaps }, fleetGaps: this.#fleetGaps });
   }
 }
 

@@ -1,34 +1,92 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { describe, expect, it } from "vitest";
+import { keys } from "../../../lambdas/adapters/aws/dynamodb/items.ts";
 import { DynamoPoolStats } from "../../../lambdas/adapters/aws/dynamodb/pool-stats.ts";
-import { poolJobArrived, poolWentIdle } from "../../../lambdas/domain/cooling-policy.ts";
+import {
+  arrivalChange,
+  FLEET_WINDOW,
+  idleChange,
+  type PoolChange,
+} from "../../../lambdas/domain/pool-history.ts";
 import { freshTable } from "../table.ts";
 
 const pool = { instanceType: "g5.xlarge", envHash: "env", region: "us-east-1", owner: "ada" };
-let stats: DynamoPoolStats;
-beforeAll(async () => {
-  stats = new DynamoPoolStats(await freshTable());
-});
+const job = (id: string) => ({ id, attempt: 1, requeues: 0 });
+const instance = (id: string) => ({ id, coolingEpoch: 0 });
+/** A change whose id is unique in the test, so it is applied. */
+const read = (): PoolChange => ({ id: `read:${Math.random()}`, type: "wentIdle", atS: 0 });
 
 describe("pool statistics on DynamoDB", () => {
   it("keeps each pool's idle periods and the gaps they ended with", async () => {
-    await stats.update(pool, (history) => poolWentIdle(history, 100));
-    await stats.update(pool, (history) => poolWentIdle(history, 130));
-    await stats.update(pool, (history) => poolJobArrived(history, 160));
-    const history = await stats.update(pool, (history) => poolJobArrived(history, 400));
+    const stats = new DynamoPoolStats(await freshTable());
+    await stats.update(pool, idleChange(instance("i-1"), 100));
+    await stats.update(pool, idleChange(instance("i-2"), 130));
+    await stats.update(pool, arrivalChange(job("a"), 160));
+    const { history, fleetGaps } = await stats.update(pool, arrivalChange(job("b"), 400));
     expect(history).toEqual({ idleSince: [], gaps: [30, 300] });
-    const other = await stats.update({ ...pool, region: "eu-west-1" }, (history) => history);
-    expect(other).toEqual({ idleSince: [], gaps: [] });
-    // Another owner's pool of the same type, env and region learns from its own jobs only.
-    const theirs = await stats.update({ ...pool, owner: "grace" }, (history) => history);
-    expect(theirs).toEqual({ idleSince: [], gaps: [] });
+    expect(fleetGaps).toEqual([30, 300]);
+    const other = await stats.update({ ...pool, region: "eu-west-1" }, read());
+    expect(other.history).toEqual({ idleSince: [0], gaps: [] });
+    // Another owner's pool of the same type, env and region learns from its own jobs only,
+    // and from the fleet's gaps.
+    const theirs = await stats.update({ ...pool, owner: "grace" }, read());
+    expect(theirs).toEqual({ history: { idleSince: [0], gaps: [] }, fleetGaps: [30, 300] });
   });
 
-  it("applies concurrent changes one after another", async () => {
-    const busy = { ...pool, envHash: "busy" };
+  it("records every one of 50 concurrent changes of one pool", async () => {
+    const stats = new DynamoPoolStats(await freshTable());
+    const times = Array.from({ length: 50 }, (_, i) => i + 1);
+    await Promise.all(times.map((at) => stats.update(pool, idleChange(instance(`i-${at}`), at))));
+    const { history } = await stats.update(pool, read());
+    expect([...history.idleSince].sort((a, b) => a - b)).toEqual([0, ...times]);
+  });
+
+  it("adds each gap of 50 pools arriving at once to the fleet's gaps, once", async () => {
+    const stats = new DynamoPoolStats(await freshTable());
+    const pools = Array.from({ length: 50 }, (_, i) => ({ ...pool, envHash: `env-${i}` }));
     await Promise.all(
-      [1, 2, 3].map((at) => stats.update(busy, (history) => poolWentIdle(history, at))),
+      pools.map((each) => stats.update(each, idleChange(instance(each.envHash), 0))),
     );
-    const history = await stats.update(busy, (history) => history);
-    expect([...history.idleSince].sort()).toEqual([1, 2, 3]);
+    await Promise.all(
+      pools.map((each, i) => stats.update(each, arrivalChange(job(`${i}`), i + 1))),
+    );
+    const { fleetGaps } = await stats.update(pool, read());
+    expect([...fleetGaps].sort((a, b) => a - b)).toEqual(pools.map((_, i) => i + 1));
+  });
+
+  it("records a change again as a no-op that returns the history as stored", async () => {
+    const stats = new DynamoPoolStats(await freshTable());
+    const idle = idleChange(instance("i-1"), 100);
+    await stats.update(pool, idle);
+    expect((await stats.update(pool, idle)).history).toEqual({ idleSince: [100], gaps: [] });
+    await stats.update(pool, idleChange(instance("i-2"), 150));
+    // The same arrival recorded by an acquire and by its retry: one gap, in the pool and the fleet.
+    const arrival = arrivalChange(job("a"), 200);
+    const first = await stats.update(pool, arrival);
+    const again = await stats.update(pool, { ...arrival, atS: 260 });
+    expect(first).toEqual({ history: { idleSince: [100], gaps: [50] }, fleetGaps: [50] });
+    expect(again).toEqual(first);
+    // The next attempt of the same job is another arrival.
+    const retried = await stats.update(pool, arrivalChange({ ...job("a"), attempt: 2 }, 300));
+    expect(retried).toEqual({ history: { idleSince: [], gaps: [50, 200] }, fleetGaps: [50, 200] });
+  });
+
+  it("keeps the fleet's most recent gaps within its window", async () => {
+    const table = await freshTable();
+    const stats = new DynamoPoolStats(table);
+    const full = Array.from({ length: FLEET_WINDOW }, (_, i) => i);
+    await table.client.send(
+      new PutCommand({
+        TableName: table.tableName,
+        Item: { ...keys.fleetStats, gaps: full, version: 1 },
+      }),
+    );
+    await stats.update(pool, idleChange(instance("i-1"), 0));
+    const { fleetGaps } = await stats.update(pool, arrivalChange(job("a"), 99_999));
+    expect(fleetGaps).toEqual([...full.slice(1), 99_999]);
+    const { Item } = await table.client.send(
+      new GetCommand({ TableName: table.tableName, Key: keys.fleetStats }),
+    );
+    expect(Item?.gaps).toEqual(fleetGaps);
   });
 });

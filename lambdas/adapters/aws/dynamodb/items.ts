@@ -34,6 +34,8 @@ export const keys = {
   instanceStatus: (status: string) => `INSTANCESTATUS#${status}`,
   providerId: (providerId: string) => `PROVIDER#${providerId}`,
   poolStats: (pool: InstancePool) => ({ pk: `POOLSTATS#${poolSegments(pool)}`, sk: "POOLSTATS" }),
+  /** Every pool's recent gaps; no pool's key is this one, as each holds `#`s. */
+  fleetStats: { pk: "POOLSTATS#FLEET", sk: "POOLSTATS" },
   pool: (pool: InstancePool, status: "COOLING" | "STOPPED") =>
     `POOL#${poolSegments(pool)}#${status}`,
   user: (email: string) => ({ pk: `USER#${email}`, sk: "USER" }),

@@ -1,44 +1,114 @@
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import type { PoolHistory } from "../../../domain/cooling-policy.ts";
+import {
+  ConditionalCheckFailedException,
+  TransactionCanceledException,
+} from "@aws-sdk/client-dynamodb";
+import { PutCommand, TransactGetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { InstancePool } from "../../../domain/instance.ts";
-import type { PoolStats } from "../../../ports.ts";
+import {
+  applyPoolChange,
+  type PoolChange,
+  type PoolEvidence,
+  recordFleetGaps,
+  type StoredPoolHistory,
+} from "../../../domain/pool-history.ts";
+import { PoolHistoryContended, type PoolStats } from "../../../ports.ts";
 import { keys } from "./items.ts";
 import { DynamoTable } from "./table.ts";
 
-const ATTEMPTS = 5;
+/**
+ * Tries of one change before its step fails for the workflow to retry it: with the backoff
+ * below, some 20 s of other changes landing first, while a Lambda has minutes.
+ */
+const MAX_TRIES = 50;
+const BACKOFF_BASE_MS = 10;
+const BACKOFF_CAP_MS = 500;
 
-/** One item per pool, changed with optimistic concurrency on its version. */
+/** Full jitter: contenders spread out rather than meet again at the same instant. */
+const pause = (attempt: number) =>
+  new Promise((resolve) =>
+    setTimeout(resolve, Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt)),
+  );
+
+type Item = Record<string, unknown> | undefined;
+
+const versionOf = (item: Item) => (typeof item?.version === "number" ? item.version : 0);
+
+const numbers = (value: unknown) => (Array.isArray(value) ? (value as number[]) : []);
+
+const storedOf = (item: Item): StoredPoolHistory => ({
+  idleSince: numbers(item?.idleSince),
+  gaps: numbers(item?.gaps),
+  changeIds: Array.isArray(item?.changeIds) ? (item.changeIds as string[]) : [],
+});
+
+/** Another writer changed an item since it was read: read again and retry. */
+const lostRace = (error: unknown) =>
+  error instanceof ConditionalCheckFailedException ||
+  (error instanceof TransactionCanceledException &&
+    (error.CancellationReasons ?? []).some(
+      (reason) => reason.Code === "ConditionalCheckFailed" || reason.Code === "TransactionConflict",
+    ));
+
+/**
+ * One item per pool, and one for the whole fleet's gaps, each changed with optimistic
+ * concurrency on its version. Both are read in one transactional read; a change that records
+ * no gap (an instance going idle, so every release) writes the pool's item alone, one that
+ * does writes both in one transaction: two calls per change whatever it is.
+ */
 export class DynamoPoolStats extends DynamoTable implements PoolStats {
-  async update(
-    pool: InstancePool,
-    change: (history: PoolHistory) => PoolHistory,
-  ): Promise<PoolHistory> {
+  async update(pool: InstancePool, change: PoolChange): Promise<PoolEvidence> {
     const Key = keys.poolStats(pool);
-    let next: PoolHistory = { idleSince: [], gaps: [] };
-    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-      const { Item } = await this.client.send(
-        new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }),
-      );
-      const version = typeof Item?.version === "number" ? Item.version : 0;
-      next = change({
-        idleSince: (Item?.idleSince as number[]) ?? [],
-        gaps: (Item?.gaps as number[]) ?? [],
-      });
+    for (let attempt = 1; ; attempt++) {
+      const [poolItem, fleetItem] = await this.#read(Key);
+      const stored = storedOf(poolItem);
+      const fleetGaps = numbers(fleetItem?.gaps);
+      const applied = applyPoolChange(stored, change);
+      if (!applied)
+        return { history: { idleSince: stored.idleSince, gaps: stored.gaps }, fleetGaps };
+      const next = applied.stored;
+      const nextFleet = recordFleetGaps(fleetGaps, applied.recorded);
       try {
-        await this.client.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: { ...Key, ...next, version: version + 1 },
-            ConditionExpression: version ? "version = :version" : "attribute_not_exists(pk)",
-            ...(version ? { ExpressionAttributeValues: { ":version": version } } : {}),
-          }),
-        );
-        return next;
+        const poolPut = this.#versionedPut(Key, poolItem, next);
+        if (applied.recorded.length === 0) await this.client.send(new PutCommand(poolPut));
+        else
+          await this.client.send(
+            new TransactWriteCommand({
+              TransactItems: [
+                { Put: poolPut },
+                { Put: this.#versionedPut(keys.fleetStats, fleetItem, { gaps: nextFleet }) },
+              ],
+            }),
+          );
+        return { history: { idleSince: next.idleSince, gaps: next.gaps }, fleetGaps: nextFleet };
       } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        if (!lostRace(error)) throw error;
+        if (attempt >= MAX_TRIES) throw new PoolHistoryContended(change.id, MAX_TRIES);
+        await pause(attempt);
       }
     }
-    return next;
+  }
+
+  /** The pool's item and the fleet's, as of one instant. */
+  async #read(Key: Record<string, string>): Promise<[Item, Item]> {
+    const { Responses } = await this.client.send(
+      new TransactGetCommand({
+        TransactItems: [
+          { Get: { TableName: this.tableName, Key } },
+          { Get: { TableName: this.tableName, Key: keys.fleetStats } },
+        ],
+      }),
+    );
+    return [Responses?.[0]?.Item, Responses?.[1]?.Item];
+  }
+
+  /** A put of `fields` that holds only if the item is still at the version it was read at. */
+  #versionedPut(Key: Record<string, string>, read: Item, fields: object) {
+    const version = versionOf(read);
+    return {
+      TableName: this.tableName,
+      Item: { ...Key, ...fields, version: version + 1 },
+      ConditionExpression: version ? "version = :version" : "attribute_not_exists(pk)",
+      ...(version ? { ExpressionAttributeValues: { ":version": version } } : {}),
+    };
   }
 }
