@@ -6,14 +6,12 @@ import {
   type Overhead,
   oraclePlan,
   type PoolHistory,
-  poolJobArrived,
-  poolWentIdle,
   type StartKind,
   startKind,
   startOverhead,
   total,
 } from "../../lambdas/domain/cooling-policy.ts";
-import { recordFleetGaps } from "../../lambdas/domain/pool-history.ts";
+import { changePoolHistory, recordFleetGaps } from "../../lambdas/domain/pool-history.ts";
 import type { Policy } from "./policies.ts";
 import type { TraceJob } from "./trace.ts";
 
@@ -159,17 +157,18 @@ export const simulate = (
     jobs,
     model,
     (pool, now) => {
-      histories.set(pool, poolWentIdle(historyOf(pool), now));
+      histories.set(
+        pool,
+        changePoolHistory(historyOf(pool), { type: "wentIdle", atS: now }).history,
+      );
       const plan = policy.plan(pool, historyOf(pool).gaps, fleetGaps);
       options.onPlan?.(pool, now, plan);
       return plan;
     },
     (pool, slots, now) => {
-      const before = historyOf(pool);
-      const after = poolJobArrived(before, now);
-      histories.set(pool, after);
-      if (after.gaps !== before.gaps)
-        fleetGaps = recordFleetGaps(fleetGaps, [after.gaps.at(-1) as number]);
+      const arrived = changePoolHistory(historyOf(pool), { type: "jobArrived", atS: now });
+      histories.set(pool, arrived.history);
+      fleetGaps = recordFleetGaps(fleetGaps, arrived.recorded);
       const spent = zero();
       // Instances whose plan ran out are gone: each cost its whole plan and serves no one.
       for (let i = slots.length - 1; i >= 0; i--) {

@@ -61,7 +61,9 @@ export const worstRatios = (
 ): Array<{ waitPriceH: number; ratio: number; trace: string }> =>
   (scores[0]?.prices ?? []).map((_, i) =>
     scores
-      .map((score) => ({ ...(score.prices[i] as PriceScore), trace: score.trace }))
-      .map(({ waitPriceH, adaptiveRatio, trace }) => ({ waitPriceH, ratio: adaptiveRatio, trace }))
+      .map(({ prices, trace }) => {
+        const { waitPriceH, adaptiveRatio } = prices[i] as PriceScore;
+        return { waitPriceH, ratio: adaptiveRatio, trace };
+      })
       .reduce((worst, entry) => (entry.ratio > worst.ratio ? entry : worst)),
   );

@@ -7,9 +7,6 @@ import { ADAPTIVE, type PoolHistory, poolJobArrived, poolWentIdle } from "./cool
  */
 export const RECENT_CHANGES = 128;
 
-/** The gaps of every pool the control plane keeps, the most recent last: what a pool with little history of its own can borrow from. */
-export const FLEET_WINDOW = ADAPTIVE.fleetWindow;
-
 /**
  * One event of a pool's history, named by what happened, so that recording it twice (its
  * handler retried) records it once.
@@ -62,22 +59,33 @@ export const applyPoolChange = (
   change: PoolChange,
 ): { stored: StoredPoolHistory; recorded: number[] } | undefined => {
   if (stored.changeIds.includes(change.id)) return undefined;
+  const { history, recorded } = changePoolHistory(stored, change);
+  return {
+    stored: { ...history, changeIds: [...stored.changeIds, change.id].slice(-RECENT_CHANGES) },
+    recorded,
+  };
+};
+
+/**
+ * What a change makes of a pool's history, and the gaps it recorded: an arrival records one
+ * exactly when it ends an idle period, and it is then the newest. The simulator replays a
+ * trace through this very function.
+ */
+export const changePoolHistory = (
+  history: PoolHistory,
+  change: Pick<PoolChange, "type" | "atS">,
+): { history: PoolHistory; recorded: number[] } => {
   const next =
     change.type === "wentIdle"
-      ? poolWentIdle(stored, change.atS)
-      : poolJobArrived(stored, change.atS);
-  // An arrival records a gap exactly when it ends an idle period: it is the newest one.
-  const ended = next.idleSince.length < stored.idleSince.length;
+      ? poolWentIdle(history, change.atS)
+      : poolJobArrived(history, change.atS);
+  const ended = next.idleSince.length < history.idleSince.length;
   return {
-    stored: {
-      idleSince: next.idleSince,
-      gaps: next.gaps,
-      changeIds: [...stored.changeIds, change.id].slice(-RECENT_CHANGES),
-    },
+    history: { idleSince: next.idleSince, gaps: next.gaps },
     recorded: ended ? [next.gaps.at(-1) as number] : [],
   };
 };
 
-/** The fleet's gaps with those just recorded, forgetting the oldest beyond the window. */
+/** The fleet's gaps with those just recorded, forgetting the oldest beyond its window. */
 export const recordFleetGaps = (fleet: readonly number[], recorded: readonly number[]): number[] =>
-  [...fleet, ...recorded].slice(-FLEET_WINDOW);
+  [...fleet, ...recorded].slice(-ADAPTIVE.fleetWindow);

@@ -217,11 +217,6 @@ export const isStuck = (
 };
 
 /**
- * Whether an instance that says it is working for a job (LAUNCHING, EXECUTING) is an
- * orphan: its job is gone, or ended or was canceled longer ago than the grace its release
- * may take (a release that ran would have freed it).
- */
-/**
  * Whether an instance working for a live job is one its job moved off (requeued, placed
  * elsewhere) without freeing it, longer ago than the grace its release may take: nothing
  * will ever use it, and it would bill until someone noticed.
@@ -231,6 +226,11 @@ const movedOff = (instance: Instance, job: JobView, now: number, rules: ReapingR
   !job.holds.includes(instance.id) &&
   pastBy(job.updatedAt, now, rules.graceS);
 
+/**
+ * Whether an instance that says it is working for a job (LAUNCHING, EXECUTING) is an
+ * orphan: its job is gone, or ended or was canceled longer ago than the grace its release
+ * may take (a release that ran would have freed it).
+ */
 const holdsNoLiveJob = (job: JobView, now: number, rules: ReapingRules): boolean =>
   job === undefined ||
   ((isTerminal(job.phase) || job.phase === "CANCELING") &&

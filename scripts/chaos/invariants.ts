@@ -4,7 +4,7 @@
  * judge a run by these, from the records and the compute's own list.
  */
 import type { Instance } from "../../lambdas/domain/instance.ts";
-import type { Job } from "../../lambdas/domain/job.ts";
+import { type Job, placementOf, rankOf } from "../../lambdas/domain/job.ts";
 import { HOLDING_PHASES, isTerminal, type Phase } from "../../lambdas/domain/phases.ts";
 import type { ComputeInstance } from "../../lambdas/ports.ts";
 
@@ -65,8 +65,10 @@ export const checkRun = (state: RunState): Violations => {
   const records = new Map(state.instances.map((instance) => [instance.id, instance]));
   const holders = new Map<string, Job[]>();
   for (const job of state.jobs) {
-    if (job.instanceId && USING_PHASES.has(job.phase))
-      holders.set(job.instanceId, [...(holders.get(job.instanceId) ?? []), job]);
+    if (!USING_PHASES.has(job.phase)) continue;
+    // Every rank's instance: a multi-node job holds its workers' as its leader's.
+    for (const instanceId of placementOf(job))
+      holders.set(instanceId, [...(holders.get(instanceId) ?? []), job]);
   }
   const doubleAssigned = [...holders].flatMap(([instanceId, jobs]) => {
     const record = records.get(instanceId);
@@ -80,7 +82,7 @@ export const checkRun = (state: RunState): Violations => {
     const record = records.get(view.instanceId);
     const working = record?.status === "LAUNCHING" || record?.status === "EXECUTING";
     const job = working ? jobsById.get(record.jobId) : undefined;
-    const holder = job?.instanceId === view.instanceId ? job : undefined;
+    const holder = job && rankOf(job, view.instanceId) !== undefined ? job : undefined;
     return purpose(view, record, holder, now, state.graceS) ? [] : [view.instanceId];
   });
   const lost = state.jobs

@@ -2,9 +2,9 @@ import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, it } from "vitest";
 import { keys } from "../../../lambdas/adapters/aws/dynamodb/items.ts";
 import { DynamoPoolStats } from "../../../lambdas/adapters/aws/dynamodb/pool-stats.ts";
+import { ADAPTIVE } from "../../../lambdas/domain/cooling-policy.ts";
 import {
   arrivalChange,
-  FLEET_WINDOW,
   idleChange,
   type PoolChange,
 } from "../../../lambdas/domain/pool-history.ts";
@@ -74,7 +74,7 @@ describe("pool statistics on DynamoDB", () => {
   it("keeps the fleet's most recent gaps within its window", async () => {
     const table = await freshTable();
     const stats = new DynamoPoolStats(table);
-    const full = Array.from({ length: FLEET_WINDOW }, (_, i) => i);
+    const full = Array.from({ length: ADAPTIVE.fleetWindow }, (_, i) => i);
     await table.client.send(
       new PutCommand({
         TableName: table.tableName,
