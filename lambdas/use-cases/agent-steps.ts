@@ -16,6 +16,7 @@ import { type Applied, applyJobEvent } from "./apply-job-event.ts";
 import { changeInstance } from "./change-instance.ts";
 import type { Ports } from "./control-plane.ts";
 import { conflict, type Failure, notFound, refused } from "./outcome.ts";
+import { holdTaskToken } from "./task-token.ts";
 import { tellAgent } from "./tell-agent.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
@@ -182,7 +183,7 @@ export const dispatchStep = async (
       `job ${task.jobId} is not waiting for ${task.step}`,
     );
   }
-  await cp.jobs.setTaskToken(task.jobId, task.taskToken);
+  await holdTaskToken(cp, task.jobId, task.taskToken);
   const { attempt, requeues } = record.job;
   const serve =
     task.step === "run" && record.spec.serve

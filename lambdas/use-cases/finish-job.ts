@@ -16,6 +16,7 @@ import { actor, awaitsReviewBy, readableBy } from "./job-access.ts";
 import { type AccessFailure, type Failure, forbidden, notFound } from "./outcome.ts";
 import { recordPoolChange } from "./record-pool-change.ts";
 import { startOnce } from "./start-workflow.ts";
+import { holdTaskToken } from "./task-token.ts";
 import { tellAgent } from "./tell-agent.ts";
 import { WORKFLOW_ERRORS, WorkflowError } from "./workflow-errors.ts";
 
@@ -279,7 +280,7 @@ export const requestReview = async (
     const applied = await applyJobEvent(cp, task.jobId, { type: "reviewRequested" });
     if (!applied.ok) throw new WorkflowError(WORKFLOW_ERRORS.jobEnded, applied.message);
   }
-  await cp.jobs.setTaskToken(task.jobId, task.taskToken);
+  await holdTaskToken(cp, task.jobId, task.taskToken);
 };
 
 export const REVIEW_DECISIONS = ["start", "approve", "reject"] as const;

@@ -9,6 +9,7 @@ import {
   reportStepFailure,
   reportStepSuccess,
 } from "../../../lambdas/use-cases/agent-steps.ts";
+import { applyJobEvent } from "../../../lambdas/use-cases/apply-job-event.ts";
 import type { ControlPlane } from "../../../lambdas/use-cases/control-plane.ts";
 import { freshStores, newRecord } from "../stores.ts";
 
@@ -152,6 +153,31 @@ describe("agent reports", () => {
     await expect(
       dispatchStep(cp, { jobId: "late", step: "run", taskToken: "token-late-run" }),
     ).rejects.toThrow("job late is not waiting for run");
+  });
+});
+
+describe("a step handed out as the job is canceled", () => {
+  it("fails at once when the cancel came before its task token was there to end the wait", async () => {
+    const id = "canceled-meanwhile";
+    const commands = new MemoryCommandQueue();
+    const base = stores.at(AT);
+    // The cancel lands between the step's read of the job and its token's write: it finds
+    // no token, so it cannot end the wait itself.
+    const jobs = Object.create(base.jobs, {
+      setTaskToken: {
+        value: async (jobId: string, taskToken: string) => {
+          await applyJobEvent(base, jobId, { type: "cancelRequested" });
+          return base.jobs.setTaskToken(jobId, taskToken);
+        },
+      },
+    });
+    const cp = { ...base, jobs, commands } as unknown as ControlPlane;
+    const job: Job = { ...newRecord({ id }).job, phase: "GEARING_UP_ENV", instanceId: "i-9" };
+    await stores.jobs.submit({ record: newRecord({ id }, { job }) });
+    await expect(
+      dispatchStep(cp, { jobId: id, step: "gearUp", taskToken: `token-${id}` }),
+    ).rejects.toThrow(`job ${id} ended while its workflow began to wait (CANCELING)`);
+    expect(await commands.next("i-9", 0)).toBeUndefined();
   });
 });
 
