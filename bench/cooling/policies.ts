@@ -3,6 +3,7 @@ import {
   breakEvenPlan,
   type CoolingPlan,
   type CostModel,
+  type FleetGaps,
 } from "../../lambdas/domain/cooling-policy.ts";
 
 /**
@@ -12,10 +13,10 @@ import {
 export interface Policy {
   name: string;
   /**
-   * `gaps`: the idle periods of the pool seen so far (see `poolJobArrived`); `fleetGaps`:
-   * the latest of every pool's, as the control plane keeps them.
+   * `gaps`: the idle periods of the pool seen so far (see `poolJobArrived`); `fleet`: the
+   * latest of every pool's, as the control plane keeps them.
    */
-  plan(pool: string, gaps: readonly number[], fleetGaps: readonly number[]): CoolingPlan;
+  plan(pool: string, gaps: readonly number[], fleet: FleetGaps): CoolingPlan;
 }
 
 const MINUTE_S = 60;
@@ -26,7 +27,7 @@ const fixed = (name: string, plan: CoolingPlan): Policy => ({ name, plan: () => 
 /** The project's default: learns each pool's gaps online (the same code the control plane runs). */
 export const adaptive = (model: CostModel): Policy => ({
   name: "adaptive (default)",
-  plan: (_pool, gaps, fleetGaps) => adaptivePlan(gaps, model, { fleetGaps }),
+  plan: (_pool, gaps, fleet) => adaptivePlan(gaps, model, { fleet }),
 });
 
 /** Every policy compared, the oracle aside (it is not a policy: it knows the future). */

@@ -1,6 +1,7 @@
 import {
   type CoolingPlan,
   type CostModel,
+  EMPTY_FLEET,
   gapOverhead,
   idleOverhead,
   type Overhead,
@@ -151,7 +152,7 @@ export const simulate = (
 ): SimulationResult => {
   const histories = new Map<string, PoolHistory>();
   const historyOf = (pool: string) => histories.get(pool) ?? { idleSince: [], gaps: [] };
-  let fleetGaps: number[] = [];
+  let fleet = EMPTY_FLEET;
   return replay(
     policy.name,
     jobs,
@@ -161,14 +162,15 @@ export const simulate = (
         pool,
         changePoolHistory(historyOf(pool), { type: "wentIdle", atS: now }).history,
       );
-      const plan = policy.plan(pool, historyOf(pool).gaps, fleetGaps);
+      const plan = policy.plan(pool, historyOf(pool).gaps, fleet);
       options.onPlan?.(pool, now, plan);
       return plan;
     },
     (pool, slots, now) => {
-      const arrived = changePoolHistory(historyOf(pool), { type: "jobArrived", atS: now });
+      const before = historyOf(pool);
+      const arrived = changePoolHistory(before, { type: "jobArrived", atS: now });
       histories.set(pool, arrived.history);
-      fleetGaps = recordFleetGaps(fleetGaps, arrived.recorded);
+      fleet = recordFleetGaps(fleet, arrived.recorded, before.gaps);
       const spent = zero();
       // Instances whose plan ran out are gone: each cost its whole plan and serves no one.
       for (let i = slots.length - 1; i >= 0; i--) {

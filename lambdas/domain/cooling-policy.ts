@@ -134,6 +134,12 @@ export const ADAPTIVE = {
    * this many weighs its own history and the fleet's equally, and leans on its own as it grows.
    */
   priorWeight: 16,
+  /**
+   * How many of its own gaps a pool's scale (its mean log gap) is worth as much as the
+   * fleet's: a pool's first few gaps say how often its jobs come only roughly, so its scale
+   * starts near the fleet's and moves to its own as they add up.
+   */
+  scaleWeight: 2,
   /** Below this many observed gaps, its own and the fleet's, fall back to the break-even plan. */
   minSamples: 8,
   /** Candidate durations tried: this many quantiles of the observed gaps. */
@@ -146,6 +152,72 @@ export const ADAPTIVE = {
  * a Node.js timer can wait (24.8 days) when the workflows run locally.
  */
 export const MAX_STOPPED_S = 14 * 24 * HOUR_S;
+
+/**
+ * The recent gaps of every pool of the control plane, each with its shape: its log against
+ * its pool's scale when it was recorded. Pools differ most in how often their jobs come,
+ * far less in how their gaps spread around that: a pool borrows the fleet's shapes at its
+ * own scale, where the fleet's gaps as they are would mix a pool that sees a job every
+ * minute with one that sees a job a day.
+ */
+export interface FleetGaps {
+  gaps: number[];
+  /** One per gap, in the same order. */
+  shapes: number[];
+}
+
+export const EMPTY_FLEET: FleetGaps = { gaps: [], shapes: [] };
+
+const logGap = (gapS: number): number => Math.log1p(gapS);
+
+const sumOfLogs = (gaps: readonly number[]): number =>
+  gaps.reduce((sum, gap) => sum + logGap(gap), 0);
+
+/**
+ * A pool's scale: the mean log of its gaps, drawn towards the fleet's while it has few
+ * (`ADAPTIVE.scaleWeight`). Undefined when neither has any.
+ */
+export const poolLogScale = (
+  gaps: readonly number[],
+  fleetGaps: readonly number[],
+): number | undefined => {
+  const fleetWeight = fleetGaps.length > 0 ? ADAPTIVE.scaleWeight : 0;
+  if (gaps.length + fleetWeight === 0) return undefined;
+  const fleetMean = fleetWeight > 0 ? sumOfLogs(fleetGaps) / fleetGaps.length : 0;
+  return (sumOfLogs(gaps) + fleetWeight * fleetMean) / (gaps.length + fleetWeight);
+};
+
+/** Shapes kept to a thousandth: the fleet's item stays small, and a gap off by 0.1% is the same gap. */
+const roundShape = (shape: number): number => Math.round(shape * 1000) / 1000;
+
+/**
+ * The fleet's gaps with one more, recorded by a pool whose gaps were `poolGaps` before it,
+ * forgetting the oldest beyond the fleet's window. A gap with nothing to compare it with is
+ * its own scale.
+ */
+export const recordFleetGap = (
+  fleet: FleetGaps,
+  gapS: number,
+  poolGaps: readonly number[],
+): FleetGaps => {
+  const scale = poolLogScale(poolGaps, fleet.gaps) ?? logGap(gapS);
+  return {
+    gaps: [...fleet.gaps, gapS].slice(-ADAPTIVE.fleetWindow),
+    shapes: [...fleet.shapes, roundShape(logGap(gapS) - scale)].slice(-ADAPTIVE.fleetWindow),
+  };
+};
+
+/**
+ * The fleet's gaps as a pool of these `gaps` would show them: the fleet's shapes at the
+ * pool's scale, to the millisecond the control plane measures gaps in (so that a gap of the
+ * pool's own scale comes back as itself, not a hair short of it).
+ */
+const fleetAtScaleOf = (fleet: FleetGaps, gaps: readonly number[]): number[] => {
+  const scale = poolLogScale(gaps, fleet.gaps) ?? 0;
+  return fleet.shapes.map((shape) =>
+    Math.max(0, Math.round(Math.expm1(shape + scale) * 1000) / 1000),
+  );
+};
 
 /** Remembers one more observed gap of a pool, forgetting the oldest beyond the window. */
 export const recordGap = (gaps: readonly number[], gapS: number): number[] =>
@@ -176,19 +248,19 @@ const quantilesOf = (sorted: readonly number[], count: number): number[] =>
 /**
  * The project's default policy: the plan with the least expected overhead over the gaps
  * seen so far (the time from an instance going idle to the next job of its pool arriving).
- * A pool's own gaps are weighed against the whole control plane's (`fleetGaps`, every
- * pool's recent gaps): a new pool starts from what the fleet shows, as a hierarchical
- * prior would, and moves to its own history as it grows (its own `n` gaps against the
- * fleet's `priorWeight`). No look-ahead: only gaps already observed count. With too few
- * gaps of either to go by, the plan is `newPool`, the break-even plan unless the
- * installation says.
+ * A pool's own gaps are weighed against the whole control plane's (`fleet`), as a
+ * hierarchical prior would: the fleet's gaps at the pool's scale (see `FleetGaps`), its own
+ * `n` gaps against the fleet's `priorWeight`, so a new pool starts from what the fleet
+ * shows and moves to its own history as it grows. No look-ahead: only gaps already
+ * observed count. With too few gaps of either to go by, the plan is `newPool`, the
+ * break-even plan unless the installation says.
  */
 export const adaptivePlan = (
   gaps: readonly number[],
   model: CostModel,
-  options: { fleetGaps?: readonly number[]; newPool?: CoolingPlan } = {},
+  options: { fleet?: FleetGaps; newPool?: CoolingPlan } = {},
 ): CoolingPlan => {
-  const fleetGaps = options.fleetGaps ?? [];
+  const fleetGaps = fleetAtScaleOf(options.fleet ?? EMPTY_FLEET, gaps);
   if (gaps.length + fleetGaps.length < ADAPTIVE.minSamples)
     return options.newPool ?? breakEvenPlan(model);
   const own = sampleOf(gaps);
@@ -289,7 +361,7 @@ export const coolingPlanFor = (input: {
   spot: boolean;
   poolGaps: readonly number[];
   /** Recent gaps of every pool of the control plane (`ADAPTIVE.fleetWindow` at most). */
-  fleetGaps?: readonly number[];
+  fleet?: FleetGaps;
   model: CostModel;
   limits: CoolingLimits;
 }): CoolingPlan => {
@@ -297,7 +369,7 @@ export const coolingPlanFor = (input: {
   const plan =
     input.jobCoolingPeriodS === undefined
       ? adaptivePlan(input.poolGaps, input.model, {
-          fleetGaps: input.fleetGaps ?? [],
+          fleet: input.fleet ?? EMPTY_FLEET,
           newPool: { warmS: limits.defaultWarmS, stoppedS: 0 },
         })
       : { warmS: input.jobCoolingPeriodS, stoppedS: MAX_STOPPED_S };

@@ -1,4 +1,10 @@
-import { ADAPTIVE, type PoolHistory, poolJobArrived, poolWentIdle } from "./cooling-policy.ts";
+import {
+  type FleetGaps,
+  type PoolHistory,
+  poolJobArrived,
+  poolWentIdle,
+  recordFleetGap,
+} from "./cooling-policy.ts";
 
 /**
  * The ids of a pool's most recent changes it keeps, so that a change recorded again (a
@@ -47,7 +53,7 @@ export const EMPTY_POOL_HISTORY: StoredPoolHistory = { idleSince: [], gaps: [], 
 /** What the cooling policy learns from: a pool's own history and the recent gaps of every pool. */
 export interface PoolEvidence {
   history: PoolHistory;
-  fleetGaps: number[];
+  fleet: FleetGaps;
 }
 
 /**
@@ -86,6 +92,12 @@ export const changePoolHistory = (
   };
 };
 
-/** The fleet's gaps with those just recorded, forgetting the oldest beyond its window. */
-export const recordFleetGaps = (fleet: readonly number[], recorded: readonly number[]): number[] =>
-  [...fleet, ...recorded].slice(-ADAPTIVE.fleetWindow);
+/**
+ * The fleet's gaps with those a change just recorded in a pool whose gaps were `poolGaps`
+ * before it, forgetting the oldest beyond its window.
+ */
+export const recordFleetGaps = (
+  fleet: FleetGaps,
+  recorded: readonly number[],
+  poolGaps: readonly number[],
+): FleetGaps => recorded.reduce((next, gap) => recordFleetGap(next, gap, poolGaps), fleet);

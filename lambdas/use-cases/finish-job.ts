@@ -45,7 +45,7 @@ const cool = async (
   warm: boolean,
 ): Promise<Instance | undefined> => {
   const now = cp.clock.now();
-  const { history, fleetGaps } = await recordPoolChange(
+  const { history, fleet } = await recordPoolChange(
     cp,
     instance.pool,
     idleChange(instance, Date.parse(now) / 1000),
@@ -54,7 +54,7 @@ const cool = async (
     jobCoolingPeriodS: record.spec.coolingPeriodS,
     spot: instance.spot,
     poolGaps: history.gaps,
-    fleetGaps,
+    fleet,
     model: cp.settings.costModel,
     limits: cp.settings.cooling,
   });

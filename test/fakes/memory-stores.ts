@@ -6,6 +6,7 @@
  * property tests that run the use cases hundreds of times, where DynamoDB Local's round trips
  * would take minutes; the stores themselves are tested against DynamoDB Local elsewhere.
  */
+import { EMPTY_FLEET, type FleetGaps } from "../../lambdas/domain/cooling-policy.ts";
 import type { Instance, InstancePool, InstanceStatus } from "../../lambdas/domain/instance.ts";
 import type { Phase } from "../../lambdas/domain/phases.ts";
 import {
@@ -212,17 +213,17 @@ export class MemoryInstanceStore implements InstanceStore {
 
 export class MemoryPoolStats implements PoolStats {
   readonly #histories = new Map<string, StoredPoolHistory>();
-  #fleetGaps: number[] = [];
+  #fleet: FleetGaps = EMPTY_FLEET;
 
   async update(pool: InstancePool, change: PoolChange): Promise<PoolEvidence> {
     const stored = this.#histories.get(poolKey(pool)) ?? EMPTY_POOL_HISTORY;
     const applied = applyPoolChange(stored, change);
     if (applied) {
       this.#histories.set(poolKey(pool), applied.stored);
-      this.#fleetGaps = recordFleetGaps(this.#fleetGaps, applied.recorded);
+      this.#fleet = recordFleetGaps(this.#fleet, applied.recorded, stored.gaps);
     }
     const { idleSince, gaps } = applied?.stored ?? stored;
-    return copy({ history: { idleSince, gaps }, fleetGaps: this.#fleetGaps });
+    return copy({ history: { idleSince, gaps }, fleet: this.#fleet });
   }
 }
 

@@ -2,17 +2,22 @@ import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, it } from "vitest";
 import { keys } from "../../../lambdas/adapters/aws/dynamodb/items.ts";
 import { DynamoPoolStats } from "../../../lambdas/adapters/aws/dynamodb/pool-stats.ts";
-import { ADAPTIVE } from "../../../lambdas/domain/cooling-policy.ts";
+import { ADAPTIVE, EMPTY_FLEET } from "../../../lambdas/domain/cooling-policy.ts";
 import {
   arrivalChange,
   idleChange,
   type PoolChange,
+  recordFleetGaps,
 } from "../../../lambdas/domain/pool-history.ts";
 import { freshTable } from "../table.ts";
 
 const pool = { instanceType: "g5.xlarge", envHash: "env", region: "us-east-1", owner: "ada" };
 const job = (id: string) => ({ id, attempt: 1, requeues: 0 });
 const instance = (id: string) => ({ id, coolingEpoch: 0 });
+/** The fleet after these gaps, each recorded by a pool whose gaps were those before it. */
+const fleetOf = (...recorded: Array<[gap: number, poolGaps: number[]]>) =>
+  recorded.reduce((fleet, [gap, poolGaps]) => recordFleetGaps(fleet, [gap], poolGaps), EMPTY_FLEET);
+
 /** A change whose id is unique in the test, so it is applied. */
 const read = (): PoolChange => ({ id: `read:${Math.random()}`, type: "wentIdle", atS: 0 });
 
@@ -22,15 +27,17 @@ describe("pool statistics on DynamoDB", () => {
     await stats.update(pool, idleChange(instance("i-1"), 100));
     await stats.update(pool, idleChange(instance("i-2"), 130));
     await stats.update(pool, arrivalChange(job("a"), 160));
-    const { history, fleetGaps } = await stats.update(pool, arrivalChange(job("b"), 400));
+    const { history, fleet } = await stats.update(pool, arrivalChange(job("b"), 400));
     expect(history).toEqual({ idleSince: [], gaps: [30, 300] });
-    expect(fleetGaps).toEqual([30, 300]);
+    const expected = fleetOf([30, []], [300, [30]]);
+    expect(fleet).toEqual(expected);
+    expect(fleet.gaps).toEqual([30, 300]);
     const other = await stats.update({ ...pool, region: "eu-west-1" }, read());
     expect(other.history).toEqual({ idleSince: [0], gaps: [] });
     // Another owner's pool of the same type, env and region learns from its own jobs only,
     // and from the fleet's gaps.
     const theirs = await stats.update({ ...pool, owner: "grace" }, read());
-    expect(theirs).toEqual({ history: { idleSince: [0], gaps: [] }, fleetGaps: [30, 300] });
+    expect(theirs).toEqual({ history: { idleSince: [0], gaps: [] }, fleet: expected });
   });
 
   it("records every one of 50 concurrent changes of one pool", async () => {
@@ -50,8 +57,9 @@ describe("pool statistics on DynamoDB", () => {
     await Promise.all(
       pools.map((each, i) => stats.update(each, arrivalChange(job(`${i}`), i + 1))),
     );
-    const { fleetGaps } = await stats.update(pool, read());
-    expect([...fleetGaps].sort((a, b) => a - b)).toEqual(pools.map((_, i) => i + 1));
+    const { fleet } = await stats.update(pool, read());
+    expect([...fleet.gaps].sort((a, b) => a - b)).toEqual(pools.map((_, i) => i + 1));
+    expect(fleet.shapes).toHaveLength(pools.length);
   });
 
   it("records a change again as a no-op that returns the history as stored", async () => {
@@ -64,29 +72,47 @@ describe("pool statistics on DynamoDB", () => {
     const arrival = arrivalChange(job("a"), 200);
     const first = await stats.update(pool, arrival);
     const again = await stats.update(pool, { ...arrival, atS: 260 });
-    expect(first).toEqual({ history: { idleSince: [100], gaps: [50] }, fleetGaps: [50] });
+    expect(first).toEqual({ history: { idleSince: [100], gaps: [50] }, fleet: fleetOf([50, []]) });
     expect(again).toEqual(first);
     // The next attempt of the same job is another arrival.
     const retried = await stats.update(pool, arrivalChange({ ...job("a"), attempt: 2 }, 300));
-    expect(retried).toEqual({ history: { idleSince: [], gaps: [50, 200] }, fleetGaps: [50, 200] });
+    expect(retried).toEqual({
+      history: { idleSince: [], gaps: [50, 200] },
+      fleet: fleetOf([50, []], [200, [50]]),
+    });
   });
 
   it("keeps the fleet's most recent gaps within its window", async () => {
     const table = await freshTable();
     const stats = new DynamoPoolStats(table);
     const full = Array.from({ length: ADAPTIVE.fleetWindow }, (_, i) => i);
+    const shapes = full.map(() => 0);
     await table.client.send(
       new PutCommand({
         TableName: table.tableName,
-        Item: { ...keys.fleetStats, gaps: full, version: 1 },
+        Item: { ...keys.fleetStats, gaps: full, shapes, version: 1 },
       }),
     );
     await stats.update(pool, idleChange(instance("i-1"), 0));
-    const { fleetGaps } = await stats.update(pool, arrivalChange(job("a"), 99_999));
-    expect(fleetGaps).toEqual([...full.slice(1), 99_999]);
+    const { fleet } = await stats.update(pool, arrivalChange(job("a"), 99_999));
+    expect(fleet).toEqual(recordFleetGaps({ gaps: full, shapes }, [99_999], []));
+    expect(fleet.gaps).toEqual([...full.slice(1), 99_999]);
     const { Item } = await table.client.send(
       new GetCommand({ TableName: table.tableName, Key: keys.fleetStats }),
     );
-    expect(Item?.gaps).toEqual(fleetGaps);
+    expect({ gaps: Item?.gaps, shapes: Item?.shapes }).toEqual(fleet);
+  });
+
+  it("offers of a fleet item written before gaps had shapes only the gaps that have one", async () => {
+    const table = await freshTable();
+    const stats = new DynamoPoolStats(table);
+    await table.client.send(
+      new PutCommand({
+        TableName: table.tableName,
+        Item: { ...keys.fleetStats, gaps: [10, 20, 30], shapes: [0.5], version: 1 },
+      }),
+    );
+    const { fleet } = await stats.update(pool, read());
+    expect(fleet).toEqual({ gaps: [30], shapes: [0.5] });
   });
 });

@@ -69,8 +69,8 @@ const controlPlanePlans = async (jobs: readonly TraceJob[]): Promise<PlanMade[]>
       const { at, pool, instanceId } = finishing.shift() as (typeof finishing)[number];
       const change = idleChange({ id: instanceId, coolingEpoch: 0 }, EPOCH_S + at);
       await stats.update(poolOf(pool), change);
-      const { history, fleetGaps } = await stats.update(poolOf(pool), change);
-      const learned = { poolGaps: history.gaps, fleetGaps };
+      const { history, fleet } = await stats.update(poolOf(pool), change);
+      const learned = { poolGaps: history.gaps, fleet };
       const plan = coolingPlanFor({
         jobCoolingPeriodS: undefined,
         spot: false,

@@ -8,7 +8,10 @@ import {
   breakEvenPlan,
   type CoolingPlan,
   type CostModel,
+  EMPTY_FLEET,
   oraclePlan,
+  recordFleetGap,
+  startKind,
 } from "../../../lambdas/domain/cooling-policy.ts";
 
 const MONTH_S = 730 * 3600;
@@ -32,6 +35,14 @@ const trace = parseNeutral(`submit_s,duration_s,pool
 2070,0,a`);
 
 const fixed = (plan: CoolingPlan) => ({ name: "fixed", plan: () => plan });
+
+/** The fleet as pools of these gaps leave it: each pool's gaps recorded one after another. */
+const fleetFrom = (...pools: number[][]) =>
+  pools.reduce(
+    (fleet, gaps) =>
+      gaps.reduce((next, gap, i) => recordFleetGap(next, gap, gaps.slice(0, i)), fleet),
+    EMPTY_FLEET,
+  );
 
 describe("the cooling simulator", () => {
   it("gives the oracle the cheapest choice for each gap: warm, stopped or cold", () => {
@@ -119,19 +130,30 @@ describe("the policies' plans", () => {
 
   it("starts a new pool from what the fleet's pools have shown", () => {
     expect(
-      adaptivePlan([], model, { fleetGaps: Array(100).fill(10) }).warmS,
+      adaptivePlan([], model, { fleet: fleetFrom(Array(100).fill(10)) }).warmS,
     ).toBeGreaterThanOrEqual(10);
-    expect(adaptivePlan([], model, { fleetGaps: Array(100).fill(2000) })).toEqual({
+    expect(adaptivePlan([], model, { fleet: fleetFrom(Array(100).fill(2000)) })).toEqual({
       warmS: 0,
       stoppedS: 0,
     });
   });
 
+  it("reads the fleet's gaps at a young pool's own scale: a busy pool and a quiet one learn apart", () => {
+    // Half the fleet's pools see a job every 5 s, half one a day: both alike in shape.
+    const fleet = fleetFrom(
+      ...Array.from({ length: 20 }, (_, i) => Array(20).fill(i % 2 ? 5 : 100_000)),
+    );
+    const busy = adaptivePlan([5, 5, 5], model, { fleet });
+    const quiet = adaptivePlan([100_000, 100_000, 100_000], model, { fleet });
+    expect(startKind(busy, 5)).not.toBe("cold");
+    expect(quiet).toEqual({ warmS: 0, stoppedS: 0 });
+  });
+
   it("moves from the fleet's gaps to the pool's own as they grow", () => {
-    const fleetGaps = Array(ADAPTIVE.fleetWindow).fill(2);
-    const young = adaptivePlan(Array(4).fill(50), model, { fleetGaps });
+    const fleet = fleetFrom(Array(ADAPTIVE.fleetWindow).fill(2));
+    const young = adaptivePlan([50], model, { fleet });
     expect(young.warmS).toBeGreaterThanOrEqual(2);
-    const grown = adaptivePlan(Array(ADAPTIVE.window).fill(50), model, { fleetGaps });
+    const grown = adaptivePlan(Array(ADAPTIVE.window).fill(50), model, { fleet });
     expect(grown.warmS).toBe(0);
     expect(grown.stoppedS).toBeGreaterThanOrEqual(50);
   });

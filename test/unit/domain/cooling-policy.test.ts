@@ -5,11 +5,14 @@ import {
   coolingPlanFor,
   coolingSchedule,
   DEFAULT_COST_MODEL,
+  EMPTY_FLEET,
   MAX_STOPPED_S,
   MAX_WARM_S,
   policyCoolingLimits,
   poolJobArrived,
+  poolLogScale,
   poolWentIdle,
+  recordFleetGap,
 } from "../../../lambdas/domain/cooling-policy.ts";
 
 describe("the control plane's cooling plan", () => {
@@ -95,11 +98,17 @@ describe("a plan handed to the cooling workflow", () => {
           defaultWarmS: fc.integer({ min: 0, max: MAX_WARM_S }),
           maxWarmS: fc.integer({ min: 0, max: MAX_WARM_S }),
         }),
-        (poolGaps, costModel, jobCoolingPeriodS, spot, limits) => {
+        gaps,
+        (poolGaps, costModel, jobCoolingPeriodS, spot, limits, fleetGaps) => {
+          const fleet = fleetGaps.reduce(
+            (fleet, gap, i) => recordFleetGap(fleet, gap, fleetGaps.slice(0, i)),
+            EMPTY_FLEET,
+          );
           const plan = coolingPlanFor({
             jobCoolingPeriodS,
             spot,
             poolGaps,
+            fleet,
             model: costModel,
             limits,
           });
@@ -131,6 +140,33 @@ describe("a pool's history", () => {
     history = poolJobArrived(history, 25);
     expect(history).toEqual({ idleSince: [10], gaps: [5] });
     expect(poolJobArrived(history, 110)).toEqual({ idleSince: [], gaps: [5, 100] });
+  });
+
+  it("draws a young pool's scale towards the fleet's, and an old pool's to its own", () => {
+    const fleet = [10, 1000];
+    const meanLog = (gaps: number[]) =>
+      gaps.reduce((sum, gap) => sum + Math.log1p(gap), 0) / gaps.length;
+    expect(poolLogScale([], [])).toBeUndefined();
+    expect(poolLogScale([], fleet)).toBeCloseTo(meanLog(fleet));
+    expect(poolLogScale([50], [])).toBeCloseTo(Math.log1p(50));
+    const young = poolLogScale([50], fleet) as number;
+    expect(young).toBeGreaterThan(Math.min(Math.log1p(50), meanLog(fleet)));
+    expect(young).toBeLessThan(Math.max(Math.log1p(50), meanLog(fleet)));
+    expect(poolLogScale(Array(500).fill(50), fleet)).toBeCloseTo(Math.log1p(50), 1);
+  });
+
+  it("gives the fleet each gap with its shape against its pool's scale, within the fleet's window", () => {
+    // A gap with nothing to compare it with, and a gap just like its pool's, are of shape 0.
+    expect(recordFleetGap(EMPTY_FLEET, 40, [])).toEqual({ gaps: [40], shapes: [0] });
+    expect(recordFleetGap({ gaps: [40], shapes: [0] }, 40, [40]).shapes).toEqual([0, 0]);
+    // Ten times its pool's usual gap: about log(10) above it.
+    const longer = recordFleetGap(EMPTY_FLEET, 999, Array(500).fill(99));
+    expect(longer.shapes[0]).toBeCloseTo(Math.log(10), 2);
+    let fleet = EMPTY_FLEET;
+    for (let i = 0; i < ADAPTIVE.fleetWindow + 10; i++) fleet = recordFleetGap(fleet, i, []);
+    expect(fleet.gaps).toHaveLength(ADAPTIVE.fleetWindow);
+    expect(fleet.shapes).toHaveLength(ADAPTIVE.fleetWindow);
+    expect(fleet.gaps.at(-1)).toBe(ADAPTIVE.fleetWindow + 9);
   });
 
   it("remembers a bounded number of gaps", () => {

@@ -3,6 +3,7 @@ import {
   TransactionCanceledException,
 } from "@aws-sdk/client-dynamodb";
 import { PutCommand, TransactGetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import type { FleetGaps } from "../../../domain/cooling-policy.ts";
 import type { InstancePool } from "../../../domain/instance.ts";
 import {
   applyPoolChange,
@@ -35,6 +36,17 @@ const versionOf = (item: Item) => (typeof item?.version === "number" ? item.vers
 
 const numbers = (value: unknown) => (Array.isArray(value) ? (value as number[]) : []);
 
+/**
+ * The fleet's gaps and their shapes, paired from the newest back: an item written before
+ * gaps had shapes offers only those that have one.
+ */
+const fleetOf = (item: Item): FleetGaps => {
+  const gaps = numbers(item?.gaps);
+  const shapes = numbers(item?.shapes);
+  const paired = Math.min(gaps.length, shapes.length);
+  return { gaps: gaps.slice(gaps.length - paired), shapes: shapes.slice(shapes.length - paired) };
+};
+
 const storedOf = (item: Item): StoredPoolHistory => ({
   idleSince: numbers(item?.idleSince),
   gaps: numbers(item?.gaps),
@@ -61,12 +73,11 @@ export class DynamoPoolStats extends DynamoTable implements PoolStats {
     for (let attempt = 1; ; attempt++) {
       const [poolItem, fleetItem] = await this.#read(Key);
       const stored = storedOf(poolItem);
-      const fleetGaps = numbers(fleetItem?.gaps);
+      const fleet = fleetOf(fleetItem);
       const applied = applyPoolChange(stored, change);
-      if (!applied)
-        return { history: { idleSince: stored.idleSince, gaps: stored.gaps }, fleetGaps };
+      if (!applied) return { history: { idleSince: stored.idleSince, gaps: stored.gaps }, fleet };
       const next = applied.stored;
-      const nextFleet = recordFleetGaps(fleetGaps, applied.recorded);
+      const nextFleet = recordFleetGaps(fleet, applied.recorded, stored.gaps);
       try {
         const poolPut = this.#versionedPut(Key, poolItem, next);
         if (applied.recorded.length === 0) await this.client.send(new PutCommand(poolPut));
@@ -75,11 +86,11 @@ export class DynamoPoolStats extends DynamoTable implements PoolStats {
             new TransactWriteCommand({
               TransactItems: [
                 { Put: poolPut },
-                { Put: this.#versionedPut(keys.fleetStats, fleetItem, { gaps: nextFleet }) },
+                { Put: this.#versionedPut(keys.fleetStats, fleetItem, nextFleet) },
               ],
             }),
           );
-        return { history: { idleSince: next.idleSince, gaps: next.gaps }, fleetGaps: nextFleet };
+        return { history: { idleSince: next.idleSince, gaps: next.gaps }, fleet: nextFleet };
       } catch (error) {
         if (!lostRace(error)) throw error;
         if (attempt >= MAX_TRIES) throw new PoolHistoryContended(change.id, MAX_TRIES);
