@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type CostModel, DEFAULT_COST_MODEL } from "../lambdas/domain/cooling-policy.ts";
 import { EC2_ON_DEMAND } from "../lambdas/domain/prices.ts";
+import { worstMemorylessRatio } from "./cooling/memoryless-bound.ts";
 import { drawCostVsColdStarts } from "./cooling/plot.ts";
 import { policies } from "./cooling/policies.ts";
 import { type SimulationResult, simulate, simulateOracle } from "./cooling/simulate.ts";
@@ -205,6 +206,15 @@ const replaySuite = (seed: number) => {
   const beaten = scores.filter((score) => score.prices.some((price) => price.beaten)).length;
   console.log(
     `worst adaptive ratio: ${worst}; a fixed policy beats adaptive on ${beaten} of ${scores.length} traces`,
+  );
+  const bounds = models
+    .map((each) => {
+      const { meanGapS, ratio } = worstMemorylessRatio(each);
+      return `${ratioText(ratio)} at $${each.waitPriceH}/h (a job every ${Math.round(meanGapS)} s)`;
+    })
+    .join(", ");
+  console.log(
+    `memoryless bound, the least any online policy can reach on a Poisson pool at its worst rate: ${bounds}`,
   );
   console.log(`simulated in ${elapsedS.toFixed(1)} s`);
   const rounded = (value: number) => Number(value.toFixed(4));
