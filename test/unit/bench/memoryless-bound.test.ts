@@ -23,12 +23,14 @@ const meanCost = (gaps: readonly number[], plan: CoolingPlan) =>
 /** One pool, one instance at a time: jobs of no duration arriving as a Poisson process. */
 const poissonPool = (meanGapS: number, count: number): TraceJob[] => {
   const random = seededRandom(7, "memoryless");
-  let at = 0;
-  return Array.from({ length: count }, () => ({
-    submitS: (at += random.exponential(meanGapS)),
-    durationS: 0,
-    pool: "p",
-  }));
+  const jobs: TraceJob[] = [];
+  for (
+    let at = random.exponential(meanGapS);
+    jobs.length < count;
+    at += random.exponential(meanGapS)
+  )
+    jobs.push({ submitS: at, durationS: 0, pool: "p" });
+  return jobs;
 };
 
 describe("the memoryless bound", () => {
