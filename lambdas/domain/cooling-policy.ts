@@ -287,7 +287,29 @@ export const adaptivePlan = (
       if (cost < best.cost) best = { plan, cost };
     }
   }
-  return best.plan;
+  return pastLongestSeen(best.plan, own.sorted, model);
+};
+
+/**
+ * Past the longest gap a pool has shown, its gaps say nothing, yet the next one is longer
+ * than all `n` seen with a chance of 1/(n+1), whatever their distribution: a young pool has
+ * not yet seen its long idle periods end. A plan that keeps the instance until the longest
+ * gap seen keeps it stopped a while longer: as long as storing it costs what a stopped
+ * start saves over a cold one, times that chance.
+ */
+const pastLongestSeen = (plan: CoolingPlan, sorted: readonly number[], model: CostModel) => {
+  const longest = sorted.at(-1);
+  const end = plan.warmS + plan.stoppedS;
+  if (longest === undefined || end < longest || end >= MAX_STOPPED_S) return plan;
+  const cold = startOverhead("cold", model);
+  const stopped = startOverhead("stopped", model);
+  const saving = cold.boot + cold.wait - stopped.boot - stopped.wait;
+  const extraS = saving / rates(model).stored / (sorted.length + 1);
+  if (!(extraS > 0)) return plan;
+  return {
+    warmS: plan.warmS,
+    stoppedS: Math.min(MAX_STOPPED_S, Math.max(plan.stoppedS, longest + extraS - plan.warmS)),
+  };
 };
 
 /** Index of the first sorted gap above `limit`. */

@@ -166,6 +166,17 @@ describe("the policies' plans", () => {
     expect(plan(2000)).toEqual({ warmS: 0, stoppedS: 0 });
   });
 
+  it("keeps an instance stopped past the longest gap its pool has shown, the less the more it has seen", () => {
+    // A stopped start saves 90 $ over a cold one, storing costs 0.1 $/s: 900 s, by 1/(n+1).
+    const young = adaptivePlan(Array(9).fill(50), model);
+    expect(young.warmS + young.stoppedS).toBeCloseTo(50 + 900 / 10);
+    const old = adaptivePlan(Array(99).fill(50), model);
+    expect(old.warmS + old.stoppedS).toBeCloseTo(50 + 900 / 100);
+    // A plan that lets its longest gaps go cold is left as it is.
+    const lets = adaptivePlan([...Array(9).fill(10), 5000], model);
+    expect(lets.warmS + lets.stoppedS).toBe(10);
+  });
+
   it("learns online, and beats every fixed keep-alive on a pool whose gaps are short", () => {
     const rows = [
       "submit_s,duration_s,pool",
