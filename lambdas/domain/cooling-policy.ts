@@ -97,11 +97,11 @@ export const gapOverhead = (
 export const total = (overhead: Overhead): number =>
   overhead.idle + overhead.stopped + overhead.boot + overhead.wait;
 
-/** What a cold start costs beyond a warm one: the price of giving an instance up. */
-const coldPenalty = (model: CostModel): number => {
+/** What a cold start costs beyond a start of `kind`: the price of giving an instance up. */
+const coldPenalty = (model: CostModel, kind: StartKind = "warm"): number => {
   const cold = startOverhead("cold", model);
-  const warm = startOverhead("warm", model);
-  return cold.boot + cold.wait - warm.boot - warm.wait;
+  const instead = startOverhead(kind, model);
+  return cold.boot + cold.wait - instead.boot - instead.wait;
 };
 
 /**
@@ -301,10 +301,7 @@ const pastLongestSeen = (plan: CoolingPlan, sorted: readonly number[], model: Co
   const longest = sorted.at(-1);
   const end = plan.warmS + plan.stoppedS;
   if (longest === undefined || end < longest || end >= MAX_STOPPED_S) return plan;
-  const cold = startOverhead("cold", model);
-  const stopped = startOverhead("stopped", model);
-  const saving = cold.boot + cold.wait - stopped.boot - stopped.wait;
-  const extraS = saving / rates(model).stored / (sorted.length + 1);
+  const extraS = coldPenalty(model, "stopped") / rates(model).stored / (sorted.length + 1);
   if (!(extraS > 0)) return plan;
   return {
     warmS: plan.warmS,

@@ -130,7 +130,11 @@ describe("ProcessCompute", () => {
   it("runs the agent's bundle, what an instance runs, not its sources", async () => {
     const { compute } = newCompute();
     const id = await launchOn(compute);
-    const argv = (await readFile(`/proc/${pidOf(compute, id)}/cmdline`, "utf8")).split("\0");
+    // Read once the child has exec'd: just after a spawn, its command line can still be empty.
+    const argv = await waitFor("the agent's command line", async () => {
+      const read = (await readFile(`/proc/${pidOf(compute, id)}/cmdline`, "utf8")).split("\0");
+      return read.some(Boolean) && read;
+    });
     expect(argv).toContain(AGENT_BUNDLE);
     expect(argv.filter((arg) => arg.endsWith(".ts"))).toEqual([]);
     await waitFor("a poll from the bundled agent", () => cp.pollsOf(id).length > 0);
