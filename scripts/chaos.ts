@@ -2,9 +2,10 @@
  * A seeded chaos campaign against the local control plane: `npm run chaos -- --seed S
  * --jobs N --faults M [--settle-s T]` submits N jobs, injects M faults drawn from the seed
  * while they run (agent kills, restarts, capacity errors, throttling, spot notices,
- * duplicate and late agent reports), gives the jobs T seconds (120 by default) to end or be
- * training, runs the reaper once, and checks that no job is lost, no instance is held by
- * two jobs and no instance runs without a purpose. Its last line ends `jobs=N faults=M
+ * duplicate and late agent reports), gives the jobs T seconds (120 by default) to end and
+ * free their instances, runs the reaper once and gives them that again (a job still training
+ * then is not lost), and checks that no job is lost, no instance is held by two jobs and no
+ * instance runs without a purpose. Its last line ends `jobs=N faults=M
  * lost=0 orphans=0 double_assigned=0`; it exits non-zero when any count is not zero.
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -49,9 +50,8 @@ export interface ChaosResult {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A job the campaign can leave as it is: ended, or training. */
-const settled = (phase: Parameters<typeof isTerminal>[0]) =>
-  isTerminal(phase) || phase === "TRAINING";
+/** How long jobs get to settle again once the reaper has run. */
+const RESETTLE_MS = 20_000;
 
 /** A job's phases as its events tell them, for a campaign's report of a lost job. */
 const historyOf = async (local: LocalControlPlane, jobId: string) =>
@@ -72,7 +72,10 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
       stateDir,
       port,
       backoffMs: 50,
+      // Agents beat every second: one killed mid-step is silent in seconds, not the workflow's
+      // 120 s, well within a campaign's settling time.
       agentEnv: { GPUCTL_HEARTBEAT_S: "1" },
+      heartbeatTimeoutS: 10,
       probes: { apiRequest: recorder.probe },
     });
   let local: LocalControlPlane = await start();
@@ -105,20 +108,38 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
       );
     }
 
-    const deadline = Date.now() + (options.settleMs ?? 120_000);
     const jobs = async () =>
       (await Promise.all(jobIds.map((id) => local.cp.jobs.get(id)))).flatMap((record) =>
         record ? [record.job] : [],
       );
-    while (Date.now() < deadline && !(await jobs()).every((job) => settled(job.phase)))
-      await sleep(250);
+    const allInstances = async () =>
+      (
+        await Promise.all(
+          INSTANCE_STATUSES.map((status) => local.cp.instances.listByStatus(status)),
+        )
+      ).flat();
+    // Settled: every job ended, and its workflow has freed its instance (its last step,
+    // which a busy machine can leave for a while after the end). The campaign's runs last
+    // seconds: a job still training when the time is up is the only live one not lost.
+    const quiet = async () => {
+      const ids = new Set(jobIds);
+      if (!(await jobs()).every((job) => isTerminal(job.phase))) return false;
+      return (await allInstances()).every(
+        (instance) => !("jobId" in instance && instance.jobId && ids.has(instance.jobId)),
+      );
+    };
+    const untilSettled = async (deadline: number) => {
+      while (Date.now() < deadline && !(await quiet())) await sleep(250);
+    };
+    await untilSettled(Date.now() + (options.settleMs ?? 120_000));
 
     // The storm is over: one reaper period after it, what the reaper finds is what it ends.
     local.faults.clear();
     await local.reapNow();
-    const instances = (
-      await Promise.all(INSTANCE_STATUSES.map((status) => local.cp.instances.listByStatus(status)))
-    ).flat();
+    // A job the reaper requeued is placed again, and one still training ends: each gets its
+    // time to settle.
+    await untilSettled(Date.now() + RESETTLE_MS);
+    const instances = await allInstances();
     const compute = await local.cp.compute.list();
     const violations = checkRun({
       jobs: await jobs(),
