@@ -15,8 +15,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { freePort } from "../lambdas/adapters/local/dynamodb-local.ts";
 import { startLocalControlPlane } from "../lambdas/adapters/local/local-control-plane.ts";
-import { INSTANCE_STATUSES } from "../lambdas/domain/instance.ts";
 import { isTerminal } from "../lambdas/domain/phases.ts";
+import { listInstances } from "../lambdas/use-cases/list-instances.ts";
 import { GpuctlClient } from "../sdk/client.ts";
 import {
   FAULT_KINDS,
@@ -112,12 +112,7 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosResult> => {
       (await Promise.all(jobIds.map((id) => local.cp.jobs.get(id)))).flatMap((record) =>
         record ? [record.job] : [],
       );
-    const allInstances = async () =>
-      (
-        await Promise.all(
-          INSTANCE_STATUSES.map((status) => local.cp.instances.listByStatus(status)),
-        )
-      ).flat();
+    const allInstances = () => listInstances(local.cp, { allOwners: true });
     // Settled: every job ended, and its workflow has freed its instance (its last step,
     // which a busy machine can leave for a while after the end). The campaign's runs last
     // seconds: a job still training when the time is up is the only live one not lost.

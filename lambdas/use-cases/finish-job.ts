@@ -142,9 +142,9 @@ const freeOrReport = async (cp: ReleasePorts, record: JobRecord, instance: Insta
   try {
     await freeInstance(cp, record, instance);
   } catch (error) {
-    // A pool history kept out by contention is retried as such: the close was not refused.
-    const throttled = error instanceof WorkflowError && error.name === WORKFLOW_ERRORS.throttled;
-    if (record.job.phase !== "CANCELING" || throttled) throw error;
+    // An error already named for the workflow (a pool history kept out by contention, to be
+    // retried as throttled) says what it is: only a close that failed is the cancel's failure.
+    if (record.job.phase !== "CANCELING" || error instanceof WorkflowError) throw error;
     if (record.job.reason !== "DELETE_FAILED")
       await applyJobEvent(cp, record.job.id, { type: "cancelFailed" });
     throw new WorkflowError(

@@ -20,6 +20,7 @@ import {
   transitionInstance,
 } from "../../../lambdas/domain/instance.ts";
 import type { Job } from "../../../lambdas/domain/job.ts";
+import { PoolHistoryContended } from "../../../lambdas/ports.ts";
 import type { ControlPlane } from "../../../lambdas/use-cases/control-plane.ts";
 import {
   abandonCooling,
@@ -27,6 +28,7 @@ import {
   expireStopped,
   releaseInstance,
 } from "../../../lambdas/use-cases/finish-job.ts";
+import { WORKFLOW_ERRORS } from "../../../lambdas/use-cases/workflow-errors.ts";
 import { freshStores, newRecord } from "../stores.ts";
 import { stopAfterEach } from "../workflows/harness.ts";
 
@@ -156,5 +158,21 @@ describe("freeing a job's instance leaves none without an end", () => {
       substatus: "TERMINATED",
     });
     expect(asked).toEqual([`terminate ${instanceId}`]);
+  });
+
+  it("retries a canceled job's release that a contended pool history kept out as throttled, not as a failed close", async () => {
+    const { cp } = controlPlane();
+    cp.pools = {
+      update: async () => {
+        throw new PoolHistoryContended("idle:contended", 50);
+      },
+    };
+    const { jobId } = await jobOn({ kind: "training", phase: "CANCELING" }, RUNNING);
+
+    await expect(releaseInstance(cp, jobId)).rejects.toMatchObject({
+      name: WORKFLOW_ERRORS.throttled,
+    });
+    expect((await stores.jobs.get(jobId))?.job).toMatchObject({ phase: "CANCELING" });
+    expect((await stores.jobs.get(jobId))?.job.reason).not.toBe("DELETE_FAILED");
   });
 });
