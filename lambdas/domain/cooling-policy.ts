@@ -144,6 +144,11 @@ export const ADAPTIVE = {
   minSamples: 8,
   /** Candidate durations tried: this many quantiles of the observed gaps. */
   quantiles: 48,
+  /**
+   * How fast the chance of an idle period outlasting t falls past the longest one seen, as
+   * t^-tailIndex: a fair random walk's return (see `pastLongestSeen`).
+   */
+  tailIndex: 0.5,
 };
 
 /**
@@ -291,22 +296,22 @@ export const adaptivePlan = (
 };
 
 /**
- * Past the longest gap a pool has shown, its gaps say nothing, yet the next one is longer
- * than all `n` seen with a chance of 1/(n+1), whatever their distribution: a young pool has
- * not yet seen its long idle periods end. A plan that keeps the instance until the longest
- * gap seen keeps it stopped a while longer: as long as storing it costs what a stopped
- * start saves over a cold one, times that chance.
+ * Past the longest gap a pool has shown, its own gaps say nothing of when the next job
+ * comes. An idle period ends when the pool's busy instances climb back to where they were
+ * when it began, and over the short run their count moves like a fair random walk, whose
+ * return outlasts t with a chance falling as t^-1/2 (`ADAPTIVE.tailIndex`). Under that tail
+ * an idle period that has lasted t ends within the next dt with a chance of dt/(2t):
+ * keeping the instance stopped costs storage for dt, and saves a cold start's extra over a
+ * stopped one with that chance. So a plan that keeps the instance until the longest gap seen
+ * keeps it stopped as long as that pays: until storing it has cost half that extra.
  */
 const pastLongestSeen = (plan: CoolingPlan, sorted: readonly number[], model: CostModel) => {
   const longest = sorted.at(-1);
   const end = plan.warmS + plan.stoppedS;
-  if (longest === undefined || end < longest || end >= MAX_STOPPED_S) return plan;
-  const extraS = coldPenalty(model, "stopped") / rates(model).stored / (sorted.length + 1);
-  if (!(extraS > 0)) return plan;
-  return {
-    warmS: plan.warmS,
-    stoppedS: Math.min(MAX_STOPPED_S, Math.max(plan.stoppedS, longest + extraS - plan.warmS)),
-  };
+  if (longest === undefined || end < longest) return plan;
+  const keepS = (ADAPTIVE.tailIndex * coldPenalty(model, "stopped")) / rates(model).stored;
+  if (!(keepS > end)) return plan;
+  return { warmS: plan.warmS, stoppedS: Math.min(MAX_STOPPED_S, keepS - plan.warmS) };
 };
 
 /** Index of the first sorted gap above `limit`. */
