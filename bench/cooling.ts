@@ -183,7 +183,11 @@ const replaySuite = (seed: number) => {
     "trace",
     "jobs",
     "pools",
-    ...perPrice((price) => [`${price}: adaptive vs oracle`, `${price}: best other policy`]),
+    ...perPrice((price) => [
+      `${price}: adaptive vs oracle`,
+      `${price}: best other policy`,
+      `${price}: best plan per pool, hindsight`,
+    ]),
     "adaptive beaten",
   ];
   const rows = scores.map((score) => [
@@ -193,6 +197,7 @@ const replaySuite = (seed: number) => {
     ...score.prices.flatMap((price: PriceScore) => [
       ratioText(price.adaptiveRatio),
       `${price.bestOther}, ${ratioText(price.bestOtherRatio)}`,
+      ratioText(price.hindsightRatio),
     ]),
     beatenAt(score),
   ]);
@@ -200,12 +205,16 @@ const replaySuite = (seed: number) => {
     `cooling trace suite, seed ${seed}; ${describeModel(model, SUITE_WAIT_PRICES_H.map((price) => `$${price}/h`).join(" or "))}`,
   );
   console.log(formatTable(headers, rows));
-  const worst = worstRatios(scores)
-    .map(({ waitPriceH, ratio, trace }) => `${ratioText(ratio)} at $${waitPriceH}/h (${trace})`)
-    .join(", ");
+  const worst = (ratioOf?: (price: PriceScore) => number) =>
+    worstRatios(scores, ratioOf)
+      .map(({ waitPriceH, ratio, trace }) => `${ratioText(ratio)} at $${waitPriceH}/h (${trace})`)
+      .join(", ");
   const beaten = scores.filter((score) => score.prices.some((price) => price.beaten)).length;
   console.log(
-    `worst adaptive ratio: ${worst}; a fixed policy beats adaptive on ${beaten} of ${scores.length} traces`,
+    `worst adaptive ratio: ${worst()}; a fixed policy beats adaptive on ${beaten} of ${scores.length} traces`,
+  );
+  console.log(
+    `what learning costs, adaptive over the best plan per pool in hindsight, at worst: ${worst((price) => price.adaptiveRatio / price.hindsightRatio)}`,
   );
   const bounds = models
     .map((each) => {
@@ -226,6 +235,7 @@ const replaySuite = (seed: number) => {
           ...price,
           adaptiveRatio: rounded(price.adaptiveRatio),
           bestOtherRatio: rounded(price.bestOtherRatio),
+          hindsightRatio: rounded(price.hindsightRatio),
         })),
       }),
     );

@@ -3,6 +3,7 @@ import {
   type CostModel,
   EMPTY_FLEET,
   gapOverhead,
+  hindsightPlan,
   idleOverhead,
   type Overhead,
   oraclePlan,
@@ -209,3 +210,41 @@ export const simulateOracle = (jobs: readonly TraceJob[], model: CostModel): Sim
     },
     () => ({}),
   );
+
+/**
+ * Each pool kept under one plan, the one that would have cost its gaps least
+ * (`hindsightPlan`): what learning still costs, where the oracle also knows each gap. Under
+ * one plan the idle instance a job takes is the one freed last (none freed later can be
+ * colder), so a pool's gaps are those of its instances taken last freed first.
+ */
+export const simulateHindsight = (
+  jobs: readonly TraceJob[],
+  model: CostModel,
+): SimulationResult => {
+  const gaps = new Map<string, number[]>();
+  replay(
+    "gaps",
+    jobs,
+    model,
+    () => ({ warmS: 0, stoppedS: 0 }),
+    (pool, stack, now) => {
+      const slot = stack.pop();
+      if (slot)
+        gaps
+          .set(pool, gaps.get(pool) ?? [])
+          .get(pool)
+          ?.push(now - slot.freedAt);
+      return { kind: "cold", overhead: zero() };
+    },
+    () => ({}),
+  );
+  const plans = new Map(
+    [...gaps].map(([pool, poolGaps]) => [pool, hindsightPlan(poolGaps, model)]),
+  );
+  const terminate = { warmS: 0, stoppedS: 0 };
+  return simulate(
+    jobs,
+    { name: "best plan per pool (hindsight)", plan: (pool) => plans.get(pool) ?? terminate },
+    model,
+  );
+};

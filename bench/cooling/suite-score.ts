@@ -1,7 +1,10 @@
-/** How the adaptive policy fares on each trace of the suite: against the oracle, and against the best fixed policy. */
+/**
+ * How the adaptive policy fares on each trace of the suite: against the oracle, against the
+ * best fixed policy, and against the best plan per pool in hindsight.
+ */
 import type { CostModel } from "../../lambdas/domain/cooling-policy.ts";
 import { adaptive, policies } from "./policies.ts";
-import { simulate, simulateOracle } from "./simulate.ts";
+import { simulate, simulateHindsight, simulateOracle } from "./simulate.ts";
 import type { TraceJob } from "./trace.ts";
 
 export interface PriceScore {
@@ -13,6 +16,8 @@ export interface PriceScore {
   bestOtherRatio: number;
   /** That policy costs less than the adaptive one. */
   beaten: boolean;
+  /** Each pool kept under the one plan that would have cost it least, over the oracle's overhead. */
+  hindsightRatio: number;
 }
 
 export interface TraceScore {
@@ -41,6 +46,7 @@ const scoreAt = (jobs: readonly TraceJob[], model: CostModel): PriceScore => {
     bestOther: best.policy,
     bestOtherRatio: best.ratio,
     beaten: best.ratio < own.ratio,
+    hindsightRatio: simulateHindsight(jobs, model).overheadCost / oracle,
   };
 };
 
@@ -55,15 +61,19 @@ export const scoreTrace = (
   prices: models.map((model) => scoreAt(jobs, model)),
 });
 
-/** Per cost model, the trace where adaptive is furthest from the oracle. */
+/**
+ * Per cost model, the trace where adaptive is furthest from the oracle, or from what
+ * `ratioOf` measures it against.
+ */
 export const worstRatios = (
   scores: readonly TraceScore[],
+  ratioOf: (price: PriceScore) => number = (price) => price.adaptiveRatio,
 ): Array<{ waitPriceH: number; ratio: number; trace: string }> =>
   (scores[0]?.prices ?? []).map((_, i) =>
     scores
       .map(({ prices, trace }) => {
-        const { waitPriceH, adaptiveRatio } = prices[i] as PriceScore;
-        return { waitPriceH, ratio: adaptiveRatio, trace };
+        const price = prices[i] as PriceScore;
+        return { waitPriceH: price.waitPriceH, ratio: ratioOf(price), trace };
       })
       .reduce((worst, entry) => (entry.ratio > worst.ratio ? entry : worst)),
   );

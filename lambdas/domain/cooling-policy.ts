@@ -281,18 +281,49 @@ export const adaptivePlan = (
     ]),
     MAX_STOPPED_S,
   ].sort((a, b) => a - b);
-  const expected = (plan: CoolingPlan) =>
-    ownWeight * meanOverhead(own, plan, model) + (1 - ownWeight) * meanOverhead(fleet, plan, model);
-  let best = { plan: breakEvenPlan(model), cost: Number.POSITIVE_INFINITY };
-  for (const warmS of candidates) {
-    for (const end of candidates) {
+  const plan = cheapestPlan(
+    candidates,
+    (plan) =>
+      ownWeight * meanOverhead(own, plan, model) +
+      (1 - ownWeight) * meanOverhead(fleet, plan, model),
+  );
+  return pastLongestSeen(plan, own.sorted, model);
+};
+
+/** Of the plans that keep an instance warm, then until, one of these sorted durations each, the one `expected` finds cheapest. */
+const cheapestPlan = (
+  durations: readonly number[],
+  expected: (plan: CoolingPlan) => number,
+): CoolingPlan => {
+  let best = { plan: { warmS: 0, stoppedS: 0 }, cost: Number.POSITIVE_INFINITY };
+  for (const warmS of durations) {
+    for (const end of durations) {
       if (end < warmS) continue;
       const plan = { warmS, stoppedS: Math.min(end - warmS, MAX_STOPPED_S) };
       const cost = expected(plan);
       if (cost < best.cost) best = { plan, cost };
     }
   }
-  return pastLongestSeen(best.plan, own.sorted, model);
+  return best.plan;
+};
+
+/** Durations a pool's plan in hindsight is searched at: each of its gaps, or this many quantiles of them. */
+const HINDSIGHT_DURATIONS = 512;
+
+/**
+ * With hindsight of all of a pool's gaps: the one plan that would have cost it least. Not a
+ * policy (it knows the future), but what a policy that knew how the pool's gaps are spread,
+ * not each gap, would pick: on a pool whose gaps are drawn alike, no online policy does
+ * better on average, so it measures what learning still costs.
+ */
+export const hindsightPlan = (gaps: readonly number[], model: CostModel): CoolingPlan => {
+  const sample = sampleOf(gaps);
+  const durations = [
+    0,
+    ...new Set(quantilesOf(sample.sorted, Math.min(HINDSIGHT_DURATIONS, gaps.length))),
+    MAX_STOPPED_S,
+  ].sort((a, b) => a - b);
+  return cheapestPlan(durations, (plan) => meanOverhead(sample, plan, model));
 };
 
 /**

@@ -219,11 +219,22 @@ describe("the suite's score", () => {
         bestOther: "terminate at once",
         bestOtherRatio: 2,
         beaten: false,
+        hindsightRatio: adaptiveRatio / (trace === "x" ? 1.1 : 1.05),
       })),
     });
-    expect(worstRatios([score("x", [1.2, 1.9]), score("y", [1.5, 1.1])])).toEqual([
+    const scores = [score("x", [1.2, 1.9]), score("y", [1.5, 1.1])];
+    expect(worstRatios(scores)).toEqual([
       { waitPriceH: 0, ratio: 1.5, trace: "y" },
       { waitPriceH: 20, ratio: 1.9, trace: "x" },
+    ]);
+    const overHindsight = worstRatios(
+      scores,
+      (price) => price.adaptiveRatio / price.hindsightRatio,
+    );
+    expect(overHindsight.map(({ trace }) => trace)).toEqual(["x", "x"]);
+    expect(overHindsight.map(({ ratio }) => ratio)).toEqual([
+      expect.closeTo(1.1),
+      expect.closeTo(1.1),
     ]);
   });
 });

@@ -1,0 +1,90 @@
+/**
+ * The best plan per pool in hindsight: the one plan that would have cost a pool's gaps
+ * least, what the suite measures adaptive's learning against.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { policies } from "../../../bench/cooling/policies.ts";
+import { simulate, simulateHindsight, simulateOracle } from "../../../bench/cooling/simulate.ts";
+import {
+  type CoolingPlan,
+  type CostModel,
+  DEFAULT_COST_MODEL,
+  gapOverhead,
+  hindsightPlan,
+  total,
+} from "../../../lambdas/domain/cooling-policy.ts";
+
+const AT_WAIT_PRICES: CostModel[] = [0, 20].map((waitPriceH) => ({
+  ...DEFAULT_COST_MODEL,
+  bootS: { warm: 5, stopped: 60, cold: 180 },
+  waitPriceH,
+}));
+
+const plan = fc.record({
+  warmS: fc.integer({ min: 0, max: 20_000 }),
+  stoppedS: fc.integer({ min: 0, max: 500_000 }),
+});
+
+const costOf = (gaps: readonly number[], each: CoolingPlan, model: CostModel) =>
+  gaps.reduce((sum, gap) => sum + total(gapOverhead(each, gap, model)), 0);
+
+const margin = (cost: number) => 1e-9 * Math.max(1, cost);
+
+describe("the best plan in hindsight", () => {
+  it("costs a pool's gaps no more than any other plan", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 400_000 }), { minLength: 1, maxLength: 60 }),
+        plan,
+        fc.constantFrom(...AT_WAIT_PRICES),
+        (gaps, other, model) => {
+          const best = costOf(gaps, hindsightPlan(gaps, model), model);
+          expect(best).toBeLessThanOrEqual(costOf(gaps, other, model) + margin(best));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("keeps warm through short gaps, stopped through middling ones, and gives up on long ones", () => {
+    const [model] = AT_WAIT_PRICES as [CostModel];
+    expect(hindsightPlan(Array(20).fill(30), model).warmS).toBe(30);
+    expect(hindsightPlan(Array(20).fill(3600), model)).toEqual({ warmS: 0, stoppedS: 3600 });
+    expect(hindsightPlan(Array(20).fill(300_000), model)).toEqual({ warmS: 0, stoppedS: 0 });
+  });
+
+  it("lies between the oracle and every fixed policy on a pool that runs one job at a time", () => {
+    const idleThenRun = fc.record({
+      idleS: fc.integer({ min: 0, max: 200_000 }),
+      durationS: fc.integer({ min: 0, max: 3_000 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(idleThenRun, { minLength: 1, maxLength: 30 }),
+        plan,
+        fc.constantFrom(...AT_WAIT_PRICES),
+        (steps, other, model) => {
+          let at = 0;
+          const jobs = steps.map(({ idleS, durationS }) => {
+            const job = { submitS: at + idleS, durationS, pool: "p" };
+            at = job.submitS + durationS;
+            return job;
+          });
+          const hindsight = simulateHindsight(jobs, model).overheadCost;
+          const oracle = simulateOracle(jobs, model).overheadCost;
+          expect(hindsight).toBeGreaterThanOrEqual(oracle - margin(oracle));
+          const fixed = [
+            ...policies(model).filter((policy) => !policy.name.startsWith("adaptive")),
+            { name: "other", plan: () => other },
+          ];
+          for (const policy of fixed)
+            expect(hindsight).toBeLessThanOrEqual(
+              simulate(jobs, policy, model).overheadCost + margin(hindsight),
+            );
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
