@@ -12,7 +12,7 @@ import { worstMemorylessRatio } from "./cooling/memoryless-bound.ts";
 import { drawCostVsColdStarts } from "./cooling/plot.ts";
 import { policies } from "./cooling/policies.ts";
 import { type SimulationResult, simulate, simulateOracle } from "./cooling/simulate.ts";
-import { SUITE } from "./cooling/suite.ts";
+import { SUITE, SUITE_BOOT_S, SUITE_WAIT_PRICES_H } from "./cooling/suite.ts";
 import {
   type PriceScore,
   scoreTrace,
@@ -27,10 +27,6 @@ const usage = `usage: npm run bench:cooling -- --trace FILE [--format neutral|op
   [--write-neutral FILE.csv]  (keeps the trace converted to submit_s,duration_s,pool)
 or: npm run bench:cooling -- --suite [--seed 1] [--write-suite DIR]
   [--instance-type | --price-h] [--ebs-gb] [--boot-s 5,60,180]  (at $0/h and $20/h of user wait)`;
-
-/** The suite's boots: a warm start is a handover to a running agent that polls, a few seconds. */
-const SUITE_BOOT_S: CostModel["bootS"] = { warm: 5, stopped: 60, cold: 180 };
-const SUITE_WAIT_PRICES_H = [0, 20];
 
 const fail = (message: string): never => {
   console.error(`bench:cooling: ${message}\n${usage}`);

@@ -4,8 +4,20 @@
  * Alibaba trace shipped in `bench/traces/`.
  */
 import { readFileSync } from "node:fs";
+import { type CostModel, DEFAULT_COST_MODEL } from "../../lambdas/domain/cooling-policy.ts";
 import { type Random, seededRandom } from "./random.ts";
 import { parseOpenb, parseOpenbByRequest, type TraceJob } from "./trace.ts";
+
+/** The suite's boots: a warm start is a handover to a running agent that polls, a few seconds. */
+export const SUITE_BOOT_S: CostModel["bootS"] = { warm: 5, stopped: 60, cold: 180 };
+/** What an hour of a user's wait is worth: nothing, or an engineer's time. */
+export const SUITE_WAIT_PRICES_H = [0, 20];
+/** The suite's cost models at the default prices, one per wait price. */
+export const SUITE_MODELS: readonly CostModel[] = SUITE_WAIT_PRICES_H.map((waitPriceH) => ({
+  ...DEFAULT_COST_MODEL,
+  bootS: SUITE_BOOT_S,
+  waitPriceH,
+}));
 
 export interface SuiteTrace {
   name: string;

@@ -6,20 +6,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { policies } from "../../../bench/cooling/policies.ts";
 import { simulate, simulateHindsight, simulateOracle } from "../../../bench/cooling/simulate.ts";
+import { SUITE_MODELS } from "../../../bench/cooling/suite.ts";
 import {
   type CoolingPlan,
   type CostModel,
-  DEFAULT_COST_MODEL,
   gapOverhead,
   hindsightPlan,
   total,
 } from "../../../lambdas/domain/cooling-policy.ts";
-
-const AT_WAIT_PRICES: CostModel[] = [0, 20].map((waitPriceH) => ({
-  ...DEFAULT_COST_MODEL,
-  bootS: { warm: 5, stopped: 60, cold: 180 },
-  waitPriceH,
-}));
 
 const plan = fc.record({
   warmS: fc.integer({ min: 0, max: 20_000 }),
@@ -37,7 +31,7 @@ describe("the best plan in hindsight", () => {
       fc.property(
         fc.array(fc.integer({ min: 0, max: 400_000 }), { minLength: 1, maxLength: 60 }),
         plan,
-        fc.constantFrom(...AT_WAIT_PRICES),
+        fc.constantFrom(...SUITE_MODELS),
         (gaps, other, model) => {
           const best = costOf(gaps, hindsightPlan(gaps, model), model);
           expect(best).toBeLessThanOrEqual(costOf(gaps, other, model) + margin(best));
@@ -48,7 +42,7 @@ describe("the best plan in hindsight", () => {
   });
 
   it("keeps warm through short gaps, stopped through middling ones, and gives up on long ones", () => {
-    const [model] = AT_WAIT_PRICES as [CostModel];
+    const [model] = SUITE_MODELS as [CostModel];
     expect(hindsightPlan(Array(20).fill(30), model).warmS).toBe(30);
     expect(hindsightPlan(Array(20).fill(3600), model)).toEqual({ warmS: 0, stoppedS: 3600 });
     expect(hindsightPlan(Array(20).fill(300_000), model)).toEqual({ warmS: 0, stoppedS: 0 });
@@ -63,7 +57,7 @@ describe("the best plan in hindsight", () => {
       fc.property(
         fc.array(idleThenRun, { minLength: 1, maxLength: 30 }),
         plan,
-        fc.constantFrom(...AT_WAIT_PRICES),
+        fc.constantFrom(...SUITE_MODELS),
         (steps, other, model) => {
           let at = 0;
           const jobs = steps.map(({ idleS, durationS }) => {

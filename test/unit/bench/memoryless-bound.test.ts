@@ -7,15 +7,16 @@ import {
 import { adaptive } from "../../../bench/cooling/policies.ts";
 import { seededRandom } from "../../../bench/cooling/random.ts";
 import { simulate, simulateOracle } from "../../../bench/cooling/simulate.ts";
+import { SUITE_MODELS } from "../../../bench/cooling/suite.ts";
 import type { TraceJob } from "../../../bench/cooling/trace.ts";
 import {
   type CoolingPlan,
-  DEFAULT_COST_MODEL,
+  type CostModel,
   gapOverhead,
   total,
 } from "../../../lambdas/domain/cooling-policy.ts";
 
-const model = { ...DEFAULT_COST_MODEL, bootS: { warm: 5, stopped: 60, cold: 180 }, waitPriceH: 20 };
+const model = SUITE_MODELS[1] as CostModel;
 
 const meanCost = (gaps: readonly number[], plan: CoolingPlan) =>
   gaps.reduce((sum, gap) => sum + total(gapOverhead(plan, gap, model)), 0) / gaps.length;

@@ -7,18 +7,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { policies } from "../../../bench/cooling/policies.ts";
 import { simulate, simulateOracle } from "../../../bench/cooling/simulate.ts";
+import { SUITE_MODELS } from "../../../bench/cooling/suite.ts";
 import { parseNeutral, type TraceJob } from "../../../bench/cooling/trace.ts";
-import {
-  type CoolingPlan,
-  type CostModel,
-  DEFAULT_COST_MODEL,
-} from "../../../lambdas/domain/cooling-policy.ts";
-
-const AT_WAIT_PRICES: CostModel[] = [0, 20].map((waitPriceH) => ({
-  ...DEFAULT_COST_MODEL,
-  bootS: { warm: 5, stopped: 60, cold: 180 },
-  waitPriceH,
-}));
+import type { CoolingPlan, CostModel } from "../../../lambdas/domain/cooling-policy.ts";
 
 const job = fc.record({
   submitS: fc.integer({ min: 0, max: 3_000 }),
@@ -43,7 +34,7 @@ describe("the oracle", () => {
     // With each instance freed after its job's boot, the cold starts here freed instances
     // later than the oracle's warm ones, and this plan came out $0.158 against $0.168.
     const trace = parseNeutral("submit_s,duration_s,pool\n83,8,p\n341,147,p\n488,170,p\n502,101,p");
-    const [atNoWaitPrice] = AT_WAIT_PRICES as [CostModel];
+    const [atNoWaitPrice] = SUITE_MODELS as [CostModel];
     const policy = simulate(trace, cycling([{ warmS: 115, stoppedS: 2810 }]), atNoWaitPrice);
     expect(simulateOracle(trace, atNoWaitPrice).overheadCost).toBeLessThanOrEqual(
       policy.overheadCost,
@@ -55,7 +46,7 @@ describe("the oracle", () => {
       fc.property(
         fc.array(job, { minLength: 1, maxLength: 12 }),
         fc.array(plan, { minLength: 1, maxLength: 8 }),
-        fc.constantFrom(...AT_WAIT_PRICES),
+        fc.constantFrom(...SUITE_MODELS),
         (jobs: TraceJob[], plans, model) => {
           const oracle = simulateOracle(jobs, model).overheadCost;
           for (const policy of [...policies(model), cycling(plans)])
