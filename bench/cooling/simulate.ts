@@ -2,6 +2,7 @@ import {
   type CoolingPlan,
   type CostModel,
   EMPTY_FLEET,
+  fleetSource,
   gapOverhead,
   hindsightPlan,
   idleOverhead,
@@ -143,7 +144,8 @@ export interface SimulationOptions {
  * A policy's run: plans are made when instances go idle, from what it has observed so far.
  * What it observes are the gaps of its pool's idle periods as if no instance were ever
  * given up (each job ends the most recent idle period): what happens to an instance does
- * not hide how long its idle period would have lasted.
+ * not hide how long its idle period would have lasted. Each pool of a trace counts as its
+ * own owner's in the fleet's share (`ADAPTIVE.fleetShare`).
  */
 export const simulate = (
   jobs: readonly TraceJob[],
@@ -171,7 +173,7 @@ export const simulate = (
       const before = historyOf(pool);
       const arrived = changePoolHistory(before, { type: "jobArrived", atS: now });
       histories.set(pool, arrived.history);
-      fleet = recordFleetGaps(fleet, arrived.recorded, before.gaps);
+      fleet = recordFleetGaps(fleet, arrived.recorded, before.gaps, fleetSource(pool));
       const spent = zero();
       // Instances whose plan ran out are gone: each cost its whole plan and serves no one.
       for (let i = slots.length - 1; i >= 0; i--) {

@@ -130,6 +130,12 @@ export const ADAPTIVE = {
   /** Gaps remembered of every pool of the control plane: the prior a pool starts from. */
   fleetWindow: 2048,
   /**
+   * The most of the fleet's window one owner's pools hold: the prior stays a mix of owners,
+   * however many jobs one of them runs, and no owner can bend what the others' young pools
+   * borrow by more than this share.
+   */
+  fleetShare: 1 / 8,
+  /**
    * How many of its own gaps a pool's history is worth as much as the fleet's: a pool with
    * this many weighs its own history and the fleet's equally, and leans on its own as it grows.
    */
@@ -169,9 +175,24 @@ export interface FleetGaps {
   gaps: number[];
   /** One per gap, in the same order. */
   shapes: number[];
+  /** One per gap, in the same order: whose pool recorded it, as `fleetSource` names them. */
+  sources: string[];
 }
 
-export const EMPTY_FLEET: FleetGaps = { gaps: [], shapes: [] };
+export const EMPTY_FLEET: FleetGaps = { gaps: [], shapes: [], sources: [] };
+
+/**
+ * Whose gaps they are, as the fleet keeps it: a short hash of the owner (FNV-1a, 32 bits),
+ * enough to count an owner's share of the fleet without naming them.
+ */
+export const fleetSource = (owner: string): string => {
+  let hash = 0x811c9dc5;
+  for (const char of owner) {
+    hash ^= char.codePointAt(0) as number;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, "0");
+};
 
 const logGap = (gapS: number): number => Math.log1p(gapS);
 
@@ -196,19 +217,33 @@ export const poolLogScale = (
 const roundShape = (shape: number): number => Math.round(shape * 1000) / 1000;
 
 /**
- * The fleet's gaps with one more, recorded by a pool whose gaps were `poolGaps` before it,
- * forgetting the oldest beyond the fleet's window. A gap with nothing to compare it with is
- * its own scale.
+ * The fleet's gaps with one more, recorded by a pool of `source` whose gaps were `poolGaps`
+ * before it. The fleet forgets that source's oldest gap once it holds its share
+ * (`ADAPTIVE.fleetShare`), else its own oldest beyond its window. A gap with nothing to
+ * compare it with is its own scale.
  */
 export const recordFleetGap = (
   fleet: FleetGaps,
   gapS: number,
   poolGaps: readonly number[],
+  source: string,
 ): FleetGaps => {
   const scale = poolLogScale(poolGaps, fleet.gaps) ?? logGap(gapS);
+  const held = fleet.sources.filter((each) => each === source).length;
+  const forget =
+    held >= ADAPTIVE.fleetWindow * ADAPTIVE.fleetShare
+      ? fleet.sources.indexOf(source)
+      : fleet.gaps.length >= ADAPTIVE.fleetWindow
+        ? 0
+        : -1;
+  const kept = <T>(values: readonly T[], added: T): T[] => [
+    ...values.filter((_, i) => i !== forget),
+    added,
+  ];
   return {
-    gaps: [...fleet.gaps, gapS].slice(-ADAPTIVE.fleetWindow),
-    shapes: [...fleet.shapes, roundShape(logGap(gapS) - scale)].slice(-ADAPTIVE.fleetWindow),
+    gaps: kept(fleet.gaps, gapS),
+    shapes: kept(fleet.shapes, roundShape(logGap(gapS) - scale)),
+    sources: kept(fleet.sources, source),
   };
 };
 

@@ -93,11 +93,12 @@ export const changePoolHistory = (
 };
 
 /**
- * The fleet's gaps with those a change just recorded in a pool whose gaps were `poolGaps`
- * before it, forgetting the oldest beyond its window.
+ * The fleet's gaps with those a change just recorded in a pool of `source` whose gaps were
+ * `poolGaps` before it (see `recordFleetGap`).
  */
 export const recordFleetGaps = (
   fleet: FleetGaps,
   recorded: readonly number[],
   poolGaps: readonly number[],
-): FleetGaps => recorded.reduce((next, gap) => recordFleetGap(next, gap, poolGaps), fleet);
+  source: string,
+): FleetGaps => recorded.reduce((next, gap) => recordFleetGap(next, gap, poolGaps, source), fleet);

@@ -6,7 +6,7 @@
  * property tests that run the use cases hundreds of times, where DynamoDB Local's round trips
  * would take minutes; the stores themselves are tested against DynamoDB Local elsewhere.
  */
-import { EMPTY_FLEET, type FleetGaps } from "../../lambdas/domain/cooling-policy.ts";
+import { EMPTY_FLEET, type FleetGaps, fleetSource } from "../../lambdas/domain/cooling-policy.ts";
 import type { Instance, InstancePool, InstanceStatus } from "../../lambdas/domain/instance.ts";
 import type { Phase } from "../../lambdas/domain/phases.ts";
 import {
@@ -220,7 +220,12 @@ export class MemoryPoolStats implements PoolStats {
     const applied = applyPoolChange(stored, change);
     if (applied) {
       this.#histories.set(poolKey(pool), applied.stored);
-      this.#fleet = recordFleetGaps(this.#fleet, applied.recorded, stored.gaps);
+      this.#fleet = recordFleetGaps(
+        this.#fleet,
+        applied.recorded,
+        stored.gaps,
+        fleetSource(pool.owner),
+      );
     }
     const { idleSince, gaps } = applied?.stored ?? stored;
     return copy({ history: { idleSince, gaps }, fleet: this.#fleet });

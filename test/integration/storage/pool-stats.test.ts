@@ -2,7 +2,7 @@ import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, it } from "vitest";
 import { keys } from "../../../lambdas/adapters/aws/dynamodb/items.ts";
 import { DynamoPoolStats } from "../../../lambdas/adapters/aws/dynamodb/pool-stats.ts";
-import { ADAPTIVE, EMPTY_FLEET } from "../../../lambdas/domain/cooling-policy.ts";
+import { ADAPTIVE, EMPTY_FLEET, fleetSource } from "../../../lambdas/domain/cooling-policy.ts";
 import {
   arrivalChange,
   idleChange,
@@ -14,9 +14,13 @@ import { freshTable } from "../table.ts";
 const pool = { instanceType: "g5.xlarge", envHash: "env", region: "us-east-1", owner: "ada" };
 const job = (id: string) => ({ id, attempt: 1, requeues: 0 });
 const instance = (id: string) => ({ id, coolingEpoch: 0 });
-/** The fleet after these gaps, each recorded by a pool whose gaps were those before it. */
+const ada = fleetSource(pool.owner);
+/** The fleet after these gaps, each recorded by a pool of ada's whose gaps were those before it. */
 const fleetOf = (...recorded: Array<[gap: number, poolGaps: number[]]>) =>
-  recorded.reduce((fleet, [gap, poolGaps]) => recordFleetGaps(fleet, [gap], poolGaps), EMPTY_FLEET);
+  recorded.reduce(
+    (fleet, [gap, poolGaps]) => recordFleetGaps(fleet, [gap], poolGaps, ada),
+    EMPTY_FLEET,
+  );
 
 /** A change whose id is unique in the test, so it is applied. */
 const read = (): PoolChange => ({ id: `read:${Math.random()}`, type: "wentIdle", atS: 0 });
@@ -82,37 +86,57 @@ describe("pool statistics on DynamoDB", () => {
     });
   });
 
-  it("keeps the fleet's most recent gaps within its window", async () => {
+  it("keeps the fleet's most recent gaps within its window, and each owner's within its share", async () => {
     const table = await freshTable();
     const stats = new DynamoPoolStats(table);
     const full = Array.from({ length: ADAPTIVE.fleetWindow }, (_, i) => i);
     const shapes = full.map(() => 0);
+    const sources = full.map((i) => `other-${i % 16}`);
     await table.client.send(
       new PutCommand({
         TableName: table.tableName,
-        Item: { ...keys.fleetStats, gaps: full, shapes, version: 1 },
+        Item: { ...keys.fleetStats, gaps: full, shapes, sources, version: 1 },
       }),
     );
     await stats.update(pool, idleChange(instance("i-1"), 0));
     const { fleet } = await stats.update(pool, arrivalChange(job("a"), 99_999));
-    expect(fleet).toEqual(recordFleetGaps({ gaps: full, shapes }, [99_999], []));
+    expect(fleet).toEqual(recordFleetGaps({ gaps: full, shapes, sources }, [99_999], [], ada));
     expect(fleet.gaps).toEqual([...full.slice(1), 99_999]);
+    expect(fleet.sources.at(-1)).toBe(ada);
     const { Item } = await table.client.send(
       new GetCommand({ TableName: table.tableName, Key: keys.fleetStats }),
     );
-    expect({ gaps: Item?.gaps, shapes: Item?.shapes }).toEqual(fleet);
+    expect({ gaps: Item?.gaps, shapes: Item?.shapes, sources: Item?.sources }).toEqual(fleet);
+    // An owner holding its share gives up its own oldest gap, not another owner's.
+    const share = ADAPTIVE.fleetWindow * ADAPTIVE.fleetShare;
+    const held = [...Array(share).keys()].map((i) => 1000 + i);
+    await table.client.send(
+      new PutCommand({
+        TableName: table.tableName,
+        Item: {
+          ...keys.fleetStats,
+          gaps: [7, ...held],
+          shapes: [0, ...held.map(() => 0)],
+          sources: ["other", ...held.map(() => ada)],
+          version: 5,
+        },
+      }),
+    );
+    await stats.update(pool, idleChange(instance("i-2"), 0));
+    const next = await stats.update(pool, arrivalChange(job("b"), 5));
+    expect(next.fleet.gaps).toEqual([7, ...held.slice(1), 5]);
   });
 
-  it("offers of a fleet item written before gaps had shapes only the gaps that have one", async () => {
+  it("offers of a fleet item written before gaps had shapes only the gaps that have one, and counts those without a source as one unnamed owner's", async () => {
     const table = await freshTable();
     const stats = new DynamoPoolStats(table);
     await table.client.send(
       new PutCommand({
         TableName: table.tableName,
-        Item: { ...keys.fleetStats, gaps: [10, 20, 30], shapes: [0.5], version: 1 },
+        Item: { ...keys.fleetStats, gaps: [10, 20, 30], shapes: [0.4, 0.5], version: 1 },
       }),
     );
     const { fleet } = await stats.update(pool, read());
-    expect(fleet).toEqual({ gaps: [30], shapes: [0.5] });
+    expect(fleet).toEqual({ gaps: [20, 30], shapes: [0.4, 0.5], sources: ["", ""] });
   });
 });

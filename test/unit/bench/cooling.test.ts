@@ -39,8 +39,11 @@ const fixed = (plan: CoolingPlan) => ({ name: "fixed", plan: () => plan });
 /** The fleet as pools of these gaps leave it: each pool's gaps recorded one after another. */
 const fleetFrom = (...pools: number[][]) =>
   pools.reduce(
-    (fleet, gaps) =>
-      gaps.reduce((next, gap, i) => recordFleetGap(next, gap, gaps.slice(0, i)), fleet),
+    (fleet, gaps, pool) =>
+      gaps.reduce(
+        (next, gap, i) => recordFleetGap(next, gap, gaps.slice(0, i), `owner-${pool}`),
+        fleet,
+      ),
     EMPTY_FLEET,
   );
 

@@ -6,6 +6,7 @@ import {
   coolingSchedule,
   DEFAULT_COST_MODEL,
   EMPTY_FLEET,
+  fleetSource,
   MAX_STOPPED_S,
   MAX_WARM_S,
   policyCoolingLimits,
@@ -101,7 +102,7 @@ describe("a plan handed to the cooling workflow", () => {
         gaps,
         (poolGaps, costModel, jobCoolingPeriodS, spot, limits, fleetGaps) => {
           const fleet = fleetGaps.reduce(
-            (fleet, gap, i) => recordFleetGap(fleet, gap, fleetGaps.slice(0, i)),
+            (fleet, gap, i) => recordFleetGap(fleet, gap, fleetGaps.slice(0, i), `owner-${i % 3}`),
             EMPTY_FLEET,
           );
           const plan = coolingPlanFor({
@@ -157,16 +158,49 @@ describe("a pool's history", () => {
 
   it("gives the fleet each gap with its shape against its pool's scale, within the fleet's window", () => {
     // A gap with nothing to compare it with, and a gap just like its pool's, are of shape 0.
-    expect(recordFleetGap(EMPTY_FLEET, 40, [])).toEqual({ gaps: [40], shapes: [0] });
-    expect(recordFleetGap({ gaps: [40], shapes: [0] }, 40, [40]).shapes).toEqual([0, 0]);
+    expect(recordFleetGap(EMPTY_FLEET, 40, [], "a")).toEqual({
+      gaps: [40],
+      shapes: [0],
+      sources: ["a"],
+    });
+    expect(recordFleetGap({ gaps: [40], shapes: [0], sources: ["a"] }, 40, [40], "b")).toEqual({
+      gaps: [40, 40],
+      shapes: [0, 0],
+      sources: ["a", "b"],
+    });
     // Ten times its pool's usual gap: about log(10) above it.
-    const longer = recordFleetGap(EMPTY_FLEET, 999, Array(500).fill(99));
+    const longer = recordFleetGap(EMPTY_FLEET, 999, Array(500).fill(99), "a");
     expect(longer.shapes[0]).toBeCloseTo(Math.log(10), 2);
+    // Sixteen owners, none beyond its share: the oldest gap goes.
     let fleet = EMPTY_FLEET;
-    for (let i = 0; i < ADAPTIVE.fleetWindow + 10; i++) fleet = recordFleetGap(fleet, i, []);
+    for (let i = 0; i < ADAPTIVE.fleetWindow + 10; i++)
+      fleet = recordFleetGap(fleet, i, [], `owner-${i % 16}`);
     expect(fleet.gaps).toHaveLength(ADAPTIVE.fleetWindow);
     expect(fleet.shapes).toHaveLength(ADAPTIVE.fleetWindow);
+    expect(fleet.sources).toHaveLength(ADAPTIVE.fleetWindow);
+    expect(fleet.gaps[0]).toBe(10);
     expect(fleet.gaps.at(-1)).toBe(ADAPTIVE.fleetWindow + 9);
+  });
+
+  it("holds no more of one owner's gaps than its share of the fleet, however many jobs it runs", () => {
+    const share = ADAPTIVE.fleetWindow * ADAPTIVE.fleetShare;
+    let fleet = EMPTY_FLEET;
+    for (let i = 0; i < 100; i++) fleet = recordFleetGap(fleet, 60, [], "modest");
+    for (let i = 0; i < 10 * ADAPTIVE.fleetWindow; i++)
+      fleet = recordFleetGap(fleet, 1_000_000 + i, [], "busy");
+    const held = (source: string) => fleet.sources.filter((each) => each === source).length;
+    expect(held("busy")).toBe(share);
+    expect(held("modest")).toBe(100);
+    // The busy owner's newest gaps, in the order recorded.
+    const busy = fleet.gaps.filter((_, i) => fleet.sources[i] === "busy");
+    expect(busy.at(-1)).toBe(1_000_000 + 10 * ADAPTIVE.fleetWindow - 1);
+    expect(busy[0]).toBe(1_000_000 + 10 * ADAPTIVE.fleetWindow - share);
+  });
+
+  it("names an owner in the fleet by a short hash, the same each time", () => {
+    expect(fleetSource("ada")).toMatch(/^[0-9a-f]{8}$/);
+    expect(fleetSource("ada")).toBe(fleetSource("ada"));
+    expect(fleetSource("ada")).not.toBe(fleetSource("bob"));
   });
 
   it("remembers a bounded number of gaps", () => {

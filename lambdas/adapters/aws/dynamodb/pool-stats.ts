@@ -3,7 +3,7 @@ import {
   TransactionCanceledException,
 } from "@aws-sdk/client-dynamodb";
 import { PutCommand, TransactGetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
-import type { FleetGaps } from "../../../domain/cooling-policy.ts";
+import { type FleetGaps, fleetSource } from "../../../domain/cooling-policy.ts";
 import type { InstancePool } from "../../../domain/instance.ts";
 import {
   applyPoolChange,
@@ -36,15 +36,25 @@ const versionOf = (item: Item) => (typeof item?.version === "number" ? item.vers
 
 const numbers = (value: unknown) => (Array.isArray(value) ? (value as number[]) : []);
 
+const strings = (value: unknown) => (Array.isArray(value) ? (value as string[]) : []);
+
 /**
- * The fleet's gaps and their shapes, paired from the newest back: an item written before
- * gaps had shapes offers only those that have one.
+ * The fleet's gaps, their shapes and sources, paired from the newest back: an item written
+ * before gaps had shapes offers only those that have one, and one written before they had
+ * sources counts those without one as one unnamed source's.
  */
 const fleetOf = (item: Item): FleetGaps => {
   const gaps = numbers(item?.gaps);
   const shapes = numbers(item?.shapes);
+  const sources = strings(item?.sources);
   const paired = Math.min(gaps.length, shapes.length);
-  return { gaps: gaps.slice(gaps.length - paired), shapes: shapes.slice(shapes.length - paired) };
+  const newest = <T>(values: readonly T[]) => values.slice(Math.max(0, values.length - paired));
+  const named = newest(sources);
+  return {
+    gaps: newest(gaps),
+    shapes: newest(shapes),
+    sources: [...Array<string>(paired - named.length).fill(""), ...named],
+  };
 };
 
 const storedOf = (item: Item): StoredPoolHistory => ({
@@ -77,7 +87,12 @@ export class DynamoPoolStats extends DynamoTable implements PoolStats {
       const applied = applyPoolChange(stored, change);
       if (!applied) return { history: { idleSince: stored.idleSince, gaps: stored.gaps }, fleet };
       const next = applied.stored;
-      const nextFleet = recordFleetGaps(fleet, applied.recorded, stored.gaps);
+      const nextFleet = recordFleetGaps(
+        fleet,
+        applied.recorded,
+        stored.gaps,
+        fleetSource(pool.owner),
+      );
       try {
         const poolPut = this.#versionedPut(Key, poolItem, next);
         if (applied.recorded.length === 0) await this.client.send(new PutCommand(poolPut));
