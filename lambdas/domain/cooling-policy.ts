@@ -236,10 +236,8 @@ export const recordFleetGap = (
       : fleet.gaps.length >= ADAPTIVE.fleetWindow
         ? 0
         : -1;
-  const kept = <T>(values: readonly T[], added: T): T[] => [
-    ...values.filter((_, i) => i !== forget),
-    added,
-  ];
+  const kept = <T>(values: readonly T[], added: T): T[] =>
+    [...values.filter((_, i) => i !== forget), added].slice(-ADAPTIVE.fleetWindow);
   return {
     gaps: kept(fleet.gaps, gapS),
     shapes: kept(fleet.shapes, roundShape(logGap(gapS) - scale)),
