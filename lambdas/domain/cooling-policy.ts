@@ -130,9 +130,9 @@ export const ADAPTIVE = {
   /** Gaps remembered of every pool of the control plane: the prior a pool starts from. */
   fleetWindow: 2048,
   /**
-   * The most of the fleet's window one owner's pools hold: the prior stays a mix of owners,
-   * however many jobs one of them runs, and no owner can bend what the others' young pools
-   * borrow by more than this share.
+   * The most of the fleet's window one owner's pools lend a young pool: the newest of their
+   * gaps up to this share, so a prior drawn from several owners stays a mix of them however
+   * many jobs one of them runs.
    */
   fleetShare: 1 / 8,
   /**
@@ -216,11 +216,27 @@ export const poolLogScale = (
 /** Shapes kept to a thousandth: the fleet's item stays small, and a gap off by 0.1% is the same gap. */
 const roundShape = (shape: number): number => Math.round(shape * 1000) / 1000;
 
+/** What the fleet lends a pool: of each source's gaps, the newest up to its share. */
+export const lentBy = (fleet: FleetGaps): Pick<FleetGaps, "gaps" | "shapes"> => {
+  const share = ADAPTIVE.fleetWindow * ADAPTIVE.fleetShare;
+  const lent = new Map<string, number>();
+  const gaps: number[] = [];
+  const shapes: number[] = [];
+  for (let i = fleet.gaps.length - 1; i >= 0; i--) {
+    const source = fleet.sources[i] ?? "";
+    const count = lent.get(source) ?? 0;
+    if (count >= share) continue;
+    lent.set(source, count + 1);
+    gaps.push(fleet.gaps[i] as number);
+    shapes.push(fleet.shapes[i] as number);
+  }
+  return { gaps, shapes };
+};
+
 /**
  * The fleet's gaps with one more, recorded by a pool of `source` whose gaps were `poolGaps`
- * before it. The fleet forgets that source's oldest gap once it holds its share
- * (`ADAPTIVE.fleetShare`), else its own oldest beyond its window. A gap with nothing to
- * compare it with is its own scale.
+ * before it, forgetting the oldest beyond the fleet's window. A gap with nothing to compare
+ * it with is its own scale.
  */
 export const recordFleetGap = (
   fleet: FleetGaps,
@@ -228,20 +244,11 @@ export const recordFleetGap = (
   poolGaps: readonly number[],
   source: string,
 ): FleetGaps => {
-  const scale = poolLogScale(poolGaps, fleet.gaps) ?? logGap(gapS);
-  const held = fleet.sources.filter((each) => each === source).length;
-  const forget =
-    held >= ADAPTIVE.fleetWindow * ADAPTIVE.fleetShare
-      ? fleet.sources.indexOf(source)
-      : fleet.gaps.length >= ADAPTIVE.fleetWindow
-        ? 0
-        : -1;
-  const kept = <T>(values: readonly T[], added: T): T[] =>
-    [...values.filter((_, i) => i !== forget), added].slice(-ADAPTIVE.fleetWindow);
+  const scale = poolLogScale(poolGaps, lentBy(fleet).gaps) ?? logGap(gapS);
   return {
-    gaps: kept(fleet.gaps, gapS),
-    shapes: kept(fleet.shapes, roundShape(logGap(gapS) - scale)),
-    sources: kept(fleet.sources, source),
+    gaps: [...fleet.gaps, gapS].slice(-ADAPTIVE.fleetWindow),
+    shapes: [...fleet.shapes, roundShape(logGap(gapS) - scale)].slice(-ADAPTIVE.fleetWindow),
+    sources: [...fleet.sources, source].slice(-ADAPTIVE.fleetWindow),
   };
 };
 
@@ -251,8 +258,9 @@ export const recordFleetGap = (
  * pool's own scale comes back as itself, not a hair short of it).
  */
 const fleetAtScaleOf = (fleet: FleetGaps, gaps: readonly number[]): number[] => {
-  const scale = poolLogScale(gaps, fleet.gaps) ?? 0;
-  return fleet.shapes.map((shape) =>
+  const lent = lentBy(fleet);
+  const scale = poolLogScale(gaps, lent.gaps) ?? 0;
+  return lent.shapes.map((shape) =>
     Math.max(0, Math.round(Math.expm1(shape + scale) * 1000) / 1000),
   );
 };

@@ -6,7 +6,9 @@ import {
   coolingSchedule,
   DEFAULT_COST_MODEL,
   EMPTY_FLEET,
+  type FleetGaps,
   fleetSource,
+  lentBy,
   MAX_STOPPED_S,
   MAX_WARM_S,
   policyCoolingLimits,
@@ -171,10 +173,8 @@ describe("a pool's history", () => {
     // Ten times its pool's usual gap: about log(10) above it.
     const longer = recordFleetGap(EMPTY_FLEET, 999, Array(500).fill(99), "a");
     expect(longer.shapes[0]).toBeCloseTo(Math.log(10), 2);
-    // Sixteen owners, none beyond its share: the oldest gap goes.
     let fleet = EMPTY_FLEET;
-    for (let i = 0; i < ADAPTIVE.fleetWindow + 10; i++)
-      fleet = recordFleetGap(fleet, i, [], `owner-${i % 16}`);
+    for (let i = 0; i < ADAPTIVE.fleetWindow + 10; i++) fleet = recordFleetGap(fleet, i, [], "a");
     expect(fleet.gaps).toHaveLength(ADAPTIVE.fleetWindow);
     expect(fleet.shapes).toHaveLength(ADAPTIVE.fleetWindow);
     expect(fleet.sources).toHaveLength(ADAPTIVE.fleetWindow);
@@ -182,19 +182,30 @@ describe("a pool's history", () => {
     expect(fleet.gaps.at(-1)).toBe(ADAPTIVE.fleetWindow + 9);
   });
 
-  it("holds no more of one owner's gaps than its share of the fleet, however many jobs it runs", () => {
+  it("lends a pool no more of one owner's gaps than its share, the newest, however many jobs it runs", () => {
     const share = ADAPTIVE.fleetWindow * ADAPTIVE.fleetShare;
     let fleet = EMPTY_FLEET;
-    for (let i = 0; i < 100; i++) fleet = recordFleetGap(fleet, 60, [], "modest");
-    for (let i = 0; i < 10 * ADAPTIVE.fleetWindow; i++)
-      fleet = recordFleetGap(fleet, 1_000_000 + i, [], "busy");
-    const held = (source: string) => fleet.sources.filter((each) => each === source).length;
-    expect(held("busy")).toBe(share);
-    expect(held("modest")).toBe(100);
-    // The busy owner's newest gaps, in the order recorded.
-    const busy = fleet.gaps.filter((_, i) => fleet.sources[i] === "busy");
-    expect(busy.at(-1)).toBe(1_000_000 + 10 * ADAPTIVE.fleetWindow - 1);
-    expect(busy[0]).toBe(1_000_000 + 10 * ADAPTIVE.fleetWindow - share);
+    // For each gap of a modest owner, four of a busy one.
+    for (let i = 0; i < ADAPTIVE.fleetWindow; i++)
+      fleet = recordFleetGap(fleet, i, [], i % 5 === 0 ? "modest" : "busy");
+    const newest = (source: string) =>
+      fleet.gaps.filter((_, i) => fleet.sources[i] === source).slice(-share);
+    const lent = lentBy(fleet).gaps;
+    expect(lent).toHaveLength(2 * share);
+    expect(new Set(lent)).toEqual(new Set([...newest("busy"), ...newest("modest")]));
+  });
+
+  it("forgets every gap in the order recorded, whoever's, so an owner no longer busy ages out", () => {
+    const share = ADAPTIVE.fleetWindow * ADAPTIVE.fleetShare;
+    // A fleet item written before gaps had sources, then one owner's gaps: the old ones go.
+    let fleet: FleetGaps = {
+      gaps: Array(ADAPTIVE.fleetWindow).fill(1),
+      shapes: Array(ADAPTIVE.fleetWindow).fill(0),
+      sources: Array(ADAPTIVE.fleetWindow).fill(""),
+    };
+    for (let i = 0; i < ADAPTIVE.fleetWindow; i++) fleet = recordFleetGap(fleet, 500, [], "ada");
+    expect(new Set(fleet.sources)).toEqual(new Set(["ada"]));
+    expect(lentBy(fleet).gaps).toEqual(Array(share).fill(500));
   });
 
   it("names an owner in the fleet by a short hash, the same each time", () => {
