@@ -79,7 +79,7 @@ const replay = (
   model: CostModel,
   planFor: (pool: string, now: number) => CoolingPlan,
   arrive: Arrival,
-  leftover: (slot: Slot, untilS: number) => Partial<Overhead>,
+  leftover: (slot: Slot, untilS: number, pool: string) => Partial<Overhead>,
 ): SimulationResult => {
   const ordered = [...jobs].sort((a, b) => a.submitS - b.submitS);
   const idle = new Map<string, Slot[]>();
@@ -107,7 +107,8 @@ const replay = (
     insertByTime(finishing, { at: done, pool: job.pool });
   }
   free(Number.POSITIVE_INFINITY);
-  for (const stack of idle.values()) for (const slot of stack) add(overhead, leftover(slot, end));
+  for (const [pool, stack] of idle)
+    for (const slot of stack) add(overhead, leftover(slot, end, pool));
   return {
     policy: name,
     ...overhead,
@@ -214,16 +215,20 @@ export const simulateOracle = (jobs: readonly TraceJob[], model: CostModel): Sim
   );
 
 /**
- * Each pool kept under one plan, the one that would have cost its gaps least
- * (`hindsightPlan`): what learning still costs, where the oracle also knows each gap. Under
- * one plan the idle instance a job takes is the one freed last (none freed later can be
- * colder), so a pool's gaps are those of its instances taken last freed first.
+ * Each pool kept under one plan, the one that would have cost it least (`hindsightPlan`):
+ * what learning still costs, where the oracle also knows each gap. Under one plan the idle
+ * instance a job takes is the one freed last (none freed later can be colder), so a pool's
+ * gaps are those of its instances taken last freed first, and the instances still idle when
+ * the trace ends cost the plan's idling until then.
  */
 export const simulateHindsight = (
   jobs: readonly TraceJob[],
   model: CostModel,
 ): SimulationResult => {
-  const gaps = new Map<string, number[]>();
+  const seen = new Map<string, { gaps: number[]; openS: number[] }>();
+  const of = (pool: string) =>
+    seen.get(pool) ??
+    (seen.set(pool, { gaps: [], openS: [] }).get(pool) as { gaps: number[]; openS: number[] });
   replay(
     "gaps",
     jobs,
@@ -231,17 +236,16 @@ export const simulateHindsight = (
     () => ({ warmS: 0, stoppedS: 0 }),
     (pool, stack, now) => {
       const slot = stack.pop();
-      if (slot)
-        gaps
-          .set(pool, gaps.get(pool) ?? [])
-          .get(pool)
-          ?.push(now - slot.freedAt);
+      if (slot) of(pool).gaps.push(now - slot.freedAt);
       return { kind: "cold", overhead: zero() };
     },
-    () => ({}),
+    (slot, untilS, pool) => {
+      of(pool).openS.push(untilS - slot.freedAt);
+      return {};
+    },
   );
   const plans = new Map(
-    [...gaps].map(([pool, poolGaps]) => [pool, hindsightPlan(poolGaps, model)]),
+    [...seen].map(([pool, { gaps, openS }]) => [pool, hindsightPlan(gaps, model, openS)]),
   );
   const terminate = { warmS: 0, stoppedS: 0 };
   return simulate(

@@ -352,19 +352,33 @@ const cheapestPlan = (
 const HINDSIGHT_DURATIONS = 512;
 
 /**
- * With hindsight of all of a pool's gaps: the one plan that would have cost it least. Not a
- * policy (it knows the future), but what a policy that knew how the pool's gaps are spread,
- * not each gap, would pick: on a pool whose gaps are drawn alike, no online policy does
- * better on average, so it measures what learning still costs.
+ * With hindsight of all of a pool's gaps, and of its idle periods still open (`openS`, how
+ * long each has lasted): the one plan that would have cost it least. Not a policy (it knows
+ * the future), but what a policy that knew how the pool's gaps are spread, not each gap,
+ * would pick: on a pool whose gaps are drawn alike, no online policy does better on
+ * average, so it measures what learning still costs.
  */
-export const hindsightPlan = (gaps: readonly number[], model: CostModel): CoolingPlan => {
+export const hindsightPlan = (
+  gaps: readonly number[],
+  model: CostModel,
+  openS: readonly number[] = [],
+): CoolingPlan => {
   const sample = sampleOf(gaps);
+  // Its cost only grows between two of the gaps: it is least at one of them.
   const durations = [
     0,
     ...new Set(quantilesOf(sample.sorted, Math.min(HINDSIGHT_DURATIONS, gaps.length))),
     MAX_STOPPED_S,
   ].sort((a, b) => a - b);
-  return cheapestPlan(durations, (plan) => meanOverhead(sample, plan, model));
+  const stillOpen = (plan: CoolingPlan) =>
+    openS.reduce((sum, spanS) => {
+      const { idle, stopped } = idleOverhead(plan, spanS, model);
+      return sum + idle + stopped;
+    }, 0);
+  return cheapestPlan(
+    durations,
+    (plan) => gaps.length * meanOverhead(sample, plan, model) + stillOpen(plan),
+  );
 };
 
 /**
