@@ -91,11 +91,13 @@ describe("pool statistics on DynamoDB", () => {
     const stats = new DynamoPoolStats(table);
     const full = Array.from({ length: ADAPTIVE.fleetWindow }, (_, i) => i);
     const shapes = full.map(() => 0);
-    const sources = full.map((i) => `other-${i % 16}`);
+    const owners = Array.from({ length: 16 }, (_, i) => `other-${i}`);
+    const ownerOf = full.map((i) => i % 16);
+    const sources = ownerOf.map((i) => owners[i] as string);
     await table.client.send(
       new PutCommand({
         TableName: table.tableName,
-        Item: { ...keys.fleetStats, gaps: full, shapes, sources, version: 1 },
+        Item: { ...keys.fleetStats, gaps: full, shapes, owners, ownerOf, version: 1 },
       }),
     );
     await stats.update(pool, idleChange(instance("i-1"), 0));
@@ -106,7 +108,15 @@ describe("pool statistics on DynamoDB", () => {
     const { Item } = await table.client.send(
       new GetCommand({ TableName: table.tableName, Key: keys.fleetStats }),
     );
-    expect({ gaps: Item?.gaps, shapes: Item?.shapes, sources: Item?.sources }).toEqual(fleet);
+    expect({ gaps: Item?.gaps, shapes: Item?.shapes }).toEqual({
+      gaps: fleet.gaps,
+      shapes: fleet.shapes,
+    });
+    // Each gap's owner, as an index into the owners the item holds, each once.
+    const stored = (Item?.owners ?? []) as string[];
+    const ownerIndexes = (Item?.ownerOf ?? []) as number[];
+    expect(new Set(stored).size).toBe(stored.length);
+    expect(ownerIndexes.map((i) => stored[i])).toEqual(fleet.sources);
   });
 
   it("offers of a fleet item written before gaps had shapes only the gaps that have one, and counts those without a source as one unnamed owner's", async () => {
