@@ -24,7 +24,8 @@ export const MEMORYLESS_PLANS: readonly CoolingPlan[] = [
 export const exponentialGaps = (meanGapS: number, count = 2000): number[] =>
   Array.from({ length: count }, (_, i) => -meanGapS * Math.log(1 - (i + 0.5) / count));
 
-const meanCost = (
+/** The mean overhead over `gaps` of the plan `planOf` gives each. */
+export const meanCost = (
   gaps: readonly number[],
   planOf: (gapS: number) => CoolingPlan,
   model: CostModel,

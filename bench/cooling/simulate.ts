@@ -226,9 +226,11 @@ export const simulateHindsight = (
   model: CostModel,
 ): SimulationResult => {
   const seen = new Map<string, { gaps: number[]; openS: number[] }>();
-  const of = (pool: string) =>
-    seen.get(pool) ??
-    (seen.set(pool, { gaps: [], openS: [] }).get(pool) as { gaps: number[]; openS: number[] });
+  const of = (pool: string) => {
+    const found = seen.get(pool) ?? { gaps: [], openS: [] };
+    seen.set(pool, found);
+    return found;
+  };
   replay(
     "gaps",
     jobs,

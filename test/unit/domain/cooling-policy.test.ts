@@ -208,10 +208,11 @@ describe("a pool's history", () => {
     expect(lentBy(fleet).gaps).toEqual(Array(share).fill(500));
   });
 
-  it("names an owner in the fleet by a short hash, the same each time", () => {
-    expect(fleetSource("ada")).toMatch(/^[0-9a-f]{8}$/);
-    expect(fleetSource("ada")).toBe(fleetSource("ada"));
-    expect(fleetSource("ada")).not.toBe(fleetSource("bob"));
+  it("names an owner in the fleet by its 32-bit FNV-1a hash", () => {
+    // FNV-1a's published 32-bit values.
+    expect(fleetSource("a")).toBe("e40c292c");
+    expect(fleetSource("foobar")).toBe("bf9cf968");
+    expect(fleetSource("")).toBe("811c9dc5");
   });
 
   it("remembers a bounded number of gaps", () => {
